@@ -1,0 +1,70 @@
+# tripl — PGXS build plus the project's entry points:
+#   make            build the extension
+#   make install    install it into the PostgreSQL found by pg_config
+#   make test       install what is missing, build, install, run every suite
+#   make demo       install what is missing, build, install, run the demo
+#   make bench      install what is missing, build, install, run the benchmark
+
+EXTENSION = tripl
+EXTVERSION = 0.1
+MODULE_big = tripl
+
+# The pure cores (no PostgreSQL types) are also linked into the unit tests.
+PURE_SRCS = src/grid.c
+PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
+	src/defs.c src/catalog.c src/aggsql.c
+OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
+
+DATA = sql/tripl--$(EXTVERSION).sql
+
+# pg_regress suites: sql/<name>.sql with expected/<name>.out
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges
+REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+
+PG_CONFIG ?= pg_config
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter  # PostgreSQL 15 headers have unused parameters
+SHLIB_LINK = -lcurl
+
+# No LLVM bitcode: JIT inlining of tripl is not worth a clang dependency.
+with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+override with_llvm = no
+endif
+
+UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
+	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
+	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Itest/unit
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid)
+
+test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
+	@mkdir -p test/unit/bin
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lm
+
+.PHONY: unit test demo bench deps
+unit: $(UNIT_TESTS)
+
+deps:
+	bash test/lib/deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(MAKE) unit
+	bash test/lib/run_tests.sh
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash test/demo/demo.sh
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash test/bench/run.sh
+
+# Used by test/lib/run_tests.sh to learn the pg_regress suite list.
+print-regress:
+	@echo $(REGRESS)

@@ -1,0 +1,281 @@
+/*-------------------------------------------------------------------------
+ *
+ * aggsql.c
+ *	  Generating the collection SQL (see aggsql.h for the contract).
+ *
+ *	  The result contract of every aggregate: a bucket with no matching row
+ *	  yields NULL (a gap, never stored), a bucket with matching rows yields
+ *	  a value even when that value is 0.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+
+#include "aggsql.h"
+#include "tripl.h"
+
+static const char *const agg_names[] = {
+	"count", "sum", "avg", "min", "max", "count_distinct", "distinct_users"
+};
+
+/* Parse an aggregation name as users write it */
+bool
+agg_kind_from_name(const char *name, AggKind *kind)
+{
+	int			i;
+
+	for (i = 0; i <= AGG_COUNT_DISTINCT; i++)
+	{
+		if (strcmp(name, agg_names[i]) == 0)
+		{
+			*kind = (AggKind) i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The user-facing name of an aggregation */
+const char *
+agg_kind_name(AggKind kind)
+{
+	return agg_names[kind];
+}
+
+/* sum/avg/min/max aggregate a measure column */
+bool
+agg_needs_measure(AggKind kind)
+{
+	return kind == AGG_SUM || kind == AGG_AVG || kind == AGG_MIN || kind == AGG_MAX;
+}
+
+/* Two operands compute the same thing (used to de-duplicate) */
+bool
+agg_operand_equal(const AggOperand *a, const AggOperand *b)
+{
+	if (a->agg != b->agg)
+		return false;
+	if ((a->column == NULL) != (b->column == NULL))
+		return false;
+	if (a->column && strcmp(a->column, b->column) != 0)
+		return false;
+	if ((a->filter == NULL) != (b->filter == NULL))
+		return false;
+	if (a->filter && strcmp(a->filter, b->filter) != 0)
+		return false;
+	return true;
+}
+
+/* Append "(\n<user query>\n) AS _src": newlines end any trailing comment */
+void
+append_user_query(StringInfo buf, const char *query)
+{
+	appendStringInfoString(buf, "(\n");
+	appendStringInfoString(buf, query);
+	appendStringInfoString(buf, "\n) AS _src");
+}
+
+/* Append _src."column" */
+static void
+append_column(StringInfo buf, const char *column)
+{
+	appendStringInfo(buf, "_src.%s", quote_identifier(column));
+}
+
+/* AND together checked boolean fragments, each in its own parentheses */
+void
+aggsql_append_filters(StringInfo buf, List *fragments)
+{
+	ListCell   *lc;
+	bool		first = true;
+
+	foreach(lc, fragments)
+	{
+		if (!first)
+			appendStringInfoString(buf, " AND ");
+		appendStringInfo(buf, "(\n%s\n)", (char *) lfirst(lc));
+		first = false;
+	}
+}
+
+/* The grid origin literal for a width, in the source column's type */
+static const char *
+origin_literal(const AggSource *src, int64 width_us)
+{
+	bool		weeks = (width_us % (INT64CONST(7) * USECS_PER_DAY)) == 0;
+
+	if (strcmp(src->ts_type, "timestamptz") == 0)
+		return weeks ? "'1970-01-05 00:00:00+00'::timestamptz" : "'1970-01-01 00:00:00+00'::timestamptz";
+	return weeks ? "'1970-01-05 00:00:00'::timestamp" : "'1970-01-01 00:00:00'::timestamp";
+}
+
+/* The bucket (as timestamptz, UTC) of a source row */
+char *
+aggsql_bucket_expr(const AggSource *src, int64 width_us)
+{
+	StringInfoData buf;
+	char	   *col = psprintf("_src.%s", quote_identifier(src->ts_column));
+
+	initStringInfo(&buf);
+	if (strcmp(src->ts_type, "timestamptz") == 0)
+		appendStringInfo(&buf, "pg_catalog.date_bin('" INT64_FORMAT " seconds'::interval, %s, %s)",
+						 width_us / USECS_PER_SEC, col, origin_literal(src, width_us));
+	else
+		appendStringInfo(&buf, "(pg_catalog.date_bin('" INT64_FORMAT " seconds'::interval, %s%s, %s) AT TIME ZONE 'UTC')",
+						 width_us / USECS_PER_SEC, col,
+						 strcmp(src->ts_type, "date") == 0 ? "::timestamp" : "",
+						 origin_literal(src, width_us));
+	return buf.data;
+}
+
+/* The half-open window on the source's timestamp column, as $1 and $2 */
+char *
+aggsql_window_clause(const AggSource *src)
+{
+	const char *col = quote_identifier(src->ts_column);
+
+	if (strcmp(src->ts_type, "timestamptz") == 0)
+		return psprintf("_src.%s >= $1 AND _src.%s < $2", col, col);
+	/* naive timestamps and dates are UTC */
+	return psprintf("_src.%s >= ($1 AT TIME ZONE 'UTC') AND _src.%s < ($2 AT TIME ZONE 'UTC')",
+					col, col);
+}
+
+/* Append one conditional aggregate honouring the gap contract, as float8 */
+void
+aggsql_append_aggregate(StringInfo buf, const AggOperand *op)
+{
+	const char *filter = op->filter;
+
+	switch (op->agg)
+	{
+		case AGG_COUNT:
+			if (filter)
+				appendStringInfo(buf, "NULLIF(count(*) FILTER (WHERE %s), 0)::float8", filter);
+			else
+				appendStringInfoString(buf, "count(*)::float8");
+			break;
+		case AGG_SUM:
+		case AGG_AVG:
+		case AGG_MIN:
+		case AGG_MAX:
+			appendStringInfo(buf, "(%s(", agg_names[op->agg]);
+			append_column(buf, op->column);
+			appendStringInfoChar(buf, ')');
+			if (filter)
+				appendStringInfo(buf, " FILTER (WHERE %s)", filter);
+			appendStringInfoString(buf, ")::float8");
+			break;
+		case AGG_COUNT_DISTINCT:
+		case AGG_DISTINCT_USERS:
+			if (filter)
+			{
+				appendStringInfo(buf, "(CASE WHEN count(*) FILTER (WHERE %s) = 0 THEN NULL ELSE count(DISTINCT ", filter);
+				append_column(buf, op->column);
+				appendStringInfo(buf, ") FILTER (WHERE %s) END)::float8", filter);
+			}
+			else
+			{
+				appendStringInfoString(buf, "count(DISTINCT ");
+				append_column(buf, op->column);
+				appendStringInfoString(buf, ")::float8");
+			}
+			break;
+	}
+}
+
+/* The breakdown value of a row: the column as text, at most 500 characters */
+static char *
+group_value_expr(const char *group_column)
+{
+	return psprintf("pg_catalog.left(_src.%s::text, 500)", quote_identifier(group_column));
+}
+
+/*
+ * SELECT bucket[, grp, is_other], k0 .. kn for a set of operands over one
+ * source.  With group_column, rows are grouped by that column's value; with
+ * limited, values outside $3 (and NULL unless $4) fold into 'Other'.
+ */
+char *
+aggsql_operands_query(const AggSource *src, int64 width_us,
+					  const AggOperand *ops, int nops,
+					  const char *group_column, bool limited)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT %s AS bucket", aggsql_bucket_expr(src, width_us));
+	if (group_column)
+	{
+		char	   *v = group_value_expr(group_column);
+
+		if (limited)
+		{
+			char	   *kept = psprintf("(pg_catalog.coalesce(%s = ANY($3), false) OR (%s IS NULL AND $4))", v, v);
+
+			appendStringInfo(&buf, ",\n       CASE WHEN %s THEN %s ELSE 'Other' END AS grp", kept, v);
+			appendStringInfo(&buf, ",\n       NOT %s AS is_other", kept);
+		}
+		else
+		{
+			appendStringInfo(&buf, ",\n       %s AS grp", v);
+			appendStringInfoString(&buf, ",\n       false AS is_other");
+		}
+	}
+	for (i = 0; i < nops; i++)
+	{
+		appendStringInfoString(&buf, ",\n       ");
+		aggsql_append_aggregate(&buf, &ops[i]);
+		appendStringInfo(&buf, " AS k%d", i);
+	}
+	appendStringInfoString(&buf, "\nFROM ");
+	append_user_query(&buf, src->query);
+	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
+	if (group_column)
+		appendStringInfoString(&buf, "\nGROUP BY 1, 2, 3\nORDER BY 1, 2, 3");
+	else
+		appendStringInfoString(&buf, "\nGROUP BY 1\nORDER BY 1");
+	appendStringInfo(&buf, "\nLIMIT %d", TRIPL_MAX_CHUNK_ROWS + 1);
+	return buf.data;
+}
+
+/*
+ * The top `keep` values of a breakdown column by row count over the window
+ * (rows matching filter), ties broken by value in byte order.
+ */
+char *
+aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
+							const char *filter, int keep)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT %s AS v, count(*) AS n\nFROM ", group_value_expr(group_column));
+	append_user_query(&buf, src->query);
+	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
+	if (filter)
+		appendStringInfo(&buf, " AND (%s)", filter);
+	appendStringInfo(&buf, "\nGROUP BY 1\nORDER BY 2 DESC, 1 COLLATE \"C\" NULLS LAST\nLIMIT %d", keep);
+	return buf.data;
+}
+
+/*
+ * A sql metric: the user's (time, value) rows floored onto the grid and
+ * summed per bucket; rows outside the window are filtered around the query.
+ */
+char *
+aggsql_sql_metric_query(const AggSource *src, int64 width_us, const char *value_column)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT %s AS bucket,\n       sum(_src.%s)::float8 AS k0\nFROM ",
+					 aggsql_bucket_expr(src, width_us), quote_identifier(value_column));
+	append_user_query(&buf, src->query);
+	appendStringInfo(&buf, "\nWHERE %s\nGROUP BY 1\nORDER BY 1\nLIMIT %d",
+					 aggsql_window_clause(src), TRIPL_MAX_CHUNK_ROWS + 1);
+	return buf.data;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Runs every test suite of tripl and ends with one line "N passed, M failed".
+#
+#   unit       test/unit/bin/*_test       (pure C cores; TAP output)
+#   regress    sql/*.sql vs expected/     (pg_regress, own throwaway server)
+#   isolation  test/isolation/specs       (pg_isolation_regress, own server)
+#   tap        test/t/*.pl                (PostgreSQL::Test::Cluster servers)
+#
+# Servers run as the unprivileged "postgres" OS user on private ports and
+# socket directories, under a temporary directory that is removed at the
+# end (KEEP=1 keeps it).  Set SUITES="unit regress" to run a subset, and
+# TAP_TESTS="test/t/010_x.pl" to run some TAP files only.
+set -u
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+SUITES=${SUITES:-"unit regress isolation tap"}
+PG_BIN=$(pg_config --bindir)
+# .../lib/pgxs/src: holds test/regress/pg_regress, test/isolation, test/perl
+PGXS_SRC=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
+
+WORK=$(mktemp -d /tmp/tripl-test.XXXXXX)
+chmod 755 "$WORK"
+if [ "$(id -u)" = 0 ]; then chown postgres: "$WORK"; fi
+cleanup() {
+	if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A copy of the test inputs the postgres user can read wherever the clone is.
+as_pg mkdir -p "$WORK/src"
+tar -C "$REPO" -cf - sql expected test | as_pg tar -C "$WORK/src" -xf -
+
+passed=0
+failed=0
+failures=()
+
+# Count TAP lines ("ok N", "not ok N") in a file.
+count_tap() {
+	local file=$1 label=$2 ok notok
+	ok=$(grep -cE '^ *ok [0-9]+' "$file" || true)
+	notok=$(grep -cE '^ *not ok [0-9]+' "$file" || true)
+	passed=$((passed + ok))
+	failed=$((failed + notok))
+	if [ "$notok" -gt 0 ]; then
+		failures+=("$label: $notok failed")
+		grep -E '^ *not ok [0-9]+' "$file" | sed "s|^|  $label: |"
+	fi
+}
+
+run_unit() {
+	echo "== unit tests"
+	local t name out
+	for t in "$REPO"/test/unit/bin/*_test; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		out="$WORK/unit-$name.out"
+		if ! "$t" >"$out" 2>&1; then
+			if ! grep -qE '^ *not ok' "$out"; then
+				failed=$((failed + 1))
+				failures+=("unit $name: crashed")
+				tail -5 "$out"
+			fi
+		fi
+		count_tap "$out" "unit $name"
+		printf '   %-28s %s\n' "$name" "$(grep -cE '^ok' "$out") ok"
+	done
+}
+
+run_regress() {
+	echo "== pg_regress"
+	local tests out status
+	tests=$(make -s -C "$REPO" print-regress 2>/dev/null)
+	out="$WORK/regress.out"
+	as_pg mkdir -p "$WORK/regress"
+	as_pg "$PGXS_SRC/test/regress/pg_regress" \
+		--temp-instance="$WORK/regress/instance" \
+		--temp-config="$WORK/src/test/regress.conf" \
+		--bindir="$PG_BIN" \
+		--inputdir="$WORK/src" \
+		--outputdir="$WORK/regress" \
+		--port=$((50000 + RANDOM % 10000)) \
+		$tests >"$out" 2>&1
+	status=$?
+	sed -n '/^test \|^     \|^ok \|^not ok /p' "$out" | sed 's/^/   /'
+	local ok fail
+	ok=$(grep -cE '^(test |     )?[a-z_0-9]+ +\.\.\. ok' "$out" || true)
+	fail=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$out" || true)
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	if [ "$fail" -gt 0 ] || { [ "$status" != 0 ] && [ "$ok" = 0 ]; }; then
+		[ "$fail" -gt 0 ] || failed=$((failed + 1))
+		failures+=("pg_regress: $fail failed")
+		tail -20 "$out"
+		[ -f "$WORK/regress/regression.diffs" ] && head -150 "$WORK/regress/regression.diffs"
+	fi
+}
+
+run_isolation() {
+	echo "== isolation"
+	local specs out status
+	specs=$(cd "$REPO/test/isolation/specs" 2>/dev/null && ls *.spec 2>/dev/null | sed 's/\.spec$//')
+	[ -n "$specs" ] || { echo "   (none)"; return; }
+	out="$WORK/isolation.out"
+	as_pg mkdir -p "$WORK/isolation"
+	as_pg "$PGXS_SRC/test/isolation/pg_isolation_regress" \
+		--temp-instance="$WORK/isolation/instance" \
+		--temp-config="$WORK/src/test/regress.conf" \
+		--bindir="$PG_BIN" \
+		--inputdir="$WORK/src/test/isolation" \
+		--outputdir="$WORK/isolation" \
+		--port=$((50000 + RANDOM % 10000)) \
+		$specs >"$out" 2>&1
+	status=$?
+	sed -n '/^test \|^     \|^ok \|^not ok /p' "$out" | sed 's/^/   /'
+	local ok fail
+	ok=$(grep -cE '\.\.\. ok' "$out" || true)
+	fail=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$out" || true)
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	if [ "$fail" -gt 0 ] || { [ "$status" != 0 ] && [ "$ok" = 0 ]; }; then
+		[ "$fail" -gt 0 ] || failed=$((failed + 1))
+		failures+=("isolation: $fail failed")
+		tail -20 "$out"
+		[ -f "$WORK/isolation/regression.diffs" ] && head -150 "$WORK/isolation/regression.diffs"
+	fi
+}
+
+run_tap() {
+	echo "== TAP"
+	local t name out files
+	files=${TAP_TESTS:-$(cd "$REPO" && ls test/t/*.pl 2>/dev/null)}
+	[ -n "$files" ] || { echo "   (none)"; return; }
+	as_pg mkdir -p "$WORK/tap"
+	for t in $files; do
+		name=$(basename "$t" .pl)
+		out="$WORK/tap-$name.out"
+		as_pg mkdir -p "$WORK/tap/$name"
+		( cd "$WORK/src" && as_pg env \
+			PATH="$PG_BIN:$PATH" \
+			PERL5LIB="$PGXS_SRC/test/perl:$WORK/src/test/lib" \
+			TESTDIR="$WORK/tap/$name" \
+			PG_REGRESS="$PGXS_SRC/test/regress/pg_regress" \
+			TRIPL_SRC="$WORK/src" \
+			PG_TEST_TIMEOUT_DEFAULT=120 \
+			perl "$t" ) >"$out" 2>&1
+		local status=$?
+		count_tap "$out" "tap $name"
+		if [ "$status" != 0 ] && ! grep -qE '^ *not ok' "$out"; then
+			failed=$((failed + 1))
+			failures+=("tap $name: exited $status")
+			tail -25 "$out" | sed 's/^/   | /'
+			ls "$WORK/tap/$name"/tmp_check/log/*.log 2>/dev/null | head -3 | while read -r l; do
+				echo "   --- $l"; tail -15 "$l" | sed 's/^/   | /'; done
+		fi
+		printf '   %-34s %s ok, %s not ok\n' "$name" "$(grep -cE '^ *ok [0-9]' "$out")" "$(grep -cE '^ *not ok [0-9]' "$out")"
+	done
+}
+
+for s in $SUITES; do
+	case "$s" in
+		unit) run_unit ;;
+		regress) run_regress ;;
+		isolation) run_isolation ;;
+		tap) run_tap ;;
+		*) echo "unknown suite $s"; exit 2 ;;
+	esac
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

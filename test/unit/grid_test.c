@@ -1,0 +1,67 @@
+/*
+ * grid_test.c
+ *	  Unit tests for the bucket grid, against values worked out by hand and
+ *	  against PostgreSQL's documented date_bin behaviour.
+ */
+#include "unit.h"
+#include "grid.h"
+
+#define H CORE_USECS_PER_HOUR
+#define D CORE_USECS_PER_DAY
+#define W CORE_USECS_PER_WEEK
+#define MIN CORE_USECS_PER_MINUTE
+
+int
+main(void)
+{
+	GridWindow	w;
+	GridWindow *chunks;
+	int			n;
+	int64_t		width;
+
+	/* 2026-11-28 16:57:14 UTC = 1795885034 s since the epoch */
+	int64_t		t = INT64_C(1795885034) * CORE_USECS_PER_SEC;
+
+	CHECK(grid_floor(t, H) == INT64_C(1795881600) * CORE_USECS_PER_SEC, "hourly floor drops minutes and seconds");
+	CHECK(grid_floor(t, 15 * MIN) == INT64_C(1795884300) * CORE_USECS_PER_SEC, "15-minute floor: 16:45");
+	CHECK(grid_floor(t, D) == INT64_C(1795824000) * CORE_USECS_PER_SEC, "daily floor is UTC midnight");
+	/* 2026-11-28 is a Saturday; the Monday before is 2026-11-23 = 1795392000 */
+	CHECK(grid_floor(t, W) == INT64_C(1795392000) * CORE_USECS_PER_SEC, "weekly floor is the Monday before");
+	CHECK(grid_floor(t, 2 * W) % W == 4 * D, "two-week buckets are Monday-anchored too");
+	CHECK(grid_origin(W) == 4 * D && grid_origin(D) == 0 && grid_origin(3 * D) == 0, "origins");
+	/* 6-hour buckets: 12:00-18:00 */
+	CHECK(grid_floor(t, 6 * H) == INT64_C(1795867200) * CORE_USECS_PER_SEC, "6-hour floor: 12:00");
+	/* before the epoch: 1969-12-31 23:30 floors to 1969-12-31 23:00 */
+	CHECK(grid_floor(-30 * MIN, H) == -H, "negative times floor downwards");
+	CHECK(grid_floor(-1, W) == -3 * D && grid_floor(-W, W) == -10 * D, "weeks before 1970: Mondays 1969-12-29 and 1969-12-22");
+	CHECK(grid_floor(0, H) == 0 && grid_floor(H, H) == H && grid_floor(H - 1, H) == 0, "boundaries are half-open");
+	CHECK(grid_ceil(H + 1, H) == 2 * H && grid_ceil(H, H) == H, "ceil");
+	CHECK(grid_aligned(3 * H, H) && !grid_aligned(3 * H + 1, H), "aligned");
+
+	w.from = H + 5;
+	w.to = 5 * H - 5;
+	w = grid_widen(w, H);
+	CHECK(w.from == H && w.to == 5 * H, "widen goes outwards to whole buckets");
+	CHECK(grid_count(w, H) == 4, "count");
+
+	w.from = 0;
+	w.to = 10 * H;
+	n = grid_chunks(w, H, 4, &chunks);
+	CHECK(n == 3, "10 buckets in chunks of 4 make 3 chunks");
+	CHECK(chunks[0].from == 0 && chunks[0].to == 4 * H && chunks[1].from == 4 * H &&
+		  chunks[2].from == 8 * H && chunks[2].to == 10 * H, "chunks cover the window without splitting buckets");
+	core_free(chunks);
+	w.to = 0;
+	n = grid_chunks(w, H, 4, &chunks);
+	CHECK(n == 0, "empty window has no chunks");
+	core_free(chunks);
+
+	CHECK(grid_width_problem(0, 0, H, &width) == NULL && width == H, "1 hour is a width");
+	CHECK(grid_width_problem(0, 7, 0, &width) == NULL && width == W, "7 days is a width");
+	CHECK(grid_width_problem(1, 0, 0, &width) != NULL, "months are refused");
+	CHECK(grid_width_problem(0, 0, 59 * CORE_USECS_PER_SEC, &width) != NULL, "under a minute is refused");
+	CHECK(grid_width_problem(0, 0, MIN + 1, &width) != NULL, "fractional seconds are refused");
+	CHECK(grid_width_problem(0, -1, 0, &width) != NULL, "negative is refused");
+	CHECK(grid_width_problem(0, 400, 0, &width) != NULL, "over 366 days is refused");
+	return unit_done();
+}
