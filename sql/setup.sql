@@ -4,9 +4,11 @@ SET client_min_messages = warning;
 CREATE EXTENSION tripl;
 RESET client_min_messages;
 
-SELECT extname, extversion, nspname
-FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE extname = 'tripl';
+SELECT extname, extversion FROM pg_extension WHERE extname = 'tripl';
+-- the tripl schema belongs to the extension
+SELECT n.nspname AS member_schema
+FROM pg_depend d JOIN pg_namespace n ON d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
+WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'tripl') AND d.deptype = 'e';
 
 -- pg_dump keeps the user-definition and value tables (and id sequences)
 SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'tripl' ORDER BY 1::text;

@@ -6,6 +6,10 @@
 
 \echo Use "CREATE EXTENSION tripl" to load this file. \quit
 
+-- The schema belongs to the extension: DROP EXTENSION removes it, and
+-- CREATE EXTENSION refuses to install into a schema somebody else made.
+CREATE SCHEMA tripl;
+
 -- A role whose members may do the privileged things (define alert
 -- destinations, run collection for every owner).  Roles are cluster-wide, so
 -- a second CREATE EXTENSION in another database finds it already there.
