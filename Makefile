@@ -10,15 +10,15 @@ EXTVERSION = 0.1
 MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
-PURE_SRCS = src/grid.c
+PURE_SRCS = src/grid.c src/compose.c
 PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
-	src/defs.c src/catalog.c src/aggsql.c
+	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 DATA = sql/tripl--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
@@ -37,7 +37,7 @@ endif
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
 	@mkdir -p test/unit/bin

@@ -193,11 +193,12 @@ CREATE TABLE tripl.metric_state (
     last_error          text,
     last_started_at     timestamptz,
     last_failed_at      timestamptz,
+    changed_from        timestamptz,
     CONSTRAINT metric_state_status
         CHECK (last_status IS NULL OR last_status IN ('running', 'success', 'error'))
 );
 COMMENT ON TABLE tripl.metric_state IS
-    'Per-metric collection status: last run, watermark, last error';
+    'Per-metric collection status: last run, watermark, last error; changed_from is the earliest bucket written since the last detection';
 
 --------------------------------------------------------------------------
 -- pg_dump keeps what users defined and what tripl computed
@@ -302,6 +303,30 @@ CREATE FUNCTION tripl.alter_metric(
 
 CREATE FUNCTION tripl.drop_metric(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_drop_metric' LANGUAGE C;
+
+--------------------------------------------------------------------------
+-- Collection and values
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tripl.collect(
+    metric text DEFAULT NULL,
+    window_from timestamptz DEFAULT NULL,
+    window_to timestamptz DEFAULT NULL)
+    RETURNS TABLE (metric text, window_from timestamptz, window_to timestamptz,
+                   rows_written int, status text, error text)
+    AS 'MODULE_PATHNAME', 'tripl_collect' LANGUAGE C;
+COMMENT ON FUNCTION tripl.collect(text, timestamptz, timestamptz) IS
+    'Collect due metrics, one metric now, or replay a window for one or every active metric';
+
+CREATE FUNCTION tripl.series(metric text, window_from timestamptz, window_to timestamptz)
+    RETURNS TABLE (bucket timestamptz, value float8, expected float8, lower_bound float8,
+                   upper_bound float8, is_anomaly boolean, z_score float8, direction text)
+    AS 'MODULE_PATHNAME', 'tripl_series' LANGUAGE C STABLE;
+
+CREATE FUNCTION tripl.breakdown_series(metric text, breakdown_column text,
+                                       window_from timestamptz, window_to timestamptz)
+    RETURNS TABLE (bucket timestamptz, breakdown_value text, is_other boolean, value float8)
+    AS 'MODULE_PATHNAME', 'tripl_breakdown_series' LANGUAGE C STABLE;
 
 --------------------------------------------------------------------------
 -- Privileges: everyone may read the catalog and the values, nobody but the

@@ -214,7 +214,7 @@ aggsql_operands_query(const AggSource *src, int64 width_us,
 
 		if (limited)
 		{
-			char	   *kept = psprintf("(pg_catalog.coalesce(%s = ANY($3), false) OR (%s IS NULL AND $4))", v, v);
+			char	   *kept = psprintf("(COALESCE(%s = ANY($3), false) OR (%s IS NULL AND $4))", v, v);
 
 			appendStringInfo(&buf, ",\n       CASE WHEN %s THEN %s ELSE 'Other' END AS grp", kept, v);
 			appendStringInfo(&buf, ",\n       NOT %s AS is_other", kept);
@@ -251,14 +251,15 @@ aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
 							const char *filter, int keep)
 {
 	StringInfoData buf;
+	char	   *v = group_value_expr(group_column);
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT %s AS v, count(*) AS n\nFROM ", group_value_expr(group_column));
+	appendStringInfo(&buf, "SELECT %s AS v, count(*) AS n\nFROM ", v);
 	append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
 	if (filter)
 		appendStringInfo(&buf, " AND (%s)", filter);
-	appendStringInfo(&buf, "\nGROUP BY 1\nORDER BY 2 DESC, 1 COLLATE \"C\" NULLS LAST\nLIMIT %d", keep);
+	appendStringInfo(&buf, "\nGROUP BY 1\nORDER BY 2 DESC, %s COLLATE \"C\" NULLS LAST\nLIMIT %d", v, keep);
 	return buf.data;
 }
 

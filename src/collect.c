@@ -1,0 +1,1313 @@
+/*-------------------------------------------------------------------------
+ *
+ * collect.c
+ *	  Collection (see collect.h).
+ *
+ *	  Metrics to collect are grouped by (owner, bucket width).  Within a
+ *	  group every source — a fact table, an event source, or a sql metric's
+ *	  own query — gets one "slot": the de-duplicated operands of every metric
+ *	  that reads it, computed by one generated SELECT per chunk of whole
+ *	  buckets.  Each metric then composes its value from its operands (a
+ *	  ratio may take them from two slots), clips it to its own window, and
+ *	  writes it: delete the window, insert the values, in a subtransaction
+ *	  of its own so that one metric's failure never stops the others.  When
+ *	  a shared query fails, each metric on it is retried alone, which finds
+ *	  the culprit and lets the others through.
+ *
+ *	  Queries run as the metric owner, read-only, with tripl.query_timeout;
+ *	  writes run as the extension owner.  A per-metric advisory lock makes
+ *	  concurrent collections of one metric take turns.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "aggsql.h"
+#include "collect.h"
+#include "compose.h"
+#include "defs.h"
+#include "grid.h"
+#include "tripl.h"
+
+PG_FUNCTION_INFO_V1(tripl_collect);
+
+/* Most buckets one explicit window may span */
+#define MAX_WINDOW_BUCKETS	INT64CONST(10000000)
+
+/* A "running" marker older than this is treated as a dead run */
+#define RUNNING_TIMEOUT_USECS	(INT64CONST(75) * USECS_PER_MINUTE)
+
+/* Per-bucket results of one slot query for one chunk */
+typedef struct SlotResult
+{
+	int			nrows;
+	int			nops;
+	int64	   *buckets;		/* Unix-epoch microseconds */
+	double	   *vals;			/* nrows * nops; NaN for SQL NULL */
+} SlotResult;
+
+/* One source read by a group, with the operands computed over it */
+typedef struct SourceSlot
+{
+	char		kind;			/* 'f' fact table, 'e' event source, 's' sql metric */
+	int64		id;
+	AggSource	src;
+	char	   *value_column;	/* sql metrics */
+	const char *search_path;
+	Oid			role;
+	List	   *ops;			/* AggOperand * */
+	char	   *sql;
+	SlotResult	res;
+	bool		failed;
+	char	   *error;
+} SourceSlot;
+
+/* One metric being collected */
+typedef struct MetricTask
+{
+	MetricDef  *m;
+	GridWindow	win;
+	int			nops;			/* 1 (single) or 2 (ratio) */
+	SourceSlot *slot[2];
+	int			col[2];
+	bool		ratio;
+	bool		failed;
+	char	   *error;
+	int			rows_written;
+	int64		changed_from;
+	bool		ranked;			/* breakdown ranks computed */
+	List	   *rank_values;	/* per breakdown: List of kept values (char *) */
+	List	   *rank_nulls;		/* per breakdown: intVal 1 when NULL is kept */
+	List	   *rank_limited;	/* per breakdown: intVal 1 when values are folded */
+} MetricTask;
+
+/* Metrics sharing an owner and a bucket width */
+typedef struct CollectGroup
+{
+	Oid			owner;
+	int64		width;
+	List	   *tasks;
+	List	   *slots;
+} CollectGroup;
+
+/* A unit of work run in a subtransaction */
+typedef void (*SubxactFn) (void *arg);
+
+/*
+ * Run fn(arg) in a subtransaction.  Returns NULL on success, else the error
+ * message (the subtransaction is rolled back and the error cleared).
+ */
+static char *
+run_in_subxact(SubxactFn fn, void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	char	   *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->detail)
+			error = psprintf("%s (%s)", edata->message, edata->detail);
+		else
+			error = pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return error;
+}
+
+/* May the current role collect (or otherwise manage) what owner defined? */
+bool
+caller_may_manage(Oid owner)
+{
+	Oid			admin = get_role_oid("tripl_admin", true);
+
+	if (superuser())
+		return true;
+	if (has_privs_of_role(GetUserId(), owner))
+		return true;
+	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
+}
+
+/*--------------------------------------------------------------------
+ * Operands and slots
+ *--------------------------------------------------------------------
+ */
+
+/* Find or create the slot for a source within a group */
+static SourceSlot *
+group_slot(CollectGroup *g, char kind, int64 id)
+{
+	ListCell   *lc;
+	SourceSlot *slot;
+
+	foreach(lc, g->slots)
+	{
+		slot = lfirst(lc);
+		if (slot->kind == kind && slot->id == id)
+			return slot;
+	}
+	slot = palloc0(sizeof(SourceSlot));
+	slot->kind = kind;
+	slot->id = id;
+	slot->role = g->owner;
+	g->slots = lappend(g->slots, slot);
+	return slot;
+}
+
+/* Add an operand to a slot unless an equal one is there; return its column */
+static int
+slot_operand(SourceSlot *slot, AggOperand *op)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, slot->ops)
+	{
+		if (agg_operand_equal(lfirst(lc), op))
+			return i;
+		i++;
+	}
+	slot->ops = lappend(slot->ops, op);
+	return i;
+}
+
+/* An operand of a fact metric, with its combined filter */
+static AggOperand *
+fact_operand(FactTableDef *ft, OperandDef *od)
+{
+	AggOperand *op = palloc0(sizeof(AggOperand));
+
+	op->agg = od->agg;
+	op->column = od->measure_column ? od->measure_column : od->distinct_column;
+	op->filter = defs_operand_filter(ft, od);
+	return op;
+}
+
+/* The filter selecting one event of an event source */
+static char *
+event_filter(EventSourceDef *es, const char *event)
+{
+	return psprintf("(_src.%s)::text = %s", quote_identifier(es->event_column),
+					quote_literal_cstr(event));
+}
+
+/* Set a fact table slot's source from its definition */
+static void
+slot_set_fact_table(SourceSlot *slot, FactTableDef *ft)
+{
+	slot->src.query = ft->query;
+	slot->src.ts_column = ft->ts_column;
+	slot->src.ts_type = ft->ts_type;
+	slot->search_path = ft->search_path;
+}
+
+/*
+ * Attach a metric's operands to the group's slots (loading the source
+ * definitions), setting task->slot/col.  Errors (a source that no longer
+ * fits) surface as an ereport the caller catches.
+ */
+static void
+task_bind_operands(CollectGroup *g, MetricTask *t)
+{
+	MetricDef  *m = t->m;
+
+	if (strcmp(m->kind, "fact") == 0)
+	{
+		OperandDef *ods[2];
+		int			k;
+
+		t->ratio = (m->numerator != NULL);
+		ods[0] = t->ratio ? m->numerator : m->value;
+		ods[1] = m->denominator;
+		t->nops = t->ratio ? 2 : 1;
+		for (k = 0; k < t->nops; k++)
+		{
+			FactTableDef *ft = defs_fact_table(NULL, ods[k]->fact_table_id, false);
+			SourceSlot *slot = group_slot(g, 'f', ft->id);
+
+			if (slot->src.query == NULL)
+				slot_set_fact_table(slot, ft);
+			t->slot[k] = slot;
+			t->col[k] = slot_operand(slot, fact_operand(ft, ods[k]));
+		}
+	}
+	else if (strcmp(m->kind, "event_composition") == 0)
+	{
+		EventSourceDef *es = defs_event_source(NULL, m->event_source_id, false);
+		SourceSlot *slot = group_slot(g, 'e', es->id);
+		AggOperand *num = palloc0(sizeof(AggOperand));
+
+		if (slot->src.query == NULL)
+		{
+			slot->src.query = es->query;
+			slot->src.ts_column = es->ts_column;
+			slot->src.ts_type = es->ts_type;
+			slot->search_path = es->search_path;
+		}
+		num->agg = AGG_COUNT;
+		num->filter = event_filter(es, m->numerator_event);
+		t->slot[0] = slot;
+		t->col[0] = slot_operand(slot, num);
+		t->nops = 1;
+		t->ratio = false;
+		if (strcmp(m->composition, "single") != 0)
+		{
+			AggOperand *den = palloc0(sizeof(AggOperand));
+
+			if (strcmp(m->composition, "ratio") == 0)
+			{
+				den->agg = AGG_COUNT;
+				den->filter = event_filter(es, m->denominator_event);
+			}
+			else
+			{
+				if (es->user_column == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("event source \"%s\" has no user column", es->name)));
+				den->agg = AGG_DISTINCT_USERS;
+				den->column = es->user_column;
+			}
+			t->slot[1] = slot;
+			t->col[1] = slot_operand(slot, den);
+			t->nops = 2;
+			t->ratio = true;
+		}
+	}
+	else
+	{
+		SourceSlot *slot = group_slot(g, 's', m->id);
+		AggOperand *op = palloc0(sizeof(AggOperand));
+
+		slot->src.query = m->query;
+		slot->src.ts_column = m->time_column;
+		slot->src.ts_type = m->time_type;
+		slot->value_column = m->value_column;
+		slot->search_path = m->search_path;
+		op->agg = AGG_SUM;
+		op->column = m->value_column;
+		t->slot[0] = slot;
+		t->col[0] = slot_operand(slot, op);
+		t->nops = 1;
+		t->ratio = false;
+	}
+}
+
+/* The generated SELECT of a slot */
+static char *
+slot_sql(SourceSlot *slot, int64 width)
+{
+	AggOperand *ops;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (slot->kind == 's')
+		return aggsql_sql_metric_query(&slot->src, width, slot->value_column);
+	ops = palloc(sizeof(AggOperand) * list_length(slot->ops));
+	foreach(lc, slot->ops)
+		ops[n++] = *(AggOperand *) lfirst(lc);
+	return aggsql_operands_query(&slot->src, width, ops, n, NULL, false);
+}
+
+/* Arguments of a slot query run */
+typedef struct SlotRun
+{
+	SourceSlot *slot;
+	GridWindow	window;
+	SlotResult *out;
+	MemoryContext cxt;
+} SlotRun;
+
+/* Window parameters $1, $2 as timestamptz */
+static void
+window_params(GridWindow w, Oid *types, Datum *values)
+{
+	types[0] = TIMESTAMPTZOID;
+	types[1] = TIMESTAMPTZOID;
+	values[0] = TimestampTzGetDatum(unix_to_ts(w.from));
+	values[1] = TimestampTzGetDatum(unix_to_ts(w.to));
+}
+
+/* Fail a query that returned more rows than one chunk may hold */
+static void
+check_row_cap(const char *what)
+{
+	if (SPI_processed > TRIPL_MAX_CHUNK_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s returned more than %d rows for one chunk", what, TRIPL_MAX_CHUNK_ROWS),
+				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
+}
+
+/* Run a slot's query for one window, copying the results out (subxact body) */
+static void
+slot_run_body(void *arg)
+{
+	SlotRun    *run = arg;
+	SourceSlot *slot = run->slot;
+	Oid			types[2];
+	Datum		values[2];
+	MemoryContext old;
+	int			nops = list_length(slot->ops);
+	uint64		i;
+	int			k;
+
+	window_params(run->window, types, values);
+	(void) userquery_execute(slot->sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
+	check_row_cap("the collection query");
+
+	old = MemoryContextSwitchTo(run->cxt);
+	run->out->nrows = (int) SPI_processed;
+	run->out->nops = nops;
+	run->out->buckets = palloc(sizeof(int64) * (SPI_processed + 1));
+	run->out->vals = palloc(sizeof(double) * (SPI_processed * nops + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
+
+		run->out->buckets[i] = isnull ? PG_INT64_MIN : ts_to_unix(DatumGetTimestampTz(d));
+		for (k = 0; k < nops; k++)
+		{
+			d = SPI_getbinval(tup, desc, k + 2, &isnull);
+			run->out->vals[i * nops + k] = isnull ? NAN : DatumGetFloat8(d);
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Run a slot's query for a chunk; on failure remember the error */
+static void
+slot_run(SourceSlot *slot, GridWindow chunk, MemoryContext cxt)
+{
+	SlotRun		run;
+
+	memset(&slot->res, 0, sizeof(SlotResult));
+	run.slot = slot;
+	run.window = chunk;
+	run.out = &slot->res;
+	run.cxt = cxt;
+	slot->error = run_in_subxact(slot_run_body, &run);
+	slot->failed = (slot->error != NULL);
+}
+
+/*
+ * When a shared slot failed, run the task's own operands on that source
+ * alone, so one bad metric cannot fail its neighbours.
+ */
+static SourceSlot *
+private_slot(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk,
+			 MemoryContext cxt, int *cols)
+{
+	SourceSlot *slot = palloc0(sizeof(SourceSlot));
+	int			k;
+
+	*slot = *shared;
+	slot->ops = NIL;
+	for (k = 0; k < t->nops; k++)
+	{
+		if (t->slot[k] == shared)
+			cols[k] = slot_operand(slot, list_nth(shared->ops, t->col[k]));
+	}
+	slot->sql = slot_sql(slot, width);
+	slot_run(slot, chunk, cxt);
+	return slot;
+}
+
+/*--------------------------------------------------------------------
+ * Writing values
+ *--------------------------------------------------------------------
+ */
+
+/* Replace a metric's values in [from, to) with the given ones */
+static void
+write_values(int64 metric_id, GridWindow clip, int64 *buckets, double *vals, int n)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	Datum	   *bd;
+	Datum	   *vd;
+	int			i;
+
+	values[0] = Int64GetDatum(metric_id);
+	values[1] = TimestampTzGetDatum(unix_to_ts(clip.from));
+	values[2] = TimestampTzGetDatum(unix_to_ts(clip.to));
+	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3",
+					3, types, values, NULL, false, 0);
+	if (n == 0)
+		return;
+	bd = palloc(sizeof(Datum) * n);
+	vd = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		bd[i] = TimestampTzGetDatum(unix_to_ts(buckets[i]));
+		vd[i] = Float8GetDatum(vals[i]);
+	}
+	types[1] = TIMESTAMPTZARRAYOID;
+	types[2] = FLOAT8ARRAYOID;
+	values[1] = PointerGetDatum(construct_array(bd, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(vd, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+	catalog_execute("INSERT INTO tripl.metric_values (metric_id, bucket, value) "
+					"SELECT $1, u.b, u.v FROM unnest($2, $3) AS u(b, v) "
+					"ON CONFLICT (metric_id, bucket) DO UPDATE SET value = EXCLUDED.value",
+					3, types, values, NULL, false, 0);
+}
+
+/* One breakdown row, composed */
+typedef struct BreakdownRow
+{
+	int64		bucket;
+	char	   *value;			/* NULL for SQL NULL */
+	bool		is_other;
+	double		v;
+} BreakdownRow;
+
+/* Replace a metric's breakdown rows for one column in [from, to) */
+static void
+write_breakdowns(int64 metric_id, const char *column, GridWindow clip, BreakdownRow *rows, int n)
+{
+	Oid			types[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[8] = "       ";
+	Datum	   *bd;
+	Datum	   *gd;
+	bool	   *gnull;
+	Datum	   *od;
+	Datum	   *vd;
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			i;
+
+	values[0] = Int64GetDatum(metric_id);
+	values[1] = CStringGetTextDatum(column);
+	values[2] = TimestampTzGetDatum(unix_to_ts(clip.from));
+	values[3] = TimestampTzGetDatum(unix_to_ts(clip.to));
+	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = $1 AND breakdown_column = $2 "
+					"AND bucket >= $3 AND bucket < $4", 4, types, values, NULL, false, 0);
+	if (n == 0)
+		return;
+	bd = palloc(sizeof(Datum) * n);
+	gd = palloc(sizeof(Datum) * n);
+	gnull = palloc(sizeof(bool) * n);
+	od = palloc(sizeof(Datum) * n);
+	vd = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		bd[i] = TimestampTzGetDatum(unix_to_ts(rows[i].bucket));
+		gnull[i] = (rows[i].value == NULL);
+		gd[i] = gnull[i] ? (Datum) 0 : CStringGetTextDatum(rows[i].value);
+		od[i] = BoolGetDatum(rows[i].is_other);
+		vd[i] = Float8GetDatum(rows[i].v);
+	}
+	dims[0] = n;
+	types[2] = TIMESTAMPTZARRAYOID;
+	types[3] = TEXTARRAYOID;
+	types[4] = BOOLARRAYOID;
+	types[5] = FLOAT8ARRAYOID;
+	values[2] = PointerGetDatum(construct_array(bd, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_md_array(gd, gnull, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(od, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	values[5] = PointerGetDatum(construct_array(vd, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+	catalog_execute("INSERT INTO tripl.metric_breakdowns "
+					"(metric_id, breakdown_column, bucket, breakdown_value, is_other, value) "
+					"SELECT $1, $2, u.b, u.g, u.o, u.v FROM unnest($3, $4, $5, $6) AS u(b, g, o, v)",
+					6, types, values, nulls, false, 0);
+}
+
+/*--------------------------------------------------------------------
+ * Breakdowns
+ *--------------------------------------------------------------------
+ */
+
+/* The operands of a task, for a per-metric breakdown query */
+static AggOperand *
+task_operands(MetricTask *t)
+{
+	AggOperand *ops = palloc(sizeof(AggOperand) * 2);
+	int			k;
+
+	for (k = 0; k < t->nops; k++)
+		ops[k] = *(AggOperand *) list_nth(t->slot[k]->ops, t->col[k]);
+	return ops;
+}
+
+/* Rows matching any operand: the filter ranking breakdown values */
+static char *
+task_rank_filter(MetricTask *t)
+{
+	AggOperand *ops = task_operands(t);
+
+	if (t->nops == 1)
+		return ops[0].filter;
+	if (ops[0].filter == NULL || ops[1].filter == NULL)
+		return NULL;
+	return psprintf("(%s) OR (%s)", ops[0].filter, ops[1].filter);
+}
+
+/*
+ * Rank each breakdown column's values over the metric's whole window:
+ * keep the top N-1 by row count (ties by value in byte order).
+ */
+static void
+task_rank_breakdowns(MetricTask *t)
+{
+	ListCell   *lc;
+	MetricDef  *m = t->m;
+	SourceSlot *slot = t->slot[0];
+	char	   *filter = task_rank_filter(t);
+
+	foreach(lc, m->breakdowns)
+	{
+		List	   *kept = NIL;
+		bool		null_kept = false;
+
+		if (m->values_limit > 0)
+		{
+			char	   *sql = aggsql_breakdown_rank_query(&slot->src, lfirst(lc), filter, m->values_limit - 1);
+			Oid			types[2];
+			Datum		values[2];
+			uint64		i;
+
+			window_params(t->win, types, values);
+			(void) userquery_execute(sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
+			for (i = 0; i < SPI_processed; i++)
+			{
+				if (spi_isnull(i, 0))
+					null_kept = true;
+				else
+					kept = lappend(kept, (char *) spi_text(i, 0));
+			}
+		}
+		t->rank_values = lappend(t->rank_values, kept);
+		t->rank_nulls = lappend(t->rank_nulls, makeInteger(null_kept ? 1 : 0));
+		t->rank_limited = lappend(t->rank_limited, makeInteger(m->values_limit > 0 ? 1 : 0));
+	}
+	t->ranked = true;
+}
+
+/* Compute and write one breakdown column of a task for a clipped window */
+static int
+task_write_breakdown(MetricTask *t, int idx, GridWindow clip, int64 width)
+{
+	MetricDef  *m = t->m;
+	SourceSlot *slot = t->slot[0];
+	char	   *column = list_nth(m->breakdowns, idx);
+	bool		limited = intVal(list_nth(t->rank_limited, idx)) != 0;
+	AggOperand *ops = task_operands(t);
+	char	   *sql = aggsql_operands_query(&slot->src, width, ops, t->nops, column, limited);
+	Oid			types[4];
+	Datum		values[4];
+	BreakdownRow *rows;
+	int			n = 0;
+	uint64		i;
+
+	window_params(clip, types, values);
+	if (limited)
+	{
+		List	   *kept = list_nth(t->rank_values, idx);
+		Datum	   *kd = palloc(sizeof(Datum) * (list_length(kept) + 1));
+		ListCell   *lc;
+		int			nk = 0;
+
+		foreach(lc, kept)
+			kd[nk++] = CStringGetTextDatum((char *) lfirst(lc));
+		types[2] = TEXTARRAYOID;
+		types[3] = BOOLOID;
+		values[2] = PointerGetDatum(construct_array(kd, nk, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = BoolGetDatum(intVal(list_nth(t->rank_nulls, idx)) != 0);
+	}
+	(void) userquery_execute(sql, slot->role, slot->search_path, limited ? 4 : 2,
+							 types, values, NULL, 0);
+	check_row_cap(psprintf("the breakdown by \"%s\"", column));
+
+	rows = palloc(sizeof(BreakdownRow) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		double		kv[2];
+		double		v;
+		int			k;
+		Datum		d;
+
+		for (k = 0; k < t->nops; k++)
+		{
+			d = SPI_getbinval(tup, desc, 4 + k, &isnull);
+			kv[k] = isnull ? NAN : DatumGetFloat8(d);
+		}
+		if (t->ratio)
+		{
+			if (!compose_ratio_value(kv[0], kv[1], &v))
+				continue;
+		}
+		else
+		{
+			if (!isfinite(kv[0]))
+				continue;
+			v = kv[0];
+		}
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		rows[n].bucket = ts_to_unix(DatumGetTimestampTz(d));
+		rows[n].value = spi_isnull(i, 1) ? NULL : (char *) spi_text(i, 1);
+		rows[n].is_other = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		rows[n].v = v;
+		n++;
+	}
+	write_breakdowns(m->id, column, clip, rows, n);
+	return n;
+}
+
+/*--------------------------------------------------------------------
+ * Per-metric work for one chunk
+ *--------------------------------------------------------------------
+ */
+
+/* Arguments of writing one task's chunk */
+typedef struct TaskChunk
+{
+	MetricTask *t;
+	GridWindow	clip;
+	int64		width;
+	SlotResult *res[2];
+	int			col[2];
+	int			written;
+} TaskChunk;
+
+/* Compose and write one task's values and breakdowns for a chunk (subxact body) */
+static void
+task_chunk_body(void *arg)
+{
+	TaskChunk  *tc = arg;
+	MetricTask *t = tc->t;
+	SlotResult *a = tc->res[0];
+	int64	   *ob;
+	double	   *ov;
+	int			n;
+	int			i;
+	int			idx;
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		values[2];
+
+	/* take turns with concurrent collections of this metric */
+	values[0] = Int32GetDatum(TRIPL_LOCK_CLASS);
+	values[1] = Int32GetDatum((int32) (t->m->id % PG_INT32_MAX));
+	catalog_execute("SELECT pg_advisory_xact_lock($1, $2)", 2, types, values, NULL, false, 0);
+
+	if (!t->ratio)
+	{
+		double	   *v = palloc(sizeof(double) * (a->nrows + 1));
+
+		for (i = 0; i < a->nrows; i++)
+			v[i] = a->vals[i * a->nops + tc->col[0]];
+		ob = palloc(sizeof(int64) * (a->nrows + 1));
+		ov = palloc(sizeof(double) * (a->nrows + 1));
+		n = compose_single(a->buckets, v, a->nrows, tc->clip.from, tc->clip.to, ob, ov);
+	}
+	else
+	{
+		SlotResult *b = tc->res[1];
+		double	   *nv = palloc(sizeof(double) * (a->nrows + 1));
+		double	   *dv = palloc(sizeof(double) * (b->nrows + 1));
+
+		for (i = 0; i < a->nrows; i++)
+			nv[i] = a->vals[i * a->nops + tc->col[0]];
+		for (i = 0; i < b->nrows; i++)
+			dv[i] = b->vals[i * b->nops + tc->col[1]];
+		ob = palloc(sizeof(int64) * (a->nrows + b->nrows + 1));
+		ov = palloc(sizeof(double) * (a->nrows + b->nrows + 1));
+		n = compose_ratio(a->buckets, nv, a->nrows, b->buckets, dv, b->nrows,
+						  tc->clip.from, tc->clip.to, ob, ov);
+	}
+	write_values(t->m->id, tc->clip, ob, ov, n);
+	tc->written = n;
+
+	if (t->m->breakdowns != NIL)
+	{
+		if (!t->ranked)
+			task_rank_breakdowns(t);
+		for (idx = 0; idx < list_length(t->m->breakdowns); idx++)
+			(void) task_write_breakdown(t, idx, tc->clip, tc->width);
+	}
+}
+
+/*--------------------------------------------------------------------
+ * Running a group
+ *--------------------------------------------------------------------
+ */
+
+/* Arguments of binding a task's operands */
+typedef struct BindArg
+{
+	CollectGroup *g;
+	MetricTask *t;
+} BindArg;
+
+/* Subxact body: bind operands */
+static void
+bind_body(void *arg)
+{
+	BindArg    *b = arg;
+
+	task_bind_operands(b->g, b->t);
+}
+
+/* Collect every task of a group, chunk by chunk */
+static void
+run_group(CollectGroup *g, MemoryContext group_cxt)
+{
+	GridWindow	cover = {PG_INT64_MAX, PG_INT64_MIN};
+	GridWindow *chunks;
+	int			nchunks;
+	int			c;
+	ListCell   *lc;
+	MemoryContext chunk_cxt;
+
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+		BindArg		b = {g, t};
+
+		t->error = run_in_subxact(bind_body, &b);
+		t->failed = (t->error != NULL);
+		if (t->failed)
+			continue;
+		cover.from = Min(cover.from, t->win.from);
+		cover.to = Max(cover.to, t->win.to);
+	}
+	if (cover.from >= cover.to)
+		return;
+	foreach(lc, g->slots)
+	{
+		SourceSlot *slot = lfirst(lc);
+
+		slot->sql = slot_sql(slot, g->width);
+	}
+
+	chunk_cxt = AllocSetContextCreate(group_cxt, "tripl collect chunk", ALLOCSET_DEFAULT_SIZES);
+	nchunks = grid_chunks(cover, g->width, tripl_chunk_buckets, &chunks);
+	for (c = 0; c < nchunks; c++)
+	{
+		GridWindow	chunk = chunks[c];
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(chunk_cxt);
+		old = MemoryContextSwitchTo(chunk_cxt);
+
+		foreach(lc, g->slots)
+			slot_run((SourceSlot *) lfirst(lc), chunk, chunk_cxt);
+
+		foreach(lc, g->tasks)
+		{
+			MetricTask *t = lfirst(lc);
+			TaskChunk	tc;
+			char	   *err;
+			int			k;
+
+			if (t->failed || t->win.to <= chunk.from || t->win.from >= chunk.to)
+				continue;
+			memset(&tc, 0, sizeof(tc));
+			tc.t = t;
+			tc.width = g->width;
+			tc.clip.from = Max(chunk.from, t->win.from);
+			tc.clip.to = Min(chunk.to, t->win.to);
+			for (k = 0; k < t->nops && !t->failed; k++)
+			{
+				SourceSlot *slot = t->slot[k];
+
+				tc.res[k] = &slot->res;
+				tc.col[k] = t->col[k];
+				if (slot->failed)
+				{
+					int			cols[2] = {0, 0};
+					SourceSlot *own;
+
+					/* alone, does this metric still fail? */
+					own = (list_length(slot->ops) > 1) ?
+						private_slot(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
+					if (own->failed)
+					{
+						MemoryContextSwitchTo(group_cxt);
+						t->failed = true;
+						t->error = pstrdup(own->error);
+						MemoryContextSwitchTo(chunk_cxt);
+					}
+					else
+					{
+						tc.res[k] = &own->res;
+						tc.col[k] = cols[k];
+						/* a ratio reading one source twice uses the same private slot */
+						if (k == 0 && t->nops == 2 && t->slot[1] == slot)
+						{
+							tc.res[1] = &own->res;
+							tc.col[1] = cols[1];
+							k++;
+						}
+					}
+				}
+			}
+			if (t->failed)
+				continue;
+			err = run_in_subxact(task_chunk_body, &tc);
+			if (err)
+			{
+				MemoryContextSwitchTo(group_cxt);
+				t->failed = true;
+				t->error = pstrdup(err);
+				MemoryContextSwitchTo(chunk_cxt);
+				continue;
+			}
+			t->rows_written += tc.written;
+			if (t->changed_from == PG_INT64_MIN || tc.clip.from < t->changed_from)
+				t->changed_from = tc.clip.from;
+		}
+		MemoryContextSwitchTo(old);
+	}
+	MemoryContextDelete(chunk_cxt);
+}
+
+/* Record a task's outcome in tripl.metric_state */
+static void
+record_state(MetricTask *t, TimestampTz now)
+{
+	Oid			types[5] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
+
+	values[0] = Int64GetDatum(t->m->id);
+	values[1] = TimestampTzGetDatum(now);
+	if (t->failed)
+	{
+		values[2] = CStringGetTextDatum(t->error);
+		catalog_execute("UPDATE tripl.metric_state SET last_status = 'error', last_error = $3, "
+						"last_failed_at = $2 WHERE metric_id = $1",
+						3, types, values, NULL, false, 0);
+	}
+	else
+	{
+		int64		floor_now = grid_floor(ts_to_unix(now), t->m->width_us);
+
+		nulls[2] = 'n';
+		values[2] = (Datum) 0;
+		values[3] = TimestampTzGetDatum(unix_to_ts(Min(t->win.to, floor_now)));
+		if (t->changed_from != PG_INT64_MIN)
+			values[4] = TimestampTzGetDatum(unix_to_ts(t->changed_from));
+		else
+			nulls[4] = 'n';
+		catalog_execute("UPDATE tripl.metric_state SET last_status = 'success', last_error = NULL, "
+						"last_collected_at = $2, "
+						"watermark = CASE WHEN watermark IS NULL OR watermark < $4 THEN $4 ELSE watermark END, "
+						"changed_from = CASE WHEN $5 IS NULL THEN changed_from "
+						"                    WHEN changed_from IS NULL OR changed_from > $5 THEN $5 "
+						"                    ELSE changed_from END "
+						"WHERE metric_id = $1",
+						5, types, values, nulls, false, 0);
+	}
+}
+
+/*
+ * Collect metrics over their windows (parallel lists of MetricDef * and
+ * GridWindow *).  Returns a List of CollectResult *, in input order.
+ * The caller is connected to SPI.
+ */
+List *
+collect_run(List *metrics, List *windows, TimestampTz now)
+{
+	MemoryContext group_cxt = CurrentMemoryContext;
+	List	   *groups = NIL;
+	List	   *tasks = NIL;
+	List	   *results = NIL;
+	ListCell   *lm;
+	ListCell   *lw;
+
+	forboth(lm, metrics, lw, windows)
+	{
+		MetricDef  *m = lfirst(lm);
+		MetricTask *t = palloc0(sizeof(MetricTask));
+		CollectGroup *g = NULL;
+		ListCell   *lg;
+
+		t->m = m;
+		t->win = *(GridWindow *) lfirst(lw);
+		t->changed_from = PG_INT64_MIN;
+		tasks = lappend(tasks, t);
+		foreach(lg, groups)
+		{
+			CollectGroup *cg = lfirst(lg);
+
+			if (cg->owner == m->owner && cg->width == m->width_us)
+				g = cg;
+		}
+		if (g == NULL)
+		{
+			g = palloc0(sizeof(CollectGroup));
+			g->owner = m->owner;
+			g->width = m->width_us;
+			groups = lappend(groups, g);
+		}
+		g->tasks = lappend(g->tasks, t);
+	}
+
+	foreach(lm, groups)
+	{
+		CollectGroup *g = lfirst(lm);
+		ListCell   *lt;
+		bool		owner_ok = true;
+
+		foreach(lt, g->tasks)
+		{
+			MetricTask *t = lfirst(lt);
+
+			if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(g->owner)))
+			{
+				t->failed = true;
+				t->error = psprintf("the role that owns metric \"%s\" no longer exists", t->m->name);
+				owner_ok = false;
+			}
+		}
+		if (owner_ok)
+			run_group(g, group_cxt);
+	}
+
+	foreach(lm, tasks)
+	{
+		MetricTask *t = lfirst(lm);
+		CollectResult *r = palloc0(sizeof(CollectResult));
+
+		record_state(t, now);
+		r->metric = t->m;
+		r->window = t->win;
+		r->rows_written = t->rows_written;
+		r->ok = !t->failed;
+		r->error = t->error;
+		results = lappend(results, r);
+	}
+	return results;
+}
+
+/*--------------------------------------------------------------------
+ * Windows
+ *--------------------------------------------------------------------
+ */
+
+/* Due metric candidate */
+typedef struct DueItem
+{
+	MetricDef  *m;
+	GridWindow	win;
+	int64		overdue;
+} DueItem;
+
+/* Most overdue first; ties by name so the order is stable */
+static int
+due_cmp(const ListCell *a, const ListCell *b)
+{
+	DueItem    *x = lfirst(a);
+	DueItem    *y = lfirst(b);
+
+	if (x->overdue != y->overdue)
+		return x->overdue > y->overdue ? -1 : 1;
+	return strcmp(x->m->name, y->m->name);
+}
+
+/* A timestamptz result cell as Unix microseconds, or PG_INT64_MIN for NULL */
+static int64
+spi_unix(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, &isnull);
+
+	return isnull ? PG_INT64_MIN : ts_to_unix(DatumGetTimestampTz(d));
+}
+
+/*
+ * The resume window of a metric (tripl-behaviour §2): to = floor(now);
+ * progress = max(last stored bucket + width, watermark); from = min(progress,
+ * to) - 2 widths, or to - 30 widths on the first run.
+ */
+static GridWindow
+resume_window(int64 width, int64 now, int64 last_bucket, int64 watermark, int64 *progress)
+{
+	GridWindow	w;
+	int64		p = PG_INT64_MIN;
+
+	w.to = grid_floor(now, width);
+	if (last_bucket != PG_INT64_MIN)
+		p = last_bucket + width;
+	if (watermark != PG_INT64_MIN && watermark > p)
+		p = grid_floor(watermark, width);
+	*progress = p;
+	if (p == PG_INT64_MIN)
+		w.from = w.to - 30 * width;
+	else
+		w.from = Min(p, w.to) - 2 * width;
+	return w;
+}
+
+/*
+ * The due metrics: active, not running (unless the marker is stale), not
+ * backing off after an error, progress behind floor(now).  Returns DueItem
+ * pointers, most overdue first.  A limit of 0 means no limit.
+ */
+List *
+collect_due_metrics(TimestampTz now_ts, int limit)
+{
+	List	   *metrics;
+	List	   *due = NIL;
+	ListCell   *lc;
+	int64		now = ts_to_unix(now_ts);
+	uint64		i;
+	int64	   *state;
+	int			nstate;
+
+	catalog_execute("SELECT m.id, s.watermark, "
+					"(SELECT max(v.bucket) FROM tripl.metric_values v WHERE v.metric_id = m.id), "
+					"s.last_status, s.last_started_at, s.last_failed_at "
+					"FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
+					"WHERE m.status = 'active' ORDER BY m.id",
+					0, NULL, NULL, NULL, true, 0);
+	nstate = (int) SPI_processed;
+	state = palloc(sizeof(int64) * 6 * (nstate + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		const char *st = spi_text(i, 3);
+
+		state[i * 6 + 0] = spi_int64(i, 0);
+		state[i * 6 + 1] = spi_unix(i, 1);
+		state[i * 6 + 2] = spi_unix(i, 2);
+		state[i * 6 + 3] = st == NULL ? 0 : (strcmp(st, "running") == 0 ? 1 : (strcmp(st, "error") == 0 ? 2 : 0));
+		state[i * 6 + 4] = spi_unix(i, 4);
+		state[i * 6 + 5] = spi_unix(i, 5);
+	}
+	metrics = defs_metrics("m.status = 'active'", 0, NULL, NULL);
+
+	foreach(lc, metrics)
+	{
+		MetricDef  *m = lfirst(lc);
+		int64	   *s = NULL;
+		int64		progress;
+		GridWindow	w;
+		DueItem    *d;
+		int			k;
+
+		for (k = 0; k < nstate; k++)
+		{
+			if (state[k * 6] == m->id)
+				s = &state[k * 6];
+		}
+		if (s == NULL || !caller_may_manage(m->owner))
+			continue;
+		if (s[3] == 1 && s[4] != PG_INT64_MIN && now - s[4] < RUNNING_TIMEOUT_USECS)
+			continue;			/* another run is collecting it */
+		if (s[3] == 2 && s[5] != PG_INT64_MIN && now - s[5] < m->width_us)
+			continue;			/* back off one bucket after an error */
+		w = resume_window(m->width_us, now, s[2], s[1], &progress);
+		if (progress != PG_INT64_MIN && progress >= w.to)
+			continue;			/* up to date */
+		d = palloc0(sizeof(DueItem));
+		d->m = m;
+		d->win = w;
+		d->overdue = progress == PG_INT64_MIN ? PG_INT64_MAX : w.to - progress;
+		due = lappend(due, d);
+	}
+	list_sort(due, due_cmp);
+	if (limit > 0 && list_length(due) > limit)
+		due = list_truncate(due, limit);
+	return due;
+}
+
+/* The window of a forced collection of one metric (collect('m')) */
+static GridWindow
+forced_window(MetricDef *m, int64 now)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(m->id)};
+	int64		progress;
+
+	catalog_execute("SELECT (SELECT max(bucket) FROM tripl.metric_values WHERE metric_id = $1), "
+					"(SELECT watermark FROM tripl.metric_state WHERE metric_id = $1)",
+					1, types, values, NULL, true, 0);
+	return resume_window(m->width_us, now, spi_unix(0, 0), spi_unix(0, 1), &progress);
+}
+
+/* The SQL collection runs for a metric's main values, window as $1 and $2 */
+char *
+collect_metric_sql(MetricDef *m)
+{
+	CollectGroup g;
+	MetricTask	t;
+	StringInfoData buf;
+	int			k;
+
+	memset(&g, 0, sizeof(g));
+	memset(&t, 0, sizeof(t));
+	g.owner = m->owner;
+	g.width = m->width_us;
+	t.m = m;
+	task_bind_operands(&g, &t);
+	initStringInfo(&buf);
+	for (k = 0; k < t.nops; k++)
+	{
+		if (k > 0 && t.slot[k] == t.slot[0])
+			break;
+		if (k > 0)
+			appendStringInfoString(&buf, ";\n\n");
+		appendStringInfoString(&buf, slot_sql(t.slot[k], m->width_us));
+	}
+	return buf.data;
+}
+
+/*--------------------------------------------------------------------
+ * SQL: tripl.collect(metric, window_from, window_to)
+ *--------------------------------------------------------------------
+ */
+Datum
+tripl_collect(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		has_from = !PG_ARGISNULL(1);
+	bool		has_to = !PG_ARGISNULL(2);
+	TimestampTz now = tripl_now();
+	List	   *metrics = NIL;
+	List	   *windows = NIL;
+	List	   *results;
+	ListCell   *lc;
+	GridWindow	explicit_window = {0, 0};
+
+	if (has_from != has_to)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_from and window_to must be given together")));
+	if (has_from)
+	{
+		TimestampTz f = PG_GETARG_TIMESTAMPTZ(1);
+		TimestampTz t = PG_GETARG_TIMESTAMPTZ(2);
+
+		if (TIMESTAMP_NOT_FINITE(f) || TIMESTAMP_NOT_FINITE(t))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("window_from and window_to must be finite")));
+		if (f >= t)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("window_from must be before window_to")));
+		explicit_window.from = ts_to_unix(f);
+		explicit_window.to = ts_to_unix(t);
+	}
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	if (name != NULL)
+	{
+		MetricDef  *m = defs_metric(name, false);
+		GridWindow *w = palloc(sizeof(GridWindow));
+
+		if (!caller_may_manage(m->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of metric \"%s\" to collect it", name)));
+		*w = has_from ? grid_widen(explicit_window, m->width_us) : forced_window(m, ts_to_unix(now));
+		metrics = lappend(metrics, m);
+		windows = lappend(windows, w);
+	}
+	else if (has_from)
+	{
+		metrics = defs_metrics("m.status = 'active'", 0, NULL, NULL);
+		foreach(lc, metrics)
+		{
+			MetricDef  *m = lfirst(lc);
+			GridWindow *w = palloc(sizeof(GridWindow));
+
+			if (!caller_may_manage(m->owner))
+			{
+				metrics = foreach_delete_current(metrics, lc);
+				continue;
+			}
+			*w = grid_widen(explicit_window, m->width_us);
+			windows = lappend(windows, w);
+		}
+	}
+	else
+	{
+		foreach(lc, collect_due_metrics(now, 0))
+		{
+			DueItem    *d = lfirst(lc);
+			GridWindow *w = palloc(sizeof(GridWindow));
+
+			*w = d->win;
+			metrics = lappend(metrics, d->m);
+			windows = lappend(windows, w);
+		}
+	}
+	foreach(lc, windows)
+	{
+		GridWindow *w = lfirst(lc);
+		MetricDef  *m = list_nth(metrics, foreach_current_index(lc));
+
+		if (grid_count(*w, m->width_us) > MAX_WINDOW_BUCKETS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the window spans more than " INT64_FORMAT " buckets of metric \"%s\"",
+							MAX_WINDOW_BUCKETS, m->name)));
+	}
+
+	results = collect_run(metrics, windows, now);
+	foreach(lc, results)
+	{
+		CollectResult *r = lfirst(lc);
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(r->metric->name);
+		values[1] = TimestampTzGetDatum(unix_to_ts(r->window.from));
+		values[2] = TimestampTzGetDatum(unix_to_ts(r->window.to));
+		values[3] = Int32GetDatum(r->rows_written);
+		values[4] = CStringGetTextDatum(r->ok ? "success" : "error");
+		if (r->error)
+			values[5] = CStringGetTextDatum(r->error);
+		else
+			nulls[5] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
