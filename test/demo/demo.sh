@@ -38,3 +38,17 @@ sql -f "$REPO/test/demo/define.sql" >/dev/null
 sql -P footer=off -c "SELECT name, kind, bucket, coalesce(composition, '') AS composition,
                              coalesce(unit, '') AS unit, description
                       FROM tripl.metrics ORDER BY id"
+
+bold "Backfilling thirty days: tripl.collect(window_from => ..., window_to => ...)"
+sql -P footer=off -c "SELECT metric, window_from::date AS \"from\", window_to AS \"to\", rows_written, status
+                      FROM tripl.collect(window_from => date_trunc('hour', now()) - interval '30 days',
+                                         window_to => date_trunc('hour', now()))
+                      ORDER BY metric"
+
+bold "Completed orders per hour, the last twelve hours, split by country"
+sql -P footer=off -c "SELECT to_char(s.bucket, 'Dy HH24:MI') AS hour, s.value AS completed,
+                             string_agg(b.breakdown_value || ' ' || b.value, '  ' ORDER BY b.is_other, b.value DESC) AS by_country
+                      FROM tripl.series('completed_orders', date_trunc('hour', now()) - interval '12 hours', date_trunc('hour', now())) s
+                      LEFT JOIN tripl.breakdown_series('completed_orders', 'country',
+                                date_trunc('hour', now()) - interval '12 hours', date_trunc('hour', now())) b ON b.bucket = s.bucket
+                      GROUP BY s.bucket, s.value ORDER BY s.bucket"

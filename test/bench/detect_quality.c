@@ -1,0 +1,605 @@
+/*-------------------------------------------------------------------------
+ *
+ * detect_quality.c
+ *	  Quality and speed evaluation of the anomaly detector's pure core.
+ *
+ *	  Generates seeded synthetic count series (hourly and daily grids with
+ *	  daily and weekly seasonality, Poisson noise, a slow background drift)
+ *	  and injects incidents at recorded positions: spikes, drops, outages
+ *	  (runs of zeros), abrupt level shifts and slow shifts (ramps).  Every
+ *	  series is scored by detect_run (settling 0, evaluation after three
+ *	  weeks of history) and by a plain mean/stddev z-score over the previous
+ *	  14 buckets (Elementary's method, |z| >= 3).  Prints recall (an incident
+ *	  counts as caught when some flag falls inside it or in the 2 buckets
+ *	  after it) and false alarms per 1000 evaluated buckets (flags outside
+ *	  every incident; and again without the flags that fall in a recovery
+ *	  span after an incident, the "echoes" of section 3's mean-based level
+ *	  window), per grid width, then the detector's throughput.
+ *
+ *	  Standalone: build with
+ *	    gcc -std=gnu99 -O2 -Isrc -Itest/unit test/bench/detect_quality.c \
+ *	        src/detect_core.c src/stl.c -lm -o /tmp/detect_quality
+ *	  It prints figures only and exits 0 unless something crashes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "detect_core.h"
+
+/* core_alloc/core_free on top of calloc/free */
+void *
+core_alloc(size_t size)
+{
+	void	   *p = calloc(1, size ? size : 1);
+
+	if (p == NULL)
+	{
+		fprintf(stderr, "out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+/* Release core_alloc memory */
+void
+core_free(void *ptr)
+{
+	free(ptr);
+}
+
+#define MAX_INCIDENTS	8
+#define AFTER_BUCKETS	2		/* buckets after an incident that still count */
+#define BASELINE_WINDOW	14
+#define BASELINE_MIN	7
+#define BASELINE_SIGMA	3.0
+
+typedef enum IncidentType
+{
+	INC_SPIKE = 0,
+	INC_DROP,
+	INC_OUTAGE,
+	INC_LEVEL,
+	INC_RAMP,
+	INC_TYPES
+} IncidentType;
+
+static const char *const incident_names[INC_TYPES] = {"spike", "drop", "outage", "level", "ramp"};
+
+/* An injected incident: buckets [start, end) of the series */
+typedef struct Incident
+{
+	IncidentType type;
+	int			start;
+	int			end;
+} Incident;
+
+/* One synthetic series and what was injected into it */
+typedef struct Series
+{
+	int			n;
+	int64_t    *buckets;
+	double	   *values;
+	int			n_incidents;
+	Incident	incidents[MAX_INCIDENTS];
+} Series;
+
+/* Recall and false-alarm tallies of one detector on one grid */
+typedef struct Tally
+{
+	int			caught[INC_TYPES];
+	int			total[INC_TYPES];
+	long		false_alarms;
+	long		false_outside_recovery;	/* false alarms not in a recovery span */
+	long		flags;
+	long		evaluated;
+} Tally;
+
+/* splitmix64 step */
+static uint64_t
+next_random(uint64_t *state)
+{
+	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* Uniform double in [0, 1) */
+static double
+uniform(uint64_t *state)
+{
+	return (double) (next_random(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Uniform double in [lo, hi) */
+static double
+uniform_between(uint64_t *state, double lo, double hi)
+{
+	return lo + (hi - lo) * uniform(state);
+}
+
+/* Uniform int in [lo, hi] */
+static int
+uniform_int(uint64_t *state, int lo, int hi)
+{
+	return lo + (int) (uniform(state) * (double) (hi - lo + 1));
+}
+
+/* Standard normal (Box-Muller) */
+static double
+normal(uint64_t *state)
+{
+	double		u1 = uniform(state);
+	double		u2 = uniform(state);
+
+	if (u1 < 1e-300)
+		u1 = 1e-300;
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* Poisson sample: multiplication method below 30, rounded normal above */
+static double
+poisson(uint64_t *state, double mean)
+{
+	if (mean <= 0.0)
+		return 0.0;
+	if (mean < 30.0)
+	{
+		double		limit = exp(-mean);
+		double		product = uniform(state);
+		int			k = 0;
+
+		while (product > limit)
+		{
+			product *= uniform(state);
+			k++;
+		}
+		return (double) k;
+	}
+	{
+		double		v = floor(mean + sqrt(mean) * normal(state) + 0.5);
+
+		return v < 0.0 ? 0.0 : v;
+	}
+}
+
+/* Whether [start, end) keeps a gap of at least gap buckets from every incident */
+static bool
+incident_fits(const Series *s, int start, int end, int gap)
+{
+	int			k;
+
+	for (k = 0; k < s->n_incidents; k++)
+	{
+		const Incident *inc = &s->incidents[k];
+
+		if (start < inc->end + gap && end + gap > inc->start)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Generate one series of n buckets of width (hourly or daily) starting at a
+ * Monday, with incidents placed after first_eval.
+ */
+static void
+generate_series(Series *s, uint64_t *rng, int n, bool hourly, int first_eval)
+{
+	int			per_day = hourly ? 24 : 1;
+	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
+	int64_t		start_bucket = INT64_C(1704067200000000);	/* 2024-01-01, a Monday */
+	double		level = exp(uniform_between(rng, log(hourly ? 80.0 : 300.0),
+											log(hourly ? 5000.0 : 50000.0)));
+	double		daily_amplitude = uniform_between(rng, 0.3, 0.8);
+	double		daily_phase = uniform_between(rng, 0.0, 24.0);
+	double		weekend = uniform_between(rng, 0.55, 1.0);
+	double		drift = uniform_between(rng, -0.15, 0.25);	/* over the series */
+	double	   *mean = (double *) core_alloc(sizeof(double) * (size_t) n);
+	int			gap = hourly ? 48 : 10;
+	int			wanted = uniform_int(rng, 2, 4);
+	int			attempts = 0;
+	int			i,
+				k;
+
+	s->n = n;
+	s->buckets = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) n);
+	s->values = (double *) core_alloc(sizeof(double) * (size_t) n);
+	s->n_incidents = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		int			day = i / per_day;
+		int			hour = i % per_day;
+		double		m = level * (1.0 + drift * (double) i / (double) n);
+
+		if (hourly)
+			m *= 1.0 + daily_amplitude * sin(2.0 * M_PI * ((double) hour - daily_phase) / 24.0);
+		if (day % 7 >= 5)
+			m *= weekend;
+		mean[i] = m;
+		s->buckets[i] = start_bucket + (int64_t) i * width;
+	}
+
+	while (s->n_incidents < wanted && attempts++ < 200)
+	{
+		IncidentType type = (IncidentType) uniform_int(rng, 0, INC_TYPES - 1);
+		int			length;
+		int			start;
+		Incident   *inc;
+
+		switch (type)
+		{
+			case INC_SPIKE:
+			case INC_DROP:
+				length = uniform_int(rng, 1, hourly ? 3 : 1);
+				break;
+			case INC_OUTAGE:
+				length = hourly ? uniform_int(rng, 3, 12) : uniform_int(rng, 1, 3);
+				break;
+			case INC_LEVEL:
+				length = hourly ? 24 : 3;	/* recall window after the step */
+				break;
+			default:
+				length = hourly ? 48 : 7;	/* the ramp itself */
+				break;
+		}
+		start = uniform_int(rng, first_eval + 2, n - length - AFTER_BUCKETS - 1);
+		if (!incident_fits(s, start, start + length, gap))
+			continue;
+		/* a level change or ramp persists to the end: nothing may follow it */
+		if (type == INC_LEVEL || type == INC_RAMP)
+		{
+			bool		later = false;
+
+			for (k = 0; k < s->n_incidents; k++)
+				if (s->incidents[k].start > start)
+					later = true;
+			if (later)
+				continue;
+		}
+		{
+			bool		after_persistent = false;
+
+			for (k = 0; k < s->n_incidents; k++)
+				if ((s->incidents[k].type == INC_LEVEL || s->incidents[k].type == INC_RAMP) &&
+					s->incidents[k].start < start)
+					after_persistent = true;
+			if (after_persistent)
+				continue;
+		}
+		inc = &s->incidents[s->n_incidents++];
+		inc->type = type;
+		inc->start = start;
+		inc->end = start + length;
+	}
+
+	/* apply the incidents to the mean, then sample */
+	for (k = 0; k < s->n_incidents; k++)
+	{
+		Incident   *inc = &s->incidents[k];
+		double		factor;
+
+		switch (inc->type)
+		{
+			case INC_SPIKE:
+				factor = uniform_between(rng, 1.8, 3.0);
+				for (i = inc->start; i < inc->end; i++)
+					mean[i] *= factor;
+				break;
+			case INC_DROP:
+				factor = uniform_between(rng, 0.2, 0.5);
+				for (i = inc->start; i < inc->end; i++)
+					mean[i] *= factor;
+				break;
+			case INC_OUTAGE:
+				for (i = inc->start; i < inc->end; i++)
+					mean[i] = 0.0;
+				break;
+			case INC_LEVEL:
+				factor = uniform(rng) < 0.5 ? uniform_between(rng, 1.5, 1.8)
+					: uniform_between(rng, 0.4, 0.6);
+				for (i = inc->start; i < n; i++)
+					mean[i] *= factor;
+				break;
+			default:
+				factor = uniform(rng) < 0.5 ? uniform_between(rng, 1.5, 1.8)
+					: uniform_between(rng, 0.4, 0.6);
+				for (i = inc->start; i < n; i++)
+				{
+					double		progress = (double) (i - inc->start) / (double) (inc->end - inc->start);
+
+					if (progress > 1.0)
+						progress = 1.0;
+					mean[i] *= 1.0 + (factor - 1.0) * progress;
+				}
+				break;
+		}
+	}
+	for (i = 0; i < n; i++)
+		s->values[i] = poisson(rng, mean[i]);
+	core_free(mean);
+}
+
+/* Free a series */
+static void
+free_series(Series *s)
+{
+	core_free(s->buckets);
+	core_free(s->values);
+}
+
+/* The incident a bucket belongs to (window incl. AFTER_BUCKETS), or -1 */
+static int
+incident_of(const Series *s, int i)
+{
+	int			k;
+
+	for (k = 0; k < s->n_incidents; k++)
+		if (i >= s->incidents[k].start && i < s->incidents[k].end + AFTER_BUCKETS)
+			return k;
+	return -1;
+}
+
+/*
+ * Whether bucket i lies in the recovery span after an incident: one level
+ * window (24 hourly buckets, 7 daily) after a transient incident's window,
+ * one longest period plus a level window after a persistent one (the trend
+ * path compares with the point one period earlier).
+ */
+static bool
+in_recovery(const Series *s, int i, bool hourly)
+{
+	int			k;
+
+	for (k = 0; k < s->n_incidents; k++)
+	{
+		const Incident *inc = &s->incidents[k];
+		int			after = inc->end + AFTER_BUCKETS;
+		int			span = hourly ? 24 : 7;
+
+		if (inc->type == INC_LEVEL || inc->type == INC_RAMP)
+			span += hourly ? 168 : 7;
+		if (i >= after && i < after + span)
+			return true;
+	}
+	return false;
+}
+
+/* Add one detector's flags on one series to a tally */
+static void
+tally_flags(Tally *t, const Series *s, const bool *flags, int first_eval, bool hourly)
+{
+	bool		caught[MAX_INCIDENTS];
+	int			i,
+				k;
+
+	memset(caught, 0, sizeof(caught));
+	for (i = first_eval; i < s->n; i++)
+	{
+		t->evaluated++;
+		if (!flags[i])
+			continue;
+		t->flags++;
+		k = incident_of(s, i);
+		if (k < 0)
+		{
+			t->false_alarms++;
+			if (!in_recovery(s, i, hourly))
+				t->false_outside_recovery++;
+		}
+		else
+			caught[k] = true;
+	}
+	for (k = 0; k < s->n_incidents; k++)
+	{
+		t->total[s->incidents[k].type]++;
+		if (caught[k])
+			t->caught[s->incidents[k].type]++;
+	}
+}
+
+/* Elementary-style flags: |value - mean| >= 3 stddev of the previous 14 */
+static void
+baseline_flags(const Series *s, bool *flags)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < s->n; i++)
+	{
+		int			lo = i - BASELINE_WINDOW;
+		double		mean = 0.0,
+					var = 0.0,
+					sd;
+		int			count;
+
+		flags[i] = false;
+		if (lo < 0)
+			lo = 0;
+		count = i - lo;
+		if (count < BASELINE_MIN)
+			continue;
+		for (j = lo; j < i; j++)
+			mean += s->values[j];
+		mean /= count;
+		for (j = lo; j < i; j++)
+			var += (s->values[j] - mean) * (s->values[j] - mean);
+		sd = sqrt(var / count);
+		if (sd > 0.0 && fabs(s->values[i] - mean) / sd >= BASELINE_SIGMA)
+			flags[i] = true;
+	}
+}
+
+/* Flags from detect_run; returns false if it failed */
+static bool
+detector_flags(const Series *s, int64_t width, int first_eval, const DetectSettings *settings,
+			   bool *flags)
+{
+	DetectOutput out;
+	char		err[256];
+	int			i;
+
+	if (!detect_run(s->buckets, s->values, s->n, width, true,
+					s->buckets[first_eval], s->buckets[s->n - 1] + width,
+					settings, &out, err, sizeof(err)))
+	{
+		fprintf(stderr, "detect_run failed: %s\n", err);
+		return false;
+	}
+	for (i = 0; i < s->n; i++)
+		flags[i] = false;
+	for (i = 0; i < out.n_rows; i++)
+	{
+		/* count series from a contiguous input: row i is bucket i */
+		if (out.rows[i].is_anomaly)
+			flags[i] = true;
+	}
+	detect_output_free(&out);
+	return true;
+}
+
+/* Print one table line */
+static void
+print_tally(const char *grid, const char *who, const Tally *t)
+{
+	int			caught = 0,
+				total = 0,
+				k;
+
+	for (k = 0; k < INC_TYPES; k++)
+	{
+		caught += t->caught[k];
+		total += t->total[k];
+	}
+	printf("%-7s %-10s %6.1f%%", grid, who, total ? 100.0 * caught / total : 0.0);
+	for (k = 0; k < INC_TYPES; k++)
+		printf("  %3d/%-3d", t->caught[k], t->total[k]);
+	printf("  %8.2f  %9.2f  %6ld\n",
+		   t->evaluated ? 1000.0 * (double) t->false_alarms / (double) t->evaluated : 0.0,
+		   t->evaluated ? 1000.0 * (double) t->false_outside_recovery / (double) t->evaluated : 0.0,
+		   t->flags);
+}
+
+/* Evaluate both detectors on count series of one grid */
+static void
+evaluate_grid(const char *grid, bool hourly, int n_series, int length, uint64_t seed)
+{
+	uint64_t	rng = seed;
+	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
+	int			first_eval = hourly ? 504 : 21;
+	DetectSettings settings;
+	Tally		ours,
+				theirs;
+	bool	   *flags = (bool *) core_alloc(sizeof(bool) * (size_t) length);
+	int			i;
+
+	memset(&ours, 0, sizeof(ours));
+	memset(&theirs, 0, sizeof(theirs));
+	detect_default_settings(&settings);
+	settings.settling_minutes = 0;
+
+	for (i = 0; i < n_series; i++)
+	{
+		Series		s;
+
+		generate_series(&s, &rng, length, hourly, first_eval);
+		if (detector_flags(&s, width, first_eval, &settings, flags))
+			tally_flags(&ours, &s, flags, first_eval, hourly);
+		baseline_flags(&s, flags);
+		tally_flags(&theirs, &s, flags, first_eval, hourly);
+		free_series(&s);
+	}
+	print_tally(grid, "tripl", &ours);
+	print_tally(grid, "mean/sd z", &theirs);
+	core_free(flags);
+}
+
+/* Seconds of CPU time */
+static double
+cpu_seconds(void)
+{
+	return (double) clock() / (double) CLOCKS_PER_SEC;
+}
+
+/* Time detect_run over many hourly series; returns buckets per second */
+static double
+time_detector(int n_series, int length, int window, double *per_series_ms)
+{
+	uint64_t	rng = UINT64_C(20240601);
+	DetectSettings settings;
+	Series	   *all = (Series *) core_alloc(sizeof(Series) * (size_t) n_series);
+	double		started,
+				elapsed;
+	long		buckets = 0;
+	int			i;
+
+	detect_default_settings(&settings);
+	for (i = 0; i < n_series; i++)
+		generate_series(&all[i], &rng, length, true, 504);
+
+	started = cpu_seconds();
+	for (i = 0; i < n_series; i++)
+	{
+		DetectOutput out;
+		char		err[256];
+		int			first_eval = window > 0 ? length - window : 0;
+
+		if (detect_run(all[i].buckets, all[i].values, length, CORE_USECS_PER_HOUR, true,
+					   all[i].buckets[first_eval],
+					   all[i].buckets[length - 1] + CORE_USECS_PER_HOUR,
+					   &settings, &out, err, sizeof(err)))
+		{
+			buckets += out.n_rows;
+			detect_output_free(&out);
+		}
+	}
+	elapsed = cpu_seconds() - started;
+	for (i = 0; i < n_series; i++)
+		free_series(&all[i]);
+	core_free(all);
+	if (elapsed <= 0.0)
+		elapsed = 1e-9;
+	*per_series_ms = 1000.0 * elapsed / n_series;
+	return (double) buckets / elapsed;
+}
+
+/* Print the quality table and the speed figures */
+int
+main(void)
+{
+	double		per_series_ms;
+	double		rate;
+
+	printf("quality: recall = incidents with a flag inside or within %d buckets after;\n"
+		   "fa/1000 = flags outside every incident, per 1000 evaluated buckets;\n"
+		   "fa-recov = the same without flags in the recovery span after an incident\n"
+		   "(one level window, 24 h / 7 d; plus one week for level shifts and ramps)\n\n",
+		   AFTER_BUCKETS);
+	printf("%-7s %-10s %7s", "grid", "detector", "recall");
+	{
+		int			k;
+
+		for (k = 0; k < INC_TYPES; k++)
+			printf("  %-7s", incident_names[k]);
+	}
+	printf("  %8s  %9s  %6s\n", "fa/1000", "fa-recov", "flags");
+	evaluate_grid("hourly", true, 100, 1500, UINT64_C(42));
+	evaluate_grid("daily", false, 100, 400, UINT64_C(4242));
+
+	printf("\nspeed (one core, default settings, settling 120 min):\n");
+	rate = time_detector(1000, 2000, 0, &per_series_ms);
+	printf("  1000 hourly series x 2000 buckets, every bucket scored: %.3f ms/series, %.0f buckets/s\n",
+		   per_series_ms, rate);
+	rate = time_detector(1000, 534, 30, &per_series_ms);
+	printf("  1000 hourly series x 534 buckets, 30-bucket window:     %.3f ms/series, %.0f buckets/s\n",
+		   per_series_ms, rate);
+	return 0;
+}
