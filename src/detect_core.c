@@ -1,0 +1,2049 @@
+/*-------------------------------------------------------------------------
+ *
+ * detect_core.c
+ *	  The anomaly detector (tripl-behaviour.md section 3.2): phase and
+ *	  rolling baselines per bucket, a trend-shift path on a robust MSTL
+ *	  decomposition, and the outage collapse.
+ *
+ *	  Every prepared point gets a row.  Buckets before eval_start carry no
+ *	  baseline; buckets in [eval_start, eval_end) carry the baseline they
+ *	  were judged against (withheld ones too, so a band can be drawn), and
+ *	  only buckets in [eval_start, emission_end) can be flagged.
+ *
+ *	  Cost: preparation, prefix sums, the rolling path, the trend pass and
+ *	  the outage pass are O(n); MSTL is O(n) per pass thanks to LOESS jumps;
+ *	  the phase path looks at every earlier same-phase point, O(n / P) per
+ *	  scored bucket.  Memory is linear in the prepared series.  The core is
+ *	  re-entrant: no mutable globals, no clocks, no randomness.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "detect_core.h"
+#include "stl.h"
+
+/* Same-phase cycles that must have elapsed before a phase period is used */
+#define PHASE_MIN_CYCLES			3
+/* Relative spread floors of the phase, rolling and trend paths */
+#define PHASE_RATIO_FLOOR			0.05
+#define ROLLING_RATIO_FLOOR			0.03
+#define TREND_RATIO_FLOOR			0.05
+/* Minimum relative trend change (and raw departure) of a trend shift */
+#define TREND_MIN_RELATIVE_SHIFT	0.15
+/* Absolute spread floor of count series */
+#define COUNT_ABSOLUTE_FLOOR		1.0
+/* Fractional absolute floor: share of the median magnitude, and its minimum */
+#define FRACTIONAL_FLOOR_RATIO		0.04
+#define FRACTIONAL_FLOOR_EPSILON	1e-9
+/* Volume gate of fractional series (replaces min_expected_count) */
+#define FRACTIONAL_MIN_EXPECTED		1e-6
+/* Points of a strictly monotonic run that defer a fractional bucket */
+#define MONOTONIC_RUN_POINTS		5
+/* Headroom of the silent skip: skip when 2 * max < min_expected_count */
+#define SILENT_SERIES_HEADROOM		2.0
+/* Consistency constant turning a MAD into a normal standard deviation */
+#define MAD_TO_STDDEV				1.4826
+/* Longest phase period considered (longer ones cannot fit in the series) */
+#define MAX_PHASE_PERIOD			(1 << 30)
+/* Longest periods of history before eval_start the trend path decomposes */
+#define TREND_HISTORY_CYCLES		10
+/* Longest periods of history before eval_start judged for the robust level */
+#define SCORE_HISTORY_CYCLES		10
+/* Median size below which insertion sort beats quickselect */
+#define SMALL_SORT_SIZE				16
+
+/* Offset of Monday 1970-01-05 from the Unix epoch, the origin of week grids */
+#define WEEK_GRID_ORIGIN			(INT64_C(4) * CORE_USECS_PER_DAY)
+
+/* Per-bucket baseline before the sigma test */
+typedef struct Baseline
+{
+	double		expected;
+	double		scale;			/* raw spread */
+	double		effective;		/* floored spread, the z denominator */
+	bool		gated;			/* cleared the volume gate */
+} Baseline;
+
+/* Outcome of the trend-shift test at one point */
+typedef enum TrendState
+{
+	TREND_UNKNOWN = 0,
+	TREND_NO_PARTNER,			/* no point one period earlier: not judged */
+	TREND_STEADY,				/* judged and not shifted (ends a run) */
+	TREND_SHIFTED,				/* passes the effect size and the sigma test */
+	TREND_SUSTAINED				/* passes the effect size only: continues a
+								 * run in the same direction, starts none */
+} TrendState;
+
+/* Everything one detect_run works on */
+typedef struct Detection
+{
+	int			m;				/* prepared points */
+	int64_t		width;
+	bool		count_shaped;
+	bool		is_signed;		/* some value < 0 */
+	int64_t		eval_start;
+	int64_t		emission_end;
+	const DetectSettings *settings;
+	double		gate_min;		/* min_expected_count or 1e-6 */
+	double		absolute_floor;
+
+	int			periods[DETECT_MAX_PHASE_PERIODS];	/* longest first */
+	int			n_periods;
+	int			shortest_period;	/* 0 when there is none */
+
+	int64_t    *bucket;			/* [m] */
+	int64_t    *slot;			/* [m] grid position from the first point */
+	double	   *value;			/* [m] */
+	double	   *prefix;			/* [m + 1] running sums of value */
+
+	bool		gap_free;		/* slot[k] = k for every point */
+
+	/*
+	 * The robust level ("exclude anomalies from training"): anomalous[j] is
+	 * set once point j has been judged anomalous (flagged by its baseline,
+	 * or a zero continuing a flagged run of zeros), and last_anomalous[j]
+	 * is the largest such index <= j (-1 when none), so the anomalous
+	 * points of a window are found without scanning it.  Points are scored
+	 * in time order, so when point i is scored every entry below i is final.
+	 */
+	unsigned char *anomalous;	/* [m] */
+	int		   *last_anomalous; /* [m] */
+	int		   *level_lo;		/* [m] first point of j's level window (slot_j - L, slot_j] */
+	double	   *factor;			/* [m] v_j / mean of that window; NAN when the mean is not > 0 */
+	int		   *key_stamp;		/* [L] generation marks of left-out positions */
+	int			stamp_generation;
+	int		   *current_keys;	/* [L] left-out positions of the current window */
+	double	   *current_key_values; /* [L] their values */
+	int		   *partner_keys;	/* [L] left-out positions of a partner's window */
+	double	   *partner_key_values; /* [L] their values */
+
+	double	   *scratch;		/* [m] medians */
+	double	   *scratch2;		/* [m] absolute deviations */
+	int		   *partners;		/* [m] partner indices */
+
+	DetectRow  *rows;			/* [m], the output */
+
+	/* suppressed ranges gathered so far (at most a few) */
+	DetectRange ranges[4];
+	int			n_ranges;
+} Detection;
+
+/* Write a formatted lower-case message into errbuf */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+set_error(char *errbuf, size_t errlen, const char *fmt,...)
+{
+	va_list		args;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(args, fmt);
+	vsnprintf(errbuf, errlen, fmt, args);
+	va_end(args);
+}
+
+/* Fill s with the defaults of tripl-behaviour.md section 1 */
+void
+detect_default_settings(DetectSettings *s)
+{
+	if (s == NULL)
+		return;
+	s->sigma_threshold = 4.0;
+	s->min_expected_count = 50.0;
+	s->baseline_window_buckets = 14;
+	s->min_history_buckets = 7;
+	s->settling_minutes = 120;
+}
+
+/* The stored name of a detector kind */
+const char *
+detector_kind_name(DetectorKind k)
+{
+	switch (k)
+	{
+		case DETECTOR_PHASE:
+			return "phase";
+		case DETECTOR_ROLLING:
+			return "rolling";
+		case DETECTOR_TREND:
+			return "trend";
+		case DETECTOR_FRACTIONAL:
+			return "fractional";
+		case DETECTOR_NONE:
+			break;
+	}
+	return NULL;
+}
+
+/* Phase periods of a width, longest first */
+int
+detect_phase_periods(int64_t width_us, int *periods)
+{
+	const int64_t candidates[DETECT_MAX_PHASE_PERIODS] = {CORE_USECS_PER_WEEK, CORE_USECS_PER_DAY};
+	int			count = 0;
+	int			c;
+
+	if (width_us <= 0)
+		return 0;
+	for (c = 0; c < DETECT_MAX_PHASE_PERIODS; c++)
+	{
+		int64_t		period;
+
+		if (candidates[c] % width_us != 0)
+			continue;
+		period = candidates[c] / width_us;
+		if (period < 2 || period > MAX_PHASE_PERIOD)
+			continue;
+		if (periods != NULL)
+			periods[count] = (int) period;
+		count++;
+	}
+	return count;
+}
+
+/* Phase period from a list (longest first) for a slot, 0 when none */
+static int
+phase_period_from(const int *periods, int n_periods, int64_t slot)
+{
+	int			c;
+
+	for (c = 0; c < n_periods; c++)
+		if (slot / periods[c] >= PHASE_MIN_CYCLES)
+			return periods[c];
+	return 0;
+}
+
+/* Phase period for a grid slot: first period P with slot / P >= 3, else 0 */
+int
+detect_phase_period_for_slot(int64_t width_us, int64_t slot)
+{
+	int			periods[DETECT_MAX_PHASE_PERIODS];
+	int			n_periods = detect_phase_periods(width_us, periods);
+
+	return phase_period_from(periods, n_periods, slot);
+}
+
+/* Level window L = min(period, shortest phase period of the width) */
+int
+detect_level_window(int64_t width_us, int period)
+{
+	int			periods[DETECT_MAX_PHASE_PERIODS];
+	int			n_periods = detect_phase_periods(width_us, periods);
+	int			shortest;
+
+	if (n_periods == 0)
+		return period;
+	shortest = periods[n_periods - 1];
+	return period < shortest ? period : shortest;
+}
+
+/* ceil(settling_minutes / width) in buckets, 0 when settling_minutes <= 0 */
+int
+detect_settling_buckets(int settling_minutes, int64_t width_us)
+{
+	int64_t		settling_us;
+	int64_t		buckets;
+
+	if (settling_minutes <= 0 || width_us <= 0)
+		return 0;
+	settling_us = (int64_t) settling_minutes * CORE_USECS_PER_MINUTE;
+	buckets = settling_us / width_us + (settling_us % width_us != 0 ? 1 : 0);
+	return buckets > INT32_MAX ? INT32_MAX : (int) buckets;
+}
+
+/* Swap two doubles */
+static inline void
+swap_values(double *a, double *b)
+{
+	double		t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Sort x[0..n) ascending by insertion (small n only) */
+static void
+insertion_sort(double *x, int n)
+{
+	int			i,
+				j;
+
+	for (i = 1; i < n; i++)
+	{
+		double		v = x[i];
+
+		for (j = i - 1; j >= 0 && x[j] > v; j--)
+			x[j + 1] = x[j];
+		x[j + 1] = v;
+	}
+}
+
+/* Sort x[0..n) ascending by heapsort (quickselect's worst-case fallback) */
+static void
+heap_sort_values(double *x, int n)
+{
+	int			start,
+				end;
+
+	for (start = n / 2 - 1; start >= 0; start--)
+	{
+		int			root = start;
+
+		for (;;)
+		{
+			int			child = 2 * root + 1;
+
+			if (child >= n)
+				break;
+			if (child + 1 < n && x[child + 1] > x[child])
+				child++;
+			if (x[root] >= x[child])
+				break;
+			swap_values(&x[root], &x[child]);
+			root = child;
+		}
+	}
+	for (end = n - 1; end > 0; end--)
+	{
+		int			root = 0;
+
+		swap_values(&x[0], &x[end]);
+		for (;;)
+		{
+			int			child = 2 * root + 1;
+
+			if (child >= end)
+				break;
+			if (child + 1 < end && x[child + 1] > x[child])
+				child++;
+			if (x[root] >= x[child])
+				break;
+			swap_values(&x[root], &x[child]);
+			root = child;
+		}
+	}
+}
+
+/*
+ * k-th smallest of x[0..n) (0-based) by quickselect; afterwards every
+ * x[i < k] <= x[k] <= x[i > k].
+ */
+static double
+select_kth(double *x, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+	int			budget = 64;
+
+	while (hi - lo >= SMALL_SORT_SIZE)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		double		pivot;
+		int			i,
+					j;
+
+		if (budget-- <= 0)
+		{
+			heap_sort_values(x + lo, hi - lo + 1);
+			return x[k];
+		}
+		if (x[mid] < x[lo])
+			swap_values(&x[mid], &x[lo]);
+		if (x[hi] < x[lo])
+			swap_values(&x[hi], &x[lo]);
+		if (x[hi] < x[mid])
+			swap_values(&x[hi], &x[mid]);
+		pivot = x[mid];
+		i = lo;
+		j = hi;
+		while (i <= j)
+		{
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				swap_values(&x[i], &x[j]);
+				i++;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return x[k];
+	}
+	insertion_sort(x + lo, hi - lo + 1);
+	return x[k];
+}
+
+/* Median of x[0..n), reordering x; 0 when n = 0 */
+static double
+median_in_place(double *x, int n)
+{
+	double		upper;
+	double		lower;
+	int			i;
+
+	if (n <= 0)
+		return 0.0;
+	upper = select_kth(x, n, n / 2);
+	if (n % 2 == 1)
+		return upper;
+	/* the lower middle is the largest value left of the upper middle */
+	lower = x[0];
+	for (i = 1; i < n / 2; i++)
+		if (x[i] > lower)
+			lower = x[i];
+	return (lower + upper) / 2.0;
+}
+
+/* Population standard deviation of x[0..n) (two passes) */
+static double
+population_stddev(const double *x, int n)
+{
+	double		mean = 0.0;
+	double		sum_squares = 0.0;
+	int			i;
+
+	if (n <= 0)
+		return 0.0;
+	for (i = 0; i < n; i++)
+		mean += x[i];
+	mean /= (double) n;
+	for (i = 0; i < n; i++)
+		sum_squares += (x[i] - mean) * (x[i] - mean);
+	return sqrt(sum_squares / (double) n);
+}
+
+/*
+ * Median and MAD of an ascending x[0..n) (n > 0).  The absolute deviations
+ * from the median come out in ascending order by walking outwards from the
+ * middle, so the MAD needs no second selection.
+ */
+static void
+sorted_median_and_mad(const double *x, int n, double *median, double *mad)
+{
+	int			upper = n / 2;
+	double		center = n % 2 == 1 ? x[upper] : (x[upper - 1] + x[upper]) / 2.0;
+	int			left = upper - 1,
+				right = upper;
+	double		previous = 0.0,
+				current = 0.0;
+	int			k;
+
+	for (k = 0; k <= upper; k++)
+	{
+		double		below = left >= 0 ? center - x[left] : INFINITY;
+		double		above = right < n ? x[right] - center : INFINITY;
+
+		previous = current;
+		if (below <= above)
+		{
+			current = below;
+			left--;
+		}
+		else
+		{
+			current = above;
+			right++;
+		}
+	}
+	*median = center;
+	*mad = n % 2 == 1 ? current : (previous + current) / 2.0;
+}
+
+/*
+ * Median and robust scale (1.4826 * MAD, or the population stddev when the
+ * MAD is 0) of x[0..n); reorders x and uses deviations[0..n) as scratch.
+ */
+static void
+median_and_robust_scale(double *x, int n, double *deviations,
+						double *median, double *scale)
+{
+	double		center;
+	double		mad;
+	int			i;
+
+	if (n <= 0)
+	{
+		*median = 0.0;
+		*scale = 0.0;
+		return;
+	}
+	if (n <= SMALL_SORT_SIZE * 2)
+	{
+		insertion_sort(x, n);
+		sorted_median_and_mad(x, n, &center, &mad);
+	}
+	else
+	{
+		center = median_in_place(x, n);
+		for (i = 0; i < n; i++)
+			deviations[i] = fabs(x[i] - center);
+		mad = median_in_place(deviations, n);
+	}
+	*median = center;
+	*scale = mad > 0.0 ? MAD_TO_STDDEV * mad : population_stddev(x, n);
+}
+
+/* Median of x[0..n) without touching x */
+double
+detect_median(const double *x, int n)
+{
+	double	   *copy;
+	double		result;
+
+	if (x == NULL || n <= 0)
+		return 0.0;
+	copy = (double *) core_alloc(sizeof(double) * (size_t) n);
+	memcpy(copy, x, sizeof(double) * (size_t) n);
+	result = median_in_place(copy, n);
+	core_free(copy);
+	return result;
+}
+
+/* Median absolute deviation of x[0..n) from its median */
+double
+detect_mad(const double *x, int n)
+{
+	double	   *copy;
+	double		center;
+	double		result;
+	int			i;
+
+	if (x == NULL || n <= 0)
+		return 0.0;
+	copy = (double *) core_alloc(sizeof(double) * (size_t) n);
+	memcpy(copy, x, sizeof(double) * (size_t) n);
+	center = median_in_place(copy, n);
+	for (i = 0; i < n; i++)
+		copy[i] = fabs(x[i] - center);
+	result = median_in_place(copy, n);
+	core_free(copy);
+	return result;
+}
+
+/* 1.4826 * MAD, or the population standard deviation when MAD = 0 */
+double
+detect_robust_scale(const double *x, int n)
+{
+	double	   *copy;
+	double		center;
+	double		scale;
+
+	if (x == NULL || n <= 0)
+		return 0.0;
+	copy = (double *) core_alloc(sizeof(double) * (size_t) n * 2);
+	memcpy(copy, x, sizeof(double) * (size_t) n);
+	median_and_robust_scale(copy, n, copy + n, &center, &scale);
+	core_free(copy);
+	return scale;
+}
+
+/*
+ * Index of the point at grid slot s among slots[0..hi], or -1.  Slots are
+ * strictly ascending and slots[0] = 0, so a point at s has its index in
+ * [hi - (slots[hi] - s), min(hi, s)]; on a gap-free grid that range is a
+ * single index.  *below receives the largest index whose slot is < s.
+ */
+static int
+find_slot(const int64_t *slots, int hi, int64_t s, int *below)
+{
+	int64_t		lo64;
+	int			lo,
+				up;
+
+	if (hi < 0 || s < 0 || s > slots[hi])
+	{
+		if (below != NULL)
+			*below = (hi >= 0 && s > slots[hi]) ? hi : -1;
+		return -1;
+	}
+	lo64 = (int64_t) hi - (slots[hi] - s);
+	lo = lo64 < 0 ? 0 : (int) lo64;
+	up = s < (int64_t) hi ? (int) s : hi;
+	/* first index in [lo, up] with slot >= s (up + 1 when none) */
+	while (lo <= up)
+	{
+		int			mid = lo + (up - lo) / 2;
+
+		if (slots[mid] < s)
+			lo = mid + 1;
+		else
+			up = mid - 1;
+	}
+	if (below != NULL)
+		*below = lo - 1;
+	if (lo <= hi && slots[lo] == s)
+		return lo;
+	return -1;
+}
+
+/* Indices j < before with slot congruent to slot mod period, newest first */
+int
+detect_same_phase_partners(const int64_t *slots, int before, int64_t slot,
+						   int period, int *out, int max_out)
+{
+	int64_t		phase;
+	int			hi = before - 1;
+	int			count = 0;
+
+	if (slots == NULL || period <= 0 || slot < 0)
+		return 0;
+	phase = slot % period;
+	while (hi >= 0 && count < max_out)
+	{
+		int64_t		top = slots[hi];
+		int64_t		candidate;
+		int			below;
+		int			found;
+
+		if (top < phase)
+			break;
+		candidate = top - (top - phase) % period;
+		found = find_slot(slots, hi, candidate, &below);
+		if (found >= 0)
+		{
+			if (out != NULL)
+				out[count] = found;
+			count++;
+			hi = found - 1;
+		}
+		else
+			hi = below;
+	}
+	return count;
+}
+
+/* First index in [lo, hi] whose slot is >= s (hi + 1 when none) */
+static int
+lower_bound_slot(const int64_t *slots, int lo, int hi, int64_t s)
+{
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (slots[mid] < s)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/* Whether a (signed-aware) expectation clears the volume gate */
+static bool
+clears_volume_gate(const Detection *d, double expected)
+{
+	return (d->is_signed ? fabs(expected) : expected) >= d->gate_min;
+}
+
+/* Apply the gate and the spread floors to a baseline's expected and scale */
+static void
+finish_baseline(const Detection *d, double ratio_floor, Baseline *b)
+{
+	double		floor_value = fmax(ratio_floor * fabs(b->expected), d->absolute_floor);
+
+	if (d->count_shaped && b->expected > 0.0)
+		floor_value = fmax(floor_value, sqrt(b->expected));
+	b->effective = fmax(b->scale, floor_value);
+	b->gated = clears_volume_gate(d, b->expected);
+}
+
+/* Index of the point at slot s, looking near index guess first; -1 if none */
+static int
+point_at_slot(const Detection *d, int guess, int limit, int64_t s)
+{
+	if (guess >= 0 && guess <= limit && d->slot[guess] == s)
+		return guess;
+	return find_slot(d->slot, limit, s, NULL);
+}
+
+/* First index whose slot is >= s among [0, hi] (a window's first point) */
+static int
+window_start(const Detection *d, int hi, int64_t s, int guess)
+{
+	if (guess < 0)
+		guess = 0;
+	if (guess <= hi && d->slot[guess] == s)
+		return guess;
+	return lower_bound_slot(d->slot, guess, hi, s);
+}
+
+/*
+ * Anomalous points of the window [lo, hi] (indices, newest first): their
+ * positions key(a) into keys (and their values), at most max_out; how many.
+ * The count is 0 when they are more than half of the window's points: the
+ * window is then used whole (a genuine level change is absorbed; the trend
+ * path reports it).
+ */
+static int
+window_anomalies(const Detection *d, int lo, int hi, int64_t key_origin, int level_window,
+				 int *keys, double *values)
+{
+	int			count = 0;
+	int			a;
+
+	for (a = hi >= 0 ? d->last_anomalous[hi] : -1; a >= lo;
+		 a = a > 0 ? d->last_anomalous[a - 1] : -1)
+	{
+		keys[count] = (int) ((key_origin - d->slot[a]) % level_window);
+		values[count] = d->value[a];
+		count++;
+	}
+	return 2 * count > hi + 1 - lo ? 0 : count;
+}
+
+/*
+ * Phase baseline with a robust, paired level.  The level window of i holds
+ * positions 1..L before it, a partner's positions 0..L-1 up to itself; both
+ * are keyed r mod L (the same time of the shortest cycle).  Points judged
+ * anomalous are left out of their window's level (unless they are more than
+ * half of it), and the same positions are left out of the other window too,
+ * so the two levels remain means over the same times of day: a left-out
+ * peak hour cannot bias one side only.  Each partner contributes
+ * v_j * current_level / level_j; with nothing left out that is
+ * median(factors) * current_level as in section 3.
+ */
+static bool
+paired_phase_baseline(Detection *d, int i, int level_window, int n_partners,
+					  Baseline *b)
+{
+	int64_t		slot_i = d->slot[i];
+	int			lo_i = window_start(d, i - 1, slot_i - level_window, i - level_window);
+	int			count_i = i - lo_i;
+	double		sum_i = d->prefix[i] - d->prefix[lo_i];
+	double		plain_level_i;
+	int			n_current;
+	int			n_values = 0;
+	int			k;
+
+	if (count_i <= 0 || !(sum_i > 0.0))
+		return false;
+	plain_level_i = sum_i / (double) count_i;
+	n_current = window_anomalies(d, lo_i, i - 1, slot_i, level_window,
+								 d->current_keys, d->current_key_values);
+
+	for (k = 0; k < n_partners; k++)
+	{
+		int			j = d->partners[k];
+		int64_t		slot_j = d->slot[j];
+		int			lo_j = d->level_lo[j];
+		int			count_j = j + 1 - lo_j;
+		double		sum_j = d->prefix[j + 1] - d->prefix[lo_j];
+		double		kept_sum_i = sum_i,
+					kept_sum_j = sum_j;
+		int			kept_i = count_i,
+					kept_j = count_j;
+		int			n_own;
+		double		level_i,
+					level_j;
+		int			c;
+
+		if (n_current == 0 && d->last_anomalous[j] < lo_j)
+		{
+			/* nothing to leave out: the plain factor re-levelled */
+			if (!isnan(d->factor[j]))
+				d->scratch[n_values++] = d->factor[j] * plain_level_i;
+			continue;
+		}
+		if (++d->stamp_generation == INT32_MAX)
+		{
+			memset(d->key_stamp, 0, sizeof(int) * (size_t) level_window);
+			d->stamp_generation = 1;
+		}
+		/* the current window's anomalous positions, on both sides */
+		for (c = 0; c < n_current; c++)
+		{
+			int			key = d->current_keys[c];
+			int			at = point_at_slot(d, j - key, j, slot_j - key);
+
+			d->key_stamp[key] = d->stamp_generation;
+			kept_sum_i -= d->current_key_values[c];
+			kept_i--;
+			if (at >= lo_j)
+			{
+				kept_sum_j -= d->value[at];
+				kept_j--;
+			}
+		}
+		/* the partner window's own anomalous positions, on both sides */
+		n_own = window_anomalies(d, lo_j, j, slot_j, level_window,
+								 d->partner_keys, d->partner_key_values);
+		for (c = 0; c < n_own; c++)
+		{
+			int			key = d->partner_keys[c];
+			int			r = key == 0 ? level_window : key;
+			int			at;
+
+			if (d->key_stamp[key] == d->stamp_generation)
+				continue;
+			d->key_stamp[key] = d->stamp_generation;
+			kept_sum_j -= d->partner_key_values[c];
+			kept_j--;
+			at = point_at_slot(d, i - r, i - 1, slot_i - r);
+			if (at >= lo_i)
+			{
+				kept_sum_i -= d->value[at];
+				kept_i--;
+			}
+		}
+		if (kept_i > 0 && kept_j > 0)
+		{
+			level_i = kept_sum_i / (double) kept_i;
+			level_j = kept_sum_j / (double) kept_j;
+		}
+		else
+		{
+			level_i = plain_level_i;
+			level_j = sum_j / (double) count_j;
+		}
+		if (level_i > 0.0 && level_j > 0.0)
+			d->scratch[n_values++] = d->value[j] * level_i / level_j;
+	}
+	if (n_values == 0)
+		return false;
+	median_and_robust_scale(d->scratch, n_values, d->scratch2, &b->expected, &b->scale);
+	finish_baseline(d, PHASE_RATIO_FLOOR, b);
+	return true;
+}
+
+/*
+ * Each point's level window (slot_j - L, slot_j], L the shortest phase
+ * period (the level window of every phase period), and its plain factor.
+ */
+static void
+prepare_levels(Detection *d)
+{
+	int			level_window = d->shortest_period;
+	int			j;
+
+	d->level_lo = (int *) core_alloc(sizeof(int) * (size_t) d->m);
+	d->factor = (double *) core_alloc(sizeof(double) * (size_t) d->m);
+	for (j = 0; j < d->m; j++)
+	{
+		int			lo = window_start(d, j, d->slot[j] - level_window + 1, j - level_window + 1);
+		double		level = (d->prefix[j + 1] - d->prefix[lo]) / (double) (j + 1 - lo);
+
+		d->level_lo[j] = lo;
+		d->factor[j] = level > 0.0 ? d->value[j] / level : NAN;
+	}
+}
+
+/*
+ * Indices of the points before i with the same slot modulo period, newest
+ * first, into d->partners; how many.  A gap-free series (every count series
+ * without skipped buckets) has them every period-th index.
+ */
+static int
+phase_partners(Detection *d, int i, int period)
+{
+	int			count = 0;
+	int			j;
+
+	if (!d->gap_free)
+		return detect_same_phase_partners(d->slot, i, d->slot[i], period,
+										  d->partners, i);
+	for (j = i - period; j >= 0; j -= period)
+		d->partners[count++] = j;
+	return count;
+}
+
+/*
+ * Phase baseline of point i: the same-phase points before it, re-levelled
+ * to the current level (paired_phase_baseline); the partners' median and
+ * robust scale for a signed series or when no level can be formed.  False
+ * when no same-phase point exists.
+ */
+static bool
+phase_baseline(Detection *d, int i, int period, Baseline *b)
+{
+	int			level_window = period < d->shortest_period ? period : d->shortest_period;
+	int			n_partners;
+	int			k;
+
+	n_partners = phase_partners(d, i, period);
+	if (n_partners == 0)
+		return false;
+	if (!d->is_signed &&
+		paired_phase_baseline(d, i, level_window, n_partners, b))
+		return true;
+
+	for (k = 0; k < n_partners; k++)
+		d->scratch[k] = d->value[d->partners[k]];
+	median_and_robust_scale(d->scratch, n_partners, d->scratch2,
+							&b->expected, &b->scale);
+	finish_baseline(d, PHASE_RATIO_FLOOR, b);
+	return true;
+}
+
+/*
+ * Rolling baseline of point i: mean and population stddev of the previous
+ * baseline_window_buckets points.  False with too little history.  (Leaving
+ * anomalous points out of this window was measured and rejected: with no
+ * trend path behind the rolling fallback, a level change then keeps being
+ * flagged for half a window.)
+ */
+static bool
+rolling_baseline(Detection *d, int i, Baseline *b)
+{
+	int			lo = i - d->settings->baseline_window_buckets;
+	int			count;
+	double		mean = 0.0;
+	double		sum_squares = 0.0;
+	int			j;
+
+	if (lo < 0)
+		lo = 0;
+	count = i - lo;
+	if (count <= 0 || count < d->settings->min_history_buckets)
+		return false;
+	for (j = lo; j < i; j++)
+		mean += d->value[j];
+	mean /= (double) count;
+	for (j = lo; j < i; j++)
+		sum_squares += (d->value[j] - mean) * (d->value[j] - mean);
+	b->expected = mean;
+	b->scale = sqrt(sum_squares / (double) count);
+	finish_baseline(d, ROLLING_RATIO_FLOOR, b);
+	return true;
+}
+
+/* Whether value[i] ends a strictly monotonic run of MONOTONIC_RUN_POINTS */
+static bool
+ends_monotonic_run(const Detection *d, int i)
+{
+	bool		increasing = true;
+	bool		decreasing = true;
+	int			k;
+
+	if (i < MONOTONIC_RUN_POINTS - 1)
+		return false;
+	for (k = i - MONOTONIC_RUN_POINTS + 2; k <= i; k++)
+	{
+		if (!(d->value[k - 1] < d->value[k]))
+			increasing = false;
+		if (!(d->value[k - 1] > d->value[k]))
+			decreasing = false;
+	}
+	return increasing || decreasing;
+}
+
+/* Record whether point i was judged anomalous */
+static void
+mark_point(Detection *d, int i, bool flagged)
+{
+	bool		anomalous = flagged;
+
+	/* a zero continuing a flagged run of zeros belongs to that outage */
+	if (!anomalous && d->count_shaped && d->value[i] <= 0.0 && i > 0 &&
+		d->slot[i - 1] == d->slot[i] - 1 && d->anomalous[i - 1] &&
+		d->value[i - 1] <= 0.0)
+		anomalous = true;
+	d->anomalous[i] = anomalous ? 1 : 0;
+	d->last_anomalous[i] = anomalous ? i : (i > 0 ? d->last_anomalous[i - 1] : -1);
+}
+
+/*
+ * Score the points in time order.  Points before first_eval are judged only
+ * to know which of them were anomalous (their rows carry no baseline); the
+ * judging starts SCORE_HISTORY_CYCLES longest periods (at least one rolling
+ * window) before first_eval, which covers all of a series loaded the way
+ * section 3.1 loads it and keeps a huge series linear; older points count as
+ * normal.  Rows in [eval_start, eval_end) get their baseline, and those
+ * before emission_end can be flagged.  True if an emitted point had a phase
+ * period.
+ */
+static bool
+score_buckets(Detection *d, int first_eval)
+{
+	const DetectSettings *s = d->settings;
+	bool		had_phase_period = false;
+	int64_t		history;
+	int			score_start;
+	int			i;
+
+	history = d->n_periods > 0 ? (int64_t) SCORE_HISTORY_CYCLES * d->periods[0] : 0;
+	if (history < s->baseline_window_buckets)
+		history = s->baseline_window_buckets;
+	score_start = (int64_t) first_eval > history ? (int) (first_eval - history) : 0;
+	for (i = 0; i < score_start; i++)
+		d->last_anomalous[i] = -1;
+	if (d->shortest_period > 0 && !d->is_signed)
+		prepare_levels(d);
+
+	for (i = score_start; i < d->m; i++)
+	{
+		DetectRow  *row = &d->rows[i];
+		bool		emitted = i >= first_eval;
+		int			period = phase_period_from(d->periods, d->n_periods, d->slot[i]);
+		DetectorKind kind;
+		Baseline	b;
+		bool		have;
+		bool		flagged;
+		double		z;
+
+		if (!d->count_shaped && ends_monotonic_run(d, i))
+		{
+			/* a ramp is a trend, left to the trend-shift path */
+			if (emitted && period > 0 && !row->withheld)
+				had_phase_period = true;
+			mark_point(d, i, false);
+			continue;
+		}
+
+		if (period > 0)
+		{
+			if (emitted && !row->withheld)
+				had_phase_period = true;
+			have = phase_baseline(d, i, period, &b);
+			kind = d->count_shaped ? DETECTOR_PHASE : DETECTOR_FRACTIONAL;
+		}
+		else
+		{
+			have = rolling_baseline(d, i, &b);
+			kind = d->count_shaped ? DETECTOR_ROLLING : DETECTOR_FRACTIONAL;
+		}
+		if (!have)
+		{
+			mark_point(d, i, false);
+			continue;
+		}
+
+		z = (d->value[i] - b.expected) / b.effective;
+		flagged = b.gated && isfinite(z) && fabs(z) >= s->sigma_threshold;
+		mark_point(d, i, flagged);
+		if (!emitted)
+			continue;
+
+		row->kind = kind;
+		row->expected = b.expected;
+		row->stddev = b.scale;
+		row->effective_stddev = b.effective;
+		row->z_score = z;
+		if (!b.gated || row->withheld)
+			continue;
+		row->scored = true;
+		if (flagged)
+		{
+			row->is_anomaly = true;
+			row->direction = row->actual >= b.expected ? 1 : -1;
+		}
+	}
+	return had_phase_period;
+}
+
+/* Remember a suppressed range, merging it with an overlapping one */
+static void
+add_suppressed_range(Detection *d, int64_t from, int64_t to)
+{
+	int			k;
+
+	for (k = 0; k < d->n_ranges; k++)
+	{
+		DetectRange *r = &d->ranges[k];
+
+		if (from <= r->to && to >= r->from)
+		{
+			if (from < r->from)
+				r->from = from;
+			if (to > r->to)
+				r->to = to;
+			return;
+		}
+	}
+	if (d->n_ranges < (int) (sizeof(d->ranges) / sizeof(d->ranges[0])))
+	{
+		d->ranges[d->n_ranges].from = from;
+		d->ranges[d->n_ranges].to = to;
+		d->n_ranges++;
+	}
+}
+
+/* Drop a flagged row in favour of the row reporting its incident */
+static void
+silence_row(DetectRow *row)
+{
+	if (!row->is_anomaly)
+		return;
+	row->is_anomaly = false;
+	row->direction = 0;
+	row->silenced = true;
+}
+
+/* Trend-path arrays, one entry per prepared point */
+typedef struct TrendPath
+{
+	const double *trend;
+	const double *seasonal;
+	const double *remainder;
+	int			period;
+	int			base;			/* first point decomposed; arrays start here */
+	unsigned char *state;		/* TrendState */
+	int		   *previous;		/* index one period earlier */
+	double	   *scale;
+	double	   *effective;
+	double	   *z;
+
+	/*
+	 * The remainders of the last window whose robust scale was taken,
+	 * ascending: consecutive points' windows differ by one point at each
+	 * end, so the next window is an insertion and a removal away.
+	 */
+	double	   *sorted;			/* [length] */
+	int			sorted_lo;		/* window [sorted_lo, sorted_hi), indices */
+	int			sorted_hi;		/* sorted_hi <= sorted_lo: nothing kept */
+} TrendPath;
+
+/* Position of the first element >= v in ascending x[0..n) */
+static int
+lower_bound_value(const double *x, int n, double v)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (x[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Robust scale (1.4826 * MAD, or the population stddev when the MAD is 0)
+ * of the remainders of the points [lo, hi), kept sorted from one call to
+ * the next.
+ */
+static double
+window_robust_scale(TrendPath *t, int lo, int hi)
+{
+	int			n = t->sorted_hi - t->sorted_lo;
+	double		center,
+				mad;
+	int			k;
+
+	if (t->sorted_hi > t->sorted_lo && lo >= t->sorted_lo && hi >= t->sorted_hi &&
+		lo <= t->sorted_hi && (lo - t->sorted_lo) + (hi - t->sorted_hi) <= 16)
+	{
+		for (k = t->sorted_lo; k < lo; k++)
+		{
+			int			at = lower_bound_value(t->sorted, n, t->remainder[k - t->base]);
+
+			memmove(t->sorted + at, t->sorted + at + 1, sizeof(double) * (size_t) (n - at - 1));
+			n--;
+		}
+		for (k = t->sorted_hi; k < hi; k++)
+		{
+			double		v = t->remainder[k - t->base];
+			int			at = lower_bound_value(t->sorted, n, v);
+
+			memmove(t->sorted + at + 1, t->sorted + at, sizeof(double) * (size_t) (n - at));
+			t->sorted[at] = v;
+			n++;
+		}
+	}
+	else
+	{
+		n = hi - lo;
+		memcpy(t->sorted, t->remainder + (lo - t->base), sizeof(double) * (size_t) n);
+		heap_sort_values(t->sorted, n);
+	}
+	t->sorted_lo = lo;
+	t->sorted_hi = hi;
+	if (n <= 0)
+		return 0.0;
+	sorted_median_and_mad(t->sorted, n, &center, &mad);
+	return mad > 0.0 ? MAD_TO_STDDEV * mad : population_stddev(t->sorted, n);
+}
+
+/* Evaluate (once) the trend-shift test at point i */
+static TrendState
+trend_state_at(Detection *d, TrendPath *t, int i)
+{
+	int			at = i - t->base;
+	int			previous;
+	double		now,
+				before,
+				change,
+				reference,
+				scale,
+				effective,
+				z;
+
+	if (t->state[at] != TREND_UNKNOWN)
+		return (TrendState) t->state[at];
+
+	previous = find_slot(d->slot, i - 1, d->slot[i] - t->period, NULL);
+	if (previous < t->base)
+	{
+		t->state[at] = TREND_NO_PARTNER;
+		return TREND_NO_PARTNER;
+	}
+	t->previous[at] = previous;
+	now = t->trend[at];
+	before = t->trend[previous - t->base];
+	t->state[at] = TREND_STEADY;
+	if (!clears_volume_gate(d, now))
+		return TREND_STEADY;
+
+	/* the cheap effect-size test first; the robust scale only when it passes */
+	change = now - before;
+	reference = fmax(fabs(before), fabs(now));
+	if (!(reference > 0.0) || fabs(change) / reference < TREND_MIN_RELATIVE_SHIFT)
+		return TREND_STEADY;
+
+	scale = window_robust_scale(t, previous, i);
+	effective = fmax(scale, fmax(TREND_RATIO_FLOOR * fabs(now), d->absolute_floor));
+	z = change / effective;
+	t->scale[at] = scale;
+	t->effective[at] = effective;
+	t->z[at] = z;
+	if (isfinite(z) && fabs(z) >= d->settings->sigma_threshold)
+		t->state[at] = TREND_SHIFTED;
+	else if (isfinite(z))
+		t->state[at] = TREND_SUSTAINED;
+	return (TrendState) t->state[at];
+}
+
+/*
+ * Departure of point k from its pre-shift expectation (the trend one period
+ * earlier plus k's seasonal part); false when k has no point one period
+ * earlier inside the decomposition.
+ */
+static bool
+pre_shift_departure(const Detection *d, const TrendPath *t, int k, double *departure,
+					double *relative)
+{
+	int			previous;
+	double		reconstructed,
+				reference;
+
+	if (k < t->base || k >= d->m)
+		return false;
+	previous = find_slot(d->slot, k - 1, d->slot[k] - t->period, NULL);
+	if (previous < t->base)
+		return false;
+	reconstructed = t->trend[previous - t->base] + t->seasonal[k - t->base];
+	*departure = d->value[k] - reconstructed;
+	reference = fmax(fabs(d->value[k]), fabs(reconstructed));
+	*relative = reference > 0.0 ? *departure / reference : 0.0;
+	return true;
+}
+
+/*
+ * Where a run's level change happened: the split point c in [first,
+ * first + period] (and <= last) that maximises, in the run's direction, the
+ * median departure of the points [c, c + w) minus that of [c - w, c), w =
+ * the level window.  A smooth trend starts to bend well before an abrupt
+ * step, so the first departing member can be noise before it; the split
+ * that best separates "as before" from "changed" is the step itself, and
+ * the middle of a ramp.  The change must be sustained: the median relative
+ * departure after the split must reach the effect size.  -1 when it does
+ * not.
+ */
+static int
+split_anchor(Detection *d, TrendPath *t, int first, int last, int sign)
+{
+	int			w = d->shortest_period > 0 ? d->shortest_period : t->period;
+	int			last_candidate = first + t->period;
+	int			lo,
+				hi,
+				c,
+				k;
+	int			best = -1;
+	double		best_score = 0.0;
+	double	   *departure;
+	double	   *relative;
+	unsigned char *valid;
+	int			span;
+
+	if (w > t->period)
+		w = t->period;
+	if (last_candidate > last)
+		last_candidate = last;
+	/* judge splits on whole windows when the series allows it */
+	if (last_candidate > d->m - w && d->m - w >= first)
+		last_candidate = d->m - w;
+	lo = first - w;
+	if (lo < t->base)
+		lo = t->base;
+	hi = last_candidate + w;
+	if (hi > d->m)
+		hi = d->m;
+	span = hi - lo;
+	departure = (double *) core_alloc(sizeof(double) * (size_t) span * 2);
+	relative = departure + span;
+	valid = (unsigned char *) core_alloc((size_t) span);
+	for (k = lo; k < hi; k++)
+		valid[k - lo] = pre_shift_departure(d, t, k, &departure[k - lo],
+											&relative[k - lo]) ? 1 : 0;
+
+	for (c = first; c <= last_candidate; c++)
+	{
+		int			n_before = 0,
+					n_after = 0;
+		double		before,
+					after,
+					cost = 0.0,
+					score;
+
+		if (!valid[c - lo])
+			continue;
+		for (k = c - w; k < c; k++)
+			if (k >= lo && valid[k - lo])
+				d->scratch[n_before++] = departure[k - lo];
+		for (k = c; k < c + w && k < hi; k++)
+			if (valid[k - lo])
+				d->scratch2[n_after++] = departure[k - lo];
+		before = n_before > 0 ? median_in_place(d->scratch, n_before) : 0.0;
+		after = median_in_place(d->scratch2, n_after);
+		if (!((double) sign * (after - before) > 0.0))
+			continue;
+		/*
+		 * The gain of splitting at c: least absolute deviations from one
+		 * median of both windows minus those from a median per window.
+		 */
+		for (k = 0; k < n_before; k++)
+			cost += fabs(d->scratch[k] - before);
+		for (k = 0; k < n_after; k++)
+			cost += fabs(d->scratch2[k] - after);
+		memcpy(d->scratch + n_before, d->scratch2, sizeof(double) * (size_t) n_after);
+		{
+			double		pooled = median_in_place(d->scratch, n_before + n_after);
+			double		whole = 0.0;
+
+			for (k = 0; k < n_before + n_after; k++)
+				whole += fabs(d->scratch[k] - pooled);
+			score = (whole - cost) / (double) (n_before + n_after);
+		}
+		if (best < 0 || score > best_score)
+		{
+			best = c;
+			best_score = score;
+		}
+	}
+	if (best >= 0)
+	{
+		int			n_after = 0;
+
+		for (k = best; k < best + w && k < hi; k++)
+			if (valid[k - lo])
+				d->scratch[n_after++] = (double) sign * relative[k - lo];
+		if (n_after == 0 || median_in_place(d->scratch, n_after) < TREND_MIN_RELATIVE_SHIFT)
+			best = -1;
+	}
+	core_free(departure);
+	core_free(valid);
+	return best;
+}
+
+/* Whether point i of a run [first, last] is one of its members */
+static bool
+run_member(const TrendPath *t, int i)
+{
+	TrendState	state = (TrendState) t->state[i - t->base];
+
+	return state == TREND_SHIFTED || state == TREND_SUSTAINED;
+}
+
+/*
+ * Settle one contiguous run of shifted points [first, last]: find its
+ * anchor, emit the single trend row or mark the run owned, and silence the
+ * per-bucket rows of an owned run.
+ */
+static void
+settle_trend_run(Detection *d, TrendPath *t, int first, int last)
+{
+	int			anchor = -1;
+	int			z_at;
+	int			i;
+
+	anchor = split_anchor(d, t, first, last, t->z[first - t->base] >= 0.0 ? 1 : -1);
+	if (anchor < 0)
+		return;					/* never departed: not a level change */
+
+	/* the trend z reported: the anchor's when it is shifted, else the run's first */
+	z_at = anchor;
+	if (t->state[anchor - t->base] != TREND_SHIFTED)
+		z_at = first;
+
+	if (d->bucket[anchor] < d->eval_start)
+	{
+		/*
+		 * Announced by an earlier pass: the run is owned and its rows are
+		 * silenced below.  Only outage runs become suppressed ranges (as in
+		 * the reference implementation).
+		 */
+	}
+	else if (d->bucket[anchor] < d->emission_end)
+	{
+		int			at = anchor - t->base;
+		double		reconstructed;
+		double		expected;
+		DetectRow  *row = &d->rows[anchor];
+		int			previous = find_slot(d->slot, anchor - 1, d->slot[anchor] - t->period, NULL);
+
+		if (previous < t->base)
+			return;
+		reconstructed = t->trend[previous - t->base] + t->seasonal[at];
+		expected = d->is_signed ? reconstructed : fmax(reconstructed, 0.0);
+		at = z_at - t->base;
+
+		if (!clears_volume_gate(d, expected))
+			return;
+		if (expected == 0.0 && row->actual == 0.0)
+			return;
+		for (i = first; i <= last; i++)
+			if (run_member(t, i))
+				silence_row(&d->rows[i]);
+		if (!row->is_anomaly || fabs(t->z[at]) > fabs(row->z_score))
+		{
+			row->expected = expected;
+			row->stddev = t->scale[at];
+			row->effective_stddev = t->effective[at];
+			row->z_score = t->z[at];
+			row->kind = DETECTOR_TREND;
+			row->is_anomaly = true;
+			row->silenced = false;
+			row->scored = false;
+			row->direction = row->actual >= expected ? 1 : -1;
+		}
+		return;
+	}
+
+	/* owned: announced before eval_start, or still settling */
+	for (i = first; i <= last; i++)
+		if (run_member(t, i))
+			silence_row(&d->rows[i]);
+}
+
+/*
+ * Trend-shift path: decompose the series with MSTL, compare the trend with
+ * its value one phase period earlier, and report each contiguous shifted run
+ * once.  Only runs reaching eval_start or later can matter, so the test
+ * starts at the first evaluated point and walks back over a run that
+ * straddles eval_start.  The decomposition covers the evaluated points plus
+ * TREND_HISTORY_CYCLES longest periods before them (all of a series loaded
+ * the way section 3.1 loads it), which keeps a huge series linear.
+ */
+static void
+detect_trend_shifts(Detection *d, int first_eval)
+{
+	int			ascending[DETECT_MAX_PHASE_PERIODS];
+	int			n_kept = 0;
+	int			period;
+	int64_t		history;
+	int			base,
+				length;
+	double	   *block;
+	TrendPath	t;
+	int			begin,
+				i,
+				c;
+	int			run_first = -1,
+				run_last = -1,
+				run_sign = 0;
+
+	if (first_eval >= d->m || d->n_periods == 0)
+		return;
+	history = (int64_t) TREND_HISTORY_CYCLES * d->periods[0];
+	base = (int64_t) first_eval > history ? (int) (first_eval - history) : 0;
+	length = d->m - base;
+	for (c = d->n_periods - 1; c >= 0; c--)
+	{
+		ascending[d->n_periods - 1 - c] = d->periods[c];
+		if ((int64_t) length >= 2 * (int64_t) d->periods[c])
+			n_kept++;
+	}
+	if (n_kept == 0)
+		return;					/* too short to decompose */
+	period = phase_period_from(d->periods, d->n_periods, d->slot[d->m - 1]);
+	if (period == 0)
+		return;
+
+	block = (double *) core_alloc(sizeof(double) * (size_t) length * 6);
+	t.period = period;
+	t.base = base;
+	t.trend = block;
+	t.seasonal = block + length;
+	t.remainder = block + (size_t) length * 2;
+	t.scale = block + (size_t) length * 3;
+	t.effective = block + (size_t) length * 4;
+	t.z = block + (size_t) length * 5;
+	t.state = (unsigned char *) core_alloc((size_t) length);
+	t.previous = (int *) core_alloc(sizeof(int) * (size_t) length);
+	t.sorted = (double *) core_alloc(sizeof(double) * (size_t) length);
+	t.sorted_lo = t.sorted_hi = 0;
+
+	if (!mstl_decompose(d->value + base, length, ascending, d->n_periods,
+						(double *) t.trend, (double *) t.seasonal,
+						(double *) t.remainder))
+		goto done;
+
+	/* walk back over a run that straddles eval_start */
+	begin = first_eval;
+	for (i = first_eval - 1; i >= base; i--)
+	{
+		TrendState	state = trend_state_at(d, &t, i);
+
+		if (state == TREND_NO_PARTNER)
+			continue;
+		if (state != TREND_SHIFTED && state != TREND_SUSTAINED)
+			break;
+		begin = i;
+	}
+
+	for (i = begin; i < d->m; i++)
+	{
+		TrendState	state = trend_state_at(d, &t, i);
+
+		if (state == TREND_NO_PARTNER)
+			continue;			/* no comparison here; a run goes on */
+		if (state == TREND_SHIFTED || state == TREND_SUSTAINED)
+		{
+			int			sign = t.z[i - base] >= 0.0 ? 1 : -1;
+
+			if (run_first >= 0 && sign == run_sign)
+			{
+				run_last = i;
+				continue;
+			}
+			if (run_first >= 0)
+				settle_trend_run(d, &t, run_first, run_last);
+			run_first = -1;
+			if (state == TREND_SHIFTED)
+			{
+				run_first = run_last = i;
+				run_sign = sign;
+			}
+			else
+				t.state[i - base] = TREND_STEADY;	/* starts nothing */
+			continue;
+		}
+		if (run_first >= 0)
+			settle_trend_run(d, &t, run_first, run_last);
+		run_first = -1;
+	}
+	if (run_first >= 0)
+		settle_trend_run(d, &t, run_first, run_last);
+
+done:
+	core_free(block);
+	core_free(t.state);
+	core_free(t.previous);
+	core_free(t.sorted);
+}
+
+/*
+ * Where an outage run [start, end) began: the first member whose same-phase
+ * points before the run have a positive median, else the run's start.
+ */
+static int
+outage_anchor(Detection *d, int start, int end)
+{
+	unsigned char *seen = NULL;	/* phases already found quiet, per period */
+	int			seen_period = 0;
+	int			anchor = start;
+	int			pos;
+
+	for (pos = start; pos < end; pos++)
+	{
+		int			period = phase_period_from(d->periods, d->n_periods, d->slot[pos]);
+		int			phase;
+		int			n_partners;
+		int			k;
+
+		if (period == 0)
+			break;				/* too little history: the run's start it is */
+		if (period != seen_period)
+		{
+			if (seen != NULL)
+				core_free(seen);
+			seen = period <= d->m ? (unsigned char *) core_alloc((size_t) period) : NULL;
+			seen_period = period;
+		}
+		phase = (int) (d->slot[pos] % period);
+		if (seen != NULL && seen[phase])
+			continue;			/* same partners as a position already tried */
+
+		n_partners = detect_same_phase_partners(d->slot, start, d->slot[pos],
+												period, d->partners, start);
+		for (k = 0; k < n_partners; k++)
+			d->scratch[k] = d->value[d->partners[k]];
+		if (n_partners > 0 && median_in_place(d->scratch, n_partners) > 0.0)
+		{
+			anchor = pos;
+			break;
+		}
+		if (seen != NULL)
+			seen[phase] = 1;
+	}
+	if (seen != NULL)
+		core_free(seen);
+	return anchor;
+}
+
+/*
+ * Outage collapse (count series): each run of empty buckets is reported by
+ * one row, the first flagged bucket at or after its anchor; a run anchored
+ * before eval_start is reported by nobody and becomes a suppressed range.
+ */
+static void
+collapse_outages(Detection *d)
+{
+	int			i = 0;
+
+	while (i < d->m)
+	{
+		int			start,
+					end,
+					anchor,
+					k;
+		int64_t		run_end;
+
+		if (d->value[i] > 0.0)
+		{
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < d->m && d->value[i] <= 0.0)
+			i++;
+		end = i;
+		run_end = d->bucket[end - 1] + d->width;
+		if (run_end <= d->eval_start)
+			continue;			/* no row of it can be in the window */
+
+		anchor = outage_anchor(d, start, end);
+		if (d->bucket[anchor] < d->eval_start)
+		{
+			add_suppressed_range(d, d->bucket[start], run_end);
+			for (k = start; k < end; k++)
+				silence_row(&d->rows[k]);
+			continue;
+		}
+		{
+			bool		kept = false;
+
+			for (k = start; k < end; k++)
+			{
+				if (!d->rows[k].is_anomaly)
+					continue;
+				if (k >= anchor && !kept)
+				{
+					kept = true;
+					continue;
+				}
+				silence_row(&d->rows[k]);
+			}
+		}
+	}
+}
+
+/* Check the settings; false with a message when one is out of range */
+static bool
+settings_valid(const DetectSettings *s, char *errbuf, size_t errlen)
+{
+	if (!isfinite(s->sigma_threshold) || s->sigma_threshold <= 0.0)
+	{
+		set_error(errbuf, errlen, "sigma_threshold must be a positive number");
+		return false;
+	}
+	if (!isfinite(s->min_expected_count) || s->min_expected_count < 0.0)
+	{
+		set_error(errbuf, errlen, "min_expected_count must be a non-negative number");
+		return false;
+	}
+	if (s->baseline_window_buckets < 1)
+	{
+		set_error(errbuf, errlen, "baseline_window_buckets must be at least 1");
+		return false;
+	}
+	if (s->min_history_buckets < 1 || s->min_history_buckets > s->baseline_window_buckets)
+	{
+		set_error(errbuf, errlen,
+				  "min_history_buckets must be between 1 and baseline_window_buckets");
+		return false;
+	}
+	if (s->settling_minutes < 0 || s->settling_minutes > 1440)
+	{
+		set_error(errbuf, errlen, "settling_minutes must be between 0 and 1440");
+		return false;
+	}
+	return true;
+}
+
+/* Whether a bucket lies on the grid of width (Monday origin for weeks) */
+static bool
+on_grid(int64_t bucket, int64_t width)
+{
+	int64_t		origin = (width % CORE_USECS_PER_WEEK == 0) ? WEEK_GRID_ORIGIN : 0;
+	int64_t		remainder = bucket % width - origin % width;
+
+	return remainder % width == 0;
+}
+
+/* Allocate the per-point arrays of a prepared series of m points */
+static void
+allocate_series(Detection *d, int m)
+{
+	d->m = m;
+	d->bucket = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) (m > 0 ? m : 1) * 2);
+	d->slot = d->bucket + (m > 0 ? m : 1);
+	d->value = (double *) core_alloc(sizeof(double) * ((size_t) (m > 0 ? m : 1) * 3 + 1));
+	d->scratch = d->value + (m > 0 ? m : 1);
+	d->scratch2 = d->scratch + (m > 0 ? m : 1);
+	d->prefix = (double *) core_alloc(sizeof(double) * ((size_t) m + 1));
+	d->partners = (int *) core_alloc(sizeof(int) * (size_t) (m > 0 ? m : 1));
+	d->anomalous = (unsigned char *) core_alloc((size_t) (m > 0 ? m : 1));
+	d->last_anomalous = (int *) core_alloc(sizeof(int) * (size_t) (m > 0 ? m : 1));
+}
+
+/* Free the per-point arrays */
+static void
+free_series(Detection *d)
+{
+	if (d->bucket != NULL)
+		core_free(d->bucket);
+	if (d->value != NULL)
+		core_free(d->value);
+	if (d->prefix != NULL)
+		core_free(d->prefix);
+	if (d->partners != NULL)
+		core_free(d->partners);
+	if (d->anomalous != NULL)
+		core_free(d->anomalous);
+	if (d->last_anomalous != NULL)
+		core_free(d->last_anomalous);
+	if (d->key_stamp != NULL)
+		core_free(d->key_stamp);
+	if (d->level_lo != NULL)
+		core_free(d->level_lo);
+	if (d->factor != NULL)
+		core_free(d->factor);
+	if (d->current_keys != NULL)
+		core_free(d->current_keys);
+	if (d->current_key_values != NULL)
+		core_free(d->current_key_values);
+	if (d->partner_keys != NULL)
+		core_free(d->partner_keys);
+	if (d->partner_key_values != NULL)
+		core_free(d->partner_key_values);
+}
+
+/*
+ * Build the prepared series: count series zero-filled on the grid from the
+ * first point up to eval_end (non-finite buckets left out), fractional
+ * series only their finite points before eval_end.
+ */
+static bool
+prepare_series(Detection *d, const int64_t *buckets, const double *values, int n,
+			   int64_t eval_end, char *errbuf, size_t errlen)
+{
+	int			m = 0;
+	int			i;
+
+	if (d->count_shaped)
+	{
+		uint64_t	span;
+		uint64_t	grid_points;
+		int			skipped = 0;
+		int			p = 0;
+		uint64_t	k;
+
+		if (n == 0 || eval_end <= buckets[0])
+		{
+			allocate_series(d, 0);
+			return true;
+		}
+		span = (uint64_t) eval_end - (uint64_t) buckets[0];
+		grid_points = span / (uint64_t) d->width + (span % (uint64_t) d->width != 0 ? 1 : 0);
+		for (i = 0; i < n && buckets[i] < eval_end; i++)
+			if (!isfinite(values[i]))
+				skipped++;
+		if (grid_points - (uint64_t) skipped > (uint64_t) DETECT_MAX_SERIES_POINTS)
+		{
+			set_error(errbuf, errlen,
+					  "the zero-filled series would have more than %d buckets",
+					  DETECT_MAX_SERIES_POINTS);
+			return false;
+		}
+		allocate_series(d, (int) (grid_points - (uint64_t) skipped));
+		for (k = 0; k < grid_points; k++)
+		{
+			int64_t		bucket = buckets[0] + (int64_t) k * d->width;
+			double		v = 0.0;
+
+			if (p < n && buckets[p] == bucket)
+			{
+				v = values[p++];
+				if (!isfinite(v))
+					continue;
+			}
+			d->bucket[m] = bucket;
+			d->value[m] = v;
+			m++;
+		}
+	}
+	else
+	{
+		for (i = 0; i < n && buckets[i] < eval_end; i++)
+			if (isfinite(values[i]))
+				m++;
+		if (m > DETECT_MAX_SERIES_POINTS)
+		{
+			set_error(errbuf, errlen, "the series has more than %d points",
+					  DETECT_MAX_SERIES_POINTS);
+			return false;
+		}
+		allocate_series(d, m);
+		m = 0;
+		for (i = 0; i < n && buckets[i] < eval_end; i++)
+		{
+			if (!isfinite(values[i]))
+				continue;
+			d->bucket[m] = buckets[i];
+			d->value[m] = values[i];
+			m++;
+		}
+	}
+	d->m = m;
+	for (i = 0; i < m; i++)
+	{
+		d->slot[i] = (int64_t) (((uint64_t) d->bucket[i] - (uint64_t) d->bucket[0]) /
+								(uint64_t) d->width);
+		d->prefix[i + 1] = d->prefix[i] + d->value[i];
+	}
+	d->gap_free = m == 0 || d->slot[m - 1] == (int64_t) (m - 1);
+	return true;
+}
+
+/* Absolute spread floor: 1 for counts, 4 % of the median magnitude otherwise */
+static double
+absolute_spread_floor(Detection *d)
+{
+	double		magnitude;
+	int			i;
+
+	if (d->count_shaped)
+		return COUNT_ABSOLUTE_FLOOR;
+	if (d->m == 0)
+		return FRACTIONAL_FLOOR_EPSILON;
+	for (i = 0; i < d->m; i++)
+		d->scratch[i] = fabs(d->value[i]);
+	magnitude = median_in_place(d->scratch, d->m);
+	if (magnitude == 0.0)
+	{
+		for (i = 0; i < d->m; i++)
+			if (fabs(d->value[i]) > magnitude)
+				magnitude = fabs(d->value[i]);
+	}
+	return fmax(magnitude * FRACTIONAL_FLOOR_RATIO, FRACTIONAL_FLOOR_EPSILON);
+}
+
+/* Run the detector (see detect_core.h) */
+bool
+detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us,
+		   bool count_shaped, int64_t eval_start, int64_t eval_end,
+		   const DetectSettings *settings, DetectOutput *out,
+		   char *errbuf, size_t errlen)
+{
+	DetectSettings defaults;
+	Detection	d;
+	int			settling;
+	int			first_eval;
+	int			i;
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (out == NULL)
+	{
+		set_error(errbuf, errlen, "no output given");
+		return false;
+	}
+	memset(out, 0, sizeof(*out));
+	out->emission_end = eval_end;
+
+	if (settings == NULL)
+	{
+		detect_default_settings(&defaults);
+		settings = &defaults;
+	}
+	if (n < 0)
+	{
+		set_error(errbuf, errlen, "the number of points must not be negative");
+		return false;
+	}
+	if (n > 0 && (buckets == NULL || values == NULL))
+	{
+		set_error(errbuf, errlen, "buckets and values must not be null");
+		return false;
+	}
+	if (width_us <= 0)
+	{
+		set_error(errbuf, errlen, "the bucket width must be positive");
+		return false;
+	}
+	if (eval_start > eval_end)
+	{
+		set_error(errbuf, errlen, "eval_start must not be after eval_end");
+		return false;
+	}
+	if (!settings_valid(settings, errbuf, errlen))
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0 && buckets[i] == buckets[i - 1])
+		{
+			set_error(errbuf, errlen, "duplicate bucket at position %d", i + 1);
+			return false;
+		}
+		if (i > 0 && buckets[i] < buckets[i - 1])
+		{
+			set_error(errbuf, errlen, "buckets are not in ascending order at position %d", i + 1);
+			return false;
+		}
+		if (!on_grid(buckets[i], width_us))
+		{
+			set_error(errbuf, errlen, "bucket at position %d is not on the grid of the bucket width", i + 1);
+			return false;
+		}
+	}
+
+	memset(&d, 0, sizeof(d));
+	d.width = width_us;
+	d.count_shaped = count_shaped;
+	d.eval_start = eval_start;
+	d.settings = settings;
+	d.gate_min = count_shaped ? settings->min_expected_count : FRACTIONAL_MIN_EXPECTED;
+	d.n_periods = detect_phase_periods(width_us, d.periods);
+	d.shortest_period = d.n_periods > 0 ? d.periods[d.n_periods - 1] : 0;
+
+	if (!prepare_series(&d, buckets, values, n, eval_end, errbuf, errlen))
+	{
+		free_series(&d);
+		return false;
+	}
+
+	/* settling: the newest settling buckets are withheld from emission */
+	settling = detect_settling_buckets(settings->settling_minutes, width_us);
+	if (settling <= 0)
+		d.emission_end = eval_end;
+	else if (d.m <= settling)
+		d.emission_end = d.m > 0 ? d.bucket[0] : eval_end;
+	else
+		d.emission_end = d.bucket[d.m - settling];
+	out->emission_end = d.emission_end;
+
+	out->n_rows = d.m;
+	if (d.m == 0)
+	{
+		free_series(&d);
+		return true;
+	}
+	d.rows = (DetectRow *) core_alloc(sizeof(DetectRow) * (size_t) d.m);
+	out->rows = d.rows;
+	for (i = 0; i < d.m; i++)
+	{
+		DetectRow  *row = &d.rows[i];
+
+		row->bucket = d.bucket[i];
+		row->actual = d.value[i];
+		row->expected = NAN;
+		row->stddev = NAN;
+		row->effective_stddev = NAN;
+		row->z_score = NAN;
+		row->kind = DETECTOR_NONE;
+		row->withheld = d.bucket[i] >= d.emission_end;
+		if (d.value[i] < 0.0)
+			d.is_signed = true;
+	}
+
+	/* silent skip: no gate of a tiny count series can ever be cleared */
+	if (count_shaped)
+	{
+		double		max_value = d.value[0];
+
+		for (i = 1; i < d.m; i++)
+			if (d.value[i] > max_value)
+				max_value = d.value[i];
+		if (max_value * SILENT_SERIES_HEADROOM < settings->min_expected_count)
+		{
+			out->skipped_small = true;
+			free_series(&d);
+			return true;
+		}
+	}
+
+	d.absolute_floor = absolute_spread_floor(&d);
+	if (d.shortest_period > 0)
+	{
+		d.key_stamp = (int *) core_alloc(sizeof(int) * (size_t) d.shortest_period);
+		d.current_keys = (int *) core_alloc(sizeof(int) * (size_t) d.shortest_period);
+		d.current_key_values = (double *) core_alloc(sizeof(double) * (size_t) d.shortest_period);
+		d.partner_keys = (int *) core_alloc(sizeof(int) * (size_t) d.shortest_period);
+		d.partner_key_values = (double *) core_alloc(sizeof(double) * (size_t) d.shortest_period);
+	}
+
+	first_eval = 0;
+	while (first_eval < d.m && d.bucket[first_eval] < eval_start)
+		first_eval++;
+
+	if (score_buckets(&d, first_eval))
+		detect_trend_shifts(&d, first_eval);
+	if (count_shaped)
+		collapse_outages(&d);
+
+	if (d.n_ranges > 0)
+	{
+		int			a,
+					b;
+
+		/* ascending by start (there are at most a handful) */
+		for (a = 1; a < d.n_ranges; a++)
+			for (b = a; b > 0 && d.ranges[b].from < d.ranges[b - 1].from; b--)
+			{
+				DetectRange tmp = d.ranges[b];
+
+				d.ranges[b] = d.ranges[b - 1];
+				d.ranges[b - 1] = tmp;
+			}
+		out->suppressed = (DetectRange *) core_alloc(sizeof(DetectRange) * (size_t) d.n_ranges);
+		memcpy(out->suppressed, d.ranges, sizeof(DetectRange) * (size_t) d.n_ranges);
+		out->n_suppressed = d.n_ranges;
+	}
+	free_series(&d);
+	return true;
+}
+
+/* Free what detect_run allocated in out */
+void
+detect_output_free(DetectOutput *out)
+{
+	if (out == NULL)
+		return;
+	if (out->rows != NULL)
+		core_free(out->rows);
+	if (out->suppressed != NULL)
+		core_free(out->suppressed);
+	out->rows = NULL;
+	out->suppressed = NULL;
+	out->n_rows = 0;
+	out->n_suppressed = 0;
+}

@@ -1,0 +1,151 @@
+/*-------------------------------------------------------------------------
+ *
+ * detect_core.h
+ *	  The anomaly detector's pure core: turns one metric series into per
+ *	  bucket verdicts (tripl-behaviour.md section 3.2).
+ *
+ *	  Hybrid and deterministic: a per-bucket phase baseline (same position
+ *	  in the week or day, re-levelled to the current level) with a rolling
+ *	  mean fallback, a trend-shift path on a robust MSTL decomposition that
+ *	  reports a sustained level change once, and an outage collapse that
+ *	  reports a run of empty buckets once.  No PostgreSQL types; times are
+ *	  int64 microseconds since the Unix epoch (UTC); memory from
+ *	  core_alloc().
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIPL_DETECT_CORE_H
+#define TRIPL_DETECT_CORE_H
+
+#include "core.h"
+
+/* Longest zero-filled or present series detect_run accepts */
+#define DETECT_MAX_SERIES_POINTS	20000000
+
+/* Largest number of phase periods a width can have (week, day) */
+#define DETECT_MAX_PHASE_PERIODS	2
+
+typedef struct DetectSettings
+{
+	double		sigma_threshold;	/* default 4.0 */
+	double		min_expected_count; /* default 50; ignored (replaced by 1e-6)
+									 * for fractional series */
+	int			baseline_window_buckets;	/* default 14 */
+	int			min_history_buckets;	/* default 7 */
+	int			settling_minutes;	/* default 120 (0..1440) */
+} DetectSettings;
+
+typedef enum DetectorKind
+{
+	DETECTOR_NONE = 0,
+	DETECTOR_PHASE,
+	DETECTOR_ROLLING,
+	DETECTOR_TREND,
+	DETECTOR_FRACTIONAL
+} DetectorKind;
+
+typedef struct DetectRow
+{
+	int64_t		bucket;			/* bucket start, us since Unix epoch */
+	double		actual;
+	double		expected;		/* NAN when no baseline could be formed */
+	double		stddev;			/* raw spread (scale) before floors; NAN when
+								 * none */
+	double		effective_stddev;	/* floored denominator; NAN when none */
+	double		z_score;		/* NAN when none */
+	bool		is_anomaly;
+	DetectorKind kind;			/* which baseline produced expected (also for
+								 * non-anomalies) */
+	int			direction;		/* +1 spike, -1 drop, 0 none (only set when
+								 * is_anomaly) */
+	bool		withheld;		/* true for buckets at/after emission_end
+								 * (settling) */
+	bool		scored;			/* judged against a baseline that cleared the
+								 * volume gate, inside [eval_start,
+								 * emission_end): the band to store */
+	bool		silenced;		/* would have been flagged on its own, but the
+								 * incident is reported by a trend row or an
+								 * outage's single row instead (draw no band) */
+} DetectRow;
+
+typedef struct DetectRange
+{
+	int64_t		from;
+	int64_t		to;
+} DetectRange;					/* half-open */
+
+typedef struct DetectOutput
+{
+	int			n_rows;			/* one row per prepared series point,
+								 * ascending by bucket */
+	DetectRow  *rows;
+	int			n_suppressed;	/* suppressed ranges (outage/trend runs owned
+								 * before eval_start) */
+	DetectRange *suppressed;
+	int64_t		emission_end;	/* no anomaly at/after this bucket */
+	bool		skipped_small;	/* silent skip of a tiny count series happened */
+} DetectOutput;
+
+/* Fill s with the defaults of tripl-behaviour.md section 1 */
+extern void detect_default_settings(DetectSettings *s);
+
+/* "phase", "rolling", "trend", "fractional"; NULL for DETECTOR_NONE */
+extern const char *detector_kind_name(DetectorKind k);
+
+/*
+ * Run the detector.  buckets[] strictly ascending, all on the grid of
+ * width_us (floor relative to the Unix epoch, or Monday 1970-01-05 for whole
+ * weeks); values[] may contain NaN/Inf (those points are skipped).
+ * count_shaped selects zero-fill + count gates; otherwise fractional rules.
+ * Anomalies are emitted only for buckets in [eval_start, emission_end).
+ * eval_end is the exclusive end of the evaluated region (count series are
+ * zero-filled on the grid from their first point up to eval_end; points at
+ * or after eval_end are ignored).  settings may be NULL for the defaults.
+ * Returns true on success; on bad input returns false with a lower-case
+ * message in errbuf (no trailing period) and an empty *out.
+ */
+extern bool detect_run(const int64_t *buckets, const double *values, int n,
+					   int64_t width_us, bool count_shaped,
+					   int64_t eval_start, int64_t eval_end,
+					   const DetectSettings *settings, DetectOutput *out,
+					   char *errbuf, size_t errlen);
+
+/* Free what detect_run allocated in out (safe on an empty output) */
+extern void detect_output_free(DetectOutput *out);
+
+/*
+ * Building blocks, exposed for the unit tests and for callers that need the
+ * same numbers (e.g. the emission lag of section 4).
+ */
+
+/* Phase periods of a width, longest first (week/width, day/width); count */
+extern int	detect_phase_periods(int64_t width_us, int *periods);
+
+/* Phase period for a grid slot: first period P with slot / P >= 3, else 0 */
+extern int	detect_phase_period_for_slot(int64_t width_us, int64_t slot);
+
+/* Level window L = min(period, shortest phase period of the width) */
+extern int	detect_level_window(int64_t width_us, int period);
+
+/* ceil(settling_minutes / width) in buckets, 0 when settling_minutes <= 0 */
+extern int	detect_settling_buckets(int settling_minutes, int64_t width_us);
+
+/*
+ * Indices j < before (most recent first) whose slot is congruent to slot
+ * modulo period, given ascending slots[0..before); stores at most max_out
+ * of them in out and returns how many it stored.
+ */
+extern int	detect_same_phase_partners(const int64_t *slots, int before,
+									   int64_t slot, int period,
+									   int *out, int max_out);
+
+/* Median of x[0..n) (mean of the two middle values when n is even); 0 if n = 0 */
+extern double detect_median(const double *x, int n);
+
+/* Median absolute deviation from the median; 0 if n = 0 */
+extern double detect_mad(const double *x, int n);
+
+/* 1.4826 * MAD, or the population standard deviation when MAD = 0 */
+extern double detect_robust_scale(const double *x, int n);
+
+#endif							/* TRIPL_DETECT_CORE_H */

@@ -1,0 +1,818 @@
+/*-------------------------------------------------------------------------
+ *
+ * detect_test.c
+ *	  Unit tests of the anomaly detector's pure core (src/detect_core.c),
+ *	  against hand-computed expectations from tripl-behaviour.md section 3.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "unit.h"
+
+#include "detect_core.h"
+
+#define HOUR	CORE_USECS_PER_HOUR
+#define DAY		CORE_USECS_PER_DAY
+#define WEEK	CORE_USECS_PER_WEEK
+/* 2024-01-01 00:00 UTC, a Monday */
+#define T0		INT64_C(1704067200000000)
+
+/* splitmix64 step, the tests' deterministic noise source */
+static uint64_t
+test_random(uint64_t *state)
+{
+	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* Standard normal sample (Box-Muller) */
+static double
+test_normal(uint64_t *state)
+{
+	double		u1 = ((double) (test_random(state) >> 11) + 1.0) / 9007199254740993.0;
+	double		u2 = (double) (test_random(state) >> 11) / 9007199254740992.0;
+
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* Poisson-like count: mean plus normal noise of variance mean, rounded */
+static double
+test_count(uint64_t *state, double mean)
+{
+	double		v = floor(mean + sqrt(mean) * test_normal(state) + 0.5);
+
+	return v < 0.0 ? 0.0 : v;
+}
+
+/* Hourly mean with a daily wave and quieter weekends (series starts Monday) */
+static double
+seasonal_mean(int i, double level)
+{
+	double		m = level * (1.0 + 0.5 * sin(2.0 * M_PI * (i % 24 - 6) / 24.0));
+
+	if ((i / 24) % 7 >= 5)
+		m *= 0.7;
+	return m;
+}
+
+/* Buckets T0, T0 + width, ... */
+static int64_t *
+make_buckets(int n, int64_t width)
+{
+	int64_t    *b = (int64_t *) core_alloc(sizeof(int64_t) * (n > 0 ? n : 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		b[i] = T0 + (int64_t) i * width;
+	return b;
+}
+
+/* Settings with the defaults but no settling */
+static DetectSettings
+no_settling(void)
+{
+	DetectSettings s;
+
+	detect_default_settings(&s);
+	s.settling_minutes = 0;
+	return s;
+}
+
+/* Number of flagged rows in [from, to) (indices) */
+static int
+count_flags(const DetectOutput *out, int from, int to)
+{
+	int			count = 0;
+	int			i;
+
+	for (i = from; i < to && i < out->n_rows; i++)
+		if (out->rows[i].is_anomaly)
+			count++;
+	return count;
+}
+
+/* Defaults, kind names */
+static void
+test_settings_and_names(void)
+{
+	DetectSettings s;
+
+	detect_default_settings(&s);
+	CHECK_NEAR(s.sigma_threshold, 4.0, 0, "defaults: sigma 4.0");
+	CHECK_NEAR(s.min_expected_count, 50.0, 0, "defaults: min_expected_count 50");
+	CHECK(s.baseline_window_buckets == 14 && s.min_history_buckets == 7,
+		  "defaults: window 14, min history 7");
+	CHECK(s.settling_minutes == 120, "defaults: settling 120 minutes");
+	CHECK_STR(detector_kind_name(DETECTOR_PHASE), "phase", "kind name phase");
+	CHECK_STR(detector_kind_name(DETECTOR_ROLLING), "rolling", "kind name rolling");
+	CHECK_STR(detector_kind_name(DETECTOR_TREND), "trend", "kind name trend");
+	CHECK_STR(detector_kind_name(DETECTOR_FRACTIONAL), "fractional", "kind name fractional");
+	CHECK(detector_kind_name(DETECTOR_NONE) == NULL, "kind name none is NULL");
+}
+
+/* Median, MAD and the robust scale on small arrays */
+static void
+test_median_mad_robust(void)
+{
+	double		odd[] = {3, 1, 2};
+	double		even[] = {4, 1, 3, 2};
+	double		outlier[] = {1, 2, 3, 4, 100};
+	double		even_mad[] = {1, 2, 4, 8};
+	double		flat[] = {5, 5, 5, 5, 9};
+	double		big[21];
+	int			i;
+
+	CHECK_NEAR(detect_median(odd, 3), 2.0, 0, "median of {3,1,2} = 2");
+	CHECK_NEAR(detect_median(even, 4), 2.5, 0, "median of {4,1,3,2} = 2.5");
+	CHECK_NEAR(odd[0], 3.0, 0, "detect_median leaves its input alone");
+	CHECK_NEAR(detect_median(odd, 0), 0.0, 0, "median of nothing = 0");
+	/* median 3, deviations {2,1,0,1,97} -> median 1 */
+	CHECK_NEAR(detect_mad(outlier, 5), 1.0, 0, "MAD of {1,2,3,4,100} = 1");
+	CHECK_NEAR(detect_robust_scale(outlier, 5), 1.4826, 1e-12, "robust of {1,2,3,4,100} = 1.4826");
+	/* median 3, deviations {2,1,1,5} -> median (1 + 2) / 2 = 1.5 */
+	CHECK_NEAR(detect_mad(even_mad, 4), 1.5, 0, "MAD of {1,2,4,8} = 1.5");
+	CHECK_NEAR(detect_robust_scale(even_mad, 4), 1.4826 * 1.5, 1e-12, "robust of {1,2,4,8} = 2.2239");
+	/* MAD 0 -> population stddev: mean 5.8, variance (4 * 0.64 + 10.24) / 5 = 2.56 */
+	CHECK_NEAR(detect_mad(flat, 5), 0.0, 0, "MAD of {5,5,5,5,9} = 0");
+	CHECK_NEAR(detect_robust_scale(flat, 5), 1.6, 1e-12, "robust falls back to the stddev 1.6");
+	/* quickselect path: 0..20 shuffled, median 10, MAD 5 */
+	for (i = 0; i < 21; i++)
+		big[i] = (double) ((i * 8) % 21);
+	CHECK_NEAR(detect_median(big, 21), 10.0, 0, "median of a shuffled 0..20 = 10");
+	CHECK_NEAR(detect_mad(big, 21), 5.0, 0, "MAD of 0..20 = 5");
+}
+
+/* Phase periods per width, phase period per slot, level window, settling */
+static void
+test_periods_and_settling(void)
+{
+	int			p[2];
+	int			c;
+
+	c = detect_phase_periods(15 * CORE_USECS_PER_MINUTE, p);
+	CHECK(c == 2 && p[0] == 672 && p[1] == 96, "15m: periods (672, 96)");
+	c = detect_phase_periods(HOUR, p);
+	CHECK(c == 2 && p[0] == 168 && p[1] == 24, "1h: periods (168, 24)");
+	c = detect_phase_periods(6 * HOUR, p);
+	CHECK(c == 2 && p[0] == 28 && p[1] == 4, "6h: periods (28, 4)");
+	c = detect_phase_periods(DAY, p);
+	CHECK(c == 1 && p[0] == 7, "1d: period (7)");
+	c = detect_phase_periods(WEEK, p);
+	CHECK(c == 0, "1w: no period");
+	c = detect_phase_periods(CORE_USECS_PER_MINUTE, p);
+	CHECK(c == 2 && p[0] == 10080 && p[1] == 1440, "1min: periods (10080, 1440)");
+	c = detect_phase_periods(7 * HOUR, p);
+	CHECK(c == 1 && p[0] == 24, "7h: only the week divides (24)");
+
+	CHECK(detect_phase_period_for_slot(HOUR, 71) == 0, "1h slot 71: rolling (71/24 = 2)");
+	CHECK(detect_phase_period_for_slot(HOUR, 72) == 24, "1h slot 72: period 24");
+	CHECK(detect_phase_period_for_slot(HOUR, 503) == 24, "1h slot 503: period 24");
+	CHECK(detect_phase_period_for_slot(HOUR, 504) == 168, "1h slot 504: period 168");
+	CHECK(detect_phase_period_for_slot(DAY, 20) == 0, "1d slot 20: rolling");
+	CHECK(detect_phase_period_for_slot(DAY, 21) == 7, "1d slot 21: period 7");
+	CHECK(detect_phase_period_for_slot(WEEK, 1000) == 0, "1w: always rolling");
+
+	CHECK(detect_level_window(HOUR, 168) == 24, "1h level window for 168 = 24");
+	CHECK(detect_level_window(HOUR, 24) == 24, "1h level window for 24 = 24");
+	CHECK(detect_level_window(6 * HOUR, 28) == 4, "6h level window for 28 = 4");
+	CHECK(detect_level_window(DAY, 7) == 7, "1d level window for 7 = 7");
+
+	CHECK(detect_settling_buckets(120, HOUR) == 2, "settling 120 min on 1h = 2 buckets");
+	CHECK(detect_settling_buckets(120, DAY) == 1, "settling 120 min on 1d = 1 bucket");
+	CHECK(detect_settling_buckets(120, 15 * CORE_USECS_PER_MINUTE) == 8, "settling 120 min on 15m = 8");
+	CHECK(detect_settling_buckets(90, HOUR) == 2, "settling 90 min on 1h rounds up to 2");
+	CHECK(detect_settling_buckets(0, HOUR) == 0, "settling 0 = 0 buckets");
+}
+
+/* Same-phase partners: same slot mod P, strictly earlier, newest first */
+static void
+test_partners(void)
+{
+	int64_t		contiguous[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	int64_t		gaps[7] = {0, 1, 3, 4, 6, 7, 9};
+	int			out[10];
+	int			c;
+
+	c = detect_same_phase_partners(contiguous, 9, 9, 3, out, 10);
+	CHECK(c == 3 && out[0] == 6 && out[1] == 3 && out[2] == 0,
+		  "partners of slot 9, P = 3: indices 6, 3, 0");
+	/* slot 10 in {0,1,3,4,6,7,9}: slots 7, 4, 1 at indices 5, 3, 1 */
+	c = detect_same_phase_partners(gaps, 7, 10, 3, out, 10);
+	CHECK(c == 3 && out[0] == 5 && out[1] == 3 && out[2] == 1,
+		  "partners on a grid with gaps follow slots, not indices");
+	/* only indices before 5: slots 4 and 1 */
+	c = detect_same_phase_partners(gaps, 5, 10, 3, out, 10);
+	CHECK(c == 2 && out[0] == 3 && out[1] == 1, "partners stop at the upper bound");
+	/* slot 9 with P = 3 in the gap grid: slots 6, 3, 0 = indices 4, 2, 0 */
+	c = detect_same_phase_partners(gaps, 6, 9, 3, out, 10);
+	CHECK(c == 3 && out[0] == 4 && out[1] == 2 && out[2] == 0, "partners of slot 9 with gaps");
+	/* slot 11 has phase 2 mod 3: slots 8, 5, 2 are all missing */
+	c = detect_same_phase_partners(gaps, 7, 11, 3, out, 10);
+	CHECK(c == 0, "no partner when every same-phase slot is a gap");
+	c = detect_same_phase_partners(contiguous, 0, 9, 3, out, 10);
+	CHECK(c == 0, "no partner before the first point");
+}
+
+/*
+ * The level-adaptive phase expectation on a hand-built daily series (P = 7,
+ * L = 7), 28 days of 100 except day 6 = 160, day 13 = 250, day 20 = 200.
+ *
+ * Day 27 (27 / 7 = 3 cycles) has partners 20, 13, 6.  Each factor is the
+ * partner over the mean of its own trailing 7 days (six 100s and itself):
+ *   day 6:  160 / (760 / 7) = 28/19 = 1.473684
+ *   day 13: 250 / (850 / 7) = 35/17 = 2.058824
+ *   day 20: 200 / (800 / 7) = 1.75
+ * median factor 1.75; current level = mean of days 20..26 = 800/7;
+ * expected = 1.75 * 800 / 7 = 200.
+ * MAD of the factors: deviations {21/76, 0.308824, 0} -> 21/76; scale =
+ * 1.4826 * 21/76 * 800/7 = 46.81895.  Floors: 5 % * 200 = 10, sqrt(200) =
+ * 14.14, absolute 1, so effective = 46.81895; actual 100 gives
+ * z = -100 / 46.81895 = -2.13589 (no flag).
+ *
+ * Day 10 (10 / 7 = 1 cycle) is rolling: days 0..9 = nine 100s and 160,
+ * mean 106, population variance (9 * 36 + 2916) / 10 = 324, stddev 18;
+ * floors 3 % * 106 = 3.18, sqrt(106) = 10.3 -> effective 18,
+ * z = (100 - 106) / 18 = -1/3.
+ */
+static void
+test_level_adaptive_expected(void)
+{
+	int			n = 28;
+	int64_t    *b = make_buckets(n, DAY);
+	double		v[28];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	double		scale = 1.4826 * (21.0 / 76.0) * (800.0 / 7.0);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v[i] = 100.0;
+	v[6] = 160.0;
+	v[13] = 250.0;
+	v[20] = 200.0;
+	CHECK(detect_run(b, v, n, DAY, true, T0, T0 + n * DAY, &s, &out, err, sizeof(err)),
+		  "hand series: detect_run succeeds");
+	CHECK(out.n_rows == 28, "hand series: one row per day");
+	CHECK(out.rows[27].kind == DETECTOR_PHASE, "day 27 uses the phase baseline");
+	CHECK_NEAR(out.rows[27].expected, 200.0, 1e-9, "day 27 expected = 1.75 * 800/7 = 200");
+	CHECK_NEAR(out.rows[27].stddev, scale, 1e-9, "day 27 raw scale = 1.4826 * MAD(factors) * level");
+	CHECK_NEAR(out.rows[27].effective_stddev, scale, 1e-9, "day 27 effective = the raw scale");
+	CHECK_NEAR(out.rows[27].z_score, -100.0 / scale, 1e-9, "day 27 z = -2.1359");
+	CHECK(!out.rows[27].is_anomaly && out.rows[27].scored, "day 27 scored, not flagged");
+	CHECK(out.rows[10].kind == DETECTOR_ROLLING, "day 10 uses the rolling baseline");
+	CHECK_NEAR(out.rows[10].expected, 106.0, 1e-9, "day 10 expected = mean 106");
+	CHECK_NEAR(out.rows[10].stddev, 18.0, 1e-9, "day 10 stddev = 18");
+	CHECK_NEAR(out.rows[10].z_score, -1.0 / 3.0, 1e-9, "day 10 z = -1/3");
+	CHECK(out.rows[6].kind == DETECTOR_NONE && isnan(out.rows[6].expected),
+		  "day 6 has too little history (6 < 7 points): no baseline");
+	CHECK(out.rows[7].kind == DETECTOR_ROLLING, "day 7 has the 7 points it needs");
+	CHECK(count_flags(&out, 21, n) == 0, "hand series: nothing flagged on the phase days 21..27");
+	detect_output_free(&out);
+	core_free(b);
+}
+
+/* Run a flat rolling series and return row `at` (the last one) */
+static DetectRow
+flat_row(double level, double last, bool count_shaped, double min_expected)
+{
+	int64_t    *b = make_buckets(15, DAY);
+	double		v[15];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	DetectRow	row;
+	char		err[128];
+	int			i;
+
+	for (i = 0; i < 15; i++)
+		v[i] = level;
+	v[14] = last;
+	s.min_expected_count = min_expected;
+	memset(&row, 0, sizeof(row));
+	if (detect_run(b, v, 15, DAY, count_shaped, T0, T0 + 15 * DAY, &s, &out, err, sizeof(err)))
+	{
+		row = out.rows[14];
+		detect_output_free(&out);
+	}
+	core_free(b);
+	return row;
+}
+
+/* The spread floors: absolute 1, sqrt(expected), 3 % / 5 %, fractional 4 % */
+static void
+test_floors(void)
+{
+	DetectRow	row;
+	int64_t    *b;
+	double		v[28];
+	double		frac[10] = {0, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	int			i;
+
+	/* expected 0.5: 3 % = 0.015, sqrt = 0.707, absolute 1 wins */
+	row = flat_row(0.5, 0.5, true, 0.0);
+	CHECK_NEAR(row.effective_stddev, 1.0, 1e-12, "count absolute floor 1");
+	/* expected 400: 3 % = 12, sqrt = 20 wins */
+	row = flat_row(400, 400, true, 50);
+	CHECK_NEAR(row.effective_stddev, 20.0, 1e-12, "count sqrt(expected) floor 20");
+	/* expected 10000: 3 % = 300 beats sqrt = 100 */
+	row = flat_row(10000, 10000, true, 50);
+	CHECK_NEAR(row.effective_stddev, 300.0, 1e-9, "rolling ratio floor 3 % = 300");
+	CHECK_NEAR(row.stddev, 0.0, 0, "flat window: raw stddev 0");
+	/* 10000 -> 11300: z = 1300 / 300 = 4.33, a spike */
+	row = flat_row(10000, 11300, true, 50);
+	CHECK(row.is_anomaly && row.direction == 1 && row.kind == DETECTOR_ROLLING,
+		  "rolling spike of 4.33 effective stddevs is flagged");
+	/* fractional 0.5: 3 % = 0.015 < 4 % of the median 0.5 = 0.02 */
+	row = flat_row(0.5, 0.5, false, 50);
+	CHECK_NEAR(row.effective_stddev, 0.02, 1e-12, "fractional floor 4 % of median |v|");
+	CHECK(row.kind == DETECTOR_FRACTIONAL, "fractional rolling rows are kind fractional");
+
+	/* phase floor 5 %: 28 flat days of 10000, factors all 1, MAD 0 -> scale 0 */
+	b = make_buckets(28, DAY);
+	for (i = 0; i < 28; i++)
+		v[i] = 10000.0;
+	CHECK(detect_run(b, v, 28, DAY, true, T0, T0 + 28 * DAY, &s, &out, err, sizeof(err)),
+		  "flat daily series runs");
+	CHECK(out.rows[27].kind == DETECTOR_PHASE, "flat daily: phase at day 27");
+	CHECK_NEAR(out.rows[27].effective_stddev, 500.0, 1e-9, "phase ratio floor 5 % = 500");
+	detect_output_free(&out);
+	core_free(b);
+
+	/*
+	 * Fractional with median |v| = 0: the floor uses the maximum, 4 % * 2 =
+	 * 0.08.  Point 8 (value 2) sees a window of zeros: expected 0 fails the
+	 * 1e-6 gate, so it is reported but neither scored nor flagged.
+	 */
+	b = make_buckets(10, DAY);
+	CHECK(detect_run(b, frac, 10, DAY, false, T0, T0 + 10 * DAY, &s, &out, err, sizeof(err)),
+		  "mostly-zero fractional series runs");
+	CHECK_NEAR(out.rows[8].effective_stddev, 0.08, 1e-12, "fractional floor falls back to 4 % of max");
+	CHECK_NEAR(out.rows[8].expected, 0.0, 0, "expected 0 reported although gated");
+	CHECK(!out.rows[8].is_anomaly && !out.rows[8].scored, "expected 0 fails the fractional gate");
+	detect_output_free(&out);
+	core_free(b);
+}
+
+/* Volume gate and silent skip */
+static void
+test_gate_and_silent_skip(void)
+{
+	DetectRow	row;
+	int64_t    *b = make_buckets(20, HOUR);
+	double		v[20];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	int			i;
+
+	/* expected 30 < 50: a jump to 60 (z = 30 / 5.48 = 5.5) is not flagged */
+	row = flat_row(30, 60, true, 50);
+	CHECK_NEAR(row.expected, 30.0, 1e-12, "gated row still reports expected");
+	CHECK(row.z_score > 4.0, "gated row still reports its z");
+	CHECK(!row.is_anomaly && !row.scored, "expected below min_expected_count: not flagged");
+	row = flat_row(30, 60, true, 30);
+	CHECK(row.is_anomaly && row.scored, "same jump with min_expected_count 30 is flagged");
+
+	/* 2 * 20 = 40 < 50: silently skipped */
+	for (i = 0; i < 20; i++)
+		v[i] = i == 10 ? 20.0 : 3.0;
+	CHECK(detect_run(b, v, 20, HOUR, true, T0, T0 + 20 * HOUR, &s, &out, err, sizeof(err)),
+		  "tiny series runs");
+	CHECK(out.skipped_small, "2 * max 40 < 50: silent skip");
+	CHECK(out.n_rows == 20 && isnan(out.rows[15].expected) && count_flags(&out, 0, 20) == 0,
+		  "skipped series: rows without baselines, nothing flagged");
+	detect_output_free(&out);
+	v[10] = 25.0;
+	CHECK(detect_run(b, v, 20, HOUR, true, T0, T0 + 20 * HOUR, &s, &out, err, sizeof(err)),
+		  "series with max 25 runs");
+	CHECK(!out.skipped_small, "2 * max 50 is not < 50: no skip");
+	detect_output_free(&out);
+	v[10] = 20.0;
+	CHECK(detect_run(b, v, 20, HOUR, false, T0, T0 + 20 * HOUR, &s, &out, err, sizeof(err)) &&
+		  !out.skipped_small, "fractional series are never silently skipped");
+	detect_output_free(&out);
+	core_free(b);
+}
+
+/* Settling: hourly default withholds 2, daily 1, settling 0 none */
+static void
+test_settling(void)
+{
+	int64_t    *b = make_buckets(100, HOUR);
+	double		v[100];
+	DetectSettings s;
+	DetectOutput out;
+	char		err[128];
+	int			i;
+
+	for (i = 0; i < 100; i++)
+		v[i] = 100.0;
+	detect_default_settings(&s);
+	CHECK(detect_run(b, v, 100, HOUR, true, T0, T0 + 100 * HOUR, &s, &out, err, sizeof(err)),
+		  "hourly settling run");
+	CHECK(out.emission_end == T0 + 98 * HOUR, "hourly: emission_end = bucket of the 2nd newest");
+	CHECK(out.rows[98].withheld && out.rows[99].withheld && !out.rows[97].withheld,
+		  "hourly default withholds exactly the 2 newest buckets");
+	CHECK(!isnan(out.rows[99].expected) && !out.rows[99].scored,
+		  "withheld buckets still carry a band but are not scored");
+	detect_output_free(&out);
+
+	CHECK(detect_run(b, v, 100, DAY, true, T0, T0 + 100 * DAY, &s, &out, err, sizeof(err)) == false,
+		  "hourly buckets on a daily grid are refused");
+	core_free(b);
+
+	b = make_buckets(30, DAY);
+	CHECK(detect_run(b, v, 30, DAY, true, T0, T0 + 30 * DAY, &s, &out, err, sizeof(err)),
+		  "daily settling run");
+	CHECK(out.emission_end == T0 + 29 * DAY && out.rows[29].withheld && !out.rows[28].withheld,
+		  "daily default withholds exactly the newest bucket");
+	detect_output_free(&out);
+
+	s.settling_minutes = 0;
+	CHECK(detect_run(b, v, 30, DAY, true, T0, T0 + 30 * DAY, &s, &out, err, sizeof(err)),
+		  "daily run without settling");
+	CHECK(out.emission_end == T0 + 30 * DAY && !out.rows[29].withheld,
+		  "settling 0: emission_end = eval_end, nothing withheld");
+	detect_output_free(&out);
+
+	/* zero-fill reaches eval_end: 3 points up to a later eval_end give 5 rows */
+	s.settling_minutes = 120;
+	CHECK(detect_run(b, v, 3, HOUR * 24, true, T0, T0 + 5 * DAY, &s, &out, err, sizeof(err)),
+		  "short daily run");
+	CHECK(out.n_rows == 5 && out.rows[4].actual == 0.0 && out.rows[4].withheld,
+		  "count series are zero-filled up to eval_end");
+	detect_output_free(&out);
+
+	/* more settling buckets than points: nothing can be emitted */
+	core_free(b);
+	b = make_buckets(2, HOUR);
+	CHECK(detect_run(b, v, 2, HOUR, true, T0, T0 + 2 * HOUR, &s, &out, err, sizeof(err)),
+		  "two hourly points run");
+	CHECK(out.emission_end == T0 && out.rows[0].withheld && out.rows[1].withheld,
+		  "settling >= points: everything withheld");
+	detect_output_free(&out);
+	core_free(b);
+}
+
+/* Build 5 weeks of hourly seasonal counts (level 1000) with fixed noise */
+static void
+seasonal_series(double *v, int n, uint64_t seed)
+{
+	uint64_t	rng = seed;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v[i] = test_count(&rng, seasonal_mean(i, 1000.0));
+}
+
+/* A clean seasonal series flags nothing; a spike and a drop are flagged */
+static void
+test_seasonal_spike_drop(void)
+{
+	int			n = 840;
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+
+	seasonal_series(v, n, 7);
+	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "clean seasonal series runs");
+	CHECK(count_flags(&out, 0, n) == 0, "clean seasonal Poisson-like series: no flags");
+	CHECK(out.rows[700].kind == DETECTOR_PHASE && out.rows[700].scored,
+		  "clean series: hour 700 scored on the weekly phase");
+	CHECK(fabs(out.rows[700].expected - seasonal_mean(700, 1000.0)) < 0.1 * seasonal_mean(700, 1000.0),
+		  "clean series: expected within 10 % of the true mean");
+	detect_output_free(&out);
+
+	v[700] = 3.0 * seasonal_mean(700, 1000.0);
+	v[760] = 0.3 * seasonal_mean(760, 1000.0);
+	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "spike + drop series runs");
+	CHECK(out.rows[700].is_anomaly && out.rows[700].direction == 1 &&
+		  out.rows[700].kind == DETECTOR_PHASE, "x3 spike flagged as a phase spike");
+	CHECK(out.rows[760].is_anomaly && out.rows[760].direction == -1 &&
+		  out.rows[760].kind == DETECTOR_PHASE, "x0.3 drop flagged as a phase drop");
+	CHECK(count_flags(&out, 0, n) == 2, "only the spike and the drop are flagged");
+	CHECK(out.rows[700].z_score > 4.0 && out.rows[760].z_score < -4.0, "z signs follow the direction");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
+/* A run of zeros gives one row; before eval_start, none and a suppressed range */
+static void
+test_outage_collapse(void)
+{
+	int			n = 840;
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	int			i,
+				first = -1;
+
+	seasonal_series(v, n, 11);
+	for (i = 700; i < 712; i++)
+		v[i] = 0.0;
+	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "outage series runs");
+	CHECK(count_flags(&out, 700, 712) == 1, "a 12-hour outage yields exactly one flagged row");
+	for (i = 700; i < 712; i++)
+		if (out.rows[i].is_anomaly && first < 0)
+			first = i;
+	CHECK(first == 700 && out.rows[700].direction == -1, "the outage row is the first zero, a drop");
+	CHECK(out.rows[705].silenced, "the other zeros are silenced");
+	CHECK(out.n_suppressed == 0, "an outage inside the window suppresses nothing");
+	detect_output_free(&out);
+
+	/* the same outage with the window starting inside it */
+	CHECK(detect_run(b, v, n, HOUR, true, b[705], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "outage before eval_start runs");
+	CHECK(count_flags(&out, 700, 712) == 0, "an outage anchored before eval_start emits nothing");
+	CHECK(out.n_suppressed == 1 && out.suppressed[0].from == b[700] &&
+		  out.suppressed[0].to == b[711] + HOUR,
+		  "and reports the suppressed range [run start, run end)");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
+/*
+ * A sustained +60 % level change: one trend row, no per-bucket rows in the
+ * run.  Hourly, a mild daily wave (+-20 %) on a level of 1000 that becomes
+ * 1600 at hour 600, five days of data after it.  (With a strong
+ * multiplicative wave the residual spread after the step keeps the trend z
+ * below 4, and a series running a full week past the step shows a second
+ * run when the one-period-earlier partner crosses the step; both are
+ * properties of section 3, not of this implementation.)
+ */
+static void
+test_trend_shift(void)
+{
+	int			n = 720;
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	uint64_t	rng = 3;
+	int			i,
+				trend_rows = 0,
+				anchor = -1,
+				others = 0,
+				silenced = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		double		mean = (i >= 600 ? 1600.0 : 1000.0) *
+			(1.0 + 0.2 * sin(2.0 * M_PI * (i % 24 - 6) / 24.0));
+
+		v[i] = test_count(&rng, mean);
+	}
+	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "level shift series runs");
+	for (i = 0; i < n; i++)
+	{
+		if (out.rows[i].silenced)
+			silenced++;
+		if (!out.rows[i].is_anomaly)
+			continue;
+		if (out.rows[i].kind == DETECTOR_TREND)
+		{
+			trend_rows++;
+			anchor = i;
+		}
+		else
+			others++;
+	}
+	CHECK(trend_rows == 1, "a sustained +60 % shift yields exactly one trend row");
+	CHECK(anchor >= 594 && anchor < 612, "the trend row sits at the change (-6 h .. +12 h)");
+	CHECK(anchor >= 0 && out.rows[anchor].direction == 1, "the trend row is a spike");
+	CHECK(anchor >= 0 && out.rows[anchor].expected < 1300.0 && out.rows[anchor].z_score >= 4.0,
+		  "its expected is the pre-shift level and its z the trend z");
+	CHECK(others == 0, "no per-bucket rows re-announce the shift");
+	CHECK(silenced > 0, "the per-bucket flags inside the run are silenced");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
+/* Fractional series keep gaps, use slots, and flag a jump as fractional */
+static void
+test_fractional(void)
+{
+	int64_t		b[40];
+	double		v[40];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	int			n = 0,
+				day;
+
+	/* days 0..29 except 10 and 20; 0.5 everywhere, 0.8 on day 28 */
+	for (day = 0; day < 30; day++)
+	{
+		if (day == 10 || day == 20)
+			continue;
+		b[n] = T0 + day * DAY;
+		v[n] = day == 28 ? 0.8 : 0.5;
+		n++;
+	}
+	CHECK(detect_run(b, v, n, DAY, false, T0, T0 + 30 * DAY, &s, &out, err, sizeof(err)),
+		  "fractional series with gaps runs");
+	CHECK(out.n_rows == 28, "fractional: one row per present point (gaps stay gaps)");
+	CHECK(out.rows[9].bucket == T0 + 9 * DAY && out.rows[10].bucket == T0 + 11 * DAY,
+		  "fractional: bucket after the gap is day 11");
+	/*
+	 * Day 28 is row 26 (two gaps before it); slot 28, partners days 21, 14,
+	 * 7, 0 all 0.5 with levels 0.5: expected 0.5, MAD 0 and stddev 0, floor
+	 * max(5 % * 0.5, 4 % * 0.5) = 0.025, z = 0.3 / 0.025 = 12.
+	 */
+	CHECK(out.rows[26].bucket == T0 + 28 * DAY, "fractional: row 26 is day 28");
+	CHECK_NEAR(out.rows[26].expected, 0.5, 1e-12, "fractional: expected 0.5");
+	CHECK_NEAR(out.rows[26].effective_stddev, 0.025, 1e-12, "fractional: floor 0.025");
+	CHECK_NEAR(out.rows[26].z_score, 12.0, 1e-9, "fractional: z = 12");
+	CHECK(out.rows[26].is_anomaly && out.rows[26].kind == DETECTOR_FRACTIONAL &&
+		  out.rows[26].direction == 1, "fractional jump flagged as kind fractional");
+	detect_output_free(&out);
+
+	/* a strictly rising ramp is left to the trend path */
+	for (day = 0; day < 30; day++)
+	{
+		b[day] = T0 + day * DAY;
+		v[day] = day < 25 ? 0.5 : 0.5 + 0.1 * (day - 24);
+	}
+	CHECK(detect_run(b, v, 30, DAY, false, T0, T0 + 30 * DAY, &s, &out, err, sizeof(err)),
+		  "fractional ramp runs");
+	/*
+	 * Days 24..28 rise strictly from 0.5: days 28 and 29 end 5-point
+	 * monotonic runs and are left to the trend path (which may report the
+	 * ramp once); day 27 ends only a 4-point run and is scored per bucket.
+	 */
+	CHECK(isnan(out.rows[29].expected) && !out.rows[29].is_anomaly,
+		  "fractional point ending a 5-point strict ramp is not scored");
+	CHECK(out.rows[28].kind != DETECTOR_FRACTIONAL && out.rows[29].kind != DETECTOR_FRACTIONAL,
+		  "no per-bucket fractional row on the ramp's 5-point ends");
+	CHECK(out.rows[27].kind == DETECTOR_FRACTIONAL && !isnan(out.rows[27].expected),
+		  "a 4-point ramp is still scored");
+	detect_output_free(&out);
+
+	/* signed: partners' median, no level factors */
+	for (day = 0; day < 30; day++)
+	{
+		b[day] = T0 + day * DAY;
+		v[day] = day == 28 ? -150.0 : -100.0;
+	}
+	CHECK(detect_run(b, v, 30, DAY, false, T0, T0 + 30 * DAY, &s, &out, err, sizeof(err)),
+		  "signed fractional series runs");
+	/* expected -100, floor max(5 % * 100, 4 % * 100) = 5, z = -50 / 5 = -10 */
+	CHECK_NEAR(out.rows[28].expected, -100.0, 1e-12, "signed: expected = partners' median");
+	CHECK_NEAR(out.rows[28].z_score, -10.0, 1e-9, "signed: z = -10");
+	CHECK(out.rows[28].is_anomaly && out.rows[28].direction == -1, "signed: drop flagged");
+	detect_output_free(&out);
+}
+
+/* NaN/Inf/empty/one point, bad input */
+static void
+test_edge_input(void)
+{
+	int64_t		b[5] = {T0, T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR};
+	double		v[5] = {100, NAN, 100, INFINITY, 100};
+	int64_t		unsorted[3] = {T0, T0 + 2 * HOUR, T0 + HOUR};
+	int64_t		duplicate[3] = {T0, T0 + HOUR, T0 + HOUR};
+	int64_t		off_grid[2] = {T0, T0 + HOUR + 1};
+	int64_t		weeks[2] = {T0, T0 + WEEK};
+	int64_t		sunday_weeks[2] = {T0 - DAY, T0 + 6 * DAY};
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+
+	CHECK(detect_run(NULL, NULL, 0, HOUR, true, T0, T0 + HOUR, &s, &out, err, sizeof(err)),
+		  "empty input succeeds");
+	CHECK(out.n_rows == 0 && out.rows == NULL && out.n_suppressed == 0, "empty input: no rows");
+	detect_output_free(&out);
+
+	CHECK(detect_run(b, v, 1, HOUR, false, T0, T0 + HOUR, &s, &out, err, sizeof(err)),
+		  "one point succeeds");
+	CHECK(out.n_rows == 1 && isnan(out.rows[0].expected) && !out.rows[0].is_anomaly,
+		  "one point: one row, no baseline");
+	detect_output_free(&out);
+
+	CHECK(detect_run(b, v, 5, HOUR, true, T0, T0 + 5 * HOUR, &s, &out, err, sizeof(err)),
+		  "NaN and Inf values succeed");
+	CHECK(out.n_rows == 3 && out.rows[1].bucket == T0 + 2 * HOUR && out.rows[2].bucket == T0 + 4 * HOUR,
+		  "count: NaN/Inf buckets are left out, not zero-filled");
+	detect_output_free(&out);
+	CHECK(detect_run(b, v, 5, HOUR, false, T0, T0 + 5 * HOUR, &s, &out, err, sizeof(err)) &&
+		  out.n_rows == 3, "fractional: NaN/Inf points are skipped");
+	detect_output_free(&out);
+
+	v[0] = NAN;
+	v[1] = 100;
+	CHECK(detect_run(b + 0, v, 1, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)) &&
+		  out.n_rows == 2 && out.rows[0].bucket == T0 + HOUR && out.rows[0].actual == 0.0,
+		  "count: a leading NaN starts the zero-fill after it");
+	detect_output_free(&out);
+	v[0] = 100;
+	v[1] = NAN;
+
+	CHECK(!detect_run(unsorted, v, 3, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "unsorted buckets are refused");
+	CHECK_STR(err, "buckets are not in ascending order at position 3", "unsorted message");
+	CHECK(out.n_rows == 0 && out.rows == NULL, "refused run leaves an empty output");
+	CHECK(!detect_run(duplicate, v, 3, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "duplicate buckets are refused");
+	CHECK_STR(err, "duplicate bucket at position 3", "duplicate message");
+	CHECK(!detect_run(off_grid, v, 2, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "off-grid buckets are refused");
+	CHECK(strlen(err) > 0 && err[strlen(err) - 1] != '.', "messages have no trailing period");
+	CHECK(detect_run(weeks, v, 2, WEEK, true, T0, T0 + 2 * WEEK, &s, &out, err, sizeof(err)),
+		  "Monday-anchored weeks are on the week grid");
+	detect_output_free(&out);
+	CHECK(!detect_run(sunday_weeks, v, 2, WEEK, true, T0, T0 + 2 * WEEK, &s, &out, err, sizeof(err)),
+		  "Sunday-anchored weeks are refused");
+	CHECK(!detect_run(b, v, 3, 0, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "width 0 is refused");
+	CHECK(!detect_run(b, v, -1, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "negative n is refused");
+	CHECK(!detect_run(b, v, 3, HOUR, true, T0 + 3 * HOUR, T0, &s, &out, err, sizeof(err)),
+		  "eval_start after eval_end is refused");
+	s.settling_minutes = 1441;
+	CHECK(!detect_run(b, v, 3, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "settling above 1440 is refused");
+	CHECK_STR(err, "settling_minutes must be between 0 and 1440", "settling message");
+	s.settling_minutes = 0;
+	s.min_history_buckets = 20;
+	CHECK(!detect_run(b, v, 3, HOUR, true, T0, T0 + 3 * HOUR, &s, &out, err, sizeof(err)),
+		  "min_history above the window is refused");
+	CHECK(detect_run(b, v, 3, HOUR, true, T0, T0 + 3 * HOUR, NULL, &out, err, sizeof(err)),
+		  "NULL settings mean the defaults");
+	detect_output_free(&out);
+	CHECK(!detect_run(b, v, 3, HOUR, true, T0, INT64_MAX, NULL, &out, err, sizeof(err)),
+		  "a zero-fill to the end of time is refused, not attempted");
+	CHECK(!detect_run(b, v, 3, HOUR, true, T0, T0 + 3 * HOUR, NULL, NULL, err, sizeof(err)),
+		  "no output struct is refused");
+	CHECK(!detect_run(b, v, 3, 0, true, T0, T0 + 3 * HOUR, NULL, &out, NULL, 0),
+		  "a NULL errbuf is tolerated");
+	detect_output_free(NULL);
+}
+
+/* 10 million daily points: works, memory linear, no O(n^2) */
+static void
+test_ten_million(void)
+{
+	int			n = 10000000;
+	int64_t    *b = (int64_t *) core_alloc(sizeof(int64_t) * n);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s;
+	DetectOutput out;
+	char		err[128];
+	uint64_t	rng = 99;
+	int64_t		start = -INT64_C(2000000) * DAY;	/* about 3500 BC */
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		b[i] = start + (int64_t) i * DAY;
+		v[i] = 500.0 + (double) (test_random(&rng) % 100) + ((i % 7) >= 5 ? -200.0 : 0.0);
+	}
+	v[n - 5] = 5000.0;
+	detect_default_settings(&s);
+	CHECK(detect_run(b, v, n, DAY, true, b[n - 30], b[n - 1] + DAY, &s, &out, err, sizeof(err)),
+		  "10 million points run");
+	CHECK(out.n_rows == n, "10 million rows");
+	CHECK(out.rows[n - 5].is_anomaly && out.rows[n - 5].direction == 1,
+		  "the spike near the end of 10 million points is flagged");
+	detect_output_free(&out);
+	core_free(b);
+	core_free(v);
+}
+
+/* Run every detector test */
+int
+main(void)
+{
+	test_settings_and_names();
+	test_median_mad_robust();
+	test_periods_and_settling();
+	test_partners();
+	test_level_adaptive_expected();
+	test_floors();
+	test_gate_and_silent_skip();
+	test_settling();
+	test_seasonal_spike_drop();
+	test_outage_collapse();
+	test_trend_shift();
+	test_fractional();
+	test_edge_input();
+	test_ten_million();
+	return unit_done();
+}
