@@ -10,19 +10,26 @@ EXTVERSION = 0.1
 MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
-PURE_SRCS = src/grid.c src/compose.c
+PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c \
+	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c
 PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
-	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c
+	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c src/monitor.c \
+	src/alert.c src/deliver.c src/tick.c src/worker.c
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 DATA = sql/tripl--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter  # PostgreSQL 15 headers have unused parameters
+# Export only what PostgreSQL looks up (PG_FUNCTION_INFO_V1 functions, the
+# magic block, _PG_init, worker entry points), as PostgreSQL 16 does: our
+# generic names (cron_parse, sha1, ...) must not interpose with, or be
+# interposed by, other libraries loaded with RTLD_GLOBAL (e.g. libuuid).
+PG_CPPFLAGS = -fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 SHLIB_LINK = -lcurl
 
 # No LLVM bitcode: JIT inlining of tripl is not worth a clang dependency.
@@ -37,7 +44,7 @@ endif
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
 	@mkdir -p test/unit/bin

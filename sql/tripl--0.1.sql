@@ -22,6 +22,15 @@ END
 $$;
 
 --------------------------------------------------------------------------
+-- Time
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tripl.now() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_now_sql' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tripl.now() IS
+    'tripl''s notion of now: tripl.mock_now when set, else the transaction start time';
+
+--------------------------------------------------------------------------
 -- Definitions
 --------------------------------------------------------------------------
 
@@ -194,11 +203,248 @@ CREATE TABLE tripl.metric_state (
     last_started_at     timestamptz,
     last_failed_at      timestamptz,
     changed_from        timestamptz,
+    last_detected_at    timestamptz,
     CONSTRAINT metric_state_status
         CHECK (last_status IS NULL OR last_status IN ('running', 'success', 'error'))
 );
 COMMENT ON TABLE tripl.metric_state IS
     'Per-metric collection status: last run, watermark, last error; changed_from is the earliest bucket written since the last detection';
+
+--------------------------------------------------------------------------
+-- Monitoring
+--------------------------------------------------------------------------
+
+CREATE TABLE tripl.anomalies (
+    metric_id           bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    bucket              timestamptz NOT NULL,
+    actual              float8,
+    expected            float8,
+    stddev              float8,
+    effective_stddev    float8,
+    z_score             float8,
+    detector            text NOT NULL,
+    direction           text NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric_id, bucket),
+    CONSTRAINT anomalies_detector CHECK (detector IN ('phase', 'rolling', 'trend', 'fractional')),
+    CONSTRAINT anomalies_direction CHECK (direction IN ('spike', 'drop'))
+);
+COMMENT ON TABLE tripl.anomalies IS
+    'Buckets the detector flagged: actual and expected value, spread, z-score, detector and direction';
+
+-- Detection settings: one optional row of defaults (metric_id NULL) and
+-- per-metric overrides; NULL fields inherit.  Built-in defaults apply when
+-- there is no row at all.
+CREATE TABLE tripl.monitoring_settings (
+    metric_id               bigint REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    sigma_threshold         float8,
+    min_expected_count      float8,
+    baseline_window_buckets integer,
+    min_history_buckets     integer,
+    settling_minutes        integer,
+    recent_signal_window    interval,
+    CONSTRAINT monitoring_settings_one_row UNIQUE NULLS NOT DISTINCT (metric_id)
+);
+COMMENT ON TABLE tripl.monitoring_settings IS
+    'Detection settings: the defaults (metric_id NULL) and per-metric overrides; change them with tripl.set_monitoring()';
+
+CREATE VIEW tripl.monitoring_defaults AS
+SELECT coalesce(d.sigma_threshold, 4.0)::float8 AS sigma_threshold,
+       coalesce(d.min_expected_count, 50)::float8 AS min_expected_count,
+       coalesce(d.baseline_window_buckets, 14) AS baseline_window_buckets,
+       coalesce(d.min_history_buckets, 7) AS min_history_buckets,
+       coalesce(d.settling_minutes, 120) AS settling_minutes,
+       coalesce(d.recent_signal_window, interval '24 hours') AS recent_signal_window
+FROM (SELECT 1) AS one
+LEFT JOIN tripl.monitoring_settings d ON d.metric_id IS NULL;
+COMMENT ON VIEW tripl.monitoring_defaults IS 'The default detection settings in effect';
+
+CREATE VIEW tripl.monitoring AS
+SELECT m.id AS metric_id, m.name AS metric,
+       m.status = 'active' AND m.anomaly_detection AS monitored,
+       coalesce(o.sigma_threshold, d.sigma_threshold) AS sigma_threshold,
+       coalesce(o.min_expected_count, d.min_expected_count) AS min_expected_count,
+       coalesce(o.baseline_window_buckets, d.baseline_window_buckets) AS baseline_window_buckets,
+       coalesce(o.min_history_buckets, d.min_history_buckets) AS min_history_buckets,
+       coalesce(o.settling_minutes, d.settling_minutes) AS settling_minutes,
+       coalesce(o.recent_signal_window, d.recent_signal_window) AS recent_signal_window,
+       o.metric_id IS NOT NULL AS overridden
+FROM tripl.metrics m
+CROSS JOIN tripl.monitoring_defaults d
+LEFT JOIN tripl.monitoring_settings o ON o.metric_id = m.id;
+COMMENT ON VIEW tripl.monitoring IS 'The detection settings in effect for each metric';
+
+-- A metric's newest anomaly and how current it is (tripl-behaviour §4):
+-- horizon = max(recent_signal_window, 3 buckets); emission lag = settling
+-- buckets.  latest: at the newest emittable bucket and within the horizon;
+-- recent: within the horizon; closed: older, or no values at all.
+CREATE VIEW tripl.signals AS
+SELECT m.name AS metric,
+       CASE
+           WHEN lv.latest IS NULL THEN 'closed'
+           WHEN a.bucket >= lv.latest - h.lag AND a.bucket >= tripl.now() - h.horizon THEN 'latest'
+           WHEN a.bucket >= tripl.now() - h.horizon THEN 'recent'
+           ELSE 'closed'
+       END AS state,
+       a.bucket, a.direction, a.actual, a.expected, a.z_score
+FROM tripl.metrics m
+JOIN tripl.monitoring mo ON mo.metric_id = m.id
+CROSS JOIN LATERAL (
+    SELECT greatest(mo.recent_signal_window, 3 * m.bucket) AS horizon,
+           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int * m.bucket AS lag) h
+JOIN LATERAL (
+    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
+LEFT JOIN LATERAL (
+    SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true;
+COMMENT ON VIEW tripl.signals IS 'Each metric''s newest anomaly: latest, recent or closed';
+
+--------------------------------------------------------------------------
+-- Alerting
+--------------------------------------------------------------------------
+
+-- Where notifications go.  Secrets (a webhook's header value, a Slack
+-- incoming-webhook URL, a Telegram bot token, a PagerDuty routing key) live
+-- in tripl.destination_secrets, readable only by the destination's owner.
+CREATE TABLE tripl.destinations (
+    id              bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    type            text NOT NULL,
+    url             text NOT NULL,
+    secret_header   text,
+    chat_id         text,
+    schedule        text,
+    enabled         boolean NOT NULL DEFAULT true,
+    last_flushed_at timestamptz,
+    owner           regrole NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT destinations_name_format
+        CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
+    CONSTRAINT destinations_type
+        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty')),
+    CONSTRAINT destinations_chat_id
+        CHECK ((type = 'telegram') = (chat_id IS NOT NULL))
+);
+COMMENT ON TABLE tripl.destinations IS
+    'Alert destinations (webhook, slack, telegram, pagerduty); schedule makes a digest';
+
+CREATE TABLE tripl.destination_secrets (
+    destination_id  bigint PRIMARY KEY REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    owner           regrole NOT NULL,
+    secret          text NOT NULL
+);
+ALTER TABLE tripl.destination_secrets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY destination_secrets_owner ON tripl.destination_secrets
+    USING (pg_has_role(current_user, owner::oid, 'MEMBER'));
+COMMENT ON TABLE tripl.destination_secrets IS
+    'Destination secrets; each row is visible only to its owner (and superusers)';
+
+CREATE TABLE tripl.alert_rules (
+    id                  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    name                text NOT NULL UNIQUE,
+    destination_id      bigint NOT NULL REFERENCES tripl.destinations (id),
+    all_metrics         boolean NOT NULL,
+    notify_on_spike     boolean NOT NULL DEFAULT true,
+    notify_on_drop      boolean NOT NULL DEFAULT true,
+    min_percent_delta   float8 NOT NULL DEFAULT 30,
+    min_absolute_delta  float8 NOT NULL DEFAULT 0,
+    min_expected        float8 NOT NULL DEFAULT 0,
+    cooldown            interval NOT NULL DEFAULT '1 day',
+    message_template    text,
+    muted_until         timestamptz,
+    enabled             boolean NOT NULL DEFAULT true,
+    owner               regrole NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT alert_rules_name_format
+        CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
+    CONSTRAINT alert_rules_thresholds
+        CHECK (min_percent_delta >= 0 AND min_absolute_delta >= 0 AND min_expected >= 0),
+    CONSTRAINT alert_rules_cooldown CHECK (cooldown >= interval '0')
+);
+COMMENT ON TABLE tripl.alert_rules IS 'Which anomalies notify which destination, and how often';
+
+CREATE TABLE tripl.alert_rule_metrics (
+    rule_id     bigint NOT NULL REFERENCES tripl.alert_rules (id) ON DELETE CASCADE,
+    metric_id   bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    PRIMARY KEY (rule_id, metric_id)
+);
+COMMENT ON TABLE tripl.alert_rule_metrics IS 'The metrics of rules that do not watch every metric';
+
+-- Rule state per rule and metric: open/closed, cooldown bookkeeping
+CREATE TABLE tripl.alert_state (
+    rule_id             bigint NOT NULL REFERENCES tripl.alert_rules (id) ON DELETE CASCADE,
+    metric_id           bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    active              boolean NOT NULL,
+    direction           text,
+    opened_at           timestamptz,
+    closed_at           timestamptz,
+    last_notified_at    timestamptz,
+    last_anomaly_bucket timestamptz,
+    incident_id         uuid,
+    PRIMARY KEY (rule_id, metric_id)
+);
+COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified';
+
+-- Digest destinations buffer one item per (rule, metric, direction)
+CREATE TABLE tripl.digest_items (
+    destination_id  bigint NOT NULL REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    rule_id         bigint NOT NULL REFERENCES tripl.alert_rules (id) ON DELETE CASCADE,
+    metric_id       bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    direction       text NOT NULL,
+    item            jsonb NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    PRIMARY KEY (destination_id, rule_id, metric_id, direction)
+);
+COMMENT ON TABLE tripl.digest_items IS 'Items waiting for a digest destination''s next scheduled send';
+
+-- The outbox: written in the transaction that records rule state, sent
+-- afterwards by tripl.deliver() or the delivery worker (at least once)
+CREATE TABLE tripl.deliveries (
+    id                  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    rule_id             bigint REFERENCES tripl.alert_rules (id) ON DELETE SET NULL,
+    destination_id      bigint NOT NULL REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    kind                text NOT NULL,
+    status              text NOT NULL DEFAULT 'pending',
+    attempts            integer NOT NULL DEFAULT 0,
+    next_attempt_at     timestamptz NOT NULL,
+    lease_until         timestamptz,
+    idempotency_key     text NOT NULL UNIQUE,
+    payload             jsonb NOT NULL,
+    last_http_status    integer,
+    last_error          text,
+    last_response       text,
+    created_at          timestamptz NOT NULL,
+    sent_at             timestamptz,
+    CONSTRAINT deliveries_kind CHECK (kind IN ('alert', 'digest', 'test')),
+    CONSTRAINT deliveries_status CHECK (status IN ('pending', 'sending', 'sent', 'dead'))
+);
+CREATE INDEX deliveries_due ON tripl.deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
+COMMENT ON TABLE tripl.deliveries IS
+    'Outbox of notifications: pending, sending (leased), sent or dead, with the last HTTP status and error';
+
+--------------------------------------------------------------------------
+-- Running it
+--------------------------------------------------------------------------
+
+-- The run log: one row per tick, collect, detect, deliver or alert pass
+CREATE TABLE tripl.runs (
+    id                  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    kind                text NOT NULL,
+    started_at          timestamptz NOT NULL,
+    finished_at         timestamptz NOT NULL,
+    skipped             boolean NOT NULL DEFAULT false,
+    metrics_collected   integer NOT NULL DEFAULT 0,
+    metrics_failed      integer NOT NULL DEFAULT 0,
+    metrics_detected    integer NOT NULL DEFAULT 0,
+    anomalies           integer NOT NULL DEFAULT 0,
+    deliveries          integer NOT NULL DEFAULT 0,
+    error               text,
+    details             jsonb,
+    CONSTRAINT runs_kind CHECK (kind IN ('tick', 'collect', 'detect', 'alert', 'deliver'))
+);
+CREATE INDEX runs_started ON tripl.runs (started_at DESC);
+CREATE INDEX runs_kind_started ON tripl.runs (kind, started_at DESC);
+COMMENT ON TABLE tripl.runs IS
+    'Run log: one row per pass, with timings, counts and errors; pruned by tick (tripl.run_retention)';
 
 --------------------------------------------------------------------------
 -- pg_dump keeps what users defined and what tripl computed
@@ -214,15 +460,20 @@ SELECT pg_catalog.pg_extension_config_dump('tripl.metric_operands', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_values', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_breakdowns', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_state', '');
-
---------------------------------------------------------------------------
--- Time
---------------------------------------------------------------------------
-
-CREATE FUNCTION tripl.now() RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'tripl_now_sql' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION tripl.now() IS
-    'tripl''s notion of now: tripl.mock_now when set, else the transaction start time';
+SELECT pg_catalog.pg_extension_config_dump('tripl.anomalies', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.monitoring_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.destinations', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.destinations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.destination_secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.alert_rules_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.alert_rule_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.alert_state', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.digest_items', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.runs_id_seq', '');
 
 --------------------------------------------------------------------------
 -- Definition functions (C; SECURITY INVOKER: they validate with the
@@ -329,6 +580,188 @@ CREATE FUNCTION tripl.breakdown_series(metric text, breakdown_column text,
     AS 'MODULE_PATHNAME', 'tripl_breakdown_series' LANGUAGE C STABLE;
 
 --------------------------------------------------------------------------
+-- Anomaly detection
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tripl.detect_series(
+    buckets timestamptz[],
+    vals float8[],
+    bucket interval,
+    count_shaped boolean DEFAULT true,
+    settings jsonb DEFAULT '{}')
+    RETURNS TABLE (bucket timestamptz, actual float8, expected float8, effective_stddev float8,
+                   z_score float8, is_anomaly boolean, detector text, direction text)
+    AS 'MODULE_PATHNAME', 'tripl_detect_series' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tripl.detect_series(timestamptz[], float8[], interval, boolean, jsonb) IS
+    'Run the detector on any series; touches no table';
+
+CREATE FUNCTION tripl.detect(metric text DEFAULT NULL)
+    RETURNS TABLE (metric text, evaluated_from timestamptz, evaluated_to timestamptz,
+                   anomalies int, error text)
+    AS 'MODULE_PATHNAME', 'tripl_detect' LANGUAGE C;
+COMMENT ON FUNCTION tripl.detect(text) IS
+    'Score monitored metrics whose values changed since their last detection (or one metric)';
+
+CREATE FUNCTION tripl.set_monitoring(
+    metric text DEFAULT NULL,
+    sigma_threshold float8 DEFAULT NULL,
+    min_expected_count float8 DEFAULT NULL,
+    baseline_window_buckets int DEFAULT NULL,
+    min_history_buckets int DEFAULT NULL,
+    settling_minutes int DEFAULT NULL,
+    recent_signal_window interval DEFAULT NULL,
+    reset boolean DEFAULT false) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_set_monitoring' LANGUAGE C;
+COMMENT ON FUNCTION tripl.set_monitoring(text, float8, float8, int, int, int, interval, boolean) IS
+    'Change the default detection settings (metric NULL) or one metric''s overrides; reset removes them';
+
+--------------------------------------------------------------------------
+-- Alerting functions
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tripl.create_destination(
+    name text,
+    type text,
+    url text DEFAULT NULL,
+    secret text DEFAULT NULL,
+    secret_header text DEFAULT NULL,
+    chat_id text DEFAULT NULL,
+    schedule text DEFAULT NULL,
+    enabled boolean DEFAULT true) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
+
+CREATE FUNCTION tripl.alter_destination(
+    name text,
+    enabled boolean DEFAULT NULL,
+    url text DEFAULT NULL,
+    secret text DEFAULT NULL,
+    schedule text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_destination' LANGUAGE C;
+
+CREATE FUNCTION tripl.drop_destination(name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_drop_destination' LANGUAGE C;
+
+CREATE FUNCTION tripl.create_alert_rule(
+    name text,
+    destination text,
+    metrics text[] DEFAULT NULL,
+    notify_on_spike boolean DEFAULT true,
+    notify_on_drop boolean DEFAULT true,
+    min_percent_delta float8 DEFAULT 30,
+    min_absolute_delta float8 DEFAULT 0,
+    min_expected float8 DEFAULT 0,
+    cooldown interval DEFAULT '1 day',
+    message_template text DEFAULT NULL,
+    muted_until timestamptz DEFAULT NULL,
+    enabled boolean DEFAULT true) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_alert_rule' LANGUAGE C;
+
+CREATE FUNCTION tripl.alter_alert_rule(
+    name text,
+    enabled boolean DEFAULT NULL,
+    muted_until timestamptz DEFAULT NULL,
+    unmute boolean DEFAULT false,
+    message_template text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;
+
+CREATE FUNCTION tripl.drop_alert_rule(name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_drop_alert_rule' LANGUAGE C;
+
+CREATE FUNCTION tripl.evaluate_alerts()
+    RETURNS TABLE (rule text, metric text, event text, sent boolean, muted boolean)
+    AS 'MODULE_PATHNAME', 'tripl_evaluate_alerts' LANGUAGE C;
+COMMENT ON FUNCTION tripl.evaluate_alerts() IS
+    'Match current signals against alert rules, update rule state and enqueue deliveries (tick does this)';
+
+CREATE FUNCTION tripl.test_destination(name text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_test_destination' LANGUAGE C;
+
+CREATE FUNCTION tripl.deliver(max_deliveries int DEFAULT 100) RETURNS int
+    AS 'MODULE_PATHNAME', 'tripl_deliver' LANGUAGE C;
+COMMENT ON FUNCTION tripl.deliver(int) IS
+    'Send due deliveries now (in a short-lived background worker, outside any transaction); returns how many were sent';
+
+--------------------------------------------------------------------------
+-- Running it
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tripl.tick() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'tripl_tick' LANGUAGE C;
+COMMENT ON FUNCTION tripl.tick() IS
+    'One pass: collect due metrics, detect, evaluate alert rules, enqueue deliveries, prune history; never overlaps itself';
+
+CREATE FUNCTION tripl.worker_status()
+    RETURNS TABLE (database text, scheduler_pid int, delivery_pid int, last_tick_at timestamptz,
+                   ticks bigint, scheduler_started_at timestamptz)
+    AS 'MODULE_PATHNAME', 'tripl_worker_status' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.worker_status() IS
+    'The background workers of every database (empty unless tripl is in shared_preload_libraries)';
+
+CREATE FUNCTION tripl._register_database() RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_register_database' LANGUAGE C;
+
+CREATE VIEW tripl.status AS
+WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
+     state AS (
+         SELECT m.id, m.bucket, s.watermark, s.last_status,
+                date_bin(m.bucket, tripl.now(), CASE WHEN extract(epoch FROM m.bucket)::bigint % 604800 = 0
+                         THEN timestamptz '1970-01-05 00:00+00' ELSE timestamptz '1970-01-01 00:00+00' END) AS due_to
+         FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
+     pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                        count(*) FILTER (WHERE status = 'dead') AS dead,
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest
+                 FROM tripl.deliveries)
+SELECT current_database() AS database,
+       current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
+           AND (SELECT scheduler_pid FROM w) IS NOT NULL AS scheduler_running,
+       coalesce(current_setting('tripl.scheduler', true), 'on') AS scheduler_setting,
+       (SELECT scheduler_pid FROM w) AS scheduler_pid,
+       (SELECT delivery_pid FROM w) AS delivery_pid,
+       (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to - 2 * bucket) AS metrics_overdue,
+       (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
+       pending.pending AS deliveries_pending,
+       pending.dead AS deliveries_dead,
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age
+FROM pending;
+COMMENT ON VIEW tripl.status IS
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending';
+
+CREATE FUNCTION tripl.schedule_with_pg_cron(
+    tick_schedule text DEFAULT '* * * * *',
+    deliver_schedule text DEFAULT '* * * * *')
+    RETURNS TABLE (job_name text, jobid bigint)
+    LANGUAGE plpgsql AS $fn$
+DECLARE
+    cron_db text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', CREATE EXTENSION pg_cron), or '
+                         'preload tripl to use its own scheduler.';
+    END IF;
+    cron_db := current_setting('cron.database_name', true);
+    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
+        RAISE EXCEPTION 'pg_cron runs jobs from database "%", not "%"', cron_db, current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('In database %I run: SELECT cron.schedule_in_database(''tripl-tick'', %L, ''SELECT tripl.tick()'', %L);',
+                                cron_db, tick_schedule, current_database());
+    END IF;
+    RETURN QUERY
+    SELECT 'tripl-tick'::text, cron.schedule('tripl-tick', tick_schedule, 'SELECT tripl.tick()')
+    UNION ALL
+    SELECT 'tripl-deliver'::text, cron.schedule('tripl-deliver', deliver_schedule, 'SELECT tripl.deliver()');
+END
+$fn$;
+COMMENT ON FUNCTION tripl.schedule_with_pg_cron(text, text) IS
+    'Create (or update) the pg_cron jobs tripl-tick and tripl-deliver in this database';
+
+-- Tell the scheduler launcher (when tripl is preloaded) about this database
+SELECT tripl._register_database();
+
+--------------------------------------------------------------------------
 -- Privileges: everyone may read the catalog and the values, nobody but the
 -- extension owner may write them; the functions are the only door.
 --------------------------------------------------------------------------
@@ -338,4 +771,14 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA tripl FROM PUBLIC;
 GRANT USAGE ON SCHEMA tripl TO PUBLIC;
 GRANT SELECT ON tripl.fact_tables, tripl.event_sources, tripl.metrics,
     tripl.metric_operands, tripl.metric_values, tripl.metric_breakdowns,
-    tripl.metric_state TO PUBLIC;
+    tripl.metric_state, tripl.anomalies, tripl.monitoring_settings,
+    tripl.monitoring_defaults, tripl.monitoring, tripl.signals,
+    tripl.destinations, tripl.alert_rules, tripl.alert_rule_metrics, tripl.alert_state,
+    tripl.runs, tripl.status TO PUBLIC;
+REVOKE ALL ON FUNCTION tripl._register_database() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tripl.schedule_with_pg_cron(text, text) FROM PUBLIC;
+-- alerting is run by administrators: they see the outbox and their own secrets
+GRANT USAGE ON SCHEMA tripl TO tripl_admin;
+GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items TO tripl_admin;
+REVOKE ALL ON FUNCTION tripl.deliver(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tripl.deliver(int) TO tripl_admin;

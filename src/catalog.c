@@ -34,15 +34,15 @@
 #include "grid.h"
 #include "tripl.h"
 
-PG_FUNCTION_INFO_V1(tripl_create_fact_table);
-PG_FUNCTION_INFO_V1(tripl_alter_fact_table);
-PG_FUNCTION_INFO_V1(tripl_drop_fact_table);
-PG_FUNCTION_INFO_V1(tripl_preview_fact_table);
-PG_FUNCTION_INFO_V1(tripl_create_event_source);
-PG_FUNCTION_INFO_V1(tripl_drop_event_source);
-PG_FUNCTION_INFO_V1(tripl_create_metric);
-PG_FUNCTION_INFO_V1(tripl_alter_metric);
-PG_FUNCTION_INFO_V1(tripl_drop_metric);
+TRIPL_SQL_FUNCTION(tripl_create_fact_table);
+TRIPL_SQL_FUNCTION(tripl_alter_fact_table);
+TRIPL_SQL_FUNCTION(tripl_drop_fact_table);
+TRIPL_SQL_FUNCTION(tripl_preview_fact_table);
+TRIPL_SQL_FUNCTION(tripl_create_event_source);
+TRIPL_SQL_FUNCTION(tripl_drop_event_source);
+TRIPL_SQL_FUNCTION(tripl_create_metric);
+TRIPL_SQL_FUNCTION(tripl_alter_metric);
+TRIPL_SQL_FUNCTION(tripl_drop_metric);
 
 /* A user query that passed the guard, with its introspected columns */
 typedef struct CheckedQuery
@@ -92,8 +92,8 @@ valid_definition_name(const char *name)
 }
 
 /* A text argument, or NULL */
-static char *
-arg_text(FunctionCallInfo fcinfo, int i)
+char *
+fn_arg_text(FunctionCallInfo fcinfo, int i)
 {
 	if (PG_ARGISNULL(i))
 		return NULL;
@@ -101,10 +101,10 @@ arg_text(FunctionCallInfo fcinfo, int i)
 }
 
 /* A required, non-empty text argument */
-static char *
-required_text(FunctionCallInfo fcinfo, int i, const char *what)
+char *
+fn_required_text(FunctionCallInfo fcinfo, int i, const char *what)
 {
-	char	   *s = arg_text(fcinfo, i);
+	char	   *s = fn_arg_text(fcinfo, i);
 
 	if (s == NULL)
 		ereport(ERROR,
@@ -118,8 +118,8 @@ required_text(FunctionCallInfo fcinfo, int i, const char *what)
 }
 
 /* Check a definition name; what is e.g. "fact table" */
-static void
-check_name(const char *name, const char *what)
+void
+check_definition_name(const char *name, const char *what)
 {
 	if (name == NULL)
 		ereport(ERROR,
@@ -133,7 +133,7 @@ check_name(const char *name, const char *what)
 }
 
 /* Limit free-text arguments (descriptions, units, event names) */
-static void
+void
 check_text_length(const char *s, int max, const char *what)
 {
 	if (s != NULL && (int) strlen(s) > max)
@@ -144,7 +144,7 @@ check_text_length(const char *s, int max, const char *what)
 }
 
 /* Does list l (of char *) contain s? */
-static bool
+bool
 list_has_string(List *l, const char *s)
 {
 	ListCell   *lc;
@@ -161,8 +161,8 @@ list_has_string(List *l, const char *s)
  * A text[] argument of names, de-duplicated preserving order.  NULL means
  * empty.  NULL or empty elements and multi-dimensional arrays are errors.
  */
-static List *
-arg_name_list(FunctionCallInfo fcinfo, int i, const char *what)
+List *
+fn_arg_name_list(FunctionCallInfo fcinfo, int i, const char *what)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -396,7 +396,7 @@ check_row_filters(Jsonb *filters, CheckedQuery *cq, const char *ft_name, const c
 		ErrorContextCallback ecb;
 		StringInfoData sql;
 
-		check_name(name, "row filter");
+		check_definition_name(name, "row filter");
 		if (strcmp((char *) lfirst(lk), "string") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -438,12 +438,12 @@ check_identifiers(List *identifiers, CheckedQuery *cq, const char *where)
 Datum
 tripl_create_fact_table(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
-	char	   *query = arg_text(fcinfo, 1);
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *query = fn_arg_text(fcinfo, 1);
 	char	   *ts_column;
 	List	   *identifiers;
 	Jsonb	   *filters = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
-	char	   *description = arg_text(fcinfo, 5);
+	char	   *description = fn_arg_text(fcinfo, 5);
 	char	   *search_path = current_search_path();
 	char	   *where;
 	CheckedQuery *cq;
@@ -453,9 +453,9 @@ tripl_create_fact_table(PG_FUNCTION_ARGS)
 	Datum		vals[10];
 	char		nulls[11] = "          ";
 
-	check_name(name, "fact table");
-	ts_column = required_text(fcinfo, 2, "timestamp_column");
-	identifiers = arg_name_list(fcinfo, 3, "identifier_columns");
+	check_definition_name(name, "fact table");
+	ts_column = fn_required_text(fcinfo, 2, "timestamp_column");
+	identifiers = fn_arg_name_list(fcinfo, 3, "identifier_columns");
 	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
 	where = psprintf("the query of fact table \"%s\"", name);
 
@@ -521,7 +521,7 @@ fact_table_dependents(int64 ft_id)
 }
 
 /* "a, b, c" */
-static char *
+char *
 join_names(List *names)
 {
 	StringInfoData buf;
@@ -557,8 +557,10 @@ clear_metric_values(List *metric_ids)
 					1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = ANY($1)",
 					1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.anomalies WHERE metric_id = ANY($1)",
+					1, types, vals, NULL, false, 0);
 	catalog_execute("UPDATE tripl.metric_state SET watermark = NULL, last_collected_at = NULL, "
-					"last_status = NULL, last_error = NULL WHERE metric_id = ANY($1)",
+					"last_status = NULL, last_error = NULL, changed_from = NULL WHERE metric_id = ANY($1)",
 					1, types, vals, NULL, false, 0);
 }
 
@@ -651,13 +653,13 @@ recheck_fact_dependents(FactTableDef *old, CheckedQuery *cq, CheckedFilters *cf,
 Datum
 tripl_alter_fact_table(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
-	char	   *query = arg_text(fcinfo, 1);
-	char	   *ts_column = arg_text(fcinfo, 2);
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *query = fn_arg_text(fcinfo, 1);
+	char	   *ts_column = fn_arg_text(fcinfo, 2);
 	bool		identifiers_given = !PG_ARGISNULL(3);
 	List	   *identifiers;
 	Jsonb	   *filters = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
-	char	   *description = arg_text(fcinfo, 5);
+	char	   *description = fn_arg_text(fcinfo, 5);
 	FactTableDef *old;
 	CheckedQuery *cq;
 	CheckedFilters *cf;
@@ -670,8 +672,8 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 	Datum		vals[8];
 	char		nulls[9] = "        ";
 
-	check_name(name, "fact table");
-	identifiers = arg_name_list(fcinfo, 3, "identifier_columns");
+	check_definition_name(name, "fact table");
+	identifiers = fn_arg_name_list(fcinfo, 3, "identifier_columns");
 	if (ts_column != NULL && ts_column[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -768,13 +770,13 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 Datum
 tripl_drop_fact_table(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
+	char	   *name = fn_arg_text(fcinfo, 0);
 	FactTableDef *ft;
 	List	   *deps;
 	Oid			types[1] = {INT8OID};
 	Datum		vals[1];
 
-	check_name(name, "fact table");
+	check_definition_name(name, "fact table");
 	SPI_connect();
 	ft = defs_fact_table(name, 0, false);
 	check_owner(ft->owner, "fact table", name);
@@ -796,7 +798,7 @@ Datum
 tripl_preview_fact_table(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *query = arg_text(fcinfo, 0);
+	char	   *query = fn_arg_text(fcinfo, 0);
 	int			sample_rows = PG_ARGISNULL(1) ? 5 : PG_GETARG_INT32(1);
 	char	   *search_path = current_search_path();
 	CheckedQuery *cq;
@@ -855,12 +857,12 @@ tripl_preview_fact_table(PG_FUNCTION_ARGS)
 Datum
 tripl_create_event_source(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
-	char	   *query = arg_text(fcinfo, 1);
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *query = fn_arg_text(fcinfo, 1);
 	char	   *ts_column;
 	char	   *event_column;
-	char	   *user_column = arg_text(fcinfo, 4);
-	char	   *description = arg_text(fcinfo, 5);
+	char	   *user_column = fn_arg_text(fcinfo, 4);
+	char	   *description = fn_arg_text(fcinfo, 5);
 	char	   *search_path = current_search_path();
 	char	   *where;
 	CheckedQuery *cq;
@@ -870,9 +872,9 @@ tripl_create_event_source(PG_FUNCTION_ARGS)
 	Datum		vals[10];
 	char		nulls[11] = "          ";
 
-	check_name(name, "event source");
-	ts_column = required_text(fcinfo, 2, "timestamp_column");
-	event_column = required_text(fcinfo, 3, "event_column");
+	check_definition_name(name, "event source");
+	ts_column = fn_required_text(fcinfo, 2, "timestamp_column");
+	event_column = fn_required_text(fcinfo, 3, "event_column");
 	if (user_column != NULL && user_column[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -927,14 +929,14 @@ tripl_create_event_source(PG_FUNCTION_ARGS)
 Datum
 tripl_drop_event_source(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
+	char	   *name = fn_arg_text(fcinfo, 0);
 	EventSourceDef *es;
 	Oid			types[1] = {INT8OID};
 	Datum		vals[1];
 	List	   *deps = NIL;
 	uint64		i;
 
-	check_name(name, "event source");
+	check_definition_name(name, "event source");
 	SPI_connect();
 	es = defs_event_source(name, 0, false);
 	check_owner(es->owner, "event source", name);
@@ -1201,26 +1203,26 @@ check_status(const char *status)
 Datum
 tripl_create_metric(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
-	char	   *kind = arg_text(fcinfo, 1);
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *kind = fn_arg_text(fcinfo, 1);
 	Interval   *bucket = PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2);
-	char	   *status = arg_text(fcinfo, 3);
+	char	   *status = fn_arg_text(fcinfo, 3);
 	OperandArgs single;
 	Jsonb	   *numerator = PG_ARGISNULL(10) ? NULL : PG_GETARG_JSONB_P(10);
 	Jsonb	   *denominator = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
-	char	   *query = arg_text(fcinfo, 12);
-	char	   *time_column = arg_text(fcinfo, 13);
-	char	   *value_column = arg_text(fcinfo, 14);
-	char	   *event_source = arg_text(fcinfo, 15);
-	char	   *numerator_event = arg_text(fcinfo, 16);
-	char	   *denominator_event = arg_text(fcinfo, 17);
-	char	   *composition = arg_text(fcinfo, 18);
-	List	   *breakdowns = arg_name_list(fcinfo, 19, "breakdowns");
+	char	   *query = fn_arg_text(fcinfo, 12);
+	char	   *time_column = fn_arg_text(fcinfo, 13);
+	char	   *value_column = fn_arg_text(fcinfo, 14);
+	char	   *event_source = fn_arg_text(fcinfo, 15);
+	char	   *numerator_event = fn_arg_text(fcinfo, 16);
+	char	   *denominator_event = fn_arg_text(fcinfo, 17);
+	char	   *composition = fn_arg_text(fcinfo, 18);
+	List	   *breakdowns = fn_arg_name_list(fcinfo, 19, "breakdowns");
 	bool		limit_given = !PG_ARGISNULL(20);
 	int			values_limit = limit_given ? PG_GETARG_INT32(20) : 0;
 	bool		anomaly_detection;
-	char	   *description = arg_text(fcinfo, 22);
-	char	   *unit = arg_text(fcinfo, 23);
+	char	   *description = fn_arg_text(fcinfo, 22);
+	char	   *unit = fn_arg_text(fcinfo, 23);
 	char	   *search_path = current_search_path();
 	int64		width_us;
 	const char *problem;
@@ -1240,17 +1242,17 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 	char		nulls[20] = "                   ";
 
 	memset(&single, 0, sizeof(single));
-	single.fact_table = arg_text(fcinfo, 4);
-	single.aggregation = arg_text(fcinfo, 5);
-	single.measure_column = arg_text(fcinfo, 6);
-	single.distinct_column = arg_text(fcinfo, 7);
-	single.row_filters = arg_name_list(fcinfo, 8, "row_filters");
-	single.filter_sql = arg_text(fcinfo, 9);
+	single.fact_table = fn_arg_text(fcinfo, 4);
+	single.aggregation = fn_arg_text(fcinfo, 5);
+	single.measure_column = fn_arg_text(fcinfo, 6);
+	single.distinct_column = fn_arg_text(fcinfo, 7);
+	single.row_filters = fn_arg_name_list(fcinfo, 8, "row_filters");
+	single.filter_sql = fn_arg_text(fcinfo, 9);
 	single_given = single.fact_table || single.aggregation || single.measure_column ||
 		single.distinct_column || single.row_filters || single.filter_sql;
 
 	/* common arguments */
-	check_name(name, "metric");
+	check_definition_name(name, "metric");
 	if (kind == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1534,16 +1536,16 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 Datum
 tripl_alter_metric(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
-	char	   *status = arg_text(fcinfo, 1);
-	char	   *description = arg_text(fcinfo, 3);
-	char	   *unit = arg_text(fcinfo, 4);
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *status = fn_arg_text(fcinfo, 1);
+	char	   *description = fn_arg_text(fcinfo, 3);
+	char	   *unit = fn_arg_text(fcinfo, 4);
 	MetricDef  *m;
 	Oid			types[5] = {INT8OID, TEXTOID, BOOLOID, TEXTOID, TEXTOID};
 	Datum		vals[5];
 	char		nulls[6] = "     ";
 
-	check_name(name, "metric");
+	check_definition_name(name, "metric");
 	if (status)
 		check_status(status);
 	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
@@ -1574,6 +1576,17 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 					"description = coalesce($4, description), unit = coalesce($5, unit), "
 					"updated_at = now() WHERE id = $1",
 					5, types, vals, nulls, false, 0);
+	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != m->anomaly_detection)
+	{
+		/* off: its anomalies go; on again: the next detection scores everything */
+		if (!PG_GETARG_BOOL(2))
+			catalog_execute("DELETE FROM tripl.anomalies WHERE metric_id = $1",
+							1, types, vals, NULL, false, 0);
+		else
+			catalog_execute("UPDATE tripl.metric_state SET changed_from = "
+							"(SELECT min(bucket) FROM tripl.metric_values WHERE metric_id = $1) "
+							"WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -1582,12 +1595,12 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 Datum
 tripl_drop_metric(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0);
+	char	   *name = fn_arg_text(fcinfo, 0);
 	MetricDef  *m;
 	Oid			types[1] = {INT8OID};
 	Datum		vals[1];
 
-	check_name(name, "metric");
+	check_definition_name(name, "metric");
 	SPI_connect();
 	m = defs_metric(name, false);
 	check_owner(m->owner, "metric", name);

@@ -46,7 +46,7 @@
 #include "grid.h"
 #include "tripl.h"
 
-PG_FUNCTION_INFO_V1(tripl_collect);
+TRIPL_SQL_FUNCTION(tripl_collect);
 
 /* Most buckets one explicit window may span */
 #define MAX_WINDOW_BUCKETS	INT64CONST(10000000)
@@ -150,17 +150,22 @@ run_in_subxact(SubxactFn fn, void *arg)
 	return error;
 }
 
-/* May the current role collect (or otherwise manage) what owner defined? */
+/* Is the current role a superuser or a member of tripl_admin? */
 bool
-caller_may_manage(Oid owner)
+caller_is_admin(void)
 {
 	Oid			admin = get_role_oid("tripl_admin", true);
 
 	if (superuser())
 		return true;
-	if (has_privs_of_role(GetUserId(), owner))
-		return true;
 	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
+}
+
+/* May the current role collect (or otherwise manage) what owner defined? */
+bool
+caller_may_manage(Oid owner)
+{
+	return has_privs_of_role(GetUserId(), owner) || caller_is_admin();
 }
 
 /*--------------------------------------------------------------------
@@ -1028,14 +1033,6 @@ collect_run(List *metrics, List *windows, TimestampTz now)
  *--------------------------------------------------------------------
  */
 
-/* Due metric candidate */
-typedef struct DueItem
-{
-	MetricDef  *m;
-	GridWindow	win;
-	int64		overdue;
-} DueItem;
-
 /* Most overdue first; ties by name so the order is stable */
 static int
 due_cmp(const ListCell *a, const ListCell *b)
@@ -1083,12 +1080,13 @@ resume_window(int64 width, int64 now, int64 last_bucket, int64 watermark, int64 
 }
 
 /*
- * The due metrics: active, not running (unless the marker is stale), not
- * backing off after an error, progress behind floor(now).  Returns DueItem
- * pointers, most overdue first.  A limit of 0 means no limit.
+ * The due metrics: active, not running (unless the marker is stale, or
+ * ignore_running: the caller holds the tick lock and set those markers
+ * itself), not backing off after an error, progress behind floor(now).
+ * Returns DueItem pointers, most overdue first.  A limit of 0 means none.
  */
 List *
-collect_due_metrics(TimestampTz now_ts, int limit)
+collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 {
 	List	   *metrics;
 	List	   *due = NIL;
@@ -1135,7 +1133,7 @@ collect_due_metrics(TimestampTz now_ts, int limit)
 		}
 		if (s == NULL || !caller_may_manage(m->owner))
 			continue;
-		if (s[3] == 1 && s[4] != PG_INT64_MIN && now - s[4] < RUNNING_TIMEOUT_USECS)
+		if (!ignore_running && s[3] == 1 && s[4] != PG_INT64_MIN && now - s[4] < RUNNING_TIMEOUT_USECS)
 			continue;			/* another run is collecting it */
 		if (s[3] == 2 && s[5] != PG_INT64_MIN && now - s[5] < m->width_us)
 			continue;			/* back off one bucket after an error */
@@ -1268,7 +1266,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		foreach(lc, collect_due_metrics(now, 0))
+		foreach(lc, collect_due_metrics(now, 0, false))
 		{
 			DueItem    *d = lfirst(lc);
 			GridWindow *w = palloc(sizeof(GridWindow));

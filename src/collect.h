@@ -28,9 +28,18 @@ typedef struct CollectResult
 /* Advisory lock class for per-metric locks ('trip') */
 #define TRIPL_LOCK_CLASS 1953655152
 
-extern List *collect_due_metrics(TimestampTz now, int limit);
+/* A metric that is due, with its resume window */
+typedef struct DueItem
+{
+	MetricDef  *m;
+	GridWindow	win;
+	int64		overdue;
+} DueItem;
+
+extern List *collect_due_metrics(TimestampTz now, int limit, bool ignore_running);
 extern List *collect_run(List *metrics, List *windows, TimestampTz now);
 extern char *collect_metric_sql(MetricDef *m);
 extern bool caller_may_manage(Oid owner);
+extern bool caller_is_admin(void);
 
 #endif							/* TRIPL_COLLECT_H */

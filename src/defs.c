@@ -24,7 +24,12 @@
 #include "defs.h"
 #include "tripl.h"
 
-/* Run tripl's own SQL as the extension owner with search_path pg_catalog */
+/*
+ * Run tripl's own SQL as the extension owner with search_path pg_catalog.
+ * read_only only documents intent: every statement runs with a fresh
+ * snapshot after a command-counter increment, so it sees what earlier
+ * statements of the same transaction wrote (SPI's read_only mode would not).
+ */
 int
 catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				const char *nulls, bool read_only, long tcount)
@@ -41,7 +46,7 @@ catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SetUserIdAndSecContext(tripl_catalog_owner(),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, tcount);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, tcount);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	AtEOXact_GUC(true, nestlevel);
 	if (ret < 0)

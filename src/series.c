@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -22,11 +24,12 @@
 
 #include "defs.h"
 #include "grid.h"
+#include "monitor.h"
 #include "series.h"
 #include "tripl.h"
 
-PG_FUNCTION_INFO_V1(tripl_series);
-PG_FUNCTION_INFO_V1(tripl_breakdown_series);
+TRIPL_SQL_FUNCTION(tripl_series);
+TRIPL_SQL_FUNCTION(tripl_breakdown_series);
 
 /* Most buckets one series call may return */
 #define MAX_SERIES_BUCKETS	1000000
@@ -216,45 +219,129 @@ tripl_series(PG_FUNCTION_ARGS)
 	SeriesGrid	g;
 	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[3];
-	int			nrows;
-	int			r = 0;
+	double	   *value;
+	double	   *expected;
+	double	   *eff;
+	double	   *z;
+	int		   *dir;			/* 0 none, +1 spike, -1 drop */
+	double		sigma = 0;
+	uint64		r;
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	m = defs_metric(name, false);
 	series_grid(m, fcinfo, 1, &g);
+	value = palloc(sizeof(double) * g.n);
+	expected = palloc(sizeof(double) * g.n);
+	eff = palloc(sizeof(double) * g.n);
+	z = palloc(sizeof(double) * g.n);
+	dir = palloc0(sizeof(int) * g.n);
+	for (i = 0; i < g.n; i++)
+	{
+		int64		b = g.start + (int64) i * g.width;
+
+		value[i] = series_zero_filled(&g, b) ? 0.0 : NAN;
+		expected[i] = eff[i] = z[i] = NAN;
+	}
+
 	values[0] = Int64GetDatum(m->id);
 	values[1] = TimestampTzGetDatum(unix_to_ts(g.start));
 	values[2] = TimestampTzGetDatum(unix_to_ts(g.end));
 	catalog_execute("SELECT bucket, value FROM tripl.metric_values "
-					"WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
+					"WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3",
 					3, types, values, NULL, true, 0);
-	nrows = (int) SPI_processed;
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		b = ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
+
+		value[(b - g.start) / g.width] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	if (m->anomaly_detection && g.filled_to != PG_INT64_MIN)
+	{
+		MonitorSettings s;
+		DetectOutput out;
+		int64		eval_end = Min(g.end, g.filled_to);
+
+		monitor_settings(m, &s);
+		sigma = s.detect.sigma_threshold;
+		/* the expected band: the detector over the window, with its history */
+		if (eval_end > g.start &&
+			monitor_run_detector(m, g.start - series_history(m, &s) * g.width, eval_end,
+								 g.start, eval_end, &s, &out))
+		{
+			int			k;
+
+			for (k = 0; k < out.n_rows; k++)
+			{
+				DetectRow  *row = &out.rows[k];
+
+				if (row->bucket < g.start || row->bucket >= g.end || row->silenced ||
+					isnan(row->expected))
+					continue;
+				i = (int) ((row->bucket - g.start) / g.width);
+				expected[i] = row->expected;
+				eff[i] = row->effective_stddev;
+				z[i] = row->z_score;
+			}
+			detect_output_free(&out);
+		}
+		/* the verdicts: what detection stored */
+		catalog_execute("SELECT bucket, expected, effective_stddev, z_score, direction FROM tripl.anomalies "
+						"WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3",
+						3, types, values, NULL, true, 0);
+		for (r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		b = ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
+			Datum		d;
+
+			i = (int) ((b - g.start) / g.width);
+			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+			expected[i] = isnull ? NAN : DatumGetFloat8(d);
+			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull);
+			eff[i] = isnull ? NAN : DatumGetFloat8(d);
+			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 4, &isnull);
+			z[i] = isnull ? NAN : DatumGetFloat8(d);
+			dir[i] = strcmp(spi_text(r, 4), "spike") == 0 ? 1 : -1;
+		}
+	}
+
 	for (i = 0; i < g.n; i++)
 	{
-		int64		b = g.start + (int64) i * g.width;
 		Datum		out[8];
-		bool		nulls[8] = {false, true, true, true, true, true, true, true};
-		bool		isnull;
+		bool		nulls[8] = {false, true, true, true, true, false, true, true};
 
-		out[0] = TimestampTzGetDatum(unix_to_ts(b));
-		while (r < nrows &&
-			   ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull))) < b)
-			r++;
-		if (r < nrows &&
-			ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull))) == b)
+		out[0] = TimestampTzGetDatum(unix_to_ts(g.start + (int64) i * g.width));
+		if (!isnan(value[i]))
 		{
-			out[1] = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+			out[1] = Float8GetDatum(value[i]);
 			nulls[1] = false;
 		}
-		else if (series_zero_filled(&g, b))
+		if (!isnan(expected[i]))
 		{
-			out[1] = Float8GetDatum(0.0);
-			nulls[1] = false;
+			out[2] = Float8GetDatum(expected[i]);
+			nulls[2] = false;
+			if (!isnan(eff[i]))
+			{
+				out[3] = Float8GetDatum(expected[i] - sigma * eff[i]);
+				out[4] = Float8GetDatum(expected[i] + sigma * eff[i]);
+				nulls[3] = nulls[4] = false;
+			}
 		}
-		out[5] = BoolGetDatum(false);
-		nulls[5] = false;
+		out[5] = BoolGetDatum(dir[i] != 0);
+		if (!isnan(z[i]))
+		{
+			out[6] = Float8GetDatum(z[i]);
+			nulls[6] = false;
+		}
+		if (dir[i] != 0)
+		{
+			out[7] = CStringGetTextDatum(dir[i] > 0 ? "spike" : "drop");
+			nulls[7] = false;
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
 	}
 	SPI_finish();

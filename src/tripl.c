@@ -22,14 +22,30 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "alert.h"
+#include "tick.h"
 #include "tripl.h"
 
 PG_MODULE_MAGIC;
 
-void		_PG_init(void);
+PGDLLEXPORT void _PG_init(void);
 
 int			tripl_query_timeout_ms = 5 * 60 * 1000;
 int			tripl_chunk_buckets = 5000;
+bool		tripl_allow_private_destinations = false;
+int			tripl_delivery_max_attempts = 8;
+int			tripl_delivery_connect_timeout_ms = 5000;
+int			tripl_delivery_timeout_ms = 30000;
+int			tripl_delivery_retry_base_ms = 30000;
+int			tripl_delivery_retry_cap_ms = 3600000;
+int			tripl_delivery_lease_ms = 120000;
+int			tripl_delivery_concurrency = 32;
+bool		tripl_scheduler_enabled = true;
+int			tripl_tick_interval_ms = 60000;
+char	   *tripl_databases = NULL;
+int			tripl_run_retention_s = 7 * 24 * 3600;
+int			tripl_run_error_retention_s = 30 * 24 * 3600;
+int			tripl_delivery_retention_s = 7 * 24 * 3600;
 
 static char *mock_now_string = NULL;
 static bool mock_now_set = false;
@@ -110,7 +126,7 @@ tripl_now(void)
 	return GetCurrentTransactionStartTimestamp();
 }
 
-PG_FUNCTION_INFO_V1(tripl_now_sql);
+TRIPL_SQL_FUNCTION(tripl_now_sql);
 
 /* SQL: tripl.now() */
 Datum
@@ -171,5 +187,86 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("tripl.allow_private_destinations",
+							 "Allow alert deliveries to loopback, private and link-local addresses.",
+							 "Off by default so that database users cannot reach internal services.",
+							 &tripl_allow_private_destinations,
+							 false, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_max_attempts",
+							"Attempts after which a failing delivery is marked dead.",
+							NULL, &tripl_delivery_max_attempts,
+							8, 1, 1000, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_connect_timeout",
+							"Longest time to establish an alert delivery's connection.",
+							NULL, &tripl_delivery_connect_timeout_ms,
+							5000, 1, 600000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_timeout",
+							"Longest time one alert delivery request may take in all.",
+							NULL, &tripl_delivery_timeout_ms,
+							30000, 1, 3600000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_retry_base",
+							"Wait before the first retry of a failed delivery; doubles per attempt.",
+							NULL, &tripl_delivery_retry_base_ms,
+							30000, 1, 86400000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_retry_cap",
+							"Longest wait between retries of a failed delivery.",
+							NULL, &tripl_delivery_retry_cap_ms,
+							3600000, 1, 86400000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_lease",
+							"How long a claimed delivery is reserved before another pass may take it over.",
+							"Must be longer than tripl.delivery_timeout.",
+							&tripl_delivery_lease_ms,
+							120000, 1000, 86400000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_concurrency",
+							"Most alert deliveries sent at once.",
+							NULL, &tripl_delivery_concurrency,
+							32, 1, 1000, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("tripl.scheduler",
+							 "Run tripl's background scheduler and delivery workers.",
+							 "Off makes every tripl worker idle, without a restart.",
+							 &tripl_scheduler_enabled,
+							 true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.tick_interval",
+							"How often the scheduler runs tripl.tick() in each database.",
+							NULL, &tripl_tick_interval_ms,
+							60000, 10, 86400000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tripl.databases",
+							   "Databases the scheduler may run in (empty: every database that has the extension).",
+							   "A comma-separated list of database names.",
+							   &tripl_databases,
+							   "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.run_retention",
+							"How long tripl.runs keeps rows of passes without errors.",
+							NULL, &tripl_run_retention_s,
+							7 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.run_error_retention",
+							"How long tripl.runs keeps rows of passes that failed.",
+							NULL, &tripl_run_error_retention_s,
+							30 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.delivery_retention",
+							"How long sent and dead deliveries are kept.",
+							NULL, &tripl_delivery_retention_s,
+							7 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("tripl");
+
+	/* background workers only when preloaded, and never during pg_upgrade */
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
+	{
+		tripl_worker_shmem_init();
+		tripl_register_launcher();
+	}
 }

@@ -12,10 +12,20 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+
+/*
+ * Declare a SQL-callable function.  The extension is built with
+ * -fvisibility=hidden; PostgreSQL 15's PG_FUNCTION_INFO_V1 exports only the
+ * info record, so the function itself is declared exported first.
+ */
+#define TRIPL_SQL_FUNCTION(name) \
+	extern PGDLLEXPORT Datum name(PG_FUNCTION_ARGS); \
+	PG_FUNCTION_INFO_V1(name)
 
 /* Limits on user input */
 #define TRIPL_MAX_QUERY_LENGTH		262144
@@ -81,8 +91,15 @@ extern bool type_is_numeric(Oid typid);
 extern const char *timestamp_type_of(Oid typid);
 extern void check_role_exists(Oid role, const char *what, const char *name);
 
-/* catalog helpers (catalog.c) */
+/* argument and catalog helpers (catalog.c) */
 extern bool valid_definition_name(const char *name);
+extern void check_definition_name(const char *name, const char *what);
+extern void check_text_length(const char *s, int max, const char *what);
+extern char *fn_arg_text(FunctionCallInfo fcinfo, int i);
+extern char *fn_required_text(FunctionCallInfo fcinfo, int i, const char *what);
+extern List *fn_arg_name_list(FunctionCallInfo fcinfo, int i, const char *what);
+extern bool list_has_string(List *l, const char *s);
+extern char *join_names(List *names);
 
 /* Wrap a user query as a sub-query in generated SQL (aggsql.c) */
 extern void append_user_query(StringInfo buf, const char *query);

@@ -39,7 +39,7 @@ $plain->stop;
 # With preloading
 my $pre = PostgreSQL::Test::Cluster->new('preloaded');
 $pre->init;
-$pre->append_conf('postgresql.conf', "shared_preload_libraries = 'tripl'\n");
+$pre->append_conf('postgresql.conf', "shared_preload_libraries = 'tripl'\ntripl.scheduler = off\n");
 $pre->start;
 is($pre->safe_psql('postgres', q{SHOW shared_preload_libraries}), 'tripl', 'server starts with tripl preloaded');
 is($pre->safe_psql('postgres', 'CREATE EXTENSION tripl; SELECT count(*) FROM tripl.metrics'), '0',

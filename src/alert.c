@@ -1,0 +1,1708 @@
+/*-------------------------------------------------------------------------
+ *
+ * alert.c
+ *	  Alerting in the database: destinations and rules (privileged
+ *	  definitions), evaluating rules against the current signals, and the
+ *	  outbox.
+ *
+ *	  Evaluation follows tripl-behaviour §5.  The alert candidates are each
+ *	  monitored metric's newest anomaly while it is "latest" (24-hour
+ *	  horizon, emission lag = settling).  Every rule is matched against
+ *	  them (alert_core.c), its state per metric moves through created /
+ *	  reopened / still active / closed with the cooldown rules, and what is
+ *	  to be sent is written to tripl.deliveries — in the same transaction
+ *	  as the state, so a crash can neither lose nor duplicate an enqueue.
+ *	  Digest destinations buffer one item per (rule, metric, direction) in
+ *	  tripl.digest_items and send them when their cron schedule fires.
+ *	  Sending is deliver.c's job.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "alert.h"
+#include "alert_core.h"
+#include "collect.h"
+#include "cron.h"
+#include "defs.h"
+#include "netguard.h"
+#include "template.h"
+#include "tripl.h"
+#include "uuid5.h"
+
+TRIPL_SQL_FUNCTION(tripl_create_destination);
+TRIPL_SQL_FUNCTION(tripl_alter_destination);
+TRIPL_SQL_FUNCTION(tripl_drop_destination);
+TRIPL_SQL_FUNCTION(tripl_create_alert_rule);
+TRIPL_SQL_FUNCTION(tripl_alter_alert_rule);
+TRIPL_SQL_FUNCTION(tripl_drop_alert_rule);
+TRIPL_SQL_FUNCTION(tripl_evaluate_alerts);
+TRIPL_SQL_FUNCTION(tripl_test_destination);
+
+/* Advisory lock key serialising alert evaluation in a database ('aler') */
+#define ALERT_LOCK_KEY 1634493810
+
+#define DEFAULT_TELEGRAM_URL	"https://api.telegram.org"
+#define DEFAULT_PAGERDUTY_URL	"https://events.pagerduty.com/v2/enqueue"
+#define MAX_SECRET_LENGTH		4096
+
+/* Placeholders a message template may use */
+static const char *const template_names[] = {
+	"rule", "destination", "database", "count", "summary", "items",
+	"metric", "direction", "actual", "expected", "absolute_delta",
+	"percent_delta", "bucket", "z_score", "unit", "detector",
+	"incident_id", "description"
+};
+
+/* One anomaly to be reported */
+typedef struct AlertItem
+{
+	int64		metric_id;
+	char	   *metric;
+	char	   *unit;
+	char	   *description;
+	int			direction;		/* +1 spike, -1 drop */
+	double		actual;
+	double		expected;
+	double		z;
+	char	   *detector;
+	int64		bucket;			/* Unix microseconds */
+	char		incident[37];
+} AlertItem;
+
+/* A destination, as evaluation and payload building need it */
+typedef struct Destination
+{
+	int64		id;
+	char	   *name;
+	char	   *type;
+	char	   *chat_id;
+	char	   *schedule;
+} Destination;
+
+/*--------------------------------------------------------------------
+ * Privileges and validation
+ *--------------------------------------------------------------------
+ */
+
+/* Refuse unless superuser or member of tripl_admin */
+static void
+require_admin(const char *what)
+{
+	if (!caller_is_admin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s", what),
+				 errhint("Only superusers and members of the tripl_admin role may do this.")));
+}
+
+/* Check a destination URL: http/https, no literal private addresses */
+static void
+check_destination_url(const char *url)
+{
+	char		host[NETGUARD_HOST_BUFLEN];
+	char		err[256];
+	char		why[128];
+	int			port;
+
+	if (!url_check(url, host, sizeof(host), &port, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid destination URL: %s", err)));
+	if (!tripl_allow_private_destinations && host_literal_is_forbidden(host, why, sizeof(why)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("destination URL points to a %s", why),
+				 errhint("Outbound alerts may not reach private, loopback or link-local addresses unless a superuser sets tripl.allow_private_destinations = on.")));
+}
+
+/* A secret: bounded, printable, no line breaks (it may become a header) */
+static void
+check_secret(const char *secret)
+{
+	const unsigned char *p;
+
+	check_text_length(secret, MAX_SECRET_LENGTH, "secret");
+	if (secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret must not be empty")));
+	for (p = (const unsigned char *) secret; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret must not contain control characters")));
+	}
+}
+
+/* An HTTP header name we may set: a token that is not one tripl sets */
+static void
+check_header_name(const char *h)
+{
+	static const char *const reserved[] = {
+		"content-type", "content-length", "host", "idempotency-key", "transfer-encoding",
+		"connection", "user-agent", "expect", "te", "upgrade", "trailer", "keep-alive"
+	};
+	const char *p;
+	int			i;
+
+	if (h[0] == '\0' || strlen(h) > 100)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header must be 1 to 100 characters")));
+	for (p = h; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '_') || IS_HIGHBIT_SET(*p))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret_header \"%s\" is not a valid HTTP header name", h)));
+	}
+	for (i = 0; i < (int) lengthof(reserved); i++)
+	{
+		if (pg_strcasecmp(h, reserved[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret_header \"%s\" is set by tripl itself", h)));
+	}
+}
+
+/* A cron schedule; NULL or empty means none */
+static void
+check_schedule(const char *schedule)
+{
+	CronSchedule cs;
+	char		err[256];
+
+	if (!cron_parse(schedule, &cs, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule: %s", err),
+				 errhint("Use five cron fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', in UTC.")));
+}
+
+/* The URL shown for a Slack destination (its real URL is the secret) */
+static char *
+redacted_url(const char *url)
+{
+	char		host[NETGUARD_HOST_BUFLEN];
+	char		err[256];
+	int			port;
+	const char *scheme_end = strstr(url, "://");
+
+	if (!url_check(url, host, sizeof(host), &port, err, sizeof(err)) || scheme_end == NULL)
+		return pstrdup("(redacted)");
+	return psprintf("%.*s://%s/...", (int) (scheme_end - url), url, host);
+}
+
+/*--------------------------------------------------------------------
+ * Destinations
+ *--------------------------------------------------------------------
+ */
+
+/* SQL: tripl.create_destination(name, type, url, secret, secret_header, chat_id, schedule, enabled) */
+Datum
+tripl_create_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *type = fn_arg_text(fcinfo, 1);
+	char	   *url = fn_arg_text(fcinfo, 2);
+	char	   *secret = fn_arg_text(fcinfo, 3);
+	char	   *secret_header = fn_arg_text(fcinfo, 4);
+	char	   *chat_id = fn_arg_text(fcinfo, 5);
+	char	   *schedule = fn_arg_text(fcinfo, 6);
+	bool		enabled = PG_ARGISNULL(7) ? true : PG_GETARG_BOOL(7);
+	char	   *shown_url;
+	int64		id;
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[8] = "       ";
+
+	require_admin("create an alert destination");
+	check_definition_name(name, "destination");
+	if (type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("type must not be NULL"),
+				 errhint("Use webhook, slack, telegram or pagerduty.")));
+	if (strcmp(type, "webhook") != 0 && strcmp(type, "slack") != 0 &&
+		strcmp(type, "telegram") != 0 && strcmp(type, "pagerduty") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid destination type \"%s\"", type),
+				 errhint("Use webhook, slack, telegram or pagerduty.")));
+	if (secret_header && strcmp(type, "webhook") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header is only for webhook destinations")));
+	if (chat_id && strcmp(type, "telegram") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chat_id is only for telegram destinations")));
+	if (schedule && schedule[0] == '\0')
+		schedule = NULL;
+	if (schedule)
+	{
+		if (strcmp(type, "pagerduty") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pagerduty destinations cannot be digests"),
+					 errhint("PagerDuty gets one event per incident, as it happens.")));
+		check_schedule(schedule);
+	}
+
+	if (strcmp(type, "webhook") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for a webhook destination")));
+		if ((secret == NULL) != (secret_header == NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret and secret_header go together for a webhook destination"),
+					 errhint("The secret is sent as the value of the header named by secret_header.")));
+		if (secret_header)
+			check_header_name(secret_header);
+		shown_url = url;
+	}
+	else if (strcmp(type, "slack") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for a slack destination"),
+					 errhint("Use the incoming-webhook URL Slack gave you; tripl keeps it as the secret.")));
+		if (secret)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a slack destination takes no secret: its URL is the secret")));
+		secret = url;
+		shown_url = redacted_url(url);
+	}
+	else
+	{
+		bool		telegram = strcmp(type, "telegram") == 0;
+
+		if (url == NULL)
+			url = telegram ? DEFAULT_TELEGRAM_URL : DEFAULT_PAGERDUTY_URL;
+		if (secret == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("secret is required for a %s destination", type),
+					 errhint(telegram ? "Pass the bot token as secret." : "Pass the Events v2 routing key as secret.")));
+		if (telegram)
+		{
+			const char *p;
+
+			if (chat_id == NULL || chat_id[0] == '\0' || strlen(chat_id) > 64)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("chat_id is required for a telegram destination (at most 64 characters)")));
+			for (p = secret; *p; p++)
+			{
+				if (!(isalnum((unsigned char) *p) || *p == ':' || *p == '_' || *p == '-'))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("a Telegram bot token has only letters, digits, ':', '_' and '-'")));
+			}
+		}
+		shown_url = url;
+	}
+	check_destination_url(url);
+	if (secret)
+		check_secret(secret);
+
+	SPI_connect();
+	values[0] = CStringGetTextDatum(name);
+	catalog_execute("SELECT 1 FROM tripl.destinations WHERE name = $1", 1, types, values, NULL, true, 0);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("destination \"%s\" already exists", name)));
+	values[1] = CStringGetTextDatum(type);
+	values[2] = CStringGetTextDatum(shown_url);
+	if (secret_header)
+		values[3] = CStringGetTextDatum(secret_header);
+	else
+		nulls[3] = 'n';
+	if (chat_id)
+		values[4] = CStringGetTextDatum(chat_id);
+	else
+		nulls[4] = 'n';
+	if (schedule)
+		values[5] = CStringGetTextDatum(schedule);
+	else
+		nulls[5] = 'n';
+	values[6] = BoolGetDatum(enabled);
+	catalog_execute("INSERT INTO tripl.destinations (name, type, url, secret_header, chat_id, schedule, "
+					"enabled, owner, last_flushed_at) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, current_user::regrole, tripl.now()) RETURNING id",
+					7, types, values, nulls, false, 0);
+	id = spi_int64(0, 0);
+	if (secret)
+	{
+		Oid			t2[3] = {INT8OID, TEXTOID, OIDOID};
+		Datum		v2[3];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = CStringGetTextDatum(secret);
+		v2[2] = ObjectIdGetDatum(GetUserId());
+		catalog_execute("INSERT INTO tripl.destination_secrets (destination_id, secret, owner) "
+						"VALUES ($1, $2, $3::regrole)", 3, t2, v2, NULL, false, 0);
+	}
+	/* the owner is the caller, not catalog_execute's role */
+	{
+		Oid			t2[2] = {INT8OID, OIDOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = ObjectIdGetDatum(GetUserId());
+		catalog_execute("UPDATE tripl.destinations SET owner = $2::regrole WHERE id = $1",
+						2, t2, v2, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* Load a destination by name (id, type, owner), erroring when missing */
+static int64
+destination_id(const char *name, Oid *owner, char **type)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	check_definition_name(name, "destination");
+	values[0] = CStringGetTextDatum(name);
+	catalog_execute("SELECT id, owner::oid::int8, type FROM tripl.destinations WHERE name = $1",
+					1, types, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("destination \"%s\" does not exist", name)));
+	if (owner)
+		*owner = (Oid) spi_int64(0, 1);
+	if (type)
+		*type = (char *) spi_text(0, 2);
+	return spi_int64(0, 0);
+}
+
+/* Owner (or superuser) only */
+static void
+require_owner(Oid owner, const char *what, const char *name)
+{
+	if (!superuser() && !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of %s \"%s\"", what, name)));
+}
+
+/* SQL: tripl.alter_destination(name, enabled, url, secret, schedule) */
+Datum
+tripl_alter_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *url = fn_arg_text(fcinfo, 2);
+	char	   *secret = fn_arg_text(fcinfo, 3);
+	char	   *schedule = fn_arg_text(fcinfo, 4);
+	char	   *type;
+	Oid			owner;
+	int64		id;
+	Oid			types[4] = {INT8OID, BOOLOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[5] = "    ";
+
+	require_admin("change an alert destination");
+	SPI_connect();
+	id = destination_id(name, &owner, &type);
+	require_owner(owner, "destination", name);
+	if (url)
+	{
+		check_destination_url(url);
+		if (strcmp(type, "slack") == 0)
+		{
+			secret = url;
+			url = redacted_url(url);
+		}
+	}
+	if (secret)
+	{
+		check_secret(secret);
+		if (strcmp(type, "slack") == 0 && fn_arg_text(fcinfo, 2) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a slack destination takes no secret: change its url instead")));
+	}
+	if (schedule && schedule[0] != '\0')
+	{
+		if (strcmp(type, "pagerduty") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pagerduty destinations cannot be digests")));
+		check_schedule(schedule);
+	}
+	values[0] = Int64GetDatum(id);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+		values[1] = BoolGetDatum(PG_GETARG_BOOL(1));
+	if (url)
+		values[2] = CStringGetTextDatum(url);
+	else
+		nulls[2] = 'n';
+	if (schedule)
+		values[3] = CStringGetTextDatum(schedule);
+	else
+		nulls[3] = 'n';
+	catalog_execute("UPDATE tripl.destinations SET enabled = coalesce($2, enabled), url = coalesce($3, url), "
+					"schedule = CASE WHEN $4 IS NULL THEN schedule WHEN $4 = '' THEN NULL ELSE $4 END "
+					"WHERE id = $1", 4, types, values, nulls, false, 0);
+	if (secret)
+	{
+		values[2] = CStringGetTextDatum(secret);
+		catalog_execute("UPDATE tripl.destination_secrets SET secret = $3 WHERE destination_id = $1",
+						3, types, values, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* SQL: tripl.drop_destination(name) */
+Datum
+tripl_drop_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	Oid			owner;
+	int64		id;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	List	   *rules = NIL;
+	uint64		i;
+
+	require_admin("drop an alert destination");
+	SPI_connect();
+	id = destination_id(name, &owner, NULL);
+	require_owner(owner, "destination", name);
+	values[0] = Int64GetDatum(id);
+	catalog_execute("SELECT name FROM tripl.alert_rules WHERE destination_id = $1 ORDER BY name",
+					1, types, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+		rules = lappend(rules, (char *) spi_text(i, 0));
+	if (rules != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop destination \"%s\" because alert rules use it", name),
+				 errdetail("Used by: %s.", join_names(rules)),
+				 errhint("Drop those rules first with tripl.drop_alert_rule().")));
+	catalog_execute("DELETE FROM tripl.destinations WHERE id = $1", 1, types, values, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*--------------------------------------------------------------------
+ * Rules
+ *--------------------------------------------------------------------
+ */
+
+/* A message template: every placeholder must be one tripl knows */
+static void
+check_template(const char *tmpl)
+{
+	char		err[256];
+
+	check_text_length(tmpl, TRIPL_MAX_TEXT_LENGTH, "message_template");
+	if (!template_check(tmpl, template_names, lengthof(template_names), err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid message_template: %s", err),
+				 errhint("The placeholders are: rule, destination, database, count, summary, items, metric, direction, actual, expected, absolute_delta, percent_delta, bucket, z_score, unit, detector, incident_id, description.")));
+}
+
+/* A finite, non-negative float argument */
+static double
+nonneg_arg(FunctionCallInfo fcinfo, int i, const char *what, double dflt)
+{
+	double		v;
+
+	if (PG_ARGISNULL(i))
+		return dflt;
+	v = PG_GETARG_FLOAT8(i);
+	if (!isfinite(v) || v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number, at least 0", what)));
+	return v;
+}
+
+/* SQL: tripl.create_alert_rule(...) */
+Datum
+tripl_create_alert_rule(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *destination = fn_arg_text(fcinfo, 1);
+	bool		all_metrics = PG_ARGISNULL(2);
+	List	   *metrics = fn_arg_name_list(fcinfo, 2, "metrics");
+	bool		spike = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+	bool		drop = PG_ARGISNULL(4) ? true : PG_GETARG_BOOL(4);
+	double		min_pct = nonneg_arg(fcinfo, 5, "min_percent_delta", 30);
+	double		min_abs = nonneg_arg(fcinfo, 6, "min_absolute_delta", 0);
+	double		min_exp = nonneg_arg(fcinfo, 7, "min_expected", 0);
+	Interval   *cooldown = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
+	char	   *tmpl = fn_arg_text(fcinfo, 9);
+	bool		enabled = PG_ARGISNULL(11) ? true : PG_GETARG_BOOL(11);
+	int64		dest_id;
+	int64		id;
+	ListCell   *lc;
+	Oid			types[12] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, BOOLOID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, INTERVALOID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+	Datum		values[12];
+	char		nulls[13] = "            ";
+
+	require_admin("create an alert rule");
+	check_definition_name(name, "alert rule");
+	if (destination == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("destination must not be NULL")));
+	if (!all_metrics && metrics == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metrics must not be empty"),
+				 errhint("Pass NULL to watch every monitored metric.")));
+	if (!spike && !drop)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a rule must notify on spikes, drops or both")));
+	if (cooldown && (cooldown->month != 0 || cooldown->day < 0 || cooldown->time < 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cooldown must be a non-negative interval without months")));
+	if (tmpl)
+		check_template(tmpl);
+
+	SPI_connect();
+	dest_id = destination_id(destination, NULL, NULL);
+	values[0] = CStringGetTextDatum(name);
+	catalog_execute("SELECT 1 FROM tripl.alert_rules WHERE name = $1", 1, types, values, NULL, true, 0);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("alert rule \"%s\" already exists", name)));
+	foreach(lc, metrics)
+		(void) defs_metric(lfirst(lc), false);
+
+	values[1] = Int64GetDatum(dest_id);
+	values[2] = BoolGetDatum(all_metrics);
+	values[3] = BoolGetDatum(spike);
+	values[4] = BoolGetDatum(drop);
+	values[5] = Float8GetDatum(min_pct);
+	values[6] = Float8GetDatum(min_abs);
+	values[7] = Float8GetDatum(min_exp);
+	if (cooldown)
+		values[8] = IntervalPGetDatum(cooldown);
+	else
+		nulls[8] = 'n';
+	if (tmpl)
+		values[9] = CStringGetTextDatum(tmpl);
+	else
+		nulls[9] = 'n';
+	if (PG_ARGISNULL(10))
+		nulls[10] = 'n';
+	else
+		values[10] = PG_GETARG_DATUM(10);
+	values[11] = BoolGetDatum(enabled);
+	catalog_execute("INSERT INTO tripl.alert_rules (name, destination_id, all_metrics, notify_on_spike, "
+					"notify_on_drop, min_percent_delta, min_absolute_delta, min_expected, cooldown, "
+					"message_template, muted_until, enabled, owner) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '1 day'), $10, $11, $12, "
+					"'-'::regrole) RETURNING id",
+					12, types, values, nulls, false, 0);
+	id = spi_int64(0, 0);
+	{
+		Oid			t2[2] = {INT8OID, OIDOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = ObjectIdGetDatum(GetUserId());
+		catalog_execute("UPDATE tripl.alert_rules SET owner = $2::regrole WHERE id = $1",
+						2, t2, v2, NULL, false, 0);
+	}
+	foreach(lc, metrics)
+	{
+		Oid			t2[2] = {INT8OID, TEXTOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = CStringGetTextDatum((char *) lfirst(lc));
+		catalog_execute("INSERT INTO tripl.alert_rule_metrics (rule_id, metric_id) "
+						"SELECT $1, id FROM tripl.metrics WHERE name = $2", 2, t2, v2, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* Load a rule's id and owner by name */
+static int64
+rule_id(const char *name, Oid *owner)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	check_definition_name(name, "alert rule");
+	values[0] = CStringGetTextDatum(name);
+	catalog_execute("SELECT id, owner::oid::int8 FROM tripl.alert_rules WHERE name = $1",
+					1, types, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("alert rule \"%s\" does not exist", name)));
+	*owner = (Oid) spi_int64(0, 1);
+	return spi_int64(0, 0);
+}
+
+/* SQL: tripl.alter_alert_rule(name, enabled, muted_until, unmute, message_template) */
+Datum
+tripl_alter_alert_rule(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	bool		unmute = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	char	   *tmpl = fn_arg_text(fcinfo, 4);
+	Oid			owner;
+	Oid			types[5] = {INT8OID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
+
+	require_admin("change an alert rule");
+	if (unmute && !PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("muted_until and unmute cannot be combined")));
+	if (tmpl)
+		check_template(tmpl);
+	SPI_connect();
+	values[0] = Int64GetDatum(rule_id(name, &owner));
+	require_owner(owner, "alert rule", name);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+		values[1] = BoolGetDatum(PG_GETARG_BOOL(1));
+	if (PG_ARGISNULL(2))
+		nulls[2] = 'n';
+	else
+		values[2] = PG_GETARG_DATUM(2);
+	values[3] = BoolGetDatum(unmute);
+	if (tmpl)
+		values[4] = CStringGetTextDatum(tmpl);
+	else
+		nulls[4] = 'n';
+	catalog_execute("UPDATE tripl.alert_rules SET enabled = coalesce($2, enabled), "
+					"muted_until = CASE WHEN $4 THEN NULL ELSE coalesce($3, muted_until) END, "
+					"message_template = coalesce($5, message_template) WHERE id = $1",
+					5, types, values, nulls, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* SQL: tripl.drop_alert_rule(name) */
+Datum
+tripl_drop_alert_rule(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	Oid			owner;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	require_admin("drop an alert rule");
+	SPI_connect();
+	values[0] = Int64GetDatum(rule_id(name, &owner));
+	require_owner(owner, "alert rule", name);
+	catalog_execute("DELETE FROM tripl.alert_rules WHERE id = $1", 1, types, values, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*--------------------------------------------------------------------
+ * Messages and payloads
+ *--------------------------------------------------------------------
+ */
+
+/* A number for people: up to 6 significant digits */
+static char *
+fmt_number(double v)
+{
+	if (!isfinite(v))
+		return pstrdup("n/a");
+	if (fabs(v) >= 1e6 || (fabs(v) < 1e-3 && v != 0))
+		return psprintf("%.4g", v);
+	return psprintf("%.6g", v);
+}
+
+/* A bucket start for people: "2026-11-24 00:00 UTC" */
+static char *
+fmt_bucket(int64 bucket)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(unix_to_ts(bucket), NULL, &tm, &fsec, NULL, NULL) != 0)
+		return pstrdup("?");
+	return psprintf("%04d-%02d-%02d %02d:%02d UTC", tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min);
+}
+
+/* A bucket start as ISO 8601 (for JSON) */
+static char *
+iso_bucket(int64 bucket)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(unix_to_ts(bucket), NULL, &tm, &fsec, NULL, NULL) != 0)
+		return pstrdup("");
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The percent change of an item, or NaN when expected is 0 */
+static double
+item_percent(const AlertItem *it)
+{
+	double		abs_delta;
+	double		pct;
+
+	alert_deltas(it->actual, it->expected, &abs_delta, &pct);
+	return pct;
+}
+
+/* One human line per item */
+static char *
+item_line(const AlertItem *it, TemplateEscape esc)
+{
+	double		pct = item_percent(it);
+	char	   *line = psprintf("%s %s: %s%s%s, expected %s%s at %s",
+								it->metric, it->direction > 0 ? "spike" : "drop",
+								fmt_number(it->actual), it->unit ? " " : "", it->unit ? it->unit : "",
+								fmt_number(it->expected),
+								isnan(pct) ? "" : psprintf(" (%+.1f%%)", pct),
+								fmt_bucket(it->bucket));
+
+	return template_escape(line, esc);
+}
+
+/* Context for template lookups */
+typedef struct AlertMessage
+{
+	const char *rule;
+	const char *destination;
+	List	   *items;			/* AlertItem * */
+	TemplateEscape escape;
+} AlertMessage;
+
+/* Lookup callback: the value of a placeholder */
+static const char *
+message_lookup(void *arg, const char *name)
+{
+	AlertMessage *mc = arg;
+	AlertItem  *first = mc->items ? linitial(mc->items) : NULL;
+	int			n = list_length(mc->items);
+	double		abs_delta = NAN;
+	double		pct = NAN;
+
+	if (strcmp(name, "rule") == 0)
+		return mc->rule;
+	if (strcmp(name, "destination") == 0)
+		return mc->destination;
+	if (strcmp(name, "database") == 0)
+		return get_database_name(MyDatabaseId);
+	if (strcmp(name, "count") == 0)
+		return psprintf("%d", n);
+	if (strcmp(name, "summary") == 0)
+		return psprintf("%d %s", n, n == 1 ? "anomaly" : "anomalies");
+	if (strcmp(name, "items") == 0)
+	{
+		StringInfoData buf;
+		ListCell   *lc;
+
+		initStringInfo(&buf);
+		foreach(lc, mc->items)
+			appendStringInfo(&buf, "%s%s", buf.len ? "\n" : "",
+							 item_line(lfirst(lc), TEMPLATE_ESCAPE_NONE));
+		return buf.data;
+	}
+	if (first == NULL)
+		return NULL;
+	alert_deltas(first->actual, first->expected, &abs_delta, &pct);
+	if (strcmp(name, "metric") == 0)
+		return first->metric;
+	if (strcmp(name, "direction") == 0)
+		return first->direction > 0 ? "spike" : "drop";
+	if (strcmp(name, "actual") == 0)
+		return fmt_number(first->actual);
+	if (strcmp(name, "expected") == 0)
+		return fmt_number(first->expected);
+	if (strcmp(name, "absolute_delta") == 0)
+		return fmt_number(abs_delta);
+	if (strcmp(name, "percent_delta") == 0)
+		return isnan(pct) ? "n/a" : psprintf("%+.1f%%", pct);
+	if (strcmp(name, "bucket") == 0)
+		return fmt_bucket(first->bucket);
+	if (strcmp(name, "z_score") == 0)
+		return psprintf("%.1f", first->z);
+	if (strcmp(name, "unit") == 0)
+		return first->unit;
+	if (strcmp(name, "detector") == 0)
+		return first->detector;
+	if (strcmp(name, "incident_id") == 0)
+		return first->incident;
+	if (strcmp(name, "description") == 0)
+		return first->description;
+	return NULL;
+}
+
+/* Render a rule's message for a destination type */
+static char *
+render_message(const char *tmpl, const char *rule, const Destination *d, List *items, bool digest)
+{
+	AlertMessage mc;
+	bool		telegram = strcmp(d->type, "telegram") == 0;
+	bool		slack = strcmp(d->type, "slack") == 0;
+
+	mc.rule = rule;
+	mc.destination = d->name;
+	mc.items = items;
+	mc.escape = telegram || slack ? TEMPLATE_ESCAPE_HTML : TEMPLATE_ESCAPE_NONE;
+	if (tmpl == NULL)
+	{
+		if (telegram)
+			tmpl = digest ? "<b>tripl digest</b>: {{summary}}\n{{items}}" :
+				"<b>tripl alert {{rule}}</b>: {{summary}}\n{{items}}";
+		else
+			tmpl = digest ? "tripl digest: {{summary}}\n{{items}}" :
+				"tripl alert {{rule}}: {{summary}}\n{{items}}";
+	}
+	return template_render(tmpl, message_lookup, &mc, mc.escape);
+}
+
+/* Append "key": number-or-null */
+static void
+json_number(StringInfo buf, const char *key, double v)
+{
+	appendStringInfo(buf, "\"%s\": ", key);
+	if (isfinite(v))
+		appendStringInfo(buf, "%.17g", v);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* Append "key": "string"-or-null */
+static void
+json_string(StringInfo buf, const char *key, const char *v)
+{
+	appendStringInfo(buf, "\"%s\": ", key);
+	if (v)
+		escape_json(buf, v);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* An item as the webhook payload's JSON object (tripl-behaviour §5) */
+static char *
+item_json(const AlertItem *it)
+{
+	StringInfoData b;
+	double		abs_delta;
+	double		pct;
+
+	alert_deltas(it->actual, it->expected, &abs_delta, &pct);
+	initStringInfo(&b);
+	appendStringInfoString(&b, "{\"scope_type\": \"metric\", ");
+	appendStringInfo(&b, "\"scope_ref\": \"" INT64_FORMAT "\", ", it->metric_id);
+	json_string(&b, "scope_name", it->metric);
+	appendStringInfo(&b, ", \"direction\": \"%s\", ", it->direction > 0 ? "spike" : "drop");
+	json_number(&b, "actual_count", it->actual);
+	appendStringInfoString(&b, ", ");
+	json_number(&b, "expected_count", it->expected);
+	appendStringInfoString(&b, ", ");
+	json_number(&b, "absolute_delta", abs_delta);
+	appendStringInfoString(&b, ", ");
+	json_number(&b, "percent_delta", pct);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "bucket", iso_bucket(it->bucket));
+	appendStringInfoString(&b, ", ");
+	json_number(&b, "z_score", it->z);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "detector", it->detector);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "unit", it->unit);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "incident_id", it->incident);
+	appendStringInfoString(&b, ", \"details_url\": null, \"monitoring_url\": null}");
+	return b.data;
+}
+
+/* The body sent to a destination for a set of items (not pagerduty) */
+static char *
+payload_json(const Destination *d, int64 rule_id_, const char *rule, const char *message,
+			 List *items, const char *key, bool digest)
+{
+	StringInfoData b;
+	ListCell   *lc;
+	char	   *db = get_database_name(MyDatabaseId);
+
+	initStringInfo(&b);
+	if (strcmp(d->type, "slack") == 0)
+	{
+		int			shown = 0;
+
+		appendStringInfoChar(&b, '{');
+		json_string(&b, "text", message);
+		appendStringInfoString(&b, ", \"blocks\": [{\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
+		json_string(&b, "text", digest ? "*tripl digest*" : psprintf("*tripl alert* %s", rule));
+		appendStringInfoString(&b, "}}");
+		foreach(lc, items)
+		{
+			if (++shown > 45)
+				break;
+			appendStringInfoString(&b, ", {\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
+			json_string(&b, "text", item_line(lfirst(lc), TEMPLATE_ESCAPE_HTML));
+			appendStringInfoString(&b, "}}");
+		}
+		appendStringInfoString(&b, "]}");
+		return b.data;
+	}
+	if (strcmp(d->type, "telegram") == 0)
+	{
+		appendStringInfoChar(&b, '{');
+		json_string(&b, "chat_id", d->chat_id);
+		appendStringInfoString(&b, ", ");
+		json_string(&b, "text", message);
+		appendStringInfoString(&b, ", \"parse_mode\": \"HTML\", \"disable_web_page_preview\": true}");
+		return b.data;
+	}
+	appendStringInfo(&b, "{\"event\": \"%s\", \"project\": {", digest ? "tripl.digest" : "tripl.alert");
+	json_string(&b, "name", db);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "slug", db);
+	appendStringInfo(&b, "}, \"destination\": {\"id\": " INT64_FORMAT ", ", d->id);
+	json_string(&b, "name", d->name);
+	if (rule)
+	{
+		appendStringInfo(&b, "}, \"rule\": {\"id\": " INT64_FORMAT ", ", rule_id_);
+		json_string(&b, "name", rule);
+		appendStringInfoChar(&b, '}');
+	}
+	else
+		appendStringInfoString(&b, "}, \"rule\": null");
+	appendStringInfo(&b, ", \"scan\": null, \"matched_count\": %d, ", list_length(items));
+	json_string(&b, "message", message);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "idempotency_key", key);
+	appendStringInfoString(&b, ", \"items\": [");
+	foreach(lc, items)
+		appendStringInfo(&b, "%s%s", foreach_current_index(lc) ? ", " : "", item_json(lfirst(lc)));
+	appendStringInfoString(&b, "]}");
+	return b.data;
+}
+
+/* A PagerDuty Events v2 trigger for one item (routing_key added when sent) */
+static char *
+pagerduty_json(const AlertItem *it, const char *message)
+{
+	StringInfoData b;
+	char	   *summary = pnstrdup(message, Min(strlen(message), 1000));
+
+	initStringInfo(&b);
+	appendStringInfoString(&b, "{\"event_action\": \"trigger\", ");
+	json_string(&b, "dedup_key", it->incident);
+	appendStringInfoString(&b, ", \"payload\": {");
+	json_string(&b, "summary", summary);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "source", get_database_name(MyDatabaseId));
+	appendStringInfo(&b, ", \"severity\": \"%s\", ", fabs(it->z) >= 8 ? "critical" : "error");
+	json_string(&b, "timestamp", iso_bucket(it->bucket));
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "component", it->metric);
+	appendStringInfoString(&b, ", \"group\": \"tripl\", ");
+	json_string(&b, "class", it->detector);
+	appendStringInfo(&b, ", \"custom_details\": %s}}", item_json(it));
+	return b.data;
+}
+
+/* A stable idempotency key: UUIDv5 of what a delivery is about */
+static char *
+delivery_key(const char *what)
+{
+	uint8_t		ns[16];
+	uint8_t		u[16];
+	char	   *out = palloc(37);
+
+	uuid_v5(UUID_NAMESPACE_URL, "tripl-delivery", strlen("tripl-delivery"), ns);
+	uuid_v5(ns, what, strlen(what), u);
+	uuid_format(u, out);
+	return out;
+}
+
+/* A random (version 4) UUID, for deliveries that are not about an anomaly */
+static char *
+random_key(void)
+{
+	uint8_t		u[16];
+	char	   *out = palloc(37);
+
+	if (!pg_strong_random(u, sizeof(u)))
+		elog(ERROR, "could not generate a random idempotency key");
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	uuid_format(u, out);
+	return out;
+}
+
+/* Write one delivery to the outbox; returns its id (0 if the key existed) */
+static int64
+enqueue(int64 rule_id_, int64 dest_id, const char *kind, const char *key, const char *payload,
+		TimestampTz now)
+{
+	Oid			types[6] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[7] = "      ";
+
+	if (rule_id_ > 0)
+		values[0] = Int64GetDatum(rule_id_);
+	else
+		nulls[0] = 'n';
+	values[1] = Int64GetDatum(dest_id);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = CStringGetTextDatum(key);
+	values[4] = CStringGetTextDatum(payload);
+	values[5] = TimestampTzGetDatum(now);
+	catalog_execute("INSERT INTO tripl.deliveries (rule_id, destination_id, kind, idempotency_key, payload, "
+					"next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $6) "
+					"ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+					6, types, values, nulls, false, 0);
+	deliver_wake();
+	return SPI_processed > 0 ? spi_int64(0, 0) : 0;
+}
+
+/*--------------------------------------------------------------------
+ * Evaluation
+ *--------------------------------------------------------------------
+ */
+
+/* A metric with an alert candidate */
+typedef struct Candidate
+{
+	AlertItem	item;
+} Candidate;
+
+/* A timestamptz result cell as Unix microseconds, ALERT_TIME_NONE for NULL */
+static int64
+cell_time(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, &isnull);
+
+	return isnull ? ALERT_TIME_NONE : ts_to_unix(DatumGetTimestampTz(d));
+}
+
+/* A float8 result cell, NaN for NULL */
+static double
+cell_float(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, &isnull);
+
+	return isnull ? NAN : DatumGetFloat8(d);
+}
+
+/* The alert candidates: each monitored metric's newest anomaly while "latest" */
+static List *
+alert_candidates(TimestampTz now)
+{
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {TimestampTzGetDatum(now)};
+	List	   *result = NIL;
+	uint64		i;
+
+	catalog_execute("SELECT m.id, m.name, m.unit, m.description, a.bucket, a.direction, a.actual, "
+					"a.expected, a.z_score, a.detector "
+					"FROM tripl.metrics m JOIN tripl.monitoring mo ON mo.metric_id = m.id "
+					"JOIN LATERAL (SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id "
+					"              ORDER BY x.bucket DESC LIMIT 1) a ON true "
+					"JOIN LATERAL (SELECT max(v.bucket) AS latest FROM tripl.metric_values v "
+					"              WHERE v.metric_id = m.id) lv ON true "
+					"WHERE m.status = 'active' AND m.anomaly_detection "
+					"AND a.bucket >= lv.latest - ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int * m.bucket "
+					"AND a.bucket >= $1 - greatest(interval '24 hours', 3 * m.bucket) "
+					"ORDER BY m.id",
+					1, types, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Candidate  *c = palloc0(sizeof(Candidate));
+
+		c->item.metric_id = spi_int64(i, 0);
+		c->item.metric = (char *) spi_text(i, 1);
+		c->item.unit = (char *) spi_text(i, 2);
+		c->item.description = (char *) spi_text(i, 3);
+		c->item.bucket = cell_time(i, 4);
+		c->item.direction = strcmp(spi_text(i, 5), "spike") == 0 ? 1 : -1;
+		c->item.actual = cell_float(i, 6);
+		c->item.expected = cell_float(i, 7);
+		c->item.z = cell_float(i, 8);
+		c->item.detector = (char *) spi_text(i, 9);
+		result = lappend(result, c);
+	}
+	return result;
+}
+
+/* One rule, loaded for evaluation */
+typedef struct RuleDef
+{
+	int64		id;
+	char	   *name;
+	Destination dest;
+	AlertRule	match;
+	int64		cooldown_us;
+	char	   *tmpl;
+	bool		muted;
+	List	   *metric_ids;		/* int64 * */
+} RuleDef;
+
+/* The enabled rules with enabled destinations */
+static List *
+load_rules(TimestampTz now)
+{
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1] = {TimestampTzGetDatum(now)};
+	List	   *rules = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	catalog_execute("SELECT r.id, r.name, d.id, d.name, d.type, d.chat_id, d.schedule, r.all_metrics, "
+					"r.notify_on_spike::int, r.notify_on_drop::int, r.min_expected, r.min_absolute_delta, "
+					"r.min_percent_delta, (extract(epoch FROM r.cooldown) * 1000000)::int8, "
+					"r.message_template, (r.muted_until IS NOT NULL AND r.muted_until > $1)::int "
+					"FROM tripl.alert_rules r JOIN tripl.destinations d ON d.id = r.destination_id "
+					"WHERE r.enabled AND d.enabled ORDER BY r.id",
+					1, types, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		RuleDef    *r = palloc0(sizeof(RuleDef));
+		bool		isnull;
+
+		r->id = spi_int64(i, 0);
+		r->name = (char *) spi_text(i, 1);
+		r->dest.id = spi_int64(i, 2);
+		r->dest.name = (char *) spi_text(i, 3);
+		r->dest.type = (char *) spi_text(i, 4);
+		r->dest.chat_id = (char *) spi_text(i, 5);
+		r->dest.schedule = (char *) spi_text(i, 6);
+		r->match.all_metrics = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 8, &isnull));
+		r->match.notify_on_spike = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 9, &isnull)) != 0;
+		r->match.notify_on_drop = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 10, &isnull)) != 0;
+		r->match.min_expected = cell_float(i, 10);
+		r->match.min_absolute_delta = cell_float(i, 11);
+		r->match.min_percent_delta = cell_float(i, 12);
+		r->cooldown_us = spi_int64(i, 13);
+		r->tmpl = (char *) spi_text(i, 14);
+		r->muted = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 16, &isnull)) != 0;
+		rules = lappend(rules, r);
+	}
+	foreach(lc, rules)
+	{
+		RuleDef    *r = lfirst(lc);
+		Oid			t1[1] = {INT8OID};
+		Datum		v1[1] = {Int64GetDatum(r->id)};
+		int64	   *ids;
+
+		if (r->match.all_metrics)
+			continue;
+		catalog_execute("SELECT metric_id FROM tripl.alert_rule_metrics WHERE rule_id = $1 ORDER BY 1",
+						1, t1, v1, NULL, true, 0);
+		ids = palloc(sizeof(int64) * (SPI_processed + 1));
+		for (i = 0; i < SPI_processed; i++)
+			ids[i] = spi_int64(i, 0);
+		r->match.metric_ids = ids;
+		r->match.n_metric_ids = (int) SPI_processed;
+	}
+	return rules;
+}
+
+/* A rule x metric state row */
+typedef struct StateRow
+{
+	int64		metric_id;
+	AlertRuleState s;
+} StateRow;
+
+/* The rule's stored states */
+static List *
+load_states(int64 rule)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(rule)};
+	List	   *result = NIL;
+	uint64		i;
+
+	catalog_execute("SELECT metric_id, active::int, opened_at, closed_at, last_notified_at, last_anomaly_bucket "
+					"FROM tripl.alert_state WHERE rule_id = $1", 1, types, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		StateRow   *sr = palloc0(sizeof(StateRow));
+		bool		isnull;
+
+		sr->metric_id = spi_int64(i, 0);
+		sr->s.exists = true;
+		sr->s.active = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)) != 0;
+		sr->s.opened_at = cell_time(i, 2);
+		sr->s.closed_at = cell_time(i, 3);
+		sr->s.last_notified_at = cell_time(i, 4);
+		sr->s.last_anomaly_bucket = cell_time(i, 5);
+		result = lappend(result, sr);
+	}
+	return result;
+}
+
+/* A time as a Datum (with null flag) */
+static void
+time_param(int64 t, Datum *d, char *null)
+{
+	if (t == ALERT_TIME_NONE)
+	{
+		*d = (Datum) 0;
+		*null = 'n';
+	}
+	else
+	{
+		*d = TimestampTzGetDatum(unix_to_ts(t));
+		*null = ' ';
+	}
+}
+
+/* Persist a rule x metric state */
+static void
+save_state(int64 rule, int64 metric, const AlertRuleState *s, const char *direction, const char *incident)
+{
+	Oid			types[9] = {INT8OID, INT8OID, BOOLOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID};
+	Datum		values[9];
+	char		nulls[10] = "         ";
+
+	values[0] = Int64GetDatum(rule);
+	values[1] = Int64GetDatum(metric);
+	values[2] = BoolGetDatum(s->active);
+	if (direction)
+		values[3] = CStringGetTextDatum(direction);
+	else
+		nulls[3] = 'n';
+	time_param(s->opened_at, &values[4], &nulls[4]);
+	time_param(s->closed_at, &values[5], &nulls[5]);
+	time_param(s->last_notified_at, &values[6], &nulls[6]);
+	time_param(s->last_anomaly_bucket, &values[7], &nulls[7]);
+	if (incident)
+		values[8] = DirectFunctionCall1(uuid_in, CStringGetDatum(incident));
+	else
+		nulls[8] = 'n';
+	catalog_execute("INSERT INTO tripl.alert_state AS s (rule_id, metric_id, active, direction, opened_at, "
+					"closed_at, last_notified_at, last_anomaly_bucket, incident_id) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+					"ON CONFLICT (rule_id, metric_id) DO UPDATE SET active = EXCLUDED.active, "
+					"direction = coalesce(EXCLUDED.direction, s.direction), opened_at = EXCLUDED.opened_at, "
+					"closed_at = EXCLUDED.closed_at, last_notified_at = EXCLUDED.last_notified_at, "
+					"last_anomaly_bucket = EXCLUDED.last_anomaly_bucket, "
+					"incident_id = coalesce(EXCLUDED.incident_id, s.incident_id)",
+					9, types, values, nulls, false, 0);
+}
+
+/* One event of an evaluation, for tripl.evaluate_alerts */
+typedef struct AlertEventRow
+{
+	char	   *rule;
+	char	   *metric;
+	const char *event;
+	bool		sent;
+	bool		muted;
+} AlertEventRow;
+
+/* Buffer items into a digest destination's pending set */
+static int
+buffer_digest(RuleDef *r, List *items, TimestampTz now)
+{
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		AlertItem  *it = lfirst(lc);
+		Oid			types[6] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+		Datum		values[6];
+
+		values[0] = Int64GetDatum(r->dest.id);
+		values[1] = Int64GetDatum(r->id);
+		values[2] = Int64GetDatum(it->metric_id);
+		values[3] = CStringGetTextDatum(it->direction > 0 ? "spike" : "drop");
+		values[4] = CStringGetTextDatum(item_json(it));
+		values[5] = TimestampTzGetDatum(now);
+		catalog_execute("INSERT INTO tripl.digest_items (destination_id, rule_id, metric_id, direction, item, updated_at) "
+						"VALUES ($1, $2, $3, $4, $5::jsonb, $6) "
+						"ON CONFLICT (destination_id, rule_id, metric_id, direction) DO UPDATE "
+						"SET item = EXCLUDED.item, updated_at = EXCLUDED.updated_at",
+						6, types, values, NULL, false, 0);
+	}
+	return list_length(items);
+}
+
+/* Enqueue what a rule sends now to an immediate destination */
+static int
+send_items(RuleDef *r, List *items, TimestampTz now)
+{
+	StringInfoData what;
+	ListCell   *lc;
+	char	   *message;
+	int			n = 0;
+
+	if (strcmp(r->dest.type, "pagerduty") == 0)
+	{
+		foreach(lc, items)
+		{
+			AlertItem  *it = lfirst(lc);
+
+			message = render_message(r->tmpl, r->name, &r->dest, list_make1(it), false);
+			if (enqueue(r->id, r->dest.id, "alert",
+						delivery_key(psprintf("pd:%s:" INT64_FORMAT ":" INT64_FORMAT, it->incident,
+											  it->bucket, (int64) now)),
+						pagerduty_json(it, message), now) > 0)
+				n++;
+		}
+		return n;
+	}
+	initStringInfo(&what);
+	appendStringInfo(&what, "alert:" INT64_FORMAT ":" INT64_FORMAT ":" INT64_FORMAT, r->id, r->dest.id, (int64) now);
+	foreach(lc, items)
+	{
+		AlertItem  *it = lfirst(lc);
+
+		appendStringInfo(&what, ":" INT64_FORMAT "@" INT64_FORMAT "%c", it->metric_id, it->bucket,
+						 it->direction > 0 ? '+' : '-');
+	}
+	message = render_message(r->tmpl, r->name, &r->dest, items, false);
+	{
+		char	   *key = delivery_key(what.data);
+
+		if (enqueue(r->id, r->dest.id, "alert", key,
+					payload_json(&r->dest, r->id, r->name, message, items, key, false), now) > 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Evaluate every enabled rule against the current signals.  Serialised by
+ * an advisory lock; the caller's transaction commits state and outbox
+ * together.
+ */
+void
+alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
+{
+	List	   *candidates;
+	List	   *rules;
+	ListCell   *lr;
+	int64		now_us = ts_to_unix(now);
+
+	memset(summary, 0, sizeof(AlertSummary));
+	catalog_execute(psprintf("SELECT pg_advisory_xact_lock(%d, 0)", ALERT_LOCK_KEY), 0, NULL, NULL, NULL, false, 0);
+	candidates = alert_candidates(now);
+	rules = load_rules(now);
+	foreach(lr, rules)
+	{
+		RuleDef    *r = lfirst(lr);
+		List	   *states = load_states(r->id);
+		List	   *to_send = NIL;
+		ListCell   *lc;
+		bool		digest = r->dest.schedule != NULL;
+
+		summary->rules++;
+		/* metrics with a candidate in the rule's scope */
+		foreach(lc, candidates)
+		{
+			Candidate  *c = lfirst(lc);
+			AlertSignal sig;
+			AlertRuleState prev;
+			AlertEvaluation ev;
+			AlertTransition tr;
+			ListCell   *ls;
+			bool		in_scope = r->match.all_metrics;
+			int			k;
+
+			for (k = 0; k < r->match.n_metric_ids && !in_scope; k++)
+				in_scope = (r->match.metric_ids[k] == c->item.metric_id);
+			if (!in_scope)
+				continue;
+			memset(&prev, 0, sizeof(prev));
+			prev.exists = false;
+			prev.opened_at = prev.closed_at = prev.last_notified_at = prev.last_anomaly_bucket = ALERT_TIME_NONE;
+			foreach(ls, states)
+			{
+				StateRow   *sr = lfirst(ls);
+
+				if (sr->metric_id == c->item.metric_id)
+				{
+					prev = sr->s;
+					sr->metric_id = -1;		/* handled */
+				}
+			}
+			sig.metric_id = c->item.metric_id;
+			sig.direction = c->item.direction;
+			sig.actual = c->item.actual;
+			sig.expected = c->item.expected;
+			ev.matched = alert_rule_match(&r->match, &sig) == ALERT_MATCH;
+			ev.anomaly_bucket = c->item.bucket;
+			ev.now = now_us;
+			ev.cooldown_us = r->cooldown_us;
+			ev.is_digest = digest;
+			ev.muted = r->muted;
+			alert_state_transition(&prev, &ev, &tr);
+			if (tr.event == ALERT_STATE_NONE)
+				continue;
+			tripl_incident_id(r->id, c->item.metric_id, c->item.direction > 0 ? "spike" : "drop",
+							  c->item.incident);
+			if (tr.send)
+			{
+				alert_state_mark_notified(&tr.state, now_us);
+				to_send = lappend(to_send, &c->item);
+			}
+			save_state(r->id, c->item.metric_id, &tr.state,
+					   ev.matched ? (c->item.direction > 0 ? "spike" : "drop") : NULL,
+					   ev.matched ? c->item.incident : NULL);
+			summary->transitions++;
+			if (events)
+			{
+				AlertEventRow *e = palloc0(sizeof(AlertEventRow));
+
+				e->rule = r->name;
+				e->metric = c->item.metric;
+				e->event = alert_state_event_name(tr.event);
+				e->sent = tr.send;
+				e->muted = tr.muted_send;
+				*events = lappend(*events, e);
+			}
+		}
+		/* active states whose metric has no matching candidate now close */
+		foreach(lc, states)
+		{
+			StateRow   *sr = lfirst(lc);
+			AlertEvaluation ev;
+			AlertTransition tr;
+
+			if (sr->metric_id < 0 || !sr->s.active)
+				continue;
+			memset(&ev, 0, sizeof(ev));
+			ev.matched = false;
+			ev.now = now_us;
+			ev.cooldown_us = r->cooldown_us;
+			ev.is_digest = digest;
+			ev.muted = r->muted;
+			alert_state_transition(&sr->s, &ev, &tr);
+			save_state(r->id, sr->metric_id, &tr.state, NULL, NULL);
+			summary->transitions++;
+			if (events)
+			{
+				AlertEventRow *e = palloc0(sizeof(AlertEventRow));
+				Oid			t1[1] = {INT8OID};
+				Datum		v1[1] = {Int64GetDatum(sr->metric_id)};
+
+				catalog_execute("SELECT name FROM tripl.metrics WHERE id = $1", 1, t1, v1, NULL, true, 0);
+				e->rule = r->name;
+				e->metric = SPI_processed ? (char *) spi_text(0, 0) : "?";
+				e->event = alert_state_event_name(tr.event);
+				*events = lappend(*events, e);
+			}
+		}
+		if (to_send != NIL)
+		{
+			if (digest)
+				summary->buffered += buffer_digest(r, to_send, now);
+			else
+				summary->enqueued += send_items(r, to_send, now);
+		}
+	}
+	summary->flushed = alert_flush_digests(now);
+}
+
+/* Send the digests whose schedule fired since their last flush */
+int
+alert_flush_digests(TimestampTz now)
+{
+	List	   *dests = NIL;
+	ListCell   *lc;
+	int			flushed = 0;
+	uint64		i;
+	int64		now_us = ts_to_unix(now);
+
+	catalog_execute("SELECT id, name, type, chat_id, schedule, last_flushed_at, created_at "
+					"FROM tripl.destinations WHERE enabled AND schedule IS NOT NULL ORDER BY id",
+					0, NULL, NULL, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Destination *d = palloc0(sizeof(Destination));
+		int64	   *since = palloc(sizeof(int64));
+
+		d->id = spi_int64(i, 0);
+		d->name = (char *) spi_text(i, 1);
+		d->type = (char *) spi_text(i, 2);
+		d->chat_id = (char *) spi_text(i, 3);
+		d->schedule = (char *) spi_text(i, 4);
+		*since = cell_time(i, 5) != ALERT_TIME_NONE ? cell_time(i, 5) : cell_time(i, 6);
+		dests = lappend(dests, list_make2(d, since));
+	}
+	foreach(lc, dests)
+	{
+		List	   *pair = lfirst(lc);
+		Destination *d = linitial(pair);
+		int64		since = *(int64 *) lsecond(pair);
+		CronSchedule cs;
+		char		err[256];
+		int64		next;
+		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+		Datum		values[2];
+		List	   *items = NIL;
+		StringInfoData json;
+
+		if (!cron_parse(d->schedule, &cs, err, sizeof(err)))
+			continue;
+		next = cron_next(&cs, since);
+		if (next < 0 || next > now_us)
+			continue;
+		values[0] = Int64GetDatum(d->id);
+		values[1] = TimestampTzGetDatum(now);
+		catalog_execute("DELETE FROM tripl.digest_items WHERE destination_id = $1 "
+						"RETURNING item::text, (item->>'scope_ref')::int8, item->>'scope_name', "
+						"item->>'direction', (item->>'actual_count')::float8, "
+						"(item->>'expected_count')::float8, (item->>'z_score')::float8, "
+						"item->>'detector', (item->>'bucket')::timestamptz, item->>'unit', item->>'incident_id'",
+						1, types, values, NULL, false, 0);
+		initStringInfo(&json);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			AlertItem  *it = palloc0(sizeof(AlertItem));
+
+			it->metric_id = spi_int64(i, 1);
+			it->metric = (char *) spi_text(i, 2);
+			it->direction = strcmp(spi_text(i, 3), "spike") == 0 ? 1 : -1;
+			it->actual = cell_float(i, 4);
+			it->expected = cell_float(i, 5);
+			it->z = cell_float(i, 6);
+			it->detector = (char *) spi_text(i, 7);
+			it->bucket = cell_time(i, 8);
+			it->unit = (char *) spi_text(i, 9);
+			strlcpy(it->incident, spi_text(i, 10) ? spi_text(i, 10) : "", sizeof(it->incident));
+			items = lappend(items, it);
+		}
+		if (items != NIL)
+		{
+			char	   *message = render_message(NULL, NULL, d, items, true);
+			char	   *key = delivery_key(psprintf("digest:" INT64_FORMAT ":" INT64_FORMAT, d->id, now_us));
+
+			if (enqueue(0, d->id, "digest", key, payload_json(d, 0, NULL, message, items, key, true), now) > 0)
+				flushed++;
+		}
+		catalog_execute("UPDATE tripl.destinations SET last_flushed_at = $2 WHERE id = $1",
+						2, types, values, NULL, false, 0);
+	}
+	return flushed;
+}
+
+/* SQL: tripl.evaluate_alerts() */
+Datum
+tripl_evaluate_alerts(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AlertSummary summary;
+	List	   *events = NIL;
+	ListCell   *lc;
+
+	require_admin("evaluate alert rules");
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	alert_evaluate(tripl_now(), &summary, &events);
+	foreach(lc, events)
+	{
+		AlertEventRow *e = lfirst(lc);
+		Datum		o[5];
+		bool		n[5] = {false, false, false, false, false};
+
+		o[0] = CStringGetTextDatum(e->rule);
+		o[1] = CStringGetTextDatum(e->metric);
+		o[2] = CStringGetTextDatum(e->event);
+		o[3] = BoolGetDatum(e->sent);
+		o[4] = BoolGetDatum(e->muted);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, o, n);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/* SQL: tripl.test_destination(name) */
+Datum
+tripl_test_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	Oid			owner;
+	Destination d;
+	TimestampTz now = tripl_now();
+	StringInfoData b;
+	char	   *key;
+	char	   *message;
+	int64		id;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	require_admin("test an alert destination");
+	SPI_connect();
+	d.id = destination_id(name, &owner, &d.type);
+	d.name = name;
+	values[0] = Int64GetDatum(d.id);
+	catalog_execute("SELECT chat_id FROM tripl.destinations WHERE id = $1", 1, types, values, NULL, true, 0);
+	d.chat_id = (char *) spi_text(0, 0);
+	key = random_key();
+	message = psprintf("tripl test message for destination \"%s\" in database \"%s\"", name,
+					   get_database_name(MyDatabaseId));
+	initStringInfo(&b);
+	if (strcmp(d.type, "webhook") == 0)
+	{
+		appendStringInfoString(&b, "{\"event\": \"tripl.destination_test\", \"destination\": {");
+		appendStringInfo(&b, "\"id\": " INT64_FORMAT ", ", d.id);
+		json_string(&b, "name", name);
+		appendStringInfoString(&b, "}, ");
+		json_string(&b, "message", message);
+		appendStringInfoString(&b, ", ");
+		json_string(&b, "idempotency_key", key);
+		appendStringInfoChar(&b, '}');
+	}
+	else if (strcmp(d.type, "pagerduty") == 0)
+	{
+		/* resolving an unknown dedup key checks the routing key without paging anyone */
+		appendStringInfoString(&b, "{\"event_action\": \"resolve\", ");
+		json_string(&b, "dedup_key", psprintf("tripl-test-%s", key));
+		appendStringInfoChar(&b, '}');
+	}
+	else
+		appendStringInfoString(&b, payload_json(&d, 0, NULL, strcmp(d.type, "telegram") == 0 ?
+												template_escape(message, TEMPLATE_ESCAPE_HTML) : message,
+												NIL, key, false));
+	id = enqueue(0, d.id, "test", key, b.data, now);
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}

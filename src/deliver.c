@@ -1,0 +1,719 @@
+/*-------------------------------------------------------------------------
+ *
+ * deliver.c
+ *	  Sending the outbox (tripl.deliveries) over HTTP with libcurl, at least
+ *	  once, never inside an open transaction.
+ *
+ *	  A pass: (1) in one short transaction, claim due deliveries (pending
+ *	  and due, or "sending" with an expired lease) with FOR UPDATE SKIP
+ *	  LOCKED, mark them sending with a lease and commit; (2) send them all
+ *	  concurrently with a curl multi handle, outside any transaction;
+ *	  (3) in a second transaction record each result: 2xx sent; 408, 429,
+ *	  5xx and network errors back to pending with exponential backoff and
+ *	  jitter (honouring Retry-After); other statuses, refused addresses and
+ *	  too many attempts dead.  A crash after (1) leaves leased rows that the
+ *	  next pass reclaims when the lease expires, and every attempt carries
+ *	  the delivery's Idempotency-Key, so receivers can drop duplicates.
+ *
+ *	  Safety: only http and https, no redirects, no proxies, and every
+ *	  address a host name resolves to is checked right before connecting
+ *	  (curl's open-socket callback), so loopback, private, link-local and
+ *	  metadata addresses are refused unless tripl.allow_private_destinations
+ *	  is on.  Secrets are redacted from anything stored.
+ *
+ *	  Passes run in background workers: tripl.deliver() starts a short-lived
+ *	  one and waits for it; the scheduler's delivery worker runs them in a
+ *	  loop.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+#include <sys/socket.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "alert.h"
+#include "alert_core.h"
+#include "defs.h"
+#include "netguard.h"
+#include "tick.h"
+#include "tripl.h"
+
+TRIPL_SQL_FUNCTION(tripl_deliver);
+
+PGDLLEXPORT void tripl_deliver_worker_main(Datum arg);
+
+/* Longest response body kept, in bytes */
+#define MAX_RESPONSE	1024
+
+/* What a pass needs to know (copied into a worker started by tripl.deliver) */
+typedef struct DeliverSettings
+{
+	TimestampTz now;
+	int			max_deliveries;
+	bool		allow_private;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int			max_attempts;
+	int			retry_base_ms;
+	int			retry_cap_ms;
+	int			lease_ms;
+	int			concurrency;
+} DeliverSettings;
+
+/* Shared with the caller of tripl.deliver() */
+typedef struct DeliverShared
+{
+	Oid			dboid;
+	Oid			roleoid;
+	DeliverSettings settings;
+	bool		done;
+	int			sent;
+	char		error[512];
+} DeliverShared;
+
+/* One request in flight */
+typedef struct Outgoing
+{
+	int64		id;
+	int			attempts;
+	char	   *url;			/* malloc'd */
+	char	   *body;			/* malloc'd */
+	char	   *secret;			/* for redaction; palloc'd, may be NULL */
+	struct curl_slist *headers;
+	CURL	   *easy;
+	char		errbuf[CURL_ERROR_SIZE];
+	char		response[MAX_RESPONSE + 1];
+	size_t		response_len;
+	char		retry_after[64];
+	bool		refused;
+	char		refused_why[160];
+	bool		allow_private;
+	bool		finished;
+	CURLcode	code;
+	long		status;
+} Outgoing;
+
+static bool curl_ready = false;
+
+/* Initialise libcurl once per process; clean it up at exit */
+static void
+curl_cleanup_at_exit(int code, Datum arg)
+{
+	curl_global_cleanup();
+}
+
+/* Make sure libcurl is initialised */
+static void
+ensure_curl(void)
+{
+	if (curl_ready)
+		return;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		elog(ERROR, "could not initialise libcurl");
+	on_proc_exit(curl_cleanup_at_exit, (Datum) 0);
+	curl_ready = true;
+}
+
+/* The settings of this session/process */
+static void
+settings_from_gucs(DeliverSettings *ds, int max_deliveries)
+{
+	ds->now = tripl_now();
+	ds->max_deliveries = max_deliveries;
+	ds->allow_private = tripl_allow_private_destinations;
+	ds->connect_timeout_ms = tripl_delivery_connect_timeout_ms;
+	ds->timeout_ms = tripl_delivery_timeout_ms;
+	ds->max_attempts = tripl_delivery_max_attempts;
+	ds->retry_base_ms = tripl_delivery_retry_base_ms;
+	ds->retry_cap_ms = tripl_delivery_retry_cap_ms;
+	ds->lease_ms = tripl_delivery_lease_ms;
+	ds->concurrency = tripl_delivery_concurrency;
+}
+
+/* Replace every occurrence of secret in text with "***" */
+static char *
+redact(const char *text, const char *secret)
+{
+	StringInfoData buf;
+	const char *p = text;
+	size_t		slen;
+
+	if (text == NULL)
+		return NULL;
+	if (secret == NULL || secret[0] == '\0')
+		return pstrdup(text);
+	slen = strlen(secret);
+	initStringInfo(&buf);
+	for (;;)
+	{
+		const char *hit = strstr(p, secret);
+
+		if (hit == NULL)
+			break;
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, "***");
+		p = hit + slen;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/* Printable ASCII copy of bytes from the network (others become '?') */
+static char *
+printable(const char *bytes, size_t len)
+{
+	char	   *out = palloc(len + 1);
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) bytes[i];
+
+		out[i] = (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) ? (char) c : '?';
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* curl: open a socket only to an allowed address */
+static curl_socket_t
+open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	Outgoing   *o = clientp;
+	char		why[128];
+
+	if (!o->allow_private && sockaddr_is_forbidden(&addr->addr, why, sizeof(why)))
+	{
+		o->refused = true;
+		snprintf(o->refused_why, sizeof(o->refused_why), "refused to connect to a %s", why);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+/* curl: keep the start of the response body */
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	Outgoing   *o = userdata;
+	size_t		n = size * nmemb;
+	size_t		room = MAX_RESPONSE - o->response_len;
+
+	if (room > 0)
+	{
+		size_t		k = n < room ? n : room;
+
+		memcpy(o->response + o->response_len, ptr, k);
+		o->response_len += k;
+		o->response[o->response_len] = '\0';
+	}
+	return n;
+}
+
+/* curl: remember a Retry-After header */
+static size_t
+header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	Outgoing   *o = userdata;
+	size_t		n = size * nitems;
+
+	if (n > 12 && pg_strncasecmp(buffer, "Retry-After:", 12) == 0)
+	{
+		size_t		start = 12;
+		size_t		end = n;
+
+		while (start < end && (buffer[start] == ' ' || buffer[start] == '\t'))
+			start++;
+		while (end > start && (buffer[end - 1] == '\r' || buffer[end - 1] == '\n' || buffer[end - 1] == ' '))
+			end--;
+		if (end - start < sizeof(o->retry_after))
+		{
+			memcpy(o->retry_after, buffer + start, end - start);
+			o->retry_after[end - start] = '\0';
+		}
+	}
+	return n;
+}
+
+/* curl: abort transfers when the process is asked to stop */
+static int
+progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	return (ProcDiePending || QueryCancelPending) ? 1 : 0;
+}
+
+/* Prepare a curl easy handle for one delivery */
+static bool
+prepare_request(Outgoing *o, const char *type, const char *base_url, const char *secret_header,
+				const char *secret, const char *key, const DeliverSettings *ds)
+{
+	char		header[8192];
+	char	   *url;
+
+	if (strcmp(type, "telegram") == 0)
+		url = psprintf("%s/bot%s/sendMessage", base_url, secret ? secret : "");
+	else if (strcmp(type, "slack") == 0 && secret)
+		url = pstrdup(secret);
+	else
+		url = pstrdup(base_url);
+	o->url = strdup(url);
+	o->easy = curl_easy_init();
+	if (o->url == NULL || o->easy == NULL)
+		return false;
+	o->allow_private = ds->allow_private;
+	o->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	o->headers = curl_slist_append(o->headers, "Expect:");
+	snprintf(header, sizeof(header), "Idempotency-Key: %s", key);
+	o->headers = curl_slist_append(o->headers, header);
+	snprintf(header, sizeof(header), "X-Tripl-Attempt: %d", o->attempts);
+	o->headers = curl_slist_append(o->headers, header);
+	if (strcmp(type, "webhook") == 0 && secret_header && secret)
+	{
+		snprintf(header, sizeof(header), "%s: %s", secret_header, secret);
+		o->headers = curl_slist_append(o->headers, header);
+	}
+	curl_easy_setopt(o->easy, CURLOPT_URL, o->url);
+	curl_easy_setopt(o->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(o->easy, CURLOPT_POSTFIELDS, o->body);
+	curl_easy_setopt(o->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(o->body));
+	curl_easy_setopt(o->easy, CURLOPT_HTTPHEADER, o->headers);
+	curl_easy_setopt(o->easy, CURLOPT_USERAGENT, "tripl/0.1");
+	curl_easy_setopt(o->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(o->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(o->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(o->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) ds->connect_timeout_ms);
+	curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long) ds->timeout_ms);
+	curl_easy_setopt(o->easy, CURLOPT_ERRORBUFFER, o->errbuf);
+	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(o->easy, CURLOPT_WRITEDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(o->easy, CURLOPT_HEADERDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(o->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o);
+	return true;
+}
+
+/* Free curl's side of a request */
+static void
+free_request(Outgoing *o)
+{
+	if (o->easy)
+		curl_easy_cleanup(o->easy);
+	if (o->headers)
+		curl_slist_free_all(o->headers);
+	free(o->url);
+	free(o->body);
+	o->easy = NULL;
+	o->headers = NULL;
+	o->url = o->body = NULL;
+}
+
+/* Send every request concurrently (at most ds->concurrency connections) */
+static void
+send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
+{
+	CURLM	   *multi = curl_multi_init();
+	int			running = 0;
+	int			i;
+
+	if (multi == NULL)
+		elog(ERROR, "could not create a curl multi handle");
+	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) Max(ds->concurrency, 1));
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) Max(ds->concurrency, 1));
+	for (i = 0; i < n; i++)
+	{
+		if (reqs[i].easy)
+			curl_multi_add_handle(multi, reqs[i].easy);
+	}
+	do
+	{
+		CURLMsg    *msg;
+		int			left;
+
+		curl_multi_perform(multi, &running);
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+		{
+			Outgoing   *o = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &o);
+			o->code = msg->data.result;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &o->status);
+			o->finished = true;
+			curl_multi_remove_handle(multi, msg->easy_handle);
+		}
+		if (running > 0)
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+		/* a stop request aborts the transfers through progress_cb */
+		if (ProcDiePending || QueryCancelPending)
+		{
+			curl_multi_cleanup(multi);
+			CHECK_FOR_INTERRUPTS();
+			multi = NULL;
+			break;
+		}
+	} while (running > 0);
+	if (multi)
+		curl_multi_cleanup(multi);
+}
+
+/* Claim due deliveries in a committed transaction; returns how many */
+static int
+claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
+{
+	Oid			types[3] = {TIMESTAMPTZOID, INT4OID, INTERVALOID};
+	Datum		values[3];
+	int			n = 0;
+	bool		isnull;
+	uint64		i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "tripl: claiming deliveries");
+	values[0] = TimestampTzGetDatum(ds->now);
+	values[1] = Int32GetDatum(ds->max_deliveries);
+	values[2] = DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d milliseconds", ds->lease_ms)),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	catalog_execute("WITH due AS ("
+					"  SELECT d.id FROM tripl.deliveries d "
+					"  JOIN tripl.destinations x ON x.id = d.destination_id AND x.enabled "
+					"  WHERE (d.status = 'pending' AND d.next_attempt_at <= $1) "
+					"     OR (d.status = 'sending' AND d.lease_until < $1) "
+					"  ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
+					"UPDATE tripl.deliveries d SET status = 'sending', attempts = d.attempts + 1, "
+					"       lease_until = $1 + $3 "
+					"FROM due, tripl.destinations dest "
+					"LEFT JOIN tripl.destination_secrets s ON s.destination_id = dest.id "
+					"WHERE d.id = due.id AND dest.id = d.destination_id "
+					"RETURNING d.id, d.attempts, d.idempotency_key, "
+					"  CASE WHEN dest.type = 'pagerduty' "
+					"       THEN (d.payload || jsonb_build_object('routing_key', s.secret))::text "
+					"       ELSE d.payload::text END, "
+					"  dest.type, dest.url, dest.secret_header, s.secret",
+					3, types, values, NULL, false, 0);
+	if (SPI_processed > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		*out = palloc0(sizeof(Outgoing) * SPI_processed);
+		MemoryContextSwitchTo(old);
+	}
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Outgoing   *o = &(*out)[i];
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		const char *secret = spi_text(i, 7);
+
+		o->id = spi_int64(i, 0);
+		o->attempts = (int) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		o->secret = secret ? pstrdup(secret) : NULL;
+		o->body = strdup(spi_text(i, 3));
+		MemoryContextSwitchTo(old);
+		if (o->body == NULL ||
+			!prepare_request(o, spi_text(i, 4), spi_text(i, 5), spi_text(i, 6), secret,
+							 spi_text(i, 2), ds))
+			snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+		n++;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	return n;
+}
+
+/* Record the results of a pass in a committed transaction */
+static int
+record(Outgoing *reqs, int n, const DeliverSettings *ds)
+{
+	int			sent = 0;
+	int			i;
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *statuses = palloc(sizeof(Datum) * n);
+	Datum	   *nexts = palloc(sizeof(Datum) * n);
+	Datum	   *codes = palloc(sizeof(Datum) * n);
+	bool	   *code_nulls = palloc(sizeof(bool) * n);
+	Datum	   *errors = palloc(sizeof(Datum) * n);
+	bool	   *error_nulls = palloc(sizeof(bool) * n);
+	Datum	   *bodies = palloc(sizeof(Datum) * n);
+	bool	   *body_nulls = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Oid			types[7] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	int64		now_us = ts_to_unix(ds->now);
+
+	for (i = 0; i < n; i++)
+	{
+		Outgoing   *o = &reqs[i];
+		DeliveryOutcome outcome;
+		const char *status;
+		char	   *error = NULL;
+		int64		next = now_us;
+
+		if (o->refused)
+		{
+			outcome = DELIVERY_PERMANENT;
+			error = psprintf("%s (tripl.allow_private_destinations is off)", o->refused_why);
+		}
+		else if (!o->finished || o->code != CURLE_OK)
+		{
+			outcome = DELIVERY_RETRY;
+			error = o->errbuf[0] ? pstrdup(o->errbuf) :
+				pstrdup(o->finished ? curl_easy_strerror(o->code) : "the request did not complete");
+		}
+		else
+		{
+			outcome = classify_http(o->status, false);
+			if (outcome != DELIVERY_SENT)
+				error = psprintf("HTTP status %ld", o->status);
+		}
+		if (outcome == DELIVERY_RETRY && o->attempts >= ds->max_attempts)
+		{
+			outcome = DELIVERY_PERMANENT;
+			error = psprintf("%s; gave up after %d attempts", error, o->attempts);
+		}
+		if (outcome == DELIVERY_SENT)
+		{
+			status = "sent";
+			sent++;
+		}
+		else if (outcome == DELIVERY_RETRY)
+		{
+			int64		retry_after = o->retry_after[0] ? parse_retry_after(o->retry_after, now_us) : -1;
+
+			status = "pending";
+			next = now_us + delivery_backoff_us(o->attempts,
+												(int64) ds->retry_base_ms * 1000,
+												(int64) ds->retry_cap_ms * 1000,
+												pg_prng_double(&pg_global_prng_state),
+												retry_after);
+		}
+		else
+			status = "dead";
+		ids[i] = Int64GetDatum(o->id);
+		statuses[i] = CStringGetTextDatum(status);
+		nexts[i] = TimestampTzGetDatum(unix_to_ts(next));
+		code_nulls[i] = !(o->finished && o->code == CURLE_OK);
+		codes[i] = Int32GetDatum((int32) o->status);
+		error_nulls[i] = (error == NULL);
+		errors[i] = error ? CStringGetTextDatum(redact(printable(error, strlen(error)), o->secret)) : (Datum) 0;
+		body_nulls[i] = (o->response_len == 0);
+		bodies[i] = body_nulls[i] ? (Datum) 0 :
+			CStringGetTextDatum(redact(printable(o->response, o->response_len), o->secret));
+	}
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "tripl: recording deliveries");
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(statuses, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(nexts, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_md_array(codes, code_nulls, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_md_array(errors, error_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	values[5] = PointerGetDatum(construct_md_array(bodies, body_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	values[6] = TimestampTzGetDatum(ds->now);
+	catalog_execute("UPDATE tripl.deliveries d SET status = u.st, next_attempt_at = u.nx, lease_until = NULL, "
+					"last_http_status = u.code, last_error = u.err, last_response = u.body, "
+					"sent_at = CASE WHEN u.st = 'sent' THEN $7 ELSE d.sent_at END "
+					"FROM unnest($1, $2, $3, $4, $5, $6) AS u(id, st, nx, code, err, body) "
+					"WHERE d.id = u.id AND d.status = 'sending'",
+					7, types, values, NULL, false, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return sent;
+}
+
+/*
+ * One delivery pass (see the file comment).  Must run outside a
+ * transaction, in a process that may start its own (a background worker).
+ * Returns how many deliveries were sent (2xx).
+ */
+static int
+deliver_pass_with(const DeliverSettings *ds, int *claimed)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "tripl delivery pass",
+											  ALLOCSET_DEFAULT_SIZES);
+	Outgoing   *reqs = NULL;
+	int			n;
+	int			sent = 0;
+	int			i;
+
+	ensure_curl();
+	n = claim(ds, &reqs, cxt);
+	if (claimed)
+		*claimed = n;
+	if (n > 0)
+	{
+		PG_TRY();
+		{
+			send_all(reqs, n, ds);
+			sent = record(reqs, n, ds);
+		}
+		PG_CATCH();
+		{
+			for (i = 0; i < n; i++)
+				free_request(&reqs[i]);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		for (i = 0; i < n; i++)
+			free_request(&reqs[i]);
+	}
+	MemoryContextDelete(cxt);
+	return sent;
+}
+
+/* One pass with this process's settings (the delivery worker's entry point) */
+int
+deliver_pass(int max_deliveries, int *claimed)
+{
+	DeliverSettings ds;
+
+	StartTransactionCommand();
+	settings_from_gucs(&ds, max_deliveries);
+	CommitTransactionCommand();
+	return deliver_pass_with(&ds, claimed);
+}
+
+/* Entry point of the short-lived worker tripl.deliver() starts */
+void
+tripl_deliver_worker_main(Datum arg)
+{
+	dsm_segment *seg;
+	DeliverShared *shared;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	seg = dsm_attach(DatumGetUInt32(arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tripl delivery worker could not attach to its shared memory")));
+	shared = dsm_segment_address(seg);
+	BackgroundWorkerInitializeConnectionByOid(shared->dboid, shared->roleoid, 0);
+	pgstat_report_appname("tripl deliver");
+	PG_TRY();
+	{
+		shared->sent = deliver_pass_with(&shared->settings, NULL);
+		shared->done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		strlcpy(shared->error, edata->message, sizeof(shared->error));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	dsm_detach(seg);
+	proc_exit(0);
+}
+
+/* Run one pass in a short-lived background worker and wait for it */
+int
+deliver_run_in_worker(int max_deliveries)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	BgwHandleStatus status;
+	dsm_segment *seg;
+	DeliverShared *shared;
+	int			sent;
+	pid_t		pid;
+
+	seg = dsm_create(sizeof(DeliverShared), 0);
+	shared = dsm_segment_address(seg);
+	memset(shared, 0, sizeof(DeliverShared));
+	shared->dboid = MyDatabaseId;
+	shared->roleoid = tripl_catalog_owner();
+	settings_from_gucs(&shared->settings, max_deliveries);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "tripl");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "tripl_deliver_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "tripl deliver");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "tripl deliver");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a tripl delivery worker"),
+				 errhint("Raise max_worker_processes; tripl.deliver() needs one free background worker slot.")));
+	status = WaitForBackgroundWorkerStartup(handle, &pid);
+	if (status != BGWH_STARTED && status != BGWH_STOPPED)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("the tripl delivery worker did not start")));
+	status = WaitForBackgroundWorkerShutdown(handle);
+	if (status != BGWH_STOPPED || !shared->done)
+	{
+		char	   *msg = pstrdup(shared->error[0] ? shared->error : "see the server log");
+
+		dsm_detach(seg);
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("tripl delivery pass failed: %s", msg)));
+	}
+	sent = shared->sent;
+	dsm_detach(seg);
+	return sent;
+}
+
+/* Tell the delivery worker there is work, once this transaction commits */
+void
+deliver_wake(void)
+{
+	tripl_wake_delivery();
+}
+
+/* SQL: tripl.deliver(max_deliveries) */
+Datum
+tripl_deliver(PG_FUNCTION_ARGS)
+{
+	int			max_deliveries = PG_ARGISNULL(0) ? 100 : PG_GETARG_INT32(0);
+
+	if (max_deliveries < 1 || max_deliveries > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_deliveries must be between 1 and 10000")));
+	(void) tripl_catalog_owner();
+	PG_RETURN_INT32(deliver_run_in_worker(max_deliveries));
+}

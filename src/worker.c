@@ -1,0 +1,968 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  tripl's background workers, when tripl is in shared_preload_libraries:
+ *
+ *	  - the launcher ("tripl launcher") connects to no database, lists the
+ *	    databases that allow connections (optionally only those named in
+ *	    tripl.databases) and keeps one scheduler per database that has the
+ *	    extension, plus one delivery worker per such database;
+ *	  - a scheduler ("tripl scheduler <db>") runs tripl.tick() every
+ *	    tripl.tick_interval, committing "running" markers for the metrics it
+ *	    collects first, and exits quietly where the extension is absent;
+ *	  - a delivery worker ("tripl delivery <db>") sends the outbox, sleeping
+ *	    on its latch until a transaction that enqueued a delivery commits
+ *	    (or the next retry is due) — no polling.
+ *
+ *	  Nothing starts before recovery has finished, so a standby runs
+ *	  nothing and a promoted one starts scheduling.  CREATE EXTENSION
+ *	  registers the database with the launcher at once; DROP EXTENSION is
+ *	  noticed by the workers within seconds; DROP DATABASE stops them first
+ *	  (a ProcessUtility hook), so it is never blocked.  Workers that die are
+ *	  started again by the launcher; tripl.scheduler = off (reload) makes
+ *	  every worker idle.  All waits are latch waits with WL_EXIT_ON_PM_DEATH.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "alert.h"
+#include "collect.h"
+#include "tick.h"
+#include "tripl.h"
+
+TRIPL_SQL_FUNCTION(tripl_worker_status);
+TRIPL_SQL_FUNCTION(tripl_register_database);
+
+PGDLLEXPORT void tripl_launcher_main(Datum arg);
+PGDLLEXPORT void tripl_scheduler_main(Datum arg);
+PGDLLEXPORT void tripl_delivery_main(Datum arg);
+
+#define TRIPL_MAX_DATABASES		64
+#define START_TIMEOUT_USECS		(30 * USECS_PER_SEC)
+#define ABSENT_RECHECK_USECS	(5 * USECS_PER_MINUTE)
+#define DROPPING_TIMEOUT_USECS	(10 * USECS_PER_SEC)
+#define LOG_INTERVAL_USECS		(60 * USECS_PER_SEC)
+
+typedef enum SlotState
+{
+	SLOT_FREE = 0,
+	SLOT_UNKNOWN,				/* not probed yet */
+	SLOT_ACTIVE,				/* the extension is installed */
+	SLOT_ABSENT,				/* the extension is not installed */
+	SLOT_DROPPING				/* DROP DATABASE in progress */
+} SlotState;
+
+typedef struct DatabaseSlot
+{
+	Oid			dboid;
+	char		dbname[NAMEDATALEN];
+	SlotState	state;
+	TimestampTz state_since;
+	bool		register_request;
+	pid_t		scheduler_pid;
+	pid_t		delivery_pid;
+	Latch	   *scheduler_latch;
+	Latch	   *delivery_latch;
+	TimestampTz scheduler_starting;
+	TimestampTz delivery_starting;
+	TimestampTz scheduler_started_at;
+	TimestampTz last_tick;
+	int64		ticks;
+	TimestampTz last_failure_log;
+} DatabaseSlot;
+
+typedef struct TriplShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	DatabaseSlot slots[TRIPL_MAX_DATABASES];
+} TriplShared;
+
+static TriplShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+static DatabaseSlot *my_slot = NULL;
+static bool wake_registered = false;
+static bool wake_pending = false;
+
+/*--------------------------------------------------------------------
+ * Shared memory and hooks
+ *--------------------------------------------------------------------
+ */
+
+/* Ask for our shared memory (PostgreSQL 15's shmem_request_hook) */
+static void
+tripl_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(TriplShared)));
+	RequestNamedLWLockTranche("tripl", 1);
+}
+
+/* Create or attach to our shared memory */
+static void
+tripl_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("tripl", sizeof(TriplShared), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(TriplShared));
+		shared->lock = &(GetNamedLWLockTranche("tripl"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Find a database's slot (the caller holds the lock) */
+static DatabaseSlot *
+find_slot(Oid dboid, bool create)
+{
+	int			i;
+	DatabaseSlot *free_slot = NULL;
+
+	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+
+		if (s->state != SLOT_FREE && s->dboid == dboid)
+			return s;
+		if (s->state == SLOT_FREE && free_slot == NULL)
+			free_slot = s;
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(DatabaseSlot));
+	free_slot->dboid = dboid;
+	free_slot->state = SLOT_UNKNOWN;
+	free_slot->state_since = GetCurrentTimestamp();
+	return free_slot;
+}
+
+/* Stop a database's workers and wait for them, before it is dropped */
+static void
+stop_database_workers(Oid dboid)
+{
+	DatabaseSlot *s;
+	pid_t		pids[2] = {0, 0};
+	int			waited;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	s = find_slot(dboid, false);
+	if (s)
+	{
+		s->state = SLOT_DROPPING;
+		s->state_since = GetCurrentTimestamp();
+		pids[0] = s->scheduler_pid;
+		pids[1] = s->delivery_pid;
+	}
+	LWLockRelease(shared->lock);
+	if (s == NULL)
+		return;
+	if (pids[0])
+		kill(pids[0], SIGTERM);
+	if (pids[1])
+		kill(pids[1], SIGTERM);
+	for (waited = 0; waited < 500; waited++)
+	{
+		bool		gone;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		gone = (s->scheduler_pid == 0 && s->delivery_pid == 0);
+		LWLockRelease(shared->lock);
+		if (gone)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+}
+
+/* ProcessUtility hook: DROP DATABASE stops that database's workers first */
+static void
+tripl_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (shared && IsA(parsetree, DropdbStmt))
+	{
+		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+
+		if (OidIsValid(dboid))
+			stop_database_workers(dboid);
+	}
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
+/* Install the hooks (called from _PG_init when preloaded) */
+void
+tripl_worker_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = tripl_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = tripl_shmem_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = tripl_process_utility;
+}
+
+/* Register the launcher (called from _PG_init when preloaded) */
+void
+tripl_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "tripl");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "tripl_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "tripl launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "tripl launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*--------------------------------------------------------------------
+ * Waking the delivery worker when an enqueuing transaction commits
+ *--------------------------------------------------------------------
+ */
+
+/* Transaction callback: set the delivery worker's latch on commit */
+static void
+wake_xact_callback(XactEvent event, void *arg)
+{
+	if (!wake_pending)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		Latch	   *latch = NULL;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		{
+			DatabaseSlot *s = find_slot(MyDatabaseId, false);
+
+			if (s && s->delivery_pid != 0)
+				latch = s->delivery_latch;
+		}
+		LWLockRelease(shared->lock);
+		if (latch)
+			SetLatch(latch);
+		wake_pending = false;
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		wake_pending = false;
+}
+
+/* A delivery was enqueued: wake the delivery worker once this commits */
+void
+tripl_wake_delivery(void)
+{
+	if (shared == NULL)
+		return;
+	if (!wake_registered)
+	{
+		RegisterXactCallback(wake_xact_callback, NULL);
+		wake_registered = true;
+	}
+	wake_pending = true;
+}
+
+/* SQL: tripl._register_database() — CREATE EXTENSION tells the launcher */
+Datum
+tripl_register_database(PG_FUNCTION_ARGS)
+{
+	if (shared == NULL)
+		PG_RETURN_VOID();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	{
+		DatabaseSlot *s = find_slot(MyDatabaseId, true);
+
+		if (s)
+		{
+			s->register_request = true;
+			if (s->state == SLOT_ABSENT)
+				s->state = SLOT_UNKNOWN;
+		}
+	}
+	LWLockRelease(shared->lock);
+	if (shared->launcher_latch)
+		SetLatch(shared->launcher_latch);
+	PG_RETURN_VOID();
+}
+
+/* SQL: tripl.worker_status() */
+Datum
+tripl_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DatabaseSlot copy[TRIPL_MAX_DATABASES];
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (shared == NULL)
+		return (Datum) 0;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	memcpy(copy, shared->slots, sizeof(copy));
+	LWLockRelease(shared->lock);
+	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
+	{
+		Datum		v[6];
+		bool		n[6] = {false, false, false, false, false, false};
+
+		if (copy[i].state != SLOT_ACTIVE && copy[i].scheduler_pid == 0)
+			continue;
+		v[0] = CStringGetTextDatum(copy[i].dbname);
+		v[1] = Int32GetDatum(copy[i].scheduler_pid);
+		n[1] = copy[i].scheduler_pid == 0;
+		v[2] = Int32GetDatum(copy[i].delivery_pid);
+		n[2] = copy[i].delivery_pid == 0;
+		v[3] = TimestampTzGetDatum(copy[i].last_tick);
+		n[3] = copy[i].last_tick == 0;
+		v[4] = Int64GetDatum(copy[i].ticks);
+		v[5] = TimestampTzGetDatum(copy[i].scheduler_started_at);
+		n[5] = copy[i].scheduler_started_at == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	return (Datum) 0;
+}
+
+/*--------------------------------------------------------------------
+ * Common worker plumbing
+ *--------------------------------------------------------------------
+ */
+
+/* Process a pending configuration reload */
+static void
+reload_if_asked(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* Is the extension installed in this database? */
+static bool
+extension_installed(void)
+{
+	bool		present;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	present = OidIsValid(get_extension_oid("tripl", true));
+	CommitTransactionCommand();
+	return present;
+}
+
+/* Exit callback: a scheduler leaves its slot */
+static void
+scheduler_exit(int code, Datum arg)
+{
+	if (shared == NULL || my_slot == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (my_slot->scheduler_pid == MyProcPid)
+	{
+		my_slot->scheduler_pid = 0;
+		my_slot->scheduler_latch = NULL;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* Exit callback: a delivery worker leaves its slot */
+static void
+delivery_exit(int code, Datum arg)
+{
+	if (shared == NULL || my_slot == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (my_slot->delivery_pid == MyProcPid)
+	{
+		my_slot->delivery_pid = 0;
+		my_slot->delivery_latch = NULL;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* Common start of a per-database worker; returns false when it should exit */
+static bool
+attach_database_worker(Oid dboid, bool scheduler)
+{
+	bool		ok = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_slot = find_slot(dboid, false);
+	if (my_slot == NULL || my_slot->state == SLOT_DROPPING)
+		ok = false;
+	else if (scheduler)
+	{
+		if (my_slot->scheduler_pid != 0 && my_slot->scheduler_pid != MyProcPid &&
+			kill(my_slot->scheduler_pid, 0) == 0)
+			ok = false;			/* another scheduler is alive */
+		else
+		{
+			my_slot->scheduler_pid = MyProcPid;
+			my_slot->scheduler_latch = MyLatch;
+			my_slot->scheduler_starting = 0;
+			my_slot->scheduler_started_at = GetCurrentTimestamp();
+		}
+	}
+	else
+	{
+		if (my_slot->delivery_pid != 0 && my_slot->delivery_pid != MyProcPid &&
+			kill(my_slot->delivery_pid, 0) == 0)
+			ok = false;
+		else
+		{
+			my_slot->delivery_pid = MyProcPid;
+			my_slot->delivery_latch = MyLatch;
+			my_slot->delivery_starting = 0;
+		}
+	}
+	LWLockRelease(shared->lock);
+	if (!ok)
+	{
+		my_slot = NULL;
+		return false;
+	}
+	before_shmem_exit(scheduler ? scheduler_exit : delivery_exit, (Datum) 0);
+	return true;
+}
+
+/*--------------------------------------------------------------------
+ * The scheduler
+ *--------------------------------------------------------------------
+ */
+
+/* Phase 1 of a worker tick: mark the due metrics running, committed */
+static bool
+mark_due_running(TimestampTz now)
+{
+	bool		got_lock;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "tripl: marking due metrics");
+	catalog_execute(psprintf("SELECT pg_try_advisory_xact_lock(%d, 0)", TRIPL_TICK_LOCK_KEY),
+					0, NULL, NULL, NULL, false, 0);
+	got_lock = strcmp(spi_text(0, 0), "t") == 0;
+	if (got_lock)
+	{
+		ListCell   *lc;
+		List	   *due = collect_due_metrics(now, 0, false);
+		Datum	   *d = palloc(sizeof(Datum) * (list_length(due) + 1));
+		int			n = 0;
+
+		foreach(lc, due)
+			d[n++] = Int64GetDatum(((DueItem *) lfirst(lc))->m->id);
+		if (n > 0)
+		{
+			Oid			types[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
+			Datum		values[2];
+
+			values[0] = PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+			values[1] = TimestampTzGetDatum(now);
+			catalog_execute("UPDATE tripl.metric_state SET last_status = 'running', last_started_at = $2 "
+							"WHERE metric_id = ANY($1)", 2, types, values, NULL, false, 0);
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	return got_lock;
+}
+
+/* Phase 2 of a worker tick: the pass itself, in one transaction */
+static void
+run_marked_tick(TimestampTz now, TimestampTz started)
+{
+	TickSummary s;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "tripl: tick");
+	(void) tick_run(now, collect_due_metrics(now, 0, true), &s);
+	if (!s.skipped)
+		run_log("tick", started, &s, NULL);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+}
+
+/*
+ * One tick in the worker: running markers committed first, then the pass.
+ * An error is logged, recorded in tripl.runs and the markers released; the
+ * scheduler carries on (or leaves quietly if the extension was dropped).
+ */
+static void
+scheduler_tick(MemoryContext loop_cxt)
+{
+	TimestampTz started = GetCurrentTimestamp();
+
+	PG_TRY();
+	{
+		TimestampTz now;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		now = tripl_now();
+		CommitTransactionCommand();
+		if (mark_due_running(now))
+			run_marked_tick(now, started);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		TickSummary s;
+
+		MemoryContextSwitchTo(loop_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (!extension_installed())
+			proc_exit(0);
+		ereport(LOG,
+				(errmsg("tripl: tick failed in database \"%s\": %s", my_slot->dbname, edata->message)));
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		memset(&s, 0, sizeof(s));
+		run_log("tick", started, &s, edata->message);
+		(void) sweep_stale_running();
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(false);
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_slot->last_tick = GetCurrentTimestamp();
+	my_slot->ticks++;
+	LWLockRelease(shared->lock);
+}
+
+/* Entry point of a scheduler; arg is the database OID */
+void
+tripl_scheduler_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	MemoryContext loop_cxt;
+	TimestampTz next_tick = 0;
+	TimestampTz next_check = 0;
+
+	if (!attach_database_worker(dboid, true))
+		proc_exit(0);
+	pgstat_report_appname(psprintf("tripl scheduler %s", my_slot->dbname));
+	if (!extension_installed())
+	{
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		my_slot->state = SLOT_ABSENT;
+		my_slot->state_since = GetCurrentTimestamp();
+		my_slot->register_request = false;
+		LWLockRelease(shared->lock);
+		proc_exit(0);
+	}
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	my_slot->state = SLOT_ACTIVE;
+	my_slot->register_request = false;
+	LWLockRelease(shared->lock);
+	if (shared->launcher_latch)
+		SetLatch(shared->launcher_latch);
+
+	/* runs interrupted by a crash or a failover are done with */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (sweep_stale_running() > 0)
+		ereport(LOG, (errmsg("tripl: released collections interrupted by a restart in database \"%s\"",
+							 my_slot->dbname)));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "tripl scheduler loop", ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		reload_if_asked();
+		MemoryContextReset(loop_cxt);
+		if (now >= next_check)
+		{
+			if (!extension_installed())
+				proc_exit(0);
+			next_check = now + 2 * USECS_PER_SEC;
+		}
+		if (tripl_scheduler_enabled && now >= next_tick)
+		{
+			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
+
+			scheduler_tick(loop_cxt);
+			MemoryContextSwitchTo(old);
+			next_tick = GetCurrentTimestamp() + (int64) tripl_tick_interval_ms * 1000;
+		}
+		else if (!tripl_scheduler_enabled)
+			next_tick = 0;
+		now = GetCurrentTimestamp();
+		wait_ms = 2000;
+		if (tripl_scheduler_enabled && next_tick > now)
+			wait_ms = Min(wait_ms, (long) ((next_tick - now) / 1000) + 1);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*--------------------------------------------------------------------
+ * The delivery worker
+ *--------------------------------------------------------------------
+ */
+
+/* Milliseconds until the next delivery is due (bounded), from the outbox */
+static long
+next_delivery_ms(void)
+{
+	long		ms = 60000;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	catalog_execute("SELECT (extract(epoch FROM least(min(next_attempt_at) FILTER (WHERE status = 'pending'), "
+					"min(lease_until) FILTER (WHERE status = 'sending')) - tripl.now()) * 1000)::int8 "
+					"FROM tripl.deliveries WHERE status IN ('pending', 'sending')",
+					0, NULL, NULL, NULL, true, 0);
+	if (SPI_processed == 1 && !spi_isnull(0, 0))
+		ms = (long) Max(Min(spi_int64(0, 0), 60000), 50);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return ms;
+}
+
+/* Entry point of a delivery worker; arg is the database OID */
+void
+tripl_delivery_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	volatile TimestampTz next_check = 0;
+
+	if (!attach_database_worker(dboid, false))
+		proc_exit(0);
+	pgstat_report_appname(psprintf("tripl delivery %s", my_slot->dbname));
+	for (;;)
+	{
+		long		wait_ms = 60000;
+		TimestampTz now = GetCurrentTimestamp();
+
+		CHECK_FOR_INTERRUPTS();
+		reload_if_asked();
+		if (now >= next_check)
+		{
+			if (!extension_installed())
+				proc_exit(0);
+			next_check = now + 2 * USECS_PER_SEC;
+		}
+		if (tripl_scheduler_enabled)
+		{
+			PG_TRY();
+			{
+				int			claimed;
+
+				do
+				{
+					(void) deliver_pass(100, &claimed);
+					CHECK_FOR_INTERRUPTS();
+				} while (claimed == 100);
+				wait_ms = next_delivery_ms();
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				MemoryContextSwitchTo(TopMemoryContext);
+				edata = CopyErrorData();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				if (!extension_installed())
+					proc_exit(0);
+				ereport(LOG,
+						(errmsg("tripl: delivery pass failed in database \"%s\": %s",
+								my_slot->dbname, edata->message)));
+				FreeErrorData(edata);
+				wait_ms = 1000;
+			}
+			PG_END_TRY();
+		}
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(wait_ms, 2000L), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*--------------------------------------------------------------------
+ * The launcher
+ *--------------------------------------------------------------------
+ */
+
+/* A database that allows connections */
+typedef struct DbEntry
+{
+	Oid			oid;
+	char		name[NAMEDATALEN];
+} DbEntry;
+
+/* The databases workers may run in */
+static List *
+list_databases(void)
+{
+	List	   *result = NIL;
+	List	   *wanted = NIL;
+	char	   *raw;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (tripl_databases && tripl_databases[0] != '\0')
+	{
+		raw = pstrdup(tripl_databases);
+		if (!SplitIdentifierString(raw, ',', &wanted))
+			ereport(LOG, (errmsg("tripl: tripl.databases is not a valid list of names")));
+	}
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		DbEntry    *e;
+		MemoryContext old;
+
+		if (!db->datallowconn || db->datistemplate || database_is_invalid_form(db))
+			continue;
+		if (wanted != NIL)
+		{
+			ListCell   *lc;
+			bool		found = false;
+
+			foreach(lc, wanted)
+				found = found || strcmp((char *) lfirst(lc), NameStr(db->datname)) == 0;
+			if (!found)
+				continue;
+		}
+		old = MemoryContextSwitchTo(caller);
+		e = palloc(sizeof(DbEntry));
+		e->oid = db->oid;
+		strlcpy(e->name, NameStr(db->datname), NAMEDATALEN);
+		result = lappend(result, e);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return result;
+}
+
+/* Start a per-database worker; false when no slot was free */
+static bool
+start_worker(const DbEntry *db, bool scheduler)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "tripl");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, scheduler ? "tripl_scheduler_main" : "tripl_delivery_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "tripl %s %s", scheduler ? "scheduler" : "delivery", db->name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "tripl %s", scheduler ? "scheduler" : "delivery");
+	worker.bgw_main_arg = ObjectIdGetDatum(db->oid);
+	worker.bgw_notify_pid = MyProcPid;
+	return RegisterDynamicBackgroundWorker(&worker, &handle);
+}
+
+/* One round of the launcher: make every database's workers what they should be */
+static void
+launcher_round(void)
+{
+	List	   *dbs = list_databases();
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	foreach(lc, dbs)
+	{
+		DbEntry    *db = lfirst(lc);
+		DatabaseSlot *s;
+		bool		want_scheduler = false;
+		bool		want_delivery = false;
+
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		s = find_slot(db->oid, true);
+		if (s == NULL)
+		{
+			LWLockRelease(shared->lock);
+			continue;
+		}
+		strlcpy(s->dbname, db->name, NAMEDATALEN);
+		if (s->state == SLOT_DROPPING && now - s->state_since > DROPPING_TIMEOUT_USECS)
+			s->state = SLOT_UNKNOWN;	/* the drop did not happen */
+		if (s->state == SLOT_ABSENT && !s->register_request &&
+			now - s->state_since > ABSENT_RECHECK_USECS)
+			s->state = SLOT_UNKNOWN;	/* look again now and then */
+		if (s->state != SLOT_DROPPING && s->state != SLOT_ABSENT)
+		{
+			want_scheduler = s->scheduler_pid == 0 &&
+				(s->scheduler_starting == 0 || now - s->scheduler_starting > START_TIMEOUT_USECS);
+			want_delivery = s->state == SLOT_ACTIVE && s->delivery_pid == 0 &&
+				(s->delivery_starting == 0 || now - s->delivery_starting > START_TIMEOUT_USECS);
+			if (want_scheduler)
+				s->scheduler_starting = now;
+			if (want_delivery)
+				s->delivery_starting = now;
+		}
+		LWLockRelease(shared->lock);
+
+		if ((want_scheduler && !start_worker(db, true)) ||
+			(want_delivery && !start_worker(db, false)))
+		{
+			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			if (want_scheduler)
+				s->scheduler_starting = 0;
+			if (want_delivery)
+				s->delivery_starting = 0;
+			if (now - s->last_failure_log > LOG_INTERVAL_USECS)
+			{
+				s->last_failure_log = now;
+				LWLockRelease(shared->lock);
+				ereport(LOG,
+						(errmsg("tripl: could not start a background worker for database \"%s\": no free slot",
+								db->name),
+						 errhint("Raise max_worker_processes (now %d); tripl needs two per database that uses it.",
+								 max_worker_processes)));
+			}
+			else
+				LWLockRelease(shared->lock);
+		}
+	}
+
+	/* forget databases that are gone */
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+		bool		present = false;
+
+		if (s->state == SLOT_FREE)
+			continue;
+		foreach(lc, dbs)
+			present = present || ((DbEntry *) lfirst(lc))->oid == s->dboid;
+		if (!present && s->scheduler_pid == 0 && s->delivery_pid == 0)
+			s->state = SLOT_FREE;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* Entry point of the launcher */
+void
+tripl_launcher_main(Datum arg)
+{
+	MemoryContext round_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("tripl launcher");
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->launcher_pid = MyProcPid;
+	shared->launcher_latch = MyLatch;
+	LWLockRelease(shared->lock);
+
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "tripl launcher round", ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		reload_if_asked();
+		if (tripl_scheduler_enabled && !RecoveryInProgress())
+		{
+			MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
+			launcher_round();
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(round_cxt);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 2000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
