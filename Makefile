@@ -14,13 +14,13 @@ PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c \
 	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c
 PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
 	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c src/monitor.c \
-	src/alert.c src/deliver.c src/tick.c src/worker.c
+	src/alert.c src/deliver.c src/tick.c src/worker.c src/engine_pg.c
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 DATA = sql/tripl--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting engine
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config

@@ -170,8 +170,11 @@ COMMENT ON TABLE tripl.metric_operands IS 'The aggregates a fact metric is made 
 -- Values and collection state
 --------------------------------------------------------------------------
 
+-- metric_values and metric_breakdowns carry no foreign key: collection
+-- locks the metric row once per write instead of once per row, and
+-- drop_metric deletes a metric's rows itself.
 CREATE TABLE tripl.metric_values (
-    metric_id   bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    metric_id   bigint NOT NULL,
     bucket      timestamptz NOT NULL,
     value       float8 NOT NULL,
     PRIMARY KEY (metric_id, bucket)
@@ -180,7 +183,7 @@ COMMENT ON TABLE tripl.metric_values IS
     'One row per metric and bucket that has data (bucket = UTC bucket start); a gap has no row';
 
 CREATE TABLE tripl.metric_breakdowns (
-    metric_id           bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    metric_id           bigint NOT NULL,
     bucket              timestamptz NOT NULL,
     breakdown_column    text NOT NULL,
     breakdown_value     text,
@@ -568,6 +571,30 @@ CREATE FUNCTION tripl.collect(
     AS 'MODULE_PATHNAME', 'tripl_collect' LANGUAGE C;
 COMMENT ON FUNCTION tripl.collect(text, timestamptz, timestamptz) IS
     'Collect due metrics, one metric now, or replay a window for one or every active metric';
+
+-- The C aggregation engine behind collection (tripl.engine = c): one
+-- transition call per row computes every operand and breakdown of a source.
+-- Internal: collection generates the calls and their configuration.
+CREATE FUNCTION tripl._engine_trans(internal, bytea, VARIADIC "any") RETURNS internal
+    AS 'MODULE_PATHNAME', 'tripl_engine_trans' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_final(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'tripl_engine_final' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'tripl_engine_combine' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'tripl_engine_serialize' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'tripl_engine_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE AGGREGATE tripl._engine_agg(bytea, VARIADIC "any") (
+    SFUNC = tripl._engine_trans,
+    STYPE = internal,
+    FINALFUNC = tripl._engine_final,
+    COMBINEFUNC = tripl._engine_combine,
+    SERIALFUNC = tripl._engine_serialize,
+    DESERIALFUNC = tripl._engine_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tripl._engine_agg(bytea, VARIADIC "any") IS
+    'Internal: the C aggregation engine used by collection';
 
 CREATE FUNCTION tripl.series(metric text, window_from timestamptz, window_to timestamptz)
     RETURNS TABLE (bucket timestamptz, value float8, expected float8, lower_bound float8,

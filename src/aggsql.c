@@ -190,7 +190,8 @@ aggsql_append_aggregate(StringInfo buf, const AggOperand *op)
 static char *
 group_value_expr(const char *group_column)
 {
-	return psprintf("pg_catalog.left(_src.%s::text, 500)", quote_identifier(group_column));
+	return psprintf("pg_catalog.left(_src.%s::text, %d)", quote_identifier(group_column),
+					TRIPL_BREAKDOWN_CHARS);
 }
 
 /*
@@ -240,6 +241,83 @@ aggsql_operands_query(const AggSource *src, int64 width_us,
 		appendStringInfoString(&buf, "\nGROUP BY 1\nORDER BY 1");
 	appendStringInfo(&buf, "\nLIMIT %d", TRIPL_MAX_CHUNK_ROWS + 1);
 	return buf.data;
+}
+
+/*
+ * The C engine's statement: one tripl._engine_agg call over the window,
+ * its configuration as $3.  Arguments: the time column, the filters, the
+ * measures (cast to float8 unless measure_native[i]), the distinct keys,
+ * then the breakdown values (text columns as they are, when group_raw[i]:
+ * the engine keeps their first characters itself).
+ */
+char *
+aggsql_engine_query(const AggSource *src, List *filters, List *measures,
+					const bool *measure_native, List *keys, List *groups,
+					const bool *group_raw)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT tripl._engine_agg($3, _src.%s", quote_identifier(src->ts_column));
+	foreach(lc, filters)
+		appendStringInfo(&buf, ",\n       (\n%s\n)", (char *) lfirst(lc));
+	foreach(lc, measures)
+	{
+		appendStringInfoString(&buf, ",\n       ");
+		if (measure_native[i++])
+			append_column(&buf, lfirst(lc));
+		else
+		{
+			appendStringInfoChar(&buf, '(');
+			append_column(&buf, lfirst(lc));
+			appendStringInfoString(&buf, ")::float8");
+		}
+	}
+	foreach(lc, keys)
+	{
+		appendStringInfoString(&buf, ",\n       ");
+		append_column(&buf, lfirst(lc));
+	}
+	i = 0;
+	foreach(lc, groups)
+	{
+		appendStringInfoString(&buf, ",\n       ");
+		if (group_raw[i++])
+			append_column(&buf, lfirst(lc));
+		else
+			appendStringInfoString(&buf, group_value_expr(lfirst(lc)));
+	}
+	appendStringInfoString(&buf, ")\nFROM ");
+	append_user_query(&buf, src->query);
+	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
+	return buf.data;
+}
+
+/*
+ * A condition on the source's time column: [from, to), as constants
+ * (grid instants are whole seconds; the immutable to_timestamp is folded
+ * by the planner).
+ */
+char *
+aggsql_time_range(const AggSource *src, int64 from, int64 to)
+{
+	const char *col = quote_identifier(src->ts_column);
+	const char *bounds[2];
+	int64		t[2] = {from, to};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		char	   *lit;
+
+		Assert(t[i] % USECS_PER_SEC == 0);	/* widths are whole seconds */
+		lit = psprintf("pg_catalog.to_timestamp(" INT64_FORMAT ")", t[i] / USECS_PER_SEC);
+		bounds[i] = strcmp(src->ts_type, "timestamptz") == 0 ? lit :
+			psprintf("(%s AT TIME ZONE 'UTC')", lit);
+	}
+	return psprintf("_src.%s >= %s AND _src.%s < %s", col, bounds[0], col, bounds[1]);
 }
 
 /*

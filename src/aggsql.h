@@ -64,6 +64,10 @@ extern char *aggsql_breakdown_rank_query(const AggSource *src, const char *group
 										 const char *filter, int keep);
 extern char *aggsql_sql_metric_query(const AggSource *src, int64 width_us,
 									 const char *value_column);
+extern char *aggsql_engine_query(const AggSource *src, List *filters, List *measures,
+								 const bool *measure_native, List *keys, List *groups,
+								 const bool *group_raw);
+extern char *aggsql_time_range(const AggSource *src, int64 from, int64 to);
 extern void aggsql_append_filters(StringInfo buf, List *fragments);
 
 #endif							/* TRIPL_AGGSQL_H */

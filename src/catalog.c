@@ -1605,7 +1605,10 @@ tripl_drop_metric(PG_FUNCTION_ARGS)
 	m = defs_metric(name, false);
 	check_owner(m->owner, "metric", name);
 	vals[0] = Int64GetDatum(m->id);
+	/* first the metric row: waits for a collection writing its values */
 	catalog_execute("DELETE FROM tripl.metrics WHERE id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

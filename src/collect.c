@@ -43,6 +43,7 @@
 #include "collect.h"
 #include "compose.h"
 #include "defs.h"
+#include "engine_pg.h"
 #include "grid.h"
 #include "tripl.h"
 
@@ -77,6 +78,14 @@ typedef struct SourceSlot
 	SlotResult	res;
 	bool		failed;
 	char	   *error;
+	/* the C engine (tripl.engine = c) */
+	List	   *columns;		/* ColumnInfo * of the source, when known */
+	bool		engine;			/* computed by tripl._engine_agg */
+	bytea	   *config;			/* this chunk's engine configuration */
+	int64		chunk_from;		/* this chunk's first bucket */
+	int			chunk_nbuckets;
+	int			nbreakdowns;	/* engine breakdowns in this chunk */
+	EngineResult eres;			/* this chunk's engine result */
 } SourceSlot;
 
 /* One metric being collected */
@@ -96,6 +105,9 @@ typedef struct MetricTask
 	List	   *rank_values;	/* per breakdown: List of kept values (char *) */
 	List	   *rank_nulls;		/* per breakdown: intVal 1 when NULL is kept */
 	List	   *rank_limited;	/* per breakdown: intVal 1 when values are folded */
+	int			bd_base;		/* engine breakdown index of the first breakdown in
+								 * this chunk, or -1 */
+	bool		multi_chunk;	/* the window spans more than one chunk */
 } MetricTask;
 
 /* Metrics sharing an owner and a bucket width */
@@ -266,7 +278,10 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 			SourceSlot *slot = group_slot(g, 'f', ft->id);
 
 			if (slot->src.query == NULL)
+			{
 				slot_set_fact_table(slot, ft);
+				slot->columns = ft->columns;
+			}
 			t->slot[k] = slot;
 			t->col[k] = slot_operand(slot, fact_operand(ft, ods[k]));
 		}
@@ -283,6 +298,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 			slot->src.ts_column = es->ts_column;
 			slot->src.ts_type = es->ts_type;
 			slot->search_path = es->search_path;
+			slot->columns = es->columns;
 		}
 		num->agg = AGG_COUNT;
 		num->filter = event_filter(es, m->numerator_event);
@@ -349,6 +365,277 @@ slot_sql(SourceSlot *slot, int64 width)
 	return aggsql_operands_query(&slot->src, width, ops, n, NULL, false);
 }
 
+/*--------------------------------------------------------------------
+ * The C engine (tripl.engine = c)
+ *--------------------------------------------------------------------
+ */
+
+/* The declared type of a source column, or NULL when unknown */
+static const char *
+slot_column_type(SourceSlot *slot, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, slot->columns)
+	{
+		ColumnInfo *c = lfirst(lc);
+
+		if (strcmp(c->name, column) == 0)
+			return c->native_type;
+	}
+	return NULL;
+}
+
+/* May the engine compute this slot?  Distinct keys need exact types. */
+static bool
+slot_engine_ok(SourceSlot *slot)
+{
+	ListCell   *lc;
+
+	if (tripl_engine != TRIPL_ENGINE_C)
+		return false;
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+
+		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+		{
+			const char *type = slot_column_type(slot, op->column);
+
+			if (type == NULL || !engine_key_type_supported(type))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The index of a string in a list, appending it when absent */
+static int
+list_index_add(List **list, char *s)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, *list)
+	{
+		if (strcmp(lfirst(lc), s) == 0)
+			return i;
+		i++;
+	}
+	*list = lappend(*list, s);
+	return i;
+}
+
+static EngineAgg
+engine_agg_of(AggKind kind)
+{
+	switch (kind)
+	{
+		case AGG_COUNT:
+			return ENGINE_COUNT;
+		case AGG_SUM:
+			return ENGINE_SUM;
+		case AGG_AVG:
+			return ENGINE_AVG;
+		case AGG_MIN:
+			return ENGINE_MIN;
+		case AGG_MAX:
+			return ENGINE_MAX;
+		case AGG_COUNT_DISTINCT:
+		case AGG_DISTINCT_USERS:
+			break;
+	}
+	return ENGINE_COUNT_DISTINCT;
+}
+
+static char *task_rank_filter(MetricTask *t);
+
+/*
+ * One engine breakdown per breakdown column of a task: its values ranked
+ * over the task's window (within this chunk: by the engine, with the rank
+ * filter limited to the window; across chunks: the list ranked once in
+ * SQL, as a preset).
+ */
+static void
+engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
+					   List **filters, List **groups, List **bds)
+{
+	MetricDef  *m = t->m;
+	ListCell   *lc;
+	int			idx = 0;
+
+	t->bd_base = list_length(*bds);
+	foreach(lc, m->breakdowns)
+	{
+		EngineBreakdown *d = palloc0(sizeof(EngineBreakdown));
+		int			k;
+
+		d->group = list_index_add(groups, lfirst(lc));
+		d->nops = t->nops;
+		for (k = 0; k < t->nops; k++)
+			d->ops[k] = t->col[k];
+		if (m->values_limit > 0 && !t->multi_chunk)
+		{
+			char	   *rank = task_rank_filter(t);
+
+			d->keep = m->values_limit - 1;
+			if (t->win.from > chunk.from || t->win.to < chunk.to)
+			{
+				char	   *range = aggsql_time_range(&slot->src, t->win.from, t->win.to);
+
+				d->nrank = 1;
+				d->rank_filters[0] = list_index_add(filters,
+													rank ? psprintf("%s AND (%s)", range, rank) : range);
+			}
+			else if (rank)
+			{
+				d->nrank = 1;
+				d->rank_filters[0] = list_index_add(filters, rank);
+			}
+		}
+		else if (m->values_limit > 0)
+		{
+			List	   *kept = list_nth(t->rank_values, idx);
+			const char **preset = palloc0(sizeof(char *) * (list_length(kept) + 1));
+			uint32_t   *lens = palloc0(sizeof(uint32_t) * (list_length(kept) + 1));
+			ListCell   *lk;
+			int			n = 0;
+
+			foreach(lk, kept)
+			{
+				preset[n] = lfirst(lk);
+				lens[n] = strlen(preset[n]);
+				n++;
+			}
+			d->use_preset = true;
+			d->npreset = n;
+			d->preset = preset;
+			d->preset_len = lens;
+			d->preset_null = intVal(list_nth(t->rank_nulls, idx)) != 0;
+		}
+		*bds = lappend(*bds, d);
+		idx++;
+	}
+}
+
+/*
+ * A slot's engine statement and this chunk's configuration: every operand
+ * of the slot, and the breakdowns of the tasks reading it that meet the
+ * chunk.
+ */
+static void
+engine_slot_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
+{
+	List	   *filters = NIL;
+	List	   *measures = NIL;
+	List	   *keys = NIL;
+	List	   *groups = NIL;
+	List	   *bds = NIL;
+	bool	   *native;
+	bool	   *raw;
+	EngineSpec	spec;
+	EngineOperand *eops;
+	EngineBreakdown *ebds;
+	ListCell   *lc;
+	int			i = 0;
+
+	memset(&spec, 0, sizeof(spec));
+	eops = palloc0(sizeof(EngineOperand) * (list_length(slot->ops) + 1));
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+		EngineOperand *e = &eops[i++];
+
+		e->agg = engine_agg_of(op->agg);
+		e->filter = op->filter ? list_index_add(&filters, op->filter) : -1;
+		e->measure = -1;
+		e->key = -1;
+		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+			e->key = list_index_add(&keys, op->column);
+		else if (op->agg != AGG_COUNT)
+			e->measure = list_index_add(&measures, op->column);
+	}
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+
+		t->bd_base = (t->slot[0] == slot) ? -1 : t->bd_base;
+		if (t->failed || t->slot[0] != slot || t->m->breakdowns == NIL ||
+			t->win.to <= chunk.from || t->win.from >= chunk.to)
+			continue;
+		engine_task_breakdowns(slot, t, chunk, &filters, &groups, &bds);
+	}
+	native = palloc0(sizeof(bool) * (list_length(measures) + 1));
+	i = 0;
+	foreach(lc, measures)
+	{
+		const char *type = slot_column_type(slot, lfirst(lc));
+
+		native[i++] = type != NULL && engine_measure_native(type);
+	}
+	raw = palloc0(sizeof(bool) * (list_length(groups) + 1));
+	i = 0;
+	foreach(lc, groups)
+	{
+		const char *type = slot_column_type(slot, lfirst(lc));
+
+		raw[i++] = type != NULL && (strcmp(type, "text") == 0 || strcmp(type, "character varying") == 0);
+	}
+	ebds = palloc0(sizeof(EngineBreakdown) * (list_length(bds) + 1));
+	i = 0;
+	foreach(lc, bds)
+		ebds[i++] = *(EngineBreakdown *) lfirst(lc);
+
+	spec.start = chunk.from;
+	spec.width = g->width;
+	spec.nbuckets = (int) ((chunk.to - chunk.from) / g->width);
+	spec.nfilters = list_length(filters);
+	spec.nmeasures = list_length(measures);
+	spec.nkeys = list_length(keys);
+	spec.ngroups = list_length(groups);
+	spec.nops = list_length(slot->ops);
+	spec.ops = eops;
+	spec.nbreakdowns = list_length(bds);
+	spec.breakdowns = ebds;
+	spec.max_rows = TRIPL_MAX_CHUNK_ROWS;
+	slot->config = engine_config(&spec);
+	slot->chunk_from = chunk.from;
+	slot->chunk_nbuckets = spec.nbuckets;
+	slot->nbreakdowns = spec.nbreakdowns;
+	slot->sql = aggsql_engine_query(&slot->src, filters, measures, native, keys, groups, raw);
+}
+
+/* Read an engine result into the slot (in the chunk's context) */
+static void
+engine_slot_result(SourceSlot *slot, bytea *raw, int64 width)
+{
+	EngineResult *r = &slot->eres;
+	int			nops = list_length(slot->ops);
+	int			nbuckets = slot->chunk_nbuckets;
+	int			b;
+	int			k;
+	int			n = 0;
+
+	engine_result_decode(raw, nops, nbuckets, slot->nbreakdowns, r);
+	slot->res.nops = nops;
+	slot->res.buckets = palloc(sizeof(int64) * (nbuckets + 1));
+	slot->res.vals = palloc(sizeof(double) * ((size_t) nbuckets * nops + 1));
+	for (b = 0; b < nbuckets; b++)
+	{
+		bool		any = false;
+
+		for (k = 0; k < nops; k++)
+			any |= !isnan(r->values[(size_t) k * nbuckets + b]);
+		if (!any)
+			continue;
+		slot->res.buckets[n] = slot->chunk_from + (int64) b * width;
+		for (k = 0; k < nops; k++)
+			slot->res.vals[(size_t) n * nops + k] = r->values[(size_t) k * nbuckets + b];
+		n++;
+	}
+	slot->res.nrows = n;
+}
+
 /* Arguments of a slot query run */
 typedef struct SlotRun
 {
@@ -356,6 +643,7 @@ typedef struct SlotRun
 	GridWindow	window;
 	SlotResult *out;
 	MemoryContext cxt;
+	int64		width;
 } SlotRun;
 
 /* Window parameters $1, $2 as timestamptz */
@@ -392,6 +680,29 @@ slot_run_body(void *arg)
 	uint64		i;
 	int			k;
 
+	if (slot->engine)
+	{
+		Oid			etypes[3];
+		Datum		evalues[3];
+		bool		isnull;
+		Datum		d;
+		bytea	   *raw = NULL;
+
+		window_params(run->window, etypes, evalues);
+		etypes[2] = BYTEAOID;
+		evalues[2] = PointerGetDatum(slot->config);
+		(void) userquery_execute_parallel(slot->sql, slot->role, slot->search_path,
+										  tripl_parallel_workers, 3, etypes, evalues, NULL, 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "tripl engine: expected one result row, got " UINT64_FORMAT, SPI_processed);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		old = MemoryContextSwitchTo(run->cxt);
+		if (!isnull)
+			raw = DatumGetByteaPCopy(d);
+		engine_slot_result(slot, raw, run->width);
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	window_params(run->window, types, values);
 	(void) userquery_execute(slot->sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
 	check_row_cap("the collection query");
@@ -420,22 +731,25 @@ slot_run_body(void *arg)
 
 /* Run a slot's query for a chunk; on failure remember the error */
 static void
-slot_run(SourceSlot *slot, GridWindow chunk, MemoryContext cxt)
+slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt)
 {
 	SlotRun		run;
 
 	memset(&slot->res, 0, sizeof(SlotResult));
+	memset(&slot->eres, 0, sizeof(EngineResult));
 	run.slot = slot;
 	run.window = chunk;
 	run.out = &slot->res;
 	run.cxt = cxt;
+	run.width = width;
 	slot->error = run_in_subxact(slot_run_body, &run);
 	slot->failed = (slot->error != NULL);
 }
 
 /*
  * When a shared slot failed, run the task's own operands on that source
- * alone, so one bad metric cannot fail its neighbours.
+ * alone, so one bad metric cannot fail its neighbours.  The retry takes the
+ * SQL path: an engine failure reports as the reference path would.
  */
 static SourceSlot *
 private_slot(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk,
@@ -446,13 +760,14 @@ private_slot(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk,
 
 	*slot = *shared;
 	slot->ops = NIL;
+	slot->engine = false;
 	for (k = 0; k < t->nops; k++)
 	{
 		if (t->slot[k] == shared)
 			cols[k] = slot_operand(slot, list_nth(shared->ops, t->col[k]));
 	}
 	slot->sql = slot_sql(slot, width);
-	slot_run(slot, chunk, cxt);
+	slot_run(slot, chunk, width, cxt);
 	return slot;
 }
 
@@ -713,8 +1028,39 @@ typedef struct TaskChunk
 	int64		width;
 	SlotResult *res[2];
 	int			col[2];
+	SourceSlot *bslot;			/* the engine slot holding the breakdowns, or
+								 * NULL: breakdowns take the SQL path */
 	int			written;
 } TaskChunk;
+
+/* Write one breakdown column of a task from its engine slot's result */
+static void
+engine_write_breakdown(TaskChunk *tc, int idx)
+{
+	MetricTask *t = tc->t;
+	SourceSlot *slot = tc->bslot;
+	int			e = t->bd_base + idx;
+	EngineBreakdownRow *src = slot->eres.rows[e];
+	int			n = slot->eres.nrows[e];
+	BreakdownRow *rows = palloc(sizeof(BreakdownRow) * (n + 1));
+	int			k = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int64		b = slot->chunk_from + (int64) src[i].bucket * tc->width;
+
+		/* as the SQL path: inside the clip, finite values only */
+		if (b < tc->clip.from || b >= tc->clip.to || !isfinite(src[i].v))
+			continue;
+		rows[k].bucket = b;
+		rows[k].value = src[i].value_null ? NULL : (char *) src[i].value;
+		rows[k].is_other = src[i].is_other;
+		rows[k].v = src[i].v;
+		k++;
+	}
+	write_breakdowns(t->m->id, list_nth(t->m->breakdowns, idx), tc->clip, rows, k);
+}
 
 /* Compose and write one task's values and breakdowns for a chunk (subxact body) */
 static void
@@ -735,6 +1081,18 @@ task_chunk_body(void *arg)
 	values[0] = Int32GetDatum(TRIPL_LOCK_CLASS);
 	values[1] = Int32GetDatum((int32) (t->m->id % PG_INT32_MAX));
 	catalog_execute("SELECT pg_advisory_xact_lock($1, $2)", 2, types, values, NULL, false, 0);
+	/* the metric must still exist (its value tables have no foreign key) */
+	{
+		Oid			idtype[1] = {INT8OID};
+		Datum		id[1] = {Int64GetDatum(t->m->id)};
+
+		(void) catalog_execute("SELECT 1 FROM tripl.metrics WHERE id = $1 FOR KEY SHARE",
+							   1, idtype, id, NULL, false, 0);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("metric \"%s\" was dropped during collection", t->m->name)));
+	}
 
 	if (!t->ratio)
 	{
@@ -764,7 +1122,12 @@ task_chunk_body(void *arg)
 	write_values(t->m->id, tc->clip, ob, ov, n);
 	tc->written = n;
 
-	if (t->m->breakdowns != NIL)
+	if (t->m->breakdowns != NIL && tc->bslot != NULL)
+	{
+		for (idx = 0; idx < list_length(t->m->breakdowns); idx++)
+			engine_write_breakdown(tc, idx);
+	}
+	else if (t->m->breakdowns != NIL)
 	{
 		if (!t->ranked)
 			task_rank_breakdowns(t);
@@ -792,6 +1155,13 @@ bind_body(void *arg)
 	BindArg    *b = arg;
 
 	task_bind_operands(b->g, b->t);
+}
+
+/* Subxact body: rank a task's breakdown values over its whole window */
+static void
+rank_body(void *arg)
+{
+	task_rank_breakdowns((MetricTask *) arg);
 }
 
 /* Collect every task of a group, chunk by chunk */
@@ -823,11 +1193,34 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 	{
 		SourceSlot *slot = lfirst(lc);
 
-		slot->sql = slot_sql(slot, g->width);
+		slot->engine = slot_engine_ok(slot);
+		if (!slot->engine)
+			slot->sql = slot_sql(slot, g->width);
 	}
 
 	chunk_cxt = AllocSetContextCreate(group_cxt, "tripl collect chunk", ALLOCSET_DEFAULT_SIZES);
 	nchunks = grid_chunks(cover, g->width, tripl_chunk_buckets, &chunks);
+
+	/*
+	 * The engine ranks breakdown values within one chunk; a window spanning
+	 * several is ranked once, in SQL, before the first.
+	 */
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+		int			meets = 0;
+
+		t->bd_base = -1;
+		for (c = 0; c < nchunks; c++)
+			meets += (t->win.from < chunks[c].to && t->win.to > chunks[c].from);
+		t->multi_chunk = meets > 1;
+		if (!t->failed && t->multi_chunk && t->slot[0]->engine &&
+			t->m->breakdowns != NIL && t->m->values_limit > 0)
+		{
+			t->error = run_in_subxact(rank_body, t);
+			t->failed = (t->error != NULL);
+		}
+	}
 	for (c = 0; c < nchunks; c++)
 	{
 		GridWindow	chunk = chunks[c];
@@ -838,7 +1231,13 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 		old = MemoryContextSwitchTo(chunk_cxt);
 
 		foreach(lc, g->slots)
-			slot_run((SourceSlot *) lfirst(lc), chunk, chunk_cxt);
+		{
+			SourceSlot *slot = lfirst(lc);
+
+			if (slot->engine)
+				engine_slot_prepare(slot, g, chunk);
+			slot_run(slot, chunk, g->width, chunk_cxt);
+		}
 
 		foreach(lc, g->tasks)
 		{
@@ -866,7 +1265,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 					SourceSlot *own;
 
 					/* alone, does this metric still fail? */
-					own = (list_length(slot->ops) > 1) ?
+					own = (list_length(slot->ops) > 1 || slot->engine) ?
 						private_slot(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
 					if (own->failed)
 					{
@@ -891,6 +1290,8 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 			}
 			if (t->failed)
 				continue;
+			if (t->slot[0]->engine && !t->slot[0]->failed && t->bd_base >= 0)
+				tc.bslot = t->slot[0];
 			err = run_in_subxact(task_chunk_body, &tc);
 			if (err)
 			{

@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "alert.h"
+#include "engine_pg.h"
 #include "tick.h"
 #include "tripl.h"
 
@@ -32,6 +33,12 @@ PGDLLEXPORT void _PG_init(void);
 
 int			tripl_query_timeout_ms = 5 * 60 * 1000;
 int			tripl_chunk_buckets = 5000;
+
+static const struct config_enum_entry engine_options[] = {
+	{"c", TRIPL_ENGINE_C, false},
+	{"sql", TRIPL_ENGINE_SQL, false},
+	{NULL, 0, false}
+};
 bool		tripl_allow_private_destinations = false;
 int			tripl_delivery_max_attempts = 8;
 int			tripl_delivery_connect_timeout_ms = 5000;
@@ -184,6 +191,26 @@ _PG_init(void)
 							&tripl_chunk_buckets,
 							5000, 1, 1000000,
 							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("tripl.engine",
+							 "How collection aggregates: c (the C engine) or sql (plain SQL aggregates).",
+							 "Both store the same values; sql is the reference path.",
+							 &tripl_engine,
+							 TRIPL_ENGINE_C,
+							 engine_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tripl.parallel_workers",
+							"Parallel workers per collection query of the C engine.",
+							"0 runs each query in the collecting process; more lets parallel query "
+							"split a large scan (partial states are combined).",
+							&tripl_parallel_workers,
+							0, 0, 64,
+							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
 

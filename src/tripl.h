@@ -33,6 +33,7 @@
 #define TRIPL_MAX_ROW_FILTERS		100
 #define TRIPL_MAX_TEXT_LENGTH		10000
 #define TRIPL_MAX_CHUNK_ROWS		100000
+#define TRIPL_BREAKDOWN_CHARS		500 /* breakdown values keep this many characters */
 
 /* Settings (tripl.c) */
 extern int	tripl_query_timeout_ms;
@@ -79,11 +80,15 @@ typedef struct UserQueryState
 	bool		active;
 } UserQueryState;
 
-extern void userquery_enter(UserQueryState *st, Oid role, const char *search_path);
+extern void userquery_enter(UserQueryState *st, Oid role, const char *search_path,
+							int parallel_workers);
 extern void userquery_leave(UserQueryState *st);
 extern int	userquery_execute(const char *sql, Oid role, const char *search_path,
 							  int nargs, Oid *argtypes, Datum *values,
 							  const char *nulls, long tcount);
+extern int	userquery_execute_parallel(const char *sql, Oid role, const char *search_path,
+									   int parallel_workers, int nargs, Oid *argtypes,
+									   Datum *values, const char *nulls, long tcount);
 extern List *userquery_columns(const char *query, Oid role, const char *search_path);
 extern char *current_search_path(void);
 extern const char *type_class_of(Oid typid);

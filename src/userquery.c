@@ -66,7 +66,7 @@ check_role_exists(Oid role, const char *what, const char *name)
  * must still call userquery_leave to stop the timer.
  */
 void
-userquery_enter(UserQueryState *st, Oid role, const char *search_path)
+userquery_enter(UserQueryState *st, Oid role, const char *search_path, int parallel_workers)
 {
 	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
 	st->guc_nestlevel = NewGUCNestLevel();
@@ -74,6 +74,15 @@ userquery_enter(UserQueryState *st, Oid role, const char *search_path)
 		(void) set_config_option("search_path", search_path,
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+	if (parallel_workers >= 0)
+	{
+		char		buf[16];
+
+		snprintf(buf, sizeof(buf), "%d", parallel_workers);
+		(void) set_config_option("max_parallel_workers_per_gather", buf,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	SetUserIdAndSecContext(role, st->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -120,6 +129,19 @@ userquery_execute(const char *sql, Oid role, const char *search_path,
 				  int nargs, Oid *argtypes, Datum *values, const char *nulls,
 				  long tcount)
 {
+	return userquery_execute_parallel(sql, role, search_path, -1, nargs, argtypes,
+									  values, nulls, tcount);
+}
+
+/*
+ * The same, with max_parallel_workers_per_gather set to parallel_workers
+ * for the query (-1: the session's setting).
+ */
+int
+userquery_execute_parallel(const char *sql, Oid role, const char *search_path,
+						   int parallel_workers, int nargs, Oid *argtypes, Datum *values,
+						   const char *nulls, long tcount)
+{
 	UserQueryState st;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	int			ret = 0;
@@ -127,7 +149,7 @@ userquery_execute(const char *sql, Oid role, const char *search_path,
 	sqlguard_generated(sql);
 
 	memset(&st, 0, sizeof(st));
-	userquery_enter(&st, role, search_path);
+	userquery_enter(&st, role, search_path, parallel_workers);
 	PG_TRY();
 	{
 		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, true, tcount);

@@ -69,6 +69,12 @@ time_sql "hand-written naive: one query per metric" "BEGIN;"$'\n'"$NAIVE_HAND"$'
 time_sql "tripl batched backfill: tripl.collect(window_from, window_to)" \
 	"SELECT count(*) FROM tripl.collect($WINDOW);"
 
+time_sql "  the same, C engine without parallel workers" \
+	"SELECT count(*) FROM tripl.collect($WINDOW);" "SET max_parallel_workers_per_gather = 0;"
+
+time_sql "  the same, tripl.engine = sql (the reference path)" \
+	"SELECT count(*) FROM tripl.collect($WINDOW);" "SET tripl.engine = sql;"
+
 NAIVE_TRIPL="BEGIN;"$'\n'
 for m in b_count b_completed b_revenue b_avg b_min b_max b_users b_us_revenue; do
 	NAIVE_TRIPL+="SELECT count(*) FROM tripl.collect('$m', '2026-01-01 00:00+00', '2026-03-02 00:00+00');"$'\n'
@@ -90,10 +96,65 @@ psql_b -c "TRUNCATE hand_out" -c "INSERT INTO hand_out SELECT date_bin('1 hour',
 mismatch=$(psql_b -At -c "SELECT count(*) FROM hand_out h FULL JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'b_count' AND v.bucket < '2026-03-02') s ON s.bucket = h.bucket WHERE h.m1 IS DISTINCT FROM s.value")
 echo "   check: b_count buckets differing from the hand-written query: $mismatch"
 
+echo "== breakdowns: the same 8 metrics split by country (4 values)"
+psql_b -o /dev/null -f - <<'SQL'
+SELECT tripl.alter_metric(name, status => 'archived') FROM tripl.metrics WHERE name LIKE 'b\_%';
+SELECT tripl.create_metric('bb_count', 'fact', fact_table => 'bench', aggregation => 'count', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_completed', 'fact', fact_table => 'bench', aggregation => 'count', row_filters => '{completed}', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_revenue', 'fact', fact_table => 'bench', aggregation => 'sum', measure_column => 'amount', row_filters => '{completed}', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_avg', 'fact', fact_table => 'bench', aggregation => 'avg', measure_column => 'amount', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_min', 'fact', fact_table => 'bench', aggregation => 'min', measure_column => 'amount', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_max', 'fact', fact_table => 'bench', aggregation => 'max', measure_column => 'amount', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_users', 'fact', fact_table => 'bench', aggregation => 'count_distinct', distinct_column => 'user_id', breakdowns => '{country}');
+SELECT tripl.create_metric('bb_us_revenue', 'fact', fact_table => 'bench', aggregation => 'sum', measure_column => 'amount', row_filters => '{us}', breakdowns => '{country}');
+CREATE TABLE hand_bd_out (bucket timestamptz, country text, m1 float8, m2 float8, m3 float8, m4 float8,
+                          m5 float8, m6 float8, m7 float8, m8 float8);
+SQL
+time_sql "hand-written breakdown: one date_bin, country + FILTER query" \
+	"INSERT INTO hand_bd_out SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00'), country, count(*),
+	        count(*) FILTER (WHERE status = 'completed'), sum(amount) FILTER (WHERE status = 'completed'),
+	        avg(amount), min(amount), max(amount), count(DISTINCT user_id),
+	        sum(amount) FILTER (WHERE country = 'US')
+	 FROM bench_facts WHERE ts >= '2026-01-01 00:00+00' AND ts < '2026-03-02 00:00+00' GROUP BY 1, 2;" \
+	"TRUNCATE hand_bd_out;"
+time_sql "tripl backfill with breakdowns (values + breakdowns), C engine" \
+	"SELECT count(*) FROM tripl.collect($WINDOW);"
+time_sql "  the same, tripl.engine = sql" \
+	"SELECT count(*) FROM tripl.collect($WINDOW);" "SET tripl.engine = sql;"
+psql_b -o /dev/null -c "SET tripl.mock_now = '2026-03-02 00:00+00'" -c "SELECT count(*) FROM tripl.collect($WINDOW)"
+mismatch=$(psql_b -At -c "SELECT count(*) FROM hand_bd_out h FULL JOIN (SELECT b.bucket, b.breakdown_value, b.value FROM tripl.metric_breakdowns b JOIN tripl.metrics m ON m.id = b.metric_id WHERE m.name = 'bb_users' AND b.bucket < '2026-03-02') s ON s.bucket = h.bucket AND s.breakdown_value = h.country WHERE h.m7 IS DISTINCT FROM s.value")
+echo "   check: bb_users (bucket, country) cells differing from the hand-written query: $mismatch"
+
+echo "== engine memory: 100 000 one-minute buckets x 8 operands in one chunk"
+psql_b -o /dev/null -f - <<'SQL'
+SELECT tripl.alter_metric(name, status => 'archived') FROM tripl.metrics WHERE name LIKE 'bb\_%';
+SELECT tripl.create_metric('mm_' || n, 'fact', '1 minute', fact_table => 'bench', aggregation => a,
+       measure_column => CASE WHEN a IN ('sum', 'avg', 'min', 'max') THEN 'amount' END,
+       distinct_column => CASE WHEN a = 'count_distinct' THEN 'user_id' END,
+       row_filters => f)
+FROM (VALUES (1, 'count', '{}'::text[]), (2, 'count', '{completed}'), (3, 'sum', '{completed}'), (4, 'avg', '{}'),
+             (5, 'min', '{}'), (6, 'max', '{}'), (7, 'count_distinct', '{}'), (8, 'sum', '{us}')) AS v(n, a, f);
+SQL
+memline=$(psql_b -At -c "SET tripl.chunk_buckets = 100000" -c "SET client_min_messages = debug1" \
+	-c "SET max_parallel_workers_per_gather = 0" \
+	-c "SELECT count(*) FROM tripl.collect(window_from => '2026-01-01 00:00+00', window_to => '2026-03-11 10:40+00')" 2>&1 |
+	grep -o 'tripl engine: [0-9]* buckets, [0-9]* operands.*' | head -1)
+echo "   $memline"
+
+echo "== engine core alone (test/bench/engine_micro.c, 5 million synthetic rows per case)"
+gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/engine_micro.c" "$REPO/src/engine.c" -lm -o "$DIR/engine_micro"
+"$DIR/engine_micro" 5 | sed 's/^/   /'
+
 echo "== ratios"
-printf '   %-62s %6s   (target <= 1.10)\n' "tripl batched / hand-written single scan" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' 'hand-written: one date_bin + FILTER query into a table')"
+HAND='hand-written: one date_bin + FILTER query into a table'
+printf '   %-62s %6s   (target <= 0.50, stretch 0.25)\n' "tripl batched (C engine) / hand-written single scan" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' "$HAND")"
+printf '   %-62s %6s\n' "  C engine without parallel workers / hand-written" "$(ratio '  the same, C engine without parallel workers' "$HAND")"
+printf '   %-62s %6s   (target <= 1.10)\n' "  tripl.engine = sql / hand-written single scan" "$(ratio '  the same, tripl.engine = sql (the reference path)' "$HAND")"
+printf '   %-62s %6s   (target <= 5)\n' "tripl batched (C engine) / count(*) floor" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' 'floor: SELECT count(*) over the table')"
+printf '   %-62s %6s   (target <= 0.50)\n' "tripl with breakdowns (C) / hand-written breakdown query" "$(ratio 'tripl backfill with breakdowns (values + breakdowns), C engine' 'hand-written breakdown: one date_bin, country + FILTER query')"
+printf '   %-62s %6s\n' "  tripl.engine = sql / hand-written breakdown query" "$(ratio '  the same, tripl.engine = sql' 'hand-written breakdown: one date_bin, country + FILTER query')"
 printf '   %-62s %6s   (target >= 2.5)\n' "tripl naive / tripl batched" "$(ratio 'tripl naive: tripl.collect(metric, ...) once per metric' 'tripl batched backfill: tripl.collect(window_from, window_to)')"
 printf '   %-62s %6s\n' "hand-written naive / hand-written single scan" "$(ratio 'hand-written naive: one query per metric' 'hand-written: one date_bin + FILTER query into a table')"
 printf '   %-62s %6s   (target >= 20)\n' "tripl batched backfill / incremental pass" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' incremental)"
 printf '   %-62s %6s\n' "hand-written single scan / count(*) floor" "$(ratio 'hand-written: one date_bin + FILTER query into a table' 'floor: SELECT count(*) over the table')"
-printf '   %-62s %6s\n' "tripl batched / count(*) floor" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' 'floor: SELECT count(*) over the table')"
+

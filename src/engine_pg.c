@@ -1,0 +1,843 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine_pg.c
+ *	  The aggregation engine as a PostgreSQL aggregate (see engine_pg.h).
+ *
+ *	  tripl._engine_agg(config bytea, ts, filters..., measures..., keys...,
+ *	  groups...) has one transition call per row instead of one per
+ *	  aggregate, no hashing for the time dimension, specialised
+ *	  accumulators, and exact distinct counts in compact hash sets.  Rows
+ *	  still come from PostgreSQL's executor running the user's query, so
+ *	  permissions, row-level security, indexes and partition pruning all
+ *	  apply; the aggregate is parallel-safe, with combine, serialise and
+ *	  deserialise functions, so parallel query can use more cores.
+ *
+ *	  Argument types are read once, at the first row: timestamps
+ *	  (timestamptz, timestamp, date); measures as int2/int4/int8/float4/
+ *	  float8/numeric (numeric is decoded from its digits when the value is
+ *	  exactly representable and the result is correctly rounded, so it
+ *	  equals numeric::float8 to the last bit; otherwise the exact slow path
+ *	  is taken); distinct keys as exact int64s (int2/int4/int8, date,
+ *	  timestamp, timestamptz, bool) or bytes (text, varchar, bytea, uuid);
+ *	  breakdown values as text bytes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/lsyscache.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "engine_pg.h"
+#include "tripl.h"
+
+TRIPL_SQL_FUNCTION(tripl_engine_trans);
+TRIPL_SQL_FUNCTION(tripl_engine_final);
+TRIPL_SQL_FUNCTION(tripl_engine_combine);
+TRIPL_SQL_FUNCTION(tripl_engine_serialize);
+TRIPL_SQL_FUNCTION(tripl_engine_deserialize);
+
+int			tripl_engine = TRIPL_ENGINE_C;
+int			tripl_parallel_workers = 0;
+
+#define CONFIG_MAGIC	0x7472706c	/* "trpl" */
+
+/* The transition state */
+typedef struct EngineAggState
+{
+	EngineSpec	spec;
+	EngineOperand *ops;
+	EngineBreakdown *breakdowns;
+	bytea	   *config;			/* the raw config, for serialisation */
+	EngineState *engine;
+	/* per-row scratch */
+	bool		types_known;
+	Oid			ts_type;
+	Oid		   *measure_types;
+	Oid		   *key_types;
+	bool	   *filters;
+	double	   *measures;
+	bool	   *measure_null;
+	EngineValue *keys;
+	EngineValue *groups;
+} EngineAggState;
+
+/*--------------------------------------------------------------------
+ * Configuration
+ *--------------------------------------------------------------------
+ */
+
+/* Append a 32-bit and a 64-bit integer */
+static void
+put_int32(StringInfo b, int32 v)
+{
+	appendBinaryStringInfo(b, (char *) &v, sizeof(v));
+}
+
+static void
+put_int64(StringInfo b, int64 v)
+{
+	appendBinaryStringInfo(b, (char *) &v, sizeof(v));
+}
+
+/* Encode a spec as the aggregate's configuration argument */
+bytea *
+engine_config(const EngineSpec *spec)
+{
+	StringInfoData b;
+	bytea	   *result;
+	int			i;
+	int			k;
+
+	initStringInfo(&b);
+	put_int32(&b, CONFIG_MAGIC);
+	put_int64(&b, spec->start);
+	put_int64(&b, spec->width);
+	put_int32(&b, spec->nbuckets);
+	put_int32(&b, spec->nfilters);
+	put_int32(&b, spec->nmeasures);
+	put_int32(&b, spec->nkeys);
+	put_int32(&b, spec->ngroups);
+	put_int64(&b, spec->max_rows);
+	put_int32(&b, spec->skip_main ? 1 : 0);
+	put_int32(&b, spec->nops);
+	for (i = 0; i < spec->nops; i++)
+	{
+		put_int32(&b, (int32) spec->ops[i].agg);
+		put_int32(&b, spec->ops[i].filter);
+		put_int32(&b, spec->ops[i].measure);
+		put_int32(&b, spec->ops[i].key);
+	}
+	put_int32(&b, spec->nbreakdowns);
+	for (i = 0; i < spec->nbreakdowns; i++)
+	{
+		const EngineBreakdown *d = &spec->breakdowns[i];
+
+		put_int32(&b, d->group);
+		put_int32(&b, d->nops);
+		put_int32(&b, d->ops[0]);
+		put_int32(&b, d->ops[1]);
+		put_int32(&b, d->keep);
+		put_int32(&b, d->nrank);
+		put_int32(&b, d->rank_filters[0]);
+		put_int32(&b, d->rank_filters[1]);
+		put_int32(&b, d->use_preset ? 1 : 0);
+		put_int32(&b, d->preset_null ? 1 : 0);
+		put_int32(&b, d->npreset);
+		for (k = 0; k < d->npreset; k++)
+		{
+			put_int32(&b, (int32) d->preset_len[k]);
+			appendBinaryStringInfo(&b, d->preset[k], d->preset_len[k]);
+		}
+	}
+	result = palloc(VARHDRSZ + b.len);
+	SET_VARSIZE(result, VARHDRSZ + b.len);
+	memcpy(VARDATA(result), b.data, b.len);
+	pfree(b.data);
+	return result;
+}
+
+/* A reading cursor over bytes */
+typedef struct Cursor
+{
+	const char *p;
+	const char *end;
+} Cursor;
+
+/* Read n bytes, erroring on a short buffer */
+static const char *
+take(Cursor *c, size_t n)
+{
+	const char *p = c->p;
+
+	if ((size_t) (c->end - c->p) < n)
+		elog(ERROR, "tripl engine: malformed configuration or result");
+	c->p += n;
+	return p;
+}
+
+static int32
+get_int32(Cursor *c)
+{
+	int32		v;
+
+	memcpy(&v, take(c, sizeof(v)), sizeof(v));
+	return v;
+}
+
+static int64
+get_int64(Cursor *c)
+{
+	int64		v;
+
+	memcpy(&v, take(c, sizeof(v)), sizeof(v));
+	return v;
+}
+
+/* Decode a configuration into a state (allocations in the current context) */
+static void
+decode_config(bytea *config, EngineAggState *st)
+{
+	Cursor		c;
+	int			i;
+	int			k;
+
+	st->config = config;
+	c.p = VARDATA_ANY(config);
+	c.end = c.p + VARSIZE_ANY_EXHDR(config);
+	if (get_int32(&c) != CONFIG_MAGIC)
+		elog(ERROR, "tripl engine: not a configuration");
+	st->spec.start = get_int64(&c);
+	st->spec.width = get_int64(&c);
+	st->spec.nbuckets = get_int32(&c);
+	if (st->spec.nbuckets < 0 || st->spec.nbuckets > 10000000)
+		elog(ERROR, "tripl engine: bad bucket count");
+	st->spec.nfilters = get_int32(&c);
+	st->spec.nmeasures = get_int32(&c);
+	st->spec.nkeys = get_int32(&c);
+	st->spec.ngroups = get_int32(&c);
+	st->spec.max_rows = get_int64(&c);
+	st->spec.skip_main = get_int32(&c) != 0;
+	st->spec.nops = get_int32(&c);
+	if (st->spec.nops < 0 || st->spec.nops > ENGINE_MAX_OPERANDS)
+		elog(ERROR, "tripl engine: bad operand count");
+	st->ops = palloc0(sizeof(EngineOperand) * (st->spec.nops + 1));
+	for (i = 0; i < st->spec.nops; i++)
+	{
+		st->ops[i].agg = (EngineAgg) get_int32(&c);
+		st->ops[i].filter = get_int32(&c);
+		st->ops[i].measure = get_int32(&c);
+		st->ops[i].key = get_int32(&c);
+	}
+	st->spec.ops = st->ops;
+	st->spec.nbreakdowns = get_int32(&c);
+	if (st->spec.nbreakdowns < 0 || st->spec.nbreakdowns > ENGINE_MAX_BREAKDOWNS)
+		elog(ERROR, "tripl engine: bad breakdown count");
+	st->breakdowns = palloc0(sizeof(EngineBreakdown) * (st->spec.nbreakdowns + 1));
+	for (i = 0; i < st->spec.nbreakdowns; i++)
+	{
+		EngineBreakdown *d = &st->breakdowns[i];
+		const char **preset;
+		uint32_t   *lens;
+
+		d->group = get_int32(&c);
+		d->nops = get_int32(&c);
+		d->ops[0] = get_int32(&c);
+		d->ops[1] = get_int32(&c);
+		d->keep = get_int32(&c);
+		d->nrank = get_int32(&c);
+		d->rank_filters[0] = get_int32(&c);
+		d->rank_filters[1] = get_int32(&c);
+		d->use_preset = get_int32(&c) != 0;
+		d->preset_null = get_int32(&c) != 0;
+		d->npreset = get_int32(&c);
+		if (d->npreset < 0 || d->npreset > 1000000)
+			elog(ERROR, "tripl engine: bad preset count");
+		preset = palloc0(sizeof(char *) * (d->npreset + 1));
+		lens = palloc0(sizeof(uint32_t) * (d->npreset + 1));
+		for (k = 0; k < d->npreset; k++)
+		{
+			lens[k] = (uint32_t) get_int32(&c);
+			preset[k] = take(&c, lens[k]);
+		}
+		d->preset = preset;
+		d->preset_len = lens;
+	}
+	st->spec.breakdowns = st->breakdowns;
+	st->filters = palloc0(sizeof(bool) * (st->spec.nfilters + 1));
+	st->measures = palloc0(sizeof(double) * (st->spec.nmeasures + 1));
+	st->measure_null = palloc0(sizeof(bool) * (st->spec.nmeasures + 1));
+	st->keys = palloc0(sizeof(EngineValue) * (st->spec.nkeys + 1));
+	st->groups = palloc0(sizeof(EngineValue) * (st->spec.ngroups + 1));
+	st->measure_types = palloc0(sizeof(Oid) * (st->spec.nmeasures + 1));
+	st->key_types = palloc0(sizeof(Oid) * (st->spec.nkeys + 1));
+}
+
+/* Measures tripl passes to the engine without a cast */
+bool
+engine_measure_native(const char *native_type)
+{
+	return strcmp(native_type, "smallint") == 0 || strcmp(native_type, "integer") == 0 ||
+		strcmp(native_type, "bigint") == 0 || strcmp(native_type, "real") == 0 ||
+		strcmp(native_type, "double precision") == 0 || strcmp(native_type, "numeric") == 0;
+}
+
+/* Distinct keys the engine counts exactly (by value or by bytes) */
+bool
+engine_key_type_supported(const char *native_type)
+{
+	static const char *const ok[] = {
+		"smallint", "integer", "bigint", "date", "timestamp without time zone",
+		"timestamp with time zone", "boolean", "text", "character varying", "bytea", "uuid"
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(ok); i++)
+	{
+		if (strcmp(native_type, ok[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*--------------------------------------------------------------------
+ * Reading arguments
+ *--------------------------------------------------------------------
+ */
+
+/* Layout of numeric's on-disk format (numeric.c; stable, pg_upgrade-safe) */
+#define NUM_SIGN_MASK		0xC000
+#define NUM_NEG				0x4000
+#define NUM_SHORT			0x8000
+#define NUM_SPECIAL			0xC000
+#define NUM_SHORT_SIGN_MASK	0x2000
+#define NUM_SHORT_WSIGN		0x0040
+#define NUM_SHORT_WMASK		0x003F
+
+/* Powers of ten that doubles hold exactly */
+static const double exact_pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/*
+ * numeric -> double, correctly rounded (equal to numeric::float8): from the
+ * digits when the value is an integer below 2^53 times an exact power of
+ * ten (one IEEE division or multiplication rounds correctly); otherwise via
+ * numeric_float8.
+ */
+static double
+numeric_to_double(Datum d)
+{
+	struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(v);
+	int			len = VARSIZE_ANY_EXHDR(v);
+	uint16		header;
+	int			weight;
+	bool		negative;
+	const int16 *digits;
+	int			ndigits;
+	uint64		mantissa = 0;
+	int			exp10;
+	int			i;
+	double		r;
+
+	if (len < 2)
+		goto slow;
+	memcpy(&header, p, sizeof(uint16));
+	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		goto slow;
+	if ((header & NUM_SIGN_MASK) == NUM_SHORT)
+	{
+		negative = (header & NUM_SHORT_SIGN_MASK) != 0;
+		weight = (header & NUM_SHORT_WSIGN) ? (int) (int16) (header | ~NUM_SHORT_WMASK)
+			: (int) (header & NUM_SHORT_WMASK);
+		digits = (const int16 *) (p + 2);
+		ndigits = (len - 2) / 2;
+	}
+	else
+	{
+		int16		w;
+
+		if (len < 4)
+			goto slow;
+		negative = (header & NUM_SIGN_MASK) == NUM_NEG;
+		memcpy(&w, p + 2, sizeof(int16));
+		weight = w;
+		digits = (const int16 *) (p + 4);
+		ndigits = (len - 4) / 2;
+	}
+	if (ndigits == 0)
+		return 0.0;
+	if (ndigits > 4)
+		goto slow;
+	for (i = 0; i < ndigits; i++)
+	{
+		int16		dig;
+
+		memcpy(&dig, digits + i, sizeof(int16));
+		mantissa = mantissa * 10000 + (uint64) dig;
+	}
+	if (mantissa >= (UINT64CONST(1) << 53))
+		goto slow;
+	exp10 = 4 * (weight - ndigits + 1);
+	if (exp10 >= 0)
+	{
+		if (exp10 > 22)
+			goto slow;
+		r = (double) mantissa * exact_pow10[exp10];
+		if (r >= 9007199254740992.0)
+			goto slow;			/* the product itself might round */
+	}
+	else
+	{
+		if (-exp10 > 22)
+			goto slow;
+		r = (double) mantissa / exact_pow10[-exp10];
+	}
+	return negative ? -r : r;
+
+slow:
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+}
+
+/* A measure argument as a double */
+static double
+measure_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return (double) DatumGetInt16(d);
+		case INT4OID:
+			return (double) DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case FLOAT4OID:
+			return (double) DatumGetFloat4(d);
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+		case NUMERICOID:
+			return numeric_to_double(d);
+		default:
+			elog(ERROR, "tripl engine: unsupported measure type %u", type);
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+/* A key argument as an exact engine value */
+static void
+key_value(Datum d, Oid type, EngineValue *out)
+{
+	out->isnull = false;
+	switch (type)
+	{
+		case INT2OID:
+			out->byval = true;
+			out->ival = DatumGetInt16(d);
+			break;
+		case INT4OID:
+			out->byval = true;
+			out->ival = DatumGetInt32(d);
+			break;
+		case INT8OID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			out->byval = true;
+			out->ival = DatumGetInt64(d);
+			break;
+		case DATEOID:
+			out->byval = true;
+			out->ival = DatumGetDateADT(d);
+			break;
+		case BOOLOID:
+			out->byval = true;
+			out->ival = DatumGetBool(d) ? 1 : 0;
+			break;
+		case UUIDOID:
+			out->byval = false;
+			out->data = (const char *) DatumGetPointer(d);
+			out->len = 16;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+		case BYTEAOID:
+			{
+				struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
+
+				out->byval = false;
+				out->data = VARDATA_ANY(v);
+				out->len = VARSIZE_ANY_EXHDR(v);
+				break;
+			}
+		default:
+			elog(ERROR, "tripl engine: unsupported key type %u", type);
+	}
+}
+
+/* A row's time as Unix microseconds; false when NULL or not finite */
+static bool
+row_time(Datum d, Oid type, int64 *out)
+{
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			{
+				Timestamp t = DatumGetTimestamp(d);
+
+				if (TIMESTAMP_NOT_FINITE(t))
+					return false;
+				*out = ts_to_unix(t);
+				return true;
+			}
+		case DATEOID:
+			{
+				DateADT		dt = DatumGetDateADT(d);
+
+				if (DATE_NOT_FINITE(dt))
+					return false;
+				*out = ts_to_unix((TimestampTz) dt * USECS_PER_DAY);
+				return true;
+			}
+		default:
+			elog(ERROR, "tripl engine: unsupported time type %u", type);
+	}
+	return false;				/* keep compiler quiet */
+}
+
+/*--------------------------------------------------------------------
+ * Aggregate support functions
+ *--------------------------------------------------------------------
+ */
+
+/* The aggregate's memory context, or an error outside an aggregate */
+static MemoryContext
+agg_context(FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "tripl engine function called in a non-aggregate context");
+	return cxt;
+}
+
+/* Create the engine for a state (in the aggregate context) */
+static void
+state_start_engine(EngineAggState *st)
+{
+	char		errbuf[256];
+
+	st->engine = engine_create(&st->spec, errbuf, sizeof(errbuf));
+	if (st->engine == NULL)
+		elog(ERROR, "tripl engine: %s", errbuf);
+}
+
+/*
+ * Check the argument types once: filters are booleans, and distinct keys
+ * are compared byte by byte, which only deterministic collations allow.
+ */
+static void
+check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	int			i;
+
+	for (i = 0; i < st->spec.nfilters; i++)
+	{
+		if (get_fn_expr_argtype(fcinfo->flinfo, 3 + i) != BOOLOID)
+			elog(ERROR, "tripl engine: filter %d is not a boolean", i + 1);
+	}
+	for (i = 0; i < st->spec.ngroups; i++)
+	{
+		Oid			type = get_fn_expr_argtype(fcinfo->flinfo,
+											   3 + st->spec.nfilters + st->spec.nmeasures +
+											   st->spec.nkeys + i);
+
+		if (type != TEXTOID && type != VARCHAROID)
+			elog(ERROR, "tripl engine: breakdown value %d is not text", i + 1);
+	}
+	if (aggref == NULL)
+		return;
+	for (i = 0; i < st->spec.nkeys; i++)
+	{
+		/* aggref->args has no state argument: config, ts, filters, ... */
+		int			arg = 2 + st->spec.nfilters + st->spec.nmeasures + i;
+		TargetEntry *te;
+		Oid			coll;
+
+		if (arg >= list_length(aggref->args))
+			break;
+		te = list_nth(aggref->args, arg);
+		coll = exprCollation((Node *) te->expr);
+		if (OidIsValid(coll) && !get_collation_isdeterministic(coll))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the C engine cannot count distinct values under the nondeterministic collation \"%s\"",
+							get_collation_name(coll)),
+					 errhint("Such sources are collected by the SQL path.")));
+	}
+}
+
+/* SQL: transition function, one call per row */
+Datum
+tripl_engine_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	EngineAggState *st = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
+	MemoryContext old;
+	EngineRow	row;
+	int			arg;
+	int			i;
+	char		errbuf[256];
+
+	if (st == NULL)
+	{
+		if (PG_ARGISNULL(1))
+			elog(ERROR, "tripl engine: the configuration must not be NULL");
+		old = MemoryContextSwitchTo(aggcxt);
+		st = palloc0(sizeof(EngineAggState));
+		decode_config(DatumGetByteaPCopy(PG_GETARG_DATUM(1)), st);
+		if (PG_NARGS() != 3 + st->spec.nfilters + st->spec.nmeasures + st->spec.nkeys + st->spec.ngroups)
+			elog(ERROR, "tripl engine: %d arguments do not match the configuration", PG_NARGS());
+		state_start_engine(st);
+		MemoryContextSwitchTo(old);
+	}
+	if (!st->types_known)
+	{
+		st->ts_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+		arg = 3 + st->spec.nfilters;
+		for (i = 0; i < st->spec.nmeasures; i++)
+			st->measure_types[i] = get_fn_expr_argtype(fcinfo->flinfo, arg++);
+		for (i = 0; i < st->spec.nkeys; i++)
+			st->key_types[i] = get_fn_expr_argtype(fcinfo->flinfo, arg++);
+		check_arguments(fcinfo, st);
+		st->types_known = true;
+	}
+
+	if (PG_ARGISNULL(2) || !row_time(PG_GETARG_DATUM(2), st->ts_type, &row.ts))
+		PG_RETURN_POINTER(st);
+	arg = 3;
+	for (i = 0; i < st->spec.nfilters; i++, arg++)
+		st->filters[i] = !PG_ARGISNULL(arg) && PG_GETARG_BOOL(arg);
+	for (i = 0; i < st->spec.nmeasures; i++, arg++)
+	{
+		st->measure_null[i] = PG_ARGISNULL(arg);
+		st->measures[i] = st->measure_null[i] ? 0.0 : measure_value(PG_GETARG_DATUM(arg), st->measure_types[i]);
+	}
+	for (i = 0; i < st->spec.nkeys; i++, arg++)
+	{
+		if (PG_ARGISNULL(arg))
+			st->keys[i].isnull = true;
+		else
+			key_value(PG_GETARG_DATUM(arg), st->key_types[i], &st->keys[i]);
+	}
+	for (i = 0; i < st->spec.ngroups; i++, arg++)
+	{
+		if (PG_ARGISNULL(arg))
+			st->groups[i].isnull = true;
+		else
+		{
+			struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(arg));
+			const char *data = VARDATA_ANY(v);
+			int			len = VARSIZE_ANY_EXHDR(v);
+
+			/* as left(value, 500): the first characters of a long text */
+			if (len > TRIPL_BREAKDOWN_CHARS)
+				len = pg_mbcharcliplen(data, len, TRIPL_BREAKDOWN_CHARS);
+			st->groups[i].isnull = false;
+			st->groups[i].byval = false;
+			st->groups[i].data = data;
+			st->groups[i].len = len;
+		}
+	}
+	row.filters = st->filters;
+	row.measures = st->measures;
+	row.measure_null = st->measure_null;
+	row.keys = st->keys;
+	row.groups = st->groups;
+	old = MemoryContextSwitchTo(aggcxt);
+	if (!engine_add(st->engine, &row, errbuf, sizeof(errbuf)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("collection query %s", errbuf),
+				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+/* SQL: combine two partial states (parallel aggregation) */
+Datum
+tripl_engine_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	EngineAggState *a = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
+	EngineAggState *b = PG_ARGISNULL(1) ? NULL : (EngineAggState *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	char		errbuf[256];
+
+	if (a == NULL)
+		PG_RETURN_POINTER(b);
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(aggcxt);
+	if (!engine_merge(a->engine, b->engine, errbuf, sizeof(errbuf)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("collection query %s", errbuf)));
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(a);
+}
+
+/* SQL: serialise a partial state: its configuration, then the engine image */
+Datum
+tripl_engine_serialize(PG_FUNCTION_ARGS)
+{
+	EngineAggState *st = (EngineAggState *) PG_GETARG_POINTER(0);
+	char	   *image;
+	size_t		len;
+	int32		clen = VARSIZE_ANY(st->config);
+	bytea	   *out;
+	char	   *p;
+
+	(void) agg_context(fcinfo);
+	engine_serialize(st->engine, &image, &len);
+	out = palloc(VARHDRSZ + sizeof(int32) + clen + len);
+	SET_VARSIZE(out, VARHDRSZ + sizeof(int32) + clen + len);
+	p = VARDATA(out);
+	memcpy(p, &clen, sizeof(int32));
+	memcpy(p + sizeof(int32), st->config, clen);
+	memcpy(p + sizeof(int32) + clen, image, len);
+	core_free(image);
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* SQL: deserialise a partial state */
+Datum
+tripl_engine_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	bytea	   *in = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(in);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	int32		clen;
+	EngineAggState *st;
+	MemoryContext old;
+	char		errbuf[256];
+
+	if (len < sizeof(int32))
+		elog(ERROR, "tripl engine: malformed partial state");
+	memcpy(&clen, p, sizeof(int32));
+	if (clen < VARHDRSZ || (size_t) clen > len - sizeof(int32))
+		elog(ERROR, "tripl engine: malformed partial state");
+	old = MemoryContextSwitchTo(aggcxt);
+	st = palloc0(sizeof(EngineAggState));
+	{
+		bytea	   *config = palloc(clen);
+
+		memcpy(config, p + sizeof(int32), clen);
+		decode_config(config, st);
+	}
+	st->engine = engine_deserialize(&st->spec, p + sizeof(int32) + clen, len - sizeof(int32) - clen,
+									errbuf, sizeof(errbuf));
+	if (st->engine == NULL)
+		elog(ERROR, "tripl engine: %s", errbuf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+/*
+ * SQL: final function: per operand per bucket the value (NaN for a gap),
+ * then per breakdown its rows, as bytea.
+ */
+Datum
+tripl_engine_final(PG_FUNCTION_ARGS)
+{
+	EngineAggState *st = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
+	StringInfoData b;
+	double	   *vals;
+	int			i;
+	int			k;
+	char		errbuf[256];
+	bytea	   *out;
+
+	(void) agg_context(fcinfo);
+	if (st == NULL)
+		PG_RETURN_NULL();
+	elog(DEBUG1, "tripl engine: %d buckets, %d operands, %d breakdowns, %zu bytes of state",
+		 st->spec.nbuckets, st->spec.nops, st->spec.nbreakdowns, engine_memory(st->engine));
+	initStringInfo(&b);
+	put_int64(&b, engine_nonempty_buckets(st->engine));
+	vals = palloc(sizeof(double) * (st->spec.nbuckets + 1));
+	for (i = 0; i < st->spec.nops; i++)
+	{
+		engine_values(st->engine, i, vals);
+		appendBinaryStringInfo(&b, (char *) vals, sizeof(double) * st->spec.nbuckets);
+	}
+	for (i = 0; i < st->spec.nbreakdowns; i++)
+	{
+		EngineBreakdownRow *rows = NULL;
+		int			n = engine_breakdown_rows(st->engine, i, &rows, errbuf, sizeof(errbuf));
+
+		if (n < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a breakdown %s", errbuf),
+					 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
+		put_int32(&b, n);
+		for (k = 0; k < n; k++)
+		{
+			put_int32(&b, rows[k].bucket);
+			put_int32(&b, (rows[k].value_null ? 1 : 0) | (rows[k].is_other ? 2 : 0));
+			put_int32(&b, (int32) (rows[k].value_null ? 0 : rows[k].value_len));
+			if (!rows[k].value_null)
+				appendBinaryStringInfo(&b, rows[k].value, rows[k].value_len);
+			appendBinaryStringInfo(&b, (char *) &rows[k].v, sizeof(double));
+		}
+		if (rows)
+			core_free(rows);
+	}
+	out = palloc(VARHDRSZ + b.len);
+	SET_VARSIZE(out, VARHDRSZ + b.len);
+	memcpy(VARDATA(out), b.data, b.len);
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* Decode a final result (NULL raw: no rows at all, every value a gap) */
+void
+engine_result_decode(bytea *raw, int nops, int nbuckets, int nbreakdowns, EngineResult *out)
+{
+	Cursor		c;
+	int			i;
+	int			k;
+
+	out->nops = nops;
+	out->nbuckets = nbuckets;
+	out->nbreakdowns = nbreakdowns;
+	out->values = palloc(sizeof(double) * ((size_t) nops * nbuckets + 1));
+	out->nrows = palloc0(sizeof(int) * (nbreakdowns + 1));
+	out->rows = palloc0(sizeof(EngineBreakdownRow *) * (nbreakdowns + 1));
+	if (raw == NULL)
+	{
+		for (i = 0; i < nops * nbuckets; i++)
+			out->values[i] = NAN;
+		return;
+	}
+	c.p = VARDATA_ANY(raw);
+	c.end = c.p + VARSIZE_ANY_EXHDR(raw);
+	(void) get_int64(&c);		/* buckets with rows */
+	memcpy(out->values, take(&c, sizeof(double) * (size_t) nops * nbuckets), sizeof(double) * (size_t) nops * nbuckets);
+	for (i = 0; i < nbreakdowns; i++)
+	{
+		int			n = get_int32(&c);
+
+		out->nrows[i] = n;
+		out->rows[i] = palloc0(sizeof(EngineBreakdownRow) * (n + 1));
+		for (k = 0; k < n; k++)
+		{
+			EngineBreakdownRow *r = &out->rows[i][k];
+			int32		flags;
+			int32		len;
+
+			r->bucket = get_int32(&c);
+			flags = get_int32(&c);
+			len = get_int32(&c);
+			r->value_null = (flags & 1) != 0;
+			r->is_other = (flags & 2) != 0;
+			r->value_len = len;
+			r->value = r->value_null ? NULL : pnstrdup(take(&c, len), len);
+			memcpy(&r->v, take(&c, sizeof(double)), sizeof(double));
+		}
+	}
+}

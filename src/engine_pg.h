@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine_pg.h
+ *	  The aggregation engine (engine.c) as a PostgreSQL aggregate:
+ *	  tripl._engine_agg(config bytea, VARIADIC "any") computes every operand
+ *	  (and breakdown) of a source over one scan, with the bucket as an array
+ *	  index.  The configuration and the result travel as bytea.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIPL_ENGINE_PG_H
+#define TRIPL_ENGINE_PG_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "engine.h"
+
+/* How a measure or key argument is read (decided from its column type) */
+typedef enum EngineArgKind
+{
+	EARG_FLOAT8_CAST,			/* passed as (col)::float8 */
+	EARG_NATIVE					/* passed as is; the aggregate reads its type */
+} EngineArgKind;
+
+/* Settings (tripl.c) */
+extern int	tripl_engine;		/* TRIPL_ENGINE_C or TRIPL_ENGINE_SQL */
+extern int	tripl_parallel_workers; /* per engine query */
+
+#define TRIPL_ENGINE_C		0
+#define TRIPL_ENGINE_SQL	1
+
+extern bytea *engine_config(const EngineSpec *spec);
+extern bool engine_key_type_supported(const char *native_type);
+extern bool engine_measure_native(const char *native_type);
+
+/* A decoded engine result */
+typedef struct EngineResult
+{
+	int			nops;
+	int			nbuckets;
+	double	   *values;			/* nops * nbuckets, NaN = gap */
+	int			nbreakdowns;
+	int		   *nrows;			/* per breakdown */
+	EngineBreakdownRow **rows;	/* per breakdown */
+} EngineResult;
+
+extern void engine_result_decode(bytea *raw, int nops, int nbuckets, int nbreakdowns,
+								 EngineResult *out);
+
+#endif							/* TRIPL_ENGINE_PG_H */
