@@ -20,7 +20,7 @@ OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 DATA = sql/tripl--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting engine
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting views engine
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config

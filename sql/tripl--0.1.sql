@@ -596,6 +596,11 @@ CREATE AGGREGATE tripl._engine_agg(bytea, VARIADIC "any") (
 COMMENT ON AGGREGATE tripl._engine_agg(bytea, VARIADIC "any") IS
     'Internal: the C aggregation engine used by collection';
 
+CREATE FUNCTION tripl.explain_metric(name text) RETURNS text
+    AS 'MODULE_PATHNAME', 'tripl_explain_metric' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.explain_metric(text) IS
+    'The SQL collection runs for a metric (window as $1, $2), to read and EXPLAIN';
+
 CREATE FUNCTION tripl.series(metric text, window_from timestamptz, window_to timestamptz)
     RETURNS TABLE (bucket timestamptz, value float8, expected float8, lower_bound float8,
                    upper_bound float8, is_anomaly boolean, z_score float8, direction text)
@@ -755,6 +760,47 @@ FROM pending;
 COMMENT ON VIEW tripl.status IS
     'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending';
 
+-- A row of values as ▁▂▃▄▅▆▇█ (scaled between their minimum and maximum;
+-- NULL is a space, a constant series the middle block)
+CREATE FUNCTION tripl.sparkline(vals float8[]) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+    SELECT coalesce(string_agg(
+               CASE WHEN u.v IS NULL OR u.v = 'NaN'::float8 OR u.v IN ('Infinity', '-Infinity') THEN ' '
+                    WHEN r.hi = r.lo THEN '▄'
+                    ELSE substr('▁▂▃▄▅▆▇█', 1 + least(7, floor((u.v - r.lo) / (r.hi - r.lo) * 8)::int), 1)
+               END, '' ORDER BY u.i), '')
+    FROM unnest(vals) WITH ORDINALITY AS u(v, i),
+         (SELECT min(x) AS lo, max(x) AS hi FROM unnest(vals) AS x
+          WHERE x <> 'NaN'::float8 AND x NOT IN ('Infinity', '-Infinity')) AS r
+$fn$;
+COMMENT ON FUNCTION tripl.sparkline(float8[]) IS 'Values as a ▁▂▃▄▅▆▇█ sparkline (NULL: a space)';
+
+-- One row per metric, made to read well in psql
+CREATE VIEW tripl.catalog AS
+SELECT m.name,
+       m.kind,
+       m.status,
+       m.bucket,
+       lv.bucket AS latest_bucket,
+       lv.value AS latest_value,
+       sg.state AS signal,
+       CASE WHEN lv.bucket IS NOT NULL THEN (
+           SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
+           FROM tripl.series(m.name, lv.bucket - 23 * m.bucket, lv.bucket + m.bucket) s)
+       END AS sparkline,
+       m.unit,
+       st.last_collected_at,
+       st.last_status,
+       st.last_error
+FROM tripl.metrics m
+LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
+LEFT JOIN LATERAL (
+    SELECT v.bucket, v.value FROM tripl.metric_values v
+    WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
+LEFT JOIN tripl.signals sg ON sg.metric = m.name;
+COMMENT ON VIEW tripl.catalog IS
+    'Every metric: latest bucket and value, signal, a 24-bucket sparkline, unit, last collection';
+
 CREATE FUNCTION tripl.schedule_with_pg_cron(
     tick_schedule text DEFAULT '* * * * *',
     deliver_schedule text DEFAULT '* * * * *')
@@ -799,7 +845,7 @@ GRANT USAGE ON SCHEMA tripl TO PUBLIC;
 GRANT SELECT ON tripl.fact_tables, tripl.event_sources, tripl.metrics,
     tripl.metric_operands, tripl.metric_values, tripl.metric_breakdowns,
     tripl.metric_state, tripl.anomalies, tripl.monitoring_settings,
-    tripl.monitoring_defaults, tripl.monitoring, tripl.signals,
+    tripl.monitoring_defaults, tripl.monitoring, tripl.signals, tripl.catalog,
     tripl.destinations, tripl.alert_rules, tripl.alert_rule_metrics, tripl.alert_state,
     tripl.runs, tripl.status TO PUBLIC;
 REVOKE ALL ON FUNCTION tripl._register_database() FROM PUBLIC;

@@ -48,6 +48,7 @@
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_collect);
+TRIPL_SQL_FUNCTION(tripl_explain_metric);
 
 /* Most buckets one explicit window may span */
 #define MAX_WINDOW_BUCKETS	INT64CONST(10000000)
@@ -1567,13 +1568,18 @@ forced_window(MetricDef *m, int64 now)
 	return resume_window(m->width_us, now, spi_unix(0, 0), spi_unix(0, 1), &progress);
 }
 
-/* The SQL collection runs for a metric's main values, window as $1 and $2 */
+/*
+ * The statements collection runs for one metric collected alone (one per
+ * source: a ratio over two fact tables has two), with a header saying what
+ * the placeholders are and how to EXPLAIN them.
+ */
 char *
 collect_metric_sql(MetricDef *m)
 {
 	CollectGroup g;
 	MetricTask	t;
 	StringInfoData buf;
+	GridWindow	chunk;
 	int			k;
 
 	memset(&g, 0, sizeof(g));
@@ -1581,17 +1587,71 @@ collect_metric_sql(MetricDef *m)
 	g.owner = m->owner;
 	g.width = m->width_us;
 	t.m = m;
+	/* a window inside one chunk: the common case of a due collection */
+	chunk.from = 0;
+	chunk.to = m->width_us;
+	t.win = chunk;
+	t.bd_base = -1;
 	task_bind_operands(&g, &t);
+	g.tasks = list_make1(&t);
 	initStringInfo(&buf);
 	for (k = 0; k < t.nops; k++)
 	{
+		SourceSlot *slot = t.slot[k];
+		bool		engine;
+
 		if (k > 0 && t.slot[k] == t.slot[0])
 			break;
+		engine = slot_engine_ok(slot);
 		if (k > 0)
 			appendStringInfoString(&buf, ";\n\n");
-		appendStringInfoString(&buf, slot_sql(t.slot[k], m->width_us));
+		appendStringInfo(&buf, "-- tripl: collection of metric %s", m->name);
+		if (t.nops == 2 && t.slot[1] != t.slot[0])
+			appendStringInfo(&buf, " (%s)", k == 0 ? "numerator" : "denominator");
+		appendStringInfo(&buf, ", %s path\n", engine ? "C engine" : "SQL");
+		appendStringInfoString(&buf, "-- $1, $2: the window [from, to) as timestamptz");
+		if (engine)
+		{
+			appendStringInfoString(&buf, "; $3: the engine's configuration (bytea)\n"
+								   "-- EXPLAIN it with: PREPARE q(timestamptz, timestamptz, bytea) AS <this statement>;\n"
+								   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02', NULL);\n");
+			engine_slot_prepare(slot, &g, chunk);
+			appendStringInfoString(&buf, slot->sql);
+		}
+		else
+		{
+			appendStringInfoString(&buf, "\n-- EXPLAIN it with: PREPARE q(timestamptz, timestamptz) AS <this statement>;\n"
+								   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02');\n");
+			if (m->breakdowns != NIL)
+				appendStringInfoString(&buf, "-- (its breakdowns are computed by one more query per column)\n");
+			appendStringInfoString(&buf, slot_sql(slot, m->width_us));
+		}
 	}
 	return buf.data;
+}
+
+/* SQL: tripl.explain_metric(name) */
+Datum
+tripl_explain_metric(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	MetricDef  *m;
+	char	   *sql;
+	text	   *result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("metric must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SPI_connect();
+	m = defs_metric(name, false);
+	sql = collect_metric_sql(m);
+	result = (text *) SPI_palloc(VARHDRSZ + strlen(sql));	/* survives SPI_finish */
+	SET_VARSIZE(result, VARHDRSZ + strlen(sql));
+	memcpy(VARDATA(result), sql, strlen(sql));
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
 }
 
 /*--------------------------------------------------------------------
