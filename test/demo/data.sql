@@ -8,6 +8,7 @@
 --   T-4 days  (whole day)  pricing bug: order amounts at 55 %
 --   T-2 days  14:00-19:00  payment provider trouble: few purchases per view
 --   T-8 days  (whole day)  bot traffic: twice the sessions
+--   the last 6 hours       checkout failing right now: most orders fail
 
 SELECT setseed(0.2026);
 
@@ -23,7 +24,7 @@ FROM generate_series(date_trunc('hour', now()) - interval '30 days',
 -- orders per hour: a daily curve peaking in the evening, busier weekends
 CREATE TABLE demo_rates AS
 SELECT hour_start, hod, dow, age,
-       40 * (1 + 0.6 * sin(2 * pi() * (hod - 13) / 24.0))
+       150 * (1 + 0.6 * sin(2 * pi() * (hod - 13) / 24.0))
           * CASE WHEN dow IN (6, 7) THEN 1.25 ELSE 1.0 END
           * CASE WHEN date_trunc('day', hour_start AT TIME ZONE 'UTC')
                       = date_trunc('day', (now() - interval '11 days') AT TIME ZONE 'UTC')
@@ -52,6 +53,7 @@ SELECT r.hour_start + random() * interval '1 hour',
            WHEN date_trunc('day', r.hour_start AT TIME ZONE 'UTC')
                 = date_trunc('day', (now() - interval '6 days') AT TIME ZONE 'UTC')
                 AND r.hod BETWEEN 10 AND 13 THEN 'failed'
+           WHEN r.age <= interval '6 hours' AND random() < 0.75 THEN 'failed'
            WHEN random() < 0.88 THEN 'completed'
            WHEN random() < 0.6 THEN 'pending'
            ELSE 'cancelled'
@@ -61,7 +63,7 @@ FROM demo_rates r,
 
 CREATE INDEX ON orders (created_at);
 
--- app events: screen views (about 10 per order) and purchases
+-- app events: screen views (about 8 per order) and purchases (one per order)
 CREATE TABLE events (
     event_time  timestamptz NOT NULL,
     event_name  text NOT NULL,
@@ -79,7 +81,7 @@ SELECT r.hour_start + random() * interval '1 hour',
                       = date_trunc('day', (now() - interval '8 days') AT TIME ZONE 'UTC') THEN 2 ELSE 1 END)::int,
        CASE WHEN random() < 0.55 THEN 'ios' ELSE 'android' END
 FROM demo_rates r,
-     LATERAL generate_series(1, round(r.rate * 10 * (0.9 + 0.2 * random()))::int) AS n;
+     LATERAL generate_series(1, round(r.rate * 8 * (0.9 + 0.2 * random()))::int) AS n;
 
 INSERT INTO events (event_time, event_name, user_id, session_id, platform)
 SELECT r.hour_start + random() * interval '1 hour',
@@ -88,7 +90,7 @@ SELECT r.hour_start + random() * interval '1 hour',
        (extract(epoch FROM r.hour_start)::bigint / 3600) * 100000 + (random() * r.rate * 3)::int,
        CASE WHEN random() < 0.55 THEN 'ios' ELSE 'android' END
 FROM demo_rates r,
-     LATERAL generate_series(1, round(r.rate * 0.4
+     LATERAL generate_series(1, round(r.rate
             * CASE WHEN date_trunc('day', r.hour_start AT TIME ZONE 'UTC')
                       = date_trunc('day', (now() - interval '2 days') AT TIME ZONE 'UTC')
                     AND r.hod BETWEEN 14 AND 18 THEN 0.25 ELSE 1 END
