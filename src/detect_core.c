@@ -10,11 +10,41 @@
  *	  were judged against (withheld ones too, so a band can be drawn), and
  *	  only buckets in [eval_start, emission_end) can be flagged.
  *
+ *	  Robust level ("exclude anomalies from training", as Elementary does).
+ *	  Points are judged in time order from (close to) the start of the
+ *	  series, so each point knows which earlier points were anomalous:
+ *	  flagged by their baseline (also those an outage or trend row later
+ *	  silences), or zeros continuing a flagged run of zeros.  The phase
+ *	  baseline's level windows leave those points out, unless they are more
+ *	  than half of a window (then it is used whole: a genuine level change
+ *	  is absorbed within about half a window, and the trend path reports
+ *	  it).  Because the level window spans one shortest cycle (a day of
+ *	  hours), dropping a point from one window only would bias that level by
+ *	  the time of day dropped; so the positions left out of the current
+ *	  window are left out of each partner's window too, and the other way
+ *	  round, and both levels stay means over the same times of day.  Points
+ *	  before eval_start are judged with the longest phase period that has
+ *	  two cycles before them (section 3's three-cycle rule is for what is
+ *	  emitted; with the history section 3.1 loads it would judge them all
+ *	  on the daily period, which takes every weekend edge for an anomaly).
+ *	  The rolling fallback keeps its plain window (leaving anomalies out of
+ *	  it was measured to hurt: nothing absorbs a level change there).
+ *
+ *	  Trend path: a run of shifted points goes on through points whose
+ *	  trend change keeps the run's direction and the effect size (the z
+ *	  test starts a run, it need not hold throughout), and the run's anchor
+ *	  is the point that best splits the departures from the pre-shift
+ *	  expectation into "as before" and "changed" (least absolute
+ *	  deviations), not the first departing point, which a smooth trend
+ *	  bending early at a step puts on noise before it.
+ *
  *	  Cost: preparation, prefix sums, the rolling path, the trend pass and
  *	  the outage pass are O(n); MSTL is O(n) per pass thanks to LOESS jumps;
  *	  the phase path looks at every earlier same-phase point, O(n / P) per
- *	  scored bucket.  Memory is linear in the prepared series.  The core is
- *	  re-entrant: no mutable globals, no clocks, no randomness.
+ *	  scored bucket (history before eval_start: at most a year of cycles).
+ *	  Memory is linear in the prepared series and comes in one block per
+ *	  run besides the output.  The core is re-entrant: no mutable globals,
+ *	  no clocks, no randomness.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,6 +83,14 @@
 #define TREND_HISTORY_CYCLES		10
 /* Longest periods of history before eval_start judged for the robust level */
 #define SCORE_HISTORY_CYCLES		10
+/*
+ * Points before eval_start are judged only to know which were anomalous:
+ * with the longest phase period that has MARK_MIN_CYCLES cycles before
+ * them, from at most MARK_MAX_PARTNERS partners (a year of weekly cycles,
+ * which keeps a huge series linear).
+ */
+#define MARK_MIN_CYCLES				2
+#define MARK_MAX_PARTNERS			52
 /* Median size below which insertion sort beats quickselect */
 #define SMALL_SORT_SIZE				16
 
@@ -96,6 +134,18 @@ typedef struct Detection
 	int			n_periods;
 	int			shortest_period;	/* 0 when there is none */
 
+	char	   *block;			/* the one allocation behind the arrays below */
+
+	/*
+	 * The trend path's share of that block: TREND_DOUBLES double arrays, an
+	 * int array and two byte arrays of trend_length entries for the points
+	 * [m - trend_length, m), and the decomposition's scratch.
+	 */
+	int			trend_length;
+	double	   *trend_doubles;
+	int		   *trend_ints;
+	unsigned char *trend_bytes;
+	double	   *mstl_scratch;
 	int64_t    *bucket;			/* [m] */
 	int64_t    *slot;			/* [m] grid position from the first point */
 	double	   *value;			/* [m] */
@@ -218,6 +268,16 @@ phase_period_from(const int *periods, int n_periods, int64_t slot)
 		if (slot / periods[c] >= PHASE_MIN_CYCLES)
 			return periods[c];
 	return 0;
+}
+
+/* The periods of d ascending (MSTL's order) into ascending */
+static void
+ascending_periods(const Detection *d, int *ascending)
+{
+	int			c;
+
+	for (c = 0; c < d->n_periods; c++)
+		ascending[d->n_periods - 1 - c] = d->periods[c];
 }
 
 /* Phase period for a grid slot: first period P with slot / P >= 3, else 0 */
@@ -446,18 +506,13 @@ sorted_median_and_mad(const double *x, int n, double *median, double *mad)
 	{
 		double		below = left >= 0 ? center - x[left] : INFINITY;
 		double		above = right < n ? x[right] - center : INFINITY;
+		int			take_below = below <= above;
 
+		/* written without branches: which side wins is data-dependent */
 		previous = current;
-		if (below <= above)
-		{
-			current = below;
-			left--;
-		}
-		else
-		{
-			current = above;
-			right++;
-		}
+		current = take_below ? below : above;
+		left -= take_below;
+		right += 1 - take_below;
 	}
 	*median = center;
 	*mad = n % 2 == 1 ? current : (previous + current) / 2.0;
@@ -682,11 +737,11 @@ window_start(const Detection *d, int hi, int64_t s, int guess)
 }
 
 /*
- * Anomalous points of the window [lo, hi] (indices, newest first): their
- * positions key(a) into keys (and their values), at most max_out; how many.
- * The count is 0 when they are more than half of the window's points: the
- * window is then used whole (a genuine level change is absorbed; the trend
- * path reports it).
+ * Anomalous points of the window [lo, hi] (indices): their positions
+ * (key_origin - slot) mod L into keys and their values into values (at
+ * most L of each); how many.  0 when they are more than half of the
+ * window's points: the window is then used whole (a genuine level change is
+ * absorbed; the trend path reports it).
  */
 static int
 window_anomalies(const Detection *d, int lo, int hi, int64_t key_origin, int level_window,
@@ -829,8 +884,6 @@ prepare_levels(Detection *d)
 	int			level_window = d->shortest_period;
 	int			j;
 
-	d->level_lo = (int *) core_alloc(sizeof(int) * (size_t) d->m);
-	d->factor = (double *) core_alloc(sizeof(double) * (size_t) d->m);
 	for (j = 0; j < d->m; j++)
 	{
 		int			lo = window_start(d, j, d->slot[j] - level_window + 1, j - level_window + 1);
@@ -843,37 +896,38 @@ prepare_levels(Detection *d)
 
 /*
  * Indices of the points before i with the same slot modulo period, newest
- * first, into d->partners; how many.  A gap-free series (every count series
- * without skipped buckets) has them every period-th index.
+ * first, into d->partners, at most max_partners of them; how many.  A
+ * gap-free series (every count series without skipped buckets) has them
+ * every period-th index.
  */
 static int
-phase_partners(Detection *d, int i, int period)
+phase_partners(Detection *d, int i, int period, int max_partners)
 {
 	int			count = 0;
 	int			j;
 
 	if (!d->gap_free)
 		return detect_same_phase_partners(d->slot, i, d->slot[i], period,
-										  d->partners, i);
-	for (j = i - period; j >= 0; j -= period)
+										  d->partners, max_partners);
+	for (j = i - period; j >= 0 && count < max_partners; j -= period)
 		d->partners[count++] = j;
 	return count;
 }
 
 /*
- * Phase baseline of point i: the same-phase points before it, re-levelled
- * to the current level (paired_phase_baseline); the partners' median and
- * robust scale for a signed series or when no level can be formed.  False
- * when no same-phase point exists.
+ * Phase baseline of point i from at most max_partners same-phase points
+ * before it, re-levelled to the current level (paired_phase_baseline); the
+ * partners' median and robust scale for a signed series or when no level
+ * can be formed.  False when no same-phase point exists.
  */
 static bool
-phase_baseline(Detection *d, int i, int period, Baseline *b)
+phase_baseline(Detection *d, int i, int period, int max_partners, Baseline *b)
 {
 	int			level_window = period < d->shortest_period ? period : d->shortest_period;
 	int			n_partners;
 	int			k;
 
-	n_partners = phase_partners(d, i, period);
+	n_partners = phase_partners(d, i, period, max_partners);
 	if (n_partners == 0)
 		return false;
 	if (!d->is_signed &&
@@ -940,6 +994,24 @@ ends_monotonic_run(const Detection *d, int i)
 	return increasing || decreasing;
 }
 
+/*
+ * Phase period a point before the evaluated region is judged with: the
+ * longest one with MARK_MIN_CYCLES cycles before it (section 3's rule,
+ * three cycles, is for what is emitted; history loaded the way section 3.1
+ * loads it has fewer than three weekly cycles, and the daily period takes
+ * every weekend edge for an anomaly).  0 when none: the rolling fallback.
+ */
+static int
+marking_period(const Detection *d, int64_t slot)
+{
+	int			c;
+
+	for (c = 0; c < d->n_periods; c++)
+		if (slot / d->periods[c] >= MARK_MIN_CYCLES)
+			return d->periods[c];
+	return 0;
+}
+
 /* Record whether point i was judged anomalous */
 static void
 mark_point(Detection *d, int i, bool flagged)
@@ -987,7 +1059,9 @@ score_buckets(Detection *d, int first_eval)
 	{
 		DetectRow  *row = &d->rows[i];
 		bool		emitted = i >= first_eval;
-		int			period = phase_period_from(d->periods, d->n_periods, d->slot[i]);
+		int			period = emitted ?
+			phase_period_from(d->periods, d->n_periods, d->slot[i]) :
+			marking_period(d, d->slot[i]);
 		DetectorKind kind;
 		Baseline	b;
 		bool		have;
@@ -1007,7 +1081,7 @@ score_buckets(Detection *d, int first_eval)
 		{
 			if (emitted && !row->withheld)
 				had_phase_period = true;
-			have = phase_baseline(d, i, period, &b);
+			have = phase_baseline(d, i, period, emitted ? i : MARK_MAX_PARTNERS, &b);
 			kind = d->count_shaped ? DETECTOR_PHASE : DETECTOR_FRACTIONAL;
 		}
 		else
@@ -1104,6 +1178,11 @@ typedef struct TrendPath
 	double	   *sorted;			/* [length] */
 	int			sorted_lo;		/* window [sorted_lo, sorted_hi), indices */
 	int			sorted_hi;		/* sorted_hi <= sorted_lo: nothing kept */
+
+	/* scratch of split_anchor, [length] each */
+	double	   *departure;
+	double	   *relative;
+	unsigned char *valid;
 } TrendPath;
 
 /* Position of the first element >= v in ascending x[0..n) */
@@ -1247,15 +1326,18 @@ pre_shift_departure(const Detection *d, const TrendPath *t, int k, double *depar
 }
 
 /*
- * Where a run's level change happened: the split point c in [first,
- * first + period] (and <= last) that maximises, in the run's direction, the
- * median departure of the points [c, c + w) minus that of [c - w, c), w =
- * the level window.  A smooth trend starts to bend well before an abrupt
- * step, so the first departing member can be noise before it; the split
- * that best separates "as before" from "changed" is the step itself, and
- * the middle of a ramp.  The change must be sustained: the median relative
- * departure after the split must reach the effect size.  -1 when it does
- * not.
+ * Where a run's level change happened.  Each candidate c in [first,
+ * first + period] (and <= last; where the series allows it, only those
+ * with w points after them) splits the departures from the pre-shift
+ * expectation of the w points before it and the w points from it on (w =
+ * the level window); the anchor is the split, in the run's direction, that
+ * gains most in least absolute deviations over not splitting (one median
+ * for both windows against one per window).  A smooth trend starts to bend
+ * well before an abrupt step, so the run's first departing point can be
+ * noise before it; the best split is the step itself (the middle of a
+ * ramp).  The change must be sustained: the median relative departure of
+ * the w points from the anchor on must reach the effect size.  -1 when no
+ * split qualifies.
  */
 static int
 split_anchor(Detection *d, TrendPath *t, int first, int last, int sign)
@@ -1268,10 +1350,9 @@ split_anchor(Detection *d, TrendPath *t, int first, int last, int sign)
 				k;
 	int			best = -1;
 	double		best_score = 0.0;
-	double	   *departure;
-	double	   *relative;
-	unsigned char *valid;
-	int			span;
+	double	   *departure = t->departure;
+	double	   *relative = t->relative;
+	unsigned char *valid = t->valid;
 
 	if (w > t->period)
 		w = t->period;
@@ -1286,10 +1367,6 @@ split_anchor(Detection *d, TrendPath *t, int first, int last, int sign)
 	hi = last_candidate + w;
 	if (hi > d->m)
 		hi = d->m;
-	span = hi - lo;
-	departure = (double *) core_alloc(sizeof(double) * (size_t) span * 2);
-	relative = departure + span;
-	valid = (unsigned char *) core_alloc((size_t) span);
 	for (k = lo; k < hi; k++)
 		valid[k - lo] = pre_shift_departure(d, t, k, &departure[k - lo],
 											&relative[k - lo]) ? 1 : 0;
@@ -1348,8 +1425,6 @@ split_anchor(Detection *d, TrendPath *t, int first, int last, int sign)
 		if (n_after == 0 || median_in_place(d->scratch, n_after) < TREND_MIN_RELATIVE_SHIFT)
 			best = -1;
 	}
-	core_free(departure);
-	core_free(valid);
 	return best;
 }
 
@@ -1448,7 +1523,6 @@ detect_trend_shifts(Detection *d, int first_eval)
 	int			ascending[DETECT_MAX_PHASE_PERIODS];
 	int			n_kept = 0;
 	int			period;
-	int64_t		history;
 	int			base,
 				length;
 	double	   *block;
@@ -1460,24 +1534,23 @@ detect_trend_shifts(Detection *d, int first_eval)
 				run_last = -1,
 				run_sign = 0;
 
-	if (first_eval >= d->m || d->n_periods == 0)
+	if (first_eval >= d->m || d->n_periods == 0 || d->trend_length <= 0)
 		return;
-	history = (int64_t) TREND_HISTORY_CYCLES * d->periods[0];
-	base = (int64_t) first_eval > history ? (int) (first_eval - history) : 0;
-	length = d->m - base;
-	for (c = d->n_periods - 1; c >= 0; c--)
-	{
-		ascending[d->n_periods - 1 - c] = d->periods[c];
+	length = d->trend_length;
+	base = d->m - length;
+	if (first_eval < base)
+		return;					/* cannot happen: sized from the same count */
+	ascending_periods(d, ascending);
+	for (c = 0; c < d->n_periods; c++)
 		if ((int64_t) length >= 2 * (int64_t) d->periods[c])
 			n_kept++;
-	}
 	if (n_kept == 0)
 		return;					/* too short to decompose */
 	period = phase_period_from(d->periods, d->n_periods, d->slot[d->m - 1]);
 	if (period == 0)
 		return;
 
-	block = (double *) core_alloc(sizeof(double) * (size_t) length * 6);
+	block = d->trend_doubles;
 	t.period = period;
 	t.base = base;
 	t.trend = block;
@@ -1486,15 +1559,18 @@ detect_trend_shifts(Detection *d, int first_eval)
 	t.scale = block + (size_t) length * 3;
 	t.effective = block + (size_t) length * 4;
 	t.z = block + (size_t) length * 5;
-	t.state = (unsigned char *) core_alloc((size_t) length);
-	t.previous = (int *) core_alloc(sizeof(int) * (size_t) length);
-	t.sorted = (double *) core_alloc(sizeof(double) * (size_t) length);
+	t.sorted = block + (size_t) length * 6;
+	t.departure = block + (size_t) length * 7;
+	t.relative = block + (size_t) length * 8;
+	t.previous = d->trend_ints;
+	t.state = d->trend_bytes;
+	t.valid = t.state + length;
 	t.sorted_lo = t.sorted_hi = 0;
 
-	if (!mstl_decompose(d->value + base, length, ascending, d->n_periods,
-						(double *) t.trend, (double *) t.seasonal,
-						(double *) t.remainder))
-		goto done;
+	if (!mstl_decompose_work(d->value + base, length, ascending, d->n_periods,
+							 (double *) t.trend, (double *) t.seasonal,
+							 (double *) t.remainder, d->mstl_scratch))
+		return;
 
 	/* walk back over a run that straddles eval_start */
 	begin = first_eval;
@@ -1542,12 +1618,6 @@ detect_trend_shifts(Detection *d, int first_eval)
 	}
 	if (run_first >= 0)
 		settle_trend_run(d, &t, run_first, run_last);
-
-done:
-	core_free(block);
-	core_free(t.state);
-	core_free(t.previous);
-	core_free(t.sorted);
 }
 
 /*
@@ -1699,52 +1769,86 @@ on_grid(int64_t bucket, int64_t width)
 	return remainder % width == 0;
 }
 
-/* Allocate the per-point arrays of a prepared series of m points */
+/* Double arrays of the trend path, one entry per decomposed point */
+#define TREND_DOUBLES				9
+
+/*
+ * Allocate the per-point arrays of a prepared series of m points, the
+ * level-window scratch and the trend path's arrays and decomposition
+ * scratch for its last trend_length points, as one block: one allocation
+ * per run (besides the output) keeps the allocator from handing pages back
+ * to the system between runs.
+ */
 static void
-allocate_series(Detection *d, int m)
+allocate_series(Detection *d, int m, int trend_length)
 {
+	int			ascending[DETECT_MAX_PHASE_PERIODS];
+	size_t		points = (size_t) (m > 0 ? m : 1);
+	size_t		keys = (size_t) (d->shortest_period > 0 ? d->shortest_period : 1);
+	size_t		trend = (size_t) trend_length;
+	size_t		mstl;
+	size_t		doubles;
+	size_t		int64s = points * 2;
+	size_t		ints = points * 3 + keys * 3 + trend;
+	char	   *block;
+
+	ascending_periods(d, ascending);
+	mstl = trend_length > 0 ? mstl_work_size(trend_length, ascending, d->n_periods) : 0;
+	doubles = points * 5 + 1 + keys * 2 + trend * TREND_DOUBLES + mstl;
+	block = (char *) core_alloc(sizeof(double) * doubles + sizeof(int64_t) * int64s +
+								sizeof(int) * ints + points + trend * 2);
+	d->block = block;
 	d->m = m;
-	d->bucket = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) (m > 0 ? m : 1) * 2);
-	d->slot = d->bucket + (m > 0 ? m : 1);
-	d->value = (double *) core_alloc(sizeof(double) * ((size_t) (m > 0 ? m : 1) * 3 + 1));
-	d->scratch = d->value + (m > 0 ? m : 1);
-	d->scratch2 = d->scratch + (m > 0 ? m : 1);
-	d->prefix = (double *) core_alloc(sizeof(double) * ((size_t) m + 1));
-	d->partners = (int *) core_alloc(sizeof(int) * (size_t) (m > 0 ? m : 1));
-	d->anomalous = (unsigned char *) core_alloc((size_t) (m > 0 ? m : 1));
-	d->last_anomalous = (int *) core_alloc(sizeof(int) * (size_t) (m > 0 ? m : 1));
+	d->value = (double *) block;
+	d->scratch = d->value + points;
+	d->scratch2 = d->scratch + points;
+	d->factor = d->scratch2 + points;
+	d->current_key_values = d->factor + points;
+	d->partner_key_values = d->current_key_values + keys;
+	d->trend_doubles = d->partner_key_values + keys;
+	d->mstl_scratch = d->trend_doubles + trend * TREND_DOUBLES;
+	d->prefix = d->mstl_scratch + mstl;	/* points + 1 */
+	d->bucket = (int64_t *) (d->prefix + points + 1);
+	d->slot = d->bucket + points;
+	d->partners = (int *) (d->slot + points);
+	d->last_anomalous = d->partners + points;
+	d->level_lo = d->last_anomalous + points;
+	d->key_stamp = d->level_lo + points;
+	d->current_keys = d->key_stamp + keys;
+	d->partner_keys = d->current_keys + keys;
+	d->trend_ints = d->partner_keys + keys;
+	d->anomalous = (unsigned char *) (d->trend_ints + trend);
+	d->trend_bytes = d->anomalous + points;
+	d->trend_length = trend_length;
 }
 
 /* Free the per-point arrays */
 static void
 free_series(Detection *d)
 {
-	if (d->bucket != NULL)
-		core_free(d->bucket);
-	if (d->value != NULL)
-		core_free(d->value);
-	if (d->prefix != NULL)
-		core_free(d->prefix);
-	if (d->partners != NULL)
-		core_free(d->partners);
-	if (d->anomalous != NULL)
-		core_free(d->anomalous);
-	if (d->last_anomalous != NULL)
-		core_free(d->last_anomalous);
-	if (d->key_stamp != NULL)
-		core_free(d->key_stamp);
-	if (d->level_lo != NULL)
-		core_free(d->level_lo);
-	if (d->factor != NULL)
-		core_free(d->factor);
-	if (d->current_keys != NULL)
-		core_free(d->current_keys);
-	if (d->current_key_values != NULL)
-		core_free(d->current_key_values);
-	if (d->partner_keys != NULL)
-		core_free(d->partner_keys);
-	if (d->partner_key_values != NULL)
-		core_free(d->partner_key_values);
+	if (d->block != NULL)
+		core_free(d->block);
+	d->block = NULL;
+}
+
+/*
+ * How many of the newest points the trend path decomposes, given m points of
+ * which first_eval lie before eval_start: the evaluated points plus
+ * TREND_HISTORY_CYCLES longest periods before them (all of a series loaded
+ * the way section 3.1 loads it), which keeps a huge series linear.  0 when
+ * nothing is evaluated or the width has no phase period.
+ */
+static int
+trend_points(const Detection *d, int m, int first_eval)
+{
+	int64_t		history;
+	int			base;
+
+	if (first_eval >= m || d->n_periods == 0)
+		return 0;
+	history = (int64_t) TREND_HISTORY_CYCLES * d->periods[0];
+	base = (int64_t) first_eval > history ? (int) (first_eval - history) : 0;
+	return m - base;
 }
 
 /*
@@ -1754,9 +1858,10 @@ free_series(Detection *d)
  */
 static bool
 prepare_series(Detection *d, const int64_t *buckets, const double *values, int n,
-			   int64_t eval_end, char *errbuf, size_t errlen)
+			   int64_t eval_start, int64_t eval_end, char *errbuf, size_t errlen)
 {
 	int			m = 0;
+	int			before = 0;		/* prepared points before eval_start */
 	int			i;
 
 	if (d->count_shaped)
@@ -1769,7 +1874,7 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 
 		if (n == 0 || eval_end <= buckets[0])
 		{
-			allocate_series(d, 0);
+			allocate_series(d, 0, 0);
 			return true;
 		}
 		span = (uint64_t) eval_end - (uint64_t) buckets[0];
@@ -1784,7 +1889,22 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 					  DETECT_MAX_SERIES_POINTS);
 			return false;
 		}
-		allocate_series(d, (int) (grid_points - (uint64_t) skipped));
+		m = (int) (grid_points - (uint64_t) skipped);
+		if (eval_start > buckets[0])
+		{
+			uint64_t	early = (uint64_t) eval_start - (uint64_t) buckets[0];
+			uint64_t	grid_before = early / (uint64_t) d->width +
+				(early % (uint64_t) d->width != 0 ? 1 : 0);
+
+			if (grid_before > grid_points)
+				grid_before = grid_points;
+			for (i = 0; i < n && buckets[i] < eval_start && buckets[i] < eval_end; i++)
+				if (!isfinite(values[i]))
+					grid_before--;
+			before = (int) grid_before;
+		}
+		allocate_series(d, m, trend_points(d, m, before));
+		m = 0;
 		for (k = 0; k < grid_points; k++)
 		{
 			int64_t		bucket = buckets[0] + (int64_t) k * d->width;
@@ -1812,7 +1932,10 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 					  DETECT_MAX_SERIES_POINTS);
 			return false;
 		}
-		allocate_series(d, m);
+		for (i = 0; i < n && buckets[i] < eval_end && buckets[i] < eval_start; i++)
+			if (isfinite(values[i]))
+				before++;
+		allocate_series(d, m, trend_points(d, m, before));
 		m = 0;
 		for (i = 0; i < n && buckets[i] < eval_end; i++)
 		{
@@ -1935,7 +2058,7 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 	d.n_periods = detect_phase_periods(width_us, d.periods);
 	d.shortest_period = d.n_periods > 0 ? d.periods[d.n_periods - 1] : 0;
 
-	if (!prepare_series(&d, buckets, values, n, eval_end, errbuf, errlen))
+	if (!prepare_series(&d, buckets, values, n, eval_start, eval_end, errbuf, errlen))
 	{
 		free_series(&d);
 		return false;
@@ -1992,14 +2115,6 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 	}
 
 	d.absolute_floor = absolute_spread_floor(&d);
-	if (d.shortest_period > 0)
-	{
-		d.key_stamp = (int *) core_alloc(sizeof(int) * (size_t) d.shortest_period);
-		d.current_keys = (int *) core_alloc(sizeof(int) * (size_t) d.shortest_period);
-		d.current_key_values = (double *) core_alloc(sizeof(double) * (size_t) d.shortest_period);
-		d.partner_keys = (int *) core_alloc(sizeof(int) * (size_t) d.shortest_period);
-		d.partner_key_values = (double *) core_alloc(sizeof(double) * (size_t) d.shortest_period);
-	}
 
 	first_eval = 0;
 	while (first_eval < d.m && d.bucket[first_eval] < eval_start)

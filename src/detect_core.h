@@ -79,8 +79,9 @@ typedef struct DetectOutput
 	int			n_rows;			/* one row per prepared series point,
 								 * ascending by bucket */
 	DetectRow  *rows;
-	int			n_suppressed;	/* suppressed ranges (outage/trend runs owned
-								 * before eval_start) */
+	int			n_suppressed;	/* suppressed ranges (outage runs owned before
+								 * eval_start; as in the reference, trend runs
+								 * make none) */
 	DetectRange *suppressed;
 	int64_t		emission_end;	/* no anomaly at/after this bucket */
 	bool		skipped_small;	/* silent skip of a tiny count series happened */

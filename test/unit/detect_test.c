@@ -224,12 +224,17 @@ test_partners(void)
  *   day 6:  160 / (760 / 7) = 28/19 = 1.473684
  *   day 13: 250 / (850 / 7) = 35/17 = 2.058824
  *   day 20: 200 / (800 / 7) = 1.75
- * median factor 1.75; current level = mean of days 20..26 = 800/7;
- * expected = 1.75 * 800 / 7 = 200.
- * MAD of the factors: deviations {21/76, 0.308824, 0} -> 21/76; scale =
- * 1.4826 * 21/76 * 800/7 = 46.81895.  Floors: 5 % * 200 = 10, sqrt(200) =
- * 14.14, absolute 1, so effective = 46.81895; actual 100 gives
- * z = -100 / 46.81895 = -2.13589 (no flag).
+ * and the current level is the mean of days 20..26 = 800/7.  Day 13 was
+ * judged anomalous, though (rolling: mean 104.615, stddev 15.988, z = 9.09,
+ * flagged), so the robust level leaves it out of its own window and leaves
+ * the same position (the same time of the cycle: day 20) out of the current
+ * window: partner 13 contributes 250 * mean(21..26) / mean(7..12) = 250
+ * instead of 35/17 * 800/7 = 235.29.  Days 6 (no baseline yet) and 20
+ * (rolling z = 2.10) were not anomalous: 28/19 * 800/7 = 168.42 and
+ * 1.75 * 800/7 = 200.  Median 200; deviations {31.58, 50, 0} -> MAD 31.58 =
+ * 21/76 * 800/7 as before.  Scale = 1.4826 * 21/76 * 800/7 = 46.81895.
+ * Floors: 5 % * 200 = 10, sqrt(200) = 14.14, absolute 1, so effective =
+ * 46.81895; actual 100 gives z = -100 / 46.81895 = -2.13589 (no flag).
  *
  * Day 10 (10 / 7 = 1 cycle) is rolling: days 0..9 = nine 100s and 160,
  * mean 106, population variance (9 * 36 + 2916) / 10 = 324, stddev 18;
@@ -270,6 +275,8 @@ test_level_adaptive_expected(void)
 		  "day 6 has too little history (6 < 7 points): no baseline");
 	CHECK(out.rows[7].kind == DETECTOR_ROLLING, "day 7 has the 7 points it needs");
 	CHECK(count_flags(&out, 21, n) == 0, "hand series: nothing flagged on the phase days 21..27");
+	CHECK(out.rows[13].is_anomaly && out.rows[13].kind == DETECTOR_ROLLING &&
+		  !out.rows[20].is_anomaly, "hand series: day 13 is a rolling spike (z = 9.09), day 20 is not (2.10)");
 	detect_output_free(&out);
 	core_free(b);
 }
@@ -506,6 +513,158 @@ test_seasonal_spike_drop(void)
 	core_free(b);
 }
 
+/*
+ * The robust level ("exclude anomalies from training") on flat hourly series
+ * of 1000 (hand-computable: every partner factor is 1, so expected = current
+ * level; the spread is the 5 % floor).  Hours 72.. use the daily phase
+ * (P = 24, L = 24); eval_start = T0, so everything is scored in time order.
+ */
+static void
+flat_hourly(double *v, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v[i] = 1000.0;
+}
+
+/*
+ * A 5-hour outage (hours 90..94) inside the level window.  Before: hour 95
+ * saw a current level of (19 * 1000 + 5 * 0) / 24 = 791.67, expected
+ * 791.67, floor 5 % = 39.58, z = (1000 - 791.67) / 39.58 = 5.26: an echo,
+ * and so on for 24 hours.  Now the five zeros were judged anomalous (each
+ * flagged, the outage reported once at hour 90), so they are left out of
+ * the level (5 of 24 <= half) and the same five positions are left out of
+ * every partner's window: the level is 19000 / 19 = 1000, expected 1000,
+ * z = 0.
+ */
+static void
+test_robust_level_outage(void)
+{
+	int			n = 140;
+	int64_t    *b = make_buckets(n, HOUR);
+	double		v[140];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	bool		all_exact = true;
+	int			i;
+
+	flat_hourly(v, n);
+	for (i = 90; i < 95; i++)
+		v[i] = 0.0;
+	CHECK(detect_run(b, v, n, HOUR, true, T0, T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "robust level: outage series runs");
+	CHECK(out.rows[90].is_anomaly && out.rows[90].direction == -1 && count_flags(&out, 90, 95) == 1,
+		  "robust level: the 5-hour outage is one drop row at its first hour");
+	for (i = 95; i < 119; i++)
+		if (out.rows[i].expected != 1000.0 || out.rows[i].z_score != 0.0)
+			all_exact = false;
+	CHECK(all_exact,
+		  "robust level: hours 95..118 expect exactly 1000 (the zeros are left out), z = 0");
+	CHECK(out.rows[95].kind == DETECTOR_PHASE && out.rows[95].scored,
+		  "robust level: hour 95 is a scored phase row");
+	CHECK(count_flags(&out, 95, n) == 0, "robust level: no echo after the outage");
+	CHECK(out.n_suppressed == 0, "robust level: an outage inside the window suppresses nothing");
+	detect_output_free(&out);
+	core_free(b);
+}
+
+/*
+ * A spike of 10000 at hour 90 (z = 9000 / 50 = 180).  Before: hour 91 saw
+ * a level of (23 * 1000 + 10000) / 24 = 1375, expected 1375, floor 68.75,
+ * z = -375 / 68.75 = -5.45: a drop echo for 24 hours.  Now the spike is
+ * left out: expected 23000 / 23 = 1000 and nothing else is flagged.
+ */
+static void
+test_robust_level_spike(void)
+{
+	int			n = 140;
+	int64_t    *b = make_buckets(n, HOUR);
+	double		v[140];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	bool		all_exact = true;
+	int			i;
+
+	flat_hourly(v, n);
+	v[90] = 10000.0;
+	CHECK(detect_run(b, v, n, HOUR, true, T0, T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "robust level: spike series runs");
+	CHECK_NEAR(out.rows[90].expected, 1000.0, 1e-9, "robust level: the spike's own expected is 1000");
+	CHECK_NEAR(out.rows[90].z_score, 180.0, 1e-9, "robust level: the spike's z = 9000 / 50 = 180");
+	CHECK(out.rows[90].is_anomaly && out.rows[90].direction == 1,
+		  "robust level: the spike is flagged");
+	for (i = 91; i < 115; i++)
+		if (out.rows[i].expected != 1000.0)
+			all_exact = false;
+	CHECK(all_exact, "robust level: the spike does not raise its successors' level (expected 1000)");
+	CHECK(count_flags(&out, 0, n) == 1, "robust level: only the spike is flagged");
+	detect_output_free(&out);
+	core_free(b);
+}
+
+/*
+ * The cap: anomalous points are left out only while they are at most half
+ * of the level window.  Flat 1000, then 1600 from hour 90 on (+60 %).
+ * Hour 90 + k for k <= 12 still sees at most 12 flagged hours among its 24:
+ * they are left out, expected 1000, z = 600 / 50 = 12, flagged.  Hour 103
+ * (k = 13) sees 13 flagged hours, more than half: the whole window is used,
+ * level (11 * 1000 + 13 * 1600) / 24 = 1325, expected 1325, floor 66.25,
+ * z = 275 / 66.25 = 4.15, still flagged; hour 104 (14 flagged, whole
+ * window): level 1350, z = 250 / 67.5 = 3.70, not flagged: the shift is
+ * absorbed after L / 2 + 2 hours.  Those per-bucket flags belong to the
+ * trend path's run (silenced there), which reports the shift once, at hour
+ * 90.
+ */
+static void
+test_robust_level_cap(void)
+{
+	int			n = 200;
+	int64_t    *b = make_buckets(n, HOUR);
+	double		v[200];
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	bool		judged = true;
+	int			i,
+				trend_rows = 0,
+				last_judged = -1;
+
+	flat_hourly(v, n);
+	for (i = 90; i < n; i++)
+		v[i] = 1600.0;
+	CHECK(detect_run(b, v, n, HOUR, true, T0, T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "robust level cap: step series runs");
+	for (i = 91; i <= 102; i++)
+		if (out.rows[i].expected != 1000.0 || !(out.rows[i].is_anomaly || out.rows[i].silenced))
+			judged = false;
+	CHECK(judged,
+		  "robust level cap: hours 91..102 (<= 12 flagged in the window) expect 1000, judged anomalous");
+	CHECK_NEAR(out.rows[103].expected, 1325.0, 1e-9,
+			   "robust level cap: hour 103 (13 > 12 flagged) uses the whole window: 1325");
+	CHECK_NEAR(out.rows[103].z_score, 275.0 / 66.25, 1e-9, "robust level cap: hour 103 z = 4.15");
+	CHECK(out.rows[103].is_anomaly || out.rows[103].silenced,
+		  "robust level cap: hour 103 is still judged anomalous");
+	CHECK_NEAR(out.rows[104].expected, 1350.0, 1e-9, "robust level cap: hour 104 expects 1350");
+	CHECK(!out.rows[104].is_anomaly && !out.rows[104].silenced,
+		  "robust level cap: hour 104 (z = 3.70) is normal");
+	for (i = 0; i < n; i++)
+	{
+		if (out.rows[i].is_anomaly && out.rows[i].kind == DETECTOR_TREND)
+			trend_rows++;
+		if (out.rows[i].is_anomaly || out.rows[i].silenced)
+			last_judged = i;
+	}
+	CHECK(last_judged == 103, "robust level cap: no bucket after hour 103 is judged anomalous");
+	CHECK(trend_rows == 1 && out.rows[90].kind == DETECTOR_TREND && out.rows[90].is_anomaly,
+		  "robust level cap: the shift is one trend row, at the step");
+	CHECK(count_flags(&out, 0, n) == 1, "robust level cap: and nothing else is flagged");
+	detect_output_free(&out);
+	core_free(b);
+}
+
 /* A run of zeros gives one row; before eval_start, none and a suppressed range */
 static void
 test_outage_collapse(void)
@@ -547,12 +706,87 @@ test_outage_collapse(void)
 
 /*
  * A sustained +60 % level change: one trend row, no per-bucket rows in the
- * run.  Hourly, a mild daily wave (+-20 %) on a level of 1000 that becomes
- * 1600 at hour 600, five days of data after it.  (With a strong
- * multiplicative wave the residual spread after the step keeps the trend z
- * below 4, and a series running a full week past the step shows a second
- * run when the one-period-earlier partner crosses the step; both are
- * properties of section 3, not of this implementation.)
+ * run.  Hourly, a daily wave of +-amplitude on a level of 1000 that becomes
+ * 1600 at hour 600, n hours in all.  The per-bucket path, whose robust level
+ * leaves the flagged hours after the step out until they are more than half
+ * of its 24-hour window, stops judging the new level anomalous within
+ * L / 2 + a few hours; those flags belong to the trend run and are
+ * silenced.  A strong multiplicative wave, and a series running a full week
+ * past the step (where the one-period-earlier partner crosses the step),
+ * still give a single row at the step: the run goes on while the trend
+ * change keeps its direction and effect size, and the anchor is the point
+ * that best splits the run's departures into before and after.
+ */
+static void
+check_trend_shift(int n, double amplitude, const char *what)
+{
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	char		label[160];
+	uint64_t	rng = 3;
+	int			i,
+				trend_rows = 0,
+				anchor = -1,
+				others = 0,
+				silenced = 0,
+				last_judged = -1;
+
+	for (i = 0; i < n; i++)
+	{
+		double		mean = (i >= 600 ? 1600.0 : 1000.0) *
+			(1.0 + amplitude * sin(2.0 * M_PI * (i % 24 - 6) / 24.0));
+
+		v[i] = test_count(&rng, mean);
+	}
+	snprintf(label, sizeof(label), "%s: level shift series runs", what);
+	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  label);
+	for (i = 0; i < n; i++)
+	{
+		if (out.rows[i].silenced)
+			silenced++;
+		if (out.rows[i].silenced || (out.rows[i].is_anomaly && out.rows[i].kind != DETECTOR_TREND))
+			last_judged = i;
+		if (!out.rows[i].is_anomaly)
+			continue;
+		if (out.rows[i].kind == DETECTOR_TREND)
+		{
+			trend_rows++;
+			anchor = i;
+		}
+		else
+			others++;
+	}
+	snprintf(label, sizeof(label), "%s: a sustained +60 %% shift yields exactly one trend row", what);
+	CHECK(trend_rows == 1, label);
+	snprintf(label, sizeof(label), "%s: the trend row sits at the change (-6 h .. +12 h)", what);
+	CHECK(anchor >= 594 && anchor < 612, label);
+	snprintf(label, sizeof(label), "%s: the trend row is a spike", what);
+	CHECK(anchor >= 0 && out.rows[anchor].direction == 1, label);
+	snprintf(label, sizeof(label), "%s: its expected is the pre-shift level and its z the trend z",
+			 what);
+	CHECK(anchor >= 0 && out.rows[anchor].expected < 1300.0 && out.rows[anchor].z_score >= 4.0,
+		  label);
+	snprintf(label, sizeof(label), "%s: no per-bucket rows re-announce the shift", what);
+	CHECK(others == 0, label);
+	snprintf(label, sizeof(label), "%s: the per-bucket flags inside the run are silenced", what);
+	CHECK(silenced > 0, label);
+	snprintf(label, sizeof(label), "%s: the per-bucket path absorbs the shift within L / 2 + 4 hours", what);
+	CHECK(last_judged >= 600 && last_judged <= 600 + 12 + 4, label);
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
+/*
+ * The level change above: mild wave, then a strong wave a week past it; and
+ * with the window starting after the step, where the run is owned by the
+ * row an earlier pass emitted: nothing is emitted, and (as in the reference
+ * implementation) only outage runs, not trend runs, become suppressed
+ * ranges.
  */
 static void
 test_trend_shift(void)
@@ -564,42 +798,18 @@ test_trend_shift(void)
 	DetectOutput out;
 	char		err[128];
 	uint64_t	rng = 3;
-	int			i,
-				trend_rows = 0,
-				anchor = -1,
-				others = 0,
-				silenced = 0;
+	int			i;
+
+	check_trend_shift(720, 0.2, "mild wave");
+	check_trend_shift(840, 0.5, "strong wave, a week past the step");
 
 	for (i = 0; i < n; i++)
-	{
-		double		mean = (i >= 600 ? 1600.0 : 1000.0) *
-			(1.0 + 0.2 * sin(2.0 * M_PI * (i % 24 - 6) / 24.0));
-
-		v[i] = test_count(&rng, mean);
-	}
-	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
-		  "level shift series runs");
-	for (i = 0; i < n; i++)
-	{
-		if (out.rows[i].silenced)
-			silenced++;
-		if (!out.rows[i].is_anomaly)
-			continue;
-		if (out.rows[i].kind == DETECTOR_TREND)
-		{
-			trend_rows++;
-			anchor = i;
-		}
-		else
-			others++;
-	}
-	CHECK(trend_rows == 1, "a sustained +60 % shift yields exactly one trend row");
-	CHECK(anchor >= 594 && anchor < 612, "the trend row sits at the change (-6 h .. +12 h)");
-	CHECK(anchor >= 0 && out.rows[anchor].direction == 1, "the trend row is a spike");
-	CHECK(anchor >= 0 && out.rows[anchor].expected < 1300.0 && out.rows[anchor].z_score >= 4.0,
-		  "its expected is the pre-shift level and its z the trend z");
-	CHECK(others == 0, "no per-bucket rows re-announce the shift");
-	CHECK(silenced > 0, "the per-bucket flags inside the run are silenced");
+		v[i] = test_count(&rng, (i >= 600 ? 1600.0 : 1000.0) *
+						  (1.0 + 0.2 * sin(2.0 * M_PI * (i % 24 - 6) / 24.0)));
+	CHECK(detect_run(b, v, n, HOUR, true, b[606], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "owned trend run: series runs");
+	CHECK(count_flags(&out, 0, n) == 0, "owned trend run: nothing is emitted after its anchor");
+	CHECK(out.n_suppressed == 0, "owned trend run: no suppressed range for a trend run");
 	detect_output_free(&out);
 	core_free(v);
 	core_free(b);
@@ -810,6 +1020,9 @@ main(void)
 	test_settling();
 	test_seasonal_spike_drop();
 	test_outage_collapse();
+	test_robust_level_outage();
+	test_robust_level_spike();
+	test_robust_level_cap();
 	test_trend_shift();
 	test_fractional();
 	test_edge_input();

@@ -173,6 +173,63 @@ test_robustness(void)
 	core_free(remainder);
 }
 
+/*
+ * MSTL's robustness weights keep a 6-hour outage out of the trend (daily and
+ * weekly waves on a level of 1000, four weeks), and caller-provided scratch
+ * of any contents gives the very same decomposition.
+ */
+static void
+test_mstl_robust_and_scratch(void)
+{
+	int			n = 24 * 7 * 4;
+	double	   *y = (double *) core_alloc(sizeof(double) * n);
+	double	   *trend = (double *) core_alloc(sizeof(double) * n);
+	double	   *seasonal = (double *) core_alloc(sizeof(double) * n);
+	double	   *remainder = (double *) core_alloc(sizeof(double) * n);
+	double	   *trend2 = (double *) core_alloc(sizeof(double) * n);
+	double	   *seasonal2 = (double *) core_alloc(sizeof(double) * n);
+	double	   *remainder2 = (double *) core_alloc(sizeof(double) * n);
+	int			periods[2] = {24, 168};
+	size_t		size = mstl_work_size(n, periods, 2);
+	double	   *scratch = (double *) core_alloc(sizeof(double) * (size > 0 ? size : 1));
+	double		worst = 0.0;
+	bool		same = true;
+	size_t		k;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		y[i] = 1000.0 + 300.0 * sin(2.0 * M_PI * i / 24.0) + 100.0 * sin(2.0 * M_PI * i / 168.0);
+	for (i = 400; i < 406; i++)
+		y[i] = 0.0;
+	CHECK(mstl_decompose(y, n, periods, 2, trend, seasonal, remainder),
+		  "mstl: series with an outage decomposes");
+	for (i = 380; i < 430; i++)
+		if (fabs(trend[i] - 1000.0) > worst)
+			worst = fabs(trend[i] - 1000.0);
+	CHECK(worst < 10.0, "mstl: the outage moves the trend by less than 1 %");
+	CHECK(remainder[402] < -500.0, "mstl: the outage stays in the remainder");
+
+	CHECK(size > (size_t) n * 4, "mstl: work size covers the components and the STL scratch");
+	for (k = 0; k < size; k++)
+		scratch[k] = (double) (k % 7) - 1e300 * (double) (k % 2);
+	CHECK(mstl_decompose_work(y, n, periods, 2, trend2, seasonal2, remainder2, scratch),
+		  "mstl: decomposition in caller scratch runs");
+	for (i = 0; i < n; i++)
+		if (trend2[i] != trend[i] || seasonal2[i] != seasonal[i] || remainder2[i] != remainder[i])
+			same = false;
+	CHECK(same, "mstl: caller scratch of any contents gives the same decomposition");
+	CHECK(mstl_work_size(40, periods, 2) == 0, "mstl: no scratch when no period fits");
+
+	core_free(y);
+	core_free(trend);
+	core_free(seasonal);
+	core_free(remainder);
+	core_free(trend2);
+	core_free(seasonal2);
+	core_free(remainder2);
+	core_free(scratch);
+}
+
 /* Bad arguments are refused */
 static void
 test_bad_arguments(void)
@@ -207,6 +264,7 @@ main(void)
 	test_constant();
 	test_mstl_two_periods();
 	test_robustness();
+	test_mstl_robust_and_scratch();
 	test_bad_arguments();
 	return unit_done();
 }
