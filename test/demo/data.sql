@@ -63,7 +63,7 @@ FROM demo_rates r,
 
 CREATE INDEX ON orders (created_at);
 
--- app events: screen views (about 8 per order) and purchases (one per order)
+-- app events: screen views (about 8 per order) and purchases (about 2 per order)
 CREATE TABLE events (
     event_time  timestamptz NOT NULL,
     event_name  text NOT NULL,
@@ -81,7 +81,8 @@ SELECT r.hour_start + random() * interval '1 hour',
                       = date_trunc('day', (now() - interval '8 days') AT TIME ZONE 'UTC') THEN 2 ELSE 1 END)::int,
        CASE WHEN random() < 0.55 THEN 'ios' ELSE 'android' END
 FROM demo_rates r,
-     LATERAL generate_series(1, round(r.rate * 8 * (0.9 + 0.2 * random()))::int) AS n;
+     -- about Poisson(8 * rate): the mean plus its square root times a normal-ish draw
+     LATERAL generate_series(1, round(r.rate * 8 + sqrt(r.rate * 8) * (random() + random() + random() - 1.5) * 2)::int) AS n;
 
 INSERT INTO events (event_time, event_name, user_id, session_id, platform)
 SELECT r.hour_start + random() * interval '1 hour',
@@ -89,12 +90,12 @@ SELECT r.hour_start + random() * interval '1 hour',
        (random() * 20000)::int,
        (extract(epoch FROM r.hour_start)::bigint / 3600) * 100000 + (random() * r.rate * 3)::int,
        CASE WHEN random() < 0.55 THEN 'ios' ELSE 'android' END
-FROM demo_rates r,
-     LATERAL generate_series(1, round(r.rate
+FROM demo_rates r
+     CROSS JOIN LATERAL (SELECT 2 * r.rate
             * CASE WHEN date_trunc('day', r.hour_start AT TIME ZONE 'UTC')
                       = date_trunc('day', (now() - interval '2 days') AT TIME ZONE 'UTC')
-                    AND r.hod BETWEEN 14 AND 18 THEN 0.25 ELSE 1 END
-            * (0.85 + 0.3 * random()))::int) AS n;
+                    AND r.hod BETWEEN 14 AND 18 THEN 0.25 ELSE 1 END AS mean) AS p,
+     LATERAL generate_series(1, round(p.mean + sqrt(p.mean) * (random() + random() + random() - 1.5) * 2)::int) AS n;
 
 CREATE INDEX ON events (event_time);
 DROP TABLE demo_hours, demo_rates;
