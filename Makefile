@@ -11,16 +11,18 @@ MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
 PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c \
-	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c
+	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c \
+	src/plot.c
 PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
 	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c src/monitor.c \
-	src/alert.c src/deliver.c src/tick.c src/worker.c src/engine_pg.c
+	src/alert.c src/deliver.c src/tick.c src/worker.c src/engine_pg.c \
+	src/plot_pg.c
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 DATA = sql/tripl--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting views engine
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting detect views engine
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
@@ -44,7 +46,7 @@ endif
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine plot)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
 	@mkdir -p test/unit/bin

@@ -222,8 +222,8 @@ tripl_set_monitoring(PG_FUNCTION_ARGS)
 	/* every combination now in effect must be valid */
 	catalog_execute(m ?
 					"SELECT " SETTINGS_COLUMNS ", metric FROM tripl.monitoring WHERE metric_id = $1" :
-					"SELECT " SETTINGS_COLUMNS ", metric FROM tripl.monitoring UNION ALL "
-					"SELECT " SETTINGS_COLUMNS ", NULL FROM tripl.monitoring_defaults",
+					"SELECT " SETTINGS_COLUMNS ", NULL FROM tripl.monitoring_defaults UNION ALL "
+					"SELECT " SETTINGS_COLUMNS ", metric FROM tripl.monitoring",
 					1, types, values, nulls, true, 0);
 	{
 		uint64		r;
