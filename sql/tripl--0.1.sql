@@ -611,6 +611,12 @@ CREATE FUNCTION tripl.breakdown_series(metric text, breakdown_column text,
     RETURNS TABLE (bucket timestamptz, breakdown_value text, is_other boolean, value float8)
     AS 'MODULE_PATHNAME', 'tripl_breakdown_series' LANGUAGE C STABLE;
 
+CREATE FUNCTION tripl.plot(metric text, window_from timestamptz, window_to timestamptz)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'tripl_plot' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.plot(text, timestamptz, timestamptz) IS
+    'tripl.series drawn as a self-contained 900x320 SVG: value line, expected line and band, spikes (red) and drops (blue)';
+
 --------------------------------------------------------------------------
 -- Anomaly detection
 --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ packages=(
 	libcurl4-openssl-dev
 	libipc-run-perl
 	python3
+	chromium
 )
 
 missing=()
