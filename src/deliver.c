@@ -578,8 +578,12 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed)
 	{
 		PG_TRY();
 		{
+			/* between transactions the current context is TopMemoryContext */
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
 			send_all(reqs, n, ds);
 			sent = record(reqs, n, ds);
+			MemoryContextSwitchTo(old);
 		}
 		PG_CATCH();
 		{

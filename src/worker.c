@@ -119,6 +119,7 @@ static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 static DatabaseSlot *my_slot = NULL;
 static bool wake_registered = false;
 static bool wake_pending = false;
+static bool register_pending = false;	/* CREATE EXTENSION, told at commit */
 
 /*--------------------------------------------------------------------
  * Shared memory and hooks
@@ -271,30 +272,63 @@ tripl_register_launcher(void)
  *--------------------------------------------------------------------
  */
 
-/* Transaction callback: set the delivery worker's latch on commit */
+/* Tell the launcher that this database has the extension now */
+static void
+register_now(void)
+{
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	{
+		DatabaseSlot *s = find_slot(MyDatabaseId, true);
+
+		if (s)
+		{
+			s->register_request = true;
+			if (s->state == SLOT_ABSENT)
+				s->state = SLOT_UNKNOWN;
+		}
+	}
+	LWLockRelease(shared->lock);
+	if (shared->launcher_latch)
+		SetLatch(shared->launcher_latch);
+}
+
+/*
+ * At commit: wake the delivery worker if a delivery was enqueued, and tell
+ * the launcher about a CREATE EXTENSION (before commit, a scheduler it
+ * started would not see the extension yet).
+ */
 static void
 wake_xact_callback(XactEvent event, void *arg)
 {
-	if (!wake_pending)
+	if (!wake_pending && !register_pending)
 		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		Latch	   *latch = NULL;
 
-		LWLockAcquire(shared->lock, LW_SHARED);
+		if (register_pending)
+			register_now();
+		if (wake_pending)
 		{
-			DatabaseSlot *s = find_slot(MyDatabaseId, false);
+			LWLockAcquire(shared->lock, LW_SHARED);
+			{
+				DatabaseSlot *s = find_slot(MyDatabaseId, false);
 
-			if (s && s->delivery_pid != 0)
-				latch = s->delivery_latch;
+				if (s && s->delivery_pid != 0)
+					latch = s->delivery_latch;
+			}
+			LWLockRelease(shared->lock);
+			if (latch)
+				SetLatch(latch);
 		}
-		LWLockRelease(shared->lock);
-		if (latch)
-			SetLatch(latch);
 		wake_pending = false;
+		register_pending = false;
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		wake_pending = false;
+		register_pending = false;
+	}
 }
 
 /* A delivery was enqueued: wake the delivery worker once this commits */
@@ -317,20 +351,12 @@ tripl_register_database(PG_FUNCTION_ARGS)
 {
 	if (shared == NULL)
 		PG_RETURN_VOID();
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (!wake_registered)
 	{
-		DatabaseSlot *s = find_slot(MyDatabaseId, true);
-
-		if (s)
-		{
-			s->register_request = true;
-			if (s->state == SLOT_ABSENT)
-				s->state = SLOT_UNKNOWN;
-		}
+		RegisterXactCallback(wake_xact_callback, NULL);
+		wake_registered = true;
 	}
-	LWLockRelease(shared->lock);
-	if (shared->launcher_latch)
-		SetLatch(shared->launcher_latch);
+	register_pending = true;
 	PG_RETURN_VOID();
 }
 
