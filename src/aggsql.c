@@ -261,8 +261,9 @@ aggsql_engine_query(const AggSource *src, List *filters, List *measures,
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT tripl._engine_agg($3, _src.%s", quote_identifier(src->ts_column));
+	/* filters are parenthesised fragments ending in a newline and ")" */
 	foreach(lc, filters)
-		appendStringInfo(&buf, ",\n       (\n%s\n)", (char *) lfirst(lc));
+		appendStringInfo(&buf, ",\n       (%s)", (char *) lfirst(lc));
 	foreach(lc, measures)
 	{
 		appendStringInfoString(&buf, ",\n       ");
