@@ -30,18 +30,49 @@
  *	  The rolling fallback keeps its plain window (leaving anomalies out of
  *	  it was measured to hurt: nothing absorbs a level change there).
  *
+ *	  Pooled spread of fractional series.  The phase scale, 1.4826 * MAD of
+ *	  the partners' factors, comes from a handful of partners: with the
+ *	  history section 3.1 loads, every emitted bucket has three (the MAD of
+ *	  three values is the smaller of two deviations, often near 0), and even
+ *	  eight or a dozen give spuriously tiny spreads often enough to flag
+ *	  plain noise; a ratio metric has no sqrt(expected) floor to catch that.
+ *	  So a fractional series' phase scale is the larger of that and the
+ *	  pooled spread of its recent phase residuals, |v - expected| / level,
+ *	  of the points judged on a phase baseline in the last three longest
+ *	  periods (the history section 3.1 loads; eight weeks at least, for a
+ *	  daily grid's sake), on grids with a daily cycle of 12 or more buckets
+ *	  only those within two buckets of the same time of day (a ratio's noise
+ *	  follows its denominator's volume, which follows the time of day); as a
+ *	  mean clipped at three medians (robust to the incidents in the pool,
+ *	  steadier than a median, and cheaper), re-scaled to the current level.
+ *	  The residuals are prediction errors, so the pool also carries the
+ *	  uncertainty of a median of few partners.  Points judged on the rolling
+ *	  fallback (too little history for the phase rule) still add a residual
+ *	  against the longest period with a cycle before them, which the short
+ *	  history of a daily grid needs.  Count series keep the MAD alone: their
+ *	  sqrt(expected) floor already bounds the spread, and the pool, measured
+ *	  on them, cost recall (their residuals carry weekday edges and
+ *	  incidents that a ratio's do not).
+ *
  *	  Trend path: a run of shifted points goes on through points whose
  *	  trend change keeps the run's direction and the effect size (the z
  *	  test starts a run, it need not hold throughout), and the run's anchor
  *	  is the point that best splits the departures from the pre-shift
  *	  expectation into "as before" and "changed" (least absolute
  *	  deviations), not the first departing point, which a smooth trend
- *	  bending early at a step puts on noise before it.
+ *	  bending early at a step puts on noise before it.  The trend z's scale
+ *	  is the robust scale of the remainders since the point one period
+ *	  earlier, but of at least 28 of them: a daily grid's period of 7 has
+ *	  the small-sample trouble of few partners (measured: fewer false trend
+ *	  rows on daily series, counts and ratios, and no recall lost overall).
  *
  *	  Cost: preparation, prefix sums, the rolling path, the trend pass and
  *	  the outage pass are O(n); MSTL is O(n) per pass thanks to LOESS jumps;
  *	  the phase path looks at every earlier same-phase point, O(n / P) per
- *	  scored bucket (history before eval_start: at most a year of cycles).
+ *	  scored bucket (history before eval_start: at most a year of cycles),
+ *	  and a fractional series' pool at about a hundred residuals per
+ *	  scored bucket (five a day over three weeks on a daily cycle of 12 or
+ *	  more buckets, else the 56 to 84 buckets of the window).
  *	  Memory is linear in the prepared series and comes in one block per
  *	  run besides the output.  The core is re-entrant: no mutable globals,
  *	  no clocks, no randomness.
@@ -62,6 +93,12 @@
 #define PHASE_RATIO_FLOOR			0.05
 #define ROLLING_RATIO_FLOOR			0.03
 #define TREND_RATIO_FLOOR			0.05
+/*
+ * Fewest remainders the trend path takes its robust scale from: those since
+ * the point one period earlier, and more on a grid whose period is shorter
+ * (the 7 of a daily grid give spuriously tiny spreads, as few partners do)
+ */
+#define TREND_MIN_SCALE_POINTS		28
 /* Minimum relative trend change (and raw departure) of a trend shift */
 #define TREND_MIN_RELATIVE_SHIFT	0.15
 /* Absolute spread floor of count series */
@@ -91,6 +128,27 @@
  */
 #define MARK_MIN_CYCLES				2
 #define MARK_MAX_PARTNERS			52
+/*
+ * The pooled spread of fractional series (pooled_spread): residuals of the
+ * last POOL_CYCLES longest periods, at least POOL_MIN_WINDOW buckets (eight
+ * weeks of a daily grid, whose three weeks hold too few); on grids whose
+ * shortest cycle has at least POOL_LOCAL_MIN_CYCLE buckets only those within
+ * POOL_NEIGHBOURS buckets of the same position in it; none below
+ * POOL_MIN_RESIDUALS.  Their mean absolute value, then POOL_CLIP_STEPS
+ * means clipped at POOL_CLIP medians of the previous estimate, each turned
+ * into a normal standard deviation (E|Z| = 0.79788 and E[min(|Z|, 3 *
+ * 0.67449)] = 0.78194 for a standard normal Z).
+ */
+#define POOL_CYCLES					3
+#define POOL_MIN_WINDOW				56
+#define POOL_LOCAL_MIN_CYCLE		12
+#define POOL_NEIGHBOURS				2
+#define POOL_MIN_RESIDUALS			5
+#define POOL_CLIP					3.0
+#define POOL_CLIP_STEPS				2
+#define HALF_NORMAL_MEDIAN			0.6744897501960817
+#define MEAN_ABSOLUTE_TO_STDDEV		1.2533141373155001
+#define POOL_CLIPPED_MEAN_TO_STDDEV	1.2788676634088707
 /* Median size below which insertion sort beats quickselect */
 #define SMALL_SORT_SIZE				16
 
@@ -104,6 +162,9 @@ typedef struct Baseline
 	double		scale;			/* raw spread */
 	double		effective;		/* floored spread, the z denominator */
 	bool		gated;			/* cleared the volume gate */
+	double		unit;			/* the level residuals are pooled in (the
+								 * current level; 1 for a signed series); 0
+								 * when the baseline has none */
 } Baseline;
 
 /* Outcome of the trend-shift test at one point */
@@ -171,6 +232,15 @@ typedef struct Detection
 	double	   *current_key_values; /* [L] their values */
 	int		   *partner_keys;	/* [L] left-out positions of a partner's window */
 	double	   *partner_key_values; /* [L] their values */
+
+	/*
+	 * The pooled spread of fractional series: residual[j] is |v_j -
+	 * expected_j| / unit_j of a point judged on a phase baseline (or given a
+	 * pool-only one, see score_buckets), NAN for any other point; filled in
+	 * time order.  pool_window is how many slots back the pool reaches.
+	 */
+	double	   *residual;		/* [m] */
+	int64_t		pool_window;
 
 	double	   *scratch;		/* [m] medians */
 	double	   *scratch2;		/* [m] absolute deviations */
@@ -769,7 +839,9 @@ window_anomalies(const Detection *d, int lo, int hi, int64_t key_origin, int lev
  * so the two levels remain means over the same times of day: a left-out
  * peak hour cannot bias one side only.  Each partner contributes
  * v_j * current_level / level_j; with nothing left out that is
- * median(factors) * current_level as in section 3.
+ * median(factors) * current_level as in section 3.  The unit of the pooled
+ * residuals is the current level without the current window's anomalous
+ * points.  Leaves the floors to the caller.
  */
 static bool
 paired_phase_baseline(Detection *d, int i, int level_window, int n_partners,
@@ -870,8 +942,114 @@ paired_phase_baseline(Detection *d, int i, int level_window, int n_partners,
 	if (n_values == 0)
 		return false;
 	median_and_robust_scale(d->scratch, n_values, d->scratch2, &b->expected, &b->scale);
-	finish_baseline(d, PHASE_RATIO_FLOOR, b);
+	b->unit = plain_level_i;
+	if (n_current > 0)
+	{
+		double		kept_sum = sum_i;
+		int			c;
+
+		for (c = 0; c < n_current; c++)
+			kept_sum -= d->current_key_values[c];
+		if (count_i > n_current && kept_sum > 0.0)
+			b->unit = kept_sum / (double) (count_i - n_current);
+	}
 	return true;
+}
+
+/*
+ * The pooled spread of point i, relative to the unit of its baseline: the
+ * residuals (see Detection) of the points in the last pool_window slots
+ * before it, on a shortest cycle of POOL_LOCAL_MIN_CYCLE or more buckets
+ * only those within POOL_NEIGHBOURS buckets of i's position in each cycle.
+ * A standard deviation from their mean absolute value, then POOL_CLIP_STEPS
+ * times one from their mean clipped at POOL_CLIP of that deviation's
+ * medians (a winsorised mean: an incident in the pool counts as at most a
+ * few ordinary residuals, and no selection is needed).  0 with fewer than
+ * POOL_MIN_RESIDUALS residuals.  Uses scratch2.
+ */
+static double
+pooled_spread(Detection *d, int i)
+{
+	double	   *pool = d->scratch2;
+	int64_t		slot_i = d->slot[i];
+	int64_t		oldest = slot_i - d->pool_window;
+	int			cycle = d->shortest_period;
+	double		sum = 0.0,
+				sigma;
+	int			n = 0;
+	int			k,
+				step;
+
+	if (cycle >= POOL_LOCAL_MIN_CYCLE && d->gap_free)
+	{
+		/* slot = index: each cycle's neighbourhood is a run of indices */
+		int64_t		first = oldest > 0 ? oldest : 0;
+		int64_t		centre;
+
+		for (centre = i; centre + POOL_NEIGHBOURS >= first; centre -= cycle)
+		{
+			int64_t		from = centre - POOL_NEIGHBOURS > first ? centre - POOL_NEIGHBOURS : first;
+			int64_t		to = centre + POOL_NEIGHBOURS < i - 1 ? centre + POOL_NEIGHBOURS : i - 1;
+			int64_t		j;
+
+			for (j = from; j <= to; j++)
+				if (!isnan(d->residual[j]))
+				{
+					pool[n++] = d->residual[j];
+					sum += d->residual[j];
+				}
+		}
+	}
+	else if (cycle >= POOL_LOCAL_MIN_CYCLE)
+	{
+		int64_t		centre;
+
+		for (centre = slot_i; centre + POOL_NEIGHBOURS >= oldest && centre + POOL_NEIGHBOURS >= 0;
+			 centre -= cycle)
+		{
+			int			delta;
+
+			for (delta = -POOL_NEIGHBOURS; delta <= POOL_NEIGHBOURS; delta++)
+			{
+				int64_t		s = centre + delta;
+				int64_t		guess = (int64_t) i - (slot_i - s);
+				int			j;
+
+				if (s >= slot_i || s < oldest || s < 0)
+					continue;
+				j = point_at_slot(d, guess >= 0 ? (int) guess : -1, i - 1, s);
+				if (j >= 0 && !isnan(d->residual[j]))
+				{
+					pool[n++] = d->residual[j];
+					sum += d->residual[j];
+				}
+			}
+		}
+	}
+	else
+	{
+		int			j;
+
+		for (j = i - 1; j >= 0 && d->slot[j] >= oldest; j--)
+			if (!isnan(d->residual[j]))
+			{
+				pool[n++] = d->residual[j];
+				sum += d->residual[j];
+			}
+	}
+	if (n < POOL_MIN_RESIDUALS)
+		return 0.0;
+	sigma = MEAN_ABSOLUTE_TO_STDDEV * sum / (double) n;
+	for (step = 0; step < POOL_CLIP_STEPS; step++)
+	{
+		double		cap = POOL_CLIP * HALF_NORMAL_MEDIAN * sigma;
+
+		sum = 0.0;
+		for (k = 0; k < n; k++)
+			sum += pool[k] < cap ? pool[k] : cap;
+		sigma = POOL_CLIPPED_MEAN_TO_STDDEV * sum / (double) n;
+	}
+	return sigma;
 }
 
 /*
@@ -918,7 +1096,8 @@ phase_partners(Detection *d, int i, int period, int max_partners)
  * Phase baseline of point i from at most max_partners same-phase points
  * before it, re-levelled to the current level (paired_phase_baseline); the
  * partners' median and robust scale for a signed series or when no level
- * can be formed.  False when no same-phase point exists.
+ * can be formed.  A fractional series' scale is at least the pooled spread
+ * in the baseline's unit.  False when no same-phase point exists.
  */
 static bool
 phase_baseline(Detection *d, int i, int period, int max_partners, Baseline *b)
@@ -930,14 +1109,17 @@ phase_baseline(Detection *d, int i, int period, int max_partners, Baseline *b)
 	n_partners = phase_partners(d, i, period, max_partners);
 	if (n_partners == 0)
 		return false;
-	if (!d->is_signed &&
-		paired_phase_baseline(d, i, level_window, n_partners, b))
-		return true;
-
-	for (k = 0; k < n_partners; k++)
-		d->scratch[k] = d->value[d->partners[k]];
-	median_and_robust_scale(d->scratch, n_partners, d->scratch2,
-							&b->expected, &b->scale);
+	if (d->is_signed ||
+		!paired_phase_baseline(d, i, level_window, n_partners, b))
+	{
+		for (k = 0; k < n_partners; k++)
+			d->scratch[k] = d->value[d->partners[k]];
+		median_and_robust_scale(d->scratch, n_partners, d->scratch2,
+								&b->expected, &b->scale);
+		b->unit = d->is_signed ? 1.0 : 0.0;
+	}
+	if (!d->count_shaped && b->unit > 0.0)
+		b->scale = fmax(b->scale, b->unit * pooled_spread(d, i));
 	finish_baseline(d, PHASE_RATIO_FLOOR, b);
 	return true;
 }
@@ -970,6 +1152,7 @@ rolling_baseline(Detection *d, int i, Baseline *b)
 		sum_squares += (d->value[j] - mean) * (d->value[j] - mean);
 	b->expected = mean;
 	b->scale = sqrt(sum_squares / (double) count);
+	b->unit = 0.0;
 	finish_baseline(d, ROLLING_RATIO_FLOOR, b);
 	return true;
 }
@@ -1012,6 +1195,30 @@ marking_period(const Detection *d, int64_t slot)
 	return 0;
 }
 
+/*
+ * A fractional point judged on the rolling fallback still gives the pool a
+ * residual: against a phase baseline of the longest period with a cycle
+ * before it (a median of one or two partners, close to what the emitted
+ * buckets' own three give), so the history of a daily grid (three weekly
+ * cycles) pools two weeks of residuals, not one.
+ */
+static void
+add_pool_only_residual(Detection *d, int i)
+{
+	Baseline	b;
+	int			c;
+
+	for (c = 0; c < d->n_periods; c++)
+		if (d->slot[i] / d->periods[c] >= 1)
+			break;
+	if (c == d->n_periods)
+		return;
+	b.unit = 0.0;
+	if (phase_baseline(d, i, d->periods[c], MARK_MAX_PARTNERS, &b) &&
+		b.unit > 0.0 && b.gated)
+		d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
+}
+
 /* Record whether point i was judged anomalous */
 static void
 mark_point(Detection *d, int i, bool flagged)
@@ -1051,7 +1258,10 @@ score_buckets(Detection *d, int first_eval)
 		history = s->baseline_window_buckets;
 	score_start = (int64_t) first_eval > history ? (int) (first_eval - history) : 0;
 	for (i = 0; i < score_start; i++)
+	{
 		d->last_anomalous[i] = -1;
+		d->residual[i] = NAN;
+	}
 	if (d->shortest_period > 0 && !d->is_signed)
 		prepare_levels(d);
 
@@ -1068,6 +1278,7 @@ score_buckets(Detection *d, int first_eval)
 		bool		flagged;
 		double		z;
 
+		d->residual[i] = NAN;
 		if (!d->count_shaped && ends_monotonic_run(d, i))
 		{
 			/* a ramp is a trend, left to the trend-shift path */
@@ -1086,6 +1297,8 @@ score_buckets(Detection *d, int first_eval)
 		}
 		else
 		{
+			if (!d->count_shaped)
+				add_pool_only_residual(d, i);
 			have = rolling_baseline(d, i, &b);
 			kind = d->count_shaped ? DETECTOR_ROLLING : DETECTOR_FRACTIONAL;
 		}
@@ -1098,6 +1311,8 @@ score_buckets(Detection *d, int first_eval)
 		z = (d->value[i] - b.expected) / b.effective;
 		flagged = b.gated && isfinite(z) && fabs(z) >= s->sigma_threshold;
 		mark_point(d, i, flagged);
+		if (!d->count_shaped && period > 0 && b.unit > 0.0 && b.gated)
+			d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
 		if (!emitted)
 			continue;
 
@@ -1257,6 +1472,7 @@ trend_state_at(Detection *d, TrendPath *t, int i)
 {
 	int			at = i - t->base;
 	int			previous;
+	int			lo;
 	double		now,
 				before,
 				change,
@@ -1287,7 +1503,10 @@ trend_state_at(Detection *d, TrendPath *t, int i)
 	if (!(reference > 0.0) || fabs(change) / reference < TREND_MIN_RELATIVE_SHIFT)
 		return TREND_STEADY;
 
-	scale = window_robust_scale(t, previous, i);
+	lo = previous;
+	if (i - lo < TREND_MIN_SCALE_POINTS)
+		lo = i - TREND_MIN_SCALE_POINTS > t->base ? i - TREND_MIN_SCALE_POINTS : t->base;
+	scale = window_robust_scale(t, lo, i);
 	effective = fmax(scale, fmax(TREND_RATIO_FLOOR * fabs(now), d->absolute_floor));
 	z = change / effective;
 	t->scale[at] = scale;
@@ -1794,7 +2013,7 @@ allocate_series(Detection *d, int m, int trend_length)
 
 	ascending_periods(d, ascending);
 	mstl = trend_length > 0 ? mstl_work_size(trend_length, ascending, d->n_periods) : 0;
-	doubles = points * 5 + 1 + keys * 2 + trend * TREND_DOUBLES + mstl;
+	doubles = points * 6 + 1 + keys * 2 + trend * TREND_DOUBLES + mstl;
 	block = (char *) core_alloc(sizeof(double) * doubles + sizeof(int64_t) * int64s +
 								sizeof(int) * ints + points + trend * 2);
 	d->block = block;
@@ -1802,7 +2021,8 @@ allocate_series(Detection *d, int m, int trend_length)
 	d->value = (double *) block;
 	d->scratch = d->value + points;
 	d->scratch2 = d->scratch + points;
-	d->factor = d->scratch2 + points;
+	d->residual = d->scratch2 + points;
+	d->factor = d->residual + points;
 	d->current_key_values = d->factor + points;
 	d->partner_key_values = d->current_key_values + keys;
 	d->trend_doubles = d->partner_key_values + keys;
@@ -2057,6 +2277,9 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 	d.gate_min = count_shaped ? settings->min_expected_count : FRACTIONAL_MIN_EXPECTED;
 	d.n_periods = detect_phase_periods(width_us, d.periods);
 	d.shortest_period = d.n_periods > 0 ? d.periods[d.n_periods - 1] : 0;
+	d.pool_window = d.n_periods > 0 ? (int64_t) POOL_CYCLES * d.periods[0] : 0;
+	if (d.pool_window > 0 && d.pool_window < POOL_MIN_WINDOW)
+		d.pool_window = POOL_MIN_WINDOW;
 
 	if (!prepare_series(&d, buckets, values, n, eval_start, eval_end, errbuf, errlen))
 	{

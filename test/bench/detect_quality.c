@@ -20,7 +20,13 @@
  *	  30-bucket re-evaluation window), default settling, and the persist
  *	  rule of section 3.2 step 8 (a pass replaces the stored anomalies of
  *	  its window except suppressed ranges); the flags left stored at the end
- *	  are tallied.  Last, the detector's throughput.
+ *	  are tallied.  Then the same two tables for fractional (ratio) series:
+ *	  purchases / views style ratios of two Poisson counts (numerator 20 to
+ *	  300 per bucket, denominator 8 to 10 times that, daily and weekly
+ *	  seasonality in the volumes, a stable ratio with an optional mild
+ *	  daily or weekday pattern) with ratio drops to 25..50 %, ratio spikes
+ *	  of +60..100 % and level shifts, and plenty of clean stretches.  Last,
+ *	  the detector's throughput (count series, and fractional ones).
  *
  *	  Standalone: build with
  *	    gcc -std=gnu99 -O2 -Isrc -Itest/unit test/bench/detect_quality.c \
@@ -77,6 +83,21 @@ typedef enum IncidentType
 } IncidentType;
 
 static const char *const incident_names[INC_TYPES] = {"spike", "drop", "outage", "level", "ramp"};
+
+/* The incident columns of each table: all for counts, no outage/ramp for ratios */
+static const IncidentType count_columns[] = {INC_SPIKE, INC_DROP, INC_OUTAGE, INC_LEVEL, INC_RAMP};
+static const IncidentType fractional_columns[] = {INC_SPIKE, INC_DROP, INC_LEVEL};
+
+/* How a grid's series are generated and scored */
+typedef struct SeriesKind
+{
+	bool		count_shaped;
+	const IncidentType *columns;
+	int			n_columns;
+} SeriesKind;
+
+static const SeriesKind COUNT_SERIES = {true, count_columns, 5};
+static const SeriesKind FRACTIONAL_SERIES = {false, fractional_columns, 3};
 
 /* An injected incident: buckets [start, end) of the series */
 typedef struct Incident
@@ -335,6 +356,136 @@ generate_series(Series *s, uint64_t *rng, int n, bool hourly, int first_eval)
 	core_free(mean);
 }
 
+/*
+ * Generate one fractional series of n buckets: the ratio numerator /
+ * denominator of two Poisson counts (purchases / views).  The numerator's
+ * mean is 20..300 per bucket (log-uniform, before the seasonality) and the
+ * denominator's 8..10 times it; the volumes carry the daily wave, quieter weekends and a drift
+ * of the count series, the ratio itself is stable (half the series with a
+ * mild daily pattern of +-5..15 %, or on a daily grid a weekday pattern).
+ * Incidents multiply the ratio: spikes x1.6..2.0 and drops x0.25..0.5 for
+ * 1..3 hours (one day), level shifts x1.5..1.8 or x0.4..0.6 that persist.
+ * Zero to three incidents a series, so there are plenty of clean stretches.
+ */
+static void
+generate_fractional(Series *s, uint64_t *rng, int n, bool hourly, int first_eval)
+{
+	int			per_day = hourly ? 24 : 1;
+	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
+	int64_t		start_bucket = INT64_C(1704067200000000);	/* 2024-01-01, a Monday */
+	double		numerator = exp(uniform_between(rng, log(20.0), log(300.0)));
+	double		denominator_ratio = uniform_between(rng, 8.0, 10.0);
+	double		daily_amplitude = uniform_between(rng, 0.3, 0.8);
+	double		daily_phase = uniform_between(rng, 0.0, 24.0);
+	double		weekend = uniform_between(rng, 0.55, 1.0);
+	double		drift = uniform_between(rng, -0.15, 0.25);	/* over the series */
+	bool		ratio_pattern = uniform(rng) < 0.5;
+	double		ratio_amplitude = uniform_between(rng, 0.05, 0.15);
+	double		ratio_phase = uniform_between(rng, 0.0, 24.0);
+	double	   *volume = (double *) core_alloc(sizeof(double) * (size_t) n);
+	double	   *ratio = (double *) core_alloc(sizeof(double) * (size_t) n);
+	int			gap = hourly ? 48 : 10;
+	int			wanted = uniform_int(rng, 0, 3);
+	int			attempts = 0;
+	int			i,
+				k;
+
+	s->n = n;
+	s->buckets = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) n);
+	s->values = (double *) core_alloc(sizeof(double) * (size_t) n);
+	s->n_incidents = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		int			day = i / per_day;
+		int			hour = i % per_day;
+		double		m = numerator * denominator_ratio * (1.0 + drift * (double) i / (double) n);
+		double		r = 1.0 / denominator_ratio;
+
+		if (hourly)
+			m *= 1.0 + daily_amplitude * sin(2.0 * M_PI * ((double) hour - daily_phase) / 24.0);
+		if (day % 7 >= 5)
+			m *= weekend;
+		if (ratio_pattern && hourly)
+			r *= 1.0 + ratio_amplitude * sin(2.0 * M_PI * ((double) hour - ratio_phase) / 24.0);
+		else if (ratio_pattern)
+			r *= 1.0 + ratio_amplitude * sin(2.0 * M_PI * (double) (day % 7) / 7.0);
+		volume[i] = m;
+		ratio[i] = r;
+		s->buckets[i] = start_bucket + (int64_t) i * width;
+	}
+
+	while (s->n_incidents < wanted && attempts++ < 200)
+	{
+		static const IncidentType types[3] = {INC_SPIKE, INC_DROP, INC_LEVEL};
+		IncidentType type = types[uniform_int(rng, 0, 2)];
+		int			length;
+		int			start;
+		Incident   *inc;
+
+		if (type == INC_LEVEL)
+			length = hourly ? 24 : 3;	/* recall window after the step */
+		else
+			length = uniform_int(rng, 1, hourly ? 3 : 1);
+		start = uniform_int(rng, first_eval + 2, n - length - AFTER_BUCKETS - 1);
+		if (!incident_fits(s, start, start + length, gap))
+			continue;
+		/* a level shift persists to the end: no incident may come after one */
+		{
+			bool		conflict = false;
+
+			for (k = 0; k < s->n_incidents; k++)
+				if ((type == INC_LEVEL && s->incidents[k].start > start) ||
+					(s->incidents[k].type == INC_LEVEL && s->incidents[k].start < start))
+					conflict = true;
+			if (conflict)
+				continue;
+		}
+		inc = &s->incidents[s->n_incidents++];
+		inc->type = type;
+		inc->start = start;
+		inc->end = start + length;
+	}
+
+	for (k = 0; k < s->n_incidents; k++)
+	{
+		Incident   *inc = &s->incidents[k];
+		double		factor;
+
+		switch (inc->type)
+		{
+			case INC_SPIKE:
+				factor = uniform_between(rng, 1.6, 2.0);
+				for (i = inc->start; i < inc->end; i++)
+					ratio[i] *= factor;
+				break;
+			case INC_DROP:
+				factor = uniform_between(rng, 0.25, 0.5);
+				for (i = inc->start; i < inc->end; i++)
+					ratio[i] *= factor;
+				break;
+			default:
+				factor = uniform(rng) < 0.5 ? uniform_between(rng, 1.5, 1.8)
+					: uniform_between(rng, 0.4, 0.6);
+				for (i = inc->start; i < n; i++)
+					ratio[i] *= factor;
+				break;
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		double		views = poisson(rng, volume[i]);
+		double		purchases;
+
+		if (views < 1.0)
+			views = 1.0;		/* never empty at these volumes; keep it defined */
+		purchases = poisson(rng, ratio[i] * views);
+		s->values[i] = purchases / views;
+	}
+	core_free(volume);
+	core_free(ratio);
+}
+
 /* Free a series */
 static void
 free_series(Series *s)
@@ -448,13 +599,13 @@ baseline_flags(const Series *s, bool *flags)
 /* Flags from detect_run; returns false if it failed */
 static bool
 detector_flags(const Series *s, int64_t width, int first_eval, const DetectSettings *settings,
-			   bool *flags)
+			   bool count_shaped, bool *flags)
 {
 	DetectOutput out;
 	char		err[256];
 	int			i;
 
-	if (!detect_run(s->buckets, s->values, s->n, width, true,
+	if (!detect_run(s->buckets, s->values, s->n, width, count_shaped,
 					s->buckets[first_eval], s->buckets[s->n - 1] + width,
 					settings, &out, err, sizeof(err)))
 	{
@@ -465,9 +616,9 @@ detector_flags(const Series *s, int64_t width, int first_eval, const DetectSetti
 		flags[i] = false;
 	for (i = 0; i < out.n_rows; i++)
 	{
-		/* count series from a contiguous input: row i is bucket i */
+		/* contiguous input, every value finite: row i is bucket i */
 		if (out.rows[i].is_anomaly)
-			flags[i] = true;
+			flags[(out.rows[i].bucket - s->buckets[0]) / width] = true;
 	}
 	detect_output_free(&out);
 	return true;
@@ -475,29 +626,40 @@ detector_flags(const Series *s, int64_t width, int first_eval, const DetectSetti
 
 /* Print one table line */
 static void
-print_tally(const char *grid, const char *who, const Tally *t)
+print_tally(const char *grid, const char *who, const SeriesKind *kind, const Tally *t)
 {
 	int			caught = 0,
 				total = 0,
-				k;
+				c;
 
-	for (k = 0; k < INC_TYPES; k++)
+	for (c = 0; c < kind->n_columns; c++)
 	{
-		caught += t->caught[k];
-		total += t->total[k];
+		caught += t->caught[kind->columns[c]];
+		total += t->total[kind->columns[c]];
 	}
 	printf("%-7s %-10s %6.1f%%", grid, who, total ? 100.0 * caught / total : 0.0);
-	for (k = 0; k < INC_TYPES; k++)
-		printf("  %3d/%-3d", t->caught[k], t->total[k]);
+	for (c = 0; c < kind->n_columns; c++)
+		printf("  %3d/%-3d", t->caught[kind->columns[c]], t->total[kind->columns[c]]);
 	printf("  %8.2f  %9.2f  %6ld\n",
 		   t->evaluated ? 1000.0 * (double) t->false_alarms / (double) t->evaluated : 0.0,
 		   t->evaluated ? 1000.0 * (double) t->false_outside_recovery / (double) t->evaluated : 0.0,
 		   t->flags);
 }
 
-/* Evaluate both detectors on count series of one grid */
+/* One series of a kind */
 static void
-evaluate_grid(const char *grid, bool hourly, int n_series, int length, uint64_t seed)
+generate_kind(Series *s, const SeriesKind *kind, uint64_t *rng, int n, bool hourly, int first_eval)
+{
+	if (kind->count_shaped)
+		generate_series(s, rng, n, hourly, first_eval);
+	else
+		generate_fractional(s, rng, n, hourly, first_eval);
+}
+
+/* Evaluate both detectors on series of one kind and grid */
+static void
+evaluate_grid(const char *grid, const SeriesKind *kind, bool hourly, int n_series, int length,
+			  uint64_t seed)
 {
 	uint64_t	rng = seed;
 	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
@@ -517,15 +679,15 @@ evaluate_grid(const char *grid, bool hourly, int n_series, int length, uint64_t 
 	{
 		Series		s;
 
-		generate_series(&s, &rng, length, hourly, first_eval);
-		if (detector_flags(&s, width, first_eval, &settings, flags))
+		generate_kind(&s, kind, &rng, length, hourly, first_eval);
+		if (detector_flags(&s, width, first_eval, &settings, kind->count_shaped, flags))
 			tally_flags(&ours, &s, flags, first_eval, hourly);
 		baseline_flags(&s, flags);
 		tally_flags(&theirs, &s, flags, first_eval, hourly);
 		free_series(&s);
 	}
-	print_tally(grid, "tripl", &ours);
-	print_tally(grid, "mean/sd z", &theirs);
+	print_tally(grid, "tripl", kind, &ours);
+	print_tally(grid, "mean/sd z", kind, &theirs);
 	core_free(flags);
 }
 
@@ -536,7 +698,7 @@ evaluate_grid(const char *grid, bool hourly, int n_series, int length, uint64_t 
  */
 static bool
 online_flags(const Series *s, int64_t width, int first_eval, int history,
-			 const DetectSettings *settings, bool *flags)
+			 const DetectSettings *settings, bool count_shaped, bool *flags)
 {
 	int			end,
 				k,
@@ -551,7 +713,7 @@ online_flags(const Series *s, int64_t width, int first_eval, int history,
 		DetectOutput out;
 		char		err[256];
 
-		if (!detect_run(s->buckets + from, s->values + from, end - from, width, true,
+		if (!detect_run(s->buckets + from, s->values + from, end - from, width, count_shaped,
 						s->buckets[window_start], s->buckets[end - 1] + width,
 						settings, &out, err, sizeof(err)))
 		{
@@ -570,15 +732,16 @@ online_flags(const Series *s, int64_t width, int first_eval, int history,
 		}
 		for (k = 0; k < out.n_rows; k++)
 			if (out.rows[k].is_anomaly)
-				flags[from + k] = true;
+				flags[(out.rows[k].bucket - s->buckets[0]) / width] = true;
 		detect_output_free(&out);
 	}
 	return true;
 }
 
-/* Evaluate the detector scored online on count series of one grid */
+/* Evaluate the detector scored online on series of one kind and grid */
 static void
-evaluate_online(const char *grid, bool hourly, int n_series, int length, uint64_t seed)
+evaluate_online(const char *grid, const SeriesKind *kind, bool hourly, int n_series, int length,
+				uint64_t seed)
 {
 	uint64_t	rng = seed;
 	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
@@ -597,15 +760,15 @@ evaluate_online(const char *grid, bool hourly, int n_series, int length, uint64_
 	{
 		Series		s;
 
-		generate_series(&s, &rng, length, hourly, first_eval);
-		if (online_flags(&s, width, first_eval, history, &settings, flags))
+		generate_kind(&s, kind, &rng, length, hourly, first_eval);
+		if (online_flags(&s, width, first_eval, history, &settings, kind->count_shaped, flags))
 			tally_flags(&ours, &s, flags, first_eval, hourly);
 		baseline_flags(&s, flags);
 		tally_flags(&theirs, &s, flags, first_eval, hourly);
 		free_series(&s);
 	}
-	print_tally(grid, "tripl", &ours);
-	print_tally(grid, "mean/sd z", &theirs);
+	print_tally(grid, "tripl", kind, &ours);
+	print_tally(grid, "mean/sd z", kind, &theirs);
 	core_free(flags);
 }
 
@@ -618,7 +781,8 @@ cpu_seconds(void)
 
 /* Time detect_run over many hourly series; returns buckets per second */
 static double
-time_detector(int n_series, int length, int window, double *per_series_ms)
+time_detector(const SeriesKind *kind, int n_series, int length, int window,
+			  double *per_series_ms)
 {
 	uint64_t	rng = UINT64_C(20240601);
 	DetectSettings settings;
@@ -630,7 +794,7 @@ time_detector(int n_series, int length, int window, double *per_series_ms)
 
 	detect_default_settings(&settings);
 	for (i = 0; i < n_series; i++)
-		generate_series(&all[i], &rng, length, true, 504);
+		generate_kind(&all[i], kind, &rng, length, true, 504);
 
 	started = cpu_seconds();
 	for (i = 0; i < n_series; i++)
@@ -639,7 +803,8 @@ time_detector(int n_series, int length, int window, double *per_series_ms)
 		char		err[256];
 		int			first_eval = window > 0 ? length - window : 0;
 
-		if (detect_run(all[i].buckets, all[i].values, length, CORE_USECS_PER_HOUR, true,
+		if (detect_run(all[i].buckets, all[i].values, length, CORE_USECS_PER_HOUR,
+					   kind->count_shaped,
 					   all[i].buckets[first_eval],
 					   all[i].buckets[length - 1] + CORE_USECS_PER_HOUR,
 					   &settings, &out, err, sizeof(err)))
@@ -658,6 +823,18 @@ time_detector(int n_series, int length, int window, double *per_series_ms)
 	return (double) buckets / elapsed;
 }
 
+/* Print a table's column header */
+static void
+print_header(const SeriesKind *kind)
+{
+	int			c;
+
+	printf("%-7s %-10s %7s", "grid", "detector", "recall");
+	for (c = 0; c < kind->n_columns; c++)
+		printf("  %-7s", incident_names[kind->columns[c]]);
+	printf("  %8s  %9s  %6s\n", "fa/1000", "fa-recov", "flags");
+}
+
 /* Print the quality table and the speed figures */
 int
 main(void)
@@ -670,30 +847,38 @@ main(void)
 		   "fa-recov = the same without flags in the recovery span after an incident\n"
 		   "(one level window, 24 h / 7 d; plus one week for level shifts and ramps)\n\n",
 		   AFTER_BUCKETS);
-	printf("%-7s %-10s %7s", "grid", "detector", "recall");
-	{
-		int			k;
-
-		for (k = 0; k < INC_TYPES; k++)
-			printf("  %-7s", incident_names[k]);
-	}
-	printf("  %8s  %9s  %6s\n", "fa/1000", "fa-recov", "flags");
-	evaluate_grid("hourly", true, 100, 1500, UINT64_C(42));
-	evaluate_grid("daily", false, 100, 400, UINT64_C(4242));
+	print_header(&COUNT_SERIES);
+	evaluate_grid("hourly", &COUNT_SERIES, true, 100, 1500, UINT64_C(42));
+	evaluate_grid("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
 
 	printf("\nonline (production-shaped: a pass per bucket over section 3.1's history,\n"
 		   "30-bucket window, settling 120 min, step 8's persist; the first 30 hourly\n"
 		   "and all 100 daily series of the tables above; the stateless baseline is\n"
 		   "repeated for the same series)\n");
-	evaluate_online("hourly", true, 30, 1500, UINT64_C(42));
-	evaluate_online("daily", false, 100, 400, UINT64_C(4242));
+	evaluate_online("hourly", &COUNT_SERIES, true, 30, 1500, UINT64_C(42));
+	evaluate_online("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
+
+	printf("\nfractional (ratio) series: purchases / views, numerator 20..300 per bucket,\n"
+		   "denominator 8..10 x; ratio drops to 25..50 %%, spikes +60..100 %%, level\n"
+		   "shifts; 0..3 incidents a series (same columns and rules as above)\n");
+	print_header(&FRACTIONAL_SERIES);
+	evaluate_grid("hourly", &FRACTIONAL_SERIES, true, 100, 1500, UINT64_C(4343));
+	evaluate_grid("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
+
+	printf("\nfractional, online (as the online count table: the first 30 hourly and all\n"
+		   "100 daily series of the fractional table)\n");
+	evaluate_online("hourly", &FRACTIONAL_SERIES, true, 30, 1500, UINT64_C(4343));
+	evaluate_online("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
 
 	printf("\nspeed (one core, default settings, settling 120 min):\n");
-	rate = time_detector(1000, 2000, 0, &per_series_ms);
+	rate = time_detector(&COUNT_SERIES, 1000, 2000, 0, &per_series_ms);
 	printf("  1000 hourly series x 2000 buckets, every bucket scored: %.3f ms/series, %.0f buckets/s\n",
 		   per_series_ms, rate);
-	rate = time_detector(1000, 534, 30, &per_series_ms);
+	rate = time_detector(&COUNT_SERIES, 1000, 534, 30, &per_series_ms);
 	printf("  1000 hourly series x 534 buckets, 30-bucket window:     %.3f ms/series, %.0f buckets/s\n",
+		   per_series_ms, rate);
+	rate = time_detector(&FRACTIONAL_SERIES, 1000, 2000, 0, &per_series_ms);
+	printf("  1000 hourly fractional series x 2000 buckets, all scored: %.3f ms/series, %.0f buckets/s\n",
 		   per_series_ms, rate);
 	return 0;
 }

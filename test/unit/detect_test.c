@@ -890,6 +890,141 @@ test_fractional(void)
 	detect_output_free(&out);
 }
 
+/*
+ * A noisy flat ratio series: 0.25 with 10 % normal noise (sd 0.025), hourly
+ * or daily, scored where the phase rule has exactly three partners (hours
+ * 504.. on the weekly period; days 21.. on the weekly period).  The MAD of
+ * three factors can be close to 0; the phase scale of a fractional series
+ * is at least the pooled spread of its recent phase residuals, so it stays
+ * near the real spread of the prediction (about 1.3 * 0.025: the noise and
+ * the uncertainty of a median of three).
+ */
+static void
+noisy_ratio_series(double *v, int n, double noise, uint64_t seed)
+{
+	uint64_t	rng = seed;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v[i] = 0.25 * (1.0 + noise * test_normal(&rng));
+}
+
+/*
+ * The demo's false alarm, reproduced: the three weekly partners of hour 510
+ * are exactly 0.25, so their factors (v / mean of the previous day) agree
+ * closely and the MAD scale is tiny (0.007); before, the spread fell to
+ * the 5 % ratio floor (0.0126) and a +25 % blip (a 2.5 sd noise excursion)
+ * had z = 4.7, and hour 524 was flagged too.  Now the spread is 0.033, the
+ * blip's z 1.8, and a real -75 % drop is still flagged (z = -7.2).
+ */
+static void
+test_fractional_small_partners(void)
+{
+	int			n = 560;
+	int64_t    *b = make_buckets(n, HOUR);
+	int64_t    *days = make_buckets(30, DAY);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+
+	noisy_ratio_series(v, n, 0.10, 17);
+	v[510 - 168] = v[510 - 336] = v[510 - 504] = 0.25;
+	v[510] = 0.25 * 1.25;
+	v[530] = 0.25 * 0.25;
+	CHECK(detect_phase_period_for_slot(HOUR, 510) == 168 && 510 / 168 == 3,
+		  "small partners: hour 510 is judged on the weekly period, 3 partners");
+	CHECK(detect_run(b, v, n, HOUR, false, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "small partners: noisy hourly ratio runs");
+	CHECK(out.rows[510].kind == DETECTOR_FRACTIONAL && out.rows[510].scored,
+		  "small partners: hour 510 is a scored fractional row");
+	CHECK(out.rows[510].stddev >= 0.02,
+		  "small partners: the raw spread reflects the 10 % noise (>= 0.02), not the MAD of 3");
+	CHECK(fabs(out.rows[510].z_score) < 4.0 && !out.rows[510].is_anomaly,
+		  "small partners: a +25 % blip at 10 % noise is not flagged (|z| < 4)");
+	CHECK(out.rows[530].is_anomaly && out.rows[530].direction == -1 &&
+		  out.rows[530].kind == DETECTOR_FRACTIONAL && out.rows[530].z_score <= -4.0,
+		  "small partners: a real -75 % drop is still flagged");
+	CHECK(count_flags(&out, 0, n) == 1, "small partners: and nothing else is flagged");
+	detect_output_free(&out);
+
+	/* the same with missing hours (a fractional series keeps its gaps) */
+	v[100] = v[341] = v[509] = NAN;
+	CHECK(detect_run(b, v, n, HOUR, false, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)) &&
+		  out.n_rows == n - 3 && out.rows[507].bucket == b[510] && out.rows[527].bucket == b[530],
+		  "small partners with gaps: runs, rows of the present hours only");
+	CHECK(!out.rows[507].is_anomaly && fabs(out.rows[507].z_score) < 4.0 &&
+		  out.rows[507].stddev >= 0.02,
+		  "small partners with gaps: the +25 % blip is not flagged, the spread is pooled");
+	CHECK(out.rows[527].is_anomaly && out.rows[527].direction == -1 && count_flags(&out, 0, n) == 1,
+		  "small partners with gaps: only the -75 % drop is flagged");
+	detect_output_free(&out);
+
+	/*
+	 * Daily, as production loads it: 21 days of history, 3 weekly partners.
+	 * The pool holds only the residuals of days 7..20 here, so its spread
+	 * is wider (about 1.4 sd): over seeds 1..30 the +25 % day never reaches
+	 * |z| = 3 and the -75 % day is flagged in 27 (z about -4 to -8).
+	 */
+	noisy_ratio_series(v, 30, 0.10, 4);
+	v[21] = 0.25 * 1.25;
+	v[26] = 0.25 * 0.25;
+	CHECK(detect_run(days, v, 30, DAY, false, T0 + 21 * DAY, T0 + 30 * DAY, &s, &out, err, sizeof(err)) &&
+		  out.n_rows == 30, "small partners: noisy daily ratio runs");
+	CHECK(detect_phase_period_for_slot(DAY, 21) == 7 && out.rows[21].kind == DETECTOR_FRACTIONAL &&
+		  out.rows[21].scored, "small partners: day 21 is scored on the weekly period (3 partners)");
+	CHECK(fabs(out.rows[21].z_score) < 4.0 && !out.rows[21].is_anomaly,
+		  "small partners: a +25 % day at 10 % noise is not flagged");
+	CHECK(out.rows[26].is_anomaly && out.rows[26].direction == -1,
+		  "small partners: a -75 % day is flagged");
+	CHECK(count_flags(&out, 0, 30) == 1, "small partners: nothing else on the daily series");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(days);
+	core_free(b);
+}
+
+/*
+ * The pool follows the time of day: 20 % noise from 00:00 to 11:00, 2 %
+ * from 12:00 to 23:00 (a ratio's noise follows its denominator's volume).
+ * A +25 % night blip is noise; a -40 % drop at 17:00 is far outside the
+ * day's spread (z = -7.8).  A pool of the whole day (spread 0.030 for both)
+ * would blunt the drop to z = -3.2 and flag a night excursion at 09:00
+ * (z = 4.9); before the pool, four night hours were flagged.
+ */
+static void
+test_fractional_pool_time_of_day(void)
+{
+	int			n = 560;
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	uint64_t	rng = 29;
+	int			night = 504 + 3;	/* 03:00 */
+	int			day = 504 + 24 + 17;	/* 17:00 the next day */
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v[i] = 0.25 * (1.0 + (i % 24 < 12 ? 0.20 : 0.02) * test_normal(&rng));
+	v[night] = 0.25 * 1.25;
+	v[day] = 0.25 * 0.60;
+	CHECK(detect_run(b, v, n, HOUR, false, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "time of day: ratio with quiet days and noisy nights runs");
+	CHECK(!out.rows[night].is_anomaly && fabs(out.rows[night].z_score) < 4.0,
+		  "time of day: a +25 % blip in the noisy night is not flagged");
+	CHECK(out.rows[day].is_anomaly && out.rows[day].direction == -1 &&
+		  out.rows[day].z_score <= -4.0,
+		  "time of day: a -40 % drop in the quiet day is flagged");
+	CHECK(out.rows[day].stddev < 0.4 * out.rows[night].stddev,
+		  "time of day: the day's spread is pooled from the day, not the night");
+	CHECK(count_flags(&out, 0, n) == 1, "time of day: nothing else is flagged");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
 /* NaN/Inf/empty/one point, bad input */
 static void
 test_edge_input(void)
@@ -1025,6 +1160,8 @@ main(void)
 	test_robust_level_cap();
 	test_trend_shift();
 	test_fractional();
+	test_fractional_small_partners();
+	test_fractional_pool_time_of_day();
 	test_edge_input();
 	test_ten_million();
 	return unit_done();
