@@ -598,3 +598,24 @@ delivery_outcome_name(DeliveryOutcome o)
 	}
 	return "unknown";
 }
+
+/* Longest prefix of at most max_bytes that does not split a UTF-8 character */
+size_t
+alert_utf8_prefix(const char *s, size_t max_bytes)
+{
+	size_t		n;
+	int			back;
+
+	for (n = 0; n <= max_bytes; n++)
+	{
+		if (s[n] == '\0')
+			return n;
+	}
+	/* s is longer than max_bytes: s[max_bytes] is the first byte cut off */
+	n = max_bytes;
+	for (back = 0; back < 3 && n > 0 && (((unsigned char) s[n]) & 0xC0) == 0x80; back++)
+		n--;
+	if ((((unsigned char) s[n]) & 0xC0) == 0x80)
+		return max_bytes;		/* not UTF-8: cut where asked */
+	return n;
+}

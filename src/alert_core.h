@@ -199,4 +199,18 @@ extern DeliveryOutcome classify_http(long status, bool transport_error);
 /* Short lower-case name of an outcome ("sent", "retry", "permanent") */
 extern const char *delivery_outcome_name(DeliveryOutcome o);
 
+/* ---------------------------------------------------------------------
+ * Payload text
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Length of the longest prefix of the UTF-8 string s that is at most
+ * max_bytes long and does not end inside a character (strlen(s) when the
+ * whole string fits).  Cuts before the lead byte of a character that
+ * would be split; looks back at most 3 continuation bytes, so invalid
+ * input is still cut at or below max_bytes.
+ */
+extern size_t alert_utf8_prefix(const char *s, size_t max_bytes);
+
 #endif							/* TRIPL_ALERT_CORE_H */

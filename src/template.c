@@ -84,7 +84,7 @@ tbuf_append_escaped(TemplateBuf *b, const char *s, TemplateEscape escape)
 		const char *rep = NULL;
 		char		hex[8];
 
-		if (escape == TEMPLATE_ESCAPE_HTML)
+		if (escape == TEMPLATE_ESCAPE_HTML || escape == TEMPLATE_ESCAPE_SLACK)
 		{
 			switch (c)
 			{
@@ -98,7 +98,8 @@ tbuf_append_escaped(TemplateBuf *b, const char *s, TemplateEscape escape)
 					rep = "&gt;";
 					break;
 				case '"':
-					rep = "&quot;";
+					if (escape == TEMPLATE_ESCAPE_HTML)
+						rep = "&quot;";
 					break;
 				default:
 					break;

@@ -41,6 +41,8 @@ typedef enum TemplateEscape
 {
 	TEMPLATE_ESCAPE_NONE,		/* values copied as is */
 	TEMPLATE_ESCAPE_HTML,		/* & < > " become &amp; &lt; &gt; &quot; */
+	TEMPLATE_ESCAPE_SLACK,		/* Slack mrkdwn: only & < > become &amp; &lt;
+								 * &gt; (Slack decodes no other entity) */
 	TEMPLATE_ESCAPE_JSON		/* content of a JSON string: \" \\ \n \u0001 ... */
 } TemplateEscape;
 

@@ -699,6 +699,53 @@ test_classify(void)
 	CHECK_STR(delivery_outcome_name((DeliveryOutcome) 9), "unknown", "outcome name out of range");
 }
 
+/* ------------------------------------------------------------------ */
+/* Cutting payload text on a UTF-8 character boundary                 */
+/* ------------------------------------------------------------------ */
+
+/* Prefixes that fit, and cuts that would split 2-, 3- and 4-byte characters */
+static void
+test_utf8_prefix(void)
+{
+	/* "é" is 2 bytes, "€" 3, "𝄞" 4 */
+	const char *mixed = "ab\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e!";
+	char		big[1200];
+	size_t		i;
+	size_t		n;
+
+	CHECK(alert_utf8_prefix("", 0) == 0, "empty string");
+	CHECK(alert_utf8_prefix("abc", 0) == 0, "nothing fits in 0 bytes");
+	CHECK(alert_utf8_prefix("abc", 3) == 3, "a string that fits exactly is kept");
+	CHECK(alert_utf8_prefix("abc", 1000) == 3, "a short string is kept");
+	CHECK(alert_utf8_prefix("abcdef", 4) == 4, "ASCII is cut where asked");
+	CHECK(alert_utf8_prefix(mixed, 2) == 2, "cut before a 2-byte character");
+	CHECK(alert_utf8_prefix(mixed, 3) == 2, "not inside a 2-byte character");
+	CHECK(alert_utf8_prefix(mixed, 4) == 4, "after a 2-byte character");
+	CHECK(alert_utf8_prefix(mixed, 5) == 4, "not after the first byte of a 3-byte character");
+	CHECK(alert_utf8_prefix(mixed, 6) == 4, "not after the second byte of a 3-byte character");
+	CHECK(alert_utf8_prefix(mixed, 7) == 7, "after a 3-byte character");
+	CHECK(alert_utf8_prefix(mixed, 8) == 7, "4-byte character: 1 of 4 bytes");
+	CHECK(alert_utf8_prefix(mixed, 9) == 7, "4-byte character: 2 of 4 bytes");
+	CHECK(alert_utf8_prefix(mixed, 10) == 7, "4-byte character: 3 of 4 bytes");
+	CHECK(alert_utf8_prefix(mixed, 11) == 11, "after a 4-byte character");
+	CHECK(alert_utf8_prefix(mixed, 12) == 12, "the whole string");
+	CHECK(alert_utf8_prefix("ab\x80\x80\x80\x80\x80z", 6) == 6,
+		  "invalid input (a run of continuation bytes) is cut where asked");
+
+	/* the PagerDuty case: 999 ASCII bytes then "é" straddles byte 1000 */
+	memset(big, 'x', 999);
+	memcpy(big + 999, "\xc3\xa9 tail", 8);
+	big[1007] = '\0';
+	CHECK(alert_utf8_prefix(big, 1000) == 999, "1000-byte summary: the split character is dropped");
+	/* every cut of a string of 3-byte characters lands on a boundary */
+	for (i = 0; i < 300; i++)
+		memcpy(big + 3 * i, "\xe2\x82\xac", 3);
+	big[900] = '\0';
+	for (n = 0, i = 0; i <= 900; i++)
+		n += alert_utf8_prefix(big, i) == i - i % 3;
+	CHECK(n == 901, "every cut of 3-byte characters is on a character boundary");
+}
+
 /* Run every test group and print the TAP plan */
 int
 main(void)
@@ -711,5 +758,6 @@ main(void)
 	test_backoff();
 	test_retry_after();
 	test_classify();
+	test_utf8_prefix();
 	return unit_done();
 }

@@ -122,6 +122,8 @@ static const RenderCase render_cases[] = {
 	{"\"{{nasty}}\"", TEMPLATE_ESCAPE_JSON, "\"a\\\"b\\\\c\\nd\\te\\u0001f</b>&amp;\""},
 	{"{{nasty}}", TEMPLATE_ESCAPE_NONE, "a\"b\\c\nd\te\x01" "f</b>&amp;"},
 	{"text \"quoted\" & <kept>", TEMPLATE_ESCAPE_HTML, "text \"quoted\" & <kept>"},
+	{"<b>{{rule.name}}</b>", TEMPLATE_ESCAPE_SLACK, "<b>R&amp;D &lt;alerts&gt;</b>"},
+	{"{{nasty}}", TEMPLATE_ESCAPE_SLACK, "a\"b\\c\nd\te\x01" "f&lt;/b&gt;&amp;amp;"},
 	{"ab{{metric_name", TEMPLATE_ESCAPE_NONE, "ab{{metric_name"},
 	{"{{a b}} {{actual}}", TEMPLATE_ESCAPE_NONE, "{{a b}} 130"},
 	{"{{}}x", TEMPLATE_ESCAPE_NONE, "{{}}x"},
@@ -243,6 +245,12 @@ test_escape(void)
 	core_free(s);
 	s = template_escape("caf\xc3\xa9 \xe2\x82\xac", TEMPLATE_ESCAPE_JSON);
 	CHECK_STR(s, "caf\xc3\xa9 \xe2\x82\xac", "json escape keeps UTF-8");
+	core_free(s);
+	s = template_escape("<a href=\"x\">&'</a>", TEMPLATE_ESCAPE_SLACK);
+	CHECK_STR(s, "&lt;a href=\"x\"&gt;&amp;'&lt;/a&gt;", "slack escape: only & < >, quotes kept");
+	core_free(s);
+	s = template_escape("caf\xc3\xa9 <@U123> & \xe2\x82\xac", TEMPLATE_ESCAPE_SLACK);
+	CHECK_STR(s, "caf\xc3\xa9 &lt;@U123&gt; &amp; \xe2\x82\xac", "slack escape keeps UTF-8");
 	core_free(s);
 	s = template_escape("", TEMPLATE_ESCAPE_HTML);
 	CHECK_STR(s, "", "escape of empty string");
