@@ -209,6 +209,8 @@ SELECT last_flushed_at FROM tripl.destinations WHERE name = 'daily';
 -- Test messages go through the same outbox
 SELECT tripl.test_destination('hook') > 0 AS queued;
 SELECT tripl.test_destination('pd') > 0 AS queued;
+SELECT tripl.test_destination('chat') > 0 AS queued;
+SELECT tripl.test_destination('tg') > 0 AS queued;
 SELECT d.name, x.kind, x.payload - 'idempotency_key' - 'dedup_key' AS payload,
        x.payload->>'dedup_key' LIKE 'tripl-test-%' AS test_dedup_key
 FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id WHERE x.kind = 'test' ORDER BY x.id;
@@ -217,6 +219,50 @@ BEGIN;
 SELECT tripl.test_destination('hook') <> tripl.test_destination('hook') AS distinct_ids;
 ROLLBACK;
 SELECT tripl.test_destination('nope');
+
+-- Changing destinations: each argument given is applied or refused, never
+-- ignored.  A webhook made without a secret can get one, with the header
+-- that carries it.
+SELECT tripl.create_destination('plain', 'webhook', 'https://hooks.example.com/plain') > 0 AS ok;
+SELECT tripl.alter_destination('plain', secret => 's3cret');
+SELECT tripl.alter_destination('plain', secret_header => 'X-Token');
+SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'Content-Type');
+SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'X-Token');
+SELECT d.secret_header, s.secret, s.owner = d.owner AS secret_owned_by_destination_owner
+FROM tripl.destinations d LEFT JOIN tripl.destination_secrets s ON s.destination_id = d.id WHERE d.name = 'plain';
+-- then either can change alone
+SELECT tripl.alter_destination('plain', secret => 'n3w-s3cret');
+SELECT tripl.alter_destination('plain', secret_header => 'X-Other-Token');
+SELECT d.secret_header, s.secret
+FROM tripl.destinations d JOIN tripl.destination_secrets s ON s.destination_id = d.id WHERE d.name = 'plain';
+SELECT tripl.alter_destination('plain');
+SELECT tripl.alter_destination('plain', enabled => NULL, schedule => NULL);
+SELECT tripl.alter_destination('nope', enabled => true);
+-- slack: the URL is the secret, so a secret is refused even with a URL
+SELECT tripl.alter_destination('chat', secret => 'x');
+SELECT tripl.alter_destination('chat', url => 'https://hooks.slack.com/services/T000/B000/YYYY', secret => 'x');
+SELECT tripl.alter_destination('chat', url => 'https://hooks.slack.com/services/T000/B000/YYYY');
+SELECT d.url, s.secret FROM tripl.destinations d JOIN tripl.destination_secrets s ON s.destination_id = d.id
+WHERE d.name = 'chat';
+-- telegram tokens are checked as when created; secret_header is for webhooks
+SELECT tripl.alter_destination('tg', secret => 'bad token!');
+SELECT tripl.alter_destination('tg', secret => '654321:XYZ-abc');
+SELECT tripl.alter_destination('tg', secret_header => 'X-Token');
+SELECT tripl.alter_destination('pd', schedule => '0 9 * * *');
+SELECT tripl.alter_destination('pd', secret => 'routing-key-2');
+SELECT d.name, s.secret FROM tripl.destinations d JOIN tripl.destination_secrets s ON s.destination_id = d.id
+WHERE d.name IN ('tg', 'pd') ORDER BY 1;
+-- a digest destination made immediate sends what it had buffered at the
+-- next evaluation (instead of keeping it forever)
+INSERT INTO tripl.digest_items (destination_id, rule_id, metric_id, direction, item, updated_at)
+SELECT d.id, r.id, (x.payload->'items'->0->>'scope_ref')::int8, 'drop', x.payload->'items'->0, tripl.now()
+FROM tripl.destinations d, tripl.alert_rules r, tripl.deliveries x
+WHERE d.name = 'daily' AND r.name = 'digest' AND x.kind = 'digest' ORDER BY x.id LIMIT 1;
+SELECT tripl.alter_destination('daily', schedule => '');
+SET tripl.mock_now = '2026-02-03 10:00+00';
+SELECT count(*) >= 0 AS evaluated FROM tripl.evaluate_alerts();
+SELECT count(*) AS digests, (SELECT count(*) FROM tripl.digest_items) AS buffered FROM tripl.deliveries WHERE kind = 'digest';
+SELECT jsonb_array_length(payload->'items') AS items, created_at FROM tripl.deliveries WHERE kind = 'digest' ORDER BY id DESC LIMIT 1;
 
 -- Drops
 SELECT tripl.drop_alert_rule('counts');

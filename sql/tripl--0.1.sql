@@ -673,8 +673,11 @@ CREATE FUNCTION tripl.alter_destination(
     enabled boolean DEFAULT NULL,
     url text DEFAULT NULL,
     secret text DEFAULT NULL,
-    schedule text DEFAULT NULL) RETURNS void
+    schedule text DEFAULT NULL,
+    secret_header text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text) IS
+    'Change a destination: NULL keeps a setting; a webhook secret needs a secret_header (given or stored); schedule '''' makes it immediate';
 
 CREATE FUNCTION tripl.drop_destination(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_drop_destination' LANGUAGE C;

@@ -27,6 +27,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -59,6 +60,7 @@ TRIPL_SQL_FUNCTION(tripl_test_destination);
 #define DEFAULT_TELEGRAM_URL	"https://api.telegram.org"
 #define DEFAULT_PAGERDUTY_URL	"https://events.pagerduty.com/v2/enqueue"
 #define MAX_SECRET_LENGTH		4096
+#define PAGERDUTY_SUMMARY_BYTES	1000
 
 /* Placeholders a message template may use */
 static const char *const template_names[] = {
@@ -195,6 +197,21 @@ check_schedule(const char *schedule)
 				 errhint("Use five cron fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', in UTC.")));
 }
 
+/* A Telegram bot token goes into the URL path: letters, digits, ':', '_', '-' */
+static void
+check_telegram_token(const char *token)
+{
+	const char *p;
+
+	for (p = token; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || *p == ':' || *p == '_' || *p == '-'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a Telegram bot token has only letters, digits, ':', '_' and '-'")));
+	}
+}
+
 /* The URL shown for a Slack destination (its real URL is the secret) */
 static char *
 redacted_url(const char *url)
@@ -307,19 +324,11 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 					 errhint(telegram ? "Pass the bot token as secret." : "Pass the Events v2 routing key as secret.")));
 		if (telegram)
 		{
-			const char *p;
-
 			if (chat_id == NULL || chat_id[0] == '\0' || strlen(chat_id) > 64)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("chat_id is required for a telegram destination (at most 64 characters)")));
-			for (p = secret; *p; p++)
-			{
-				if (!(isalnum((unsigned char) *p) || *p == ':' || *p == '_' || *p == '-'))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("a Telegram bot token has only letters, digits, ':', '_' and '-'")));
-			}
+			check_telegram_token(secret);
 		}
 		shown_url = url;
 	}
@@ -411,7 +420,11 @@ require_owner(Oid owner, const char *what, const char *name)
 				 errmsg("must be owner of %s \"%s\"", what, name)));
 }
 
-/* SQL: tripl.alter_destination(name, enabled, url, secret, schedule) */
+/*
+ * SQL: tripl.alter_destination(name, enabled, url, secret, schedule,
+ * secret_header).  NULL leaves a setting as it is; at least one must be
+ * given, and each one given is either applied or refused (never ignored).
+ */
 Datum
 tripl_alter_destination(PG_FUNCTION_ARGS)
 {
@@ -419,17 +432,42 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	char	   *url = fn_arg_text(fcinfo, 2);
 	char	   *secret = fn_arg_text(fcinfo, 3);
 	char	   *schedule = fn_arg_text(fcinfo, 4);
+	char	   *secret_header = PG_NARGS() > 5 ? fn_arg_text(fcinfo, 5) : NULL;
+	bool		has_enabled = !PG_ARGISNULL(1);
 	char	   *type;
 	Oid			owner;
 	int64		id;
-	Oid			types[4] = {INT8OID, BOOLOID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[5] = "    ";
+	bool		has_secret;
+	char	   *stored_header;
+	Oid			types[5] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
 
 	require_admin("change an alert destination");
 	SPI_connect();
 	id = destination_id(name, &owner, &type);
 	require_owner(owner, "destination", name);
+	if (!has_enabled && url == NULL && secret == NULL && schedule == NULL && secret_header == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nothing to change for destination \"%s\"", name),
+				 errhint("Pass at least one of enabled, url, secret, secret_header or schedule.")));
+	values[0] = Int64GetDatum(id);
+	catalog_execute("SELECT d.secret_header, EXISTS (SELECT 1 FROM tripl.destination_secrets s "
+					"WHERE s.destination_id = d.id) FROM tripl.destinations d WHERE d.id = $1",
+					1, types, values, NULL, true, 0);
+	stored_header = (char *) spi_text(0, 0);
+	has_secret = strcmp(spi_text(0, 1), "t") == 0;
+
+	if (secret_header && strcmp(type, "webhook") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header is only for webhook destinations")));
+	if (strcmp(type, "slack") == 0 && secret)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a slack destination takes no secret: change its url instead"),
+				 errhint("The incoming-webhook URL is the secret of a Slack destination.")));
 	if (url)
 	{
 		check_destination_url(url);
@@ -442,10 +480,26 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	if (secret)
 	{
 		check_secret(secret);
-		if (strcmp(type, "slack") == 0 && fn_arg_text(fcinfo, 2) == NULL)
+		if (strcmp(type, "telegram") == 0)
+			check_telegram_token(secret);
+	}
+	if (strcmp(type, "webhook") == 0)
+	{
+		/* the secret is sent as the value of the header secret_header names */
+		if (secret_header)
+			check_header_name(secret_header);
+		if (secret && secret_header == NULL && stored_header == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a slack destination takes no secret: change its url instead")));
+					 errmsg("webhook destination \"%s\" has no secret_header to send the secret in", name),
+					 errhint("Pass secret_header too, e.g. tripl.alter_destination('%s', secret => '...', secret_header => 'X-Tripl-Token').",
+							 name)));
+		if (secret_header && secret == NULL && !has_secret)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("webhook destination \"%s\" has no secret to send in header \"%s\"",
+							name, secret_header),
+					 errhint("Pass secret too: secret and secret_header go together for a webhook destination.")));
 	}
 	if (schedule && schedule[0] != '\0')
 	{
@@ -455,11 +509,10 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 					 errmsg("pagerduty destinations cannot be digests")));
 		check_schedule(schedule);
 	}
-	values[0] = Int64GetDatum(id);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
-	else
+	if (has_enabled)
 		values[1] = BoolGetDatum(PG_GETARG_BOOL(1));
+	else
+		nulls[1] = 'n';
 	if (url)
 		values[2] = CStringGetTextDatum(url);
 	else
@@ -468,15 +521,26 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(schedule);
 	else
 		nulls[3] = 'n';
+	if (secret_header)
+		values[4] = CStringGetTextDatum(secret_header);
+	else
+		nulls[4] = 'n';
 	catalog_execute("UPDATE tripl.destinations SET enabled = coalesce($2, enabled), url = coalesce($3, url), "
-					"schedule = CASE WHEN $4 IS NULL THEN schedule WHEN $4 = '' THEN NULL ELSE $4 END "
-					"WHERE id = $1", 4, types, values, nulls, false, 0);
+					"schedule = CASE WHEN $4 IS NULL THEN schedule WHEN $4 = '' THEN NULL ELSE $4 END, "
+					"secret_header = coalesce($5, secret_header) "
+					"WHERE id = $1", 5, types, values, nulls, false, 0);
 	if (secret)
 	{
+		/* a webhook made without a secret has no row yet: its owner's */
 		values[2] = CStringGetTextDatum(secret);
-		catalog_execute("UPDATE tripl.destination_secrets SET secret = $3 WHERE destination_id = $1",
+		catalog_execute("INSERT INTO tripl.destination_secrets (destination_id, secret, owner) "
+						"SELECT id, $3, owner FROM tripl.destinations WHERE id = $1 "
+						"ON CONFLICT (destination_id) DO UPDATE SET secret = EXCLUDED.secret",
 						3, types, values, NULL, false, 0);
 	}
+	/* deliveries that waited for a disabled destination can go now */
+	if (has_enabled && PG_GETARG_BOOL(1))
+		deliver_wake();
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -884,7 +948,7 @@ render_message(const char *tmpl, const char *rule, const Destination *d, List *i
 	mc.rule = rule;
 	mc.destination = d->name;
 	mc.items = items;
-	mc.escape = telegram || slack ? TEMPLATE_ESCAPE_HTML : TEMPLATE_ESCAPE_NONE;
+	mc.escape = telegram ? TEMPLATE_ESCAPE_HTML : slack ? TEMPLATE_ESCAPE_SLACK : TEMPLATE_ESCAPE_NONE;
 	if (tmpl == NULL)
 	{
 		if (telegram)
@@ -971,14 +1035,15 @@ payload_json(const Destination *d, int64 rule_id_, const char *rule, const char 
 		appendStringInfoChar(&b, '{');
 		json_string(&b, "text", message);
 		appendStringInfoString(&b, ", \"blocks\": [{\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
-		json_string(&b, "text", digest ? "*tripl digest*" : psprintf("*tripl alert* %s", rule));
+		json_string(&b, "text", digest ? "*tripl digest*" :
+					rule ? psprintf("*tripl alert* %s", rule) : "*tripl test message*");
 		appendStringInfoString(&b, "}}");
 		foreach(lc, items)
 		{
 			if (++shown > 45)
 				break;
 			appendStringInfoString(&b, ", {\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
-			json_string(&b, "text", item_line(lfirst(lc), TEMPLATE_ESCAPE_HTML));
+			json_string(&b, "text", item_line(lfirst(lc), TEMPLATE_ESCAPE_SLACK));
 			appendStringInfoString(&b, "}}");
 		}
 		appendStringInfoString(&b, "]}");
@@ -1023,7 +1088,13 @@ static char *
 pagerduty_json(const AlertItem *it, const char *message)
 {
 	StringInfoData b;
-	char	   *summary = pnstrdup(message, Min(strlen(message), 1000));
+	char	   *summary;
+
+	/* PagerDuty takes up to 1024 characters: cut on a character boundary */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		summary = pnstrdup(message, alert_utf8_prefix(message, PAGERDUTY_SUMMARY_BYTES));
+	else
+		summary = pnstrdup(message, pg_mbcliplen(message, strlen(message), PAGERDUTY_SUMMARY_BYTES));
 
 	initStringInfo(&b);
 	appendStringInfoString(&b, "{\"event_action\": \"trigger\", ");
@@ -1541,7 +1612,10 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 	summary->flushed = alert_flush_digests(now);
 }
 
-/* Send the digests whose schedule fired since their last flush */
+/*
+ * Send the digests whose schedule fired since their last flush, and at
+ * once what a destination buffered before its schedule was removed
+ */
 int
 alert_flush_digests(TimestampTz now)
 {
@@ -1552,7 +1626,8 @@ alert_flush_digests(TimestampTz now)
 	int64		now_us = ts_to_unix(now);
 
 	catalog_execute("SELECT id, name, type, chat_id, schedule, last_flushed_at, created_at "
-					"FROM tripl.destinations WHERE enabled AND schedule IS NOT NULL ORDER BY id",
+					"FROM tripl.destinations d WHERE enabled AND (schedule IS NOT NULL OR EXISTS "
+					"(SELECT 1 FROM tripl.digest_items g WHERE g.destination_id = d.id)) ORDER BY id",
 					0, NULL, NULL, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -1580,11 +1655,14 @@ alert_flush_digests(TimestampTz now)
 		List	   *items = NIL;
 		StringInfoData json;
 
-		if (!cron_parse(d->schedule, &cs, err, sizeof(err)))
-			continue;
-		next = cron_next(&cs, since);
-		if (next < 0 || next > now_us)
-			continue;
+		if (d->schedule != NULL)
+		{
+			if (!cron_parse(d->schedule, &cs, err, sizeof(err)))
+				continue;
+			next = cron_next(&cs, since);
+			if (next < 0 || next > now_us)
+				continue;
+		}
 		values[0] = Int64GetDatum(d->id);
 		values[1] = TimestampTzGetDatum(now);
 		catalog_execute("DELETE FROM tripl.digest_items WHERE destination_id = $1 "
@@ -1699,8 +1777,9 @@ tripl_test_destination(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&b, '}');
 	}
 	else
-		appendStringInfoString(&b, payload_json(&d, 0, NULL, strcmp(d.type, "telegram") == 0 ?
-												template_escape(message, TEMPLATE_ESCAPE_HTML) : message,
+		appendStringInfoString(&b, payload_json(&d, 0, NULL,
+												template_escape(message, strcmp(d.type, "telegram") == 0 ?
+																TEMPLATE_ESCAPE_HTML : TEMPLATE_ESCAPE_SLACK),
 												NIL, key, false));
 	id = enqueue(0, d.id, "test", key, b.data, now);
 	SPI_finish();

@@ -4,7 +4,9 @@
 # private-address guard after DNS, and a bulk send.
 use strict;
 use warnings;
+use Encode;
 use JSON::PP;
+use MIME::Base64;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -79,6 +81,37 @@ is(TriplSink::header($reqs[0], 'Idempotency-Key'), sql('SELECT idempotency_key F
 	'... and the delivery\'s idempotency key');
 is(sql("SELECT status || ' ' || last_http_status FROM tripl.deliveries"), 'sent 200', 'the delivery is recorded as sent');
 like(sql('SELECT last_error IS NULL FROM tripl.deliveries'), qr/t/, 'no error is kept for it');
+
+# 1b. PagerDuty: one event per incident, its summary (at most 1000 bytes)
+#     cut on a character boundary; Slack: a test message says so in its
+#     header, and texts escape only &, < and >
+$sink->reset;
+sql("SELECT tripl.create_destination('pd', 'pagerduty', '" . $sink->url('/pd') . "', secret => 'routing-key-1')");
+sql(q{SELECT tripl.create_alert_rule('pd_rule', 'pd', message_template => repeat('x', 999) || 'é {{metric}} <&> "q"')});
+is(sql(q{SET tripl.mock_now = '2026-03-22 00:10+00'; SELECT event || ' ' || sent FROM tripl.evaluate_alerts()
+	WHERE rule = 'pd_rule'}), 'created true', 'a PagerDuty rule matches the spike');
+is(deliver_at('2026-03-22 00:10+00'), '1', 'the PagerDuty event is sent');
+@reqs = grep { $_->{path} eq '/pd' } $sink->requests;
+is(scalar(@reqs), 1, 'the receiver got it');
+my $pd = eval { JSON::PP->new->utf8->decode(MIME::Base64::decode_base64($reqs[0]{body_base64})) };
+ok(defined $pd, 'its body is valid UTF-8 JSON') or diag($@);
+my $summary = $pd ? $pd->{payload}{summary} : '';
+{
+	use bytes;
+	is(length(Encode::encode('UTF-8', $summary)), 999, 'the summary is cut to 999 bytes, before the 2-byte "é" at byte 1000');
+}
+is($summary, 'x' x 999, '... and is the text up to it');
+is($pd ? $pd->{routing_key} . ' ' . $pd->{event_action} : '', 'routing-key-1 trigger', 'with the routing key');
+sql(q{SELECT tripl.drop_alert_rule('pd_rule')});
+
+sql("SELECT tripl.create_destination('chat', 'slack', '" . $sink->url('/slack') . "')");
+sql(q{SELECT tripl.test_destination('chat')});
+is(deliver_at(undef), '1', 'a Slack test message is sent');
+@reqs = grep { $_->{path} eq '/slack' } $sink->requests;
+my $slack = eval { decode_json($reqs[0]{body}) };
+is($slack ? $slack->{blocks}[0]{text}{text} : '', '*tripl test message*', 'its header says it is a test message');
+is($slack ? $slack->{text} : '', 'tripl test message for destination "chat" in database "postgres"',
+	'its text keeps quotes as they are (Slack decodes only &amp; &lt; &gt;)');
 
 # 2. The receiver fails twice, then accepts: one delivery, one key throughout
 $sink->reset;
