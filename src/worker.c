@@ -707,7 +707,11 @@ tripl_scheduler_main(Datum arg)
  *--------------------------------------------------------------------
  */
 
-/* Milliseconds until the next delivery is due (bounded), from the outbox */
+/*
+ * Milliseconds until the next delivery is due (bounded), from the outbox.
+ * Deliveries of disabled destinations are not due (a pass would not claim
+ * them); enabling a destination wakes the worker.
+ */
 static long
 next_delivery_ms(void)
 {
@@ -717,9 +721,10 @@ next_delivery_ms(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	catalog_execute("SELECT (extract(epoch FROM least(min(next_attempt_at) FILTER (WHERE status = 'pending'), "
-					"min(lease_until) FILTER (WHERE status = 'sending')) - tripl.now()) * 1000)::int8 "
-					"FROM tripl.deliveries WHERE status IN ('pending', 'sending')",
+	catalog_execute("SELECT (extract(epoch FROM least(min(d.next_attempt_at) FILTER (WHERE d.status = 'pending'), "
+					"min(d.lease_until) FILTER (WHERE d.status = 'sending')) - tripl.now()) * 1000)::int8 "
+					"FROM tripl.deliveries d JOIN tripl.destinations x ON x.id = d.destination_id AND x.enabled "
+					"WHERE d.status IN ('pending', 'sending')",
 					0, NULL, NULL, NULL, true, 0);
 	if (SPI_processed == 1 && !spi_isnull(0, 0))
 		ms = (long) Max(Min(spi_int64(0, 0), 60000), 50);
