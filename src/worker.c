@@ -17,10 +17,16 @@
  *	  Nothing starts before recovery has finished, so a standby runs
  *	  nothing and a promoted one starts scheduling.  CREATE EXTENSION
  *	  registers the database with the launcher at once; DROP EXTENSION is
- *	  noticed by the workers within seconds; DROP DATABASE stops them first
- *	  (a ProcessUtility hook), so it is never blocked.  Workers that die are
- *	  started again by the launcher; tripl.scheduler = off (reload) makes
- *	  every worker idle.  All waits are latch waits with WL_EXIT_ON_PM_DEATH.
+ *	  noticed by the workers within seconds.  Statements that need a
+ *	  database to themselves -- DROP DATABASE, ALTER DATABASE ... RENAME or
+ *	  SET TABLESPACE, CREATE DATABASE ... TEMPLATE -- stop its workers first
+ *	  (a ProcessUtility hook), so they are never refused because of them;
+ *	  the workers come back when the statement's transaction ends (under
+ *	  the new name after a rename).  A database taken out of
+ *	  tripl.databases (reload) has its workers stopped.  Workers that die
+ *	  are started again by the launcher; tripl.scheduler = off (reload)
+ *	  makes every worker idle.  All waits are latch waits with
+ *	  WL_EXIT_ON_PM_DEATH.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +44,7 @@
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -73,7 +80,8 @@ PGDLLEXPORT void tripl_delivery_main(Datum arg);
 #define TRIPL_MAX_DATABASES		64
 #define START_TIMEOUT_USECS		(30 * USECS_PER_SEC)
 #define ABSENT_RECHECK_USECS	(5 * USECS_PER_MINUTE)
-#define DROPPING_TIMEOUT_USECS	(10 * USECS_PER_SEC)
+#define PAUSED_TIMEOUT_USECS	(60 * USECS_PER_SEC)
+#define MAX_PAUSED_DATABASES	4
 #define LOG_INTERVAL_USECS		(60 * USECS_PER_SEC)
 
 typedef enum SlotState
@@ -82,7 +90,8 @@ typedef enum SlotState
 	SLOT_UNKNOWN,				/* not probed yet */
 	SLOT_ACTIVE,				/* the extension is installed */
 	SLOT_ABSENT,				/* the extension is not installed */
-	SLOT_DROPPING				/* DROP DATABASE in progress */
+	SLOT_PAUSED					/* a statement needs the database to itself
+								 * (DROP, RENAME, CREATE ... TEMPLATE) */
 } SlotState;
 
 typedef struct DatabaseSlot
@@ -120,6 +129,10 @@ static DatabaseSlot *my_slot = NULL;
 static bool wake_registered = false;
 static bool wake_pending = false;
 static bool register_pending = false;	/* CREATE EXTENSION, told at commit */
+static Oid	paused_databases[MAX_PAUSED_DATABASES]; /* let back at transaction end */
+static int	n_paused = 0;
+
+static void ensure_xact_callback(void);
 
 /*--------------------------------------------------------------------
  * Shared memory and hooks
@@ -179,7 +192,11 @@ find_slot(Oid dboid, bool create)
 	return free_slot;
 }
 
-/* Stop a database's workers and wait for them, before it is dropped */
+/*
+ * Stop a database's workers and wait for them, before a statement that
+ * needs the database to itself.  The launcher starts no new ones until
+ * this transaction ends (release_paused_databases).
+ */
 static void
 stop_database_workers(Oid dboid)
 {
@@ -191,14 +208,21 @@ stop_database_workers(Oid dboid)
 	s = find_slot(dboid, false);
 	if (s)
 	{
-		s->state = SLOT_DROPPING;
+		s->state = SLOT_PAUSED;
 		s->state_since = GetCurrentTimestamp();
+		s->scheduler_starting = 0;
+		s->delivery_starting = 0;
 		pids[0] = s->scheduler_pid;
 		pids[1] = s->delivery_pid;
 	}
 	LWLockRelease(shared->lock);
 	if (s == NULL)
 		return;
+	if (n_paused < MAX_PAUSED_DATABASES)
+	{
+		ensure_xact_callback();
+		paused_databases[n_paused++] = dboid;
+	}
 	if (pids[0])
 		kill(pids[0], SIGTERM);
 	if (pids[1])
@@ -217,7 +241,75 @@ stop_database_workers(Oid dboid)
 	}
 }
 
-/* ProcessUtility hook: DROP DATABASE stops that database's workers first */
+/* Let the launcher start the workers of the databases this transaction paused */
+static void
+release_paused_databases(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n_paused; i++)
+	{
+		DatabaseSlot *s = find_slot(paused_databases[i], false);
+
+		/* a dropped database is gone from the launcher's next list */
+		if (s && s->state == SLOT_PAUSED)
+		{
+			s->state = SLOT_UNKNOWN;
+			s->state_since = now;
+		}
+	}
+	LWLockRelease(shared->lock);
+	n_paused = 0;
+	if (shared->launcher_latch)
+		SetLatch(shared->launcher_latch);
+}
+
+/*
+ * The database a utility statement needs to itself -- no other sessions
+ * may be connected to it -- or InvalidOid
+ */
+static Oid
+database_needed_alone(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (IsA(parsetree, DropdbStmt))
+		return get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		return get_database_oid(((RenameStmt *) parsetree)->subname, true);
+	if (IsA(parsetree, CreatedbStmt))
+	{
+		const char *template_name = "template1";
+
+		foreach(lc, ((CreatedbStmt *) parsetree)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				template_name = defGetString(opt);
+		}
+		return get_database_oid(template_name, true);
+	}
+	if (IsA(parsetree, AlterDatabaseStmt))
+	{
+		foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "tablespace") == 0)
+				return get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
+		}
+	}
+	return InvalidOid;
+}
+
+/*
+ * ProcessUtility hook: a statement that needs a database to itself (DROP,
+ * RENAME, SET TABLESPACE, or CREATE DATABASE from it as a template) stops
+ * that database's workers first
+ */
 static void
 tripl_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					  ProcessUtilityContext context, ParamListInfo params,
@@ -225,9 +317,9 @@ tripl_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
-	if (shared && IsA(parsetree, DropdbStmt))
+	if (shared)
 	{
-		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+		Oid			dboid = database_needed_alone(parsetree);
 
 		if (OidIsValid(dboid))
 			stop_database_workers(dboid);
@@ -295,11 +387,15 @@ register_now(void)
 /*
  * At commit: wake the delivery worker if a delivery was enqueued, and tell
  * the launcher about a CREATE EXTENSION (before commit, a scheduler it
- * started would not see the extension yet).
+ * started would not see the extension yet).  At commit or abort: let back
+ * the workers of databases a statement paused.
  */
 static void
 wake_xact_callback(XactEvent event, void *arg)
 {
+	if (n_paused > 0 && (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+						 event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
+		release_paused_databases();
 	if (!wake_pending && !register_pending)
 		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
@@ -331,17 +427,24 @@ wake_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* Register the transaction callback once per process */
+static void
+ensure_xact_callback(void)
+{
+	if (!wake_registered)
+	{
+		RegisterXactCallback(wake_xact_callback, NULL);
+		wake_registered = true;
+	}
+}
+
 /* A delivery was enqueued: wake the delivery worker once this commits */
 void
 tripl_wake_delivery(void)
 {
 	if (shared == NULL)
 		return;
-	if (!wake_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		wake_registered = true;
-	}
+	ensure_xact_callback();
 	wake_pending = true;
 }
 
@@ -351,11 +454,7 @@ tripl_register_database(PG_FUNCTION_ARGS)
 {
 	if (shared == NULL)
 		PG_RETURN_VOID();
-	if (!wake_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		wake_registered = true;
-	}
+	ensure_xact_callback();
 	register_pending = true;
 	PG_RETURN_VOID();
 }
@@ -468,7 +567,7 @@ attach_database_worker(Oid dboid, bool scheduler)
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	my_slot = find_slot(dboid, false);
-	if (my_slot == NULL || my_slot->state == SLOT_DROPPING)
+	if (my_slot == NULL || my_slot->state == SLOT_PAUSED)
 		ok = false;
 	else if (scheduler)
 	{
@@ -807,9 +906,12 @@ typedef struct DbEntry
 	char		name[NAMEDATALEN];
 } DbEntry;
 
-/* The databases workers may run in */
+/*
+ * The databases workers may run in.  *valid is false when tripl.databases
+ * cannot be read (then no worker is stopped for not being listed).
+ */
 static List *
-list_databases(void)
+list_databases(bool *valid)
 {
 	List	   *result = NIL;
 	List	   *wanted = NIL;
@@ -819,11 +921,15 @@ list_databases(void)
 	HeapTuple	tup;
 	MemoryContext caller = CurrentMemoryContext;
 
+	*valid = true;
 	if (tripl_databases && tripl_databases[0] != '\0')
 	{
 		raw = pstrdup(tripl_databases);
 		if (!SplitIdentifierString(raw, ',', &wanted))
+		{
 			ereport(LOG, (errmsg("tripl: tripl.databases is not a valid list of names")));
+			*valid = false;
+		}
 	}
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -885,10 +991,13 @@ start_worker(const DbEntry *db, bool scheduler)
 static void
 launcher_round(void)
 {
-	List	   *dbs = list_databases();
+	bool		valid;
+	List	   *dbs = list_databases(&valid);
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 	int			i;
+	pid_t		stop[2 * TRIPL_MAX_DATABASES];
+	int			nstop = 0;
 
 	foreach(lc, dbs)
 	{
@@ -905,12 +1014,12 @@ launcher_round(void)
 			continue;
 		}
 		strlcpy(s->dbname, db->name, NAMEDATALEN);
-		if (s->state == SLOT_DROPPING && now - s->state_since > DROPPING_TIMEOUT_USECS)
+		if (s->state == SLOT_PAUSED && now - s->state_since > PAUSED_TIMEOUT_USECS)
 			s->state = SLOT_UNKNOWN;	/* the drop did not happen */
 		if (s->state == SLOT_ABSENT && !s->register_request &&
 			now - s->state_since > ABSENT_RECHECK_USECS)
 			s->state = SLOT_UNKNOWN;	/* look again now and then */
-		if (s->state != SLOT_DROPPING && s->state != SLOT_ABSENT)
+		if (s->state != SLOT_PAUSED && s->state != SLOT_ABSENT)
 		{
 			want_scheduler = s->scheduler_pid == 0 &&
 				(s->scheduler_starting == 0 || now - s->scheduler_starting > START_TIMEOUT_USECS);
@@ -946,7 +1055,11 @@ launcher_round(void)
 		}
 	}
 
-	/* forget databases that are gone */
+	/*
+	 * Forget databases that are gone; stop the workers of those still there
+	 * but no longer wanted (taken out of tripl.databases, closed to
+	 * connections, made a template)
+	 */
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
 	{
@@ -957,10 +1070,21 @@ launcher_round(void)
 			continue;
 		foreach(lc, dbs)
 			present = present || ((DbEntry *) lfirst(lc))->oid == s->dboid;
-		if (!present && s->scheduler_pid == 0 && s->delivery_pid == 0)
+		if (present)
+			continue;
+		if (s->scheduler_pid == 0 && s->delivery_pid == 0)
 			s->state = SLOT_FREE;
+		else if (valid)
+		{
+			if (s->scheduler_pid != 0)
+				stop[nstop++] = s->scheduler_pid;
+			if (s->delivery_pid != 0)
+				stop[nstop++] = s->delivery_pid;
+		}
 	}
 	LWLockRelease(shared->lock);
+	for (i = 0; i < nstop; i++)
+		(void) kill(stop[i], SIGTERM);
 }
 
 /* Entry point of the launcher */
