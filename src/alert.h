@@ -40,5 +40,6 @@ extern int	alert_flush_digests(TimestampTz now);
 extern int	deliver_pass(int max_deliveries, int *claimed);
 extern int	deliver_run_in_worker(int max_deliveries);
 extern void deliver_wake(void);
+extern void deliver_log_pass(TimestampTz started, int claimed, int sent, const char *error);
 
 #endif							/* TRIPL_ALERT_H */

@@ -34,6 +34,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -45,6 +46,7 @@
 #include "defs.h"
 #include "engine_pg.h"
 #include "grid.h"
+#include "tick.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_collect);
@@ -1666,11 +1668,15 @@ tripl_collect(PG_FUNCTION_ARGS)
 	bool		has_from = !PG_ARGISNULL(1);
 	bool		has_to = !PG_ARGISNULL(2);
 	TimestampTz now = tripl_now();
+	TimestampTz started = GetCurrentTimestamp();
 	List	   *metrics = NIL;
 	List	   *windows = NIL;
 	List	   *results;
 	ListCell   *lc;
 	GridWindow	explicit_window = {0, 0};
+	RunLogRow	run;
+	int64		rows_written = 0;
+	char	   *first_error = NULL;
 
 	if (has_from != has_to)
 		ereport(ERROR,
@@ -1750,11 +1756,21 @@ tripl_collect(PG_FUNCTION_ARGS)
 	}
 
 	results = collect_run(metrics, windows, now);
+	memset(&run, 0, sizeof(run));
 	foreach(lc, results)
 	{
 		CollectResult *r = lfirst(lc);
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
+
+		if (r->ok)
+			run.metrics_collected++;
+		else
+		{
+			run.metrics_failed++;
+			run_note_error(&first_error, r->metric->name, r->error);
+		}
+		rows_written += r->rows_written;
 
 		values[0] = CStringGetTextDatum(r->metric->name);
 		values[1] = TimestampTzGetDatum(unix_to_ts(r->window.from));
@@ -1766,6 +1782,27 @@ tripl_collect(PG_FUNCTION_ARGS)
 		else
 			nulls[5] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	/* one row in the run log, committed or rolled back with this call */
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		appendStringInfo(&d, "{\"metrics\": %d, \"collected\": %d, \"failed\": %d, "
+						 "\"rows_written\": " INT64_FORMAT ", \"duration_ms\": %.1f, \"error\": ",
+						 list_length(results), run.metrics_collected, run.metrics_failed, rows_written,
+						 (GetCurrentTimestamp() - started) / 1000.0);
+		if (first_error)
+			escape_json(&d, first_error);
+		else
+			appendStringInfoString(&d, "null");
+		appendStringInfoChar(&d, '}');
+		run.kind = "collect";
+		run.started_at = started;
+		run.error = first_error;
+		run.details = d.data;
+		run_log_row(&run);
 	}
 	SPI_finish();
 	return (Datum) 0;

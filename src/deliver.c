@@ -45,6 +45,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -556,17 +557,55 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 }
 
 /*
+ * Write a pass's row to the run log, in a transaction of its own (a pass
+ * commits its claims and results itself, whatever its caller does)
+ */
+void
+deliver_log_pass(TimestampTz started, int claimed, int sent, const char *error)
+{
+	RunLogRow	r;
+	StringInfoData d;
+
+	/* everything is allocated in the transaction's memory */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	initStringInfo(&d);
+	appendStringInfo(&d, "{\"claimed\": %d, \"sent\": %d, \"not_sent\": %d, \"duration_ms\": %.1f, \"error\": ",
+					 claimed, sent, claimed - sent, (GetCurrentTimestamp() - started) / 1000.0);
+	if (error)
+		escape_json(&d, error);
+	else
+		appendStringInfoString(&d, "null");
+	appendStringInfoChar(&d, '}');
+	memset(&r, 0, sizeof(r));
+	r.kind = "deliver";
+	r.started_at = started;
+	r.deliveries = sent;
+	r.error = error;
+	r.details = d.data;
+	run_log_row(&r);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+}
+
+/*
  * One delivery pass (see the file comment).  Must run outside a
  * transaction, in a process that may start its own (a background worker).
- * Returns how many deliveries were sent (2xx).
+ * Returns how many deliveries were sent (2xx).  The pass is logged in
+ * tripl.runs if it claimed something, or always with log_always.
  */
 static int
-deliver_pass_with(const DeliverSettings *ds, int *claimed)
+deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "tripl delivery pass",
 											  ALLOCSET_DEFAULT_SIZES);
+	TimestampTz started = GetCurrentTimestamp();
 	Outgoing   *reqs = NULL;
-	int			n;
+	volatile int n;
 	int			sent = 0;
 	int			i;
 
@@ -596,6 +635,8 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed)
 			free_request(&reqs[i]);
 	}
 	MemoryContextDelete(cxt);
+	if (n > 0 || log_always)
+		deliver_log_pass(started, n, sent, NULL);
 	return sent;
 }
 
@@ -608,7 +649,7 @@ deliver_pass(int max_deliveries, int *claimed)
 	StartTransactionCommand();
 	settings_from_gucs(&ds, max_deliveries);
 	CommitTransactionCommand();
-	return deliver_pass_with(&ds, claimed);
+	return deliver_pass_with(&ds, claimed, false);
 }
 
 /* Entry point of the short-lived worker tripl.deliver() starts */
@@ -617,6 +658,7 @@ tripl_deliver_worker_main(Datum arg)
 {
 	dsm_segment *seg;
 	DeliverShared *shared;
+	volatile TimestampTz started;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -628,19 +670,24 @@ tripl_deliver_worker_main(Datum arg)
 	shared = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(shared->dboid, shared->roleoid, 0);
 	pgstat_report_appname("tripl deliver");
+	started = GetCurrentTimestamp();
 	PG_TRY();
 	{
-		shared->sent = deliver_pass_with(&shared->settings, NULL);
+		shared->sent = deliver_pass_with(&shared->settings, NULL, true);
 		shared->done = true;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		/* the failed pass is logged too, then the worker fails with it */
 		MemoryContextSwitchTo(TopMemoryContext);
 		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
 		strlcpy(shared->error, edata->message, sizeof(shared->error));
-		PG_RE_THROW();
+		deliver_log_pass(started, 0, 0, edata->message);
+		ReThrowError(edata);
 	}
 	PG_END_TRY();
 	dsm_detach(seg);

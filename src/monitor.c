@@ -32,6 +32,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -43,6 +44,7 @@
 #include "detect_core.h"
 #include "grid.h"
 #include "monitor.h"
+#include "tick.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_detect_series);
@@ -842,9 +844,12 @@ tripl_detect(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TimestampTz started = GetCurrentTimestamp();
 	List	   *metrics;
 	List	   *results;
 	ListCell   *lc;
+	RunLogRow	run;
+	char	   *first_error = NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
@@ -866,11 +871,23 @@ tripl_detect(PG_FUNCTION_ARGS)
 	else
 		metrics = monitor_changed_metrics();
 	results = monitor_detect(metrics, tripl_now());
+	memset(&run, 0, sizeof(run));
 	foreach(lc, results)
 	{
 		DetectResult *r = lfirst(lc);
 		Datum		o[5];
 		bool		n[5] = {false, false, false, false, true};
+
+		if (r->error)
+		{
+			run.metrics_failed++;
+			run_note_error(&first_error, r->metric->name, r->error);
+		}
+		else
+		{
+			run.metrics_detected++;
+			run.anomalies += r->anomalies;
+		}
 
 		o[0] = CStringGetTextDatum(r->metric->name);
 		if (r->eval_to > r->eval_from)
@@ -888,6 +905,27 @@ tripl_detect(PG_FUNCTION_ARGS)
 			n[4] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, o, n);
+	}
+
+	/* one row in the run log, committed or rolled back with this call */
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		appendStringInfo(&d, "{\"metrics\": %d, \"detected\": %d, \"failed\": %d, \"anomalies\": %d, "
+						 "\"duration_ms\": %.1f, \"error\": ",
+						 list_length(results), run.metrics_detected, run.metrics_failed, run.anomalies,
+						 (GetCurrentTimestamp() - started) / 1000.0);
+		if (first_error)
+			escape_json(&d, first_error);
+		else
+			appendStringInfoString(&d, "null");
+		appendStringInfoChar(&d, '}');
+		run.kind = "detect";
+		run.started_at = started;
+		run.error = first_error;
+		run.details = d.data;
+		run_log_row(&run);
 	}
 	SPI_finish();
 	return (Datum) 0;

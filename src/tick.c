@@ -8,15 +8,26 @@
  *	  a person).  A second concurrent call returns at once, saying it
  *	  skipped.  Also the run log (tripl.runs) and its retention.
  *
+ *	  The run log has one row per tick (a skipped one too, saying why),
+ *	  per call of tripl.collect(), tripl.detect() and tripl.deliver(), and
+ *	  per delivery-worker pass that claimed something or failed.  A row is
+ *	  written in the transaction of the pass it describes, so the passes of
+ *	  a call that fails as a whole (and rolls back) leave none; deliver
+ *	  passes run in background workers and commit on their own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -30,12 +41,38 @@
 
 TRIPL_SQL_FUNCTION(tripl_tick);
 
-/* Remember the first error of a pass */
+/* Remember the first error of a pass, as "what: error" */
+void
+run_note_error(char **first_error, const char *what, const char *error)
+{
+	if (error && *first_error == NULL)
+		*first_error = psprintf("%s: %s", what, error);
+}
+
+/* Remember the first error of a tick */
 static void
 note_error(TickSummary *s, const char *what, const char *error)
 {
-	if (error && s->first_error == NULL)
-		s->first_error = psprintf("%s: %s", what, error);
+	run_note_error(&s->first_error, what, error);
+}
+
+/*
+ * Take the tick lock, unless another tick has it.  Returns false when the
+ * tick may run; else true, with summary->skipped and skip_reason filled
+ * in.  The caller is connected to SPI.
+ */
+bool
+tick_blocked(TickSummary *s)
+{
+	catalog_execute(psprintf("SELECT pg_try_advisory_xact_lock(%d, 0)", TRIPL_TICK_LOCK_KEY),
+					0, NULL, NULL, NULL, false, 0);
+	if (strcmp(spi_text(0, 0), "t") != 0)
+	{
+		s->skipped = true;
+		s->skip_reason = TICK_SKIP_LOCKED;
+		return true;
+	}
+	return false;
 }
 
 /* Delete run-log rows and finished deliveries past their retention */
@@ -76,13 +113,8 @@ tick_run(TimestampTz now, List *due, TickSummary *s)
 	AlertSummary as;
 
 	memset(s, 0, sizeof(TickSummary));
-	catalog_execute(psprintf("SELECT pg_try_advisory_xact_lock(%d, 0)", TRIPL_TICK_LOCK_KEY),
-					0, NULL, NULL, NULL, false, 0);
-	if (strcmp(spi_text(0, 0), "t") != 0)
-	{
-		s->skipped = true;
+	if (tick_blocked(s))
 		return false;
-	}
 
 	/* collect */
 	if (due == NIL)
@@ -130,15 +162,19 @@ tick_run(TimestampTz now, List *due, TickSummary *s)
 	return true;
 }
 
-/* A tick's summary as jsonb */
-Jsonb *
-tick_summary_jsonb(const TickSummary *s, TimestampTz started, TimestampTz finished)
+/* A tick's summary as JSON text */
+static char *
+tick_summary_json(const TickSummary *s, TimestampTz started, TimestampTz finished)
 {
 	StringInfoData b;
 
 	initStringInfo(&b);
 	if (s->skipped)
-		appendStringInfoString(&b, "{\"skipped\": true, \"reason\": \"another tick is running\"}");
+	{
+		appendStringInfoString(&b, "{\"skipped\": true, \"reason\": ");
+		escape_json(&b, s->skip_reason ? s->skip_reason : TICK_SKIP_LOCKED);
+		appendStringInfoChar(&b, '}');
+	}
 	else
 	{
 		appendStringInfo(&b, "{\"skipped\": false, \"collected\": %d, \"collect_failed\": %d, "
@@ -152,37 +188,106 @@ tick_summary_jsonb(const TickSummary *s, TimestampTz started, TimestampTz finish
 			appendStringInfoString(&b, "null");
 		appendStringInfoChar(&b, '}');
 	}
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data)));
+	return b.data;
 }
 
-/* Write one row to the run log */
+/* A tick's summary as jsonb (what tripl.tick() returns) */
+Jsonb *
+tick_summary_jsonb(const TickSummary *s, TimestampTz started, TimestampTz finished)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(tick_summary_json(s, started, finished))));
+}
+
+/* Write one row to the run log (the caller is connected to SPI) */
+void
+run_log_row(const RunLogRow *r)
+{
+	Oid			types[11] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID, INT4OID,
+	INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[11];
+	char		nulls[12] = "           ";
+
+	values[0] = CStringGetTextDatum(r->kind);
+	values[1] = TimestampTzGetDatum(r->started_at);
+	values[2] = TimestampTzGetDatum(Max(GetCurrentTimestamp(), r->started_at));
+	values[3] = BoolGetDatum(r->skipped);
+	values[4] = Int32GetDatum(r->metrics_collected);
+	values[5] = Int32GetDatum(r->metrics_failed);
+	values[6] = Int32GetDatum(r->metrics_detected);
+	values[7] = Int32GetDatum(r->anomalies);
+	values[8] = Int32GetDatum(r->deliveries);
+	if (r->error)
+		values[9] = CStringGetTextDatum(r->error);
+	else
+		nulls[9] = 'n';
+	if (r->details)
+		values[10] = CStringGetTextDatum(r->details);
+	else
+		nulls[10] = 'n';
+	catalog_execute("INSERT INTO tripl.runs (kind, started_at, finished_at, skipped, metrics_collected, "
+					"metrics_failed, metrics_detected, anomalies, deliveries, error, details) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
+					11, types, values, nulls, false, 0);
+}
+
+/* Write a tick's row to the run log */
 void
 run_log(const char *kind, TimestampTz started, const TickSummary *s, const char *error)
 {
-	Oid			types[11] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID, INT4OID,
-	INT4OID, INT4OID, INT4OID, TEXTOID, JSONBOID};
-	Datum		values[11];
-	char		nulls[12] = "           ";
-	TimestampTz finished = GetCurrentTimestamp();
+	RunLogRow	r;
 
-	values[0] = CStringGetTextDatum(kind);
-	values[1] = TimestampTzGetDatum(started);
-	values[2] = TimestampTzGetDatum(finished);
-	values[3] = BoolGetDatum(s->skipped);
-	values[4] = Int32GetDatum(s->collected);
-	values[5] = Int32GetDatum(s->collect_failed);
-	values[6] = Int32GetDatum(s->detected);
-	values[7] = Int32GetDatum(s->anomalies);
-	values[8] = Int32GetDatum(s->enqueued);
-	if (error || s->first_error)
-		values[9] = CStringGetTextDatum(error ? error : s->first_error);
-	else
-		nulls[9] = 'n';
-	values[10] = JsonbPGetDatum(tick_summary_jsonb(s, started, finished));
-	catalog_execute("INSERT INTO tripl.runs (kind, started_at, finished_at, skipped, metrics_collected, "
-					"metrics_failed, metrics_detected, anomalies, deliveries, error, details) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-					11, types, values, nulls, false, 0);
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	r.started_at = started;
+	r.skipped = s->skipped;
+	r.metrics_collected = s->collected;
+	r.metrics_failed = s->collect_failed;
+	r.metrics_detected = s->detected;
+	r.anomalies = s->anomalies;
+	r.deliveries = s->enqueued;
+	r.error = error ? error : s->first_error;
+	r.details = tick_summary_json(s, started, GetCurrentTimestamp());
+	run_log_row(&r);
+}
+
+/*
+ * Write the row of a tick that skipped.  It does not take the tick lock,
+ * and never fails the tick: in a read-only transaction it writes nothing,
+ * and an error writing it is dropped (but a cancel is not).
+ */
+void
+run_log_skipped(TimestampTz started, const TickSummary *s)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	if (XactReadOnly || RecoveryInProgress())
+		return;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		run_log("tick", started, s, NULL);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -209,9 +314,12 @@ tripl_tick(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	(void) tick_run(tripl_now(), NIL, &s);
-	if (!s.skipped)
+	if (s.skipped)
+		run_log_skipped(started, &s);
+	else
 		run_log("tick", started, &s, NULL);
 	result = tick_summary_jsonb(&s, started, GetCurrentTimestamp());
 	SPI_finish();
 	PG_RETURN_JSONB_P(result);
 }
+

@@ -609,21 +609,26 @@ attach_database_worker(Oid dboid, bool scheduler)
  *--------------------------------------------------------------------
  */
 
-/* Phase 1 of a worker tick: mark the due metrics running, committed */
+/*
+ * Phase 1 of a worker tick: mark the due metrics running, committed.
+ * Returns false when the tick skips (its row is then written here).
+ */
 static bool
-mark_due_running(TimestampTz now)
+mark_due_running(TimestampTz now, TimestampTz started)
 {
 	bool		got_lock;
+	TickSummary skip;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "tripl: marking due metrics");
-	catalog_execute(psprintf("SELECT pg_try_advisory_xact_lock(%d, 0)", TRIPL_TICK_LOCK_KEY),
-					0, NULL, NULL, NULL, false, 0);
-	got_lock = strcmp(spi_text(0, 0), "t") == 0;
-	if (got_lock)
+	memset(&skip, 0, sizeof(skip));
+	got_lock = !tick_blocked(&skip);
+	if (!got_lock)
+		run_log_skipped(started, &skip);
+	else
 	{
 		ListCell   *lc;
 		List	   *due = collect_due_metrics(now, 0, false);
@@ -662,7 +667,9 @@ run_marked_tick(TimestampTz now, TimestampTz started)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "tripl: tick");
 	(void) tick_run(now, collect_due_metrics(now, 0, true), &s);
-	if (!s.skipped)
+	if (s.skipped)
+		run_log_skipped(started, &s);
+	else
 		run_log("tick", started, &s, NULL);
 	SPI_finish();
 	PopActiveSnapshot();
@@ -688,7 +695,7 @@ scheduler_tick(MemoryContext loop_cxt)
 		StartTransactionCommand();
 		now = tripl_now();
 		CommitTransactionCommand();
-		if (mark_due_running(now))
+		if (mark_due_running(now, started))
 			run_marked_tick(now, started);
 	}
 	PG_CATCH();
@@ -839,6 +846,7 @@ tripl_delivery_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	volatile TimestampTz next_check = 0;
+	volatile TimestampTz started = 0;
 
 	if (!attach_database_worker(dboid, false))
 		proc_exit(0);
@@ -858,6 +866,7 @@ tripl_delivery_main(Datum arg)
 		}
 		if (tripl_scheduler_enabled)
 		{
+			started = GetCurrentTimestamp();
 			PG_TRY();
 			{
 				int			claimed;
@@ -882,6 +891,7 @@ tripl_delivery_main(Datum arg)
 				ereport(LOG,
 						(errmsg("tripl: delivery pass failed in database \"%s\": %s",
 								my_slot->dbname, edata->message)));
+				deliver_log_pass(started, 0, 0, edata->message);
 				FreeErrorData(edata);
 				wait_ms = 1000;
 			}
