@@ -451,7 +451,9 @@ COMMENT ON TABLE tripl.runs IS
     'Run log: one row per tick (skipped ones too), per collect, detect and deliver call and per delivery-worker pass that sent or failed, with timings, counts and errors; a call that fails as a whole rolls back its row (deliver passes commit their own); pruned by tick (tripl.run_retention)';
 
 --------------------------------------------------------------------------
--- pg_dump keeps what users defined and what tripl computed
+-- pg_dump keeps what users defined and what tripl computed.  Not the run
+-- log (tripl.runs): it is this database's history, and a restore's
+-- scheduler may already write to it before the data is loaded.
 --------------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('tripl.fact_tables', '');
@@ -476,8 +478,36 @@ SELECT pg_catalog.pg_extension_config_dump('tripl.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.digest_items', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('tripl.runs', '');
-SELECT pg_catalog.pg_extension_config_dump('tripl.runs_id_seq', '');
+
+-- A restore loads the tables above while the new database's scheduler may
+-- already run; a tick in the middle would write rows the load is still to
+-- bring (a duplicate key fails the restore) and alert from half the data.
+-- Statements that write these tables other than through tripl's functions
+-- note their session here, and ticks skip while it is connected.
+CREATE TABLE tripl.restore_sessions (
+    pid             integer PRIMARY KEY,
+    backend_start   timestamptz NOT NULL,
+    noted_at        timestamptz NOT NULL
+);
+COMMENT ON TABLE tripl.restore_sessions IS
+    'Sessions that loaded tripl''s tables directly (a restore): ticks skip while they are connected';
+
+CREATE FUNCTION tripl._note_restore_session() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'tripl_note_restore_session' LANGUAGE C;
+
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid::regclass FROM pg_extension e, unnest(e.extconfig) AS x(oid)
+             JOIN pg_class c ON c.oid = x.oid
+             WHERE e.extname = 'tripl' AND c.relkind = 'r' ORDER BY c.relname
+    LOOP
+        EXECUTE format('CREATE TRIGGER restore_guard AFTER INSERT ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session()', t);
+    END LOOP;
+END
+$$;
 
 --------------------------------------------------------------------------
 -- Definition functions (C; SECURITY INVOKER: they validate with the

@@ -15,6 +15,14 @@
  *	  a call that fails as a whole (and rolls back) leave none; deliver
  *	  passes run in background workers and commit on their own.
  *
+ *	  A restore loads tripl's tables with COPY (or INSERT) while the new
+ *	  database's scheduler may already be ticking.  A tick in the middle
+ *	  would write rows the load is still to bring (a duplicate key fails
+ *	  the restore) and alert from half the data.  So every statement that
+ *	  writes one of those tables other than through tripl's functions
+ *	  notes its session in tripl.restore_sessions (a trigger), and ticks
+ *	  skip while such a session of the database is still connected.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,9 +30,12 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -40,6 +51,7 @@
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_tick);
+TRIPL_SQL_FUNCTION(tripl_note_restore_session);
 
 /* Remember the first error of a pass, as "what: error" */
 void
@@ -57,19 +69,90 @@ note_error(TickSummary *s, const char *what, const char *error)
 }
 
 /*
- * Take the tick lock, unless another tick has it.  Returns false when the
- * tick may run; else true, with summary->skipped and skip_reason filled
- * in.  The caller is connected to SPI.
+ * Is another session of this database loading tripl's tables (a
+ * restore)?  Returns its pid, or 0.  Forgets noted sessions that are gone.
+ */
+static int
+restore_session(void)
+{
+	int			n;
+	int			i;
+	int32	   *pids;
+	TimestampTz *starts;
+	Datum	   *gone;
+	int			ngone = 0;
+	int			blocking = 0;
+	int			nbackends;
+
+	catalog_execute("SELECT pid, backend_start FROM tripl.restore_sessions", 0, NULL, NULL, NULL, true, 0);
+	n = (int) SPI_processed;
+	if (n == 0)
+		return 0;
+	pids = palloc(sizeof(int32) * n);
+	starts = palloc(sizeof(TimestampTz) * n);
+	gone = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		pids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		starts[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	nbackends = pgstat_fetch_stat_numbackends();
+	for (i = 0; i < n; i++)
+	{
+		bool		alive = false;
+		int			b;
+
+		for (b = 1; b <= nbackends && !alive; b++)
+		{
+			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(b);
+
+			alive = l != NULL && l->backendStatus.st_procpid == pids[i] &&
+				l->backendStatus.st_databaseid == MyDatabaseId &&
+				l->backendStatus.st_proc_start_timestamp == starts[i];
+		}
+		if (!alive)
+			gone[ngone++] = Int32GetDatum(pids[i]);
+		else if (pids[i] != MyProcPid && blocking == 0)
+			blocking = pids[i];
+	}
+	if (ngone > 0 && !XactReadOnly)
+	{
+		Oid			types[1] = {INT4ARRAYOID};
+		Datum		values[1];
+
+		values[0] = PointerGetDatum(construct_array(gone, ngone, INT4OID, 4, true, TYPALIGN_INT));
+		catalog_execute("DELETE FROM tripl.restore_sessions WHERE pid = ANY($1)", 1, types, values,
+						NULL, false, 0);
+	}
+	return blocking;
+}
+
+/*
+ * Take the tick lock, unless another tick has it or a restore is loading
+ * tripl's tables.  Returns false when the tick may run; else true, with
+ * summary->skipped and skip_reason filled in.  The caller is connected to
+ * SPI.
  */
 bool
 tick_blocked(TickSummary *s)
 {
+	int			pid;
+
 	catalog_execute(psprintf("SELECT pg_try_advisory_xact_lock(%d, 0)", TRIPL_TICK_LOCK_KEY),
 					0, NULL, NULL, NULL, false, 0);
 	if (strcmp(spi_text(0, 0), "t") != 0)
 	{
 		s->skipped = true;
 		s->skip_reason = TICK_SKIP_LOCKED;
+		return true;
+	}
+	pid = restore_session();
+	if (pid != 0)
+	{
+		s->skipped = true;
+		s->skip_reason = psprintf("a restore is loading tripl's tables (session %d)", pid);
 		return true;
 	}
 	return false;
@@ -102,7 +185,8 @@ prune(TimestampTz now)
 /*
  * One pass.  The caller is connected to SPI inside a transaction.  due is
  * the list of DueItems to collect, or NIL to compute it now.  Returns false
- * (and summary->skipped) when another tick holds the lock.
+ * (and summary->skipped) when another tick holds the lock or a restore is
+ * loading tripl's tables.
  */
 bool
 tick_run(TimestampTz now, List *due, TickSummary *s)
@@ -323,3 +407,31 @@ tripl_tick(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(result);
 }
 
+/*
+ * Trigger on the tables pg_dump keeps (AFTER INSERT, FOR EACH STATEMENT):
+ * a statement that writes one of them other than through tripl's
+ * functions, which write as the catalog owner, is a restore (or a
+ * superuser at work): note its session, so that ticks wait for it.
+ */
+Datum
+tripl_note_restore_session(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("tripl._note_restore_session() must be called as a trigger")));
+	if (InLocalUserIdChange() || InSecurityRestrictedOperation())
+		return PointerGetDatum(NULL);
+	values[0] = Int32GetDatum(MyProcPid);
+	values[1] = TimestampTzGetDatum(MyStartTimestamp);
+	SPI_connect();
+	catalog_execute("INSERT INTO tripl.restore_sessions (pid, backend_start, noted_at) VALUES ($1, $2, now()) "
+					"ON CONFLICT (pid) DO UPDATE SET backend_start = EXCLUDED.backend_start, "
+					"noted_at = EXCLUDED.noted_at",
+					2, types, values, NULL, false, 0);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

@@ -68,6 +68,67 @@ is($pre->safe_psql('restored', q{
 is($pre->safe_psql('restored', q{
 	SELECT tripl.create_metric('after_restore', 'fact', fact_table => 'orders', aggregation => 'count')
 	     > (SELECT min(id) FROM tripl.metrics)}), 't', 'id sequences continue after a restore');
+
+# A plain restore into a server whose scheduler is running, ticking every
+# 100 ms, with pauses between the tables so that ticks land in the middle:
+# the run log is not in the dump, and ticks wait while the restore loads
+# tripl's tables (a tick between metric_state and metric_values would
+# collect buckets the load is still to bring).  The metric is due when the
+# copy comes up: its last three hours are missing.
+$pre->safe_psql('postgres', q{
+	CREATE TABLE hits (ts timestamptz NOT NULL);
+	INSERT INTO hits SELECT date_trunc('hour', now()) - interval '48 hours' + i * interval '1 minute'
+	FROM generate_series(0, 48 * 60 - 1) i;
+	SELECT tripl.create_fact_table('hits', 'SELECT ts FROM hits', 'ts');
+	SELECT tripl.create_metric('hits', 'fact', fact_table => 'hits', aggregation => 'count');
+	SELECT tripl.tick();
+	SELECT tripl.tick();
+	DELETE FROM tripl.metric_values WHERE metric_id = (SELECT id FROM tripl.metrics WHERE name = 'hits')
+		AND bucket >= date_trunc('hour', now()) - interval '3 hours';
+	UPDATE tripl.metric_state SET watermark = date_trunc('hour', now()) - interval '3 hours'
+	WHERE metric_id = (SELECT id FROM tripl.metrics WHERE name = 'hits');
+});
+ok($pre->safe_psql('postgres', q{SELECT count(*) FROM tripl.runs}) >= 2, 'the source has a run log');
+my ($source_values, $last_bucket) = split /\|/, $pre->safe_psql('postgres', q{
+	SELECT string_agg(v.bucket || '=' || v.value, ',' ORDER BY v.bucket), max(v.bucket)
+	FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'hits'});
+$pre->command_ok([ 'pg_dump', '-d', $pre->connstr('postgres'), '-f', $dump ], 'pg_dump with the scheduler off');
+my $slow_dump = $pre->basedir . '/slow_dump.sql';
+open(my $in, '<', $dump) or die;
+open(my $out, '>', $slow_dump) or die;
+my $pauses = 0;
+while (my $line = <$in>)
+{
+	if ($line =~ /^COPY tripl\./ || $line =~ /^SELECT pg_catalog\.setval\('tripl\./)
+	{
+		print $out "SELECT pg_sleep(0.3);\n";
+		$pauses++;
+	}
+	print $out $line;
+}
+close($in);
+close($out);
+ok($pauses > 15, "a pause before each of tripl's tables and sequences ($pauses)");
+unlike(slurp_file($dump), qr/COPY tripl\.runs/, 'the run log is not in the dump');
+$pre->safe_psql('postgres', q{ALTER SYSTEM SET tripl.scheduler = on; ALTER SYSTEM SET tripl.tick_interval = '100ms';
+	SELECT pg_reload_conf()});
+$pre->safe_psql('postgres', 'CREATE DATABASE restored_live');
+my $restore_start = $pre->safe_psql('postgres', 'SELECT now()');
+$pre->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $pre->connstr('restored_live'), '-f', $slow_dump ],
+	'restore while the new database\'s scheduler ticks');
+ok($pre->safe_psql('restored_live', q{SELECT count(*) FROM tripl.runs WHERE kind = 'tick' AND skipped
+	AND details->>'reason' LIKE 'a restore is loading tripl''s tables (session %)'}) > 0,
+	'ticks came during the restore, and skipped');
+is($pre->safe_psql('restored_live', qq{SELECT count(*) FROM tripl.runs WHERE started_at < '$restore_start'}), '0',
+	'the source\'s run log did not come along');
+is($pre->safe_psql('restored_live', qq{SELECT string_agg(v.bucket || '=' || v.value, ',' ORDER BY v.bucket)
+	FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+	WHERE m.name = 'hits' AND v.bucket <= '$last_bucket'}), $source_values, 'the values are the ones dumped');
+ok($pre->poll_query_until('restored_live', qq{SELECT count(*) >= 3 FROM tripl.metric_values v
+	JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'hits' AND v.bucket > '$last_bucket'}),
+	'after the restore, ticks run and collect the missing hours');
+is($pre->safe_psql('restored_live', q{SELECT count(*) FROM tripl.restore_sessions}), '0',
+	'and the restore session is forgotten');
 $pre->stop;
 
 done_testing();

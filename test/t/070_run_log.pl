@@ -2,7 +2,9 @@
 # per call of tripl.collect(), tripl.detect() and tripl.deliver(), with the
 # counts and the first error; a tick's own collection and detection add no
 # rows; a call that fails as a whole rolls its row back, except deliver,
-# whose pass commits in its own worker; retention covers every kind.
+# whose pass commits in its own worker; sessions loading tripl's tables
+# directly (a restore) make ticks skip until they end; retention covers
+# every kind.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -123,7 +125,31 @@ is(sql(q{SELECT last_tick_at = (SELECT max(finished_at) FROM tripl.runs WHERE ki
 	AND last_tick_at < (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND skipped) FROM tripl.status}), 't',
 	'tripl.status counts only ticks that ran');
 
-# 6. Retention applies to every kind: rows without an error after
+# 6. A session that loads tripl's tables directly (as a restore does) makes
+#    ticks skip until it disconnects; tripl's own writes do not
+my $loader = $node->background_psql('postgres');
+my $loader_pid = $loader->query_safe(q{SELECT pg_backend_pid()});
+$loader_pid =~ s/\s+//g;
+$loader->query_safe(q{SELECT * FROM tripl.collect('visits', '2026-03-21 00:00+00', '2026-03-22 00:00+00')});
+is(sql(q{SELECT count(*) FROM tripl.restore_sessions}), '0', 'a session writing through tripl\'s functions is not noted');
+$loader->query_safe(q{COPY tripl.metric_values FROM PROGRAM 'printf ''1\t2026-01-01 00:00+00\t7\n'''});
+is(sql(q{SELECT t->>'skipped' || ' ' || (t->>'reason') FROM tripl.tick() t}),
+	"true a restore is loading tripl's tables (session $loader_pid)",
+	'while a session that loaded tripl\'s tables with COPY is connected, ticks skip');
+is(sql(q{SELECT skipped || ' ' || (details->>'reason') FROM tripl.runs WHERE kind = 'tick' ORDER BY id DESC LIMIT 1}),
+	"true a restore is loading tripl's tables (session $loader_pid)", '... and say why in the run log');
+$loader->quit;
+ok($node->poll_query_until('postgres', qq{SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $loader_pid}),
+	'the loading session ends');
+is(sql(q{SELECT t->>'skipped' FROM tripl.tick() t}), 'false', 'then ticks run again');
+is(sql(q{SELECT count(*) FROM tripl.restore_sessions}), '0', '... and the session is forgotten');
+$loader = $node->background_psql('postgres');
+$loader->query_safe(q{INSERT INTO tripl.metric_values VALUES (1, '2026-01-02 00:00+00', 7)});
+is(sql(q{SELECT t->>'skipped' FROM tripl.tick() t}), 'true', 'an INSERT into tripl\'s tables counts as loading too');
+is($loader->query_safe(q{SELECT t->>'skipped' FROM tripl.tick() t}), 'false', '... but not for the loading session itself');
+$loader->quit;
+
+# 7. Retention applies to every kind: rows without an error after
 #    tripl.run_retention (7 days), rows with one after tripl.run_error_retention (30 days)
 sql(q{UPDATE tripl.runs SET started_at = now() - interval '8 days', finished_at = now() - interval '8 days'
 	WHERE kind IN ('collect', 'detect', 'deliver')});
