@@ -847,20 +847,28 @@ CREATE FUNCTION tripl.schedule_with_pg_cron(
     RETURNS TABLE (job_name text, jobid bigint)
     LANGUAGE plpgsql AS $fn$
 DECLARE
-    cron_db text;
+    cron_db text := current_setting('cron.database_name', true);
 BEGIN
+    -- pg_cron lives in one database: elsewhere its extension cannot be
+    -- there either, so say where to go first
+    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
+        RAISE EXCEPTION 'pg_cron runs jobs from database "%", not "%"', cron_db, current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'pg_cron schedules jobs only from the database named by cron.database_name.',
+                  HINT = format('Create both jobs from there: in database %I run '
+                                'SELECT cron.schedule_in_database(%L, %L, %L, %L); '
+                                'SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                                cron_db,
+                                'tripl-tick-' || current_database(), tick_schedule,
+                                'SELECT tripl.tick()', current_database(),
+                                'tripl-deliver-' || current_database(), deliver_schedule,
+                                'SELECT tripl.deliver()', current_database());
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'undefined_object',
                   HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', CREATE EXTENSION pg_cron), or '
                          'preload tripl to use its own scheduler.';
-    END IF;
-    cron_db := current_setting('cron.database_name', true);
-    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
-        RAISE EXCEPTION 'pg_cron runs jobs from database "%", not "%"', cron_db, current_database()
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('In database %I run: SELECT cron.schedule_in_database(''tripl-tick'', %L, ''SELECT tripl.tick()'', %L);',
-                                cron_db, tick_schedule, current_database());
     END IF;
     RETURN QUERY
     SELECT 'tripl-tick'::text, cron.schedule('tripl-tick', tick_schedule, 'SELECT tripl.tick()')

@@ -42,6 +42,28 @@ is(sql(q{SELECT string_agg(jobname || '=' || schedule || '=' || command, ' | ' O
 sql(q{SELECT * FROM tripl.schedule_with_pg_cron()});
 is(sql(q{SELECT count(*) FROM cron.job}), '2', 'calling it again updates the jobs instead of adding more');
 
+# pg_cron runs jobs from one database: elsewhere the helper says so, and
+# how to schedule both jobs for that database from the pg_cron one
+sql('CREATE DATABASE other');
+sql('CREATE EXTENSION tripl', 'other');
+sql("SELECT tripl.create_destination('hook', 'webhook', '" . $sink->url('/other') . "')", 'other');
+my ($ret, $out, $err) = $node->psql('other', q{SELECT * FROM tripl.schedule_with_pg_cron(deliver_schedule => '*/1 * * * *')});
+like($err, qr/ERROR:  pg_cron runs jobs from database "postgres", not "other"/,
+	'in another database: it names the database pg_cron runs jobs from');
+my ($hint) = $err =~ /HINT:  (.*)/;
+like($hint, qr/^Create both jobs from there: in database postgres run (SELECT cron\.schedule_in_database\([^;]*\); ?){2}$/,
+	'... and its hint says how to create both jobs there');
+like($hint, qr/\('tripl-tick-other', '\* \* \* \* \*', 'SELECT tripl\.tick\(\)', 'other'\)/, '... the tick job');
+like($hint, qr/\('tripl-deliver-other', '\*\/1 \* \* \* \*', 'SELECT tripl\.deliver\(\)', 'other'\)/,
+	'... and the deliver job, with the schedules given');
+my ($commands) = $hint =~ /run (.*)$/;
+sql($commands);
+is(sql(q{SELECT string_agg(jobname || '=' || database || '=' || command, ' | ' ORDER BY jobname) FROM cron.job
+	WHERE database = 'other'}),
+	'tripl-deliver-other=other=SELECT tripl.deliver() | tripl-tick-other=other=SELECT tripl.tick()',
+	'the commands of the hint create the two jobs for that database');
+my $other_id = sql(q{SELECT tripl.test_destination('hook')}, 'other');
+
 my $id = sql(q{SELECT tripl.test_destination('hook')});
 ok($node->poll_query_until('postgres', q{SELECT count(*) >= 10 FROM tripl.metric_values}, 't'),
 	'pg_cron runs the tick: values appear');
@@ -49,18 +71,28 @@ ok($node->poll_query_until('postgres', q{SELECT count(*) >= 1 FROM tripl.runs WH
 	'the tick is in the run log');
 ok($node->poll_query_until('postgres', qq{SELECT status = 'sent' FROM tripl.deliveries WHERE id = $id}, 't'),
 	'pg_cron runs the delivery pass: the test message is sent');
-is(scalar($sink->requests), 1, 'the receiver got it');
+is(scalar(grep { $_->{path} eq '/cron' } $sink->requests), 1, 'the receiver got it');
 is(sql(q{SELECT count(*) FROM tripl.metric_values v
 	JOIN (SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00') AS b, count(*) AS c FROM hits GROUP BY 1) h
 	ON h.b = v.bucket AND h.c = v.value}), '10', 'the values equal a hand count');
 ok($node->poll_query_until('postgres', q{SELECT count(*) >= 1 FROM cron.job_run_details
 	WHERE command = 'SELECT tripl.tick()' AND status = 'succeeded'}, 't'), 'pg_cron records the tick as succeeded');
 
-# pg_cron runs jobs from one database: elsewhere the helper says what to do
-sql('CREATE DATABASE other');
-sql('CREATE EXTENSION tripl', 'other');
-my ($ret, $out, $err) = $node->psql('other', q{SELECT * FROM tripl.schedule_with_pg_cron()});
-like($err, qr/pg_cron is not installed in this database/, 'in a database without pg_cron: a clear error');
+ok($node->poll_query_until('other', q{SELECT count(*) >= 1 FROM tripl.runs WHERE kind = 'tick' AND NOT skipped}, 't'),
+	'the jobs made from the hint tick the other database');
+ok($node->poll_query_until('other', qq{SELECT status = 'sent' FROM tripl.deliveries WHERE id = $other_id}, 't'),
+	'... and send its deliveries');
+is(scalar(grep { $_->{path} eq '/other' } $sink->requests), 1, 'the receiver got the other database\'s message');
+
+# without pg_cron at all: a clear error
+my $plain = PostgreSQL::Test::Cluster->new('nocron');
+$plain->init;
+$plain->start;
+$plain->safe_psql('postgres', 'CREATE EXTENSION tripl');
+($ret, $out, $err) = $plain->psql('postgres', q{SELECT * FROM tripl.schedule_with_pg_cron()});
+like($err, qr/pg_cron is not installed in this database/, 'without pg_cron: a clear error');
+like($err, qr/HINT:  Install pg_cron/, '... with a hint');
+$plain->stop;
 
 $sink->stop;
 $node->stop;
