@@ -41,5 +41,6 @@ extern int	deliver_pass(int max_deliveries, int *claimed);
 extern int	deliver_run_in_worker(int max_deliveries);
 extern void deliver_wake(void);
 extern void deliver_log_pass(TimestampTz started, int claimed, int sent, const char *error);
+extern int	delivery_effective_lease_ms(void);
 
 #endif							/* TRIPL_ALERT_H */

@@ -64,6 +64,9 @@ PGDLLEXPORT void tripl_deliver_worker_main(Datum arg);
 /* Longest response body kept, in bytes */
 #define MAX_RESPONSE	1024
 
+/* What a lease adds to the request timeouts (see delivery_effective_lease_ms) */
+#define DELIVERY_LEASE_MARGIN_MS	10000
+
 /* What a pass needs to know (copied into a worker started by tripl.deliver) */
 typedef struct DeliverSettings
 {
@@ -133,6 +136,22 @@ ensure_curl(void)
 	curl_ready = true;
 }
 
+/*
+ * The lease a claim takes: tripl.delivery_lease, but never shorter than a
+ * pass can take (every request of a pass ends within tripl.delivery_timeout,
+ * queueing included; the connect timeout and 10 s for the two transactions
+ * around the sends are added for safety), so a pass that is still sending
+ * is never taken over
+ */
+int
+delivery_effective_lease_ms(void)
+{
+	int64		floor_ms = (int64) tripl_delivery_timeout_ms + tripl_delivery_connect_timeout_ms +
+		DELIVERY_LEASE_MARGIN_MS;
+
+	return (int) Min(Max((int64) tripl_delivery_lease_ms, floor_ms), (int64) PG_INT32_MAX);
+}
+
 /* The settings of this session/process */
 static void
 settings_from_gucs(DeliverSettings *ds, int max_deliveries)
@@ -145,7 +164,7 @@ settings_from_gucs(DeliverSettings *ds, int max_deliveries)
 	ds->max_attempts = tripl_delivery_max_attempts;
 	ds->retry_base_ms = tripl_delivery_retry_base_ms;
 	ds->retry_cap_ms = tripl_delivery_retry_cap_ms;
-	ds->lease_ms = tripl_delivery_lease_ms;
+	ds->lease_ms = delivery_effective_lease_ms();
 	ds->concurrency = tripl_delivery_concurrency;
 }
 

@@ -247,7 +247,8 @@ _PG_init(void)
 
 	DefineCustomIntVariable("tripl.delivery_lease",
 							"How long a claimed delivery is reserved before another pass may take it over.",
-							"Must be longer than tripl.delivery_timeout.",
+							"The lease used is at least tripl.delivery_timeout + tripl.delivery_connect_timeout + 10s, "
+							"so a delivery still being sent is never taken over.",
 							&tripl_delivery_lease_ms,
 							120000, 1000, 86400000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 

@@ -195,9 +195,14 @@ $node->stop('immediate');
 eval { $bg->quit };
 $node->start;
 is(delivery($id)->{status}, 'sending', 'after the crash the delivery is still leased (sending)');
+# the lease outlives any send: tripl.delivery_lease (3 s here) is raised to
+# tripl.delivery_timeout + tripl.delivery_connect_timeout + 10 s = 13 s
+my ($lease, $after_raw_lease, $after_lease) = split /\|/, sql(qq{SELECT extract(epoch FROM lease_until - created_at),
+	created_at + interval '5 seconds', lease_until + interval '1 second' FROM tripl.deliveries WHERE id = $id});
+ok($lease >= 13 && $lease < 15, "the lease is timeout + connect timeout + 10 s ($lease s), not tripl.delivery_lease (3 s)");
 is(deliver_at(undef), '0', 'not taken over while its lease runs');
-usleep(3_500_000);
-is(deliver_at(undef), '1', 'resent once the lease expired');
+is(deliver_at($after_raw_lease), '0', '... nor once tripl.delivery_lease alone would have run out');
+is(deliver_at($after_lease), '1', 'resent once the lease expired');
 @reqs = $sink->requests;
 is(scalar(@reqs), 2, 'the receiver saw it twice');
 is(TriplSink::header($reqs[0], 'Idempotency-Key'), TriplSink::header($reqs[1], 'Idempotency-Key'),
