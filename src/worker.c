@@ -59,6 +59,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -321,7 +322,8 @@ tripl_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 	{
 		Oid			dboid = database_needed_alone(parsetree);
 
-		if (OidIsValid(dboid))
+		/* only for those who may run it: it fails for anyone else */
+		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
 			stop_database_workers(dboid);
 	}
 	if (prev_process_utility_hook)

@@ -107,6 +107,15 @@ $bg->query_safe(q{ROLLBACK});
 $bg->quit;
 wait_workers('delivery:shop scheduler:shop', 'after a rolled-back rename they are back, as shop', 'shop', 'store');
 
+# someone who may not rename it leaves the workers alone
+my $shop_workers = sql('postgres', q{SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity
+	WHERE datname = 'shop' AND backend_type LIKE 'tripl %'});
+sql('postgres', 'CREATE ROLE someone LOGIN CREATEDB');
+($ret, $out, $err) = $node->psql('postgres', 'SET ROLE someone; ALTER DATABASE shop RENAME TO taken');
+like($err, qr/must be owner of database shop/, 'a role that does not own the database may not rename it');
+is(sql('postgres', q{SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity
+	WHERE datname = 'shop' AND backend_type LIKE 'tripl %'}), $shop_workers, '... and its attempt does not stop the workers');
+
 sql('postgres', q{CREATE TABLESPACE elsewhere LOCATION ''});
 ($ret, $out, $err) = $node->psql('postgres', 'ALTER DATABASE shop_copy SET TABLESPACE elsewhere');
 is($ret, 0, 'ALTER DATABASE ... SET TABLESPACE succeeds') or diag($err);
