@@ -5,6 +5,7 @@
 #   regress    sql/*.sql vs expected/     (pg_regress, own throwaway server)
 #   isolation  test/isolation/specs       (pg_isolation_regress, own server)
 #   tap        test/t/*.pl                (PostgreSQL::Test::Cluster servers)
+#   demo       test/demo/demo.sh          (make demo, checked)
 #
 # Servers run as the unprivileged "postgres" OS user on private ports and
 # socket directories, under a temporary directory that is removed at the
@@ -13,7 +14,7 @@
 set -u
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-SUITES=${SUITES:-"unit regress isolation tap"}
+SUITES=${SUITES:-"unit regress isolation tap demo"}
 PG_BIN=$(pg_config --bindir)
 # .../lib/pgxs/src: holds test/regress/pg_regress, test/isolation, test/perl
 PGXS_SRC=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)
@@ -174,12 +175,36 @@ run_tap() {
 	done
 }
 
+# make demo, checked: it exits 0, prints its three sections, and writes plots
+run_demo() {
+	echo "== demo"
+	local out="$WORK/demo.out" status n
+	DEMO_DIR="$WORK/demo" DEMO_PORT=$((50000 + RANDOM % 10000)) DEMO_PLOTS="$WORK/demo-plots" \
+		bash "$REPO/test/demo/demo.sh" >"$out" 2>&1
+	status=$?
+	demo_check() {
+		if eval "$2"; then
+			passed=$((passed + 1)); echo "   ok   $1"
+		else
+			failed=$((failed + 1)); failures+=("demo: $1"); echo "   FAIL $1"
+		fi
+	}
+	demo_check "make demo exits 0" '[ "$status" = 0 ]'
+	demo_check "it prints the catalog with sparklines" 'grep -q "The catalog" "$out" && grep -q "[▁▂▃▄▅▆▇█]\{12,\}" "$out"'
+	demo_check "it prints the anomalies found" 'grep -q "The anomalies found" "$out" && grep -q "completed_orders .* drop" "$out"'
+	demo_check "the webhook receiver got a notification" 'grep -q -- "--- POST /hook" "$out"'
+	n=$(ls "$WORK/demo-plots"/*.svg 2>/dev/null | wc -l)
+	demo_check "it wrote SVG plots ($n)" '[ "$n" -ge 1 ] && grep -q "<svg" "$WORK/demo-plots"/completed_orders.svg'
+	[ "$status" = 0 ] || tail -30 "$out" | sed 's/^/   | /'
+}
+
 for s in $SUITES; do
 	case "$s" in
 		unit) run_unit ;;
 		regress) run_regress ;;
 		isolation) run_isolation ;;
 		tap) run_tap ;;
+		demo) run_demo ;;
 		*) echo "unknown suite $s"; exit 2 ;;
 	esac
 done
