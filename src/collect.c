@@ -122,46 +122,23 @@ typedef struct CollectGroup
 	List	   *slots;
 } CollectGroup;
 
-/* A unit of work run in a subtransaction */
-typedef void (*SubxactFn) (void *arg);
-
 /*
  * Run fn(arg) in a subtransaction.  Returns NULL on success, else the error
- * message (the subtransaction is rolled back and the error cleared).
+ * message, with its detail (the subtransaction is rolled back).
  */
 static char *
 run_in_subxact(SubxactFn fn, void *arg)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	char	   *volatile error = NULL;
+	ErrorData  *edata = run_in_subxact_edata(fn, arg);
+	char	   *error;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->detail)
-			error = psprintf("%s (%s)", edata->message, edata->detail);
-		else
-			error = pstrdup(edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return NULL;
+	if (edata->detail)
+		error = psprintf("%s (%s)", edata->message, edata->detail);
+	else
+		error = pstrdup(edata->message);
+	FreeErrorData(edata);
 	return error;
 }
 

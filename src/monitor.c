@@ -761,37 +761,24 @@ detect_one(void *arg)
 	}
 }
 
-/* Run fn in a subtransaction; NULL on success, else the error message */
+/* Subtransaction body: detect one metric */
+static void
+detect_one_body(void *arg)
+{
+	detect_one((DetectTask *) arg);
+}
+
+/* Detect one metric in a subtransaction; NULL on success, else the error message */
 static char *
 detect_in_subxact(DetectTask *task)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	char	   *volatile error = NULL;
+	ErrorData  *edata = run_in_subxact_edata(detect_one_body, task);
+	char	   *error;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		detect_one(task);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		error = pstrdup(edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return NULL;
+	error = pstrdup(edata->message);
+	FreeErrorData(edata);
 	return error;
 }
 

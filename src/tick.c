@@ -340,38 +340,36 @@ run_log(const char *kind, TimestampTz started, const TickSummary *s, const char 
  * and never fails the tick: in a read-only transaction it writes nothing,
  * and an error writing it is dropped (but a cancel is not).
  */
+/* The arguments of writing a skipped tick's row */
+typedef struct SkippedRow
+{
+	TimestampTz started;
+	const TickSummary *s;
+} SkippedRow;
+
+/* Subtransaction body: write a skipped tick's row */
+static void
+skipped_row_body(void *arg)
+{
+	SkippedRow *row = arg;
+
+	run_log("tick", row->started, row->s, NULL);
+}
+
 void
 run_log_skipped(TimestampTz started, const TickSummary *s)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	SkippedRow	row = {started, s};
+	ErrorData  *edata;
 
 	if (XactReadOnly || RecoveryInProgress())
 		return;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		run_log("tick", started, s, NULL);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	edata = run_in_subxact_edata(skipped_row_body, &row);
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	FreeErrorData(edata);
 }
 
 /*

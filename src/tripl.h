@@ -63,6 +63,14 @@ extern char *sqlguard_select(const char *query, const char *what);
 extern char *sqlguard_fragment(const char *fragment, const char *what);
 extern void sqlguard_generated(const char *sql);
 
+/*
+ * tripl.c: run fn(arg) in a subtransaction.  Returns NULL on success, else
+ * the error (the subtransaction rolled back, the error state cleared; the
+ * caller frees it with FreeErrorData or re-throws it).
+ */
+typedef void (*SubxactFn) (void *arg);
+extern ErrorData *run_in_subxact_edata(SubxactFn fn, void *arg);
+
 /* userquery.c: running user SQL read-only, as a role, with a timeout */
 typedef struct UserColumn
 {
