@@ -85,6 +85,7 @@
 #include <string.h>
 
 #include "detect_core.h"
+#include "order.h"
 #include "stl.h"
 
 /* Same-phase cycles that must have elapsed before a phase period is used */
@@ -388,134 +389,6 @@ detect_settling_buckets(int settling_minutes, int64_t width_us)
 	return buckets > INT32_MAX ? INT32_MAX : (int) buckets;
 }
 
-/* Swap two doubles */
-static inline void
-swap_values(double *a, double *b)
-{
-	double		t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-/* Sort x[0..n) ascending by insertion (small n only) */
-static void
-insertion_sort(double *x, int n)
-{
-	int			i,
-				j;
-
-	for (i = 1; i < n; i++)
-	{
-		double		v = x[i];
-
-		for (j = i - 1; j >= 0 && x[j] > v; j--)
-			x[j + 1] = x[j];
-		x[j + 1] = v;
-	}
-}
-
-/* Sort x[0..n) ascending by heapsort (quickselect's worst-case fallback) */
-static void
-heap_sort_values(double *x, int n)
-{
-	int			start,
-				end;
-
-	for (start = n / 2 - 1; start >= 0; start--)
-	{
-		int			root = start;
-
-		for (;;)
-		{
-			int			child = 2 * root + 1;
-
-			if (child >= n)
-				break;
-			if (child + 1 < n && x[child + 1] > x[child])
-				child++;
-			if (x[root] >= x[child])
-				break;
-			swap_values(&x[root], &x[child]);
-			root = child;
-		}
-	}
-	for (end = n - 1; end > 0; end--)
-	{
-		int			root = 0;
-
-		swap_values(&x[0], &x[end]);
-		for (;;)
-		{
-			int			child = 2 * root + 1;
-
-			if (child >= end)
-				break;
-			if (child + 1 < end && x[child + 1] > x[child])
-				child++;
-			if (x[root] >= x[child])
-				break;
-			swap_values(&x[root], &x[child]);
-			root = child;
-		}
-	}
-}
-
-/*
- * k-th smallest of x[0..n) (0-based) by quickselect; afterwards every
- * x[i < k] <= x[k] <= x[i > k].
- */
-static double
-select_kth(double *x, int n, int k)
-{
-	int			lo = 0;
-	int			hi = n - 1;
-	int			budget = 64;
-
-	while (hi - lo >= SMALL_SORT_SIZE)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		double		pivot;
-		int			i,
-					j;
-
-		if (budget-- <= 0)
-		{
-			heap_sort_values(x + lo, hi - lo + 1);
-			return x[k];
-		}
-		if (x[mid] < x[lo])
-			swap_values(&x[mid], &x[lo]);
-		if (x[hi] < x[lo])
-			swap_values(&x[hi], &x[lo]);
-		if (x[hi] < x[mid])
-			swap_values(&x[hi], &x[mid]);
-		pivot = x[mid];
-		i = lo;
-		j = hi;
-		while (i <= j)
-		{
-			while (x[i] < pivot)
-				i++;
-			while (x[j] > pivot)
-				j--;
-			if (i <= j)
-			{
-				swap_values(&x[i], &x[j]);
-				i++;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return x[k];
-	}
-	insertion_sort(x + lo, hi - lo + 1);
-	return x[k];
-}
 
 /* Median of x[0..n), reordering x; 0 when n = 0 */
 static double
@@ -527,7 +400,7 @@ median_in_place(double *x, int n)
 
 	if (n <= 0)
 		return 0.0;
-	upper = select_kth(x, n, n / 2);
+	upper = order_select(x, n, n / 2);
 	if (n % 2 == 1)
 		return upper;
 	/* the lower middle is the largest value left of the upper middle */
@@ -608,7 +481,7 @@ median_and_robust_scale(double *x, int n, double *deviations,
 	}
 	if (n <= SMALL_SORT_SIZE * 2)
 	{
-		insertion_sort(x, n);
+		order_insertion_sort(x, n);
 		sorted_median_and_mad(x, n, &center, &mad);
 	}
 	else
@@ -1456,7 +1329,7 @@ window_robust_scale(TrendPath *t, int lo, int hi)
 	{
 		n = hi - lo;
 		memcpy(t->sorted, t->remainder + (lo - t->base), sizeof(double) * (size_t) n);
-		heap_sort_values(t->sorted, n);
+		order_heap_sort(t->sorted, n);
 	}
 	t->sorted_lo = lo;
 	t->sorted_hi = hi;

@@ -48,6 +48,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "order.h"
 #include "stl.h"
 
 /* Inner-loop passes and robustness (outer) passes of a single robust fit */
@@ -128,104 +129,6 @@ jump_for_span(int span)
 	int			jump = (span + 9) / 10;
 
 	return jump < 1 ? 1 : jump;
-}
-
-/* Swap two doubles */
-static inline void
-swap_doubles(double *a, double *b)
-{
-	double		t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-/* Restore the heap property below node i of a max-heap of n elements */
-static void
-heap_sift_down(double *x, int n, int i)
-{
-	for (;;)
-	{
-		int			largest = i;
-		int			left = 2 * i + 1;
-		int			right = left + 1;
-
-		if (left < n && x[left] > x[largest])
-			largest = left;
-		if (right < n && x[right] > x[largest])
-			largest = right;
-		if (largest == i)
-			return;
-		swap_doubles(&x[i], &x[largest]);
-		i = largest;
-	}
-}
-
-/* Heapsort, the quickselect fallback that bounds its worst case */
-static void
-heap_sort(double *x, int n)
-{
-	int			i;
-
-	for (i = n / 2 - 1; i >= 0; i--)
-		heap_sift_down(x, n, i);
-	for (i = n - 1; i > 0; i--)
-	{
-		swap_doubles(&x[0], &x[i]);
-		heap_sift_down(x, i, 0);
-	}
-}
-
-/* k-th smallest of x[0..n) (0-based), partially reordering x */
-static double
-stl_select(double *x, int n, int k)
-{
-	int			lo = 0;
-	int			hi = n - 1;
-	int			budget = 64;
-
-	while (hi > lo)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		double		pivot;
-		int			i,
-					j;
-
-		if (budget-- <= 0)
-		{
-			heap_sort(x + lo, hi - lo + 1);
-			return x[k];
-		}
-		if (x[mid] < x[lo])
-			swap_doubles(&x[mid], &x[lo]);
-		if (x[hi] < x[lo])
-			swap_doubles(&x[hi], &x[lo]);
-		if (x[hi] < x[mid])
-			swap_doubles(&x[hi], &x[mid]);
-		pivot = x[mid];
-		i = lo;
-		j = hi;
-		while (i <= j)
-		{
-			while (x[i] < pivot)
-				i++;
-			while (x[j] > pivot)
-				j--;
-			if (i <= j)
-			{
-				swap_doubles(&x[i], &x[j]);
-				i++;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return x[k];
-	}
-	return x[k];
 }
 
 /*
@@ -820,7 +723,7 @@ robustness_weights(const double *y, int n, const double *seasonal,
 
 	for (i = 0; i < n; i++)
 		work->abs_resid[i] = fabs(y[i] - seasonal[i] - trend[i]);
-	cmad = stl_select(work->abs_resid, n, mid1);
+	cmad = order_select(work->abs_resid, n, mid1);
 	if (mid2 != mid1)
 	{
 		/* the lower middle is the largest value left of the upper one */

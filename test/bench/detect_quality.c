@@ -30,7 +30,7 @@
  *
  *	  Standalone: build with
  *	    gcc -std=gnu99 -O2 -Isrc -Itest/unit test/bench/detect_quality.c \
- *	        src/detect_core.c src/stl.c -lm -o /tmp/detect_quality
+ *	        src/detect_core.c src/stl.c src/order.c -lm -o /tmp/detect_quality
  *	  It prints figures only and exits 0 unless something crashes.
  *
  *-------------------------------------------------------------------------

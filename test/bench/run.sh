@@ -147,7 +147,7 @@ gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/engine_micro.c" "$REPO/src/en
 "$DIR/engine_micro" 5 | sed 's/^/   /'
 
 echo "== detection quality (test/bench/detect_quality.c: seeded synthetic series with known incidents)"
-gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/detect_quality.c" "$REPO/src/detect_core.c" "$REPO/src/stl.c" \
+gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/detect_quality.c" "$REPO/src/detect_core.c" "$REPO/src/stl.c" "$REPO/src/order.c" \
 	-lm -o "$DIR/detect_quality"
 "$DIR/detect_quality" | sed 's/^/   /'
 
