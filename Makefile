@@ -10,7 +10,7 @@ EXTVERSION = 0.1
 MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
-PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c src/order.c \
+PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c src/order.c src/corebuf.c \
 	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c \
 	src/plot.c
 PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \

@@ -14,6 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "corebuf.h"
 #include "plot.h"
 
 #include <limits.h>
@@ -42,12 +43,7 @@
 #define COLOR_BAND		"#90a4ae"
 
 /* Growable output buffer on core_alloc */
-typedef struct PlotBuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} PlotBuf;
+typedef CoreBuf PlotBuf;
 
 /* Where things go: the plot area and the domains mapped onto it */
 typedef struct PlotFrame
@@ -66,83 +62,6 @@ static const char *const month_names[12] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
-
-/* Make room for n more bytes plus a terminating NUL */
-static void
-pbuf_reserve(PlotBuf *b, size_t n)
-{
-	size_t		need = b->len + n + 1;
-	size_t		cap;
-	char	   *nd;
-
-	if (need <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < need)
-		cap = (cap > SIZE_MAX / 2) ? need : cap * 2;
-	nd = core_alloc(cap);
-	if (b->len > 0)
-		memcpy(nd, b->data, b->len);
-	if (b->data != NULL)
-		core_free(b->data);
-	b->data = nd;
-	b->cap = cap;
-}
-
-/* Append n bytes */
-static void
-pbuf_append(PlotBuf *b, const char *s, size_t n)
-{
-	pbuf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-/* Append a NUL-terminated string */
-static void
-pbuf_puts(PlotBuf *b, const char *s)
-{
-	pbuf_append(b, s, strlen(s));
-}
-
-static void pbuf_printf(PlotBuf *b, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-/* Append formatted text */
-static void
-pbuf_printf(PlotBuf *b, const char *fmt,...)
-{
-	char		small[512];
-	va_list		ap;
-	int			n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t) n < sizeof(small))
-	{
-		pbuf_append(b, small, (size_t) n);
-		return;
-	}
-	pbuf_reserve(b, (size_t) n);
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t) n;
-}
-
-/* Free a buffer's memory */
-static void
-pbuf_free(PlotBuf *b)
-{
-	if (b->data != NULL)
-		core_free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
 
 /* Is v a drawable number? */
 static bool
@@ -190,7 +109,7 @@ pbuf_point(PlotBuf *b, const char *cmd, double x, double y)
 
 	svg_num(xs, sizeof(xs), x);
 	svg_num(ys, sizeof(ys), y);
-	pbuf_printf(b, "%s%s %s", cmd, xs, ys);
+	corebuf_printf(b, "%s%s %s", cmd, xs, ys);
 }
 
 /* Floor division for int64 */
@@ -393,41 +312,41 @@ pbuf_xml_text(PlotBuf *b, const char *s, int max_chars)
 
 		if (written == max_chars)
 		{
-			pbuf_puts(b, "&#8230;");
+			corebuf_puts(b, "&#8230;");
 			return;
 		}
 		switch (cp)
 		{
 			case '&':
-				pbuf_puts(b, "&amp;");
+				corebuf_puts(b, "&amp;");
 				break;
 			case '<':
-				pbuf_puts(b, "&lt;");
+				corebuf_puts(b, "&lt;");
 				break;
 			case '>':
-				pbuf_puts(b, "&gt;");
+				corebuf_puts(b, "&gt;");
 				break;
 			case '"':
-				pbuf_puts(b, "&quot;");
+				corebuf_puts(b, "&quot;");
 				break;
 			case '\'':
-				pbuf_puts(b, "&#39;");
+				corebuf_puts(b, "&#39;");
 				break;
 			default:
 				if (cp < 0x20 || cp == 0x7F)
-					pbuf_puts(b, " ");
+					corebuf_puts(b, " ");
 				else if (cp < 0x80)
 				{
 					char		c = (char) cp;
 
-					pbuf_append(b, &c, 1);
+					corebuf_append(b, &c, 1);
 				}
 				else
 				{
 					/* U+FFFE and U+FFFF are not XML characters */
 					if (cp == 0xFFFE || cp == 0xFFFF)
 						cp = 0xFFFD;
-					pbuf_printf(b, "&#%u;", cp);
+					corebuf_printf(b, "&#%u;", cp);
 				}
 				break;
 		}
@@ -913,7 +832,7 @@ path_line(PlotBuf *path, PlotBuf *dots, const PlotFrame *f, const int64_t *bucke
 			if (run_points == 1)
 			{
 				pbuf_point(dots, "M", pend_x, pend_y);
-				pbuf_puts(dots, "h0");
+				corebuf_puts(dots, "h0");
 			}
 			run_points = 0;
 		}
@@ -982,7 +901,7 @@ path_band(PlotBuf *path, const PlotFrame *f, const int64_t *bucket,
 				pbuf_point(path, "L", gx[k], gu[k]);
 			for (k = ng - 1; k >= 0; k--)
 				pbuf_point(path, "L", gx[k], gl[k]);
-			pbuf_puts(path, "Z");
+			corebuf_puts(path, "Z");
 			ng = 0;
 		}
 		if (!have)
@@ -1079,33 +998,33 @@ draw_legend(PlotBuf *b, const LegendItem *items, int n)
 		total += widths[i];
 	}
 	x = AREA_RIGHT - total + 14;
-	pbuf_puts(b, "<g font-size=\"11\" fill=\"" COLOR_MUTED "\">\n");
+	corebuf_puts(b, "<g font-size=\"11\" fill=\"" COLOR_MUTED "\">\n");
 	for (i = 0; i < n; i++)
 	{
 		switch (items[i].kind)
 		{
 			case LEGEND_VALUE:
-				pbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" COLOR_VALUE
+				corebuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" COLOR_VALUE
 							"\" stroke-width=\"2\"/>\n", x, y - 4, x + 16, y - 4);
 				break;
 			case LEGEND_EXPECTED:
-				pbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" COLOR_EXPECTED
+				corebuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" COLOR_EXPECTED
 							"\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\n", x, y - 4, x + 16, y - 4);
 				break;
 			case LEGEND_BAND:
-				pbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"10\" fill=\"" COLOR_BAND
+				corebuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"10\" fill=\"" COLOR_BAND
 							"\" fill-opacity=\"0.35\"/>\n", x, y - 9);
 				break;
 			case LEGEND_SPIKE:
 			case LEGEND_DROP:
-				pbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\"/>\n", x + 8, y - 4,
+				corebuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\"/>\n", x + 8, y - 4,
 							items[i].kind == LEGEND_SPIKE ? PLOT_COLOR_SPIKE : PLOT_COLOR_DROP);
 				break;
 		}
-		pbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", x + 22, y, items[i].label);
+		corebuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", x + 22, y, items[i].label);
 		x += widths[i];
 	}
-	pbuf_puts(b, "</g>\n");
+	corebuf_puts(b, "</g>\n");
 }
 
 /* Title text: "name (unit)", shortened to fit */
@@ -1119,9 +1038,9 @@ append_title(PlotBuf *b, const PlotInput *in, int max_chars)
 	pbuf_xml_text(b, in->title, name_max > 8 ? name_max : 8);
 	if (has_unit)
 	{
-		pbuf_puts(b, " (");
+		corebuf_puts(b, " (");
 		pbuf_xml_text(b, in->unit, 40);
-		pbuf_puts(b, ")");
+		corebuf_puts(b, ")");
 	}
 }
 
@@ -1282,34 +1201,34 @@ draw_header(PlotBuf *b, const PlotInput *in, const PlotFrame *f, const PlotSumma
 
 	format_datetime(in->window_from, from_s, sizeof(from_s));
 	format_datetime(in->window_to, to_s, sizeof(to_s));
-	pbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	corebuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 				"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" role=\"img\">\n",
 				PLOT_WIDTH, PLOT_HEIGHT, PLOT_WIDTH, PLOT_HEIGHT);
-	pbuf_puts(b, "<title>");
+	corebuf_puts(b, "<title>");
 	append_title(b, in, 300);
-	pbuf_printf(b, ", %s to %s UTC</title>\n", from_s, to_s);
+	corebuf_printf(b, ", %s to %s UTC</title>\n", from_s, to_s);
 	svg_num(x, sizeof(x), f->left);
 	svg_num(w, sizeof(w), f->right - f->left);
-	pbuf_printf(b, "<defs><clipPath id=\"tripl-plot-area\"><rect x=\"%s\" y=\"%d\" width=\"%s\" "
+	corebuf_printf(b, "<defs><clipPath id=\"tripl-plot-area\"><rect x=\"%s\" y=\"%d\" width=\"%s\" "
 				"height=\"%d\"/></clipPath></defs>\n", x, AREA_TOP, w, AREA_BOTTOM - AREA_TOP);
-	pbuf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", PLOT_WIDTH, PLOT_HEIGHT);
+	corebuf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", PLOT_WIDTH, PLOT_HEIGHT);
 
-	pbuf_puts(b, "<text x=\"16\" y=\"24\" font-size=\"15\" font-weight=\"bold\" fill=\"" COLOR_TEXT "\">");
+	corebuf_puts(b, "<text x=\"16\" y=\"24\" font-size=\"15\" font-weight=\"bold\" fill=\"" COLOR_TEXT "\">");
 	append_title(b, in, 90);
-	pbuf_puts(b, "</text>\n");
-	pbuf_printf(b, "<text x=\"16\" y=\"44\" font-size=\"11\" fill=\"" COLOR_MUTED "\">%s &#8211; %s UTC",
+	corebuf_puts(b, "</text>\n");
+	corebuf_printf(b, "<text x=\"16\" y=\"44\" font-size=\"11\" fill=\"" COLOR_MUTED "\">%s &#8211; %s UTC",
 				from_s, to_s);
 	if (sum->n_spikes > 0 || sum->n_drops > 0)
 	{
-		pbuf_puts(b, " &#183; ");
+		corebuf_puts(b, " &#183; ");
 		if (sum->n_spikes > 0)
-			pbuf_printf(b, "%d spike%s", sum->n_spikes, sum->n_spikes == 1 ? "" : "s");
+			corebuf_printf(b, "%d spike%s", sum->n_spikes, sum->n_spikes == 1 ? "" : "s");
 		if (sum->n_spikes > 0 && sum->n_drops > 0)
-			pbuf_puts(b, ", ");
+			corebuf_puts(b, ", ");
 		if (sum->n_drops > 0)
-			pbuf_printf(b, "%d drop%s", sum->n_drops, sum->n_drops == 1 ? "" : "s");
+			corebuf_printf(b, "%d drop%s", sum->n_drops, sum->n_drops == 1 ? "" : "s");
 	}
-	pbuf_puts(b, "</text>\n");
+	corebuf_puts(b, "</text>\n");
 
 	/* the legend names only what is drawn */
 	if (has_data(sum))
@@ -1344,23 +1263,23 @@ draw_axes(PlotBuf *b, const PlotFrame *f, const double *yticks, int n_yticks, do
 
 	n_xticks = plot_time_ticks(f->t0, f->t1, (int) ((f->right - f->left) / 75), xticks, xlabels);
 
-	pbuf_puts(b, "<g stroke=\"" COLOR_GRID "\" stroke-width=\"1\">\n");
+	corebuf_puts(b, "<g stroke=\"" COLOR_GRID "\" stroke-width=\"1\">\n");
 	svg_num(a, sizeof(a), f->left);
 	for (i = 0; i < n_yticks; i++)
 	{
 		svg_num(c, sizeof(c), round(frame_y(f, yticks[i])) + 0.5);
-		pbuf_printf(b, "<line x1=\"%s\" y1=\"%s\" x2=\"%d\" y2=\"%s\"/>\n", a, c, AREA_RIGHT, c);
+		corebuf_printf(b, "<line x1=\"%s\" y1=\"%s\" x2=\"%d\" y2=\"%s\"/>\n", a, c, AREA_RIGHT, c);
 	}
 	for (i = 0; i < n_xticks; i++)
 	{
 		svg_num(c, sizeof(c), round(frame_x(f, xticks[i])) + 0.5);
-		pbuf_printf(b, "<line x1=\"%s\" y1=\"%d\" x2=\"%s\" y2=\"%d\"/>\n", c, AREA_TOP, c, AREA_BOTTOM);
+		corebuf_printf(b, "<line x1=\"%s\" y1=\"%d\" x2=\"%s\" y2=\"%d\"/>\n", c, AREA_TOP, c, AREA_BOTTOM);
 	}
-	pbuf_puts(b, "</g>\n");
-	pbuf_printf(b, "<line x1=\"%s\" y1=\"%d.5\" x2=\"%d\" y2=\"%d.5\" stroke=\"" COLOR_AXIS
+	corebuf_puts(b, "</g>\n");
+	corebuf_printf(b, "<line x1=\"%s\" y1=\"%d.5\" x2=\"%d\" y2=\"%d.5\" stroke=\"" COLOR_AXIS
 				"\" stroke-width=\"1\"/>\n", a, AREA_BOTTOM, AREA_RIGHT, AREA_BOTTOM);
 
-	pbuf_puts(b, "<g font-size=\"11\" fill=\"" COLOR_MUTED "\" text-anchor=\"end\">\n");
+	corebuf_puts(b, "<g font-size=\"11\" fill=\"" COLOR_MUTED "\" text-anchor=\"end\">\n");
 	svg_num(a, sizeof(a), f->left - 8);
 	for (i = 0; i < n_yticks; i++)
 	{
@@ -1368,11 +1287,11 @@ draw_axes(PlotBuf *b, const PlotFrame *f, const double *yticks, int n_yticks, do
 
 		plot_format_tick(yticks[i], ystep, lab, sizeof(lab));
 		svg_num(c, sizeof(c), frame_y(f, yticks[i]) + 4);
-		pbuf_printf(b, "<text x=\"%s\" y=\"%s\">%s</text>\n", a, c, lab);
+		corebuf_printf(b, "<text x=\"%s\" y=\"%s\">%s</text>\n", a, c, lab);
 	}
-	pbuf_puts(b, "</g>\n");
+	corebuf_puts(b, "</g>\n");
 
-	pbuf_puts(b, "<g font-size=\"11\" fill=\"" COLOR_MUTED "\" text-anchor=\"middle\">\n");
+	corebuf_puts(b, "<g font-size=\"11\" fill=\"" COLOR_MUTED "\" text-anchor=\"middle\">\n");
 	for (i = 0; i < n_xticks; i++)
 	{
 		double		x = round(frame_x(f, xticks[i])) + 0.5;
@@ -1385,11 +1304,11 @@ draw_axes(PlotBuf *b, const PlotFrame *f, const double *yticks, int n_yticks, do
 		else if (x - half < 4)
 			anchor = " text-anchor=\"start\"";
 		svg_num(c, sizeof(c), x);
-		pbuf_printf(b, "<line x1=\"%s\" y1=\"%d\" x2=\"%s\" y2=\"%d\" stroke=\"" COLOR_AXIS "\"/>\n",
+		corebuf_printf(b, "<line x1=\"%s\" y1=\"%d\" x2=\"%s\" y2=\"%d\" stroke=\"" COLOR_AXIS "\"/>\n",
 					c, AREA_BOTTOM + 1, c, AREA_BOTTOM + 5);
-		pbuf_printf(b, "<text x=\"%s\" y=\"%d\"%s>%s</text>\n", c, AREA_BOTTOM + 18, anchor, xlabels[i]);
+		corebuf_printf(b, "<text x=\"%s\" y=\"%d\"%s>%s</text>\n", c, AREA_BOTTOM + 18, anchor, xlabels[i]);
 	}
-	pbuf_puts(b, "</g>\n");
+	corebuf_puts(b, "</g>\n");
 }
 
 /* The band, the expected line and the value line, clipped to the plot area */
@@ -1399,21 +1318,21 @@ draw_series(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f, const Pl
 	PlotBuf		line = {0};
 	PlotBuf		dots = {0};
 
-	pbuf_puts(b, "<g clip-path=\"url(#tripl-plot-area)\">\n");
+	corebuf_puts(b, "<g clip-path=\"url(#tripl-plot-area)\">\n");
 	if (sum->have_band)
 	{
-		pbuf_puts(b, "<path fill=\"" COLOR_BAND "\" fill-opacity=\"0.35\" stroke=\"none\" d=\"");
+		corebuf_puts(b, "<path fill=\"" COLOR_BAND "\" fill-opacity=\"0.35\" stroke=\"none\" d=\"");
 		path_band(b, f, in->bucket, in->lower, in->upper, n);
-		pbuf_puts(b, "\"/>\n");
+		corebuf_puts(b, "\"/>\n");
 	}
 	if (sum->have_expected)
 	{
 		path_line(&line, &dots, f, in->bucket, in->expected, n);
 		if (line.len > 0)
-			pbuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_EXPECTED "\" stroke-width=\"1.5\" "
+			corebuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_EXPECTED "\" stroke-width=\"1.5\" "
 						"stroke-dasharray=\"5 3\" stroke-linejoin=\"round\" d=\"%s\"/>\n", line.data);
 		if (dots.len > 0)
-			pbuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_EXPECTED "\" stroke-width=\"3\" "
+			corebuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_EXPECTED "\" stroke-width=\"3\" "
 						"stroke-linecap=\"round\" d=\"%s\"/>\n", dots.data);
 		line.len = dots.len = 0;
 	}
@@ -1421,15 +1340,15 @@ draw_series(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f, const Pl
 	{
 		path_line(&line, &dots, f, in->bucket, in->value, n);
 		if (line.len > 0)
-			pbuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_VALUE "\" stroke-width=\"1.75\" "
+			corebuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_VALUE "\" stroke-width=\"1.75\" "
 						"stroke-linejoin=\"round\" stroke-linecap=\"round\" d=\"%s\"/>\n", line.data);
 		if (dots.len > 0)
-			pbuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_VALUE "\" stroke-width=\"4\" "
+			corebuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_VALUE "\" stroke-width=\"4\" "
 						"stroke-linecap=\"round\" d=\"%s\"/>\n", dots.data);
 	}
-	pbuf_free(&line);
-	pbuf_free(&dots);
-	pbuf_puts(b, "</g>\n");
+	corebuf_free(&line);
+	corebuf_free(&dots);
+	corebuf_puts(b, "</g>\n");
 }
 
 /*
@@ -1444,7 +1363,7 @@ draw_anomalies(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f)
 	unsigned char *taken = core_alloc((size_t) cols * rows);
 	int			i;
 
-	pbuf_puts(b, "<g stroke=\"#ffffff\" stroke-width=\"1.5\">\n");
+	corebuf_puts(b, "<g stroke=\"#ffffff\" stroke-width=\"1.5\">\n");
 	for (i = 0; i < n; i++)
 	{
 		int			dir = anomaly_at(in, i);
@@ -1478,12 +1397,12 @@ draw_anomalies(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f)
 		format_datetime(in->bucket[i], when, sizeof(when));
 		format_value(finite_at(in->value, i) ? in->value[i] : NAN, val, sizeof(val));
 		format_value(finite_at(in->expected, i) ? in->expected[i] : NAN, exp, sizeof(exp));
-		pbuf_printf(b, "<circle cx=\"%s\" cy=\"%s\" r=\"4.5\" fill=\"%s\"><title>%s %s UTC: %s "
+		corebuf_printf(b, "<circle cx=\"%s\" cy=\"%s\" r=\"4.5\" fill=\"%s\"><title>%s %s UTC: %s "
 					"(expected %s)</title></circle>\n", xs, ys,
 					dir > 0 ? PLOT_COLOR_SPIKE : PLOT_COLOR_DROP,
 					dir > 0 ? "spike" : "drop", when, val, exp);
 	}
-	pbuf_puts(b, "</g>\n");
+	corebuf_puts(b, "</g>\n");
 	core_free(taken);
 }
 
@@ -1529,7 +1448,7 @@ plot_svg(const PlotInput *in)
 		char		x[32];
 
 		svg_num(x, sizeof(x), (f.left + f.right) / 2);
-		pbuf_printf(&b, "<text x=\"%s\" y=\"%d\" font-size=\"14\" fill=\"#888888\" "
+		corebuf_printf(&b, "<text x=\"%s\" y=\"%d\" font-size=\"14\" fill=\"#888888\" "
 					"text-anchor=\"middle\">no data</text>\n", x, (AREA_TOP + AREA_BOTTOM) / 2 + 5);
 	}
 	else
@@ -1538,6 +1457,6 @@ plot_svg(const PlotInput *in)
 		if (sum.n_spikes > 0 || sum.n_drops > 0)
 			draw_anomalies(&b, in, n, &f);
 	}
-	pbuf_puts(&b, "</svg>\n");
+	corebuf_puts(&b, "</svg>\n");
 	return b.data;
 }

@@ -10,6 +10,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "corebuf.h"
 #include "template.h"
 
 #include <stdarg.h>
@@ -27,44 +28,7 @@ typedef enum TemplateScan
 } TemplateScan;
 
 /* Growable output buffer on core_alloc */
-typedef struct TemplateBuf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} TemplateBuf;
-
-/* Make room for n more bytes plus a terminating NUL */
-static void
-tbuf_reserve(TemplateBuf *b, size_t n)
-{
-	size_t		need = b->len + n + 1;
-	size_t		cap;
-	char	   *nd;
-
-	if (need <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 64;
-	while (cap < need)
-		cap = (cap > SIZE_MAX / 2) ? need : cap * 2;
-	nd = core_alloc(cap);
-	if (b->len > 0)
-		memcpy(nd, b->data, b->len);
-	if (b->data != NULL)
-		core_free(b->data);
-	b->data = nd;
-	b->cap = cap;
-}
-
-/* Append n bytes */
-static void
-tbuf_append(TemplateBuf *b, const char *s, size_t n)
-{
-	tbuf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
+typedef CoreBuf TemplateBuf;
 
 /* Append a value with the requested escaping */
 static void
@@ -75,7 +39,7 @@ tbuf_append_escaped(TemplateBuf *b, const char *s, TemplateEscape escape)
 
 	if (escape == TEMPLATE_ESCAPE_NONE)
 	{
-		tbuf_append(b, s, strlen(s));
+		corebuf_append(b, s, strlen(s));
 		return;
 	}
 	for (p = s; *p != '\0'; p++)
@@ -141,12 +105,12 @@ tbuf_append_escaped(TemplateBuf *b, const char *s, TemplateEscape escape)
 		}
 		if (rep != NULL)
 		{
-			tbuf_append(b, run, (size_t) (p - run));
-			tbuf_append(b, rep, strlen(rep));
+			corebuf_append(b, run, (size_t) (p - run));
+			corebuf_append(b, rep, strlen(rep));
 			run = p + 1;
 		}
 	}
-	tbuf_append(b, run, (size_t) (p - run));
+	corebuf_append(b, run, (size_t) (p - run));
 }
 
 /* Is c a blank allowed around a placeholder name? */
@@ -368,7 +332,7 @@ template_render(const char *tmpl, TemplateLookup lookup, void *ctx,
 	TemplateCloser closer = {NULL, false};
 
 	memset(&b, 0, sizeof(b));
-	tbuf_reserve(&b, strlen(tmpl) + 64);
+	corebuf_reserve(&b, strlen(tmpl) + 64);
 	b.data[0] = '\0';
 
 	while ((open = template_find_pair(p, '{')) != NULL)
@@ -379,11 +343,11 @@ template_render(const char *tmpl, TemplateLookup lookup, void *ctx,
 		char		namebuf[TEMPLATE_MAX_NAME + 1];
 		const char *value;
 
-		tbuf_append(&b, p, (size_t) (open - p));
+		corebuf_append(&b, p, (size_t) (open - p));
 		switch (template_scan_placeholder(open, &closer, &name, &name_len, &next))
 		{
 			case TSCAN_LITERAL_BRACES:
-				tbuf_append(&b, "{{", 2);
+				corebuf_append(&b, "{{", 2);
 				p = next;
 				break;
 			case TSCAN_PLACEHOLDER:
@@ -396,12 +360,12 @@ template_render(const char *tmpl, TemplateLookup lookup, void *ctx,
 				break;
 			default:
 				/* malformed: keep the braces as text and go on after them */
-				tbuf_append(&b, "{{", 2);
+				corebuf_append(&b, "{{", 2);
 				p = open + 2;
 				break;
 		}
 	}
-	tbuf_append(&b, p, strlen(p));
+	corebuf_append(&b, p, strlen(p));
 	return b.data;
 }
 
@@ -412,7 +376,7 @@ template_escape(const char *value, TemplateEscape escape)
 	TemplateBuf b;
 
 	memset(&b, 0, sizeof(b));
-	tbuf_reserve(&b, strlen(value) + 16);
+	corebuf_reserve(&b, strlen(value) + 16);
 	b.data[0] = '\0';
 	tbuf_append_escaped(&b, value, escape);
 	return b.data;

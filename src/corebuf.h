@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * corebuf.h
+ *	  A growable, always NUL-terminated byte buffer for the pure cores
+ *	  (memory from core_alloc).  Zero-initialise it ({0}) before use.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIPL_COREBUF_H
+#define TRIPL_COREBUF_H
+
+#include "core.h"
+
+typedef struct CoreBuf
+{
+	char	   *data;			/* NULL until something is appended */
+	size_t		len;
+	size_t		cap;
+} CoreBuf;
+
+extern void corebuf_reserve(CoreBuf *b, size_t n);
+extern void corebuf_append(CoreBuf *b, const char *s, size_t n);
+extern void corebuf_puts(CoreBuf *b, const char *s);
+extern void corebuf_printf(CoreBuf *b, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+extern void corebuf_free(CoreBuf *b);
+
+#endif							/* TRIPL_COREBUF_H */
