@@ -132,6 +132,59 @@ jump_for_span(int span)
 }
 
 /*
+ * The weighted sums of a local fit around its centre (d = distance from the
+ * centre, w = weight): sum w, w·d, w·d², w·y, w·d·y.
+ */
+typedef struct LoessSums
+{
+	double		sw;
+	double		swd;
+	double		swdd;
+	double		swy;
+	double		swdy;
+} LoessSums;
+
+static inline void
+loess_add(LoessSums *m, double w, double d, double y)
+{
+	m->sw += w;
+	m->swd += w * d;
+	m->swdd += w * d * d;
+	m->swy += w * y;
+	m->swdy += w * d * y;
+}
+
+/*
+ * The estimate at the centre from the sums: the local-linear fit when the
+ * degree is 1 and the distances spread enough, else the weighted mean.
+ * Returns false when every weight is zero.
+ */
+static bool
+loess_finish(const LoessSums *m, double h, int degree, double range, double *ys)
+{
+	double		mean_y;
+
+	if (!(m->sw > 0.0))
+		return false;
+	mean_y = m->swy / m->sw;
+	if (h > 0.0 && degree > 0)
+	{
+		double		mean_d = m->swd / m->sw;
+		double		spread = m->swdd / m->sw - mean_d * mean_d;
+
+		if (spread > 0.0 && sqrt(spread) > 0.001 * range)
+		{
+			double		slope = -mean_d / spread;
+
+			*ys = mean_y + slope * (m->swdy / m->sw - mean_d * mean_y);
+			return true;
+		}
+	}
+	*ys = mean_y;
+	return true;
+}
+
+/*
  * One local-linear (degree 1) or local-constant (degree 0) LOESS estimate
  * at position xs from y[nleft..nright] (1-based positions), with tricube
  * distance weights times the robustness weights when weights is not NULL.
@@ -146,12 +199,7 @@ loess_estimate(const double *y, int n, int span, int degree, double xs,
 	double		h9,
 				h1,
 				inverse_h;
-	double		sw = 0.0,
-				swd = 0.0,
-				swdd = 0.0,
-				swy = 0.0,
-				swdy = 0.0;
-	double		mean_y;
+	LoessSums	m = {0.0, 0.0, 0.0, 0.0, 0.0};
 	int			j;
 
 	if (span > n)
@@ -179,31 +227,9 @@ loess_estimate(const double *y, int n, int span, int degree, double xs,
 		}
 		if (weights != NULL)
 			w *= weights[j - 1];
-		sw += w;
-		swd += w * d;
-		swdd += w * d * d;
-		swy += w * y[j - 1];
-		swdy += w * d * y[j - 1];
+		loess_add(&m, w, d, y[j - 1]);
 	}
-	if (!(sw > 0.0))
-		return false;
-
-	mean_y = swy / sw;
-	if (h > 0.0 && degree > 0)
-	{
-		double		mean_d = swd / sw;
-		double		spread = swdd / sw - mean_d * mean_d;
-
-		if (spread > 0.0 && sqrt(spread) > 0.001 * range)
-		{
-			double		slope = -mean_d / spread;
-
-			*ys = mean_y + slope * (swdy / sw - mean_d * mean_y);
-			return true;
-		}
-	}
-	*ys = mean_y;
-	return true;
+	return loess_finish(&m, h, degree, range, ys);
 }
 
 /*
@@ -395,12 +421,7 @@ loess_estimate_row(const double *y, int n, int span, int degree, int xs,
 {
 	double		range = (double) n - 1.0;
 	double		h = fmax((double) (xs - 1), (double) (n - xs)) + (double) ((span - n) / 2);
-	double		sw = 0.0,
-				swd = 0.0,
-				swdd = 0.0,
-				swy = 0.0,
-				swdy = 0.0;
-	double		mean_y;
+	LoessSums	m = {0.0, 0.0, 0.0, 0.0, 0.0};
 	int			j;
 
 	for (j = 1; j <= n; j++)
@@ -410,30 +431,9 @@ loess_estimate_row(const double *y, int n, int span, int degree, int xs,
 
 		if (weights != NULL)
 			w *= weights[j - 1];
-		sw += w;
-		swd += w * d;
-		swdd += w * d * d;
-		swy += w * y[j - 1];
-		swdy += w * d * y[j - 1];
+		loess_add(&m, w, d, y[j - 1]);
 	}
-	if (!(sw > 0.0))
-		return false;
-	mean_y = swy / sw;
-	if (h > 0.0 && degree > 0)
-	{
-		double		mean_d = swd / sw;
-		double		spread = swdd / sw - mean_d * mean_d;
-
-		if (spread > 0.0 && sqrt(spread) > 0.001 * range)
-		{
-			double		slope = -mean_d / spread;
-
-			*ys = mean_y + slope * (swdy / sw - mean_d * mean_y);
-			return true;
-		}
-	}
-	*ys = mean_y;
-	return true;
+	return loess_finish(&m, h, degree, range, ys);
 }
 
 /* One fit of loess_smooth at integer position i, on the kernel when interior */
