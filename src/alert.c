@@ -345,18 +345,9 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 				 errmsg("destination \"%s\" already exists", name)));
 	values[1] = CStringGetTextDatum(type);
 	values[2] = CStringGetTextDatum(shown_url);
-	if (secret_header)
-		values[3] = CStringGetTextDatum(secret_header);
-	else
-		nulls[3] = 'n';
-	if (chat_id)
-		values[4] = CStringGetTextDatum(chat_id);
-	else
-		nulls[4] = 'n';
-	if (schedule)
-		values[5] = CStringGetTextDatum(schedule);
-	else
-		nulls[5] = 'n';
+	spi_param_text(values, nulls, 3, secret_header);
+	spi_param_text(values, nulls, 4, chat_id);
+	spi_param_text(values, nulls, 5, schedule);
 	values[6] = BoolGetDatum(enabled);
 	catalog_execute("INSERT INTO tripl.destinations (name, type, url, secret_header, chat_id, schedule, "
 					"enabled, owner, last_flushed_at) "
@@ -513,18 +504,9 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 		values[1] = BoolGetDatum(PG_GETARG_BOOL(1));
 	else
 		nulls[1] = 'n';
-	if (url)
-		values[2] = CStringGetTextDatum(url);
-	else
-		nulls[2] = 'n';
-	if (schedule)
-		values[3] = CStringGetTextDatum(schedule);
-	else
-		nulls[3] = 'n';
-	if (secret_header)
-		values[4] = CStringGetTextDatum(secret_header);
-	else
-		nulls[4] = 'n';
+	spi_param_text(values, nulls, 2, url);
+	spi_param_text(values, nulls, 3, schedule);
+	spi_param_text(values, nulls, 4, secret_header);
 	catalog_execute("UPDATE tripl.destinations SET enabled = coalesce($2, enabled), url = coalesce($3, url), "
 					"schedule = CASE WHEN $4 IS NULL THEN schedule WHEN $4 = '' THEN NULL ELSE $4 END, "
 					"secret_header = coalesce($5, secret_header) "
@@ -680,10 +662,7 @@ tripl_create_alert_rule(PG_FUNCTION_ARGS)
 		values[8] = IntervalPGetDatum(cooldown);
 	else
 		nulls[8] = 'n';
-	if (tmpl)
-		values[9] = CStringGetTextDatum(tmpl);
-	else
-		nulls[9] = 'n';
+	spi_param_text(values, nulls, 9, tmpl);
 	if (PG_ARGISNULL(10))
 		nulls[10] = 'n';
 	else
@@ -769,10 +748,7 @@ tripl_alter_alert_rule(PG_FUNCTION_ARGS)
 	else
 		values[2] = PG_GETARG_DATUM(2);
 	values[3] = BoolGetDatum(unmute);
-	if (tmpl)
-		values[4] = CStringGetTextDatum(tmpl);
-	else
-		nulls[4] = 'n';
+	spi_param_text(values, nulls, 4, tmpl);
 	catalog_execute("UPDATE tripl.alert_rules SET enabled = coalesce($2, enabled), "
 					"muted_until = CASE WHEN $4 THEN NULL ELSE coalesce($3, muted_until) END, "
 					"message_template = coalesce($5, message_template) WHERE id = $1",
@@ -1375,10 +1351,7 @@ save_state(int64 rule, int64 metric, const AlertRuleState *s, const char *direct
 	values[0] = Int64GetDatum(rule);
 	values[1] = Int64GetDatum(metric);
 	values[2] = BoolGetDatum(s->active);
-	if (direction)
-		values[3] = CStringGetTextDatum(direction);
-	else
-		nulls[3] = 'n';
+	spi_param_text(values, nulls, 3, direction);
 	time_param(s->opened_at, &values[4], &nulls[4]);
 	time_param(s->closed_at, &values[5], &nulls[5]);
 	time_param(s->last_notified_at, &values[6], &nulls[6]);

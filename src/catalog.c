@@ -483,13 +483,7 @@ tripl_create_fact_table(PG_FUNCTION_ARGS)
 		nulls[5] = 'n';
 	}
 	vals[6] = CStringGetTextDatum(columns_json(cq->columns));
-	if (description)
-		vals[7] = CStringGetTextDatum(description);
-	else
-	{
-		vals[7] = (Datum) 0;
-		nulls[7] = 'n';
-	}
+	spi_param_text(vals, nulls, 7, description);
 	vals[8] = ObjectIdGetDatum(GetUserId());
 	vals[9] = CStringGetTextDatum(search_path);
 	catalog_execute("INSERT INTO tripl.fact_tables (name, query, timestamp_column, timestamp_type, "
@@ -743,13 +737,7 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 		nulls[5] = 'n';
 	}
 	vals[6] = CStringGetTextDatum(columns_json(cq->columns));
-	if (description)
-		vals[7] = CStringGetTextDatum(description);
-	else
-	{
-		vals[7] = (Datum) 0;
-		nulls[7] = 'n';
-	}
+	spi_param_text(vals, nulls, 7, description);
 	catalog_execute("UPDATE tripl.fact_tables SET query = $2, timestamp_column = $3, timestamp_type = $4, "
 					"identifier_columns = $5, row_filters = coalesce($6, row_filters), columns = $7::jsonb, "
 					"description = coalesce($8, description), updated_at = now() WHERE id = $1",
@@ -899,21 +887,9 @@ tripl_create_event_source(PG_FUNCTION_ARGS)
 	vals[2] = CStringGetTextDatum(ts_column);
 	vals[3] = CStringGetTextDatum(ts_type);
 	vals[4] = CStringGetTextDatum(event_column);
-	if (user_column)
-		vals[5] = CStringGetTextDatum(user_column);
-	else
-	{
-		vals[5] = (Datum) 0;
-		nulls[5] = 'n';
-	}
+	spi_param_text(vals, nulls, 5, user_column);
 	vals[6] = CStringGetTextDatum(columns_json(cq->columns));
-	if (description)
-		vals[7] = CStringGetTextDatum(description);
-	else
-	{
-		vals[7] = (Datum) 0;
-		nulls[7] = 'n';
-	}
+	spi_param_text(vals, nulls, 7, description);
 	vals[8] = ObjectIdGetDatum(GetUserId());
 	vals[9] = CStringGetTextDatum(search_path);
 	catalog_execute("INSERT INTO tripl.event_sources (name, query, timestamp_column, timestamp_type, "
@@ -1168,19 +1144,10 @@ insert_operand(int64 metric_id, OperandDef *op)
 	vals[1] = CStringGetTextDatum(op->role);
 	vals[2] = Int64GetDatum(op->fact_table_id);
 	vals[3] = CStringGetTextDatum(agg_kind_name(op->agg));
-	if (op->measure_column)
-		vals[4] = CStringGetTextDatum(op->measure_column);
-	else
-		nulls[4] = 'n';
-	if (op->distinct_column)
-		vals[5] = CStringGetTextDatum(op->distinct_column);
-	else
-		nulls[5] = 'n';
+	spi_param_text(vals, nulls, 4, op->measure_column);
+	spi_param_text(vals, nulls, 5, op->distinct_column);
 	vals[6] = name_list_datum(op->row_filters);
-	if (op->filter_sql)
-		vals[7] = CStringGetTextDatum(op->filter_sql);
-	else
-		nulls[7] = 'n';
+	spi_param_text(vals, nulls, 7, op->filter_sql);
 	catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
 					"measure_column, distinct_column, row_filters, filter_sql) "
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -1504,14 +1471,8 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 	else
 		nulls[13] = 'n';
 	vals[14] = BoolGetDatum(anomaly_detection);
-	if (description)
-		vals[15] = CStringGetTextDatum(description);
-	else
-		nulls[15] = 'n';
-	if (unit)
-		vals[16] = CStringGetTextDatum(unit);
-	else
-		nulls[16] = 'n';
+	spi_param_text(vals, nulls, 15, description);
+	spi_param_text(vals, nulls, 16, unit);
 	vals[17] = ObjectIdGetDatum(GetUserId());
 	vals[18] = CStringGetTextDatum(search_path);
 	catalog_execute("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
@@ -1555,22 +1516,13 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 	m = defs_metric(name, false);
 	check_owner(m->owner, "metric", name);
 	vals[0] = Int64GetDatum(m->id);
-	if (status)
-		vals[1] = CStringGetTextDatum(status);
-	else
-		nulls[1] = 'n';
+	spi_param_text(vals, nulls, 1, status);
 	if (!PG_ARGISNULL(2))
 		vals[2] = BoolGetDatum(PG_GETARG_BOOL(2));
 	else
 		nulls[2] = 'n';
-	if (description)
-		vals[3] = CStringGetTextDatum(description);
-	else
-		nulls[3] = 'n';
-	if (unit)
-		vals[4] = CStringGetTextDatum(unit);
-	else
-		nulls[4] = 'n';
+	spi_param_text(vals, nulls, 3, description);
+	spi_param_text(vals, nulls, 4, unit);
 	catalog_execute("UPDATE tripl.metrics SET status = coalesce($2, status), "
 					"anomaly_detection = coalesce($3, anomaly_detection), "
 					"description = coalesce($4, description), unit = coalesce($5, unit), "

@@ -81,6 +81,14 @@ spi_int64(int row, int col)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+/* Parameter i of an SPI call: the text s, or SQL NULL when s is NULL */
+void
+spi_param_text(Datum *values, char *nulls, int i, const char *s)
+{
+	values[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	nulls[i] = s ? ' ' : 'n';
+}
+
 /* A text[] result cell as a List of char * (NIL for NULL or empty) */
 List *
 spi_text_array(int row, int col)

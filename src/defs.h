@@ -104,5 +104,6 @@ extern const char *spi_text(int row, int col);
 extern bool spi_isnull(int row, int col);
 extern int64 spi_int64(int row, int col);
 extern List *spi_text_array(int row, int col);
+extern void spi_param_text(Datum *values, char *nulls, int i, const char *s);
 
 #endif							/* TRIPL_DEFS_H */

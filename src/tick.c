@@ -301,14 +301,8 @@ run_log_row(const RunLogRow *r)
 	values[6] = Int32GetDatum(r->metrics_detected);
 	values[7] = Int32GetDatum(r->anomalies);
 	values[8] = Int32GetDatum(r->deliveries);
-	if (r->error)
-		values[9] = CStringGetTextDatum(r->error);
-	else
-		nulls[9] = 'n';
-	if (r->details)
-		values[10] = CStringGetTextDatum(r->details);
-	else
-		nulls[10] = 'n';
+	spi_param_text(values, nulls, 9, r->error);
+	spi_param_text(values, nulls, 10, r->details);
 	catalog_execute("INSERT INTO tripl.runs (kind, started_at, finished_at, skipped, metrics_collected, "
 					"metrics_failed, metrics_detected, anomalies, deliveries, error, details) "
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
