@@ -139,6 +139,32 @@ load_columns(const char *table, int64 id)
 	return result;
 }
 
+/*
+ * Read one definition row: SELECT columns FROM tripl.<table> by name, or by
+ * id when name is NULL (table and columns are constants of this file).
+ * Returns false when it does not exist and missing_ok, else raises.
+ */
+static bool
+select_definition(const char *kind, const char *table, const char *columns,
+				  const char *name, int64 id, bool missing_ok)
+{
+	Oid			types[1];
+	Datum		vals[1];
+
+	types[0] = name ? TEXTOID : INT8OID;
+	vals[0] = name ? CStringGetTextDatum(name) : Int64GetDatum(id);
+	catalog_execute(psprintf("SELECT %s FROM tripl.%s WHERE %s = $1", columns, table, name ? "name" : "id"),
+					1, types, vals, NULL, true, 0);
+	if (SPI_processed > 0)
+		return true;
+	if (missing_ok)
+		return false;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("%s \"%s\" does not exist", kind, name ? name : psprintf(INT64_FORMAT, id))));
+	return false;				/* not reached */
+}
+
 /* Load a fact table by name (or by id when name is NULL) */
 FactTableDef *
 defs_fact_table(const char *name, int64 id, bool missing_ok)
@@ -148,30 +174,10 @@ defs_fact_table(const char *name, int64 id, bool missing_ok)
 	FactTableDef *ft;
 	uint64		i;
 
-	if (name)
-	{
-		types[0] = TEXTOID;
-		vals[0] = CStringGetTextDatum(name);
-	}
-	else
-	{
-		types[0] = INT8OID;
-		vals[0] = Int64GetDatum(id);
-	}
-	catalog_execute(name ?
-					"SELECT id, name, query, timestamp_column, timestamp_type, identifier_columns, "
-					"owner::oid::int8, search_path FROM tripl.fact_tables WHERE name = $1" :
-					"SELECT id, name, query, timestamp_column, timestamp_type, identifier_columns, "
-					"owner::oid::int8, search_path FROM tripl.fact_tables WHERE id = $1",
-					1, types, vals, NULL, true, 0);
-	if (SPI_processed == 0)
-	{
-		if (missing_ok)
-			return NULL;
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("fact table \"%s\" does not exist", name ? name : psprintf(INT64_FORMAT, id))));
-	}
+	if (!select_definition("fact table", "fact_tables",
+						   "id, name, query, timestamp_column, timestamp_type, identifier_columns, "
+						   "owner::oid::int8, search_path", name, id, missing_ok))
+		return NULL;
 	ft = palloc0(sizeof(FactTableDef));
 	ft->id = spi_int64(0, 0);
 	ft->name = (char *) spi_text(0, 1);
@@ -199,34 +205,12 @@ defs_fact_table(const char *name, int64 id, bool missing_ok)
 EventSourceDef *
 defs_event_source(const char *name, int64 id, bool missing_ok)
 {
-	Oid			types[1];
-	Datum		vals[1];
 	EventSourceDef *es;
 
-	if (name)
-	{
-		types[0] = TEXTOID;
-		vals[0] = CStringGetTextDatum(name);
-	}
-	else
-	{
-		types[0] = INT8OID;
-		vals[0] = Int64GetDatum(id);
-	}
-	catalog_execute(name ?
-					"SELECT id, name, query, timestamp_column, timestamp_type, event_column, user_column, "
-					"owner::oid::int8, search_path FROM tripl.event_sources WHERE name = $1" :
-					"SELECT id, name, query, timestamp_column, timestamp_type, event_column, user_column, "
-					"owner::oid::int8, search_path FROM tripl.event_sources WHERE id = $1",
-					1, types, vals, NULL, true, 0);
-	if (SPI_processed == 0)
-	{
-		if (missing_ok)
-			return NULL;
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("event source \"%s\" does not exist", name ? name : psprintf(INT64_FORMAT, id))));
-	}
+	if (!select_definition("event source", "event_sources",
+						   "id, name, query, timestamp_column, timestamp_type, event_column, user_column, "
+						   "owner::oid::int8, search_path", name, id, missing_ok))
+		return NULL;
 	es = palloc0(sizeof(EventSourceDef));
 	es->id = spi_int64(0, 0);
 	es->name = (char *) spi_text(0, 1);
