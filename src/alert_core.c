@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "alert_core.h"
+#include "grid.h"
 
 #include <math.h>
 #include <string.h>
@@ -262,43 +263,6 @@ delivery_backoff_us(int attempt, int64_t base_us, int64_t cap_us,
 	return result;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-static int64_t
-ra_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t		era;
-	int64_t		yoe;
-	int64_t		doy;
-	int64_t		doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Gregorian year containing a microsecond timestamp */
-static int64_t
-ra_year_of(int64_t us)
-{
-	int64_t		z = us / CORE_USECS_PER_DAY - ((us % CORE_USECS_PER_DAY) < 0);
-	int64_t		era;
-	int64_t		doe;
-	int64_t		yoe;
-	int64_t		doy;
-	int64_t		mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	return yoe + era * 400 + (mp >= 10);
-}
-
 /* Days in a month of the proleptic Gregorian calendar */
 static int
 ra_days_in_month(int64_t y, int m)
@@ -461,8 +425,13 @@ ra_parse_http_date(const char *p, int64_t now_us, int64_t *out)
 			if (!ra_read_digits(&p, 4, 4, &year))
 			{
 				/* two-digit year: RFC 9110 says not more than 50 years ahead */
-				int64_t		now_year = ra_year_of(now_us);
+				int64_t		now_year;
+				int			now_month;
+				int			now_day;
 				int64_t		y;
+
+				grid_civil_from_days(grid_floor_div(now_us, CORE_USECS_PER_DAY),
+									 &now_year, &now_month, &now_day);
 
 				if (!ra_read_digits(&p, 2, 2, &year))
 					return false;
@@ -529,7 +498,7 @@ ra_parse_http_date(const char *p, int64_t now_us, int64_t *out)
 	if (day < 1 || day > ra_days_in_month(year, month))
 		return false;
 
-	*out = ra_days_from_civil(year, month, day) * CORE_USECS_PER_DAY +
+	*out = grid_days_from_civil(year, month, day) * CORE_USECS_PER_DAY +
 		((int64_t) h * 3600 + mi * 60 + s) * CORE_USECS_PER_SEC;
 	return true;
 }

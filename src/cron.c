@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "cron.h"
+#include "grid.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -379,44 +380,6 @@ cron_parse(const char *expr, CronSchedule *out, char *errbuf, size_t errlen)
 	return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-static int64_t
-cron_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t		era;
-	int64_t		yoe;
-	int64_t		doy;
-	int64_t		doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Proleptic Gregorian date of a day number since 1970-01-01 */
-static void
-cron_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t		era;
-	int64_t		doe;
-	int64_t		yoe;
-	int64_t		doy;
-	int64_t		mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
-	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Does the schedule allow this calendar day? */
 static bool
 cron_day_matches(const CronSchedule *s, int64_t days, int mon, int mday)
@@ -432,29 +395,18 @@ cron_day_matches(const CronSchedule *s, int64_t days, int mon, int mday)
 	return dom_ok && dow_ok;
 }
 
-/* Floor division of t by d (d > 0) */
-static int64_t
-cron_floor_div(int64_t t, int64_t d)
-{
-	int64_t		q = t / d;
-
-	if ((t % d) < 0)
-		q--;
-	return q;
-}
-
 /* Does the schedule fire at the minute containing t_us? */
 bool
 cron_matches(const CronSchedule *s, int64_t t_us)
 {
-	int64_t		minute = cron_floor_div(t_us, CORE_USECS_PER_MINUTE);
-	int64_t		days = cron_floor_div(minute, 1440);
+	int64_t		minute = grid_floor_div(t_us, CORE_USECS_PER_MINUTE);
+	int64_t		days = grid_floor_div(minute, 1440);
 	int			mod = (int) (minute - days * 1440);
 	int64_t		y;
 	int			m,
 				d;
 
-	cron_civil_from_days(days, &y, &m, &d);
+	grid_civil_from_days(days, &y, &m, &d);
 	return cron_day_matches(s, days, m, d) &&
 		((s->hours >> (mod / 60)) & 1) &&
 		((s->minutes >> (mod % 60)) & 1);
@@ -476,8 +428,8 @@ cron_next(const CronSchedule *s, int64_t after_us)
 	if (after_us > INT64_MAX - (int64_t) (CRON_HORIZON_DAYS + 2) * CORE_USECS_PER_DAY)
 		return -1;
 
-	minute = cron_floor_div(after_us, CORE_USECS_PER_MINUTE) + 1;
-	days = cron_floor_div(minute, 1440);
+	minute = grid_floor_div(after_us, CORE_USECS_PER_MINUTE) + 1;
+	days = grid_floor_div(minute, 1440);
 	start_min = (int) (minute - days * 1440);
 	last_day = days + CRON_HORIZON_DAYS;
 
@@ -488,14 +440,14 @@ cron_next(const CronSchedule *s, int64_t after_us)
 					d;
 		int			h;
 
-		cron_civil_from_days(days, &y, &m, &d);
+		grid_civil_from_days(days, &y, &m, &d);
 		if (!((s->months >> m) & 1))
 		{
 			/* jump to the first day of the next month */
 			int64_t		ny = (m == 12) ? y + 1 : y;
 			int			nm = (m == 12) ? 1 : m + 1;
 
-			days = cron_days_from_civil(ny, nm, 1);
+			days = grid_days_from_civil(ny, nm, 1);
 			start_min = 0;
 			continue;
 		}

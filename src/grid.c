@@ -9,14 +9,54 @@
 #include "grid.h"
 
 /* Division rounding towards negative infinity */
-static int64_t
-floor_div(int64_t a, int64_t b)
+int64_t
+grid_floor_div(int64_t a, int64_t b)
 {
 	int64_t		q = a / b;
 
 	if ((a % b != 0) && ((a < 0) != (b < 0)))
 		q--;
 	return q;
+}
+
+/* Day number (days since 1970-01-01) of a proleptic Gregorian date (H. Hinnant) */
+int64_t
+grid_days_from_civil(int64_t year, int month, int day)
+{
+	int64_t		era;
+	int64_t		yoe;
+	int64_t		doy;
+	int64_t		doe;
+
+	year -= month <= 2 ? 1 : 0;
+	era = grid_floor_div(year, 400);
+	yoe = year - era * 400;
+	doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Proleptic Gregorian date of a day number (days since 1970-01-01) */
+void
+grid_civil_from_days(int64_t z, int64_t *year, int *month, int *day)
+{
+	int64_t		era;
+	int64_t		doe;
+	int64_t		yoe;
+	int64_t		doy;
+	int64_t		mp;
+	int			m;
+
+	z += 719468;
+	era = grid_floor_div(z, 146097);
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	m = (int) (mp < 10 ? mp + 3 : mp - 9);
+	*day = (int) (doy - (153 * mp + 2) / 5 + 1);
+	*month = m;
+	*year = yoe + era * 400 + (m <= 2 ? 1 : 0);
 }
 
 /* The grid origin for a width: the epoch, or Monday 1970-01-05 for weeks */
@@ -34,7 +74,7 @@ grid_floor(int64_t t, int64_t width)
 {
 	int64_t		origin = grid_origin(width);
 
-	return origin + floor_div(t - origin, width) * width;
+	return origin + grid_floor_div(t - origin, width) * width;
 }
 
 /* Smallest bucket start >= t */

@@ -26,6 +26,9 @@ typedef struct GridWindow
 	int64_t		to;
 } GridWindow;
 
+extern int64_t grid_floor_div(int64_t a, int64_t b);
+extern int64_t grid_days_from_civil(int64_t year, int month, int day);
+extern void grid_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
 extern int64_t grid_origin(int64_t width);
 extern int64_t grid_floor(int64_t t, int64_t width);
 extern int64_t grid_ceil(int64_t t, int64_t width);

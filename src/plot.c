@@ -15,6 +15,7 @@
  *-------------------------------------------------------------------------
  */
 #include "corebuf.h"
+#include "grid.h"
 #include "plot.h"
 
 #include <limits.h>
@@ -112,57 +113,6 @@ pbuf_point(PlotBuf *b, const char *cmd, double x, double y)
 	corebuf_printf(b, "%s%s %s", cmd, xs, ys);
 }
 
-/* Floor division for int64 */
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t		q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
-/* Civil date (proleptic Gregorian) of a day number (days since 1970-01-01) */
-static void
-civil_from_days(int64_t z, int64_t *year, int *month, int *day)
-{
-	int64_t		era;
-	int64_t		doe;
-	int64_t		yoe;
-	int64_t		doy;
-	int64_t		mp;
-	int64_t		m;
-
-	z += 719468;
-	era = floor_div(z, 146097);
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*day = (int) (doy - (153 * mp + 2) / 5 + 1);
-	m = mp < 10 ? mp + 3 : mp - 9;
-	*month = (int) m;
-	*year = yoe + era * 400 + (m <= 2 ? 1 : 0);
-}
-
-/* Day number (days since 1970-01-01) of a civil date */
-static int64_t
-days_from_civil(int64_t year, int month, int day)
-{
-	int64_t		era;
-	int64_t		yoe;
-	int64_t		doy;
-	int64_t		doe;
-
-	year -= month <= 2 ? 1 : 0;
-	era = floor_div(year, 400);
-	yoe = year - era * 400;
-	doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* The parts of a time */
 typedef struct PlotTime
 {
@@ -179,10 +129,10 @@ static PlotTime
 split_time(int64_t t)
 {
 	PlotTime	pt;
-	int64_t		days = floor_div(t, CORE_USECS_PER_DAY);
+	int64_t		days = grid_floor_div(t, CORE_USECS_PER_DAY);
 	int64_t		secs = (t - days * CORE_USECS_PER_DAY) / CORE_USECS_PER_SEC;
 
-	civil_from_days(days, &pt.year, &pt.month, &pt.day);
+	grid_civil_from_days(days, &pt.year, &pt.month, &pt.day);
 	pt.hour = (int) (secs / 3600);
 	pt.minute = (int) (secs / 60 % 60);
 	pt.second = (int) (secs % 60);
@@ -697,13 +647,13 @@ plot_time_ticks(int64_t from, int64_t to, int target, int64_t *ticks,
 		if (s.kind == STEP_YEARS)
 		{
 			month = 1;
-			year = floor_div(year, s.n) * s.n;
+			year = grid_floor_div(year, s.n) * s.n;
 		}
 		else
-			month = floor_div(month - 1, s.n) * s.n + 1;
+			month = grid_floor_div(month - 1, s.n) * s.n + 1;
 		for (k = 0; n < PLOT_MAX_TICKS && k < 1000; k++)
 		{
-			int64_t		days = days_from_civil(year, (int) month, 1);
+			int64_t		days = grid_days_from_civil(year, (int) month, 1);
 			int64_t		t;
 
 			if (day_start(days, &t))

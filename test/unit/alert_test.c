@@ -571,6 +571,9 @@ static const RetryAfterCase retry_after_cases[] = {
 	/* the three HTTP-date forms of RFC 9110 */
 	{"Sun, 06 Nov 1994 08:49:37 GMT", "1994-11-06 08:49:00", 37 * SEC},
 	{"Sunday, 06-Nov-94 08:49:37 GMT", "1994-11-06 08:49:00", 37 * SEC},
+	/* two-digit years: at most 50 years ahead of now, else the century before */
+	{"Friday, 02-Jan-26 00:00:00 GMT", "2026-01-01 00:00:00", DAY},
+	{"Saturday, 01-Jan-77 00:00:00 GMT", "2026-01-01 00:00:00", 0},
 	{"Sun Nov  6 08:49:37 1994", "1994-11-06 08:49:00", 37 * SEC},
 	{"Sun Nov 6 08:49:37 1994", "1994-11-06 08:49:00", 37 * SEC},
 	{"sun, 06 nov 1994 08:49:37 gmt", "1994-11-06 08:49:00", 37 * SEC},

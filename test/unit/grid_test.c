@@ -63,5 +63,58 @@ main(void)
 	CHECK(grid_width_problem(0, 0, MIN + 1, &width) != NULL, "fractional seconds are refused");
 	CHECK(grid_width_problem(0, -1, 0, &width) != NULL, "negative is refused");
 	CHECK(grid_width_problem(0, 400, 0, &width) != NULL, "over 366 days is refused");
+	/* calendar: day numbers of dates worked out independently (days since 1970-01-01) */
+	{
+		static const struct
+		{
+			int64_t		y;
+			int			m;
+			int			d;
+			int64_t		days;
+		}			dates[] = {
+			{1970, 1, 1, 0}, {1969, 12, 31, -1}, {2000, 2, 29, 11016}, {2000, 3, 1, 11017},
+			{1900, 2, 28, -25509}, {1900, 3, 1, -25508}, {2400, 2, 29, 157113},
+			{1600, 3, 1, -135080}, {2026, 11, 28, 20785}, {1, 1, 1, -719162}, {9999, 12, 31, 2932896},
+		};
+		int64_t		z;
+		int64_t		y;
+		int			m;
+		int			d;
+		int			bad = 0;
+
+		for (n = 0; n < (int) (sizeof(dates) / sizeof(dates[0])); n++)
+		{
+			grid_civil_from_days(dates[n].days, &y, &m, &d);
+			if (grid_days_from_civil(dates[n].y, dates[n].m, dates[n].d) != dates[n].days ||
+				y != dates[n].y || m != dates[n].m || d != dates[n].d)
+				bad++;
+		}
+		CHECK(bad == 0, "day numbers of known dates, both ways (leap days, 1900, 2400, year 1, year 9999)");
+
+		/* walking day by day from 0001-01-01 to 9999-12-31 steps the calendar by one day */
+		bad = 0;
+		grid_civil_from_days(-719162, &y, &m, &d);
+		for (z = -719161; z <= 2932896 && bad == 0; z++)
+		{
+			int64_t		y2;
+			int			m2;
+			int			d2;
+
+			grid_civil_from_days(z, &y2, &m2, &d2);
+			if (!((y2 == y && m2 == m && d2 == d + 1) ||
+				  (y2 == y && m2 == m + 1 && d2 == 1 && d >= 28) ||
+				  (y2 == y + 1 && m2 == 1 && d2 == 1 && m == 12 && d == 31)) ||
+				grid_days_from_civil(y2, m2, d2) != z)
+				bad++;
+			y = y2;
+			m = m2;
+			d = d2;
+		}
+		CHECK(bad == 0, "every day of years 1 to 9999 follows the one before and maps back");
+	}
+
+	CHECK(grid_floor_div(-7, 2) == -4 && grid_floor_div(7, 2) == 3 && grid_floor_div(-8, 2) == -4,
+		  "floor division rounds towards minus infinity");
+
 	return unit_done();
 }
