@@ -383,17 +383,8 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 static int64
 destination_id(const char *name, Oid *owner, char **type)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
 	check_definition_name(name, "destination");
-	values[0] = CStringGetTextDatum(name);
-	catalog_execute("SELECT id, owner::oid::int8, type FROM tripl.destinations WHERE name = $1",
-					1, types, values, NULL, true, 0);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("destination \"%s\" does not exist", name)));
+	(void) select_definition("destination", "destinations", "id, owner::oid::int8, type", name, 0, false);
 	if (owner)
 		*owner = (Oid) spi_int64(0, 1);
 	if (type)
@@ -536,24 +527,15 @@ tripl_drop_destination(PG_FUNCTION_ARGS)
 	int64		id;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
-	List	   *rules = NIL;
-	uint64		i;
 
 	require_admin("drop an alert destination");
 	SPI_connect();
 	id = destination_id(name, &owner, NULL);
 	require_owner(owner, "destination", name);
+	refuse_drop_if_used("SELECT name FROM tripl.alert_rules WHERE destination_id = $1 ORDER BY name",
+						id, "destination", name, "alert rules",
+						"Drop those rules first with tripl.drop_alert_rule().");
 	values[0] = Int64GetDatum(id);
-	catalog_execute("SELECT name FROM tripl.alert_rules WHERE destination_id = $1 ORDER BY name",
-					1, types, values, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
-		rules = lappend(rules, (char *) spi_text(i, 0));
-	if (rules != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop destination \"%s\" because alert rules use it", name),
-				 errdetail("Used by: %s.", join_names(rules)),
-				 errhint("Drop those rules first with tripl.drop_alert_rule().")));
 	catalog_execute("DELETE FROM tripl.destinations WHERE id = $1", 1, types, values, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -702,17 +684,8 @@ tripl_create_alert_rule(PG_FUNCTION_ARGS)
 static int64
 rule_id(const char *name, Oid *owner)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
 	check_definition_name(name, "alert rule");
-	values[0] = CStringGetTextDatum(name);
-	catalog_execute("SELECT id, owner::oid::int8 FROM tripl.alert_rules WHERE name = $1",
-					1, types, values, NULL, true, 0);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("alert rule \"%s\" does not exist", name)));
+	(void) select_definition("alert rule", "alert_rules", "id, owner::oid::int8", name, 0, false);
 	*owner = (Oid) spi_int64(0, 1);
 	return spi_int64(0, 0);
 }

@@ -496,22 +496,29 @@ tripl_create_fact_table(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
-/* Names of metrics using a fact table, for dependency errors */
-static List *
-fact_table_dependents(int64 ft_id)
+/*
+ * Refuse to drop kind "name" while other definitions use it: users_sql lists
+ * their names for $1 = id, users says what they are ("metrics") and hint how
+ * to drop them.
+ */
+void
+refuse_drop_if_used(const char *users_sql, int64 id, const char *kind, const char *name,
+					const char *users, const char *hint)
 {
 	Oid			types[1] = {INT8OID};
-	Datum		vals[1] = {Int64GetDatum(ft_id)};
-	List	   *result = NIL;
+	Datum		vals[1] = {Int64GetDatum(id)};
+	List	   *deps = NIL;
 	uint64		i;
 
-	catalog_execute("SELECT DISTINCT m.name FROM tripl.metrics m "
-					"JOIN tripl.metric_operands o ON o.metric_id = m.id "
-					"WHERE o.fact_table_id = $1 ORDER BY 1",
-					1, types, vals, NULL, true, 0);
+	catalog_execute(users_sql, 1, types, vals, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
-		result = lappend(result, (char *) spi_text(i, 0));
-	return result;
+		deps = lappend(deps, (char *) spi_text(i, 0));
+	if (deps != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop %s \"%s\" because %s use it", kind, name, users),
+				 errdetail("Used by: %s.", join_names(deps)),
+				 errhint("%s", hint)));
 }
 
 /* "a, b, c" */
@@ -760,7 +767,6 @@ tripl_drop_fact_table(PG_FUNCTION_ARGS)
 {
 	char	   *name = fn_arg_text(fcinfo, 0);
 	FactTableDef *ft;
-	List	   *deps;
 	Oid			types[1] = {INT8OID};
 	Datum		vals[1];
 
@@ -768,13 +774,11 @@ tripl_drop_fact_table(PG_FUNCTION_ARGS)
 	SPI_connect();
 	ft = defs_fact_table(name, 0, false);
 	check_owner(ft->owner, "fact table", name);
-	deps = fact_table_dependents(ft->id);
-	if (deps != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop fact table \"%s\" because metrics use it", name),
-				 errdetail("Used by: %s.", join_names(deps)),
-				 errhint("Drop those metrics first with tripl.drop_metric().")));
+	refuse_drop_if_used("SELECT DISTINCT m.name FROM tripl.metrics m "
+						"JOIN tripl.metric_operands o ON o.metric_id = m.id "
+						"WHERE o.fact_table_id = $1 ORDER BY 1",
+						ft->id, "fact table", name, "metrics",
+						"Drop those metrics first with tripl.drop_metric().");
 	vals[0] = Int64GetDatum(ft->id);
 	catalog_execute("DELETE FROM tripl.fact_tables WHERE id = $1", 1, types, vals, NULL, false, 0);
 	SPI_finish();
@@ -909,24 +913,15 @@ tripl_drop_event_source(PG_FUNCTION_ARGS)
 	EventSourceDef *es;
 	Oid			types[1] = {INT8OID};
 	Datum		vals[1];
-	List	   *deps = NIL;
-	uint64		i;
 
 	check_definition_name(name, "event source");
 	SPI_connect();
 	es = defs_event_source(name, 0, false);
 	check_owner(es->owner, "event source", name);
+	refuse_drop_if_used("SELECT name FROM tripl.metrics WHERE event_source_id = $1 ORDER BY name",
+						es->id, "event source", name, "metrics",
+						"Drop those metrics first with tripl.drop_metric().");
 	vals[0] = Int64GetDatum(es->id);
-	catalog_execute("SELECT name FROM tripl.metrics WHERE event_source_id = $1 ORDER BY name",
-					1, types, vals, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
-		deps = lappend(deps, (char *) spi_text(i, 0));
-	if (deps != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop event source \"%s\" because metrics use it", name),
-				 errdetail("Used by: %s.", join_names(deps)),
-				 errhint("Drop those metrics first with tripl.drop_metric().")));
 	catalog_execute("DELETE FROM tripl.event_sources WHERE id = $1", 1, types, vals, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -141,10 +141,10 @@ load_columns(const char *table, int64 id)
 
 /*
  * Read one definition row: SELECT columns FROM tripl.<table> by name, or by
- * id when name is NULL (table and columns are constants of this file).
+ * id when name is NULL (table and columns are constants of the caller).
  * Returns false when it does not exist and missing_ok, else raises.
  */
-static bool
+bool
 select_definition(const char *kind, const char *table, const char *columns,
 				  const char *name, int64 id, bool missing_ok)
 {

@@ -92,6 +92,8 @@ extern int	catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *val
 
 extern FactTableDef *defs_fact_table(const char *name, int64 id, bool missing_ok);
 extern EventSourceDef *defs_event_source(const char *name, int64 id, bool missing_ok);
+extern bool select_definition(const char *kind, const char *table, const char *columns,
+							  const char *name, int64 id, bool missing_ok);
 extern MetricDef *defs_metric(const char *name, bool missing_ok);
 extern List *defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values);
 

@@ -113,6 +113,8 @@ extern char *fn_required_text(FunctionCallInfo fcinfo, int i, const char *what);
 extern List *fn_arg_name_list(FunctionCallInfo fcinfo, int i, const char *what);
 extern bool list_has_string(List *l, const char *s);
 extern char *join_names(List *names);
+extern void refuse_drop_if_used(const char *users_sql, int64 id, const char *kind, const char *name,
+								const char *users, const char *hint);
 
 /* Wrap a user query as a sub-query in generated SQL (aggsql.c) */
 extern void append_user_query(StringInfo buf, const char *query);
