@@ -6,7 +6,7 @@
 #   make bench      install what is missing, build, install, run the benchmark
 
 EXTENSION = tripl
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
@@ -19,10 +19,13 @@ PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
 	src/plot_pg.c
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-DATA = sql/tripl--$(EXTVERSION).sql
+# The 0.1 install script and the update scripts after it: CREATE EXTENSION
+# of the newest version runs the chain, so a fresh install and an updated
+# one are the same by construction (the upgrade test checks the rows too).
+DATA = sql/tripl--0.1.sql sql/tripl--0.1--0.2.sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting detect views engine
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config

@@ -260,9 +260,11 @@ SELECT metric, status FROM tripl.collect() WHERE metric = 'c_bad';
 SELECT tripl.drop_metric('c_bad');
 
 -- Queries run as the metric's owner: when alice loses SELECT, her metric
--- fails and nothing else breaks
+-- fails and nothing else breaks.  A metric reads only its owner's sources.
 SET ROLE regress_alice;
 SELECT tripl.create_metric('c_alice', 'fact', fact_table => 'c_orders', aggregation => 'count') > 0 AS ok;
+SELECT tripl.create_fact_table('c_alice_orders', 'SELECT created_at FROM orders', 'created_at') > 0 AS ok;
+SELECT tripl.create_metric('c_alice', 'fact', fact_table => 'c_alice_orders', aggregation => 'count') > 0 AS ok;
 -- alice may collect her own metric, not other people's
 SELECT metric, status FROM tripl.collect('c_alice', '2026-01-05 00:00+00', '2026-01-06 00:00+00');
 SELECT metric, status FROM tripl.collect('c_count', '2026-01-05 00:00+00', '2026-01-06 00:00+00');
@@ -273,6 +275,7 @@ SELECT metric, status, error FROM tripl.collect(window_from => '2026-01-05 00:00
 WHERE metric IN ('c_alice', 'c_count') ORDER BY 1;
 GRANT SELECT ON orders TO regress_alice;
 SELECT tripl.drop_metric('c_alice');
+SELECT tripl.drop_fact_table('c_alice_orders');
 
 -- The per-chunk row cap: a breakdown with more than 100 000 values in one
 -- chunk fails the chunk and writes nothing of it

@@ -25,7 +25,7 @@ RESET ROLE;
 SET ROLE regress_bob;
 SELECT tripl.create_fact_table('bob_orders', 'SELECT created_at, amount FROM orders', 'created_at');
 SELECT * FROM tripl.preview_fact_table('SELECT * FROM orders');
--- a metric over alice's fact table still needs bob to read the data
+-- a metric reads only its owner's fact tables: bob cannot use alice's
 SELECT tripl.create_metric('bob_revenue', 'fact', fact_table => 'alice_orders', aggregation => 'sum',
                            measure_column => 'amount');
 SELECT tripl.create_event_source('bob_events', 'SELECT * FROM events', 'event_time', 'event_name');

@@ -1051,6 +1051,7 @@ check_operand(OperandArgs *a, const char *role, const char *label, int64 width_u
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%sfact_table is required for a fact metric", label)));
 	ft = defs_fact_table(a->fact_table, 0, false);
+	defs_check_source_owner(GetUserId(), ft->owner, "fact table", ft->name);
 	op->fact_table_id = ft->id;
 	where = psprintf("fact table \"%s\"", ft->name);
 
@@ -1395,6 +1396,7 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 		else
 			forbid(denominator_event != NULL, "denominator_event", psprintf("with composition %s", composition));
 		es = defs_event_source(event_source, 0, false);
+		defs_check_source_owner(GetUserId(), es->owner, "event source", es->name);
 		es_id = es->id;
 		if (strcmp(composition, "per_distinct_user") == 0 && es->user_column == NULL)
 			ereport(ERROR,

@@ -12,10 +12,12 @@
  *	  writes it: delete the window, insert the values, in a subtransaction
  *	  of its own so that one metric's failure never stops the others.  When
  *	  a shared query fails, each metric on it is retried alone, which finds
- *	  the culprit and lets the others through.
+ *	  the culprit and lets the others through — except after a time limit:
+ *	  a source that timed out fails its metrics without a retry each.
  *
- *	  Queries run as the metric owner, read-only, with tripl.query_timeout;
- *	  writes run as the extension owner.  A per-metric advisory lock makes
+ *	  A metric reads only sources of its own owner (see defs_check_source_owner),
+ *	  so each statement holds SQL of one role and runs as that role,
+ *	  read-only, with tripl.query_timeout; writes run as the extension owner.  A per-metric advisory lock makes
  *	  concurrent collections of one metric take turns.
  *
  *-------------------------------------------------------------------------
@@ -80,6 +82,7 @@ typedef struct SourceSlot
 	char	   *sql;
 	SlotResult	res;
 	bool		failed;
+	bool		timed_out;		/* failed on its time limit: not retried */
 	char	   *error;
 	/* the C engine (tripl.engine = c) */
 	List	   *columns;		/* ColumnInfo * of the source, when known */
@@ -127,19 +130,28 @@ typedef struct CollectGroup
  * message, with its detail (the subtransaction is rolled back).
  */
 static char *
-run_in_subxact(SubxactFn fn, void *arg)
+run_in_subxact_message(SubxactFn fn, void *arg, int *errcode)
 {
 	ErrorData  *edata = run_in_subxact_edata(fn, arg);
 	char	   *error;
 
 	if (edata == NULL)
 		return NULL;
+	if (errcode)
+		*errcode = edata->sqlerrcode;
 	if (edata->detail)
 		error = psprintf("%s (%s)", edata->message, edata->detail);
 	else
 		error = pstrdup(edata->message);
 	FreeErrorData(edata);
 	return error;
+}
+
+/* The same, without the error code */
+static char *
+run_in_subxact(SubxactFn fn, void *arg)
+{
+	return run_in_subxact_message(fn, arg, NULL);
 }
 
 /* Is the current role a superuser or a member of tripl_admin? */
@@ -158,6 +170,32 @@ bool
 caller_may_manage(Oid owner)
 {
 	return has_privs_of_role(GetUserId(), owner) || caller_is_admin();
+}
+
+/*
+ * May the current role read what owner's metrics computed (values,
+ * breakdowns, anomalies)?  The owner, tripl_admin, and members of
+ * tripl_reader; private until granted, as PostgreSQL's own objects.
+ */
+bool
+caller_may_read(Oid owner)
+{
+	Oid			reader = get_role_oid("tripl_reader", true);
+
+	if (caller_may_manage(owner))
+		return true;
+	return OidIsValid(reader) && has_privs_of_role(GetUserId(), reader);
+}
+
+/* Refuse unless the current role may read the metric's values */
+void
+check_may_read(Oid owner, const char *metric)
+{
+	if (!caller_may_read(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read the values of metric \"%s\"", metric),
+				 errhint("Values are readable by the metric's owner and by members of tripl_reader or tripl_admin.")));
 }
 
 /*--------------------------------------------------------------------
@@ -255,7 +293,10 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 		for (k = 0; k < t->nops; k++)
 		{
 			FactTableDef *ft = defs_fact_table(NULL, ods[k]->fact_table_id, false);
-			SourceSlot *slot = group_slot(g, 'f', ft->id);
+			SourceSlot *slot;
+
+			defs_check_source_owner(m->owner, ft->owner, "fact table", ft->name);
+			slot = group_slot(g, 'f', ft->id);
 
 			if (slot->src.query == NULL)
 			{
@@ -269,8 +310,11 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 	else if (strcmp(m->kind, "event_composition") == 0)
 	{
 		EventSourceDef *es = defs_event_source(NULL, m->event_source_id, false);
-		SourceSlot *slot = group_slot(g, 'e', es->id);
+		SourceSlot *slot;
 		AggOperand *num = palloc0(sizeof(AggOperand));
+
+		defs_check_source_owner(m->owner, es->owner, "event source", es->name);
+		slot = group_slot(g, 'e', es->id);
 
 		if (slot->src.query == NULL)
 		{
@@ -714,6 +758,7 @@ static void
 slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt)
 {
 	SlotRun		run;
+	int			errcode = 0;
 
 	memset(&slot->res, 0, sizeof(SlotResult));
 	memset(&slot->eres, 0, sizeof(EngineResult));
@@ -722,8 +767,43 @@ slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt)
 	run.out = &slot->res;
 	run.cxt = cxt;
 	run.width = width;
-	slot->error = run_in_subxact(slot_run_body, &run);
+	slot->error = run_in_subxact_message(slot_run_body, &run, &errcode);
 	slot->failed = (slot->error != NULL);
+	slot->timed_out = slot->failed && userquery_error_is_timeout();
+
+	/*
+	 * Past the engine's memory limit, the slot is computed on the SQL path
+	 * (whose aggregates spill to disk) from now on.
+	 */
+	if (slot->failed && slot->engine && errcode == ENGINE_MEMORY_ERRCODE)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(slot));
+
+		ereport(LOG,
+				(errmsg("%s", slot->error),
+				 errdetail("Computing this source on the SQL path.")));
+		slot->engine = false;
+		slot->sql = slot_sql(slot, width);
+		MemoryContextSwitchTo(old);
+		slot_run(slot, chunk, width, cxt);
+	}
+}
+
+/* Does a task that has not failed still read this slot in the chunk? */
+static bool
+slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow chunk)
+{
+	ListCell   *lc;
+
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+
+		if (!t->failed && t->win.to > chunk.from && t->win.from < chunk.to &&
+			(t->slot[0] == slot || (t->nops == 2 && t->slot[1] == slot)))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -1214,6 +1294,14 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 		{
 			SourceSlot *slot = lfirst(lc);
 
+			/* a source whose every metric failed (a time limit) is not read again */
+			if (!slot_in_use(g, slot, chunk))
+			{
+				slot->failed = true;
+				slot->timed_out = true;
+				slot->error = "not read: every metric on it failed";
+				continue;
+			}
 			if (slot->engine)
 				engine_slot_prepare(slot, g, chunk);
 			slot_run(slot, chunk, g->width, chunk_cxt);
@@ -1244,9 +1332,19 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 					int			cols[2] = {0, 0};
 					SourceSlot *own;
 
-					/* alone, does this metric still fail? */
-					own = (list_length(slot->ops) > 1 || slot->engine) ?
+					/*
+					 * Alone, does this metric still fail?  Not after a time
+					 * limit: a source that timed out (shared, or on one
+					 * retry) fails every metric reading it, so one slow
+					 * source costs at most about two time limits.
+					 */
+					own = (!slot->timed_out && (list_length(slot->ops) > 1 || slot->engine)) ?
 						private_slot(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
+					if (own != slot && own->timed_out)
+					{
+						slot->timed_out = true;
+						slot->error = own->error;	/* both in chunk_cxt */
+					}
 					if (own->failed)
 					{
 						MemoryContextSwitchTo(group_cxt);

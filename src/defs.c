@@ -410,6 +410,36 @@ defs_fact_filter_sql(const char *name, FactTableDef *ft)
 	return NULL;
 }
 
+/* A role's name for messages ("(dropped)" when it no longer exists) */
+static const char *
+role_name_or_dropped(Oid role)
+{
+	const char *name = GetUserNameFromId(role, true);
+
+	return name ? quote_identifier(name) : "(dropped)";
+}
+
+/*
+ * A metric reads only fact tables and event sources of its own owner:
+ * every statement collection runs then holds SQL written by one role and
+ * runs as that role.  A superuser-owned metric is no exception.
+ */
+void
+defs_check_source_owner(Oid metric_owner, Oid source_owner, const char *kind,
+						const char *name)
+{
+	if (metric_owner == source_owner)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s \"%s\" is owned by role %s, not by the metric's owner %s",
+					kind, name, role_name_or_dropped(source_owner),
+					role_name_or_dropped(metric_owner)),
+			 errdetail("A metric reads only fact tables and event sources of its own owner, so that every query runs as the role that wrote it."),
+			 errhint("Define the metric as role %s (SET ROLE %s), or share sources through a group role that owns both.",
+					 role_name_or_dropped(source_owner), role_name_or_dropped(source_owner))));
+}
+
 /*
  * The combined filter of an operand: its named row filters (in order) and
  * its filter_sql, each parenthesised, ANDed.  NULL when there is none.

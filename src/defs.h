@@ -101,6 +101,8 @@ extern ColumnInfo *defs_find_column(List *columns, const char *name, const char 
 									const char *where);
 extern char *defs_fact_filter_sql(const char *name, FactTableDef *ft);
 extern char *defs_operand_filter(FactTableDef *ft, OperandDef *op);
+extern void defs_check_source_owner(Oid metric_owner, Oid source_owner, const char *kind,
+									const char *name);
 extern bool defs_count_shaped(const MetricDef *m);
 extern const char *spi_text(int row, int col);
 extern bool spi_isnull(int row, int col);

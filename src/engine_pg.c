@@ -28,6 +28,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
@@ -50,6 +51,30 @@ TRIPL_SQL_FUNCTION(tripl_engine_deserialize);
 
 int			tripl_engine = TRIPL_ENGINE_C;
 int			tripl_parallel_workers = 0;
+int			tripl_engine_memory_limit_kb = -1;
+
+/* The C engine's memory limit in bytes (tripl.engine_memory_limit) */
+size_t
+engine_memory_limit_bytes(void)
+{
+	if (tripl_engine_memory_limit_kb >= 0)
+		return (size_t) tripl_engine_memory_limit_kb * 1024;
+	return get_hash_memory_limit();
+}
+
+/* Refuse to grow an engine state past the memory limit */
+static void
+check_engine_memory(const EngineState *engine)
+{
+	size_t		limit = engine_memory_limit_bytes();
+
+	if (engine_memory(engine) > limit)
+		ereport(ERROR,
+				(errcode(ENGINE_MEMORY_ERRCODE),
+				 errmsg("the C engine needs more than tripl.engine_memory_limit (%zu kB) for this query",
+						limit / 1024),
+				 errhint("Collection computes it on the SQL path instead; raise tripl.engine_memory_limit or work_mem to keep it in the engine.")));
+}
 
 #define CONFIG_MAGIC	0x7472706c	/* "trpl" */
 
@@ -654,6 +679,7 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 				 errmsg("collection query %s", errbuf),
 				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
 	MemoryContextSwitchTo(old);
+	check_engine_memory(st->engine);
 	PG_RETURN_POINTER(st);
 }
 
@@ -677,6 +703,7 @@ tripl_engine_combine(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("collection query %s", errbuf)));
 	MemoryContextSwitchTo(old);
+	check_engine_memory(a->engine);
 	PG_RETURN_POINTER(a);
 }
 

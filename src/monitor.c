@@ -45,9 +45,14 @@
 #include "grid.h"
 #include "monitor.h"
 #include "tick.h"
+#include "engine_pg.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_detect_series);
+
+/* detect_series' memory bound: bytes a grid bucket costs the detector */
+#define DETECT_BYTES_PER_BUCKET		320
+#define DETECT_SERIES_MIN_LIMIT		((size_t) 64 * 1024 * 1024)
 TRIPL_SQL_FUNCTION(tripl_detect);
 TRIPL_SQL_FUNCTION(tripl_set_monitoring);
 
@@ -433,6 +438,26 @@ tripl_detect_series(PG_FUNCTION_ARGS)
 							timestamptz_to_str(unix_to_ts(pts[i].bucket)))));
 		buckets[i] = pts[i].bucket;
 		vals[i] = pts[i].value;
+	}
+
+	/*
+	 * The detector works on the whole grid from the first bucket to the
+	 * last: bound it by the same memory limit as the C engine (at least
+	 * DETECT_SERIES_MIN_LIMIT), at DETECT_BYTES_PER_BUCKET a bucket.
+	 */
+	{
+		int64		span = (buckets[nb - 1] - buckets[0]) / width + 1;
+		size_t		limit = Max(engine_memory_limit_bytes(), DETECT_SERIES_MIN_LIMIT);
+		int64		most = (int64) (limit / DETECT_BYTES_PER_BUCKET);
+
+		if (span > most)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the series spans " INT64_FORMAT " buckets of its width, more than " INT64_FORMAT,
+							span, most),
+					 errdetail("The detector works on every bucket from the first to the last, about %d bytes each, within tripl.engine_memory_limit (at least %d MB).",
+							   DETECT_BYTES_PER_BUCKET, (int) (DETECT_SERIES_MIN_LIMIT / (1024 * 1024))),
+					 errhint("Pass a shorter time range or a wider bucket.")));
 	}
 
 	memset(&out, 0, sizeof(out));

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "collect.h"
 #include "defs.h"
 #include "grid.h"
 #include "monitor.h"
@@ -127,6 +128,7 @@ tripl_breakdown_series(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	m = defs_metric(name, false);
+	check_may_read(m->owner, m->name);
 	{
 		ListCell   *lc;
 		StringInfoData have;
@@ -231,6 +233,7 @@ tripl_series(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	m = defs_metric(name, false);
+	check_may_read(m->owner, m->name);
 	series_grid(m, fcinfo, 1, &g);
 	value = palloc(sizeof(double) * g.n);
 	expected = palloc(sizeof(double) * g.n);

@@ -215,6 +215,16 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("tripl.engine_memory_limit",
+							"Most memory one C-engine collection query may use.",
+							"-1: work_mem times hash_mem_multiplier, as PostgreSQL's hash aggregation.  "
+							"A query that needs more is computed on the SQL path instead.",
+							&tripl_engine_memory_limit_kb,
+							-1, -1, MAX_KILOBYTES,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("tripl.allow_private_destinations",
 							 "Allow alert deliveries to loopback, private and link-local addresses.",
 							 "Off by default so that database users cannot reach internal services.",
@@ -292,6 +302,9 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("tripl");
 
+	/* refuse functions whose effect would outlive user SQL */
+	userquery_init();
+
 	/* background workers only when preloaded, and never during pg_upgrade */
 	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
 	{
@@ -325,6 +338,16 @@ run_in_subxact_edata(SubxactFn fn, void *arg)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+
+		/*
+		 * A cancel (pg_cancel_backend, statement_timeout) or a shutdown ends
+		 * the whole call at once; only tripl's own per-query time limit is
+		 * one definition's failure.
+		 */
+		if ((edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !userquery_error_is_timeout()) ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN)
+			ReThrowError(edata);
 	}
 	PG_END_TRY();
 	return edata;

@@ -86,7 +86,12 @@ typedef struct UserQueryState
 	int			guc_nestlevel;
 	bool		save_read_only;
 	bool		active;
+	int			timeout_ms;
 } UserQueryState;
+
+extern void userquery_init(void);
+extern bool userquery_error_is_timeout(void);
+extern void userquery_restore(UserQueryState *st);
 
 extern void userquery_enter(UserQueryState *st, Oid role, const char *search_path,
 							int parallel_workers);

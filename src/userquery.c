@@ -1,9 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * userquery.c
- *	  Running user SQL the safe way: as a given role (never as the superuser
- *	  a worker runs as), read-only, under that definition's search_path,
- *	  with a time limit (tripl.query_timeout), inside SPI.
+ *	  Running user SQL the safe way: as the role that wrote it (never as the
+ *	  session user, the extension owner or the superuser a worker runs as),
+ *	  read-only, in a security-restricted operation, under that definition's
+ *	  search_path, with that role's own settings (ALTER ROLE ... SET) and a
+ *	  time limit (tripl.query_timeout, or the role's statement_timeout when
+ *	  shorter), inside SPI.
+ *
+ *	  Nothing survives user SQL: every setting it changed (even with a
+ *	  non-LOCAL set_config) is reverted when it ends, and functions whose
+ *	  effect would outlive it (advisory locks, large objects, NOTIFY) are
+ *	  refused while it runs.  PREPARE, LISTEN, DISCARD, temporary tables and
+ *	  WITH HOLD cursors are refused by the security-restricted operation.
  *
  *	  Also column introspection: a query's output columns are learnt by
  *	  running it with LIMIT 0, which plans it and checks permissions as the
@@ -13,14 +22,26 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_db_role_setting.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -31,6 +52,14 @@
 static TimeoutId user_query_timeout = MAX_TIMEOUTS;
 static volatile sig_atomic_t user_query_timed_out = false;
 
+/* Nesting depth of user SQL now running (the function guard is on when > 0) */
+static int	user_sql_depth = 0;
+
+/* The last error raised by userquery_execute was tripl's own time limit */
+static bool last_error_was_timeout = false;
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
 /* Timer handler: cancel the running query, remembering that we did it */
 static void
 user_query_timeout_handler(void)
@@ -39,6 +68,140 @@ user_query_timeout_handler(void)
 	InterruptPending = true;
 	QueryCancelPending = true;
 	SetLatch(MyLatch);
+}
+
+/*
+ * Functions whose effect would outlive the user SQL that calls them:
+ * session and transaction advisory locks (a user could hold tripl's own
+ * lock keys in the scheduler's session), large objects (created, written,
+ * imported or exported as the server's OS user) and NOTIFY.  Returns what
+ * to call them in the error, or NULL when the function is allowed.
+ */
+static const char *
+refused_function_kind(Oid funcid)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	const char *name;
+	const char *kind = NULL;
+
+	if (funcid >= FirstGenbkiObjectId)
+		return NULL;			/* only built-in functions are on the list */
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	name = NameStr(proc->proname);
+	if (proc->pronamespace == PG_CATALOG_NAMESPACE)
+	{
+		if (strncmp(name, "pg_advisory_", 12) == 0 ||
+			strncmp(name, "pg_try_advisory_", 16) == 0)
+			kind = "advisory locks";
+		else if (strncmp(name, "lo_", 3) == 0 ||
+				 strcmp(name, "loread") == 0 || strcmp(name, "lowrite") == 0)
+			kind = "large objects";
+		else if (strcmp(name, "pg_notify") == 0)
+			kind = "notifications";
+	}
+	ReleaseSysCache(tup);
+	return kind;
+}
+
+/* Object access hook: refuse the functions above while user SQL runs */
+static void
+userquery_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+						int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (user_sql_depth > 0 && access == OAT_FUNCTION_EXECUTE)
+	{
+		const char *kind = refused_function_kind(objectId);
+
+		if (kind != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("%s cannot be used in SQL that tripl runs: function %s is refused",
+							kind, get_func_name(objectId)),
+					 errdetail("Their effect would outlive the query.")));
+	}
+}
+
+/* Install the function guard (from _PG_init) */
+void
+userquery_init(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = userquery_object_access;
+}
+
+/* Did the error just caught come from tripl.query_timeout (not a cancel)? */
+bool
+userquery_error_is_timeout(void)
+{
+	return last_error_was_timeout;
+}
+
+/*
+ * Apply a role's own settings (ALTER ROLE ... [IN DATABASE ...] SET) at
+ * the current GUC nest level, the database-specific ones last so they win,
+ * as a login of that role would have them.  role and session_authorization
+ * cannot be set this way, and search_path is the definition's own; an
+ * invalid stored value is skipped.
+ */
+static void
+apply_role_settings(Oid role)
+{
+	Relation	rel;
+	Oid			dbs[2] = {InvalidOid, MyDatabaseId};
+	int			d;
+
+	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
+	for (d = 0; d < 2; d++)
+	{
+		ScanKeyData keys[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase,
+					BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(dbs[d]));
+		ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole,
+					BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(role));
+		scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true,
+								  NULL, 2, keys);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		datum = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
+											 RelationGetDescr(rel), &isnull);
+			ArrayType  *a;
+			Datum	   *items;
+			int			n,
+						i;
+
+			if (isnull)
+				continue;
+			a = DatumGetArrayTypeP(datum);
+			deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &n);
+			for (i = 0; i < n; i++)
+			{
+				char	   *item = TextDatumGetCString(items[i]);
+				char	   *name;
+				char	   *value;
+
+				ParseLongOption(item, &name, &value);
+				if (value != NULL &&
+					pg_strcasecmp(name, "role") != 0 &&
+					pg_strcasecmp(name, "session_authorization") != 0 &&
+					pg_strcasecmp(name, "search_path") != 0)
+					(void) set_config_option(name, value, PGC_SUSET, PGC_S_SESSION,
+											 GUC_ACTION_SAVE, true, DEBUG1, false);
+				pfree(item);
+			}
+		}
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
 }
 
 /* The search_path currently in effect, as text */
@@ -68,8 +231,11 @@ check_role_exists(Oid role, const char *what, const char *name)
 void
 userquery_enter(UserQueryState *st, Oid role, const char *search_path, int parallel_workers)
 {
+	int			timeout_ms;
+
 	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
 	st->guc_nestlevel = NewGUCNestLevel();
+	apply_role_settings(role);
 	if (search_path != NULL)
 		(void) set_config_option("search_path", search_path,
 								 PGC_USERSET, PGC_S_SESSION,
@@ -90,12 +256,19 @@ userquery_enter(UserQueryState *st, Oid role, const char *search_path, int paral
 	XactReadOnly = true;
 
 	user_query_timed_out = false;
-	if (tripl_query_timeout_ms > 0)
+	last_error_was_timeout = false;
+	/* the role's (or session's) statement_timeout, when shorter, applies too */
+	timeout_ms = tripl_query_timeout_ms;
+	if (StatementTimeout > 0 && (timeout_ms <= 0 || StatementTimeout < timeout_ms))
+		timeout_ms = StatementTimeout;
+	st->timeout_ms = timeout_ms;
+	if (timeout_ms > 0)
 	{
 		if (user_query_timeout == MAX_TIMEOUTS)
 			user_query_timeout = RegisterTimeout(USER_TIMEOUT, user_query_timeout_handler);
-		enable_timeout_after(user_query_timeout, tripl_query_timeout_ms);
+		enable_timeout_after(user_query_timeout, timeout_ms);
 	}
+	user_sql_depth++;
 	st->active = true;
 }
 
@@ -106,17 +279,23 @@ userquery_leave(UserQueryState *st)
 	if (!st->active)
 		return;
 	st->active = false;
+	if (user_sql_depth > 0)
+		user_sql_depth--;
 	if (user_query_timeout != MAX_TIMEOUTS)
 		disable_timeout(user_query_timeout, false);
 	XactReadOnly = st->save_read_only;
 }
 
-/* Restore role and settings after a successful run */
-static void
+/*
+ * Restore role and settings after a successful run.  Every setting changed
+ * since userquery_enter is reverted, including a non-LOCAL set_config()
+ * inside the user's query: abort semantics, not commit semantics.
+ */
+void
 userquery_restore(UserQueryState *st)
 {
 	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
-	AtEOXact_GUC(true, st->guc_nestlevel);
+	AtEOXact_GUC(false, st->guc_nestlevel);
 }
 
 /*
@@ -168,10 +347,11 @@ userquery_execute_parallel(const char *sql, Oid role, const char *search_path,
 			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			{
 				FlushErrorState();
+				last_error_was_timeout = true;
 				ereport(ERROR,
 						(errcode(ERRCODE_QUERY_CANCELED),
-						 errmsg("query ran longer than tripl.query_timeout (%d ms)",
-								tripl_query_timeout_ms),
+						 errmsg("query ran longer than its time limit (%d ms)", st.timeout_ms),
+						 errdetail("The limit is tripl.query_timeout, or the statement_timeout of the role that owns the query when that is shorter."),
 						 errhint("Add an index on the timestamp column, narrow the query, or raise tripl.query_timeout.")));
 			}
 		}

@@ -1,0 +1,90 @@
+-- tripl 0.1 -> 0.2: the security model (see README.md, "Security model").
+--
+-- * SQL and PL/pgSQL functions run with a fixed search_path.
+-- * Values, breakdowns and anomalies are private until granted: readable by
+--   the metric's owner, tripl_admin and members of the new role
+--   tripl_reader.  Collection state (with its error texts) is readable by
+--   the owner and tripl_admin; the run log by tripl_admin only.
+
+\echo Use "ALTER EXTENSION tripl UPDATE TO '0.2'" to load this file. \quit
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'tripl_reader') THEN
+        CREATE ROLE tripl_reader NOLOGIN;
+    END IF;
+    IF NOT pg_catalog.pg_has_role('tripl_admin', 'tripl_reader', 'MEMBER') THEN
+        GRANT tripl_reader TO tripl_admin;
+    END IF;
+END
+$$;
+
+ALTER FUNCTION tripl.sparkline(float8[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION tripl.schedule_with_pg_cron(text, text) SET search_path = pg_catalog, pg_temp;
+
+ALTER TABLE tripl.metric_values ENABLE ROW LEVEL SECURITY;
+CREATE POLICY metric_values_readers ON tripl.metric_values FOR SELECT
+    USING (pg_catalog.pg_has_role('tripl_reader', 'USAGE')
+           OR metric_id IN (SELECT m.id FROM tripl.metrics m WHERE pg_catalog.pg_has_role(m.owner::oid, 'USAGE')));
+ALTER TABLE tripl.metric_breakdowns ENABLE ROW LEVEL SECURITY;
+CREATE POLICY metric_breakdowns_readers ON tripl.metric_breakdowns FOR SELECT
+    USING (pg_catalog.pg_has_role('tripl_reader', 'USAGE')
+           OR metric_id IN (SELECT m.id FROM tripl.metrics m WHERE pg_catalog.pg_has_role(m.owner::oid, 'USAGE')));
+ALTER TABLE tripl.anomalies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY anomalies_readers ON tripl.anomalies FOR SELECT
+    USING (pg_catalog.pg_has_role('tripl_reader', 'USAGE')
+           OR metric_id IN (SELECT m.id FROM tripl.metrics m WHERE pg_catalog.pg_has_role(m.owner::oid, 'USAGE')));
+ALTER TABLE tripl.metric_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY metric_state_owners ON tripl.metric_state FOR SELECT
+    USING (pg_catalog.pg_has_role('tripl_admin', 'USAGE')
+           OR metric_id IN (SELECT m.id FROM tripl.metrics m WHERE pg_catalog.pg_has_role(m.owner::oid, 'USAGE')));
+
+REVOKE SELECT ON tripl.runs FROM PUBLIC;
+GRANT SELECT ON tripl.runs TO tripl_admin;
+GRANT USAGE ON SCHEMA tripl TO tripl_reader;
+
+-- Views run with their owner's rights: they filter rows themselves.
+CREATE OR REPLACE VIEW tripl.signals AS
+SELECT m.name AS metric,
+       CASE
+           WHEN lv.latest IS NULL THEN 'closed'
+           WHEN a.bucket >= lv.latest - h.lag AND a.bucket >= tripl.now() - h.horizon THEN 'latest'
+           WHEN a.bucket >= tripl.now() - h.horizon THEN 'recent'
+           ELSE 'closed'
+       END AS state,
+       a.bucket, a.direction, a.actual, a.expected, a.z_score
+FROM tripl.metrics m
+JOIN tripl.monitoring mo ON mo.metric_id = m.id
+CROSS JOIN LATERAL (
+    SELECT greatest(mo.recent_signal_window, 3 * m.bucket) AS horizon,
+           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int * m.bucket AS lag) h
+JOIN LATERAL (
+    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
+LEFT JOIN LATERAL (
+    SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
+
+CREATE OR REPLACE VIEW tripl.catalog AS
+SELECT m.name,
+       m.kind,
+       m.status,
+       m.bucket,
+       lv.bucket AS latest_bucket,
+       lv.value AS latest_value,
+       sg.state AS signal,
+       CASE WHEN lv.bucket IS NOT NULL THEN (
+           SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
+           FROM tripl.series(m.name, lv.bucket - 23 * m.bucket, lv.bucket + m.bucket) s)
+       END AS sparkline,
+       m.unit,
+       st.last_collected_at,
+       st.last_status,
+       CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
+            THEN st.last_error END AS last_error
+FROM tripl.metrics m
+LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
+LEFT JOIN LATERAL (
+    SELECT v.bucket, v.value FROM tripl.metric_values v
+    WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
+LEFT JOIN tripl.signals sg ON sg.metric = m.name
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
