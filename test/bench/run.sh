@@ -5,7 +5,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 source "$REPO/test/lib/cluster.sh"
-DIR=${BENCH_DIR:-/tmp/tripl-bench}
+DIR=$(cluster_dir "${BENCH_DIR:-/tmp/tripl-bench}")
 PORT=${BENCH_PORT:-54331}
 REPS=${REPS:-5}
 WINDOW="window_from => '2026-01-01 00:00+00', window_to => '2026-03-02 00:00+00'"

@@ -7,7 +7,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 source "$REPO/test/lib/cluster.sh"
-DIR=${DEMO_DIR:-/tmp/tripl-demo}
+DIR=$(cluster_dir "${DEMO_DIR:-/tmp/tripl-demo}")
 PORT=${DEMO_PORT:-54329}
 PLOTS=${DEMO_PLOTS:-$DIR/plots}
 T0=$(date +%s)
@@ -25,7 +25,7 @@ cleanup() {
 		bold "The demo server is still running:"
 		echo "  psql -h $DIR/sock -p $PORT -U postgres demo"
 		echo "  try: SELECT * FROM tripl.catalog;   SELECT * FROM tripl.status;"
-		echo "  stop it with: runuser -u postgres -- $PG_BIN/pg_ctl -D $DIR/data stop"
+		echo "  stop it with: (cd / && runuser -u postgres -- $PG_BIN/pg_ctl -D $DIR/data stop)"
 	else
 		cluster_stop "$DIR"
 	fi

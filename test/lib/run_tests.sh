@@ -5,7 +5,7 @@
 #   regress    sql/*.sql vs expected/     (pg_regress, own throwaway server)
 #   isolation  test/isolation/specs       (pg_isolation_regress, own server)
 #   tap        test/t/*.pl                (PostgreSQL::Test::Cluster servers)
-#   demo       test/demo/demo.sh          (make demo, checked)
+#   demo       test/demo/demo.sh          (make demo, checked, from a 0700 copy)
 #
 # Servers run as the unprivileged "postgres" OS user on private ports and
 # socket directories, under a temporary directory that is removed at the
@@ -27,9 +27,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+# Run a command as the postgres OS user from the working directory DIR
+# (runuser keeps the working directory, and that user may not be able to
+# enter the checkout: a clone in root's 0700 home, a mktemp -d directory).
+as_pg_in() {
+	local dir=$1
+	shift
+	if [ "$(id -u)" = 0 ]; then (cd "$dir" && runuser -u postgres -- "$@"); else (cd "$dir" && "$@"); fi
 }
+as_pg() { as_pg_in / "$@"; }
 
 # A copy of the test inputs the postgres user can read wherever the clone is.
 as_pg mkdir -p "$WORK/src"
@@ -148,20 +154,22 @@ run_tap() {
 	echo "== TAP"
 	local t name out files
 	files=${TAP_TESTS:-$(cd "$REPO" && ls test/t/*.pl 2>/dev/null)}
+	# they run from the copy in $WORK/src: paths into the checkout become relative
+	files=$(for t in $files; do echo "${t#"$REPO"/}"; done)
 	[ -n "$files" ] || { echo "   (none)"; return; }
 	as_pg mkdir -p "$WORK/tap"
 	for t in $files; do
 		name=$(basename "$t" .pl)
 		out="$WORK/tap-$name.out"
 		as_pg mkdir -p "$WORK/tap/$name"
-		( cd "$WORK/src" && as_pg env \
+		as_pg_in "$WORK/src" env \
 			PATH="$PG_BIN:$PATH" \
 			PERL5LIB="$PGXS_SRC/test/perl:$WORK/src/test/lib" \
 			TESTDIR="$WORK/tap/$name" \
 			PG_REGRESS="$PGXS_SRC/test/regress/pg_regress" \
 			TRIPL_SRC="$WORK/src" \
 			PG_TEST_TIMEOUT_DEFAULT=120 \
-			perl "$t" ) >"$out" 2>&1
+			perl "$t" >"$out" 2>&1
 		local status=$?
 		count_tap "$out" "tap $name"
 		if [ "$status" != 0 ] && ! grep -qE '^ *not ok' "$out"; then
@@ -175,12 +183,18 @@ run_tap() {
 	done
 }
 
-# make demo, checked: it exits 0, prints its three sections, and writes plots
+# make demo, checked: it exits 0, prints its three sections, and writes plots.
+# It runs from a copy of the checkout in a 0700 directory, as after a clone
+# into root's home directory: the postgres OS user cannot enter it, so the
+# demo must not need that user to read the checkout or to start there.
 run_demo() {
 	echo "== demo"
-	local out="$WORK/demo.out" status n
-	DEMO_DIR="$WORK/demo" DEMO_PORT=$((50000 + RANDOM % 10000)) DEMO_PLOTS="$WORK/demo-plots" \
-		bash "$REPO/test/demo/demo.sh" >"$out" 2>&1
+	local out="$WORK/demo.out" status n closed="$WORK/closed"
+	mkdir -m 700 "$closed" && mkdir "$closed/tripl" &&
+		tar -C "$REPO" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude=./test/unit/bin -cf - . |
+		tar -C "$closed/tripl" -xf -
+	(cd "$closed/tripl" && DEMO_DIR="$WORK/demo" DEMO_PORT=$((50000 + RANDOM % 10000)) DEMO_PLOTS="$WORK/demo-plots" \
+		bash test/demo/demo.sh) >"$out" 2>&1
 	status=$?
 	demo_check() {
 		if eval "$2"; then
@@ -189,7 +203,8 @@ run_demo() {
 			failed=$((failed + 1)); failures+=("demo: $1"); echo "   FAIL $1"
 		fi
 	}
-	demo_check "make demo exits 0" '[ "$status" = 0 ]'
+	demo_check "make demo exits 0, from a checkout in a 0700 directory" '[ "$status" = 0 ]'
+	demo_check "no permission errors" '! grep -qiE "permission denied|could not change directory" "$out"'
 	demo_check "it prints the catalog with sparklines" 'grep -q "The catalog" "$out" && grep -q "[▁▂▃▄▅▆▇█]\{12,\}" "$out"'
 	demo_check "it prints the anomalies found" 'grep -q "The anomalies found" "$out" && grep -q "completed_orders .* drop" "$out"'
 	demo_check "the webhook receiver got a notification" 'grep -q -- "--- POST /hook" "$out"'
