@@ -11,7 +11,7 @@ my $plain = PostgreSQL::Test::Cluster->new('plain');
 $plain->init;
 $plain->start;
 is($plain->safe_psql('postgres', 'CREATE EXTENSION tripl; SELECT extversion FROM pg_extension WHERE extname = $$tripl$$'),
-	'0.1', 'CREATE EXTENSION works without shared_preload_libraries');
+	'0.2', 'CREATE EXTENSION works without shared_preload_libraries');
 is($plain->safe_psql('postgres', q{SELECT tripl.now() = now()}), 't', 'tripl.now() is the transaction time by default');
 $plain->safe_psql('postgres', q{SET tripl.mock_now = '2026-03-01 12:00+00'; SELECT 1});
 is($plain->safe_psql('postgres', q{SET tripl.mock_now = '2026-03-01 12:00+00'; SELECT tripl.now() AT TIME ZONE 'UTC'}),
