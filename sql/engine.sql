@@ -292,6 +292,47 @@ SELECT status, rows_written FROM tripl.collect('ci_words', '2026-03-01 00:00+00'
 SELECT DISTINCT value FROM tripl.series('ci_words', '2026-03-01 00:00+00', '2026-03-02 00:00+00');
 RESET tripl.engine;
 
+-- The memory limit: a distinct count over many long values and a breakdown
+-- over many values need more than tripl.engine_memory_limit, so collection
+-- computes them on the SQL path; the values equal hand-written SQL.
+CREATE TABLE eng_wide AS
+SELECT '2026-03-01 00:00+00'::timestamptz + g * interval '1 second' AS ts,
+       repeat(md5(g::text), 16) AS long_key,
+       'v' || g AS many
+FROM generate_series(0, 29999) g;
+SELECT tripl.create_fact_table('eng_wide', 'SELECT ts, long_key, many FROM eng_wide', 'ts') > 0 AS ok;
+SELECT tripl.create_metric('mem_distinct', 'fact', '1 hour', fact_table => 'eng_wide',
+                           aggregation => 'count_distinct', distinct_column => 'long_key') > 0 AS ok;
+SELECT tripl.create_metric('mem_breakdown', 'fact', '1 hour', fact_table => 'eng_wide', aggregation => 'count',
+                           breakdowns => '{many}', breakdown_values_limit => 100000) > 0 AS ok;
+SET tripl.engine = c;
+SET tripl.engine_memory_limit = '1MB';
+SET log_temp_files = -1;
+SET client_min_messages = log;
+SELECT metric, rows_written, status FROM tripl.collect(window_from => '2026-03-01 00:00+00', window_to => '2026-03-02 00:00+00')
+WHERE metric LIKE 'mem\_%' ORDER BY 1;
+SET client_min_messages = warning;
+RESET log_temp_files;
+RESET tripl.engine_memory_limit;
+SELECT count(*) AS hours, count(*) FILTER (WHERE v.value IS DISTINCT FROM h.n) AS differing
+FROM (SELECT date_bin('1 hour', ts, '1970-01-01') AS bucket, count(DISTINCT long_key)::float8 AS n
+      FROM eng_wide GROUP BY 1) h
+FULL JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+           WHERE m.name = 'mem_distinct') v ON v.bucket = h.bucket;
+SELECT count(*) AS cells, count(*) FILTER (WHERE b.value IS DISTINCT FROM h.n) AS differing
+FROM (SELECT date_bin('1 hour', ts, '1970-01-01') AS bucket, many, count(*)::float8 AS n
+      FROM eng_wide GROUP BY 1, 2) h
+FULL JOIN (SELECT b.bucket, b.breakdown_value, b.value FROM tripl.metric_breakdowns b
+           JOIN tripl.metrics m ON m.id = b.metric_id WHERE m.name = 'mem_breakdown') b
+       ON b.bucket = h.bucket AND b.breakdown_value = h.many;
+-- within the limit the engine computes them itself (no message)
+SET client_min_messages = log;
+SELECT metric, rows_written, status FROM tripl.collect('mem_distinct', '2026-03-01 00:00+00', '2026-03-01 01:00+00');
+SET client_min_messages = warning;
+RESET tripl.engine;
+SELECT tripl.drop_metric('mem_distinct'), tripl.drop_metric('mem_breakdown'), tripl.drop_fact_table('eng_wide');
+DROP TABLE eng_wide;
+
 -- The setting
 SHOW tripl.engine;
 SET tripl.engine = 'fast';
