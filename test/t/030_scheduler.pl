@@ -57,6 +57,22 @@ wait_for($node, 'db2', q{SELECT count(*) >= 20 FROM tripl.metric_values}, 'db2: 
 is(sql('db1', q{SELECT count(*) FROM tripl.metric_values v
 	JOIN (SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00') AS b, count(*) AS c FROM hits GROUP BY 1) h
 	ON h.b = v.bucket AND h.c = v.value}), '20', 'the scheduled values equal a hand count');
+
+# 1b. A setting changed inside user SQL does not survive it in the worker:
+# a query that turns default_transaction_read_only on for the session does
+# not stop the ticks after it
+sql('db1', q{
+	CREATE TABLE hits_sticky AS SELECT * FROM hits;
+	SELECT tripl.create_fact_table('sticky',
+		$q$SELECT ts FROM hits_sticky WHERE set_config('default_transaction_read_only', 'on', false) IS NOT NULL$q$, 'ts');
+	SELECT tripl.create_metric('sticky', 'fact', fact_table => 'sticky', aggregation => 'count');
+});
+wait_for($node, 'db1', q{SELECT count(*) >= 20 FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+	WHERE m.name = 'sticky'}, 'a metric whose query sets default_transaction_read_only is collected by the worker');
+my $tick0 = sql('db1', q{SELECT coalesce(max(id), 0) FROM tripl.runs});
+wait_for($node, 'db1', qq{SELECT count(*) >= 3 FROM tripl.runs WHERE kind = 'tick' AND id > $tick0 AND error IS NULL AND NOT skipped},
+	'... and the later ticks of that database still succeed');
+sql('db1', q{SELECT tripl.drop_metric('sticky'); SELECT tripl.drop_fact_table('sticky'); DROP TABLE hits_sticky;});
 wait_for($node, 'postgres', q{SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'tripl scheduler'},
 	'two databases, two schedulers');
 is(tripl_workers($node),
