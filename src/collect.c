@@ -1572,57 +1572,76 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 	ListCell   *lc;
 	int64		now = ts_to_unix(now_ts);
 	uint64		i;
-	int64	   *state;
 	int			nstate;
+	int			ndue = 0;
+	GridWindow *windows;
+	int64	   *overdue;
+	Datum	   *ids;
 
+	/*
+	 * Which metrics are due is decided from their state alone; only those
+	 * are then loaded in full, so an idle tick costs one light query.
+	 */
 	catalog_execute("SELECT m.id, s.watermark, "
 					"(SELECT max(v.bucket) FROM tripl.metric_values v WHERE v.metric_id = m.id), "
-					"s.last_status, s.last_started_at, s.last_failed_at "
+					"s.last_status, s.last_started_at, s.last_failed_at, "
+					"(extract(epoch FROM m.bucket) * 1000000)::int8, m.owner::oid::int8 "
 					"FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
 					"WHERE m.status = 'active' ORDER BY m.id",
 					0, NULL, NULL, NULL, true, 0);
 	nstate = (int) SPI_processed;
-	state = palloc(sizeof(int64) * 6 * (nstate + 1));
+	windows = palloc(sizeof(GridWindow) * (nstate + 1));
+	overdue = palloc(sizeof(int64) * (nstate + 1));
+	ids = palloc(sizeof(Datum) * (nstate + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		const char *st = spi_text(i, 3);
+		int			status = st == NULL ? 0 : (strcmp(st, "running") == 0 ? 1 : (strcmp(st, "error") == 0 ? 2 : 0));
+		int64		started = spi_unix(i, 4);
+		int64		failed = spi_unix(i, 5);
+		int64		width = spi_int64(i, 6);
+		int64		progress;
+		GridWindow	w;
 
-		state[i * 6 + 0] = spi_int64(i, 0);
-		state[i * 6 + 1] = spi_unix(i, 1);
-		state[i * 6 + 2] = spi_unix(i, 2);
-		state[i * 6 + 3] = st == NULL ? 0 : (strcmp(st, "running") == 0 ? 1 : (strcmp(st, "error") == 0 ? 2 : 0));
-		state[i * 6 + 4] = spi_unix(i, 4);
-		state[i * 6 + 5] = spi_unix(i, 5);
+		if (!caller_may_manage((Oid) spi_int64(i, 7)))
+			continue;
+		if (!ignore_running && status == 1 && started != PG_INT64_MIN && now - started < RUNNING_TIMEOUT_USECS)
+			continue;			/* another run is collecting it */
+		if (status == 2 && failed != PG_INT64_MIN && now - failed < width)
+			continue;			/* back off one bucket after an error */
+		w = resume_window(width, now, spi_unix(i, 2), spi_unix(i, 1), &progress);
+		if (progress != PG_INT64_MIN && progress >= w.to)
+			continue;			/* up to date */
+		windows[ndue] = w;
+		overdue[ndue] = progress == PG_INT64_MIN ? PG_INT64_MAX : w.to - progress;
+		ids[ndue] = Int64GetDatum(spi_int64(i, 0));
+		ndue++;
 	}
-	metrics = defs_metrics("m.status = 'active'", 0, NULL, NULL);
+	if (ndue == 0)
+		return NIL;
 
+	/* the due metrics in full, in id order as the ids above */
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		vals[1];
+
+		vals[0] = PointerGetDatum(construct_array(ids, ndue, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		metrics = defs_metrics("m.id = ANY($1)", 1, types, vals);
+	}
+	i = 0;
 	foreach(lc, metrics)
 	{
 		MetricDef  *m = lfirst(lc);
-		int64	   *s = NULL;
-		int64		progress;
-		GridWindow	w;
 		DueItem    *d;
-		int			k;
 
-		for (k = 0; k < nstate; k++)
-		{
-			if (state[k * 6] == m->id)
-				s = &state[k * 6];
-		}
-		if (s == NULL || !caller_may_manage(m->owner))
-			continue;
-		if (!ignore_running && s[3] == 1 && s[4] != PG_INT64_MIN && now - s[4] < RUNNING_TIMEOUT_USECS)
-			continue;			/* another run is collecting it */
-		if (s[3] == 2 && s[5] != PG_INT64_MIN && now - s[5] < m->width_us)
-			continue;			/* back off one bucket after an error */
-		w = resume_window(m->width_us, now, s[2], s[1], &progress);
-		if (progress != PG_INT64_MIN && progress >= w.to)
-			continue;			/* up to date */
+		while (i < (uint64) ndue && DatumGetInt64(ids[i]) < m->id)
+			i++;
+		if (i >= (uint64) ndue || DatumGetInt64(ids[i]) != m->id)
+			continue;			/* dropped since */
 		d = palloc0(sizeof(DueItem));
 		d->m = m;
-		d->win = w;
-		d->overdue = progress == PG_INT64_MIN ? PG_INT64_MAX : w.to - progress;
+		d->win = windows[i];
+		d->overdue = overdue[i];
 		due = lappend(due, d);
 	}
 	list_sort(due, due_cmp);

@@ -225,7 +225,7 @@ defs_event_source(const char *name, int64 id, bool missing_ok)
 	return es;
 }
 
-/* Attach the operands of the listed metrics */
+/* Attach the operands of the listed metrics (in id order, as defs_metrics loads them) */
 static void
 load_operands(List *metrics)
 {
@@ -235,6 +235,7 @@ load_operands(List *metrics)
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		vals[1];
 	int			n = 0;
+	int			next = 0;
 	uint64		i;
 
 	if (metrics == NIL)
@@ -261,12 +262,14 @@ load_operands(List *metrics)
 		op->distinct_column = (char *) spi_text(i, 5);
 		op->row_filters = spi_text_array(i, 6);
 		op->filter_sql = (char *) spi_text(i, 7);
-		foreach(lc, metrics)
-		{
-			MetricDef  *m = lfirst(lc);
 
-			if (m->id != mid)
-				continue;
+		/* both are in id order: walk the metrics along with the operands */
+		while (next < n && ((MetricDef *) list_nth(metrics, next))->id < mid)
+			next++;
+		if (next < n && ((MetricDef *) list_nth(metrics, next))->id == mid)
+		{
+			MetricDef  *m = list_nth(metrics, next);
+
 			if (strcmp(op->role, "value") == 0)
 				m->value = op;
 			else if (strcmp(op->role, "numerator") == 0)
