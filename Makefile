@@ -22,7 +22,7 @@ OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 DATA = sql/tripl--$(EXTVERSION).sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting detect views engine
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges collect alerting detect views engine tick_many
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
