@@ -4,6 +4,9 @@
 #   make test       install what is missing, build, install, run every suite
 #   make demo       install what is missing, build, install, run the demo
 #   make bench      install what is missing, build, install, run the benchmark
+#   make valgrind   build, install, run the regress and TAP suites with the
+#                   servers under valgrind; fails on an invalid read or write
+#                   (also: make test VALGRIND=1, every suite)
 
 EXTENSION = tripl
 EXTVERSION = 0.2
@@ -25,7 +28,7 @@ OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 DATA = sql/tripl--0.1.sql sql/tripl--0.1--0.2.sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine tick_many
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
@@ -55,7 +58,7 @@ test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
 	@mkdir -p test/unit/bin
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lm
 
-.PHONY: unit test demo bench deps
+.PHONY: unit test demo bench deps valgrind
 unit: $(UNIT_TESTS)
 
 deps:
@@ -65,7 +68,15 @@ test: deps
 	$(MAKE) all
 	$(MAKE) install
 	$(MAKE) unit
-	bash test/lib/run_tests.sh
+	VALGRIND=$(VALGRIND) bash test/lib/run_tests.sh
+
+# The servers under valgrind (memcheck), not part of plain make test;
+# SUITES="regress" make valgrind for a subset
+VALGRIND ?= 0
+valgrind:
+	$(MAKE) all
+	$(MAKE) install
+	VALGRIND=1 SUITES="$${SUITES:-regress tap}" bash test/lib/run_tests.sh
 
 demo: deps
 	$(MAKE) all

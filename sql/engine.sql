@@ -54,6 +54,7 @@ CREATE FUNCTION eng_make_metrics() RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
     n int := 0;
     r record;
+    i int;
 BEGIN
     FOR r IN SELECT * FROM (VALUES
         ('e_count', true,  '{"aggregation": "count"}'),
@@ -76,7 +77,19 @@ BEGIN
         ('e_cd_big', true, '{"aggregation": "count_distinct", "distinct_column": "big"}'),
         ('e_cd_varchar', true, '{"aggregation": "count_distinct", "distinct_column": "device"}'),
         ('e_cd_date', true, '{"aggregation": "count_distinct", "distinct_column": "d"}'),
-        ('e_cd_rare', true, '{"aggregation": "count_distinct", "distinct_column": "user_id", "filter_sql": "qty = 8 AND price > 140000"}')
+        ('e_cd_rare', true, '{"aggregation": "count_distinct", "distinct_column": "user_id", "filter_sql": "qty = 8 AND price > 140000"}'),
+        -- threshold filters (column op constant), decided by the engine
+        ('e_thr_gt', true, '{"aggregation": "count", "filter_sql": "amount > 500.5"}'),
+        ('e_thr_flip', true, '{"aggregation": "max", "measure_column": "amount", "filter_sql": "500 <= amount"}'),
+        ('e_thr_le', false, '{"aggregation": "sum", "measure_column": "amount", "filter_sql": "amount <= 35.5"}'),
+        ('e_thr_lt', true, '{"aggregation": "count", "filter_sql": "amount < 1"}'),
+        ('e_thr_neg', false, '{"aggregation": "avg", "measure_column": "qty", "filter_sql": "qty > -1"}'),
+        ('e_thr_eq', true, '{"aggregation": "count", "filter_sql": "qty = 3"}'),
+        ('e_thr_ne', true, '{"aggregation": "min", "measure_column": "amount", "filter_sql": "qty <> 3"}'),
+        ('e_thr_bigint', true, '{"aggregation": "count", "filter_sql": "big >= 1000000500000000"}'),
+        ('e_thr_fine', true, '{"aggregation": "count", "filter_sql": "fine > 500.000001"}'),
+        ('e_thr_fine_eq', true, '{"aggregation": "count", "filter_sql": "fine >= 123.45"}'),
+        ('e_thr_and', true, '{"aggregation": "count", "row_filters": ["big"], "filter_sql": "qty > 4"}')
     ) AS v(name, exact, spec) LOOP
         PERFORM tripl.create_metric(r.name, 'fact', fact_table => 'eng_main',
             aggregation => r.spec::jsonb->>'aggregation',
@@ -86,6 +99,12 @@ BEGIN
             filter_sql => r.spec::jsonb->>'filter_sql');
         IF r.exact THEN INSERT INTO eng_exact VALUES (r.name) ON CONFLICT DO NOTHING; END IF;
         n := n + 1;
+    END LOOP;
+    -- 100 more filters than fit into a call's 100 arguments: one bool[]
+    FOR i IN 1..100 LOOP
+        PERFORM tripl.create_metric('e_gen_' || i, 'fact', fact_table => 'eng_main', aggregation => 'count',
+            filter_sql => 'price * 1 > ' || (i * 1400));
+        INSERT INTO eng_exact VALUES ('e_gen_' || i) ON CONFLICT DO NOTHING;
     END LOOP;
     -- ratios, breakdowns (with and without a values limit, on NULLs, on
     -- integers, on texts longer than the 500 characters kept)

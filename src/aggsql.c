@@ -245,13 +245,13 @@ aggsql_operands_query(const AggSource *src, int64 width_us,
 
 /*
  * The C engine's statement: one tripl._engine_agg call over the window,
- * its configuration as $3.  Arguments: the time column, the filters, the
- * measures (cast to float8 unless measure_native[i]), the distinct keys,
+ * its configuration as $3.  Arguments: the time column, the filters (or
+ * one ARRAY[...] of them, with filter_array), the measures (cast to float8 unless measure_native[i]), the distinct keys,
  * then the breakdown values (text columns as they are, when group_raw[i]:
  * the engine keeps their first characters itself).
  */
 char *
-aggsql_engine_query(const AggSource *src, List *filters, List *measures,
+aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List *measures,
 					const bool *measure_native, List *keys, List *groups,
 					const bool *group_raw)
 {
@@ -262,8 +262,19 @@ aggsql_engine_query(const AggSource *src, List *filters, List *measures,
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT tripl._engine_agg($3, _src.%s", quote_identifier(src->ts_column));
 	/* filters are parenthesised fragments ending in a newline and ")" */
-	foreach(lc, filters)
-		appendStringInfo(&buf, ",\n       (%s)", (char *) lfirst(lc));
+	if (filter_array && filters != NIL)
+	{
+		appendStringInfoString(&buf, ",\n       ARRAY[");
+		foreach(lc, filters)
+			appendStringInfo(&buf, "%s\n       (%s)", lc == list_head(filters) ? "" : ",",
+							 (char *) lfirst(lc));
+		appendStringInfoString(&buf, "]::pg_catalog.bool[]");
+	}
+	else
+	{
+		foreach(lc, filters)
+			appendStringInfo(&buf, ",\n       (%s)", (char *) lfirst(lc));
+	}
 	foreach(lc, measures)
 	{
 		appendStringInfoString(&buf, ",\n       ");

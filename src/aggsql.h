@@ -64,7 +64,7 @@ extern char *aggsql_breakdown_rank_query(const AggSource *src, const char *group
 										 const char *filter, int keep);
 extern char *aggsql_sql_metric_query(const AggSource *src, int64 width_us,
 									 const char *value_column);
-extern char *aggsql_engine_query(const AggSource *src, List *filters, List *measures,
+extern char *aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List *measures,
 								 const bool *measure_native, List *keys, List *groups,
 								 const bool *group_raw);
 extern char *aggsql_time_range(const AggSource *src, int64 from, int64 to);

@@ -560,6 +560,9 @@ engine_slot_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	EngineSpec	spec;
 	EngineOperand *eops;
 	EngineBreakdown *ebds;
+	EngineFilterArg *fargs;
+	List	   *generic = NIL;
+	bool		filter_array;
 	ListCell   *lc;
 	int			i = 0;
 
@@ -589,6 +592,40 @@ engine_slot_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 			continue;
 		engine_task_breakdowns(slot, t, chunk, &filters, &groups, &bds);
 	}
+
+	/*
+	 * Filters comparing a numeric or integer column with a constant are
+	 * decided by the engine from the column's value (one search among the
+	 * sorted constants per row, however many such filters); the others
+	 * are evaluated by the statement, once each, as boolean arguments, or
+	 * as one bool[] when they would exceed the 100 arguments of a call.
+	 */
+	fargs = palloc0(sizeof(EngineFilterArg) * (list_length(filters) + 1));
+	i = 0;
+	foreach(lc, filters)
+	{
+		EngineFilterArg *f = &fargs[i++];
+		char	   *column;
+		char	   *constant;
+		EngineThresholdOp op;
+		const char *type;
+
+		if (engine_threshold_filter(lfirst(lc), &column, &op, &constant) &&
+			(type = slot_column_type(slot, column)) != NULL &&
+			(strcmp(type, "numeric") == 0 || strcmp(type, "smallint") == 0 ||
+			 strcmp(type, "integer") == 0 || strcmp(type, "bigint") == 0))
+		{
+			f->threshold = true;
+			f->measure = list_index_add(&measures, column);
+			f->op = op;
+			f->constant = constant;
+		}
+		else
+			generic = lappend(generic, lfirst(lc));
+	}
+	filter_array = 3 + list_length(generic) + list_length(measures) + list_length(keys) +
+		list_length(groups) > ENGINE_MAX_ARGS;
+
 	native = palloc0(sizeof(bool) * (list_length(measures) + 1));
 	i = 0;
 	foreach(lc, measures)
@@ -622,11 +659,11 @@ engine_slot_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	spec.nbreakdowns = list_length(bds);
 	spec.breakdowns = ebds;
 	spec.max_rows = TRIPL_MAX_CHUNK_ROWS;
-	slot->config = engine_config(&spec);
+	slot->config = engine_config(&spec, fargs, filter_array);
 	slot->chunk_from = chunk.from;
 	slot->chunk_nbuckets = spec.nbuckets;
 	slot->nbreakdowns = spec.nbreakdowns;
-	slot->sql = aggsql_engine_query(&slot->src, filters, measures, native, keys, groups, raw);
+	slot->sql = aggsql_engine_query(&slot->src, generic, filter_array, measures, native, keys, groups, raw);
 }
 
 /* Read an engine result into the slot (in the chunk's context) */

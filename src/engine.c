@@ -2750,3 +2750,43 @@ engine_free(EngineState *st)
 	arena_free(&st->arena, mem);
 	core_free(st);
 }
+
+/*
+ * A value's rank among sorted threshold constants (see engine.h): a binary
+ * search on the doubles, the exact comparison only where doubles tie.
+ */
+int
+engine_threshold_rank(const double *sorted, int n, double x,
+					  EngineExactCmp cmp, void *arg, bool *eq)
+{
+	int			lo = 0;
+	int			hi = n;
+
+	*eq = false;
+	if (isnan(x))
+		return n;
+	/* lo: the first constant whose double is >= x */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (sorted[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* doubles equal to x: their exact order decides */
+	while (lo < n && sorted[lo] == x)
+	{
+		int			c = cmp(arg, lo);
+
+		if (c > 0)
+			lo++;
+		else
+		{
+			*eq = (c == 0);
+			break;
+		}
+	}
+	return lo;
+}

@@ -179,6 +179,60 @@ extern void engine_free(EngineState *st);
 /* Number of buckets that received at least one row (main values) */
 extern int64_t engine_nonempty_buckets(const EngineState *st);
 
+/*
+ * Threshold filters.  Many filters on one source often differ only by a
+ * constant on one column ("amount > 10", "amount > 20", ...).  Instead of
+ * evaluating each per row, a row's value is located once among the sorted
+ * distinct constants (a binary search); every such filter is then one
+ * integer comparison (engine_threshold_holds).
+ *
+ * engine_threshold_rank: sorted[] holds the constants as doubles, ascending
+ * in their exact order (the doubles of distinct exact constants may be
+ * equal: a correctly rounded conversion is monotonic, not injective).
+ * Returns lo, the number of constants below x, and *eq: x equals constant
+ * lo.  Where x's double equals a constant's, the exact order decides:
+ * cmp(arg, j) < 0, 0, > 0 as x is below, equal to, above constant j.  A NaN
+ * x is above every constant (PostgreSQL's order).
+ */
+typedef enum EngineThresholdOp
+{
+	ENGINE_LT,					/* x < c */
+	ENGINE_LE,					/* x <= c */
+	ENGINE_GT,					/* x > c */
+	ENGINE_GE,					/* x >= c */
+	ENGINE_EQ,					/* x = c */
+	ENGINE_NE					/* x <> c */
+} EngineThresholdOp;
+
+typedef int (*EngineExactCmp) (void *arg, int j);
+
+extern int	engine_threshold_rank(const double *sorted, int n, double x,
+								  EngineExactCmp cmp, void *arg, bool *eq);
+
+/* Does "x op constant j" hold, given x's rank (lo, eq)? */
+static inline bool
+engine_threshold_holds(EngineThresholdOp op, int j, int lo, bool eq)
+{
+	bool		at = eq && j == lo;
+
+	switch (op)
+	{
+		case ENGINE_LT:
+			return j >= lo && !at;
+		case ENGINE_LE:
+			return j >= lo;
+		case ENGINE_GT:
+			return j < lo;
+		case ENGINE_GE:
+			return j < lo || at;
+		case ENGINE_EQ:
+			return at;
+		case ENGINE_NE:
+			return !at;
+	}
+	return false;
+}
+
 /* The 32-bit hash the engine's byte dictionaries use (exposed for tests) */
 extern uint32_t engine_hash_bytes(const char *data, uint32_t len);
 

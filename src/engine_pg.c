@@ -39,6 +39,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "parser/parser.h"
+#include "utils/array.h"
 
 #include "engine_pg.h"
 #include "tripl.h"
@@ -78,6 +80,30 @@ check_engine_memory(const EngineState *engine)
 
 #define CONFIG_MAGIC	0x7472706c	/* "trpl" */
 
+/* Threshold filters on one measure: its sorted distinct constants */
+typedef struct ThresholdGroup
+{
+	int			measure;
+	int			n;
+	double	   *dbl;			/* the constants as doubles, ascending */
+	Datum	   *num;			/* the constants as numeric, same order */
+	/* per row */
+	bool		isnull;
+	int			lo;
+	bool		eq;
+	/* for the exact comparison */
+	Datum		x;
+	Oid			type;
+} ThresholdGroup;
+
+/* One threshold filter: group g's value op constant j */
+typedef struct ThresholdFilter
+{
+	int			group;
+	int			j;
+	EngineThresholdOp op;
+} ThresholdFilter;
+
 /* The transition state */
 typedef struct EngineAggState
 {
@@ -96,6 +122,18 @@ typedef struct EngineAggState
 	bool	   *measure_null;
 	EngineValue *keys;
 	EngineValue *groups;
+	/* where filters come from (see EngineFilterArg) */
+	bool		filter_array;	/* the generic filters are one bool[] */
+	int			ngeneric;		/* generic filters (arguments or elements) */
+	int			nfargs;			/* argument slots of the filters */
+	int		   *filter_src;		/* per filter: generic index, or -1 - the
+								 * index into thr[] */
+	bool	   *generic;		/* per row: the generic filters */
+	Datum	   *measure_datums; /* per row */
+	int			nthr;
+	ThresholdFilter *thr;
+	int			ntg;
+	ThresholdGroup *tg;
 } EngineAggState;
 
 /*--------------------------------------------------------------------
@@ -116,9 +154,9 @@ put_int64(StringInfo b, int64 v)
 	appendBinaryStringInfo(b, (char *) &v, sizeof(v));
 }
 
-/* Encode a spec as the aggregate's configuration argument */
+/* Encode a spec and its filters' sources as the aggregate's configuration */
 bytea *
-engine_config(const EngineSpec *spec)
+engine_config(const EngineSpec *spec, const EngineFilterArg *fargs, bool filter_array)
 {
 	StringInfoData b;
 	bytea	   *result;
@@ -166,6 +204,19 @@ engine_config(const EngineSpec *spec)
 			appendBinaryStringInfo(&b, d->preset[k], d->preset_len[k]);
 		}
 	}
+	put_int32(&b, filter_array ? 1 : 0);
+	for (i = 0; i < spec->nfilters; i++)
+	{
+		const EngineFilterArg *f = &fargs[i];
+
+		put_int32(&b, f->threshold ? 1 : 0);
+		if (!f->threshold)
+			continue;
+		put_int32(&b, f->measure);
+		put_int32(&b, (int32) f->op);
+		put_int32(&b, (int32) strlen(f->constant));
+		appendBinaryStringInfo(&b, f->constant, strlen(f->constant));
+	}
 	result = palloc(VARHDRSZ + b.len);
 	SET_VARSIZE(result, VARHDRSZ + b.len);
 	memcpy(VARDATA(result), b.data, b.len);
@@ -208,6 +259,107 @@ get_int64(Cursor *c)
 
 	memcpy(&v, take(c, sizeof(v)), sizeof(v));
 	return v;
+}
+
+/* Order numeric Datums (for sorting threshold constants) */
+static int
+numeric_datum_cmp(const void *a, const void *b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, *(const Datum *) a, *(const Datum *) b));
+}
+
+/*
+ * The threshold filters of a configuration: per measure the sorted
+ * distinct constants, per filter its group, constant and operator.
+ */
+static void
+decode_thresholds(Cursor *c, EngineAggState *st)
+{
+	int			nf = st->spec.nfilters;
+	int		   *measure = palloc0(sizeof(int) * (nf + 1));
+	EngineThresholdOp *op = palloc0(sizeof(EngineThresholdOp) * (nf + 1));
+	Datum	   *constant = palloc0(sizeof(Datum) * (nf + 1));
+	int			i;
+	int			g;
+
+	st->filter_array = get_int32(c) != 0;
+	st->filter_src = palloc0(sizeof(int) * (nf + 1));
+	st->thr = palloc0(sizeof(ThresholdFilter) * (nf + 1));
+	st->tg = palloc0(sizeof(ThresholdGroup) * (nf + 1));
+	for (i = 0; i < nf; i++)
+	{
+		if (get_int32(c) == 0)
+		{
+			st->filter_src[i] = st->ngeneric++;
+			continue;
+		}
+		measure[st->nthr] = get_int32(c);
+		if (measure[st->nthr] < 0 || measure[st->nthr] >= st->spec.nmeasures)
+			elog(ERROR, "tripl engine: bad threshold measure");
+		op[st->nthr] = (EngineThresholdOp) get_int32(c);
+		{
+			int32		len = get_int32(c);
+			char	   *text;
+
+			if (len < 0)
+				elog(ERROR, "tripl engine: malformed configuration or result");
+			text = pnstrdup(take(c, len), len);
+			constant[st->nthr] = DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		}
+		st->filter_src[i] = -1 - st->nthr;
+		st->nthr++;
+	}
+	st->nfargs = st->filter_array ? (st->ngeneric > 0 ? 1 : 0) : st->ngeneric;
+	st->generic = palloc0(sizeof(bool) * (st->ngeneric + 1));
+
+	/* one group per measure: its constants sorted, duplicates dropped */
+	for (i = 0; i < st->nthr; i++)
+	{
+		ThresholdGroup *tg;
+		int			k;
+
+		for (g = 0; g < st->ntg && st->tg[g].measure != measure[i]; g++)
+			;
+		tg = &st->tg[g];
+		if (g == st->ntg)
+		{
+			st->ntg++;
+			tg->measure = measure[i];
+			tg->num = palloc0(sizeof(Datum) * (st->nthr + 1));
+			tg->dbl = palloc0(sizeof(double) * (st->nthr + 1));
+		}
+		for (k = 0; k < tg->n && numeric_datum_cmp(&tg->num[k], &constant[i]) != 0; k++)
+			;
+		if (k == tg->n)
+			tg->num[tg->n++] = constant[i];
+	}
+	for (g = 0; g < st->ntg; g++)
+	{
+		ThresholdGroup *tg = &st->tg[g];
+		int			k;
+
+		qsort(tg->num, tg->n, sizeof(Datum), numeric_datum_cmp);
+		for (k = 0; k < tg->n; k++)
+		{
+			tg->dbl[k] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, tg->num[k]));
+			if (isnan(tg->dbl[k]))
+				elog(ERROR, "tripl engine: a threshold constant is not a number");
+		}
+	}
+	for (i = 0; i < st->nthr; i++)
+	{
+		ThresholdFilter *f = &st->thr[i];
+		ThresholdGroup *tg;
+
+		for (g = 0; st->tg[g].measure != measure[i]; g++)
+			;
+		tg = &st->tg[g];
+		f->group = g;
+		f->op = op[i];
+		for (f->j = 0; numeric_datum_cmp(&tg->num[f->j], &constant[i]) != 0; f->j++)
+			;
+	}
 }
 
 /* Decode a configuration into a state (allocations in the current context) */
@@ -280,6 +432,11 @@ decode_config(bytea *config, EngineAggState *st)
 		d->preset_len = lens;
 	}
 	st->spec.breakdowns = st->breakdowns;
+	if (st->spec.nfilters < 0 || st->spec.nfilters > ENGINE_MAX_COLUMNS ||
+		st->spec.nmeasures < 0 || st->spec.nmeasures > ENGINE_MAX_COLUMNS)
+		elog(ERROR, "tripl engine: bad filter or measure count");
+	decode_thresholds(&c, st);
+	st->measure_datums = palloc0(sizeof(Datum) * (st->spec.nmeasures + 1));
 	st->filters = palloc0(sizeof(bool) * (st->spec.nfilters + 1));
 	st->measures = palloc0(sizeof(double) * (st->spec.nmeasures + 1));
 	st->measure_null = palloc0(sizeof(bool) * (st->spec.nmeasures + 1));
@@ -559,15 +716,22 @@ check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
 	Aggref	   *aggref = AggGetAggref(fcinfo);
 	int			i;
 
-	for (i = 0; i < st->spec.nfilters; i++)
+	for (i = 0; i < st->nfargs; i++)
 	{
-		if (get_fn_expr_argtype(fcinfo->flinfo, 3 + i) != BOOLOID)
+		if (get_fn_expr_argtype(fcinfo->flinfo, 3 + i) != (st->filter_array ? BOOLARRAYOID : BOOLOID))
 			elog(ERROR, "tripl engine: filter %d is not a boolean", i + 1);
+	}
+	for (i = 0; i < st->ntg; i++)
+	{
+		Oid			type = st->measure_types[st->tg[i].measure];
+
+		if (type != NUMERICOID && type != INT2OID && type != INT4OID && type != INT8OID)
+			elog(ERROR, "tripl engine: a threshold filter's column is not numeric or integer");
 	}
 	for (i = 0; i < st->spec.ngroups; i++)
 	{
 		Oid			type = get_fn_expr_argtype(fcinfo->flinfo,
-											   3 + st->spec.nfilters + st->spec.nmeasures +
+											   3 + st->nfargs + st->spec.nmeasures +
 											   st->spec.nkeys + i);
 
 		if (type != TEXTOID && type != VARCHAROID)
@@ -578,7 +742,7 @@ check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
 	for (i = 0; i < st->spec.nkeys; i++)
 	{
 		/* aggref->args has no state argument: config, ts, filters, ... */
-		int			arg = 2 + st->spec.nfilters + st->spec.nmeasures + i;
+		int			arg = 2 + st->nfargs + st->spec.nmeasures + i;
 		TargetEntry *te;
 		Oid			coll;
 
@@ -592,6 +756,82 @@ check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
 					 errmsg("the C engine cannot count distinct values under the nondeterministic collation \"%s\"",
 							get_collation_name(coll)),
 					 errhint("Such sources are collected by the SQL path.")));
+	}
+}
+
+/* The generic filters of a row from their bool[] argument (NULL: false) */
+static void
+read_filter_array(FunctionCallInfo fcinfo, int arg, EngineAggState *st)
+{
+	ArrayType  *a;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	if (PG_ARGISNULL(arg))
+		elog(ERROR, "tripl engine: the filter array is NULL");
+	a = PG_GETARG_ARRAYTYPE_P(arg);
+	if (ARR_NDIM(a) != 1 || ARR_ELEMTYPE(a) != BOOLOID)
+		elog(ERROR, "tripl engine: the filter array does not match the configuration");
+	deconstruct_array(a, BOOLOID, 1, true, TYPALIGN_CHAR, &elems, &nulls, &n);
+	if (n != st->ngeneric)
+		elog(ERROR, "tripl engine: the filter array does not match the configuration");
+	for (i = 0; i < n; i++)
+		st->generic[i] = !nulls[i] && DatumGetBool(elems[i]);
+}
+
+/* Exact "x vs constant j" of a threshold group (where doubles tie) */
+static int
+threshold_exact_cmp(void *arg, int j)
+{
+	ThresholdGroup *tg = arg;
+	Datum		x = tg->x;
+
+	if (tg->type != NUMERICOID)
+	{
+		int64		v = tg->type == INT2OID ? DatumGetInt16(x) :
+			tg->type == INT4OID ? DatumGetInt32(x) : DatumGetInt64(x);
+
+		x = NumericGetDatum(int64_to_numeric(v));
+	}
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, x, tg->num[j]));
+}
+
+/*
+ * A row's filters: the generic ones as read, the thresholds from one rank
+ * per measure (a NULL value fails every comparison, as in SQL).
+ */
+static void
+threshold_filters(EngineAggState *st)
+{
+	int			i;
+
+	for (i = 0; i < st->ntg; i++)
+	{
+		ThresholdGroup *tg = &st->tg[i];
+		int			m = tg->measure;
+
+		tg->isnull = st->measure_null[m];
+		if (tg->isnull)
+			continue;
+		tg->x = st->measure_datums[m];
+		tg->type = st->measure_types[m];
+		tg->lo = engine_threshold_rank(tg->dbl, tg->n, st->measures[m], threshold_exact_cmp, tg, &tg->eq);
+	}
+	for (i = 0; i < st->spec.nfilters; i++)
+	{
+		int			src = st->filter_src[i];
+
+		if (src >= 0)
+			st->filters[i] = st->generic[src];
+		else
+		{
+			const ThresholdFilter *f = &st->thr[-1 - src];
+			const ThresholdGroup *tg = &st->tg[f->group];
+
+			st->filters[i] = !tg->isnull && engine_threshold_holds(f->op, f->j, tg->lo, tg->eq);
+		}
 	}
 }
 
@@ -614,7 +854,7 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 		old = MemoryContextSwitchTo(aggcxt);
 		st = palloc0(sizeof(EngineAggState));
 		decode_config(DatumGetByteaPCopy(PG_GETARG_DATUM(1)), st);
-		if (PG_NARGS() != 3 + st->spec.nfilters + st->spec.nmeasures + st->spec.nkeys + st->spec.ngroups)
+		if (PG_NARGS() != 3 + st->nfargs + st->spec.nmeasures + st->spec.nkeys + st->spec.ngroups)
 			elog(ERROR, "tripl engine: %d arguments do not match the configuration", PG_NARGS());
 		state_start_engine(st);
 		MemoryContextSwitchTo(old);
@@ -622,7 +862,7 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 	if (!st->types_known)
 	{
 		st->ts_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
-		arg = 3 + st->spec.nfilters;
+		arg = 3 + st->nfargs;
 		for (i = 0; i < st->spec.nmeasures; i++)
 			st->measure_types[i] = get_fn_expr_argtype(fcinfo->flinfo, arg++);
 		for (i = 0; i < st->spec.nkeys; i++)
@@ -634,13 +874,26 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2) || !row_time(PG_GETARG_DATUM(2), st->ts_type, &row.ts))
 		PG_RETURN_POINTER(st);
 	arg = 3;
-	for (i = 0; i < st->spec.nfilters; i++, arg++)
-		st->filters[i] = !PG_ARGISNULL(arg) && PG_GETARG_BOOL(arg);
+	if (!st->filter_array)
+	{
+		for (i = 0; i < st->ngeneric; i++, arg++)
+			st->generic[i] = !PG_ARGISNULL(arg) && PG_GETARG_BOOL(arg);
+	}
+	else if (st->ngeneric > 0)
+	{
+		read_filter_array(fcinfo, arg, st);
+		arg++;
+	}
 	for (i = 0; i < st->spec.nmeasures; i++, arg++)
 	{
 		st->measure_null[i] = PG_ARGISNULL(arg);
-		st->measures[i] = st->measure_null[i] ? 0.0 : measure_value(PG_GETARG_DATUM(arg), st->measure_types[i]);
+		st->measure_datums[i] = PG_GETARG_DATUM(arg);
+		st->measures[i] = st->measure_null[i] ? 0.0 : measure_value(st->measure_datums[i], st->measure_types[i]);
 	}
+	if (st->nthr == 0)
+		memcpy(st->filters, st->generic, sizeof(bool) * st->spec.nfilters);
+	else
+		threshold_filters(st);
 	for (i = 0; i < st->spec.nkeys; i++, arg++)
 	{
 		if (PG_ARGISNULL(arg))
@@ -867,4 +1120,100 @@ engine_result_decode(bytea *raw, int nops, int nbuckets, int nbreakdowns, Engine
 			memcpy(&r->v, take(&c, sizeof(double)), sizeof(double));
 		}
 	}
+}
+
+/* The raw parse trees of a statement, or NIL when it does not parse */
+static List *parse_quietly(const char *sql);
+
+/*
+ * Is a filter one comparison of a column with a number ("amount > 10",
+ * "10 <= amount", "qty <> -3")?  Then *column (the bare column name), *op
+ * (column op constant) and *constant (as numeric text) are set.  The
+ * filter is parsed as PostgreSQL parses it in the statement; anything
+ * else (a qualified column or operator, a cast, a string, AND/OR, a parse
+ * error) is not a threshold and stays an SQL expression.
+ */
+static List *
+parse_quietly(const char *sql)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *raw = NIL;
+
+	PG_TRY();
+	{
+		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		raw = NIL;
+	}
+	PG_END_TRY();
+	return raw;
+}
+
+bool
+engine_threshold_filter(const char *filter, char **column, EngineThresholdOp *op, char **constant)
+{
+	List	   *raw = parse_quietly(psprintf("SELECT (%s)", filter));
+	SelectStmt *sel;
+	A_Expr	   *e;
+	Node	   *lhs;
+	Node	   *rhs;
+	A_Const    *k;
+	ColumnRef  *col;
+	const char *name;
+	bool		flip = false;
+	static const char *const names[] = {"<", "<=", ">", ">=", "=", "<>", "!="};
+	static const EngineThresholdOp ops[] = {ENGINE_LT, ENGINE_LE, ENGINE_GT, ENGINE_GE, ENGINE_EQ,
+	ENGINE_NE, ENGINE_NE};
+	static const EngineThresholdOp flipped[] = {ENGINE_GT, ENGINE_GE, ENGINE_LT, ENGINE_LE, ENGINE_EQ,
+	ENGINE_NE, ENGINE_NE};
+	int			i;
+
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+		return false;
+	sel = (SelectStmt *) ((RawStmt *) linitial(raw))->stmt;
+	if (sel->op != SETOP_NONE || sel->fromClause || sel->whereClause || sel->intoClause ||
+		sel->groupClause || sel->havingClause || sel->withClause || sel->distinctClause ||
+		sel->sortClause || sel->limitCount || sel->limitOffset || sel->valuesLists ||
+		list_length(sel->targetList) != 1)
+		return false;
+	e = (A_Expr *) ((ResTarget *) linitial(sel->targetList))->val;
+	if (e == NULL || !IsA(e, A_Expr) || e->kind != AEXPR_OP || list_length(e->name) != 1)
+		return false;
+	lhs = e->lexpr;
+	rhs = e->rexpr;
+	if (lhs && IsA(lhs, A_Const) && rhs && IsA(rhs, ColumnRef))
+	{
+		Node	   *t = lhs;
+
+		lhs = rhs;
+		rhs = t;
+		flip = true;
+	}
+	if (lhs == NULL || !IsA(lhs, ColumnRef) || rhs == NULL || !IsA(rhs, A_Const))
+		return false;
+	col = (ColumnRef *) lhs;
+	k = (A_Const *) rhs;
+	if (list_length(col->fields) != 1 || !IsA(linitial(col->fields), String) || k->isnull)
+		return false;
+	name = strVal(linitial(e->name));
+	for (i = 0; i < (int) lengthof(names); i++)
+	{
+		if (strcmp(name, names[i]) == 0)
+			break;
+	}
+	if (i == (int) lengthof(names))
+		return false;
+	if (IsA(&k->val, Integer))
+		*constant = psprintf("%d", intVal(&k->val));
+	else if (IsA(&k->val, Float))
+		*constant = pstrdup(castNode(Float, &k->val)->fval);
+	else
+		return false;
+	*column = pstrdup(strVal(linitial(col->fields)));
+	*op = flip ? flipped[i] : ops[i];
+	return true;
 }

@@ -36,7 +36,28 @@ extern size_t engine_memory_limit_bytes(void);
 #define TRIPL_ENGINE_C		0
 #define TRIPL_ENGINE_SQL	1
 
-extern bytea *engine_config(const EngineSpec *spec);
+/*
+ * Where each engine filter comes from, per row: a boolean argument of the
+ * statement (or an element of one bool[] argument, when the filters would
+ * exceed PostgreSQL's 100 function arguments), or a threshold "column op
+ * constant" on a measure the statement passes natively (numeric, smallint,
+ * integer, bigint), decided in C without evaluating SQL.
+ */
+typedef struct EngineFilterArg
+{
+	bool		threshold;
+	int			measure;		/* threshold: index into the measures */
+	EngineThresholdOp op;		/* threshold: measure op constant */
+	const char *constant;		/* threshold: the constant (numeric text) */
+} EngineFilterArg;
+
+/* At most this many arguments (FUNC_MAX_ARGS) */
+#define ENGINE_MAX_ARGS		100
+
+extern bytea *engine_config(const EngineSpec *spec, const EngineFilterArg *fargs,
+							bool filter_array);
+extern bool engine_threshold_filter(const char *filter, char **column,
+									EngineThresholdOp *op, char **constant);
 extern bool engine_key_type_supported(const char *native_type);
 extern bool engine_measure_native(const char *native_type);
 

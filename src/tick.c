@@ -386,6 +386,8 @@ tripl_tick(PG_FUNCTION_ARGS)
 {
 	TickSummary s;
 	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext spi_cxt;
 	Jsonb	   *result;
 
 	SPI_connect();
@@ -394,7 +396,17 @@ tripl_tick(PG_FUNCTION_ARGS)
 		run_log_skipped(started, &s);
 	else
 		run_log("tick", started, &s, NULL);
+
+	/*
+	 * The result goes back to the executor: build it in the caller's
+	 * context.  SPI_finish() deletes the SPI procedure context, and a jsonb
+	 * built there would be freed memory by the time the executor reads it
+	 * (a crash once a big pass has grown that context into separately
+	 * malloc'ed blocks).
+	 */
+	spi_cxt = MemoryContextSwitchTo(caller);
 	result = tick_summary_jsonb(&s, started, GetCurrentTimestamp());
+	MemoryContextSwitchTo(spi_cxt);
 	SPI_finish();
 	PG_RETURN_JSONB_P(result);
 }

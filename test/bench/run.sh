@@ -41,6 +41,60 @@ summarize() {
 med() { echo "${MEDIAN[$1]}" | cut -d' ' -f1; }
 ratio() { awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 
+# 200 metrics on one source: the 8 above plus 192 "amount > i" filters
+# cycling count/sum/avg/min/max; tripl (C engine, SQL path) against one
+# hand-written date_bin scan with the 200 FILTER aggregates
+MANY_AGGS=("count(*)" "count(*) FILTER (WHERE status = 'completed')" "sum(amount) FILTER (WHERE status = 'completed')"
+	"avg(amount)" "min(amount)" "max(amount)" "count(DISTINCT user_id)" "sum(amount) FILTER (WHERE country = 'US')")
+for i in $(seq 1 192); do
+	case $((i % 5)) in
+		0) MANY_AGGS+=("count(*) FILTER (WHERE amount > $i)") ;;
+		1) MANY_AGGS+=("sum(amount) FILTER (WHERE amount > $i)") ;;
+		2) MANY_AGGS+=("avg(amount) FILTER (WHERE amount > $i)") ;;
+		3) MANY_AGGS+=("min(amount) FILTER (WHERE amount > $i)") ;;
+		4) MANY_AGGS+=("max(amount) FILTER (WHERE amount > $i)") ;;
+	esac
+done
+bench_many() {
+	local cols="" list="" a
+	for i in $(seq 1 200); do cols+=", m$i float8"; done
+	for a in "${MANY_AGGS[@]}"; do list+=", $a"; done
+	echo "== 200 hourly metrics on one fact table (the 8 above + 192 'amount > i' filters), 60-day backfill"
+	psql_b -o /dev/null -c "CREATE TABLE hand200_out (bucket timestamptz$cols)" \
+		-c "SELECT count(tripl.create_metric('t200_' || i, 'fact', fact_table => 'bench',
+		        aggregation => (ARRAY['count', 'sum', 'avg', 'min', 'max'])[1 + i % 5],
+		        measure_column => CASE WHEN i % 5 <> 0 THEN 'amount' END, filter_sql => 'amount > ' || i))
+		    FROM generate_series(1, 192) AS i"
+	time_sql "hand-written: one date_bin scan with 200 FILTER aggregates" \
+		"INSERT INTO hand200_out SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00')$list
+		 FROM bench_facts WHERE ts >= '2026-01-01 00:00+00' AND ts < '2026-03-02 00:00+00' GROUP BY 1;" \
+		"TRUNCATE hand200_out;"
+	time_sql "tripl backfill of 200 metrics, C engine" "SELECT count(*) FROM tripl.collect($WINDOW);"
+	REPS=${REPS_SQL200:-$REPS} time_sql "  200 metrics, tripl.engine = sql" \
+		"SELECT count(*) FROM tripl.collect($WINDOW);" "SET tripl.engine = sql;"
+	psql_b -o /dev/null -c "SET tripl.mock_now = '2026-03-02 00:00+00'" -c "SELECT count(*) FROM tripl.collect($WINDOW)"
+	mismatch=$(psql_b -At -c "SELECT count(*) FROM hand200_out h FULL JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 't200_1' AND v.bucket < '2026-03-02') s ON s.bucket = h.bucket WHERE abs(h.m9 - s.value) > 1e-9 * abs(h.m9) OR (h.m9 IS NULL) <> (s.value IS NULL)")
+	echo "   check: t200_1 (sum, amount > 1) buckets differing from the hand-written query: $mismatch"
+	psql_b -o /dev/null -c "SELECT tripl.alter_metric(name, status => 'archived') FROM tripl.metrics WHERE name LIKE 't200\_%'"
+}
+ratios_many() {
+	local H200='hand-written: one date_bin scan with 200 FILTER aggregates'
+	printf '   %-62s %6s   (target <= 0.50)\n' "200 metrics: C engine / hand-written 200-aggregate scan" "$(ratio 'tripl backfill of 200 metrics, C engine' "$H200")"
+	printf '   %-62s %6s   (target <= 30)\n' "200 metrics, C engine / 8 metrics, C engine" "$(ratio 'tripl backfill of 200 metrics, C engine' 'tripl batched backfill: tripl.collect(window_from, window_to)')"
+	printf '   %-62s %6s\n' "200 metrics: tripl.engine = sql / hand-written" "$(ratio '  200 metrics, tripl.engine = sql' "$H200")"
+}
+
+# BENCH_ONLY=many: the 8-metric backfill and the 200-metric part only
+if [ "${BENCH_ONLY:-}" = many ]; then
+	psql_b -o /dev/null -c "SELECT count(*) FROM bench_facts" -c "SELECT count(*) FROM bench_facts"
+	time_sql "tripl batched backfill: tripl.collect(window_from, window_to)" \
+		"SELECT count(*) FROM tripl.collect($WINDOW);"
+	bench_many
+	echo "== ratios"
+	ratios_many
+	exit 0
+fi
+
 echo "== collection (hourly, 60 days = 1 440 buckets, 8 metrics)"
 # warm the cache
 psql_b -o /dev/null -c "SELECT count(*) FROM bench_facts" -c "SELECT count(*) FROM bench_facts"
@@ -96,6 +150,8 @@ printf '   %-62s median %9s ms   min %9s ms\n' "tripl incremental due pass one h
 psql_b -c "TRUNCATE hand_out" -c "INSERT INTO hand_out SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00'), count(*), 0,0,0,0,0,0,0 FROM bench_facts WHERE ts >= '2026-01-01 00:00+00' AND ts < '2026-03-02 00:00+00' GROUP BY 1" >/dev/null
 mismatch=$(psql_b -At -c "SELECT count(*) FROM hand_out h FULL JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'b_count' AND v.bucket < '2026-03-02') s ON s.bucket = h.bucket WHERE h.m1 IS DISTINCT FROM s.value")
 echo "   check: b_count buckets differing from the hand-written query: $mismatch"
+
+bench_many
 
 echo "== breakdowns: the same 8 metrics split by country (4 values)"
 psql_b -o /dev/null -f - <<'SQL'
@@ -180,4 +236,4 @@ printf '   %-62s %6s\n' "tripl naive / tripl batched, C engine" "$(ratio 'tripl 
 printf '   %-62s %6s\n' "hand-written naive / hand-written single scan" "$(ratio 'hand-written naive: one query per metric' 'hand-written: one date_bin + FILTER query into a table')"
 printf '   %-62s %6s   (target >= 20)\n' "tripl batched backfill / incremental pass" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' incremental)"
 printf '   %-62s %6s\n' "hand-written single scan / count(*) floor" "$(ratio 'hand-written: one date_bin + FILTER query into a table' 'floor: SELECT count(*) over the table')"
-
+ratios_many

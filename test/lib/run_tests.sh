@@ -10,7 +10,8 @@
 # Servers run as the unprivileged "postgres" OS user on private ports and
 # socket directories, under a temporary directory that is removed at the
 # end (KEEP=1 keeps it).  Set SUITES="unit regress" to run a subset, and
-# TAP_TESTS="test/t/010_x.pl" to run some TAP files only.
+# TAP_TESTS="test/t/010_x.pl" to run some TAP files only (REGRESS_TESTS="setup
+# collect" some pg_regress files).  VALGRIND=1 runs the servers under valgrind.
 set -u
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,6 +37,68 @@ as_pg_in() {
 	if [ "$(id -u)" = 0 ]; then (cd "$dir" && runuser -u postgres -- "$@"); else (cd "$dir" && "$@"); fi
 }
 as_pg() { as_pg_in / "$@"; }
+
+# VALGRIND=1 (make valgrind): the servers of the regress, isolation and TAP
+# suites run under valgrind's memcheck.  A directory of stand-ins for the
+# PostgreSQL binaries goes first: "postgres" is a script running the real
+# server under valgrind (but not for -V, -C, --boot or --single, which
+# initdb and pg_ctl use), pg_ctl is a copy (it runs the "postgres" next to
+# itself), everything else links to the real thing (initdb resolves the
+# link and bootstraps with the real server).  Each process writes its own
+# log under $WORK/valgrind; the run fails when any reports an invalid read
+# or write (or dies of a signal).  VALGRIND_OPTS adds valgrind options.
+VALGRIND=${VALGRIND:-0}
+setup_valgrind() {
+	local real=$PG_BIN vgbin="$WORK/vgbin" f
+	command -v valgrind >/dev/null || { echo "VALGRIND=1 needs valgrind"; exit 2; }
+	VG_LOGS="$WORK/valgrind"
+	as_pg mkdir -p "$vgbin" "$VG_LOGS"
+	for f in "$real"/*; do as_pg ln -s "$f" "$vgbin/$(basename "$f")"; done
+	as_pg rm -f "$vgbin/postgres" "$vgbin/postmaster" "$vgbin/pg_ctl"
+	as_pg cp "$real/pg_ctl" "$vgbin/pg_ctl"
+	as_pg cp "$REPO/test/lib/valgrind.supp" "$WORK/valgrind.supp"
+	as_pg tee "$vgbin/postgres" >/dev/null <<-SCRIPT
+		#!/bin/sh
+		case "\$1" in
+		-V|--version|-C|--describe-config|--boot|--single|--check) exec "$real/postgres" "\$@" ;;
+		esac
+		exec valgrind --quiet --tool=memcheck --trace-children=yes --leak-check=no \\
+			--read-var-info=no --num-callers=30 --error-limit=no \\
+			--suppressions="$WORK/valgrind.supp" ${VALGRIND_OPTS:-} \\
+			--log-file="$VG_LOGS/%p.log" "$real/postgres" "\$@"
+	SCRIPT
+	as_pg chmod 755 "$vgbin/postgres"
+	as_pg ln -s "$vgbin/postgres" "$vgbin/postmaster"
+	PG_BIN=$vgbin
+	# a server under valgrind takes a while to start and stop
+	export PGCTLTIMEOUT=${PGCTLTIMEOUT:-600}
+	TAP_TIMEOUT=${TAP_TIMEOUT:-900}
+	echo "== servers run under valgrind (logs in $VG_LOGS)"
+}
+
+# After the suites: any invalid read or write, or a server process killed
+# by a signal, in the valgrind logs fails the run.
+check_valgrind() {
+	local logs bad nlogs other
+	echo "== valgrind"
+	nlogs=$(ls "$VG_LOGS"/*.log 2>/dev/null | wc -l)
+	bad=$(grep -lE 'Invalid (read|write|free)|Process terminating with default action of signal' "$VG_LOGS"/*.log 2>/dev/null || true)
+	other=$(grep -hE '^==[0-9]+== [A-Z][a-z]' "$VG_LOGS"/*.log 2>/dev/null | grep -vE 'Invalid (read|write|free)|Process terminating|Address 0x|at 0x|by 0x' |
+		sed 's/^==[0-9]*== //' | sort | uniq -c | sort -rn | head -5)
+	echo "   $nlogs server processes logged; $(echo "$bad" | grep -c . || true) with invalid accesses"
+	[ -z "$other" ] || { echo "   other reports (not failing the run):"; echo "$other" | sed 's/^/     /'; }
+	if [ -n "$bad" ]; then
+		failed=$((failed + 1))
+		failures+=("valgrind: invalid memory accesses in $(echo "$bad" | wc -l) server processes")
+		for logs in $(echo "$bad" | head -3); do
+			echo "   --- $logs"
+			grep -A25 -m1 -E 'Invalid (read|write|free)|Process terminating' "$logs" | sed 's/^/   | /'
+		done
+	else
+		passed=$((passed + 1))
+		echo "   ok   no invalid read or write in the server logs"
+	fi
+}
 
 # A copy of the test inputs the postgres user can read wherever the clone is.
 as_pg mkdir -p "$WORK/src"
@@ -113,11 +176,11 @@ run_regress_with() {
 
 run_regress() {
 	echo "== pg_regress (tripl.engine = c, the default)"
-	run_regress_with c "" $(make -s -C "$REPO" print-regress 2>/dev/null)
+	run_regress_with c "" ${REGRESS_TESTS:-$(make -s -C "$REPO" print-regress 2>/dev/null)}
 	# the suites again on the reference path (engine compares both itself):
 	# the same expected output (stored values against hand-written SQL)
 	echo "== pg_regress (tripl.engine = sql): the reference path"
-	run_regress_with sql "tripl.engine = sql" $(make -s -C "$REPO" print-regress 2>/dev/null | sed 's/ engine//')
+	run_regress_with sql "tripl.engine = sql" $(echo " ${REGRESS_TESTS:-$(make -s -C "$REPO" print-regress 2>/dev/null)}" | sed 's/ engine\b//')
 }
 
 run_isolation() {
@@ -168,7 +231,7 @@ run_tap() {
 			TESTDIR="$WORK/tap/$name" \
 			PG_REGRESS="$PGXS_SRC/test/regress/pg_regress" \
 			TRIPL_SRC="$WORK/src" \
-			PG_TEST_TIMEOUT_DEFAULT=120 \
+			PG_TEST_TIMEOUT_DEFAULT=${TAP_TIMEOUT:-120} \
 			perl "$t" >"$out" 2>&1
 		local status=$?
 		count_tap "$out" "tap $name"
@@ -213,6 +276,8 @@ run_demo() {
 	[ "$status" = 0 ] || tail -30 "$out" | sed 's/^/   | /'
 }
 
+[ "$VALGRIND" != 1 ] || setup_valgrind
+
 for s in $SUITES; do
 	case "$s" in
 		unit) run_unit ;;
@@ -223,6 +288,8 @@ for s in $SUITES; do
 		*) echo "unknown suite $s"; exit 2 ;;
 	esac
 done
+
+[ "$VALGRIND" != 1 ] || check_valgrind
 
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failures:"

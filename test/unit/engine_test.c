@@ -1653,6 +1653,80 @@ test_memory(void)
 	engine_free(st);
 }
 
+/* Exact constants for the threshold tests: integers scaled by 1/10 */
+typedef struct ThrCase
+{
+	const long *exact;			/* constants, exact (tenths) */
+	long		x;				/* the value, exact (tenths) */
+	int			calls;
+} ThrCase;
+
+static int
+thr_cmp(void *arg, int j)
+{
+	ThrCase    *c = arg;
+
+	c->calls++;
+	return (c->x > c->exact[j]) - (c->x < c->exact[j]);
+}
+
+/* Threshold ranks and the six comparisons against brute force */
+static void
+test_thresholds(void)
+{
+	/* 5 constants; the doubles of 20 and 21 are made equal (a tie) */
+	static const long exact[] = {-15, 0, 20, 21, 70};
+	double		dbl[] = {-1.5, 0.0, 2.0, 2.0, 7.0};
+	static const EngineThresholdOp ops[] = {ENGINE_LT, ENGINE_LE, ENGINE_GT, ENGINE_GE, ENGINE_EQ, ENGINE_NE};
+	ThrCase		c;
+	bool		eq;
+	int			lo;
+	int			bad = 0;
+	long		x;
+	int			j;
+	int			o;
+
+	c.exact = exact;
+	for (x = -30; x <= 90; x++)
+	{
+		/* the value's double: tenths, except that 20 and 21 round to 2.0 */
+		double		dx = (x == 20 || x == 21) ? 2.0 : x / 10.0;
+
+		c.x = x;
+		c.calls = 0;
+		lo = engine_threshold_rank(dbl, 5, dx, thr_cmp, &c, &eq);
+		for (j = 0; j < 5; j++)
+		{
+			for (o = 0; o < 6; o++)
+			{
+				bool		want;
+
+				switch (ops[o])
+				{
+					case ENGINE_LT: want = x < exact[j]; break;
+					case ENGINE_LE: want = x <= exact[j]; break;
+					case ENGINE_GT: want = x > exact[j]; break;
+					case ENGINE_GE: want = x >= exact[j]; break;
+					case ENGINE_EQ: want = x == exact[j]; break;
+					default: want = x != exact[j]; break;
+				}
+				if (engine_threshold_holds(ops[o], j, lo, eq) != want)
+					bad++;
+			}
+		}
+		/* exact comparisons only where the doubles tie */
+		if (c.calls > 0 && dx != -1.5 && dx != 0.0 && dx != 2.0 && dx != 7.0)
+			bad++;
+	}
+	CHECK(bad == 0, "threshold ranks: every comparison with every constant as brute force, ties resolved exactly");
+	lo = engine_threshold_rank(dbl, 5, NAN, thr_cmp, &c, &eq);
+	CHECK(lo == 5 && !eq, "a NaN value is above every constant");
+	lo = engine_threshold_rank(dbl, 0, 1.0, thr_cmp, &c, &eq);
+	CHECK(lo == 0 && !eq, "no constants: rank 0");
+	lo = engine_threshold_rank(dbl, 5, INFINITY, thr_cmp, &c, &eq);
+	CHECK(lo == 5 && !eq, "+infinity is above every finite constant");
+}
+
 /* Run every test */
 int
 main(void)
@@ -1666,5 +1740,6 @@ main(void)
 	test_edges();
 	test_bad();
 	test_memory();
+	test_thresholds();
 	return unit_done();
 }
