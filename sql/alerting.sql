@@ -269,4 +269,48 @@ SELECT tripl.drop_alert_rule('counts');
 SELECT tripl.drop_alert_rule('counts');
 SELECT count(*) AS states_left FROM tripl.alert_state s
 WHERE NOT EXISTS (SELECT 1 FROM tripl.alert_rules r WHERE r.id = s.rule_id);
+
+-- Destinations of other owners: a destination carries its owner's secret,
+-- so another tripl_admin member may not test, change or drop it, nor send
+-- rules through it (42501); members of the owning role and superusers may
+CREATE ROLE regress_ops NOLOGIN;
+GRANT tripl_admin TO regress_ops;
+SET ROLE regress_ops;
+SELECT tripl.create_destination('ops_hook', 'webhook', 'https://hooks.example.com/ops',
+                                secret => 'ops-secret', secret_header => 'X-Token') > 0 AS ok;
+RESET ROLE;
+SET ROLE regress_alice;
+SELECT tripl.test_destination('ops_hook');
+SELECT tripl.create_alert_rule('alice_rule', 'ops_hook');
+SELECT tripl.alter_destination('ops_hook', enabled => false);
+SELECT tripl.drop_destination('ops_hook');
+SELECT tripl.test_destination('hook');
+SELECT tripl.create_alert_rule('alice_rule', 'hook');
+RESET ROLE;
+SELECT count(*) AS ops_hook_deliveries FROM tripl.deliveries x
+JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'ops_hook';
+SELECT count(*) AS alice_rules FROM tripl.alert_rules WHERE name = 'alice_rule';
+-- as a member of regress_ops she may
+GRANT regress_ops TO regress_alice;
+SET ROLE regress_alice;
+SELECT tripl.test_destination('ops_hook') > 0 AS queued;
+SELECT tripl.create_alert_rule('alice_rule', 'ops_hook') > 0 AS ok;
+SELECT tripl.alter_alert_rule('alice_rule', message_template => 'ops: {{summary}}');
+RESET ROLE;
+-- once she leaves the role, her rule may no longer change what it sends
+-- through regress_ops's destination; she may still drop it
+REVOKE regress_ops FROM regress_alice;
+SET ROLE regress_alice;
+SELECT tripl.alter_alert_rule('alice_rule', message_template => 'hijacked: {{summary}}');
+SELECT tripl.test_destination('ops_hook');
+SELECT r.message_template FROM tripl.alert_rules r WHERE r.name = 'alice_rule';
+SELECT tripl.drop_alert_rule('alice_rule');
+RESET ROLE;
+-- a superuser may do everything with it
+SELECT tripl.test_destination('ops_hook') > 0 AS queued;
+SELECT x.kind, count(*) AS ops_hook_deliveries FROM tripl.deliveries x
+JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'ops_hook' GROUP BY 1;
+SELECT tripl.drop_destination('ops_hook');
+REVOKE tripl_admin FROM regress_ops;
+DROP ROLE regress_ops;
 RESET tripl.mock_now;
