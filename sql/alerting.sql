@@ -41,6 +41,25 @@ SELECT tripl.create_destination('bad', 'webhook', 'http://0x7f.1/x');
 SELECT tripl.create_destination('bad', 'webhook', 'http://[::ffff:127.0.0.1]/x');
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => 'x');
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => 'x', secret_header => 'Content-Type');
+-- every header tripl (or curl for it) sets itself, and all of X-Tripl-*,
+-- is refused as secret_header (22023), in any case
+DO $$
+DECLARE
+    h text;
+BEGIN
+    FOREACH h IN ARRAY ARRAY['X-Tripl-Attempt', 'x-tripl-attempt', 'X-Tripl-Token', 'Idempotency-Key',
+                             'idempotency-key', 'Content-Type', 'Content-Length', 'Host', 'User-Agent',
+                             'Accept', 'Transfer-Encoding', 'Connection', 'Expect', 'TE', 'Upgrade',
+                             'Trailer', 'Keep-Alive', 'Proxy-Connection'] LOOP
+        BEGIN
+            PERFORM tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x',
+                                             secret => 'x', secret_header => h);
+            RAISE NOTICE '%: accepted', h;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '%: % (%)', h, SQLERRM, SQLSTATE;
+        END;
+    END LOOP;
+END $$;
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => 'x', secret_header => 'X-Bad: injected');
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => E'x\r\nX-Evil: 1', secret_header => 'X-Token');
 SELECT tripl.create_destination('bad', 'slack', 'https://hooks.slack.com/x', secret => 'x');
@@ -227,6 +246,7 @@ SELECT tripl.create_destination('plain', 'webhook', 'https://hooks.example.com/p
 SELECT tripl.alter_destination('plain', secret => 's3cret');
 SELECT tripl.alter_destination('plain', secret_header => 'X-Token');
 SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'Content-Type');
+SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'X-Tripl-Attempt');
 SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'X-Token');
 SELECT d.secret_header, s.secret, s.owner = d.owner AS secret_owned_by_destination_owner
 FROM tripl.destinations d LEFT JOIN tripl.destination_secrets s ON s.destination_id = d.id WHERE d.name = 'plain';

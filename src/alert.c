@@ -152,13 +152,20 @@ check_secret(const char *secret)
 	}
 }
 
-/* An HTTP header name we may set: a token that is not one tripl sets */
+/*
+ * An HTTP header name we may set: a token that is not one tripl sets
+ * itself (deliver.c: Content-Type, Expect, Idempotency-Key, X-Tripl-Attempt
+ * and the User-Agent; curl: Host, Content-Length, Accept and the framing
+ * headers), nor any other in tripl's own X-Tripl- namespace, nor a
+ * hop-by-hop header.  A duplicate would be sent twice or replace ours.
+ */
 static void
 check_header_name(const char *h)
 {
 	static const char *const reserved[] = {
 		"content-type", "content-length", "host", "idempotency-key", "transfer-encoding",
-		"connection", "user-agent", "expect", "te", "upgrade", "trailer", "keep-alive"
+		"connection", "user-agent", "expect", "te", "upgrade", "trailer", "keep-alive",
+		"accept", "proxy-connection"
 	};
 	const char *p;
 	int			i;
@@ -179,8 +186,15 @@ check_header_name(const char *h)
 		if (pg_strcasecmp(h, reserved[i]) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("secret_header \"%s\" is set by tripl itself", h)));
+					 errmsg("secret_header \"%s\" is set by tripl itself", h),
+					 errhint("Reserved: Content-Type, Content-Length, Host, Idempotency-Key, User-Agent, Accept, Expect, Connection, Transfer-Encoding, TE, Upgrade, Trailer, Keep-Alive, Proxy-Connection and every X-Tripl-* header.")));
 	}
+	if (pg_strncasecmp(h, "x-tripl-", 8) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header \"%s\" is set by tripl itself", h),
+				 errdetail("X-Tripl-* headers are reserved for tripl (it sends X-Tripl-Attempt with every request)."),
+				 errhint("Use another name, e.g. X-Webhook-Token or Authorization.")));
 }
 
 /* A cron schedule; NULL or empty means none */
@@ -495,7 +509,7 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("webhook destination \"%s\" has no secret_header to send the secret in", name),
-					 errhint("Pass secret_header too, e.g. tripl.alter_destination('%s', secret => '...', secret_header => 'X-Tripl-Token').",
+					 errhint("Pass secret_header too, e.g. tripl.alter_destination('%s', secret => '...', secret_header => 'X-Webhook-Token').",
 							 name)));
 		if (secret_header && secret == NULL && !has_secret)
 			ereport(ERROR,

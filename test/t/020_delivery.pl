@@ -46,7 +46,7 @@ sub delivery
 }
 
 sql("SELECT tripl.create_destination('hook', 'webhook', '" . $sink->url('/alerts') . "', "
-	  . "secret => 'hook-secret', secret_header => 'X-Tripl-Token')");
+	  . "secret => 'hook-secret', secret_header => 'X-Hook-Token')");
 
 # 1. A real anomaly, end to end: collect -> detect -> evaluate -> deliver
 sql(q{
@@ -76,7 +76,7 @@ my $body = decode_json($reqs[0]{body});
 is($reqs[0]{path}, '/alerts', '... on the webhook path');
 is($body->{items}[0]{scope_name} . ' ' . $body->{items}[0]{direction} . ' ' . $body->{items}[0]{actual_count},
 	'visits spike 400', '... about the spike');
-is(TriplSink::header($reqs[0], 'X-Tripl-Token'), 'hook-secret', '... with the secret header');
+is(TriplSink::header($reqs[0], 'X-Hook-Token'), 'hook-secret', '... with the secret header');
 is(TriplSink::header($reqs[0], 'Idempotency-Key'), sql('SELECT idempotency_key FROM tripl.deliveries'),
 	'... and the delivery\'s idempotency key');
 is(sql("SELECT status || ' ' || last_http_status FROM tripl.deliveries"), 'sent 200', 'the delivery is recorded as sent');
