@@ -41,6 +41,25 @@ SELECT tripl.create_destination('bad', 'webhook', 'http://0x7f.1/x');
 SELECT tripl.create_destination('bad', 'webhook', 'http://[::ffff:127.0.0.1]/x');
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => 'x');
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => 'x', secret_header => 'Content-Type');
+-- every header tripl (or curl for it) sets itself, and all of X-Tripl-*,
+-- is refused as secret_header (22023), in any case
+DO $$
+DECLARE
+    h text;
+BEGIN
+    FOREACH h IN ARRAY ARRAY['X-Tripl-Attempt', 'x-tripl-attempt', 'X-Tripl-Token', 'Idempotency-Key',
+                             'idempotency-key', 'Content-Type', 'Content-Length', 'Host', 'User-Agent',
+                             'Accept', 'Transfer-Encoding', 'Connection', 'Expect', 'TE', 'Upgrade',
+                             'Trailer', 'Keep-Alive', 'Proxy-Connection'] LOOP
+        BEGIN
+            PERFORM tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x',
+                                             secret => 'x', secret_header => h);
+            RAISE NOTICE '%: accepted', h;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '%: % (%)', h, SQLERRM, SQLSTATE;
+        END;
+    END LOOP;
+END $$;
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => 'x', secret_header => 'X-Bad: injected');
 SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', secret => E'x\r\nX-Evil: 1', secret_header => 'X-Token');
 SELECT tripl.create_destination('bad', 'slack', 'https://hooks.slack.com/x', secret => 'x');
@@ -227,6 +246,7 @@ SELECT tripl.create_destination('plain', 'webhook', 'https://hooks.example.com/p
 SELECT tripl.alter_destination('plain', secret => 's3cret');
 SELECT tripl.alter_destination('plain', secret_header => 'X-Token');
 SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'Content-Type');
+SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'X-Tripl-Attempt');
 SELECT tripl.alter_destination('plain', secret => 's3cret', secret_header => 'X-Token');
 SELECT d.secret_header, s.secret, s.owner = d.owner AS secret_owned_by_destination_owner
 FROM tripl.destinations d LEFT JOIN tripl.destination_secrets s ON s.destination_id = d.id WHERE d.name = 'plain';
@@ -269,4 +289,48 @@ SELECT tripl.drop_alert_rule('counts');
 SELECT tripl.drop_alert_rule('counts');
 SELECT count(*) AS states_left FROM tripl.alert_state s
 WHERE NOT EXISTS (SELECT 1 FROM tripl.alert_rules r WHERE r.id = s.rule_id);
+
+-- Destinations of other owners: a destination carries its owner's secret,
+-- so another tripl_admin member may not test, change or drop it, nor send
+-- rules through it (42501); members of the owning role and superusers may
+CREATE ROLE regress_ops NOLOGIN;
+GRANT tripl_admin TO regress_ops;
+SET ROLE regress_ops;
+SELECT tripl.create_destination('ops_hook', 'webhook', 'https://hooks.example.com/ops',
+                                secret => 'ops-secret', secret_header => 'X-Token') > 0 AS ok;
+RESET ROLE;
+SET ROLE regress_alice;
+SELECT tripl.test_destination('ops_hook');
+SELECT tripl.create_alert_rule('alice_rule', 'ops_hook');
+SELECT tripl.alter_destination('ops_hook', enabled => false);
+SELECT tripl.drop_destination('ops_hook');
+SELECT tripl.test_destination('hook');
+SELECT tripl.create_alert_rule('alice_rule', 'hook');
+RESET ROLE;
+SELECT count(*) AS ops_hook_deliveries FROM tripl.deliveries x
+JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'ops_hook';
+SELECT count(*) AS alice_rules FROM tripl.alert_rules WHERE name = 'alice_rule';
+-- as a member of regress_ops she may
+GRANT regress_ops TO regress_alice;
+SET ROLE regress_alice;
+SELECT tripl.test_destination('ops_hook') > 0 AS queued;
+SELECT tripl.create_alert_rule('alice_rule', 'ops_hook') > 0 AS ok;
+SELECT tripl.alter_alert_rule('alice_rule', message_template => 'ops: {{summary}}');
+RESET ROLE;
+-- once she leaves the role, her rule may no longer change what it sends
+-- through regress_ops's destination; she may still drop it
+REVOKE regress_ops FROM regress_alice;
+SET ROLE regress_alice;
+SELECT tripl.alter_alert_rule('alice_rule', message_template => 'hijacked: {{summary}}');
+SELECT tripl.test_destination('ops_hook');
+SELECT r.message_template FROM tripl.alert_rules r WHERE r.name = 'alice_rule';
+SELECT tripl.drop_alert_rule('alice_rule');
+RESET ROLE;
+-- a superuser may do everything with it
+SELECT tripl.test_destination('ops_hook') > 0 AS queued;
+SELECT x.kind, count(*) AS ops_hook_deliveries FROM tripl.deliveries x
+JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'ops_hook' GROUP BY 1;
+SELECT tripl.drop_destination('ops_hook');
+REVOKE tripl_admin FROM regress_ops;
+DROP ROLE regress_ops;
 RESET tripl.mock_now;

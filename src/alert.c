@@ -152,13 +152,20 @@ check_secret(const char *secret)
 	}
 }
 
-/* An HTTP header name we may set: a token that is not one tripl sets */
+/*
+ * An HTTP header name we may set: a token that is not one tripl sets
+ * itself (deliver.c: Content-Type, Expect, Idempotency-Key, X-Tripl-Attempt
+ * and the User-Agent; curl: Host, Content-Length, Accept and the framing
+ * headers), nor any other in tripl's own X-Tripl- namespace, nor a
+ * hop-by-hop header.  A duplicate would be sent twice or replace ours.
+ */
 static void
 check_header_name(const char *h)
 {
 	static const char *const reserved[] = {
 		"content-type", "content-length", "host", "idempotency-key", "transfer-encoding",
-		"connection", "user-agent", "expect", "te", "upgrade", "trailer", "keep-alive"
+		"connection", "user-agent", "expect", "te", "upgrade", "trailer", "keep-alive",
+		"accept", "proxy-connection"
 	};
 	const char *p;
 	int			i;
@@ -179,8 +186,15 @@ check_header_name(const char *h)
 		if (pg_strcasecmp(h, reserved[i]) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("secret_header \"%s\" is set by tripl itself", h)));
+					 errmsg("secret_header \"%s\" is set by tripl itself", h),
+					 errhint("Reserved: Content-Type, Content-Length, Host, Idempotency-Key, User-Agent, Accept, Expect, Connection, Transfer-Encoding, TE, Upgrade, Trailer, Keep-Alive, Proxy-Connection and every X-Tripl-* header.")));
 	}
+	if (pg_strncasecmp(h, "x-tripl-", 8) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header \"%s\" is set by tripl itself", h),
+				 errdetail("X-Tripl-* headers are reserved for tripl (it sends X-Tripl-Attempt with every request)."),
+				 errhint("Use another name, e.g. X-Webhook-Token or Authorization.")));
 }
 
 /* A cron schedule; NULL or empty means none */
@@ -403,6 +417,27 @@ require_owner(Oid owner, const char *what, const char *name)
 }
 
 /*
+ * A destination carries its owner's secret (a Slack URL, a bot token, a
+ * routing key, a header value): only its owner, a member of the owning
+ * role or a superuser may test, change or drop it, or have alert rules
+ * send to it (`to` says which, e.g. "test it")
+ */
+static void
+require_destination_owner(Oid owner, const char *name, const char *to)
+{
+	const char *role;
+
+	if (superuser() || has_privs_of_role(GetUserId(), owner))
+		return;
+	role = GetUserNameFromId(owner, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner of destination \"%s\" to %s", name, to),
+			 errdetail("Destination \"%s\" belongs to role \"%s\".", name, role ? role : "(dropped)"),
+			 errhint("Only the owner of a destination, members of the owning role and superusers may test, change or drop it, or create or change alert rules that send to it.")));
+}
+
+/*
  * SQL: tripl.alter_destination(name, enabled, url, secret, schedule,
  * secret_header).  NULL leaves a setting as it is; at least one must be
  * given, and each one given is either applied or refused (never ignored).
@@ -428,7 +463,7 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	require_admin("change an alert destination");
 	SPI_connect();
 	id = destination_id(name, &owner, &type);
-	require_owner(owner, "destination", name);
+	require_destination_owner(owner, name, "change it");
 	if (!has_enabled && url == NULL && secret == NULL && schedule == NULL && secret_header == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -474,7 +509,7 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("webhook destination \"%s\" has no secret_header to send the secret in", name),
-					 errhint("Pass secret_header too, e.g. tripl.alter_destination('%s', secret => '...', secret_header => 'X-Tripl-Token').",
+					 errhint("Pass secret_header too, e.g. tripl.alter_destination('%s', secret => '...', secret_header => 'X-Webhook-Token').",
 							 name)));
 		if (secret_header && secret == NULL && !has_secret)
 			ereport(ERROR,
@@ -531,7 +566,7 @@ tripl_drop_destination(PG_FUNCTION_ARGS)
 	require_admin("drop an alert destination");
 	SPI_connect();
 	id = destination_id(name, &owner, NULL);
-	require_owner(owner, "destination", name);
+	require_destination_owner(owner, name, "drop it");
 	refuse_drop_if_used("SELECT name FROM tripl.alert_rules WHERE destination_id = $1 ORDER BY name",
 						id, "destination", name, "alert rules",
 						"Drop those rules first with tripl.drop_alert_rule().");
@@ -593,6 +628,7 @@ tripl_create_alert_rule(PG_FUNCTION_ARGS)
 	char	   *tmpl = fn_arg_text(fcinfo, 9);
 	bool		enabled = PG_ARGISNULL(11) ? true : PG_GETARG_BOOL(11);
 	int64		dest_id;
+	Oid			dest_owner;
 	int64		id;
 	ListCell   *lc;
 	Oid			types[12] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, BOOLOID, FLOAT8OID, FLOAT8OID,
@@ -623,7 +659,8 @@ tripl_create_alert_rule(PG_FUNCTION_ARGS)
 		check_template(tmpl);
 
 	SPI_connect();
-	dest_id = destination_id(destination, NULL, NULL);
+	dest_id = destination_id(destination, &dest_owner, NULL);
+	require_destination_owner(dest_owner, destination, "create alert rules that send to it");
 	values[0] = CStringGetTextDatum(name);
 	catalog_execute("SELECT 1 FROM tripl.alert_rules WHERE name = $1", 1, types, values, NULL, true, 0);
 	if (SPI_processed > 0)
@@ -712,6 +749,11 @@ tripl_alter_alert_rule(PG_FUNCTION_ARGS)
 	SPI_connect();
 	values[0] = Int64GetDatum(rule_id(name, &owner));
 	require_owner(owner, "alert rule", name);
+	/* the rule's messages go out through its destination's secret */
+	catalog_execute("SELECT d.name, d.owner::oid::int8 FROM tripl.alert_rules r "
+					"JOIN tripl.destinations d ON d.id = r.destination_id WHERE r.id = $1",
+					1, types, values, NULL, true, 0);
+	require_destination_owner((Oid) spi_int64(0, 1), spi_text(0, 0), "change alert rules that send to it");
 	if (PG_ARGISNULL(1))
 		nulls[1] = 'n';
 	else
@@ -1696,6 +1738,7 @@ tripl_test_destination(PG_FUNCTION_ARGS)
 	require_admin("test an alert destination");
 	SPI_connect();
 	d.id = destination_id(name, &owner, &d.type);
+	require_destination_owner(owner, name, "test it");
 	d.name = name;
 	values[0] = Int64GetDatum(d.id);
 	catalog_execute("SELECT chat_id FROM tripl.destinations WHERE id = $1", 1, types, values, NULL, true, 0);

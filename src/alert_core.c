@@ -588,3 +588,273 @@ alert_utf8_prefix(const char *s, size_t max_bytes)
 		return max_bytes;		/* not UTF-8: cut where asked */
 	return n;
 }
+
+/* One spelling of a secret (core_alloc'd bytes) */
+typedef struct RedactForm
+{
+	char	   *s;
+	size_t		len;
+} RedactForm;
+
+/* Up to this many spellings (see alert_redact_secret) */
+#define REDACT_FORMS	13
+/* forms[] holds the secret as written, 4 JSON and 2 percent spellings, then base64 */
+#define REDACT_FIRST_BASE64	7
+
+/* Append "\\u" and four lower-case hex digits of a UTF-16 unit at out + o */
+static size_t
+redact_u_escape(char *out, size_t o, uint32_t unit)
+{
+	const char *hex = "0123456789abcdef";
+	int			shift;
+
+	out[o++] = '\\';
+	out[o++] = 'u';
+	for (shift = 12; shift >= 0; shift -= 4)
+		out[o++] = hex[(unit >> shift) & 0xF];
+	return o;
+}
+
+/*
+ * The secret JSON-escaped: '"' and '\\', and also '/' as "\/" (slash) and
+ * characters past ASCII as "\u00e9" (unicode), as some encoders do
+ */
+static RedactForm
+redact_json(const char *secret, bool slash, bool unicode)
+{
+	size_t		n = strlen(secret);
+	char	   *out = core_alloc(n * 12 + 1);
+	size_t		o = 0;
+	const unsigned char *p = (const unsigned char *) secret;
+
+	while (*p)
+	{
+		if (*p == '"' || *p == '\\' || (slash && *p == '/'))
+		{
+			out[o++] = '\\';
+			out[o++] = (char) *p++;
+		}
+		else if (unicode && *p >= 0x80)
+		{
+			/* a UTF-8 character as one or two (surrogate) \u escapes */
+			uint32_t	cp;
+			int			extra;
+			int			i;
+
+			if ((*p & 0xE0) == 0xC0)
+				cp = *p & 0x1F, extra = 1;
+			else if ((*p & 0xF0) == 0xE0)
+				cp = *p & 0x0F, extra = 2;
+			else if ((*p & 0xF8) == 0xF0)
+				cp = *p & 0x07, extra = 3;
+			else
+				cp = *p, extra = 0;
+			p++;
+			for (i = 0; i < extra && (*p & 0xC0) == 0x80; i++)
+				cp = (cp << 6) | (*p++ & 0x3F);
+			if (cp > 0x10FFFF)
+				cp = 0xFFFD;
+			if (cp >= 0x10000)
+			{
+				cp -= 0x10000;
+				o = redact_u_escape(out, o, 0xD800 + (cp >> 10));
+				o = redact_u_escape(out, o, 0xDC00 + (cp & 0x3FF));
+			}
+			else
+				o = redact_u_escape(out, o, cp);
+		}
+		else
+			out[o++] = (char) *p++;
+	}
+	out[o] = '\0';
+	return (RedactForm) {out, o};
+}
+
+/* The secret percent-encoded (all but RFC 3986 unreserved characters) */
+static RedactForm
+redact_percent(const char *secret, bool upper)
+{
+	const char *hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	size_t		n = strlen(secret);
+	char	   *out = core_alloc(n * 3 + 1);
+	size_t		o = 0;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) secret; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '.' || *p == '_' || *p == '~')
+			out[o++] = (char) *p;
+		else
+		{
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 0xF];
+		}
+	}
+	out[o] = '\0';
+	return (RedactForm) {out, o};
+}
+
+/*
+ * The secret base64-encoded as it reads when it starts `offset` bytes into
+ * what was encoded (0, 1 or 2): the characters that also depend on the
+ * bytes before it, and the padding, are left out
+ */
+static RedactForm
+redact_base64(const char *secret, int offset, bool url)
+{
+	const char *alphabet = url ?
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" :
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t		n = strlen(secret) + offset;
+	unsigned char *in = core_alloc(n + 3);
+	char	   *out = core_alloc((n / 3 + 1) * 4 + 1);
+	size_t		o = 0;
+	size_t		i;
+	size_t		skip = offset == 0 ? 0 : offset == 1 ? 2 : 3;
+	size_t		keep;
+
+	memcpy(in + offset, secret, n - offset);
+	for (i = 0; i < n; i += 3)
+	{
+		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8) | in[i + 2];
+
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[v & 63];
+	}
+	/* characters that carry real bits: ceil(8n / 6) */
+	keep = (n * 8 + 5) / 6;
+	core_free(in);
+	if (keep <= skip)
+	{
+		out[0] = '\0';
+		return (RedactForm) {out, 0};
+	}
+	memmove(out, out + skip, keep - skip);
+	out[keep - skip] = '\0';
+	return (RedactForm) {out, keep - skip};
+}
+
+/* A stretch of ALERT_REDACT_MIN_RUN bytes as one number */
+static uint64_t
+redact_gram(const char *p)
+{
+	uint64_t	v = 0;
+	int			i;
+
+	for (i = 0; i < ALERT_REDACT_MIN_RUN; i++)
+		v = (v << 8) | (unsigned char) p[i];
+	return v;
+}
+
+/* Slot of a gram in an open-addressing set of `mask + 1` slots */
+static size_t
+redact_slot(const uint64_t *set, const bool *used, size_t mask, uint64_t g)
+{
+	size_t		h = (size_t) ((g * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & mask;
+
+	while (used[h] && set[h] != g)
+		h = (h + 1) & mask;
+	return h;
+}
+
+char *
+alert_redact_secret(const char *text, const char *secret)
+{
+	RedactForm	forms[REDACT_FORMS];
+	int			nforms = 0;
+	size_t		len = strlen(text);
+	size_t		grams = 0;
+	size_t		mask = 1;
+	uint64_t   *set;
+	bool	   *used;
+	bool	   *covered;
+	char	   *out;
+	size_t		o = 0;
+	size_t		i;
+	size_t		j;
+	int			f;
+
+	out = core_alloc(len * 3 + 1);
+	if (secret == NULL || secret[0] == '\0')
+	{
+		memcpy(out, text, len);
+		return out;
+	}
+	forms[0].len = strlen(secret);
+	forms[0].s = core_alloc(forms[0].len + 1);
+	memcpy(forms[0].s, secret, forms[0].len);
+	nforms = 1;
+	forms[nforms++] = redact_json(secret, false, false);
+	forms[nforms++] = redact_json(secret, true, false);
+	forms[nforms++] = redact_json(secret, false, true);
+	forms[nforms++] = redact_json(secret, true, true);
+	forms[nforms++] = redact_percent(secret, true);
+	forms[nforms++] = redact_percent(secret, false);
+	for (i = 0; i < 3; i++)
+	{
+		forms[nforms++] = redact_base64(secret, (int) i, false);
+		forms[nforms++] = redact_base64(secret, (int) i, true);
+	}
+
+	/* every stretch of ALERT_REDACT_MIN_RUN bytes of every spelling */
+	for (f = 0; f < nforms; f++)
+		if (forms[f].len >= ALERT_REDACT_MIN_RUN)
+			grams += forms[f].len - ALERT_REDACT_MIN_RUN + 1;
+	while (mask + 1 < grams * 2 + 2)
+		mask = (mask << 1) | 1;
+	set = core_alloc(sizeof(uint64_t) * (mask + 1));
+	used = core_alloc(sizeof(bool) * (mask + 1));
+	for (f = 0; f < nforms; f++)
+	{
+		for (j = 0; forms[f].len >= ALERT_REDACT_MIN_RUN && j + ALERT_REDACT_MIN_RUN <= forms[f].len; j++)
+		{
+			uint64_t	g = redact_gram(forms[f].s + j);
+			size_t		h = redact_slot(set, used, mask, g);
+
+			set[h] = g;
+			used[h] = true;
+		}
+	}
+
+	covered = core_alloc(len + 1);
+	for (i = 0; i + ALERT_REDACT_MIN_RUN <= len; i++)
+	{
+		if (used[redact_slot(set, used, mask, redact_gram(text + i))])
+			memset(covered + i, true, ALERT_REDACT_MIN_RUN);
+	}
+	/* a spelling shorter than that is looked for whole (base64 of a tiny secret is not: it matches too much) */
+	for (f = 0; f < nforms; f++)
+	{
+		size_t		k = forms[f].len;
+
+		if (k == 0 || k >= ALERT_REDACT_MIN_RUN || (f >= REDACT_FIRST_BASE64 && k < 4))
+			continue;
+		for (i = 0; i + k <= len; i++)
+		{
+			if (memcmp(text + i, forms[f].s, k) == 0)
+				memset(covered + i, true, k);
+		}
+	}
+
+	for (i = 0; i < len; i++)
+	{
+		if (!covered[i])
+			out[o++] = text[i];
+		else if (i == 0 || !covered[i - 1])
+		{
+			memcpy(out + o, "***", 3);
+			o += 3;
+		}
+	}
+	out[o] = '\0';
+	for (f = 0; f < nforms; f++)
+		core_free(forms[f].s);
+	core_free(set);
+	core_free(used);
+	core_free(covered);
+	return out;
+}

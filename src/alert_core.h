@@ -213,4 +213,25 @@ extern const char *delivery_outcome_name(DeliveryOutcome o);
  */
 extern size_t alert_utf8_prefix(const char *s, size_t max_bytes);
 
+/* ---------------------------------------------------------------------
+ * Keeping secrets out of stored texts
+ * ---------------------------------------------------------------------
+ */
+
+/* Shortest stretch of a secret that redaction looks for, in bytes */
+#define ALERT_REDACT_MIN_RUN	6
+
+/*
+ * text (NUL-terminated) with every trace of secret replaced by "***": each
+ * stretch of at least ALERT_REDACT_MIN_RUN bytes (or a whole spelling, if
+ * that is shorter) that also occurs in a spelling of the secret — as
+ * written, JSON-escaped (with or without "\/" and "\uXXXX" escapes),
+ * percent-encoded (upper- or lower-case hex) or base64 (standard or URL
+ * alphabet, at any offset) — is covered, so the secret can neither show
+ * whole in another encoding nor in part, e.g. cut at a length limit.
+ * Overlapping and adjacent covered stretches become one "***".  A NULL or
+ * empty secret leaves the text as it is.  Returns core_alloc'd memory.
+ */
+extern char *alert_redact_secret(const char *text, const char *secret);
+
 #endif							/* TRIPL_ALERT_CORE_H */

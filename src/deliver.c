@@ -10,8 +10,9 @@
  *	  concurrently with a curl multi handle, outside any transaction;
  *	  (3) in a second transaction record each result: 2xx sent; 408, 429,
  *	  5xx and network errors back to pending with exponential backoff and
- *	  jitter (honouring Retry-After); other statuses, refused addresses and
- *	  too many attempts dead.  A crash after (1) leaves leased rows that the
+ *	  jitter (honouring Retry-After), counted from when the failure was
+ *	  observed; other statuses, refused addresses and too many attempts
+ *	  dead.  A crash after (1) leaves leased rows that the
  *	  next pass reclaims when the lease expires, and every attempt carries
  *	  the delivery's Idempotency-Key, so receivers can drop duplicates.
  *
@@ -19,7 +20,9 @@
  *	  address a host name resolves to is checked right before connecting
  *	  (curl's open-socket callback), so loopback, private, link-local and
  *	  metadata addresses are refused unless tripl.allow_private_destinations
- *	  is on.  Secrets are redacted from anything stored.
+ *	  is on.  Nothing stored shows a secret: the response body of a
+ *	  destination with a secret is not kept, and its error texts lose
+ *	  every trace of the secret (alert_redact_secret).
  *
  *	  Passes run in background workers: tripl.deliver() starts a short-lived
  *	  one and waits for it; the scheduler's delivery worker runs them in a
@@ -70,7 +73,9 @@ PGDLLEXPORT void tripl_deliver_worker_main(Datum arg);
 /* What a pass needs to know (copied into a worker started by tripl.deliver) */
 typedef struct DeliverSettings
 {
-	TimestampTz now;
+	TimestampTz now;			/* tripl_now() when the pass was set up */
+	bool		mocked;			/* now is tripl.mock_now */
+	TimestampTz real_start;		/* the real clock at that moment */
 	int			max_deliveries;
 	bool		allow_private;
 	int			connect_timeout_ms;
@@ -100,12 +105,13 @@ typedef struct Outgoing
 	int			attempts;
 	char	   *url;			/* malloc'd */
 	char	   *body;			/* malloc'd */
-	char	   *secret;			/* for redaction; palloc'd, may be NULL */
+	char	   *secret;			/* what redaction looks for; palloc'd, may be NULL */
 	struct curl_slist *headers;
 	CURL	   *easy;
 	char		errbuf[CURL_ERROR_SIZE];
+	bool		keep_body;		/* false for a destination with a secret */
 	char		response[MAX_RESPONSE + 1];
-	size_t		response_len;
+	size_t		response_len;	/* bytes received, up to MAX_RESPONSE */
 	char		retry_after[64];
 	bool		refused;
 	char		refused_why[160];
@@ -113,6 +119,7 @@ typedef struct Outgoing
 	bool		finished;
 	CURLcode	code;
 	long		status;
+	TimestampTz done_at;		/* real clock when the answer (or failure) came; 0 if none */
 } Outgoing;
 
 static bool curl_ready = false;
@@ -157,6 +164,8 @@ static void
 settings_from_gucs(DeliverSettings *ds, int max_deliveries)
 {
 	ds->now = tripl_now();
+	ds->mocked = tripl_now_is_mocked();
+	ds->real_start = GetCurrentTimestamp();
 	ds->max_deliveries = max_deliveries;
 	ds->allow_private = tripl_allow_private_destinations;
 	ds->connect_timeout_ms = tripl_delivery_connect_timeout_ms;
@@ -168,32 +177,36 @@ settings_from_gucs(DeliverSettings *ds, int max_deliveries)
 	ds->concurrency = tripl_delivery_concurrency;
 }
 
-/* Replace every occurrence of secret in text with "***" */
-static char *
-redact(const char *text, const char *secret)
+/*
+ * What of a destination's secret must never be stored: the secret, except
+ * that a Slack destination's secret is its whole URL, whose scheme and
+ * host are shown in tripl.destinations (and named in connection errors):
+ * there it is the path and query after the host
+ */
+static const char *
+secret_to_redact(const char *type, const char *secret)
 {
-	StringInfoData buf;
-	const char *p = text;
-	size_t		slen;
+	const char *p;
 
-	if (text == NULL)
-		return NULL;
-	if (secret == NULL || secret[0] == '\0')
-		return pstrdup(text);
-	slen = strlen(secret);
-	initStringInfo(&buf);
-	for (;;)
-	{
-		const char *hit = strstr(p, secret);
+	if (secret == NULL || strcmp(type, "slack") != 0)
+		return secret;
+	p = strstr(secret, "://");
+	p = p ? strpbrk(p + 3, "/?#") : NULL;
+	return (p && p[1] != '\0') ? p : secret;
+}
 
-		if (hit == NULL)
-			break;
-		appendBinaryStringInfo(&buf, p, hit - p);
-		appendStringInfoString(&buf, "***");
-		p = hit + slen;
-	}
-	appendStringInfoString(&buf, p);
-	return buf.data;
+/*
+ * When a request's answer (or failure) was observed, on tripl's clock: the
+ * real time, or with tripl.mock_now the mock time plus the real time the
+ * pass has taken so far (so a retry waits its backoff after the failure,
+ * not after the start of the pass, in tests too)
+ */
+static int64
+observed_us(const DeliverSettings *ds, TimestampTz real)
+{
+	if (ds->mocked)
+		return ts_to_unix(ds->now) + Max(real - ds->real_start, 0);
+	return ts_to_unix(real);
 }
 
 /* Printable ASCII copy of bytes from the network (others become '?') */
@@ -241,7 +254,9 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	{
 		size_t		k = n < room ? n : room;
 
-		memcpy(o->response + o->response_len, ptr, k);
+		/* the body of a destination with a secret is never kept, see record() */
+		if (o->keep_body)
+			memcpy(o->response + o->response_len, ptr, k);
 		o->response_len += k;
 		o->response[o->response_len] = '\0';
 	}
@@ -383,6 +398,7 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 			o->code = msg->data.result;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &o->status);
 			o->finished = true;
+			o->done_at = GetCurrentTimestamp();
 			curl_multi_remove_handle(multi, msg->easy_handle);
 		}
 		if (running > 0)
@@ -451,7 +467,8 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 
 		o->id = spi_int64(i, 0);
 		o->attempts = (int) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		o->secret = secret ? pstrdup(secret) : NULL;
+		o->secret = secret ? pstrdup(secret_to_redact(spi_text(i, 4), secret)) : NULL;
+		o->keep_body = (secret == NULL);
 		o->body = strdup(spi_text(i, 3));
 		MemoryContextSwitchTo(old);
 		if (o->body == NULL ||
@@ -484,10 +501,11 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 	bool	   *body_nulls = palloc(sizeof(bool) * n);
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
+	Datum	   *ats = palloc(sizeof(Datum) * n);
 	Oid			types[7] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		values[7];
-	int64		now_us = ts_to_unix(ds->now);
+	TimestampTz recording = GetCurrentTimestamp();
 
 	for (i = 0; i < n; i++)
 	{
@@ -495,7 +513,8 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 		DeliveryOutcome outcome;
 		const char *status;
 		char	   *error = NULL;
-		int64		next = now_us;
+		int64		at = observed_us(ds, o->done_at ? o->done_at : recording);
+		int64		next = at;
 
 		if (o->refused)
 		{
@@ -526,27 +545,44 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 		}
 		else if (outcome == DELIVERY_RETRY)
 		{
-			int64		retry_after = o->retry_after[0] ? parse_retry_after(o->retry_after, now_us) : -1;
+			int64		retry_after = o->retry_after[0] ? parse_retry_after(o->retry_after, at) : -1;
 
+			/* the backoff counts from the failure, not from the start of the pass */
 			status = "pending";
-			next = now_us + delivery_backoff_us(o->attempts,
-												(int64) ds->retry_base_ms * 1000,
-												(int64) ds->retry_cap_ms * 1000,
-												pg_prng_double(&pg_global_prng_state),
-												retry_after);
+			next = at + delivery_backoff_us(o->attempts,
+											(int64) ds->retry_base_ms * 1000,
+											(int64) ds->retry_cap_ms * 1000,
+											pg_prng_double(&pg_global_prng_state),
+											retry_after);
 		}
 		else
 			status = "dead";
 		ids[i] = Int64GetDatum(o->id);
 		statuses[i] = CStringGetTextDatum(status);
 		nexts[i] = TimestampTzGetDatum(unix_to_ts(next));
+		ats[i] = TimestampTzGetDatum(unix_to_ts(at));
 		code_nulls[i] = !(o->finished && o->code == CURLE_OK);
 		codes[i] = Int32GetDatum((int32) o->status);
+
+		/*
+		 * Nothing stored may show the destination's secret, which other
+		 * admins must not read: a curl error could name the URL (a Slack
+		 * URL, a Telegram token), so errors lose every trace of it (see
+		 * alert_redact_secret); a receiver may echo the secret in any
+		 * encoding or cut, so the body of a destination with a secret is
+		 * not kept at all.
+		 */
+		if (error && o->secret)
+			error = alert_redact_secret(error, o->secret);
 		error_nulls[i] = (error == NULL);
-		errors[i] = error ? CStringGetTextDatum(redact(printable(error, strlen(error)), o->secret)) : (Datum) 0;
+		errors[i] = error ? CStringGetTextDatum(printable(error, strlen(error))) : (Datum) 0;
 		body_nulls[i] = (o->response_len == 0);
-		bodies[i] = body_nulls[i] ? (Datum) 0 :
-			CStringGetTextDatum(redact(printable(o->response, o->response_len), o->secret));
+		if (body_nulls[i])
+			bodies[i] = (Datum) 0;
+		else if (!o->keep_body)
+			bodies[i] = CStringGetTextDatum("response body not stored: destination has a secret");
+		else
+			bodies[i] = CStringGetTextDatum(printable(o->response, o->response_len));
 	}
 
 	SetCurrentStatementStartTimestamp();
@@ -560,11 +596,11 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 	values[3] = PointerGetDatum(construct_md_array(codes, code_nulls, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(construct_md_array(errors, error_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 	values[5] = PointerGetDatum(construct_md_array(bodies, body_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-	values[6] = TimestampTzGetDatum(ds->now);
+	values[6] = PointerGetDatum(construct_array(ats, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
 	catalog_execute("UPDATE tripl.deliveries d SET status = u.st, next_attempt_at = u.nx, lease_until = NULL, "
 					"last_http_status = u.code, last_error = u.err, last_response = u.body, "
-					"sent_at = CASE WHEN u.st = 'sent' THEN $7 ELSE d.sent_at END "
-					"FROM unnest($1, $2, $3, $4, $5, $6) AS u(id, st, nx, code, err, body) "
+					"sent_at = CASE WHEN u.st = 'sent' THEN u.at ELSE d.sent_at END "
+					"FROM unnest($1, $2, $3, $4, $5, $6, $7) AS u(id, st, nx, code, err, body, at) "
 					"WHERE d.id = u.id AND d.status = 'sending'",
 					7, types, values, NULL, false, 0);
 	SPI_finish();

@@ -134,6 +134,13 @@ tripl_now(void)
 	return GetCurrentTransactionStartTimestamp();
 }
 
+/* Is tripl_now() the tripl.mock_now setting rather than the real clock? */
+bool
+tripl_now_is_mocked(void)
+{
+	return mock_now_set;
+}
+
 TRIPL_SQL_FUNCTION(tripl_now_sql);
 
 /* SQL: tripl.now() */

@@ -39,8 +39,9 @@
 extern int	tripl_query_timeout_ms;
 extern int	tripl_chunk_buckets;
 
-/* The one clock (tripl.c) */
+/* The one clock (tripl.c); is it tripl.mock_now? */
 extern TimestampTz tripl_now(void);
+extern bool tripl_now_is_mocked(void);
 
 /* Unix-epoch microseconds <-> TimestampTz */
 static inline int64

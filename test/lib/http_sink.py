@@ -36,6 +36,17 @@ A step is one of
                                              value (sent as application/json)
     {"status": 200, "headers": {"X-A": "b"}} extra response headers
     {"status": 200, "delay": 0.5}            wait before answering
+    {"status": 500, "echo": true}            answer with the request as JSON
+                                             (json.dumps: quotes, backslashes
+                                             and non-ASCII escaped):
+                                             {"method", "path", "headers",
+                                             "body", "raw_base64",
+                                             "raw_urlencoded"}, the raw_* of
+                                             the request line, headers and
+                                             body; after "body" if given (a
+                                             prefix, e.g. padding)
+    {"status": 500, "echo_header": "X-A"}    answer with that request header's
+                                             value as it came, after "body"
     {"action": "hang", "seconds": 30}        read the request, wait, then
                                              close without answering
     {"action": "close"}                      close without answering
@@ -86,7 +97,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_from_bytes, urlsplit
 
 DEFAULT_ANSWER = {"status": 200, "body": "ok"}
 CONTROL_PATHS = ("/_control", "/_requests", "/_reset")
@@ -124,6 +135,8 @@ def validate_step(step):
     delay = step.get("delay", 0)
     if not isinstance(delay, (int, float)) or delay < 0:
         raise ValueError("delay must be a non-negative number")
+    if (step.get("echo") or step.get("echo_header")) and not isinstance(step.get("body", ""), str):
+        raise ValueError("an echo's body (its prefix) must be a string")
     return step
 
 
@@ -330,9 +343,22 @@ class Handler(BaseHTTPRequestHandler):
             "client_port": self.client_address[1],
         }
         step = sink.record_and_plan(rec)
-        self.answer(sink, step)
+        self.answer(sink, step, rec, body)
 
-    def answer(self, sink, step):
+    def echo_body(self, step, rec, body):
+        """The body of an echo step: the prefix, then the request."""
+        prefix = step.get("body", "")
+        if step.get("echo_header"):
+            return prefix.encode("utf-8") + self.headers.get(step["echo_header"], "").encode("latin-1", "replace")
+        raw = ("%s %s %s\r\n" % (self.command, self.path, self.request_version)).encode("latin-1", "replace")
+        raw += b"".join(("%s: %s\r\n" % (k, v)).encode("latin-1", "replace") for k, v in rec["raw_headers"])
+        raw += b"\r\n" + body
+        doc = {"method": rec["method"], "path": rec["path"], "headers": rec["headers"],
+               "body": rec["body"], "raw_base64": base64.b64encode(raw).decode("ascii"),
+               "raw_urlencoded": quote_from_bytes(raw, safe="")}
+        return prefix.encode("utf-8") + json.dumps(doc).encode("utf-8")
+
+    def answer(self, sink, step, rec=None, body=b""):
         action = step.get("action")
         if action == "close":
             self.drop_connection()
@@ -347,6 +373,9 @@ class Handler(BaseHTTPRequestHandler):
         headers = dict(step.get("headers", {}))
         if "retry_after" in step:
             headers["Retry-After"] = str(step["retry_after"])
+        if step.get("echo") or step.get("echo_header"):
+            self.respond(step.get("status", 200), self.echo_body(step, rec, body), headers=headers)
+            return
         body = step.get("body", "")
         if isinstance(body, str):
             self.respond(step.get("status", 200), body.encode("utf-8"), headers=headers)

@@ -1,7 +1,8 @@
 # Alert delivery over real HTTP to a receiver on 127.0.0.1: a real anomaly
 # end to end, retries with one idempotency key, Retry-After, permanent
 # failures, crashes before and after sending, slow receivers, the
-# private-address guard after DNS, and a bulk send.
+# private-address guard after DNS, a bulk send, secrets that receivers
+# echo, and retries timed from the failure.
 use strict;
 use warnings;
 use Encode;
@@ -46,7 +47,7 @@ sub delivery
 }
 
 sql("SELECT tripl.create_destination('hook', 'webhook', '" . $sink->url('/alerts') . "', "
-	  . "secret => 'hook-secret', secret_header => 'X-Tripl-Token')");
+	  . "secret => 'hook-secret', secret_header => 'X-Hook-Token')");
 
 # 1. A real anomaly, end to end: collect -> detect -> evaluate -> deliver
 sql(q{
@@ -76,7 +77,7 @@ my $body = decode_json($reqs[0]{body});
 is($reqs[0]{path}, '/alerts', '... on the webhook path');
 is($body->{items}[0]{scope_name} . ' ' . $body->{items}[0]{direction} . ' ' . $body->{items}[0]{actual_count},
 	'visits spike 400', '... about the spike');
-is(TriplSink::header($reqs[0], 'X-Tripl-Token'), 'hook-secret', '... with the secret header');
+is(TriplSink::header($reqs[0], 'X-Hook-Token'), 'hook-secret', '... with the secret header');
 is(TriplSink::header($reqs[0], 'Idempotency-Key'), sql('SELECT idempotency_key FROM tripl.deliveries'),
 	'... and the delivery\'s idempotency key');
 is(sql("SELECT status || ' ' || last_http_status FROM tripl.deliveries"), 'sent 200', 'the delivery is recorded as sent');
@@ -120,7 +121,9 @@ my $id = sql(q{SET tripl.mock_now = '2026-03-22 01:00:00+00'; SELECT tripl.test_
 is(deliver_at('2026-03-22 01:00:00+00'), '0', 'first attempt: 503');
 my $d = delivery($id);
 is("$d->{status} $d->{attempts} $d->{http}", 'pending 1 503', 'pending after one attempt, status kept');
-is(sql("SELECT extract(epoch FROM next_attempt_at - '2026-03-22 01:00+00') BETWEEN 8.75 AND 11.25 FROM tripl.deliveries WHERE id = $id"),
+# the backoff counts from the failure: the mock time plus the (short) time
+# the pass took to see the 503
+is(sql("SELECT extract(epoch FROM next_attempt_at - '2026-03-22 01:00+00') BETWEEN 8.75 AND 12.25 FROM tripl.deliveries WHERE id = $id"),
 	't', 'next attempt after the 10 s base backoff with jitter');
 is(deliver_at('2026-03-22 01:00:05+00'), '0', 'not retried before its time');
 is(scalar($sink->requests), 1, '... so the receiver saw one request');
@@ -262,6 +265,116 @@ my %bulk = map { TriplSink::header($_, 'Idempotency-Key') => 1 } @reqs;
 is(scalar(keys %bulk), 1000, 'the receiver got 1 000 distinct deliveries');
 is(sql(q{SELECT count(*) FROM tripl.deliveries WHERE idempotency_key LIKE 'bulk-%' AND status = 'sent'}), '1000',
 	'all recorded as sent');
+
+# 10. Secrets are never stored, however a receiver echoes them back: the
+#     response body of a destination with a secret is not kept (only its
+#     status and a note), and error texts lose every trace of the secret
+
+# every trace of $secret in $text: the secret as written, JSON-escaped,
+# percent-encoded, base64, or any 8 bytes of it in a row
+sub pct { my ($s) = @_; $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord($1))/ge; return $s }
+sub traces
+{
+	my ($text, $secret) = @_;
+	my $json = JSON::PP->new->allow_nonref->encode($secret);
+	$json =~ s/^"|"$//g;
+	my @forms = ($secret, $json, pct($secret), lc(pct($secret)), MIME::Base64::encode_base64($secret, ''));
+	push @forms, substr($secret, $_, 8) for 0 .. length($secret) - 8;
+	return grep { index($text, $_) >= 0 } @forms;
+}
+sub stored
+{
+	my ($id) = @_;
+	return sql("SELECT coalesce(last_http_status::text, '') || '|' || coalesce(last_error, '') || '|' "
+		  . "|| coalesce(last_response, '') FROM tripl.deliveries WHERE id = $id");
+}
+my $note = 'response body not stored: destination has a secret';
+# a quote and a backslash, so that JSON escapes it
+my $hook_secret = 'Zq7"Wx\\9/Kp+Lm=T0k3n';
+my $slack_path = '/echo-slack/T000/B000/sl4ckS3cretP4rt';
+sql("SELECT tripl.create_destination('echo_plain', 'webhook', '" . $sink->url('/echo-plain') . "')");
+sql("SELECT tripl.create_destination('echo_hook', 'webhook', '" . $sink->url('/echo') . "', "
+	  . "secret => '$hook_secret', secret_header => 'X-Hook-Token')");
+sql("SELECT tripl.create_destination('echo_chat', 'slack', '" . $sink->url($slack_path) . "')");
+
+# without a secret the answer is kept, so the receiver's echo is seen
+$sink->reset;
+$sink->plan([ { status => 500, echo => JSON::PP::true } ], { status => 200 });
+$id = sql(q{SELECT tripl.test_destination('echo_plain')});
+deliver_at(undef);
+like(stored($id), qr/^500\|HTTP status 500\|\{"method": "POST", "path": "\/echo-plain"/,
+	'a destination without a secret keeps the (echoed) answer');
+
+# the receiver echoes the request JSON-escaped (and base64, and URL-encoded)
+$sink->reset;
+$sink->plan([ { status => 500, echo => JSON::PP::true } ], { status => 200 });
+$id = sql(q{SELECT tripl.test_destination('echo_hook')});
+deliver_at(undef);
+@reqs = $sink->requests;
+is(TriplSink::header($reqs[0], 'X-Hook-Token'), $hook_secret, 'the receiver got the secret header ...');
+is(stored($id), "500|HTTP status 500|$note", '... and echoed it, but only the status and a note are stored');
+is(join(', ', traces(stored($id), $hook_secret)), '', 'no trace of the secret is stored');
+
+# the echo is cut at 1 kB 10 bytes into the secret
+$sink->reset;
+$sink->plan([ { status => 500, echo_header => 'X-Hook-Token', body => 'x' x 1014 } ], { status => 200 });
+$id = sql(q{SELECT tripl.test_destination('echo_hook')});
+deliver_at(undef);
+is(stored($id), "500|HTTP status 500|$note", 'an echo cut inside the secret is not stored either');
+is(join(', ', traces(stored($id), $hook_secret)), '', '... no trace of the secret');
+
+# Slack: the secret is the URL; the receiver echoes the path
+$sink->reset;
+$sink->plan([ { status => 404, echo => JSON::PP::true } ], { status => 200 });
+$id = sql(q{SELECT tripl.test_destination('echo_chat')});
+deliver_at(undef);
+is(($sink->requests)[0]{path}, $slack_path, 'the Slack receiver got the secret path ...');
+is(stored($id), "404|HTTP status 404|$note", '... and echoed it, but only the status and a note are stored');
+is(join(', ', traces(stored($id), $slack_path)), '', 'no trace of the Slack URL\'s path is stored');
+
+# a connection error to a Slack URL names the host (shown in tripl.destinations anyway), not the path
+my $down_path = '/services/T1/B1/d0wnS3cretP4th';
+sql("SELECT tripl.create_destination('down_chat', 'slack', 'http://127.0.0.1:" . $slow->port . "$down_path')");
+$id = sql(q{SELECT tripl.test_destination('down_chat')});
+deliver_at(undef);
+$d = delivery($id);
+like($d->{error}, qr/connect.*127\.0\.0\.1|127\.0\.0\.1.*connect/i, 'a connection error keeps the host: ' . $d->{error});
+is(join(', ', traces($d->{error}, $down_path)), '', '... and has no trace of the secret path');
+sql(q{SELECT tripl.alter_destination('down_chat', enabled => false)});
+
+# 11. The next attempt waits its backoff from the failure, not from the
+#     start of the pass: a request that times out after 3 s with a 2 s
+#     (+-12.5 %) backoff is retried 1.75-2.25 s after the timeout
+my $timing = q{SET tripl.delivery_timeout = '3s'; SET tripl.delivery_retry_base = '2s'; };
+$sink->reset;
+$sink->plan([ { action => 'hang', seconds => 8 } ], { status => 200 });
+$id = sql(q{SELECT tripl.test_destination('hook')});
+$t0 = time;
+is(sql($timing . 'SELECT tripl.deliver()'), '0', 'attempt 1 times out');
+my $t1 = time;
+ok($t1 - $t0 >= 2.9, sprintf('... after the 3 s timeout (%.2f s)', $t1 - $t0));
+my $wait = sql("SELECT extract(epoch FROM next_attempt_at) FROM tripl.deliveries WHERE id = $id") - $t1;
+ok($wait >= 1.75 - 0.5 && $wait <= 2.25,
+	sprintf('attempt 2 is due 2 s (+-12.5 %%) after the timeout was seen, not after the pass started (%.2f s after the pass)', $wait));
+my $tries = 0;
+while (sql($timing . 'SELECT tripl.deliver()') eq '0' && $tries++ < 100) { usleep(100_000) }
+@reqs = $sink->requests;
+is(scalar(@reqs), 2, 'attempt 2 is accepted');
+my $gap = $reqs[1]{time} - ($reqs[0]{time} + 3);
+ok($gap >= 1.75 - 0.1, sprintf('attempt 2 reached the receiver %.2f s after attempt 1 timed out (at least 1.75 s)', $gap));
+is(delivery($id)->{status}, 'sent', 'sent');
+
+# with tripl.mock_now, the failure is seen at the mock time plus the time
+# the pass took, so the backoff still counts from it
+$sink->reset;
+$sink->plan([ { action => 'hang', seconds => 8 } ], { status => 200 });
+$id = sql(q{SET tripl.mock_now = '2026-03-23 00:00+00'; SELECT tripl.test_destination('hook')});
+sql($timing . q{SET tripl.mock_now = '2026-03-23 00:00+00'; SELECT tripl.deliver()});
+$wait = sql("SELECT extract(epoch FROM next_attempt_at - '2026-03-23 00:00+00') FROM tripl.deliveries WHERE id = $id");
+ok($wait >= 3 + 1.75 && $wait <= 3 + 2.25 + 2,
+	sprintf('with tripl.mock_now: due 3 s (the timeout) + 2 s (+-12.5 %%) after the mock time (%.2f s)', $wait));
+is(deliver_at('2026-03-23 00:00:04+00'), '0', 'not retried before then');
+is(deliver_at('2026-03-23 00:01:00+00'), '1', 'retried and sent after it');
 
 $sink->stop;
 $node->stop;

@@ -57,6 +57,7 @@ max_worker_processes = 16
 $node->start;
 my $sink = TriplSink->start($node->basedir . '/sink');
 # receivers answer with a body, which tripl keeps (up to 1 kB) as last_response
+# for "hook" (a destination with a secret, "hook2", keeps none)
 $sink->plan([], { status => 200, body => '{"ok": true, "note": "' . ('accepted ' x 100) . '"}' });
 
 sub sql { my ($q) = @_; return $node->safe_psql('soak', $q) }

@@ -749,6 +749,79 @@ test_utf8_prefix(void)
 	CHECK(n == 901, "every cut of 3-byte characters is on a character boundary");
 }
 
+/* ------------------------------------------------------------------ */
+/* Redacting a secret from stored texts                               */
+/* ------------------------------------------------------------------ */
+
+/* Redact and compare with what is expected, freeing the result */
+static void
+check_redact(const char *text, const char *secret, const char *expect, const char *what)
+{
+	char	   *got = alert_redact_secret(text, secret);
+
+	CHECK(strcmp(got, expect) == 0, what);
+	if (strcmp(got, expect) != 0)
+		printf("#   got \"%s\"\n#  want \"%s\"\n", got, expect);
+	core_free(got);
+}
+
+/*
+ * The spellings below were made with Python's json.dumps,
+ * urllib.parse.quote(safe='') and base64, not with the code under test
+ */
+static void
+test_redact(void)
+{
+	/* Zq7"Wx\9/Kp é+Lm=T: a quote, a backslash, a slash, a blank, a 2-byte é */
+	const char *secret = "Zq7\"Wx\\9/Kp \xc3\xa9+Lm=T";
+	char		big[4200];
+	char		text[300];
+	size_t		i;
+
+	check_redact("no secret here", NULL, "no secret here", "no secret: the text is kept");
+	check_redact("no secret here", "", "no secret here", "an empty secret: the text is kept");
+	check_redact("Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server", secret,
+				 "Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server",
+				 "a text without the secret is kept as it is");
+	check_redact("token Zq7\"Wx\\9/Kp \xc3\xa9+Lm=T!", secret, "token ***!", "the secret as written");
+	check_redact("Zq7\"Wx\\9/Kp \xc3\xa9+Lm=TZq7\"Wx\\9/Kp \xc3\xa9+Lm=T", secret, "***",
+				 "the secret twice in a row: one ***");
+	check_redact("{\"h\": \"Zq7\\\"Wx\\\\9/Kp \\u00e9+Lm=T\"}", secret, "{\"h\": \"***\"}",
+				 "JSON-escaped with \\u escapes (json.dumps)");
+	check_redact("{\"h\": \"Zq7\\\"Wx\\\\9/Kp \xc3\xa9+Lm=T\"}", secret, "{\"h\": \"***\"}",
+				 "JSON-escaped, UTF-8 kept (ensure_ascii=False)");
+	check_redact("{\"h\": \"Zq7\\\"Wx\\\\9\\/Kp \\u00e9+Lm=T\"}", secret, "{\"h\": \"***\"}",
+				 "JSON-escaped with \\/");
+	check_redact("GET /x?t=Zq7%22Wx%5C9%2FKp%20%C3%A9%2BLm%3DT&y=1", secret, "GET /x?t=***&y=1",
+				 "percent-encoded, upper-case hex");
+	check_redact("GET /x?t=Zq7%22Wx%5c9%2fKp%20%c3%a9%2bLm%3dT&y=1", secret, "GET /x?t=***&y=1",
+				 "percent-encoded, lower-case hex");
+	check_redact("Authorization: Basic dXNlcjpacTciV3hcOS9LcCDDqStMbT1U", secret,
+				 "Authorization: Basic dXNlcjp***",
+				 "base64 of 'user:' + secret (the secret starts 2 bytes into a group)");
+	check_redact("b64 YWJacTciV3hcOS9LcCDDqStMbT1U", secret, "b64 YWJ***",
+				 "base64 (URL alphabet) of 'ab' + secret");
+	check_redact("b64 WnE3Ild4XDkvS3Agw6krTG09VA==.", secret, "b64 ***==.",
+				 "base64 of the secret");
+	check_redact("{\"echo\": \"Zq7\\\"Wx\\\\9/K", secret, "{\"echo\": \"***",
+				 "a text cut in the middle of the JSON-escaped secret");
+	check_redact("cut: Zq7\"Wx", secret, "cut: ***", "a text cut 6 bytes into the secret");
+	check_redact("pieces Zq7\"Wx and Kp \xc3\xa9+Lm here", secret, "pieces *** and *** here",
+				 "pieces of the secret, each at least 6 bytes");
+	check_redact("only Lm=T here", secret, "only Lm=T here",
+				 "a stretch shorter than 6 bytes of a longer secret is kept");
+	check_redact("xabcx abc ab", "abc", "x***x *** ab", "a secret shorter than 6 bytes is looked for whole");
+
+	/* a 4096-byte secret, a 1 kB text cut 1000 bytes into it */
+	for (i = 0; i < 4096; i++)
+		big[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[(i * 7 + i / 62) % 62];
+	big[4096] = '\0';
+	memcpy(text, "x=", 2);
+	memcpy(text + 2, big + 1000, 200);
+	text[202] = '\0';
+	check_redact(text, big, "x=***", "200 bytes from the middle of a 4096-byte secret");
+}
+
 /* Run every test group and print the TAP plan */
 int
 main(void)
@@ -762,5 +835,6 @@ main(void)
 	test_retry_after();
 	test_classify();
 	test_utf8_prefix();
+	test_redact();
 	return unit_done();
 }
