@@ -22,9 +22,10 @@ PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
 	src/plot_pg.c
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-# The 0.1 install script and the update scripts after it: CREATE EXTENSION
-# of the newest version runs the chain, so a fresh install and an updated
-# one are the same by construction (the upgrade test checks the rows too).
+# sql/tripl.sql is the install script of the current version, installed as
+# tripl--$(EXTVERSION).sql; each release before it keeps its update script
+# (and 0.1 its install script, for the upgrade test and for old dumps).
+DATA_built = sql/tripl--$(EXTVERSION).sql
 DATA = sql/tripl--0.1.sql sql/tripl--0.1--0.2.sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
@@ -57,6 +58,9 @@ UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron temp
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
 	@mkdir -p test/unit/bin
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lm
+
+sql/tripl--$(EXTVERSION).sql: sql/tripl.sql
+	cp $< $@
 
 .PHONY: unit test demo bench deps valgrind
 unit: $(UNIT_TESTS)

@@ -17,7 +17,7 @@
  *
  *	  A metric reads only sources of its own owner (see defs_check_source_owner),
  *	  so each statement holds SQL of one role and runs as that role,
- *	  read-only, with tripl.query_timeout; writes run as the extension owner.  A per-metric advisory lock makes
+ *	  read-only, with tripl.query_timeout; writes run as the extension owner.  A lock on the metric's state row makes
  *	  concurrent collections of one metric take turns.
  *
  *-------------------------------------------------------------------------
@@ -1010,6 +1010,9 @@ task_rank_breakdowns(MetricTask *t)
 	SourceSlot *slot = t->slot[0];
 	char	   *filter = task_rank_filter(t);
 
+	/* the ranks serve every chunk: they live as long as the task */
+	MemoryContext task_cxt = GetMemoryChunkContext(t);
+
 	foreach(lc, m->breakdowns)
 	{
 		List	   *kept = NIL;
@@ -1029,12 +1032,22 @@ task_rank_breakdowns(MetricTask *t)
 				if (spi_isnull(i, 0))
 					null_kept = true;
 				else
-					kept = lappend(kept, (char *) spi_text(i, 0));
+				{
+					MemoryContext old = MemoryContextSwitchTo(task_cxt);
+
+					kept = lappend(kept, pstrdup(spi_text(i, 0)));
+					MemoryContextSwitchTo(old);
+				}
 			}
 		}
-		t->rank_values = lappend(t->rank_values, kept);
-		t->rank_nulls = lappend(t->rank_nulls, makeInteger(null_kept ? 1 : 0));
-		t->rank_limited = lappend(t->rank_limited, makeInteger(m->values_limit > 0 ? 1 : 0));
+		{
+			MemoryContext old = MemoryContextSwitchTo(task_cxt);
+
+			t->rank_values = lappend(t->rank_values, kept);
+			t->rank_nulls = lappend(t->rank_nulls, makeInteger(null_kept ? 1 : 0));
+			t->rank_limited = lappend(t->rank_limited, makeInteger(m->values_limit > 0 ? 1 : 0));
+			MemoryContextSwitchTo(old);
+		}
 	}
 	t->ranked = true;
 }
@@ -1171,13 +1184,9 @@ task_chunk_body(void *arg)
 	int			n;
 	int			i;
 	int			idx;
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		values[2];
 
 	/* take turns with concurrent collections of this metric */
-	values[0] = Int32GetDatum(TRIPL_LOCK_CLASS);
-	values[1] = Int32GetDatum((int32) (t->m->id % PG_INT32_MAX));
-	catalog_execute("SELECT pg_advisory_xact_lock($1, $2)", 2, types, values, NULL, false, 0);
+	metric_state_lock(Int64GetDatum(t->m->id));
 	/* the metric must still exist (its value tables have no foreign key) */
 	{
 		Oid			idtype[1] = {INT8OID};
@@ -1407,15 +1416,24 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 				continue;
 			if (t->slot[0]->engine && !t->slot[0]->failed && t->bd_base >= 0)
 				tc.bslot = t->slot[0];
+
+			/*
+			 * A nested SPI connection per task and chunk: the results of
+			 * its statements are freed when it is done, not kept until the
+			 * whole pass ends (thousands of metrics in one tick).
+			 */
+			SPI_connect();
 			err = run_in_subxact(task_chunk_body, &tc);
 			if (err)
 			{
 				MemoryContextSwitchTo(group_cxt);
 				t->failed = true;
 				t->error = pstrdup(err);
-				MemoryContextSwitchTo(chunk_cxt);
-				continue;
 			}
+			SPI_finish();
+			MemoryContextSwitchTo(chunk_cxt);
+			if (err)
+				continue;
 			t->rows_written += tc.written;
 			if (t->changed_from == PG_INT64_MIN || tc.clip.from < t->changed_from)
 				t->changed_from = tc.clip.from;
@@ -1611,17 +1629,20 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 	uint64		i;
 	int			nstate;
 	int			ndue = 0;
+	int			ncand = 0;
 	GridWindow *windows;
 	int64	   *overdue;
 	Datum	   *ids;
+	int64	   *widths;
+	int64	   *watermarks;
 
 	/*
-	 * Which metrics are due is decided from their state alone; only those
-	 * are then loaded in full, so an idle tick costs one light query.
+	 * Which metrics are due is decided from their state alone, and only
+	 * those are then loaded in full.  A watermark at or past floor(now)
+	 * means up to date whatever the last stored bucket, so the last bucket
+	 * is looked up only for the rest: an idle tick costs one light query.
 	 */
-	catalog_execute("SELECT m.id, s.watermark, "
-					"(SELECT max(v.bucket) FROM tripl.metric_values v WHERE v.metric_id = m.id), "
-					"s.last_status, s.last_started_at, s.last_failed_at, "
+	catalog_execute("SELECT m.id, s.watermark, s.last_status, s.last_started_at, s.last_failed_at, "
 					"(extract(epoch FROM m.bucket) * 1000000)::int8, m.owner::oid::int8 "
 					"FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
 					"WHERE m.status = 'active' ORDER BY m.id",
@@ -1630,28 +1651,57 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 	windows = palloc(sizeof(GridWindow) * (nstate + 1));
 	overdue = palloc(sizeof(int64) * (nstate + 1));
 	ids = palloc(sizeof(Datum) * (nstate + 1));
+	widths = palloc(sizeof(int64) * (nstate + 1));
+	watermarks = palloc(sizeof(int64) * (nstate + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
-		const char *st = spi_text(i, 3);
+		const char *st = spi_text(i, 2);
 		int			status = st == NULL ? 0 : (strcmp(st, "running") == 0 ? 1 : (strcmp(st, "error") == 0 ? 2 : 0));
-		int64		started = spi_unix(i, 4);
-		int64		failed = spi_unix(i, 5);
-		int64		width = spi_int64(i, 6);
+		int64		started = spi_unix(i, 3);
+		int64		failed = spi_unix(i, 4);
+		int64		width = spi_int64(i, 5);
+		int64		watermark = spi_unix(i, 1);
 		int64		progress;
-		GridWindow	w;
 
-		if (!caller_may_manage((Oid) spi_int64(i, 7)))
+		if (!caller_may_manage((Oid) spi_int64(i, 6)))
 			continue;
 		if (!ignore_running && status == 1 && started != PG_INT64_MIN && now - started < RUNNING_TIMEOUT_USECS)
 			continue;			/* another run is collecting it */
 		if (status == 2 && failed != PG_INT64_MIN && now - failed < width)
 			continue;			/* back off one bucket after an error */
-		w = resume_window(width, now, spi_unix(i, 2), spi_unix(i, 1), &progress);
+		(void) resume_window(width, now, PG_INT64_MIN, watermark, &progress);
+		if (progress != PG_INT64_MIN && progress >= grid_floor(now, width))
+			continue;			/* up to date by its watermark */
+		ids[ncand] = Int64GetDatum(spi_int64(i, 0));
+		widths[ncand] = width;
+		watermarks[ncand] = watermark;
+		ncand++;
+	}
+	if (ncand == 0)
+		return NIL;
+
+	/* the candidates' last stored buckets decide */
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		vals[1];
+
+		vals[0] = PointerGetDatum(construct_array(ids, ncand, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		catalog_execute("SELECT c.id, (SELECT max(v.bucket) FROM tripl.metric_values v WHERE v.metric_id = c.id) "
+						"FROM unnest($1::int8[]) AS c(id) ORDER BY c.id",
+						1, types, vals, NULL, true, 0);
+	}
+	for (i = 0; i < SPI_processed; i++)
+	{
+		int64		progress;
+		GridWindow	w;
+
+		/* candidates are in id order, as the rows */
+		w = resume_window(widths[i], now, spi_unix(i, 1), watermarks[i], &progress);
 		if (progress != PG_INT64_MIN && progress >= w.to)
 			continue;			/* up to date */
 		windows[ndue] = w;
 		overdue[ndue] = progress == PG_INT64_MIN ? PG_INT64_MAX : w.to - progress;
-		ids[ndue] = Int64GetDatum(spi_int64(i, 0));
+		ids[ndue] = ids[i];
 		ndue++;
 	}
 	if (ndue == 0)

@@ -25,9 +25,6 @@ typedef struct CollectResult
 	char	   *error;
 } CollectResult;
 
-/* Advisory lock class for per-metric locks ('trip') */
-#define TRIPL_LOCK_CLASS 1953655152
-
 /* A metric that is due, with its resume window */
 typedef struct DueItem
 {

@@ -17,7 +17,10 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
@@ -30,6 +33,75 @@
  * snapshot after a command-counter increment, so it sees what earlier
  * statements of the same transaction wrote (SPI's read_only mode would not).
  */
+/*
+ * Plans of catalog statements, kept for the life of the backend: tripl runs
+ * the same few statements once per metric (thousands per tick), so parsing
+ * and planning each time would dominate.  Keyed by the statement's text and
+ * argument types; at most CATALOG_PLAN_CACHE_SIZE are kept, later ones run
+ * unprepared.  PostgreSQL's plan cache revalidates them after DDL.
+ */
+#define CATALOG_PLAN_CACHE_SIZE 512
+#define CATALOG_PLAN_MAX_ARGS	8
+
+typedef struct CatalogPlanKey
+{
+	uint32		hash;			/* of the text */
+	int			nargs;
+	Oid			argtypes[CATALOG_PLAN_MAX_ARGS];
+} CatalogPlanKey;
+
+typedef struct CatalogPlan
+{
+	CatalogPlanKey key;
+	char	   *sql;			/* in CacheMemoryContext */
+	SPIPlanPtr	plan;
+} CatalogPlan;
+
+static HTAB *catalog_plans = NULL;
+
+/* The kept plan of a statement, preparing it on first use; NULL if not kept */
+static SPIPlanPtr
+catalog_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	CatalogPlanKey key;
+	CatalogPlan *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	if (nargs > CATALOG_PLAN_MAX_ARGS)
+		return NULL;
+	if (catalog_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(CatalogPlanKey);
+		ctl.entrysize = sizeof(CatalogPlan);
+		ctl.hcxt = CacheMemoryContext;
+		catalog_plans = hash_create("tripl catalog plans", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.hash = hash_bytes((const unsigned char *) sql, strlen(sql));
+	key.nargs = nargs;
+	if (nargs > 0)
+		memcpy(key.argtypes, argtypes, sizeof(Oid) * nargs);
+	entry = hash_search(catalog_plans, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		return strcmp(entry->sql, sql) == 0 ? entry->plan : NULL;
+	if (hash_get_num_entries(catalog_plans) >= CATALOG_PLAN_CACHE_SIZE)
+		return NULL;
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "tripl catalog query failed to prepare: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		return NULL;
+	entry = hash_search(catalog_plans, &key, HASH_ENTER, &found);
+	entry->sql = MemoryContextStrdup(CacheMemoryContext, sql);
+	entry->plan = plan;
+	return plan;
+}
+
 int
 catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				const char *nulls, bool read_only, long tcount)
@@ -38,6 +110,7 @@ catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	int			save_sec_context;
 	int			nestlevel;
 	int			ret;
+	SPIPlanPtr	plan;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	nestlevel = NewGUCNestLevel();
@@ -46,12 +119,33 @@ catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SetUserIdAndSecContext(tripl_catalog_owner(),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, tcount);
+	plan = catalog_plan(sql, nargs, argtypes);
+	if (plan != NULL)
+		ret = SPI_execute_plan(plan, values, nulls, false, tcount);
+	else
+		ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, tcount);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	AtEOXact_GUC(true, nestlevel);
+	AtEOXact_GUC(false, nestlevel);
 	if (ret < 0)
 		elog(ERROR, "tripl catalog query failed: %s", SPI_result_code_string(ret));
 	return ret;
+}
+
+/*
+ * Take turns with other transactions collecting or detecting a metric:
+ * lock its row of tripl.metric_state until this transaction ends.  A row
+ * lock, not an advisory lock, so a pass over thousands of metrics does not
+ * fill the shared lock table (max_locks_per_transaction).
+ */
+void
+metric_state_lock(Datum metric_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = metric_id;
+	catalog_execute("SELECT 1 FROM tripl.metric_state WHERE metric_id = $1 FOR UPDATE",
+					1, types, values, NULL, false, 0);
 }
 
 /* Text of a result cell (0-based column), NULL for SQL NULL */

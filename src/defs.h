@@ -90,6 +90,7 @@ typedef struct MetricDef
 extern int	catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							const char *nulls, bool read_only, long tcount);
 
+extern void metric_state_lock(Datum metric_id);
 extern FactTableDef *defs_fact_table(const char *name, int64 id, bool missing_ok);
 extern EventSourceDef *defs_event_source(const char *name, int64 id, bool missing_ok);
 extern bool select_definition(const char *kind, const char *table, const char *columns,

@@ -726,9 +726,7 @@ detect_one(void *arg)
 	bool		isnull;
 
 	/* serialise with collection of this metric */
-	values[0] = Int32GetDatum(TRIPL_LOCK_CLASS);
-	values[1] = Int32GetDatum((int32) (m->id % PG_INT32_MAX));
-	catalog_execute("SELECT pg_advisory_xact_lock($1, $2)", 2, types, values, NULL, false, 0);
+	metric_state_lock(Int64GetDatum(m->id));
 
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum(m->id);
@@ -833,18 +831,31 @@ monitor_detect(List *metrics, TimestampTz now)
 {
 	List	   *results = NIL;
 	ListCell   *lc;
+	MemoryContext outer = CurrentMemoryContext;
 
 	foreach(lc, metrics)
 	{
 		DetectTask	task;
 		DetectResult *r = palloc0(sizeof(DetectResult));
+		char	   *error;
 
 		CHECK_FOR_INTERRUPTS();
 		r->metric = lfirst(lc);
 		task.m = r->metric;
 		task.now = now;
 		task.r = r;
-		r->error = detect_in_subxact(&task);
+
+		/*
+		 * A nested SPI connection per metric: what its statements return
+		 * and what the detector allocates is freed when it is done, so a
+		 * pass over thousands of metrics runs in bounded memory.
+		 */
+		SPI_connect();
+		error = detect_in_subxact(&task);
+		if (error)
+			r->error = MemoryContextStrdup(outer, error);
+		SPI_finish();
+		MemoryContextSwitchTo(outer);
 		results = lappend(results, r);
 	}
 	return results;

@@ -10,7 +10,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
-$node->append_conf('postgresql.conf', "timezone = 'UTC'");
+$node->append_conf('postgresql.conf', "timezone = 'UTC'\ntripl.allow_private_destinations = on");
 $node->start;
 
 # Everything of the extension, as text, one object per line
@@ -71,16 +71,18 @@ RESET ROLE;
 SELECT count(*) FROM tripl.collect(window_from => '2026-01-05 00:00+00', window_to => '2026-01-12 00:00+00');
 INSERT INTO tripl.anomalies (metric_id, bucket, actual, expected, detector, direction)
 SELECT id, '2026-01-06 00:00+00', 1, 10, 'phase', 'drop' FROM tripl.metrics WHERE name = 'revenue';
-SELECT tripl.create_destination('hook', 'webhook', 'https://example.com/hook', secret => 's3cret',
+SELECT tripl.create_destination('hook', 'webhook', 'http://127.0.0.1:9/hook', secret => 's3cret',
                                 secret_header => 'X-Token');
+SELECT tripl.test_destination('hook');
 });
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'tripl'}), '0.1',
 	'the old release is installed');
 my $counts = q{SELECT (SELECT count(*) FROM tripl.metrics) || ' ' || (SELECT count(*) FROM tripl.metric_values) || ' '
 	|| (SELECT count(*) FROM tripl.anomalies) || ' ' || (SELECT count(*) FROM tripl.destination_secrets) || ' '
-	|| (SELECT sum(value) FROM tripl.metric_values)};
+	|| (SELECT sum(value) FROM tripl.metric_values) || ' '
+	|| (SELECT count(*) FROM tripl.deliveries WHERE status = 'pending')};
 my $before = $node->safe_psql('postgres', $counts);
-like($before, qr/^2 \d+ 1 1 /, 'definitions, values, an anomaly and a secret are there');
+like($before, qr/^2 \d+ 1 1 \S+ 1$/, 'definitions, values, an anomaly, a secret and a pending delivery are there');
 
 $node->safe_psql('postgres', 'ALTER EXTENSION tripl UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'tripl'}), '0.2',
@@ -105,6 +107,11 @@ is($node->safe_psql('postgres', q{SET ROLE regress_bob; SELECT count(*) FROM tri
 	'another role sees none of them');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tripl.collect(window_from => '2026-01-05 00:00+00', window_to => '2026-01-06 00:00+00') WHERE status = 'success'}),
 	'2', 'collection works after the update');
+is($node->safe_psql('postgres', q{SET tripl.mock_now = '2026-01-12 00:30+00'; SELECT count(*) FROM tripl.detect()}),
+	'2', 'detection works after the update');
+$node->safe_psql('postgres', q{SELECT tripl.deliver()});
+is($node->safe_psql('postgres', q{SELECT attempts || ' ' || (last_error IS NOT NULL) FROM tripl.deliveries}),
+	'1 true', 'the pending delivery is attempted after the update (its receiver is down)');
 
 $node->stop;
 done_testing();
