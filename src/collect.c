@@ -74,6 +74,7 @@ typedef struct SourceSlot
 {
 	char		kind;			/* 'f' fact table, 'e' event source, 's' sql metric */
 	int64		id;
+	void	   *def;			/* its FactTableDef or EventSourceDef, loaded once */
 	AggSource	src;
 	char	   *value_column;	/* sql metrics */
 	const char *search_path;
@@ -210,11 +211,15 @@ group_slot(CollectGroup *g, char kind, int64 id)
 	ListCell   *lc;
 	SourceSlot *slot;
 
-	foreach(lc, g->slots)
+	/* a sql metric's query is its own: no other metric shares its slot */
+	if (kind != 's')
 	{
-		slot = lfirst(lc);
-		if (slot->kind == kind && slot->id == id)
-			return slot;
+		foreach(lc, g->slots)
+		{
+			slot = lfirst(lc);
+			if (slot->kind == kind && slot->id == id)
+				return slot;
+		}
 	}
 	slot = palloc0(sizeof(SourceSlot));
 	slot->kind = kind;
@@ -292,11 +297,14 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 		t->nops = t->ratio ? 2 : 1;
 		for (k = 0; k < t->nops; k++)
 		{
-			FactTableDef *ft = defs_fact_table(NULL, ods[k]->fact_table_id, false);
-			SourceSlot *slot;
+			SourceSlot *slot = group_slot(g, 'f', ods[k]->fact_table_id);
+			FactTableDef *ft;
 
+			/* each source's definition is read once per pass */
+			if (slot->def == NULL)
+				slot->def = defs_fact_table(NULL, ods[k]->fact_table_id, false);
+			ft = slot->def;
 			defs_check_source_owner(m->owner, ft->owner, "fact table", ft->name);
-			slot = group_slot(g, 'f', ft->id);
 
 			if (slot->src.query == NULL)
 			{
@@ -309,12 +317,14 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 	}
 	else if (strcmp(m->kind, "event_composition") == 0)
 	{
-		EventSourceDef *es = defs_event_source(NULL, m->event_source_id, false);
-		SourceSlot *slot;
+		SourceSlot *slot = group_slot(g, 'e', m->event_source_id);
+		EventSourceDef *es;
 		AggOperand *num = palloc0(sizeof(AggOperand));
 
+		if (slot->def == NULL)
+			slot->def = defs_event_source(NULL, m->event_source_id, false);
+		es = slot->def;
 		defs_check_source_owner(m->owner, es->owner, "event source", es->name);
-		slot = group_slot(g, 'e', es->id);
 
 		if (slot->src.query == NULL)
 		{
