@@ -237,3 +237,10 @@ printf '   %-62s %6s\n' "hand-written naive / hand-written single scan" "$(ratio
 printf '   %-62s %6s   (target >= 20)\n' "tripl batched backfill / incremental pass" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' incremental)"
 printf '   %-62s %6s\n' "hand-written single scan / count(*) floor" "$(ratio 'hand-written: one date_bin + FILTER query into a table' 'floor: SELECT count(*) over the table')"
 ratios_many
+
+# Thousands of metrics (its own server) and the engine's memory limit
+cluster_stop "$DIR"
+trap - EXIT
+bash "$REPO/test/bench/catalog_scale.sh"
+echo "== the C engine's memory limit (peak backend RSS)"
+bash "$REPO/test/bench/memory_limits.sh"
