@@ -64,30 +64,28 @@ done
 printf '   %-50s %9s ms  %8.3f ms/metric  first %s ms, last %s ms for %s\n' "define $N metrics, $PER per statement" "$total" \
 	"$(awk -v a=$total -v n=$N 'BEGIN{print a/n}')" "$first" "$ms" "$PER"
 
-read -r ms rss < <(timed '2026-03-03 00:10+00' "SELECT count(*) FROM tripl.collect(window_from => '2026-03-01 00:00+00', window_to => '2026-03-03 00:00+00');")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB\n' "backfill 48 hourly buckets of every metric" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
+# measure LABEL NOW SQL [WARMUP] [TARGET]: one timed run, a line of figures
+# per metric
+measure() {
+	local ms rss
+	read -r ms rss < <(timed "$2" "$3" "${4:-}")
+	printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB   %s\n' "$1" "$ms" \
+		"$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss" "${5:-}"
+}
 
-read -r ms rss < <(timed '2026-03-03 00:10+00' "SELECT tripl.tick() IS NOT NULL;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB\n' "tick, everything due (first pass: detect, alert)" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
-
-read -r ms rss < <(timed '2026-03-03 00:20+00' "SELECT tripl.tick() IS NOT NULL;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB\n' "tick, nothing due, first in a new session" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
-read -r ms rss < <(timed '2026-03-03 00:20+00' "SELECT tripl.tick() IS NOT NULL;" "SELECT tripl.tick() IS NOT NULL;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB   (target <= 100 ms)\n' "tick, nothing due (a scheduler's steady state)" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
-
-read -r ms rss < <(timed '2026-03-03 01:10+00' "SELECT tripl.tick() IS NOT NULL;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB\n' "tick, every metric due (one new bucket each)" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
+measure "backfill 48 hourly buckets of every metric" '2026-03-03 00:10+00' \
+	"SELECT count(*) FROM tripl.collect(window_from => '2026-03-01 00:00+00', window_to => '2026-03-03 00:00+00');"
+measure "tick, everything due (first pass: detect, alert)" '2026-03-03 00:10+00' "SELECT tripl.tick() IS NOT NULL;"
+measure "tick, nothing due, first in a new session" '2026-03-03 00:20+00' "SELECT tripl.tick() IS NOT NULL;"
+measure "tick, nothing due (a scheduler's steady state)" '2026-03-03 00:20+00' "SELECT tripl.tick() IS NOT NULL;" \
+	"SELECT tripl.tick() IS NOT NULL;" "(target <= 100 ms)"
+measure "tick, every metric due (one new bucket each)" '2026-03-03 01:10+00' "SELECT tripl.tick() IS NOT NULL;"
 
 BUCKETS=$(psql_s -c "SELECT count(*) FROM tripl.metric_values")
 psql_s -c "UPDATE tripl.metric_state SET changed_from = '2026-03-01 00:00+00', last_detected_at = NULL" >/dev/null
 read -r ms rss < <(timed '2026-03-03 01:10+00' "SELECT count(*) FROM tripl.detect();")
 printf '   %-50s %9s ms  %8.3f us/bucket  peak %7s kB   (target <= 10 us/bucket)\n' "detect every metric over all $BUCKETS stored buckets" "$ms" "$(awk -v a=$ms -v n=$BUCKETS 'BEGIN{print a*1000/n}')" "$rss"
 
-read -r ms rss < <(timed '2026-03-03 01:10+00' "SELECT count(*) FROM (SELECT * FROM tripl.catalog) c;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB   (target <= 1000 ms)\n' "SELECT * FROM tripl.catalog" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
-
-read -r ms rss < <(timed '2026-03-03 01:10+00' "SELECT count(*) FROM (SELECT * FROM tripl.status) s;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB\n' "SELECT * FROM tripl.status" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
-
-read -r ms rss < <(timed '2026-03-03 01:10+00' "SELECT count(*) FROM tripl.signals;")
-printf '   %-50s %9s ms  %8.3f ms/metric  peak %7s kB\n' "SELECT * FROM tripl.signals" "$ms" "$(awk -v a=$ms -v n=$N 'BEGIN{print a/n}')" "$rss"
+measure "SELECT * FROM tripl.catalog" '2026-03-03 01:10+00' "SELECT count(*) FROM (SELECT * FROM tripl.catalog) c;" "" "(target <= 1000 ms)"
+measure "SELECT * FROM tripl.status" '2026-03-03 01:10+00' "SELECT count(*) FROM (SELECT * FROM tripl.status) s;"
+measure "SELECT * FROM tripl.signals" '2026-03-03 01:10+00' "SELECT count(*) FROM tripl.signals;"
