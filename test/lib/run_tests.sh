@@ -138,6 +138,15 @@ run_unit() {
 		count_tap "$out" "unit $name"
 		printf '   %-28s %s\n' "$name" "$(grep -cE '^ok' "$out") ok"
 	done
+	# the documents' relative links and anchors resolve
+	if out=$(python3 "$REPO/test/lib/check_links.py" "$REPO" 2>&1); then
+		passed=$((passed + 1))
+		printf '   %-28s %s\n' "doc links" "ok ($(echo "$out" | tail -n 1))"
+	else
+		failed=$((failed + 1))
+		failures+=("doc links: broken")
+		echo "$out" | sed 's/^/   doc links: /'
+	fi
 }
 
 # run_regress LABEL CONFIG-LINE TESTS...: one pg_regress run on its own server
