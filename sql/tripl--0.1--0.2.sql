@@ -1,4 +1,4 @@
--- tripl 0.1 -> 0.2: the security model (see README.md, "Security model").
+-- tripl 0.1 -> 0.2: the security model (see doc/security.md, "Security model").
 --
 -- * SQL and PL/pgSQL functions run with a fixed search_path.
 -- * Values, breakdowns and anomalies are private until granted: readable by

@@ -294,7 +294,7 @@ CROSS JOIN tripl.monitoring_defaults d
 LEFT JOIN tripl.monitoring_settings o ON o.metric_id = m.id;
 COMMENT ON VIEW tripl.monitoring IS 'The detection settings in effect for each metric';
 
--- A metric's newest anomaly and how current it is (tripl-behaviour §4):
+-- A metric's newest anomaly and how current it is (doc/detection.md, "Signals"):
 -- horizon = max(recent_signal_window, 3 buckets); emission lag = settling
 -- buckets.  latest: at the newest emittable bucket and within the horizon;
 -- recent: within the horizon; closed: older, or no values at all.
