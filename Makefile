@@ -15,7 +15,7 @@ MODULE_big = tripl
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
 PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c src/order.c src/corebuf.c \
 	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c \
-	src/plot.c
+	src/plot.c src/core/ddsketch.c src/core/hll.c
 PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
 	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c src/monitor.c \
 	src/alert.c src/deliver.c src/tick.c src/worker.c src/engine_pg.c \
@@ -38,7 +38,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter  # PostgreSQL 15 headers
 # magic block, _PG_init, worker entry points), as PostgreSQL 16 does: our
 # generic names (cron_parse, sha1, ...) must not interpose with, or be
 # interposed by, other libraries loaded with RTLD_GLOBAL (e.g. libuuid).
-PG_CPPFLAGS = -fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
+PG_CPPFLAGS = -Isrc -Isrc/core -fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 SHLIB_LINK = -lcurl
 
 # No LLVM bitcode: JIT inlining of tripl is not worth a clang dependency.
@@ -52,8 +52,8 @@ endif
 
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
-	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine plot)
+	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Isrc/core -Itest/unit
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine plot sketch)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
 	@mkdir -p test/unit/bin

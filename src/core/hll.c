@@ -1,0 +1,351 @@
+/*-------------------------------------------------------------------------
+ *
+ * hll.c
+ *	  The distinct-count sketch (see hll.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <string.h>
+
+#include "hll.h"
+
+#define HLL_MAGIC_EXACT	0x31454C48u	/* "HLE1" */
+#define HLL_MAGIC_DENSE	0x31444C48u	/* "HLD1" */
+
+/* Start an empty sketch */
+void
+hll_init(Hll *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+/* Release its memory (it is empty afterwards) */
+void
+hll_free(Hll *h)
+{
+	core_free(h->exact);
+	core_free(h->registers);
+	hll_init(h);
+}
+
+/* MurmurHash64A of a byte string (seeded with a fixed value) */
+uint64_t
+hll_hash_bytes(const void *data, size_t len)
+{
+	const uint64_t m = UINT64_C(0xc6a4a7935bd1e995);
+	const int	r = 47;
+	const unsigned char *p = data;
+	uint64_t	h = UINT64_C(0x74726970) ^ (len * m);	/* "trip" */
+	size_t		i;
+
+	for (i = 0; i + 8 <= len; i += 8)
+	{
+		uint64_t	k;
+
+		memcpy(&k, p + i, 8);
+		k *= m;
+		k ^= k >> r;
+		k *= m;
+		h ^= k;
+		h *= m;
+	}
+	switch (len & 7)
+	{
+		case 7:
+			h ^= (uint64_t) p[i + 6] << 48;
+			/* fall through */
+		case 6:
+			h ^= (uint64_t) p[i + 5] << 40;
+			/* fall through */
+		case 5:
+			h ^= (uint64_t) p[i + 4] << 32;
+			/* fall through */
+		case 4:
+			h ^= (uint64_t) p[i + 3] << 24;
+			/* fall through */
+		case 3:
+			h ^= (uint64_t) p[i + 2] << 16;
+			/* fall through */
+		case 2:
+			h ^= (uint64_t) p[i + 1] << 8;
+			/* fall through */
+		case 1:
+			h ^= (uint64_t) p[i];
+			h *= m;
+	}
+	h ^= h >> r;
+	h *= m;
+	h ^= h >> r;
+	return h;
+}
+
+/* Set a register from a hash: the top HLL_P bits pick it, the rest rank */
+static void
+dense_add(uint8_t *registers, uint64_t hash)
+{
+	uint32_t	idx = (uint32_t) (hash >> HLL_Q);
+	uint64_t	rest = hash << HLL_P;
+	uint8_t		rho = rest == 0 ? HLL_Q + 1 : (uint8_t) (__builtin_clzll(rest) + 1);
+
+	if (rho > HLL_Q + 1)
+		rho = HLL_Q + 1;
+	if (rho > registers[idx])
+		registers[idx] = rho;
+}
+
+/* Turn an exact sketch into registers */
+static void
+make_dense(Hll *h)
+{
+	uint32_t	i;
+
+	h->registers = core_alloc(HLL_M);
+	for (i = 0; i < h->capacity; i++)
+	{
+		if (h->exact[i] != 0)
+			dense_add(h->registers, h->exact[i]);
+	}
+	core_free(h->exact);
+	h->exact = NULL;
+	h->nexact = 0;
+	h->capacity = 0;
+}
+
+/* Insert into the exact set (0 is stored as 1: 0 marks empty slots) */
+static void
+exact_insert(Hll *h, uint64_t hash)
+{
+	uint32_t	mask;
+	uint32_t	i;
+
+	if (hash == 0)
+		hash = 1;
+	if (h->capacity == 0 || (h->nexact + 1) * 2 > h->capacity)
+	{
+		Hll			bigger;
+		uint32_t	j;
+
+		bigger = *h;
+		bigger.capacity = h->capacity ? h->capacity * 2 : 16;
+		bigger.exact = core_alloc(sizeof(uint64_t) * bigger.capacity);
+		bigger.nexact = 0;
+		for (j = 0; j < h->capacity; j++)
+		{
+			uint64_t	v = h->exact[j];
+
+			if (v == 0)
+				continue;
+			mask = bigger.capacity - 1;
+			for (i = (uint32_t) v & mask; bigger.exact[i] != 0; i = (i + 1) & mask)
+				;
+			bigger.exact[i] = v;
+			bigger.nexact++;
+		}
+		core_free(h->exact);
+		*h = bigger;
+	}
+	mask = h->capacity - 1;
+	for (i = (uint32_t) hash & mask; h->exact[i] != 0; i = (i + 1) & mask)
+	{
+		if (h->exact[i] == hash)
+			return;
+	}
+	h->exact[i] = hash;
+	h->nexact++;
+}
+
+/* Add one hashed value */
+void
+hll_add_hash(Hll *h, uint64_t hash)
+{
+	if (h->registers != NULL)
+	{
+		dense_add(h->registers, hash);
+		return;
+	}
+	exact_insert(h, hash);
+	if (h->nexact > HLL_EXACT_MAX)
+		make_dense(h);
+}
+
+/* Merge another sketch into this one */
+void
+hll_merge(Hll *into, const Hll *from)
+{
+	uint32_t	i;
+
+	if (from->registers != NULL)
+	{
+		if (into->registers == NULL)
+			make_dense(into);
+		for (i = 0; i < HLL_M; i++)
+		{
+			if (from->registers[i] > into->registers[i])
+				into->registers[i] = from->registers[i];
+		}
+		return;
+	}
+	for (i = 0; i < from->capacity; i++)
+	{
+		if (from->exact[i] != 0)
+			hll_add_hash(into, from->exact[i]);
+	}
+}
+
+/* sigma(x) of Ertl's estimator: x + sum_k x^(2^k) 2^(k-1) */
+static double
+hll_sigma(double x)
+{
+	double		y = 1.0;
+	double		z = x;
+	double		z_old;
+
+	if (x == 1.0)
+		return INFINITY;
+	do
+	{
+		x *= x;
+		z_old = z;
+		z += x * y;
+		y += y;
+	} while (z != z_old);
+	return z;
+}
+
+/* tau(x) of Ertl's estimator */
+static double
+hll_tau(double x)
+{
+	double		y = 1.0;
+	double		z;
+	double		z_old;
+
+	if (x == 0.0 || x == 1.0)
+		return 0.0;
+	z = 1.0 - x;
+	do
+	{
+		x = sqrt(x);
+		z_old = z;
+		y *= 0.5;
+		z -= (1.0 - x) * (1.0 - x) * y;
+	} while (z != z_old);
+	return z / 3.0;
+}
+
+/* The estimated number of distinct values (exact while small) */
+double
+hll_count(const Hll *h)
+{
+	uint32_t	c[HLL_Q + 2];
+	double		m = HLL_M;
+	double		z;
+	int			k;
+	uint32_t	i;
+
+	if (h->registers == NULL)
+		return h->nexact;
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < HLL_M; i++)
+		c[h->registers[i]]++;
+	z = m * hll_tau((m - c[HLL_Q + 1]) / m);
+	for (k = HLL_Q; k >= 1; k--)
+		z = 0.5 * (z + c[k]);
+	z += m * hll_sigma(c[0] / m);
+	return (0.5 / log(2.0)) * m * m / z;
+}
+
+/* Is the count exact (still below HLL_EXACT_MAX distinct values)? */
+bool
+hll_is_exact(const Hll *h)
+{
+	return h->registers == NULL;
+}
+
+/* Bytes the sketch holds */
+size_t
+hll_memory(const Hll *h)
+{
+	return sizeof(Hll) + (h->registers ? HLL_M : sizeof(uint64_t) * h->capacity);
+}
+
+/* A flat image: magic, then the exact hashes or the registers */
+void
+hll_serialize(const Hll *h, char **out, size_t *len)
+{
+	uint32_t	magic;
+	size_t		n;
+	char	   *p;
+
+	if (h->registers != NULL)
+	{
+		magic = HLL_MAGIC_DENSE;
+		n = sizeof(uint32_t) + HLL_M;
+		p = core_alloc(n);
+		memcpy(p + sizeof(uint32_t), h->registers, HLL_M);
+	}
+	else
+	{
+		uint32_t	i;
+		size_t		k = 0;
+
+		magic = HLL_MAGIC_EXACT;
+		n = sizeof(uint32_t) + sizeof(uint64_t) * h->nexact;
+		p = core_alloc(n);
+		for (i = 0; i < h->capacity; i++)
+		{
+			if (h->exact[i] != 0)
+				memcpy(p + sizeof(uint32_t) + sizeof(uint64_t) * k++, &h->exact[i], sizeof(uint64_t));
+		}
+	}
+	memcpy(p, &magic, sizeof(uint32_t));
+	*out = p;
+	*len = n;
+}
+
+/* The sketch of an image; false when the image is malformed */
+bool
+hll_deserialize(Hll *h, const char *data, size_t len)
+{
+	uint32_t	magic;
+
+	hll_init(h);
+	if (len < sizeof(uint32_t))
+		return false;
+	memcpy(&magic, data, sizeof(uint32_t));
+	if (magic == HLL_MAGIC_DENSE)
+	{
+		uint32_t	i;
+
+		if (len != sizeof(uint32_t) + HLL_M)
+			return false;
+		h->registers = core_alloc(HLL_M);
+		memcpy(h->registers, data + sizeof(uint32_t), HLL_M);
+		for (i = 0; i < HLL_M; i++)
+		{
+			if (h->registers[i] > HLL_Q + 1)
+			{
+				hll_free(h);
+				return false;
+			}
+		}
+		return true;
+	}
+	if (magic == HLL_MAGIC_EXACT && (len - sizeof(uint32_t)) % sizeof(uint64_t) == 0 &&
+		(len - sizeof(uint32_t)) / sizeof(uint64_t) <= HLL_EXACT_MAX)
+	{
+		size_t		k;
+		size_t		n = (len - sizeof(uint32_t)) / sizeof(uint64_t);
+
+		for (k = 0; k < n; k++)
+		{
+			uint64_t	v;
+
+			memcpy(&v, data + sizeof(uint32_t) + sizeof(uint64_t) * k, sizeof(uint64_t));
+			exact_insert(h, v);
+		}
+		return true;
+	}
+	return false;
+}
