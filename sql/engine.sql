@@ -207,7 +207,8 @@ CREATE FUNCTION eng_verdict(a text, b text)
 RETURNS TABLE (kind text, metrics bigint, rows_a bigint, rows_b bigint, only_a bigint, only_b bigint,
                differ bigint, within_1e12 boolean)
 LANGUAGE sql AS $$
-    SELECT kind, metrics, rows_a, rows_b, only_a, only_b, differ, max_rel <= 1e-12 FROM eng_compare(a, b);
+    SELECT kind, metrics, rows_a, rows_b, only_a, only_b, differ, max_rel <= 1e-12 FROM eng_compare(a, b)
+    ORDER BY kind DESC;
 $$;
 
 -- Runs a scenario under one engine, from freshly created metrics
