@@ -73,8 +73,7 @@ installed() {
 }
 
 if [ "${1:-}" = --check ]; then
-	installed
-	exit
+	if installed; then exit 0; else exit 1; fi
 fi
 
 build() {
