@@ -8,6 +8,7 @@ packages=(
 	make gcc
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	libcurl4-openssl-dev
+	liblz4-dev libzstd-dev libkrb5-dev   # to build Citus for test/t/090_citus.pl (test/lib/citus.sh)
 	libipc-run-perl
 	python3
 	chromium
