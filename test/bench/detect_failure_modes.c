@@ -56,7 +56,8 @@
  *	  Standalone: build with
  *	    gcc -std=gnu99 -O2 -Isrc test/bench/detect_failure_modes.c \
  *	        src/detect_core.c src/stl.c src/order.c -lm -o /tmp/detect_failure_modes
- *	  and run it with no argument (-v adds a line per series).  It prints
+ *	  and run it with no argument (-v adds a line per series, -f 13t runs
+ *	  families 1 and 3 and the pass times only).  It prints
  *	  figures only and exits 0 unless something crashes.  It takes a few
  *	  minutes: each 5-minute pass sorts and decomposes 3 weeks of points.
  *
@@ -84,6 +85,7 @@
 #define DAY				CORE_USECS_PER_DAY
 #define TIMING_PASSES	15		/* passes timed per shape */
 #define MAX_TIMED		20000	/* 5-minute replay passes whose time is kept */
+#define MAX_SHOWN		6		/* false incidents listed per series (-v) */
 
 /* A labelled incident: buckets [start, end) */
 typedef struct Label
@@ -775,6 +777,7 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 	int			span = after_span(s->width);
 	int			last_false = -1000000;
 	int			false_runs = 0;
+	int			run_starts[MAX_SHOWN];
 	long		flags = 0;
 	int			k,
 				l;
@@ -791,7 +794,11 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 		if (window_of(s, k) >= 0)
 			continue;
 		if (k - last_false > tol)
+		{
+			if (false_runs < MAX_SHOWN)
+				run_starts[false_runs] = k;
 			false_runs++;
+		}
 		last_false = k;
 	}
 	t->flags += flags;
@@ -799,8 +806,18 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 	t->false_incidents += false_runs;
 
 	if (verbose)
-		printf("    %-6s flags %3ld (stored at the end %3d), false incidents %d;", who, flags, v->stored,
+	{
+		printf("    %-6s flags %3ld (stored at the end %3d), false incidents %d", who, flags, v->stored,
 			   false_runs);
+		for (k = 0; k < false_runs && k < MAX_SHOWN; k++)
+		{
+			int64_t		offset = s->buckets[run_starts[k]] - START_BUCKET;
+
+			printf("%s d%d %02d:%02d", k == 0 ? " from" : ",", (int) (offset / DAY),
+				   (int) (offset % DAY / HOUR), (int) (offset % HOUR / MINUTE));
+		}
+		printf(";");
+	}
 	for (l = 0; l < s->n_labels; l++)
 	{
 		const Label *lab = &s->labels[l];
@@ -1077,13 +1094,24 @@ main(int argc, char **argv)
 				subdaily_tripl,
 				subdaily_z;
 	int			n_cases = (int) (sizeof(cases) / sizeof(cases[0]));
+	const char *only = NULL;
 	Case		total_case = {"", "all cases", "", 0, 0, NULL};
 	Case		subdaily_case = {"", "families 1..5 (5m, 30m, 1h grids)", "", 0, 0, NULL};
 	int			i;
 
 	for (i = 1; i < argc; i++)
+	{
 		if (strcmp(argv[i], "-v") == 0)
 			verbose = true;
+		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+			only = argv[++i];
+		else
+		{
+			fprintf(stderr, "usage: %s [-v] [-f FAMILIES]  (FAMILIES: digits 1..6, t for pass times)\n",
+					argv[0]);
+			return 2;
+		}
+	}
 	memset(&total_tripl, 0, sizeof(total_tripl));
 	memset(&total_z, 0, sizeof(total_z));
 	memset(&subdaily_tripl, 0, sizeof(subdaily_tripl));
@@ -1106,6 +1134,8 @@ main(int argc, char **argv)
 	{
 		bool		daily = strcmp(cases[i].grid, "1d") == 0;
 
+		if (only != NULL && strchr(only, cases[i].family[0]) == NULL)
+			continue;
 		run_case(&cases[i], daily ? &total_tripl : &subdaily_tripl, daily ? &total_z : &subdaily_z);
 	}
 	print_row(&subdaily_case, "tripl", &subdaily_tripl, true);
@@ -1115,6 +1145,7 @@ main(int argc, char **argv)
 	print_row(&total_case, "tripl", &total_tripl, true);
 	print_row(&total_case, "z", &total_z, false);
 
-	print_pass_times();
+	if (only == NULL || strchr(only, 't') != NULL)
+		print_pass_times();
 	return 0;
 }
