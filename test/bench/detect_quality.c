@@ -29,7 +29,7 @@
  *	  the detector's throughput (count series, and fractional ones).
  *
  *	  Standalone: build with
- *	    gcc -std=gnu99 -O2 -Isrc -Itest/unit test/bench/detect_quality.c \
+ *	    gcc -std=gnu99 -O2 -Isrc test/bench/detect_quality.c \
  *	        src/detect_core.c src/stl.c src/order.c -lm -o /tmp/detect_quality
  *	  It prints figures only and exits 0 unless something crashes.
  *
@@ -43,33 +43,10 @@
 #include <time.h>
 
 #include "detect_core.h"
-
-/* core_alloc/core_free on top of calloc/free */
-void *
-core_alloc(size_t size)
-{
-	void	   *p = calloc(1, size ? size : 1);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		abort();
-	}
-	return p;
-}
-
-/* Release core_alloc memory */
-void
-core_free(void *ptr)
-{
-	free(ptr);
-}
+#include "detect_bench_common.h"
 
 #define MAX_INCIDENTS	8
 #define AFTER_BUCKETS	2		/* buckets after an incident that still count */
-#define BASELINE_WINDOW	14
-#define BASELINE_MIN	7
-#define BASELINE_SIGMA	3.0
 #define ONLINE_WINDOW	30		/* section 3.1's trailing re-evaluation */
 
 typedef enum IncidentType
@@ -127,76 +104,6 @@ typedef struct Tally
 	long		flags;
 	long		evaluated;
 } Tally;
-
-/* splitmix64 step */
-static uint64_t
-next_random(uint64_t *state)
-{
-	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-/* Uniform double in [0, 1) */
-static double
-uniform(uint64_t *state)
-{
-	return (double) (next_random(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Uniform double in [lo, hi) */
-static double
-uniform_between(uint64_t *state, double lo, double hi)
-{
-	return lo + (hi - lo) * uniform(state);
-}
-
-/* Uniform int in [lo, hi] */
-static int
-uniform_int(uint64_t *state, int lo, int hi)
-{
-	return lo + (int) (uniform(state) * (double) (hi - lo + 1));
-}
-
-/* Standard normal (Box-Muller) */
-static double
-normal(uint64_t *state)
-{
-	double		u1 = uniform(state);
-	double		u2 = uniform(state);
-
-	if (u1 < 1e-300)
-		u1 = 1e-300;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-/* Poisson sample: multiplication method below 30, rounded normal above */
-static double
-poisson(uint64_t *state, double mean)
-{
-	if (mean <= 0.0)
-		return 0.0;
-	if (mean < 30.0)
-	{
-		double		limit = exp(-mean);
-		double		product = uniform(state);
-		int			k = 0;
-
-		while (product > limit)
-		{
-			product *= uniform(state);
-			k++;
-		}
-		return (double) k;
-	}
-	{
-		double		v = floor(mean + sqrt(mean) * normal(state) + 0.5);
-
-		return v < 0.0 ? 0.0 : v;
-	}
-}
 
 /* Whether [start, end) keeps a gap of at least gap buckets from every incident */
 static bool
@@ -568,32 +475,7 @@ tally_flags(Tally *t, const Series *s, const bool *flags, int first_eval, bool h
 static void
 baseline_flags(const Series *s, bool *flags)
 {
-	int			i,
-				j;
-
-	for (i = 0; i < s->n; i++)
-	{
-		int			lo = i - BASELINE_WINDOW;
-		double		mean = 0.0,
-					var = 0.0,
-					sd;
-		int			count;
-
-		flags[i] = false;
-		if (lo < 0)
-			lo = 0;
-		count = i - lo;
-		if (count < BASELINE_MIN)
-			continue;
-		for (j = lo; j < i; j++)
-			mean += s->values[j];
-		mean /= count;
-		for (j = lo; j < i; j++)
-			var += (s->values[j] - mean) * (s->values[j] - mean);
-		sd = sqrt(var / count);
-		if (sd > 0.0 && fabs(s->values[i] - mean) / sd >= BASELINE_SIGMA)
-			flags[i] = true;
-	}
+	zscore_flags(s->values, s->n, flags);
 }
 
 /* Flags from detect_run; returns false if it failed */

@@ -207,6 +207,11 @@ gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/detect_quality.c" "$REPO/src/
 	-lm -o "$DIR/detect_quality"
 "$DIR/detect_quality" | sed 's/^/   /'
 
+echo "== detection failure modes (test/bench/detect_failure_modes.c: issue 17's shapes, replayed a pass per point, per incident)"
+gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/detect_failure_modes.c" "$REPO/src/detect_core.c" "$REPO/src/stl.c" "$REPO/src/order.c" \
+	-lm -o "$DIR/detect_failure_modes"
+"$DIR/detect_failure_modes" | sed 's/^/   /'
+
 echo "== detection speed in the database: 1 000 hourly series x 2 000 buckets, one detect_series call each"
 psql_b -o /dev/null -f - <<'SQL'
 SELECT setseed(0.7);
