@@ -36,14 +36,14 @@
 #include "utils/timestamp.h"
 
 #include "alert.h"
-#include "alert_core.h"
+#include "core/alert_core.h"
 #include "collect.h"
-#include "cron.h"
+#include "core/cron.h"
 #include "defs.h"
-#include "netguard.h"
-#include "template.h"
+#include "core/netguard.h"
+#include "core/template.h"
 #include "tripl.h"
-#include "uuid5.h"
+#include "core/uuid5.h"
 
 TRIPL_SQL_FUNCTION(tripl_create_destination);
 TRIPL_SQL_FUNCTION(tripl_alter_destination);

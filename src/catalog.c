@@ -31,7 +31,7 @@
 
 #include "aggsql.h"
 #include "defs.h"
-#include "grid.h"
+#include "core/grid.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_create_fact_table);

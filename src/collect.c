@@ -44,10 +44,10 @@
 
 #include "aggsql.h"
 #include "collect.h"
-#include "compose.h"
+#include "core/compose.h"
 #include "defs.h"
 #include "engine_pg.h"
-#include "grid.h"
+#include "core/grid.h"
 #include "tick.h"
 #include "tripl.h"
 

@@ -13,7 +13,7 @@
 #include "postgres.h"
 
 #include "defs.h"
-#include "grid.h"
+#include "core/grid.h"
 
 /* The outcome of collecting one metric */
 typedef struct CollectResult

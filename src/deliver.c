@@ -54,9 +54,9 @@
 #include "utils/timestamp.h"
 
 #include "alert.h"
-#include "alert_core.h"
+#include "core/alert_core.h"
 #include "defs.h"
-#include "netguard.h"
+#include "core/netguard.h"
 #include "tick.h"
 #include "tripl.h"
 

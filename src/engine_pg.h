@@ -15,7 +15,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "engine.h"
+#include "core/engine.h"
 
 /* How a measure or key argument is read (decided from its column type) */
 typedef enum EngineArgKind

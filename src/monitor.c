@@ -41,8 +41,8 @@
 
 #include "collect.h"
 #include "defs.h"
-#include "detect_core.h"
-#include "grid.h"
+#include "core/detect_core.h"
+#include "core/grid.h"
 #include "monitor.h"
 #include "tick.h"
 #include "engine_pg.h"

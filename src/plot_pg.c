@@ -24,7 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "defs.h"
-#include "plot.h"
+#include "core/plot.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_plot);

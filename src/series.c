@@ -24,7 +24,7 @@
 
 #include "collect.h"
 #include "defs.h"
-#include "grid.h"
+#include "core/grid.h"
 #include "monitor.h"
 #include "series.h"
 #include "tripl.h"
