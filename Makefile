@@ -17,10 +17,11 @@ MODULE_big = tripl
 # They live in src/core/ and include nothing outside it (make layers checks).
 PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_core.c stl.c order.c corebuf.c \
 	cron.c template.c uuid5.c alert_core.c netguard.c engine.c plot.c)
-PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
-	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c src/monitor.c \
-	src/alert.c src/deliver.c src/tick.c src/worker.c src/engine_pg.c \
-	src/plot_pg.c
+# The PostgreSQL side, bottom layer first (src/README.md)
+PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
+	sqlguard.c aggsql.c userquery.c fnargs.c defs.c engine_pg.c \
+	catalog.c collect.c monitor.c series.c plot_pg.c alert.c deliver.c tick.c \
+	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 # sql/tripl.sql is the install script of the current version, installed as

@@ -37,13 +37,17 @@
 
 #include "alert.h"
 #include "core/alert_core.h"
-#include "collect.h"
 #include "core/cron.h"
-#include "defs.h"
 #include "core/netguard.h"
 #include "core/template.h"
-#include "tripl.h"
 #include "core/uuid5.h"
+#include "defs.h"
+#include "fnargs.h"
+#include "guc.h"
+#include "privilege.h"
+#include "spiutil.h"
+#include "tripl.h"
+#include "worker_shmem.h"
 
 TRIPL_SQL_FUNCTION(tripl_create_destination);
 TRIPL_SQL_FUNCTION(tripl_alter_destination);
@@ -548,7 +552,7 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	}
 	/* deliveries that waited for a disabled destination can go now */
 	if (has_enabled && PG_GETARG_BOOL(1))
-		deliver_wake();
+		worker_wake_delivery();
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -1155,7 +1159,7 @@ enqueue(int64 rule_id_, int64 dest_id, const char *kind, const char *key, const 
 					"next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $6) "
 					"ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
 					6, types, values, nulls, false, 0);
-	deliver_wake();
+	worker_wake_delivery();
 	return SPI_processed > 0 ? spi_int64(0, 0) : 0;
 }
 

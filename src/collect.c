@@ -45,11 +45,16 @@
 #include "aggsql.h"
 #include "collect.h"
 #include "core/compose.h"
+#include "core/grid.h"
 #include "defs.h"
 #include "engine_pg.h"
-#include "core/grid.h"
-#include "tick.h"
+#include "guc.h"
+#include "privilege.h"
+#include "runlog.h"
+#include "spiutil.h"
+#include "subxact.h"
 #include "tripl.h"
+#include "userquery.h"
 
 TRIPL_SQL_FUNCTION(tripl_collect);
 TRIPL_SQL_FUNCTION(tripl_explain_metric);
@@ -132,7 +137,7 @@ typedef struct CollectGroup
 static char *
 run_in_subxact_message(SubxactFn fn, void *arg, int *errcode)
 {
-	ErrorData  *edata = run_in_subxact_edata(fn, arg);
+	ErrorData  *edata = subxact_run(fn, arg);
 	char	   *error;
 
 	if (edata == NULL)
@@ -152,50 +157,6 @@ static char *
 run_in_subxact(SubxactFn fn, void *arg)
 {
 	return run_in_subxact_message(fn, arg, NULL);
-}
-
-/* Is the current role a superuser or a member of tripl_admin? */
-bool
-caller_is_admin(void)
-{
-	Oid			admin = get_role_oid("tripl_admin", true);
-
-	if (superuser())
-		return true;
-	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
-}
-
-/* May the current role collect (or otherwise manage) what owner defined? */
-bool
-caller_may_manage(Oid owner)
-{
-	return has_privs_of_role(GetUserId(), owner) || caller_is_admin();
-}
-
-/*
- * May the current role read what owner's metrics computed (values,
- * breakdowns, anomalies)?  The owner, tripl_admin, and members of
- * tripl_reader; private until granted, as PostgreSQL's own objects.
- */
-bool
-caller_may_read(Oid owner)
-{
-	Oid			reader = get_role_oid("tripl_reader", true);
-
-	if (caller_may_manage(owner))
-		return true;
-	return OidIsValid(reader) && has_privs_of_role(GetUserId(), reader);
-}
-
-/* Refuse unless the current role may read the metric's values */
-void
-check_may_read(Oid owner, const char *metric)
-{
-	if (!caller_may_read(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to read the values of metric \"%s\"", metric),
-				 errhint("Values are readable by the metric's owner and by members of tripl_reader or tripl_admin.")));
 }
 
 /*--------------------------------------------------------------------
@@ -1949,7 +1910,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 		else
 		{
 			run.metrics_failed++;
-			run_note_error(&first_error, r->metric->name, r->error);
+			runlog_note_error(&first_error, r->metric->name, r->error);
 		}
 		rows_written += r->rows_written;
 
@@ -1974,16 +1935,12 @@ tripl_collect(PG_FUNCTION_ARGS)
 						 "\"rows_written\": " INT64_FORMAT ", \"duration_ms\": %.1f, \"error\": ",
 						 list_length(results), run.metrics_collected, run.metrics_failed, rows_written,
 						 (GetCurrentTimestamp() - started) / 1000.0);
-		if (first_error)
-			escape_json(&d, first_error);
-		else
-			appendStringInfoString(&d, "null");
-		appendStringInfoChar(&d, '}');
+		runlog_end_details(&d, first_error);
 		run.kind = "collect";
 		run.started_at = started;
 		run.error = first_error;
 		run.details = d.data;
-		run_log_row(&run);
+		runlog_write(&run);
 	}
 	SPI_finish();
 	return (Datum) 0;

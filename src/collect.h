@@ -36,9 +36,5 @@ typedef struct DueItem
 extern List *collect_due_metrics(TimestampTz now, int limit, bool ignore_running);
 extern List *collect_run(List *metrics, List *windows, TimestampTz now);
 extern char *collect_metric_sql(MetricDef *m);
-extern bool caller_may_manage(Oid owner);
-extern bool caller_is_admin(void);
-extern bool caller_may_read(Oid owner);
-extern void check_may_read(Oid owner, const char *metric);
 
 #endif							/* TRIPL_COLLECT_H */

@@ -85,7 +85,9 @@ def nm_symbols(obj):
 
 
 def call_graph(src):
-    objs = [os.path.join(r, f) for r, _, fs in os.walk(src) for f in fs if f.endswith('.o')]
+    # objects of existing sources only (a stale .o of a removed file is not code)
+    objs = [os.path.join(r, f) for r, _, fs in os.walk(src) for f in fs
+            if f.endswith('.o') and os.path.exists(os.path.join(r, f[:-2] + '.c'))]
     if not objs:
         return None
     defs, undefs = {}, {}
