@@ -4,6 +4,13 @@
  *	  The run log, tripl.runs: writing a pass's row, remembering its first
  *	  error, and ending its details JSON with that error.
  *
+ *	  The run log has one row per tick (a skipped one too, saying why),
+ *	  per call of tripl.collect(), tripl.detect() and tripl.deliver(), and
+ *	  per delivery-worker pass that claimed something or failed.  A row is
+ *	  written in the transaction of the pass it describes, so the passes of
+ *	  a call that fails as a whole (and rolls back) leave none; deliver
+ *	  passes run in background workers and commit on their own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

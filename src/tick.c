@@ -6,14 +6,8 @@
  *	  prune history — guarded by a transaction-level advisory lock, so it
  *	  never overlaps itself whoever calls it (the scheduler worker, pg_cron,
  *	  a person).  A second concurrent call returns at once, saying it
- *	  skipped.  Also the run log (tripl.runs) and its retention.
- *
- *	  The run log has one row per tick (a skipped one too, saying why),
- *	  per call of tripl.collect(), tripl.detect() and tripl.deliver(), and
- *	  per delivery-worker pass that claimed something or failed.  A row is
- *	  written in the transaction of the pass it describes, so the passes of
- *	  a call that fails as a whole (and rolls back) leave none; deliver
- *	  passes run in background workers and commit on their own.
+ *	  skipped.  Also the tick's row in the run log (runlog.c) and the
+ *	  log's retention.
  *
  *	  A restore loads tripl's tables with COPY (or INSERT) while the new
  *	  database's scheduler may already be ticking.  A tick in the middle

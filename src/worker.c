@@ -28,6 +28,10 @@
  *	  makes every worker idle.  All waits are latch waits with
  *	  WL_EXIT_ON_PM_DEATH.
  *
+ *	  The shared memory the workers and ordinary backends share (a slot per
+ *	  database), the ProcessUtility hook and the wake-up at commit are in
+ *	  worker_shmem.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
