@@ -25,15 +25,6 @@ typedef struct CollectResult
 	char	   *error;
 } CollectResult;
 
-/* A metric that is due, with its resume window */
-typedef struct DueItem
-{
-	MetricDef  *m;
-	GridWindow	win;
-	int64		overdue;
-} DueItem;
-
-extern List *collect_due_metrics(TimestampTz now, int limit, bool ignore_running);
 extern List *collect_run(List *metrics, List *windows, TimestampTz now);
 extern char *collect_metric_sql(MetricDef *m);
 

@@ -40,6 +40,7 @@
 
 #include "alert.h"
 #include "collect.h"
+#include "collect_due.h"
 #include "guc.h"
 #include "monitor.h"
 #include "runlog.h"

@@ -70,7 +70,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "collect.h"
+#include "collect_due.h"
 #include "deliver.h"
 #include "guc.h"
 #include "spiutil.h"
