@@ -54,3 +54,25 @@ subxact_run(SubxactFn fn, void *arg)
 	PG_END_TRY();
 	return edata;
 }
+
+/*
+ * Run fn(arg) in a subtransaction.  Returns NULL on success, else the error
+ * message, with its detail (the subtransaction is rolled back).
+ */
+char *
+subxact_run_message(SubxactFn fn, void *arg, int *errcode)
+{
+	ErrorData  *edata = subxact_run(fn, arg);
+	char	   *error;
+
+	if (edata == NULL)
+		return NULL;
+	if (errcode)
+		*errcode = edata->sqlerrcode;
+	if (edata->detail)
+		error = psprintf("%s (%s)", edata->message, edata->detail);
+	else
+		error = pstrdup(edata->message);
+	FreeErrorData(edata);
+	return error;
+}

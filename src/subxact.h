@@ -19,4 +19,10 @@
 typedef void (*SubxactFn) (void *arg);
 extern ErrorData *subxact_run(SubxactFn fn, void *arg);
 
+/*
+ * The same, returning NULL on success, else the error message with its
+ * detail; *errcode (when not NULL) gets the error's code
+ */
+extern char *subxact_run_message(SubxactFn fn, void *arg, int *errcode);
+
 #endif							/* TRIPL_SUBXACT_H */
