@@ -4,6 +4,7 @@
 #   make test       install what is missing, build, install, run every suite
 #   make demo       install what is missing, build, install, run the demo
 #   make bench      install what is missing, build, install, run the benchmark
+#   make layers     build, then check src/ for include/call circles
 #   make valgrind   build, install, run the regress and TAP suites with the
 #                   servers under valgrind; fails on an invalid read or write
 #                   (also: make test VALGRIND=1, every suite)
@@ -13,13 +14,14 @@ EXTVERSION = 0.2
 MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
-PURE_SRCS = src/grid.c src/compose.c src/detect_core.c src/stl.c src/order.c src/corebuf.c \
-	src/cron.c src/template.c src/uuid5.c src/alert_core.c src/netguard.c src/engine.c \
-	src/plot.c src/core/ddsketch.c src/core/hll.c
-PG_SRCS = src/tripl.c src/core_pg.c src/sqlguard.c src/userquery.c \
-	src/defs.c src/catalog.c src/aggsql.c src/collect.c src/series.c src/monitor.c \
-	src/alert.c src/deliver.c src/tick.c src/worker.c src/engine_pg.c \
-	src/plot_pg.c
+# They live in src/core/ and include nothing outside it (make layers checks).
+PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_core.c stl.c order.c corebuf.c \
+	cron.c template.c uuid5.c alert_core.c netguard.c engine.c plot.c ddsketch.c hll.c)
+# The PostgreSQL side, bottom layer first (src/README.md)
+PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
+	sqlguard.c aggsql.c userquery.c fnargs.c defs.c engine_pg.c \
+	defcheck.c catalog.c catalog_metric.c collect_due.c collect_slot.c collect.c monitor.c series.c plot_pg.c alert_defs.c alert.c deliver.c tick.c \
+	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
 # sql/tripl.sql is the install script of the current version, installed as
@@ -38,7 +40,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter  # PostgreSQL 15 headers
 # magic block, _PG_init, worker entry points), as PostgreSQL 16 does: our
 # generic names (cron_parse, sha1, ...) must not interpose with, or be
 # interposed by, other libraries loaded with RTLD_GLOBAL (e.g. libuuid).
-PG_CPPFLAGS = -Isrc -Isrc/core -fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
+PG_CPPFLAGS = -fvisibility=hidden '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 SHLIB_LINK = -lcurl
 
 # No LLVM bitcode: JIT inlining of tripl is not worth a clang dependency.
@@ -52,18 +54,23 @@ endif
 
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
-	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc -Isrc/core -Itest/unit
+	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc/core -Itest/unit
 UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine plot sketch)
 
-test/unit/bin/%: test/unit/%.c $(PURE_SRCS) test/unit/unit.h
+test/unit/bin/%: test/unit/%.c $(PURE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
 	@mkdir -p test/unit/bin
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lm
 
 sql/tripl--$(EXTVERSION).sql: sql/tripl.sql
 	cp $< $@
 
-.PHONY: unit test demo bench deps valgrind
+.PHONY: unit test demo bench deps valgrind layers
 unit: $(UNIT_TESTS)
+
+# The layers of src/: no include or call circle, src/core/ fenced off from
+# PostgreSQL (test/lib/layers.py; the unit suite runs it too)
+layers: $(OBJS)
+	python3 test/lib/layers.py --levels
 
 deps:
 	bash test/lib/deps.sh

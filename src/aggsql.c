@@ -70,7 +70,7 @@ agg_operand_equal(const AggOperand *a, const AggOperand *b)
 
 /* Append "(\n<user query>\n) AS _src": newlines end any trailing comment */
 void
-append_user_query(StringInfo buf, const char *query)
+aggsql_append_user_query(StringInfo buf, const char *query)
 {
 	appendStringInfoString(buf, "(\n");
 	appendStringInfoString(buf, query);
@@ -233,7 +233,7 @@ aggsql_operands_query(const AggSource *src, int64 width_us,
 		appendStringInfo(&buf, " AS k%d", i);
 	}
 	appendStringInfoString(&buf, "\nFROM ");
-	append_user_query(&buf, src->query);
+	aggsql_append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
 	if (group_column)
 		appendStringInfoString(&buf, "\nGROUP BY 1, 2, 3\nORDER BY 1, 2, 3");
@@ -302,7 +302,7 @@ aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List
 			appendStringInfoString(&buf, group_value_expr(lfirst(lc)));
 	}
 	appendStringInfoString(&buf, ")\nFROM ");
-	append_user_query(&buf, src->query);
+	aggsql_append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
 	return buf.data;
 }
@@ -345,7 +345,7 @@ aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT %s AS v, count(*) AS n\nFROM ", v);
-	append_user_query(&buf, src->query);
+	aggsql_append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
 	if (filter)
 		appendStringInfo(&buf, " AND (%s)", filter);
@@ -365,7 +365,7 @@ aggsql_sql_metric_query(const AggSource *src, int64 width_us, const char *value_
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT %s AS bucket,\n       sum(_src.%s)::float8 AS k0\nFROM ",
 					 aggsql_bucket_expr(src, width_us), quote_identifier(value_column));
-	append_user_query(&buf, src->query);
+	aggsql_append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s\nGROUP BY 1\nORDER BY 1\nLIMIT %d",
 					 aggsql_window_clause(src), TRIPL_MAX_CHUNK_ROWS + 1);
 	return buf.data;

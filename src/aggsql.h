@@ -70,4 +70,7 @@ extern char *aggsql_engine_query(const AggSource *src, List *filters, bool filte
 extern char *aggsql_time_range(const AggSource *src, int64 from, int64 to);
 extern void aggsql_append_filters(StringInfo buf, List *fragments);
 
+/* Wrap a user query as a sub-query in generated SQL */
+extern void aggsql_append_user_query(StringInfo buf, const char *query);
+
 #endif							/* TRIPL_AGGSQL_H */

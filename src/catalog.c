@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *	  The definition functions: create/alter/drop fact tables, event
- *	  sources and metrics, and preview_fact_table.
+ *	  The source definition functions: create/alter/drop fact tables and
+ *	  event sources, and preview_fact_table.  Metrics are
+ *	  catalog_metric.c's; the checks both use are defcheck.c's.
  *
  *	  Every function validates fully before writing anything: names,
  *	  per-kind required and forbidden arguments, user SQL (sqlguard.c),
@@ -30,9 +31,13 @@
 #include "utils/timestamp.h"
 
 #include "aggsql.h"
+#include "core/grid.h"
+#include "defcheck.h"
 #include "defs.h"
-#include "grid.h"
+#include "fnargs.h"
+#include "spiutil.h"
 #include "tripl.h"
+#include "userquery.h"
 
 TRIPL_SQL_FUNCTION(tripl_create_fact_table);
 TRIPL_SQL_FUNCTION(tripl_alter_fact_table);
@@ -40,394 +45,6 @@ TRIPL_SQL_FUNCTION(tripl_drop_fact_table);
 TRIPL_SQL_FUNCTION(tripl_preview_fact_table);
 TRIPL_SQL_FUNCTION(tripl_create_event_source);
 TRIPL_SQL_FUNCTION(tripl_drop_event_source);
-TRIPL_SQL_FUNCTION(tripl_create_metric);
-TRIPL_SQL_FUNCTION(tripl_alter_metric);
-TRIPL_SQL_FUNCTION(tripl_drop_metric);
-
-/* A user query that passed the guard, with its introspected columns */
-typedef struct CheckedQuery
-{
-	char	   *query;
-	List	   *columns;		/* ColumnInfo * */
-	List	   *ts_types;		/* const char * per column: time type or NULL */
-} CheckedQuery;
-
-/* Fact-table row filters that passed validation */
-typedef struct CheckedFilters
-{
-	List	   *names;
-	List	   *sqls;
-} CheckedFilters;
-
-/*--------------------------------------------------------------------
- * Small helpers
- *--------------------------------------------------------------------
- */
-
-/* Error context: say which part of a definition an error comes from */
-static void
-definition_context_callback(void *arg)
-{
-	errcontext("%s", (const char *) arg);
-}
-
-/* Are names like fact tables, metrics and row filters well-formed? */
-bool
-valid_definition_name(const char *name)
-{
-	const char *p;
-
-	if (name == NULL || name[0] == '\0' || strlen(name) > 128)
-		return false;
-	if (!(isalnum((unsigned char) name[0]) || name[0] == '_') || IS_HIGHBIT_SET(name[0]))
-		return false;
-	for (p = name; *p; p++)
-	{
-		if (IS_HIGHBIT_SET(*p))
-			return false;
-		if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '.' || *p == '-'))
-			return false;
-	}
-	return true;
-}
-
-/* A text argument, or NULL */
-char *
-fn_arg_text(FunctionCallInfo fcinfo, int i)
-{
-	if (PG_ARGISNULL(i))
-		return NULL;
-	return text_to_cstring(PG_GETARG_TEXT_PP(i));
-}
-
-/* A required, non-empty text argument */
-char *
-fn_required_text(FunctionCallInfo fcinfo, int i, const char *what)
-{
-	char	   *s = fn_arg_text(fcinfo, i);
-
-	if (s == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", what)));
-	if (s[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", what)));
-	return s;
-}
-
-/* Check a definition name; what is e.g. "fact table" */
-void
-check_definition_name(const char *name, const char *what)
-{
-	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s name must not be NULL", what)));
-	if (!valid_definition_name(name))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s name \"%s\"", what, name),
-				 errdetail("A name is 1 to 128 ASCII letters, digits, underscores, dots or dashes, not starting with a dot or dash.")));
-}
-
-/* Limit free-text arguments (descriptions, units, event names) */
-void
-check_text_length(const char *s, int max, const char *what)
-{
-	if (s != NULL && (int) strlen(s) > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is too long", what),
-				 errdetail("It has %d bytes; the limit is %d.", (int) strlen(s), max)));
-}
-
-/* Does list l (of char *) contain s? */
-bool
-list_has_string(List *l, const char *s)
-{
-	ListCell   *lc;
-
-	foreach(lc, l)
-	{
-		if (strcmp((char *) lfirst(lc), s) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * A text[] argument of names, de-duplicated preserving order.  NULL means
- * empty.  NULL or empty elements and multi-dimensional arrays are errors.
- */
-List *
-fn_arg_name_list(FunctionCallInfo fcinfo, int i, const char *what)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			k;
-	List	   *result = NIL;
-
-	if (PG_ARGISNULL(i))
-		return NIL;
-	arr = PG_GETARG_ARRAYTYPE_P(i);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	if (n > TRIPL_MAX_ROW_FILTERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s has too many elements", what),
-				 errdetail("It has %d; the limit is %d.", n, TRIPL_MAX_ROW_FILTERS)));
-	for (k = 0; k < n; k++)
-	{
-		char	   *s;
-
-		if (nulls[k])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL", what)));
-		s = TextDatumGetCString(elems[k]);
-		if (s[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain an empty string", what)));
-		if (!list_has_string(result, s))
-			result = lappend(result, s);
-	}
-	return result;
-}
-
-/* Refuse unless the current role has the privileges of owner */
-static void
-check_owner(Oid owner, const char *what, const char *name)
-{
-	if (!has_privs_of_role(GetUserId(), owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of %s \"%s\"", what, name),
-				 errdetail("It is owned by role %s.", GetUserNameFromId(owner, true) ?
-						   quote_identifier(GetUserNameFromId(owner, true)) : "(dropped)")));
-}
-
-/* Refuse an argument that does not belong to this kind of metric */
-static void
-forbid(bool given, const char *arg, const char *why)
-{
-	if (given)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is not allowed %s", arg, why)));
-}
-
-/* Refuse the single-operand fact arguments where they do not belong */
-static void
-forbid_single_fact_args(bool given, const char *why)
-{
-	if (given)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fact_table, aggregation, measure_column, distinct_column, row_filters and filter_sql are not allowed %s", why)));
-}
-
-/* A List of names as a text[] Datum */
-static Datum
-name_list_datum(List *names)
-{
-	Datum	   *elems;
-	ListCell   *lc;
-	int			n = 0;
-
-	elems = palloc(sizeof(Datum) * (list_length(names) + 1));
-	foreach(lc, names)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/* Run a generated query with LIMIT 0 as the caller, to plan and check it */
-static void
-plan_as_caller(const char *sql, const char *search_path, int nparams)
-{
-	StringInfoData buf;
-	Oid			types[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID};
-	Datum		vals[4] = {0, 0, 0, 0};
-	char		nulls[5] = "nnnn";
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT * FROM (\n%s\n) AS _check LIMIT 0", sql);
-	nulls[nparams] = '\0';
-	(void) userquery_execute(buf.data, GetUserId(), search_path,
-							 nparams, types, vals, nulls, 0);
-}
-
-/*--------------------------------------------------------------------
- * Queries and columns
- *--------------------------------------------------------------------
- */
-
-/* Guard a query and learn its output columns, as the caller */
-static CheckedQuery *
-check_query(const char *query, const char *what, const char *search_path)
-{
-	CheckedQuery *cq = palloc0(sizeof(CheckedQuery));
-	List	   *cols;
-	ListCell   *lc;
-
-	cq->query = sqlguard_select(query, what);
-	cols = userquery_columns(cq->query, GetUserId(), search_path);
-	if (cols == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s returns no columns", what)));
-	foreach(lc, cols)
-	{
-		UserColumn *uc = lfirst(lc);
-		ColumnInfo *c = palloc0(sizeof(ColumnInfo));
-
-		c->name = uc->name;
-		c->type_class = (char *) type_class_of(uc->typid);
-		c->native_type = format_type_be(uc->typid);
-		cq->columns = lappend(cq->columns, c);
-		cq->ts_types = lappend(cq->ts_types, (void *) timestamp_type_of(uc->typid));
-	}
-	return cq;
-}
-
-/* The time type of a checked column, or an error naming the column */
-static const char *
-require_time_column(CheckedQuery *cq, const char *column, const char *role, const char *where)
-{
-	ColumnInfo *c = defs_find_column(cq->columns, column, role, where);
-	const char *ts_type = NULL;
-	ListCell   *lc;
-	ListCell   *lt;
-
-	forboth(lc, cq->columns, lt, cq->ts_types)
-	{
-		if (lfirst(lc) == c)
-			ts_type = lfirst(lt);
-	}
-
-	if (ts_type == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s \"%s\" has type %s", role, column, c->native_type),
-				 errhint("Use a column of type timestamp with time zone, timestamp or date.")));
-	return ts_type;
-}
-
-/* The columns as the jsonb text stored in the catalog */
-static char *
-columns_json(List *columns)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
-	foreach(lc, columns)
-	{
-		ColumnInfo *c = lfirst(lc);
-
-		if (buf.len > 1)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, "{\"name\": ");
-		escape_json(&buf, c->name);
-		appendStringInfoString(&buf, ", \"type_class\": ");
-		escape_json(&buf, c->type_class);
-		appendStringInfoString(&buf, ", \"native_type\": ");
-		escape_json(&buf, c->native_type);
-		appendStringInfoChar(&buf, '}');
-	}
-	appendStringInfoChar(&buf, ']');
-	return buf.data;
-}
-
-/*
- * Validate a fact table's named row filters: a JSON object of
- * name -> boolean SQL condition, each planned against the query.
- */
-static CheckedFilters *
-check_row_filters(Jsonb *filters, CheckedQuery *cq, const char *ft_name, const char *search_path)
-{
-	CheckedFilters *cf = palloc0(sizeof(CheckedFilters));
-	Oid			types[1] = {JSONBOID};
-	Datum		vals[1];
-	uint64		i;
-	uint64		n;
-	List	   *names = NIL;
-	List	   *sqls = NIL;
-	List	   *kinds = NIL;
-	ListCell   *ln;
-	ListCell   *ls;
-	ListCell   *lk;
-
-	if (filters == NULL)
-		return cf;
-	vals[0] = JsonbPGetDatum(filters);
-	catalog_execute("SELECT jsonb_typeof($1)", 1, types, vals, NULL, true, 0);
-	if (strcmp(spi_text(0, 0), "object") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("row_filters must be a JSON object of filter name to SQL condition"),
-				 errhint("For example: '{\"completed\": \"status = ''completed''\"}'.")));
-	catalog_execute("SELECT key, value #>> '{}', jsonb_typeof(value) FROM jsonb_each($1) ORDER BY key",
-					1, types, vals, NULL, true, 0);
-	n = SPI_processed;
-	if (n > TRIPL_MAX_ROW_FILTERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a fact table can have at most %d row filters", TRIPL_MAX_ROW_FILTERS)));
-	for (i = 0; i < n; i++)
-	{
-		names = lappend(names, (char *) spi_text(i, 0));
-		sqls = lappend(sqls, (char *) spi_text(i, 1));
-		kinds = lappend(kinds, (char *) spi_text(i, 2));
-	}
-	forthree(ln, names, ls, sqls, lk, kinds)
-	{
-		char	   *name = lfirst(ln);
-		char	   *what = psprintf("row filter \"%s\"", name);
-		ErrorContextCallback ecb;
-		StringInfoData sql;
-
-		check_definition_name(name, "row filter");
-		if (strcmp((char *) lfirst(lk), "string") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must be a string holding an SQL condition", what)));
-		(void) sqlguard_fragment(lfirst(ls), what);
-
-		ecb.callback = definition_context_callback;
-		ecb.arg = psprintf("while checking %s of fact table \"%s\"", what, ft_name);
-		ecb.previous = error_context_stack;
-		error_context_stack = &ecb;
-		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT 1 FROM ");
-		append_user_query(&sql, cq->query);
-		appendStringInfo(&sql, "\nWHERE (\n%s\n)", (char *) lfirst(ls));
-		plan_as_caller(sql.data, search_path, 0);
-		error_context_stack = ecb.previous;
-	}
-	cf->names = names;
-	cf->sqls = sqls;
-	return cf;
-}
-
-/* Identifier columns must be output columns of the query */
-static void
-check_identifiers(List *identifiers, CheckedQuery *cq, const char *where)
-{
-	ListCell   *lc;
-
-	foreach(lc, identifiers)
-		(void) defs_find_column(cq->columns, lfirst(lc), "identifier column", where);
-}
 
 /*--------------------------------------------------------------------
  * Fact tables
@@ -465,16 +82,16 @@ tripl_create_fact_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("fact table \"%s\" already exists", name)));
 
-	cq = check_query(query, "fact table query", search_path);
-	ts_type = require_time_column(cq, ts_column, "timestamp column", where);
-	check_identifiers(identifiers, cq, where);
-	(void) check_row_filters(filters, cq, name, search_path);
+	cq = defcheck_query(query, "fact table query", search_path);
+	ts_type = defcheck_time_column(cq, ts_column, "timestamp column", where);
+	defcheck_identifiers(identifiers, cq, where);
+	(void) defcheck_row_filters(filters, cq, name, search_path);
 
 	vals[0] = CStringGetTextDatum(name);
 	vals[1] = CStringGetTextDatum(cq->query);
 	vals[2] = CStringGetTextDatum(ts_column);
 	vals[3] = CStringGetTextDatum(ts_type);
-	vals[4] = name_list_datum(identifiers);
+	vals[4] = defcheck_name_list_datum(identifiers);
 	if (filters)
 		vals[5] = JsonbPGetDatum(filters);
 	else
@@ -482,7 +99,7 @@ tripl_create_fact_table(PG_FUNCTION_ARGS)
 		vals[5] = (Datum) 0;
 		nulls[5] = 'n';
 	}
-	vals[6] = CStringGetTextDatum(columns_json(cq->columns));
+	vals[6] = CStringGetTextDatum(defcheck_columns_json(cq->columns));
 	spi_param_text(vals, nulls, 7, description);
 	vals[8] = ObjectIdGetDatum(GetUserId());
 	vals[9] = CStringGetTextDatum(search_path);
@@ -494,48 +111,6 @@ tripl_create_fact_table(PG_FUNCTION_ARGS)
 	id = spi_int64(0, 0);
 	SPI_finish();
 	PG_RETURN_INT64(id);
-}
-
-/*
- * Refuse to drop kind "name" while other definitions use it: users_sql lists
- * their names for $1 = id, users says what they are ("metrics") and hint how
- * to drop them.
- */
-void
-refuse_drop_if_used(const char *users_sql, int64 id, const char *kind, const char *name,
-					const char *users, const char *hint)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		vals[1] = {Int64GetDatum(id)};
-	List	   *deps = NIL;
-	uint64		i;
-
-	catalog_execute(users_sql, 1, types, vals, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
-		deps = lappend(deps, (char *) spi_text(i, 0));
-	if (deps != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop %s \"%s\" because %s use it", kind, name, users),
-				 errdetail("Used by: %s.", join_names(deps)),
-				 errhint("%s", hint)));
-}
-
-/* "a, b, c" */
-char *
-join_names(List *names)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, names)
-	{
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, (char *) lfirst(lc));
-	}
-	return buf.data;
 }
 
 /* Clear the stored values and collection state of the listed metrics */
@@ -591,7 +166,7 @@ recheck_fact_dependents(FactTableDef *old, CheckedQuery *cq, CheckedFilters *cf,
 		ListCell   *lb;
 		int			k;
 
-		ecb.callback = definition_context_callback;
+		ecb.callback = defcheck_context_callback;
 		ecb.arg = psprintf("metric \"%s\" uses fact table \"%s\"", m->name, old->name);
 		ecb.previous = error_context_stack;
 		error_context_stack = &ecb;
@@ -683,21 +258,21 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	old = defs_fact_table(name, 0, false);
-	check_owner(old->owner, "fact table", name);
+	defcheck_owner(old->owner, "fact table", name);
 	if (ts_column == NULL)
 		ts_column = old->ts_column;
 	if (!identifiers_given)
 		identifiers = old->identifiers;
 	where = psprintf("the query of fact table \"%s\"", name);
 
-	cq = check_query(query ? query : old->query, "fact table query",
+	cq = defcheck_query(query ? query : old->query, "fact table query",
 					 query ? current_search_path() : old->search_path);
 	new_query = cq->query;
 	query_changed = strcmp(new_query, old->query) != 0;
-	ts_type = require_time_column(cq, ts_column, "timestamp column", where);
-	check_identifiers(identifiers, cq, where);
+	ts_type = defcheck_time_column(cq, ts_column, "timestamp column", where);
+	defcheck_identifiers(identifiers, cq, where);
 	if (filters)
-		cf = check_row_filters(filters, cq, name, query ? current_search_path() : old->search_path);
+		cf = defcheck_row_filters(filters, cq, name, query ? current_search_path() : old->search_path);
 	else
 	{
 		/* the old filters must still plan against a new query */
@@ -714,16 +289,16 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 				StringInfoData sql;
 				ErrorContextCallback ecb;
 
-				ecb.callback = definition_context_callback;
+				ecb.callback = defcheck_context_callback;
 				ecb.arg = psprintf("while checking row filter \"%s\" of fact table \"%s\"",
 								   (char *) lfirst(ln), name);
 				ecb.previous = error_context_stack;
 				error_context_stack = &ecb;
 				initStringInfo(&sql);
 				appendStringInfoString(&sql, "SELECT 1 FROM ");
-				append_user_query(&sql, new_query);
+				aggsql_append_user_query(&sql, new_query);
 				appendStringInfo(&sql, "\nWHERE (\n%s\n)", (char *) lfirst(ls));
-				plan_as_caller(sql.data, current_search_path(), 0);
+				defcheck_plan_as_caller(sql.data, current_search_path(), 0);
 				error_context_stack = ecb.previous;
 			}
 		}
@@ -735,7 +310,7 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 	vals[1] = CStringGetTextDatum(new_query);
 	vals[2] = CStringGetTextDatum(ts_column);
 	vals[3] = CStringGetTextDatum(ts_type);
-	vals[4] = name_list_datum(identifiers);
+	vals[4] = defcheck_name_list_datum(identifiers);
 	if (filters)
 		vals[5] = JsonbPGetDatum(filters);
 	else
@@ -743,7 +318,7 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 		vals[5] = (Datum) 0;
 		nulls[5] = 'n';
 	}
-	vals[6] = CStringGetTextDatum(columns_json(cq->columns));
+	vals[6] = CStringGetTextDatum(defcheck_columns_json(cq->columns));
 	spi_param_text(vals, nulls, 7, description);
 	catalog_execute("UPDATE tripl.fact_tables SET query = $2, timestamp_column = $3, timestamp_type = $4, "
 					"identifier_columns = $5, row_filters = coalesce($6, row_filters), columns = $7::jsonb, "
@@ -773,7 +348,7 @@ tripl_drop_fact_table(PG_FUNCTION_ARGS)
 	check_definition_name(name, "fact table");
 	SPI_connect();
 	ft = defs_fact_table(name, 0, false);
-	check_owner(ft->owner, "fact table", name);
+	defcheck_owner(ft->owner, "fact table", name);
 	refuse_drop_if_used("SELECT DISTINCT m.name FROM tripl.metrics m "
 						"JOIN tripl.metric_operands o ON o.metric_id = m.id "
 						"WHERE o.fact_table_id = $1 ORDER BY 1",
@@ -806,7 +381,7 @@ tripl_preview_fact_table(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	cq = check_query(query, "query", search_path);
+	cq = defcheck_query(query, "query", search_path);
 	ncols = list_length(cq->columns);
 
 	/* every column's sample as a jsonb array, by position */
@@ -815,7 +390,7 @@ tripl_preview_fact_table(PG_FUNCTION_ARGS)
 	for (i = 0; i < ncols; i++)
 		appendStringInfo(&sql, "%scoalesce(jsonb_agg(to_jsonb(s.c%d)), '[]')", i ? ", " : "", i);
 	appendStringInfoString(&sql, " FROM (SELECT * FROM ");
-	append_user_query(&sql, cq->query);
+	aggsql_append_user_query(&sql, cq->query);
 	appendStringInfo(&sql, " LIMIT %d) AS s(", sample_rows);
 	for (i = 0; i < ncols; i++)
 		appendStringInfo(&sql, "%sc%d", i ? ", " : "", i);
@@ -880,8 +455,8 @@ tripl_create_event_source(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("event source \"%s\" already exists", name)));
-	cq = check_query(query, "event source query", search_path);
-	ts_type = require_time_column(cq, ts_column, "timestamp column", where);
+	cq = defcheck_query(query, "event source query", search_path);
+	ts_type = defcheck_time_column(cq, ts_column, "timestamp column", where);
 	(void) defs_find_column(cq->columns, event_column, "event column", where);
 	if (user_column)
 		(void) defs_find_column(cq->columns, user_column, "user column", where);
@@ -892,7 +467,7 @@ tripl_create_event_source(PG_FUNCTION_ARGS)
 	vals[3] = CStringGetTextDatum(ts_type);
 	vals[4] = CStringGetTextDatum(event_column);
 	spi_param_text(vals, nulls, 5, user_column);
-	vals[6] = CStringGetTextDatum(columns_json(cq->columns));
+	vals[6] = CStringGetTextDatum(defcheck_columns_json(cq->columns));
 	spi_param_text(vals, nulls, 7, description);
 	vals[8] = ObjectIdGetDatum(GetUserId());
 	vals[9] = CStringGetTextDatum(search_path);
@@ -917,647 +492,12 @@ tripl_drop_event_source(PG_FUNCTION_ARGS)
 	check_definition_name(name, "event source");
 	SPI_connect();
 	es = defs_event_source(name, 0, false);
-	check_owner(es->owner, "event source", name);
+	defcheck_owner(es->owner, "event source", name);
 	refuse_drop_if_used("SELECT name FROM tripl.metrics WHERE event_source_id = $1 ORDER BY name",
 						es->id, "event source", name, "metrics",
 						"Drop those metrics first with tripl.drop_metric().");
 	vals[0] = Int64GetDatum(es->id);
 	catalog_execute("DELETE FROM tripl.event_sources WHERE id = $1", 1, types, vals, NULL, false, 0);
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/*--------------------------------------------------------------------
- * Metrics
- *--------------------------------------------------------------------
- */
-
-/* The arguments describing one fact operand */
-typedef struct OperandArgs
-{
-	char	   *fact_table;
-	char	   *aggregation;
-	char	   *measure_column;
-	char	   *distinct_column;
-	List	   *row_filters;
-	char	   *filter_sql;
-} OperandArgs;
-
-/* Parse a ratio operand given as jsonb */
-static void
-parse_operand_json(Jsonb *j, const char *role, OperandArgs *out)
-{
-	Oid			types[1] = {JSONBOID};
-	Datum		vals[1] = {JsonbPGetDatum(j)};
-	uint64		i;
-	uint64		n;
-	List	   *keys = NIL;
-	List	   *texts = NIL;
-	List	   *kinds = NIL;
-	ListCell   *lk;
-	ListCell   *lt;
-	ListCell   *lj;
-
-	memset(out, 0, sizeof(OperandArgs));
-	catalog_execute("SELECT jsonb_typeof($1)", 1, types, vals, NULL, true, 0);
-	if (strcmp(spi_text(0, 0), "object") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a JSON object", role),
-				 errhint("For example: '{\"fact_table\": \"orders\", \"aggregation\": \"sum\", \"measure_column\": \"amount\"}'.")));
-	catalog_execute("SELECT key, value #>> '{}', jsonb_typeof(value) FROM jsonb_each($1) ORDER BY key",
-					1, types, vals, NULL, true, 0);
-	n = SPI_processed;
-	for (i = 0; i < n; i++)
-	{
-		keys = lappend(keys, (char *) spi_text(i, 0));
-		texts = lappend(texts, (char *) spi_text(i, 1));
-		kinds = lappend(kinds, (char *) spi_text(i, 2));
-	}
-	forthree(lk, keys, lt, texts, lj, kinds)
-	{
-		char	   *key = lfirst(lk);
-		char	   *text = lfirst(lt);
-		char	   *kind = lfirst(lj);
-
-		if (strcmp(kind, "null") == 0)
-			continue;
-		if (strcmp(key, "row_filters") == 0)
-		{
-			Datum		v2[1];
-			uint64		k;
-
-			if (strcmp(kind, "array") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s.row_filters must be an array of row filter names", role)));
-			v2[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
-			catalog_execute("SELECT e #>> '{}', jsonb_typeof(e) FROM jsonb_array_elements($1) e",
-							1, types, v2, NULL, true, 0);
-			for (k = 0; k < SPI_processed; k++)
-			{
-				char	   *fname = (char *) spi_text(k, 0);
-
-				if (strcmp(spi_text(k, 1), "string") != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s.row_filters must contain only strings", role)));
-				if (!list_has_string(out->row_filters, fname))
-					out->row_filters = lappend(out->row_filters, fname);
-			}
-			continue;
-		}
-		if (strcmp(kind, "string") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s.%s must be a string", role, key)));
-		if (strcmp(key, "fact_table") == 0)
-			out->fact_table = text;
-		else if (strcmp(key, "aggregation") == 0)
-			out->aggregation = text;
-		else if (strcmp(key, "measure_column") == 0)
-			out->measure_column = text;
-		else if (strcmp(key, "distinct_column") == 0)
-			out->distinct_column = text;
-		else if (strcmp(key, "filter_sql") == 0)
-			out->filter_sql = text;
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown key \"%s\" in %s", key, role),
-					 errhint("An operand has fact_table, aggregation, measure_column, distinct_column, row_filters and filter_sql.")));
-	}
-}
-
-/*
- * Validate one fact operand: fact table, aggregation rules, columns and
- * filters, then plan its aggregate as the caller.
- */
-static OperandDef *
-check_operand(OperandArgs *a, const char *role, const char *label, int64 width_us,
-			  FactTableDef **ft_out)
-{
-	OperandDef *op = palloc0(sizeof(OperandDef));
-	FactTableDef *ft;
-	char	   *where;
-	ListCell   *lc;
-	AggOperand agg;
-	AggSource	src;
-	ErrorContextCallback ecb;
-
-	op->role = (char *) role;
-	if (a->fact_table == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%sfact_table is required for a fact metric", label)));
-	ft = defs_fact_table(a->fact_table, 0, false);
-	defs_check_source_owner(GetUserId(), ft->owner, "fact table", ft->name);
-	op->fact_table_id = ft->id;
-	where = psprintf("fact table \"%s\"", ft->name);
-
-	if (a->aggregation == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%saggregation is required for a fact metric", label),
-				 errhint("Use count, sum, avg, min, max or count_distinct.")));
-	if (!agg_kind_from_name(a->aggregation, &op->agg))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %saggregation \"%s\"", label, a->aggregation),
-				 errhint("Use count, sum, avg, min, max or count_distinct.")));
-	if (agg_needs_measure(op->agg))
-	{
-		ColumnInfo *c;
-
-		if (a->measure_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%smeasure_column is required for aggregation %s", label, a->aggregation)));
-		c = defs_find_column(ft->columns, a->measure_column, "measure column", where);
-		if (strcmp(c->type_class, "number") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("%smeasure column \"%s\" has type %s", label, c->name, c->native_type),
-					 errhint("%s needs a numeric column.", a->aggregation)));
-		op->measure_column = a->measure_column;
-	}
-	else
-		forbid(a->measure_column != NULL, psprintf("%smeasure_column", label),
-			   psprintf("with aggregation %s", a->aggregation));
-	if (op->agg == AGG_COUNT_DISTINCT)
-	{
-		if (a->distinct_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%sdistinct_column is required for aggregation count_distinct", label)));
-		(void) defs_find_column(ft->columns, a->distinct_column, "distinct column", where);
-		op->distinct_column = a->distinct_column;
-	}
-	else
-		forbid(a->distinct_column != NULL, psprintf("%sdistinct_column", label),
-			   psprintf("with aggregation %s", a->aggregation));
-	foreach(lc, a->row_filters)
-	{
-		if (defs_fact_filter_sql(lfirst(lc), ft) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("row filter \"%s\" does not exist on fact table \"%s\"",
-							(char *) lfirst(lc), ft->name),
-					 ft->filter_names ? errhint("Its row filters are: %s.", join_names(ft->filter_names)) :
-					 errhint("It has no row filters.")));
-	}
-	op->row_filters = a->row_filters;
-	if (a->filter_sql)
-		op->filter_sql = sqlguard_fragment(a->filter_sql, psprintf("%sfilter_sql", label));
-
-	/* plan the aggregate collection will run, with the caller's rights */
-	agg.agg = op->agg;
-	agg.column = op->measure_column ? op->measure_column : op->distinct_column;
-	agg.filter = defs_operand_filter(ft, op);
-	src.query = ft->query;
-	src.ts_column = ft->ts_column;
-	src.ts_type = ft->ts_type;
-	ecb.callback = definition_context_callback;
-	ecb.arg = psprintf("while checking the %saggregate over fact table \"%s\"", label, ft->name);
-	ecb.previous = error_context_stack;
-	error_context_stack = &ecb;
-	plan_as_caller(aggsql_operands_query(&src, width_us, &agg, 1, NULL, false), ft->search_path, 2);
-	error_context_stack = ecb.previous;
-
-	*ft_out = ft;
-	return op;
-}
-
-/* Insert an operand row */
-static void
-insert_operand(int64 metric_id, OperandDef *op)
-{
-	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
-	Datum		vals[8];
-	char		nulls[9] = "        ";
-
-	vals[0] = Int64GetDatum(metric_id);
-	vals[1] = CStringGetTextDatum(op->role);
-	vals[2] = Int64GetDatum(op->fact_table_id);
-	vals[3] = CStringGetTextDatum(agg_kind_name(op->agg));
-	spi_param_text(vals, nulls, 4, op->measure_column);
-	spi_param_text(vals, nulls, 5, op->distinct_column);
-	vals[6] = name_list_datum(op->row_filters);
-	spi_param_text(vals, nulls, 7, op->filter_sql);
-	catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
-					"measure_column, distinct_column, row_filters, filter_sql) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-					8, types, vals, nulls, false, 0);
-}
-
-/* Check a metric status value */
-static void
-check_status(const char *status)
-{
-	if (strcmp(status, "draft") != 0 && strcmp(status, "active") != 0 &&
-		strcmp(status, "archived") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid status \"%s\"", status),
-				 errhint("Use draft, active or archived.")));
-}
-
-/* SQL: tripl.create_metric(...) — see the install script for the argument list */
-Datum
-tripl_create_metric(PG_FUNCTION_ARGS)
-{
-	char	   *name = fn_arg_text(fcinfo, 0);
-	char	   *kind = fn_arg_text(fcinfo, 1);
-	Interval   *bucket = PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2);
-	char	   *status = fn_arg_text(fcinfo, 3);
-	OperandArgs single;
-	Jsonb	   *numerator = PG_ARGISNULL(10) ? NULL : PG_GETARG_JSONB_P(10);
-	Jsonb	   *denominator = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
-	char	   *query = fn_arg_text(fcinfo, 12);
-	char	   *time_column = fn_arg_text(fcinfo, 13);
-	char	   *value_column = fn_arg_text(fcinfo, 14);
-	char	   *event_source = fn_arg_text(fcinfo, 15);
-	char	   *numerator_event = fn_arg_text(fcinfo, 16);
-	char	   *denominator_event = fn_arg_text(fcinfo, 17);
-	char	   *composition = fn_arg_text(fcinfo, 18);
-	List	   *breakdowns = fn_arg_name_list(fcinfo, 19, "breakdowns");
-	bool		limit_given = !PG_ARGISNULL(20);
-	int			values_limit = limit_given ? PG_GETARG_INT32(20) : 0;
-	bool		anomaly_detection;
-	char	   *description = fn_arg_text(fcinfo, 22);
-	char	   *unit = fn_arg_text(fcinfo, 23);
-	char	   *search_path = current_search_path();
-	int64		width_us;
-	const char *problem;
-	bool		single_given;
-	OperandDef *ops[2] = {NULL, NULL};
-	int			nops = 0;
-	List	   *breakdown_columns = NIL;
-	char	   *breakdown_where = NULL;
-	char	   *time_type = NULL;
-	int64		es_id = 0;
-	int64		id;
-	int			k;
-	Oid			types[19] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-	OIDOID, TEXTOID};
-	Datum		vals[19];
-	char		nulls[20] = "                   ";
-
-	memset(&single, 0, sizeof(single));
-	single.fact_table = fn_arg_text(fcinfo, 4);
-	single.aggregation = fn_arg_text(fcinfo, 5);
-	single.measure_column = fn_arg_text(fcinfo, 6);
-	single.distinct_column = fn_arg_text(fcinfo, 7);
-	single.row_filters = fn_arg_name_list(fcinfo, 8, "row_filters");
-	single.filter_sql = fn_arg_text(fcinfo, 9);
-	single_given = single.fact_table || single.aggregation || single.measure_column ||
-		single.distinct_column || single.row_filters || single.filter_sql;
-
-	/* common arguments */
-	check_definition_name(name, "metric");
-	if (kind == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("kind must not be NULL"),
-				 errhint("Use fact, sql or event_composition.")));
-	if (strcmp(kind, "fact") != 0 && strcmp(kind, "sql") != 0 &&
-		strcmp(kind, "event_composition") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid metric kind \"%s\"", kind),
-				 errhint("Use fact, sql or event_composition.")));
-	if (bucket == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("bucket must not be NULL")));
-	problem = grid_width_problem(bucket->month, bucket->day, bucket->time, &width_us);
-	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid bucket width: %s", problem),
-				 errdetail("The bucket given was %s.",
-						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(bucket)))),
-				 errhint("Buckets are fixed UTC widths such as '15 minutes', '1 hour', '1 day' or '1 week'.")));
-	if (status == NULL)
-		status = "active";
-	check_status(status);
-	if (limit_given && values_limit < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("breakdown_values_limit must be at least 2"),
-				 errdetail("With a limit of N, the N-1 most frequent values are kept and the rest are folded into 'Other'.")));
-	if (limit_given && breakdowns == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("breakdown_values_limit needs breakdowns")));
-	if (PG_ARGISNULL(21))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("anomaly_detection must not be NULL")));
-	anomaly_detection = PG_GETARG_BOOL(21);
-	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
-	check_text_length(unit, 50, "unit");
-	if (composition && strcmp(composition, "single") != 0 && strcmp(composition, "ratio") != 0 &&
-		strcmp(composition, "per_distinct_user") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid composition \"%s\"", composition),
-				 errhint("Use single, ratio or per_distinct_user.")));
-
-	SPI_connect();
-	if (defs_metric(name, true) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("metric \"%s\" already exists", name)));
-
-	if (strcmp(kind, "fact") == 0)
-	{
-		FactTableDef *ft1 = NULL;
-		FactTableDef *ft2 = NULL;
-
-		forbid(query != NULL, "query", "for a fact metric (it belongs to sql metrics)");
-		forbid(time_column != NULL, "time_column", "for a fact metric");
-		forbid(value_column != NULL && strcmp(value_column, "value") != 0, "value_column", "for a fact metric");
-		forbid(event_source != NULL, "event_source", "for a fact metric");
-		forbid(numerator_event != NULL, "numerator_event", "for a fact metric");
-		forbid(denominator_event != NULL, "denominator_event", "for a fact metric");
-		if (numerator || denominator)
-		{
-			OperandArgs na;
-			OperandArgs da;
-
-			if (composition && strcmp(composition, "ratio") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a fact metric with numerator and denominator is a ratio, not %s", composition)));
-			if (!numerator || !denominator)
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("a ratio fact metric needs both numerator and denominator")));
-			forbid_single_fact_args(single_given, "for a ratio metric; give them inside numerator and denominator");
-			composition = "ratio";
-			parse_operand_json(numerator, "numerator", &na);
-			parse_operand_json(denominator, "denominator", &da);
-			ops[0] = check_operand(&na, "numerator", "numerator ", width_us, &ft1);
-			ops[1] = check_operand(&da, "denominator", "denominator ", width_us, &ft2);
-			nops = 2;
-			if (breakdowns != NIL && ft1->id != ft2->id)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("breakdowns of a ratio need numerator and denominator on one fact table"),
-						 errdetail("The numerator uses \"%s\", the denominator \"%s\".", ft1->name, ft2->name)));
-		}
-		else
-		{
-			if (composition && strcmp(composition, "single") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a fact metric without numerator and denominator is single, not %s", composition)));
-			composition = "single";
-			ops[0] = check_operand(&single, "value", "", width_us, &ft1);
-			nops = 1;
-		}
-		breakdown_columns = ft1->columns;
-		breakdown_where = psprintf("fact table \"%s\"", ft1->name);
-	}
-	else if (strcmp(kind, "sql") == 0)
-	{
-		CheckedQuery *cq;
-		AggSource	src;
-		char	   *where;
-
-		forbid_single_fact_args(single_given, "for a sql metric");
-		forbid(numerator != NULL || denominator != NULL, "numerator or denominator", "for a sql metric");
-		forbid(event_source != NULL, "event_source", "for a sql metric");
-		forbid(numerator_event != NULL || denominator_event != NULL, "numerator_event or denominator_event",
-			   "for a sql metric");
-		forbid(composition != NULL, "composition", "for a sql metric");
-		forbid(breakdowns != NIL, "breakdowns", "for a sql metric");
-		if (time_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("time_column is required for a sql metric")));
-		if (value_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("value_column must not be NULL")));
-		where = psprintf("the query of metric \"%s\"", name);
-		cq = check_query(query, "metric query", search_path);
-		time_type = (char *) require_time_column(cq, time_column, "time column", where);
-		{
-			ColumnInfo *vc = defs_find_column(cq->columns, value_column, "value column", where);
-
-			if (strcmp(vc->type_class, "number") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("value column \"%s\" has type %s", value_column, vc->native_type),
-						 errhint("A sql metric's value column must be numeric.")));
-		}
-		query = cq->query;
-		src.query = query;
-		src.ts_column = time_column;
-		src.ts_type = time_type;
-		plan_as_caller(aggsql_sql_metric_query(&src, width_us, value_column), search_path, 2);
-	}
-	else
-	{
-		EventSourceDef *es;
-		AggSource	src;
-		AggOperand aops[2];
-		int			naops = 1;
-
-		forbid_single_fact_args(single_given, "for an event_composition metric");
-		forbid(numerator != NULL || denominator != NULL, "numerator or denominator (jsonb)",
-			   "for an event_composition metric; use numerator_event and denominator_event");
-		forbid(query != NULL, "query", "for an event_composition metric");
-		forbid(time_column != NULL, "time_column", "for an event_composition metric");
-		forbid(value_column != NULL && strcmp(value_column, "value") != 0, "value_column",
-			   "for an event_composition metric");
-		if (event_source == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event_source is required for an event_composition metric")));
-		if (numerator_event == NULL || numerator_event[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("numerator_event is required for an event_composition metric")));
-		check_text_length(numerator_event, 500, "numerator_event");
-		check_text_length(denominator_event, 500, "denominator_event");
-		if (composition == NULL)
-			composition = denominator_event ? "ratio" : "single";
-		if (strcmp(composition, "ratio") == 0)
-		{
-			if (denominator_event == NULL || denominator_event[0] == '\0')
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("denominator_event is required for a ratio")));
-		}
-		else
-			forbid(denominator_event != NULL, "denominator_event", psprintf("with composition %s", composition));
-		es = defs_event_source(event_source, 0, false);
-		defs_check_source_owner(GetUserId(), es->owner, "event source", es->name);
-		es_id = es->id;
-		if (strcmp(composition, "per_distinct_user") == 0 && es->user_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("per_distinct_user needs an event source with a user column"),
-					 errdetail("Event source \"%s\" has none.", es->name)));
-		breakdown_columns = es->columns;
-		breakdown_where = psprintf("event source \"%s\"", es->name);
-
-		/* plan the counts collection will run, with the caller's rights */
-		src.query = es->query;
-		src.ts_column = es->ts_column;
-		src.ts_type = es->ts_type;
-		aops[0].agg = AGG_COUNT;
-		aops[0].column = NULL;
-		aops[0].filter = psprintf("(_src.%s)::text = %s", quote_identifier(es->event_column),
-								  quote_literal_cstr(numerator_event));
-		if (strcmp(composition, "per_distinct_user") == 0)
-		{
-			aops[1].agg = AGG_DISTINCT_USERS;
-			aops[1].column = es->user_column;
-			aops[1].filter = NULL;
-			naops = 2;
-		}
-		plan_as_caller(aggsql_operands_query(&src, width_us, aops, naops, NULL, false), es->search_path, 2);
-	}
-
-	/* breakdown columns must be columns of the source */
-	{
-		ListCell   *lc;
-
-		foreach(lc, breakdowns)
-			(void) defs_find_column(breakdown_columns, lfirst(lc), "breakdown column", breakdown_where);
-	}
-
-	vals[0] = CStringGetTextDatum(name);
-	vals[1] = CStringGetTextDatum(kind);
-	vals[2] = CStringGetTextDatum(status);
-	vals[3] = IntervalPGetDatum(bucket);
-	for (k = 4; k <= 11; k++)
-		nulls[k] = 'n';
-	if (composition)
-	{
-		vals[4] = CStringGetTextDatum(composition);
-		nulls[4] = ' ';
-	}
-	if (strcmp(kind, "sql") == 0)
-	{
-		vals[5] = CStringGetTextDatum(query);
-		vals[6] = CStringGetTextDatum(time_column);
-		vals[7] = CStringGetTextDatum(value_column);
-		vals[8] = CStringGetTextDatum(time_type);
-		nulls[5] = nulls[6] = nulls[7] = nulls[8] = ' ';
-	}
-	if (strcmp(kind, "event_composition") == 0)
-	{
-		vals[9] = Int64GetDatum(es_id);
-		vals[10] = CStringGetTextDatum(numerator_event);
-		nulls[9] = nulls[10] = ' ';
-		if (denominator_event)
-		{
-			vals[11] = CStringGetTextDatum(denominator_event);
-			nulls[11] = ' ';
-		}
-	}
-	vals[12] = name_list_datum(breakdowns);
-	if (limit_given)
-		vals[13] = Int32GetDatum(values_limit);
-	else
-		nulls[13] = 'n';
-	vals[14] = BoolGetDatum(anomaly_detection);
-	spi_param_text(vals, nulls, 15, description);
-	spi_param_text(vals, nulls, 16, unit);
-	vals[17] = ObjectIdGetDatum(GetUserId());
-	vals[18] = CStringGetTextDatum(search_path);
-	catalog_execute("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
-					"time_column, value_column, time_type, event_source_id, numerator_event, "
-					"denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
-					"description, unit, owner, search_path) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-					"$18::regrole, $19) RETURNING id",
-					19, types, vals, nulls, false, 0);
-	id = spi_int64(0, 0);
-	types[0] = INT8OID;
-	vals[0] = Int64GetDatum(id);
-	for (k = 0; k < nops; k++)
-		insert_operand(id, ops[k]);
-	catalog_execute("INSERT INTO tripl.metric_state (metric_id) VALUES ($1)",
-					1, types, vals, NULL, false, 0);
-	SPI_finish();
-	PG_RETURN_INT64(id);
-}
-
-/* SQL: tripl.alter_metric(name, status, anomaly_detection, description, unit) */
-Datum
-tripl_alter_metric(PG_FUNCTION_ARGS)
-{
-	char	   *name = fn_arg_text(fcinfo, 0);
-	char	   *status = fn_arg_text(fcinfo, 1);
-	char	   *description = fn_arg_text(fcinfo, 3);
-	char	   *unit = fn_arg_text(fcinfo, 4);
-	MetricDef  *m;
-	Oid			types[5] = {INT8OID, TEXTOID, BOOLOID, TEXTOID, TEXTOID};
-	Datum		vals[5];
-	char		nulls[6] = "     ";
-
-	check_definition_name(name, "metric");
-	if (status)
-		check_status(status);
-	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
-	check_text_length(unit, 50, "unit");
-
-	SPI_connect();
-	m = defs_metric(name, false);
-	check_owner(m->owner, "metric", name);
-	vals[0] = Int64GetDatum(m->id);
-	spi_param_text(vals, nulls, 1, status);
-	if (!PG_ARGISNULL(2))
-		vals[2] = BoolGetDatum(PG_GETARG_BOOL(2));
-	else
-		nulls[2] = 'n';
-	spi_param_text(vals, nulls, 3, description);
-	spi_param_text(vals, nulls, 4, unit);
-	catalog_execute("UPDATE tripl.metrics SET status = coalesce($2, status), "
-					"anomaly_detection = coalesce($3, anomaly_detection), "
-					"description = coalesce($4, description), unit = coalesce($5, unit), "
-					"updated_at = now() WHERE id = $1",
-					5, types, vals, nulls, false, 0);
-	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != m->anomaly_detection)
-	{
-		/* off: its anomalies go; on again: the next detection scores everything */
-		if (!PG_GETARG_BOOL(2))
-			catalog_execute("DELETE FROM tripl.anomalies WHERE metric_id = $1",
-							1, types, vals, NULL, false, 0);
-		else
-			catalog_execute("UPDATE tripl.metric_state SET changed_from = "
-							"(SELECT min(bucket) FROM tripl.metric_values WHERE metric_id = $1) "
-							"WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
-	}
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/* SQL: tripl.drop_metric(name) */
-Datum
-tripl_drop_metric(PG_FUNCTION_ARGS)
-{
-	char	   *name = fn_arg_text(fcinfo, 0);
-	MetricDef  *m;
-	Oid			types[1] = {INT8OID};
-	Datum		vals[1];
-
-	check_definition_name(name, "metric");
-	SPI_connect();
-	m = defs_metric(name, false);
-	check_owner(m->owner, "metric", name);
-	vals[0] = Int64GetDatum(m->id);
-	/* first the metric row: waits for a collection writing its values */
-	catalog_execute("DELETE FROM tripl.metrics WHERE id = $1", 1, types, vals, NULL, false, 0);
-	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
-	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -20,6 +20,9 @@
  *	  read-only, with tripl.query_timeout; writes run as the extension owner.  A lock on the metric's state row makes
  *	  concurrent collections of one metric take turns.
  *
+ *	  Slots and running their statements are collect_slot.c's; which
+ *	  metrics are due, and over which window, collect_due.c's.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,160 +47,24 @@
 
 #include "aggsql.h"
 #include "collect.h"
-#include "compose.h"
+#include "collect_due.h"
+#include "collect_slot.h"
+#include "core/compose.h"
+#include "core/grid.h"
 #include "defs.h"
-#include "engine_pg.h"
-#include "grid.h"
-#include "tick.h"
+#include "guc.h"
+#include "privilege.h"
+#include "runlog.h"
+#include "spiutil.h"
+#include "subxact.h"
 #include "tripl.h"
+#include "userquery.h"
 
 TRIPL_SQL_FUNCTION(tripl_collect);
 TRIPL_SQL_FUNCTION(tripl_explain_metric);
 
 /* Most buckets one explicit window may span */
 #define MAX_WINDOW_BUCKETS	INT64CONST(10000000)
-
-/* A "running" marker older than this is treated as a dead run */
-#define RUNNING_TIMEOUT_USECS	(INT64CONST(75) * USECS_PER_MINUTE)
-
-/* Per-bucket results of one slot query for one chunk */
-typedef struct SlotResult
-{
-	int			nrows;
-	int			nops;
-	int64	   *buckets;		/* Unix-epoch microseconds */
-	double	   *vals;			/* nrows * nops; NaN for SQL NULL */
-} SlotResult;
-
-/* One source read by a group, with the operands computed over it */
-typedef struct SourceSlot
-{
-	char		kind;			/* 'f' fact table, 'e' event source, 's' sql metric */
-	int64		id;
-	void	   *def;			/* its FactTableDef or EventSourceDef, loaded once */
-	AggSource	src;
-	char	   *value_column;	/* sql metrics */
-	const char *search_path;
-	Oid			role;
-	List	   *ops;			/* AggOperand * */
-	char	   *sql;
-	SlotResult	res;
-	bool		failed;
-	bool		timed_out;		/* failed on its time limit: not retried */
-	char	   *error;
-	/* the C engine (tripl.engine = c) */
-	List	   *columns;		/* ColumnInfo * of the source, when known */
-	bool		engine;			/* computed by tripl._engine_agg */
-	bytea	   *config;			/* this chunk's engine configuration */
-	int64		chunk_from;		/* this chunk's first bucket */
-	int			chunk_nbuckets;
-	int			nbreakdowns;	/* engine breakdowns in this chunk */
-	EngineResult eres;			/* this chunk's engine result */
-} SourceSlot;
-
-/* One metric being collected */
-typedef struct MetricTask
-{
-	MetricDef  *m;
-	GridWindow	win;
-	int			nops;			/* 1 (single) or 2 (ratio) */
-	SourceSlot *slot[2];
-	int			col[2];
-	bool		ratio;
-	bool		failed;
-	char	   *error;
-	int			rows_written;
-	int64		changed_from;
-	bool		ranked;			/* breakdown ranks computed */
-	List	   *rank_values;	/* per breakdown: List of kept values (char *) */
-	List	   *rank_nulls;		/* per breakdown: intVal 1 when NULL is kept */
-	List	   *rank_limited;	/* per breakdown: intVal 1 when values are folded */
-	int			bd_base;		/* engine breakdown index of the first breakdown in
-								 * this chunk, or -1 */
-	bool		multi_chunk;	/* the window spans more than one chunk */
-} MetricTask;
-
-/* Metrics sharing an owner and a bucket width */
-typedef struct CollectGroup
-{
-	Oid			owner;
-	int64		width;
-	List	   *tasks;
-	List	   *slots;
-} CollectGroup;
-
-/*
- * Run fn(arg) in a subtransaction.  Returns NULL on success, else the error
- * message, with its detail (the subtransaction is rolled back).
- */
-static char *
-run_in_subxact_message(SubxactFn fn, void *arg, int *errcode)
-{
-	ErrorData  *edata = run_in_subxact_edata(fn, arg);
-	char	   *error;
-
-	if (edata == NULL)
-		return NULL;
-	if (errcode)
-		*errcode = edata->sqlerrcode;
-	if (edata->detail)
-		error = psprintf("%s (%s)", edata->message, edata->detail);
-	else
-		error = pstrdup(edata->message);
-	FreeErrorData(edata);
-	return error;
-}
-
-/* The same, without the error code */
-static char *
-run_in_subxact(SubxactFn fn, void *arg)
-{
-	return run_in_subxact_message(fn, arg, NULL);
-}
-
-/* Is the current role a superuser or a member of tripl_admin? */
-bool
-caller_is_admin(void)
-{
-	Oid			admin = get_role_oid("tripl_admin", true);
-
-	if (superuser())
-		return true;
-	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
-}
-
-/* May the current role collect (or otherwise manage) what owner defined? */
-bool
-caller_may_manage(Oid owner)
-{
-	return has_privs_of_role(GetUserId(), owner) || caller_is_admin();
-}
-
-/*
- * May the current role read what owner's metrics computed (values,
- * breakdowns, anomalies)?  The owner, tripl_admin, and members of
- * tripl_reader; private until granted, as PostgreSQL's own objects.
- */
-bool
-caller_may_read(Oid owner)
-{
-	Oid			reader = get_role_oid("tripl_reader", true);
-
-	if (caller_may_manage(owner))
-		return true;
-	return OidIsValid(reader) && has_privs_of_role(GetUserId(), reader);
-}
-
-/* Refuse unless the current role may read the metric's values */
-void
-check_may_read(Oid owner, const char *metric)
-{
-	if (!caller_may_read(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to read the values of metric \"%s\"", metric),
-				 errhint("Values are readable by the metric's owner and by members of tripl_reader or tripl_admin.")));
-}
 
 /*--------------------------------------------------------------------
  * Operands and slots
@@ -227,23 +94,6 @@ group_slot(CollectGroup *g, char kind, int64 id)
 	slot->role = g->owner;
 	g->slots = lappend(g->slots, slot);
 	return slot;
-}
-
-/* Add an operand to a slot unless an equal one is there; return its column */
-static int
-slot_operand(SourceSlot *slot, AggOperand *op)
-{
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, slot->ops)
-	{
-		if (agg_operand_equal(lfirst(lc), op))
-			return i;
-		i++;
-	}
-	slot->ops = lappend(slot->ops, op);
-	return i;
 }
 
 /* An operand of a fact metric, with its combined filter */
@@ -312,7 +162,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 				slot->columns = ft->columns;
 			}
 			t->slot[k] = slot;
-			t->col[k] = slot_operand(slot, fact_operand(ft, ods[k]));
+			t->col[k] = collect_slot_operand(slot, fact_operand(ft, ods[k]));
 		}
 	}
 	else if (strcmp(m->kind, "event_composition") == 0)
@@ -337,7 +187,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 		num->agg = AGG_COUNT;
 		num->filter = event_filter(es, m->numerator_event);
 		t->slot[0] = slot;
-		t->col[0] = slot_operand(slot, num);
+		t->col[0] = collect_slot_operand(slot, num);
 		t->nops = 1;
 		t->ratio = false;
 		if (strcmp(m->composition, "single") != 0)
@@ -359,7 +209,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 				den->column = es->user_column;
 			}
 			t->slot[1] = slot;
-			t->col[1] = slot_operand(slot, den);
+			t->col[1] = collect_slot_operand(slot, den);
 			t->nops = 2;
 			t->ratio = true;
 		}
@@ -377,505 +227,10 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 		op->agg = AGG_SUM;
 		op->column = m->value_column;
 		t->slot[0] = slot;
-		t->col[0] = slot_operand(slot, op);
+		t->col[0] = collect_slot_operand(slot, op);
 		t->nops = 1;
 		t->ratio = false;
 	}
-}
-
-/* The generated SELECT of a slot */
-static char *
-slot_sql(SourceSlot *slot, int64 width)
-{
-	AggOperand *ops;
-	ListCell   *lc;
-	int			n = 0;
-
-	if (slot->kind == 's')
-		return aggsql_sql_metric_query(&slot->src, width, slot->value_column);
-	ops = palloc(sizeof(AggOperand) * list_length(slot->ops));
-	foreach(lc, slot->ops)
-		ops[n++] = *(AggOperand *) lfirst(lc);
-	return aggsql_operands_query(&slot->src, width, ops, n, NULL, false);
-}
-
-/*--------------------------------------------------------------------
- * The C engine (tripl.engine = c)
- *--------------------------------------------------------------------
- */
-
-/* The declared type of a source column, or NULL when unknown */
-static const char *
-slot_column_type(SourceSlot *slot, const char *column)
-{
-	ListCell   *lc;
-
-	foreach(lc, slot->columns)
-	{
-		ColumnInfo *c = lfirst(lc);
-
-		if (strcmp(c->name, column) == 0)
-			return c->native_type;
-	}
-	return NULL;
-}
-
-/* May the engine compute this slot?  Distinct keys need exact types. */
-static bool
-slot_engine_ok(SourceSlot *slot)
-{
-	ListCell   *lc;
-
-	if (tripl_engine != TRIPL_ENGINE_C)
-		return false;
-	foreach(lc, slot->ops)
-	{
-		AggOperand *op = lfirst(lc);
-
-		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
-		{
-			const char *type = slot_column_type(slot, op->column);
-
-			if (type == NULL || !engine_key_type_supported(type))
-				return false;
-		}
-	}
-	return true;
-}
-
-/* The index of a string in a list, appending it when absent */
-static int
-list_index_add(List **list, char *s)
-{
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, *list)
-	{
-		if (strcmp(lfirst(lc), s) == 0)
-			return i;
-		i++;
-	}
-	*list = lappend(*list, s);
-	return i;
-}
-
-static EngineAgg
-engine_agg_of(AggKind kind)
-{
-	switch (kind)
-	{
-		case AGG_COUNT:
-			return ENGINE_COUNT;
-		case AGG_SUM:
-			return ENGINE_SUM;
-		case AGG_AVG:
-			return ENGINE_AVG;
-		case AGG_MIN:
-			return ENGINE_MIN;
-		case AGG_MAX:
-			return ENGINE_MAX;
-		case AGG_COUNT_DISTINCT:
-		case AGG_DISTINCT_USERS:
-			break;
-	}
-	return ENGINE_COUNT_DISTINCT;
-}
-
-static char *task_rank_filter(MetricTask *t);
-
-/*
- * One engine breakdown per breakdown column of a task: its values ranked
- * over the task's window (within this chunk: by the engine, with the rank
- * filter limited to the window; across chunks: the list ranked once in
- * SQL, as a preset).
- */
-static void
-engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
-					   List **filters, List **groups, List **bds)
-{
-	MetricDef  *m = t->m;
-	ListCell   *lc;
-	int			idx = 0;
-
-	t->bd_base = list_length(*bds);
-	foreach(lc, m->breakdowns)
-	{
-		EngineBreakdown *d = palloc0(sizeof(EngineBreakdown));
-		int			k;
-
-		d->group = list_index_add(groups, lfirst(lc));
-		d->nops = t->nops;
-		for (k = 0; k < t->nops; k++)
-			d->ops[k] = t->col[k];
-		if (m->values_limit > 0 && !t->multi_chunk)
-		{
-			char	   *rank = task_rank_filter(t);
-
-			d->keep = m->values_limit - 1;
-			if (t->win.from > chunk.from || t->win.to < chunk.to)
-			{
-				char	   *range = aggsql_time_range(&slot->src, t->win.from, t->win.to);
-
-				d->nrank = 1;
-				d->rank_filters[0] = list_index_add(filters,
-													rank ? psprintf("%s AND (%s)", range, rank) : range);
-			}
-			else if (rank)
-			{
-				d->nrank = 1;
-				d->rank_filters[0] = list_index_add(filters, rank);
-			}
-		}
-		else if (m->values_limit > 0)
-		{
-			List	   *kept = list_nth(t->rank_values, idx);
-			const char **preset = palloc0(sizeof(char *) * (list_length(kept) + 1));
-			uint32_t   *lens = palloc0(sizeof(uint32_t) * (list_length(kept) + 1));
-			ListCell   *lk;
-			int			n = 0;
-
-			foreach(lk, kept)
-			{
-				preset[n] = lfirst(lk);
-				lens[n] = strlen(preset[n]);
-				n++;
-			}
-			d->use_preset = true;
-			d->npreset = n;
-			d->preset = preset;
-			d->preset_len = lens;
-			d->preset_null = intVal(list_nth(t->rank_nulls, idx)) != 0;
-		}
-		*bds = lappend(*bds, d);
-		idx++;
-	}
-}
-
-/*
- * A slot's engine statement and this chunk's configuration: every operand
- * of the slot, and the breakdowns of the tasks reading it that meet the
- * chunk.
- */
-static void
-engine_slot_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
-{
-	List	   *filters = NIL;
-	List	   *measures = NIL;
-	List	   *keys = NIL;
-	List	   *groups = NIL;
-	List	   *bds = NIL;
-	bool	   *native;
-	bool	   *raw;
-	EngineSpec	spec;
-	EngineOperand *eops;
-	EngineBreakdown *ebds;
-	EngineFilterArg *fargs;
-	List	   *generic = NIL;
-	bool		filter_array;
-	ListCell   *lc;
-	int			i = 0;
-
-	memset(&spec, 0, sizeof(spec));
-	eops = palloc0(sizeof(EngineOperand) * (list_length(slot->ops) + 1));
-	foreach(lc, slot->ops)
-	{
-		AggOperand *op = lfirst(lc);
-		EngineOperand *e = &eops[i++];
-
-		e->agg = engine_agg_of(op->agg);
-		e->filter = op->filter ? list_index_add(&filters, op->filter) : -1;
-		e->measure = -1;
-		e->key = -1;
-		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
-			e->key = list_index_add(&keys, op->column);
-		else if (op->agg != AGG_COUNT)
-			e->measure = list_index_add(&measures, op->column);
-	}
-	foreach(lc, g->tasks)
-	{
-		MetricTask *t = lfirst(lc);
-
-		t->bd_base = (t->slot[0] == slot) ? -1 : t->bd_base;
-		if (t->failed || t->slot[0] != slot || t->m->breakdowns == NIL ||
-			t->win.to <= chunk.from || t->win.from >= chunk.to)
-			continue;
-		engine_task_breakdowns(slot, t, chunk, &filters, &groups, &bds);
-	}
-
-	/*
-	 * Filters comparing a numeric or integer column with a constant are
-	 * decided by the engine from the column's value (one search among the
-	 * sorted constants per row, however many such filters); the others
-	 * are evaluated by the statement, once each, as boolean arguments, or
-	 * as one bool[] when they would exceed the 100 arguments of a call.
-	 */
-	fargs = palloc0(sizeof(EngineFilterArg) * (list_length(filters) + 1));
-	i = 0;
-	foreach(lc, filters)
-	{
-		EngineFilterArg *f = &fargs[i++];
-		char	   *column;
-		char	   *constant;
-		EngineThresholdOp op;
-		const char *type;
-
-		if (engine_threshold_filter(lfirst(lc), &column, &op, &constant) &&
-			(type = slot_column_type(slot, column)) != NULL &&
-			(strcmp(type, "numeric") == 0 || strcmp(type, "smallint") == 0 ||
-			 strcmp(type, "integer") == 0 || strcmp(type, "bigint") == 0))
-		{
-			f->threshold = true;
-			f->measure = list_index_add(&measures, column);
-			f->op = op;
-			f->constant = constant;
-		}
-		else
-			generic = lappend(generic, lfirst(lc));
-	}
-	filter_array = 3 + list_length(generic) + list_length(measures) + list_length(keys) +
-		list_length(groups) > ENGINE_MAX_ARGS;
-
-	native = palloc0(sizeof(bool) * (list_length(measures) + 1));
-	i = 0;
-	foreach(lc, measures)
-	{
-		const char *type = slot_column_type(slot, lfirst(lc));
-
-		native[i++] = type != NULL && engine_measure_native(type);
-	}
-	raw = palloc0(sizeof(bool) * (list_length(groups) + 1));
-	i = 0;
-	foreach(lc, groups)
-	{
-		const char *type = slot_column_type(slot, lfirst(lc));
-
-		raw[i++] = type != NULL && (strcmp(type, "text") == 0 || strcmp(type, "character varying") == 0);
-	}
-	ebds = palloc0(sizeof(EngineBreakdown) * (list_length(bds) + 1));
-	i = 0;
-	foreach(lc, bds)
-		ebds[i++] = *(EngineBreakdown *) lfirst(lc);
-
-	spec.start = chunk.from;
-	spec.width = g->width;
-	spec.nbuckets = (int) ((chunk.to - chunk.from) / g->width);
-	spec.nfilters = list_length(filters);
-	spec.nmeasures = list_length(measures);
-	spec.nkeys = list_length(keys);
-	spec.ngroups = list_length(groups);
-	spec.nops = list_length(slot->ops);
-	spec.ops = eops;
-	spec.nbreakdowns = list_length(bds);
-	spec.breakdowns = ebds;
-	spec.max_rows = TRIPL_MAX_CHUNK_ROWS;
-	slot->config = engine_config(&spec, fargs, filter_array);
-	slot->chunk_from = chunk.from;
-	slot->chunk_nbuckets = spec.nbuckets;
-	slot->nbreakdowns = spec.nbreakdowns;
-	slot->sql = aggsql_engine_query(&slot->src, generic, filter_array, measures, native, keys, groups, raw);
-}
-
-/* Read an engine result into the slot (in the chunk's context) */
-static void
-engine_slot_result(SourceSlot *slot, bytea *raw, int64 width)
-{
-	EngineResult *r = &slot->eres;
-	int			nops = list_length(slot->ops);
-	int			nbuckets = slot->chunk_nbuckets;
-	int			b;
-	int			k;
-	int			n = 0;
-
-	engine_result_decode(raw, nops, nbuckets, slot->nbreakdowns, r);
-	slot->res.nops = nops;
-	slot->res.buckets = palloc(sizeof(int64) * (nbuckets + 1));
-	slot->res.vals = palloc(sizeof(double) * ((size_t) nbuckets * nops + 1));
-	for (b = 0; b < nbuckets; b++)
-	{
-		bool		any = false;
-
-		for (k = 0; k < nops; k++)
-			any |= !isnan(r->values[(size_t) k * nbuckets + b]);
-		if (!any)
-			continue;
-		slot->res.buckets[n] = slot->chunk_from + (int64) b * width;
-		for (k = 0; k < nops; k++)
-			slot->res.vals[(size_t) n * nops + k] = r->values[(size_t) k * nbuckets + b];
-		n++;
-	}
-	slot->res.nrows = n;
-}
-
-/* Arguments of a slot query run */
-typedef struct SlotRun
-{
-	SourceSlot *slot;
-	GridWindow	window;
-	SlotResult *out;
-	MemoryContext cxt;
-	int64		width;
-} SlotRun;
-
-/* Window parameters $1, $2 as timestamptz */
-static void
-window_params(GridWindow w, Oid *types, Datum *values)
-{
-	types[0] = TIMESTAMPTZOID;
-	types[1] = TIMESTAMPTZOID;
-	values[0] = TimestampTzGetDatum(unix_to_ts(w.from));
-	values[1] = TimestampTzGetDatum(unix_to_ts(w.to));
-}
-
-/* Fail a query that returned more rows than one chunk may hold */
-static void
-check_row_cap(const char *what)
-{
-	if (SPI_processed > TRIPL_MAX_CHUNK_ROWS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s returned more than %d rows for one chunk", what, TRIPL_MAX_CHUNK_ROWS),
-				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
-}
-
-/* Run a slot's query for one window, copying the results out (subxact body) */
-static void
-slot_run_body(void *arg)
-{
-	SlotRun    *run = arg;
-	SourceSlot *slot = run->slot;
-	Oid			types[2];
-	Datum		values[2];
-	MemoryContext old;
-	int			nops = list_length(slot->ops);
-	uint64		i;
-	int			k;
-
-	if (slot->engine)
-	{
-		Oid			etypes[3];
-		Datum		evalues[3];
-		bool		isnull;
-		Datum		d;
-		bytea	   *raw = NULL;
-
-		window_params(run->window, etypes, evalues);
-		etypes[2] = BYTEAOID;
-		evalues[2] = PointerGetDatum(slot->config);
-		(void) userquery_execute_parallel(slot->sql, slot->role, slot->search_path,
-										  tripl_parallel_workers, 3, etypes, evalues, NULL, 0);
-		if (SPI_processed != 1)
-			elog(ERROR, "tripl engine: expected one result row, got " UINT64_FORMAT, SPI_processed);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		old = MemoryContextSwitchTo(run->cxt);
-		if (!isnull)
-			raw = DatumGetByteaPCopy(d);
-		engine_slot_result(slot, raw, run->width);
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	window_params(run->window, types, values);
-	(void) userquery_execute(slot->sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
-	check_row_cap("the collection query");
-
-	old = MemoryContextSwitchTo(run->cxt);
-	run->out->nrows = (int) SPI_processed;
-	run->out->nops = nops;
-	run->out->buckets = palloc(sizeof(int64) * (SPI_processed + 1));
-	run->out->vals = palloc(sizeof(double) * (SPI_processed * nops + 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
-
-		run->out->buckets[i] = isnull ? PG_INT64_MIN : ts_to_unix(DatumGetTimestampTz(d));
-		for (k = 0; k < nops; k++)
-		{
-			d = SPI_getbinval(tup, desc, k + 2, &isnull);
-			run->out->vals[i * nops + k] = isnull ? NAN : DatumGetFloat8(d);
-		}
-	}
-	MemoryContextSwitchTo(old);
-}
-
-/* Run a slot's query for a chunk; on failure remember the error */
-static void
-slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt)
-{
-	SlotRun		run;
-	int			errcode = 0;
-
-	memset(&slot->res, 0, sizeof(SlotResult));
-	memset(&slot->eres, 0, sizeof(EngineResult));
-	run.slot = slot;
-	run.window = chunk;
-	run.out = &slot->res;
-	run.cxt = cxt;
-	run.width = width;
-	slot->error = run_in_subxact_message(slot_run_body, &run, &errcode);
-	slot->failed = (slot->error != NULL);
-	slot->timed_out = slot->failed && userquery_error_is_timeout();
-
-	/*
-	 * Past the engine's memory limit, the slot is computed on the SQL path
-	 * (whose aggregates spill to disk) from now on.
-	 */
-	if (slot->failed && slot->engine && errcode == ENGINE_MEMORY_ERRCODE)
-	{
-		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(slot));
-
-		ereport(LOG,
-				(errmsg("%s", slot->error),
-				 errdetail("Computing this source on the SQL path.")));
-		slot->engine = false;
-		slot->sql = slot_sql(slot, width);
-		MemoryContextSwitchTo(old);
-		slot_run(slot, chunk, width, cxt);
-	}
-}
-
-/* Does a task that has not failed still read this slot in the chunk? */
-static bool
-slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow chunk)
-{
-	ListCell   *lc;
-
-	foreach(lc, g->tasks)
-	{
-		MetricTask *t = lfirst(lc);
-
-		if (!t->failed && t->win.to > chunk.from && t->win.from < chunk.to &&
-			(t->slot[0] == slot || (t->nops == 2 && t->slot[1] == slot)))
-			return true;
-	}
-	return false;
-}
-
-/*
- * When a shared slot failed, run the task's own operands on that source
- * alone, so one bad metric cannot fail its neighbours.  The retry takes the
- * SQL path: an engine failure reports as the reference path would.
- */
-static SourceSlot *
-private_slot(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk,
-			 MemoryContext cxt, int *cols)
-{
-	SourceSlot *slot = palloc0(sizeof(SourceSlot));
-	int			k;
-
-	*slot = *shared;
-	slot->ops = NIL;
-	slot->engine = false;
-	for (k = 0; k < t->nops; k++)
-	{
-		if (t->slot[k] == shared)
-			cols[k] = slot_operand(slot, list_nth(shared->ops, t->col[k]));
-	}
-	slot->sql = slot_sql(slot, width);
-	slot_run(slot, chunk, width, cxt);
-	return slot;
 }
 
 /*--------------------------------------------------------------------
@@ -983,31 +338,6 @@ write_breakdowns(int64 metric_id, const char *column, GridWindow clip, Breakdown
  *--------------------------------------------------------------------
  */
 
-/* The operands of a task, for a per-metric breakdown query */
-static AggOperand *
-task_operands(MetricTask *t)
-{
-	AggOperand *ops = palloc(sizeof(AggOperand) * 2);
-	int			k;
-
-	for (k = 0; k < t->nops; k++)
-		ops[k] = *(AggOperand *) list_nth(t->slot[k]->ops, t->col[k]);
-	return ops;
-}
-
-/* Rows matching any operand: the filter ranking breakdown values */
-static char *
-task_rank_filter(MetricTask *t)
-{
-	AggOperand *ops = task_operands(t);
-
-	if (t->nops == 1)
-		return ops[0].filter;
-	if (ops[0].filter == NULL || ops[1].filter == NULL)
-		return NULL;
-	return psprintf("(%s) OR (%s)", ops[0].filter, ops[1].filter);
-}
-
 /*
  * Rank each breakdown column's values over the metric's whole window:
  * keep the top N-1 by row count (ties by value in byte order).
@@ -1018,7 +348,7 @@ task_rank_breakdowns(MetricTask *t)
 	ListCell   *lc;
 	MetricDef  *m = t->m;
 	SourceSlot *slot = t->slot[0];
-	char	   *filter = task_rank_filter(t);
+	char	   *filter = collect_task_rank_filter(t);
 
 	/* the ranks serve every chunk: they live as long as the task */
 	MemoryContext task_cxt = GetMemoryChunkContext(t);
@@ -1035,7 +365,7 @@ task_rank_breakdowns(MetricTask *t)
 			Datum		values[2];
 			uint64		i;
 
-			window_params(t->win, types, values);
+			collect_window_params(t->win, types, values);
 			(void) userquery_execute(sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
 			for (i = 0; i < SPI_processed; i++)
 			{
@@ -1070,7 +400,7 @@ task_write_breakdown(MetricTask *t, int idx, GridWindow clip, int64 width)
 	SourceSlot *slot = t->slot[0];
 	char	   *column = list_nth(m->breakdowns, idx);
 	bool		limited = intVal(list_nth(t->rank_limited, idx)) != 0;
-	AggOperand *ops = task_operands(t);
+	AggOperand *ops = collect_task_operands(t);
 	char	   *sql = aggsql_operands_query(&slot->src, width, ops, t->nops, column, limited);
 	Oid			types[4];
 	Datum		values[4];
@@ -1078,7 +408,7 @@ task_write_breakdown(MetricTask *t, int idx, GridWindow clip, int64 width)
 	int			n = 0;
 	uint64		i;
 
-	window_params(clip, types, values);
+	collect_window_params(clip, types, values);
 	if (limited)
 	{
 		List	   *kept = list_nth(t->rank_values, idx);
@@ -1095,7 +425,7 @@ task_write_breakdown(MetricTask *t, int idx, GridWindow clip, int64 width)
 	}
 	(void) userquery_execute(sql, slot->role, slot->search_path, limited ? 4 : 2,
 							 types, values, NULL, 0);
-	check_row_cap(psprintf("the breakdown by \"%s\"", column));
+	collect_check_row_cap(psprintf("the breakdown by \"%s\"", column));
 
 	rows = palloc(sizeof(BreakdownRow) * (SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -1296,7 +626,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 		MetricTask *t = lfirst(lc);
 		BindArg		b = {g, t};
 
-		t->error = run_in_subxact(bind_body, &b);
+		t->error = subxact_run_message(bind_body, &b, NULL);
 		t->failed = (t->error != NULL);
 		if (t->failed)
 			continue;
@@ -1309,9 +639,9 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 	{
 		SourceSlot *slot = lfirst(lc);
 
-		slot->engine = slot_engine_ok(slot);
+		slot->engine = collect_slot_engine_ok(slot);
 		if (!slot->engine)
-			slot->sql = slot_sql(slot, g->width);
+			slot->sql = collect_slot_sql(slot, g->width);
 	}
 
 	chunk_cxt = AllocSetContextCreate(group_cxt, "tripl collect chunk", ALLOCSET_DEFAULT_SIZES);
@@ -1333,7 +663,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 		if (!t->failed && t->multi_chunk && t->slot[0]->engine &&
 			t->m->breakdowns != NIL && t->m->values_limit > 0)
 		{
-			t->error = run_in_subxact(rank_body, t);
+			t->error = subxact_run_message(rank_body, t, NULL);
 			t->failed = (t->error != NULL);
 		}
 	}
@@ -1351,7 +681,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 			SourceSlot *slot = lfirst(lc);
 
 			/* a source whose every metric failed (a time limit) is not read again */
-			if (!slot_in_use(g, slot, chunk))
+			if (!collect_slot_in_use(g, slot, chunk))
 			{
 				slot->failed = true;
 				slot->timed_out = true;
@@ -1359,8 +689,8 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 				continue;
 			}
 			if (slot->engine)
-				engine_slot_prepare(slot, g, chunk);
-			slot_run(slot, chunk, g->width, chunk_cxt);
+				collect_slot_engine_prepare(slot, g, chunk);
+			collect_slot_run(slot, chunk, g->width, chunk_cxt);
 		}
 
 		foreach(lc, g->tasks)
@@ -1395,7 +725,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 					 * source costs at most about two time limits.
 					 */
 					own = (!slot->timed_out && (list_length(slot->ops) > 1 || slot->engine)) ?
-						private_slot(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
+						collect_slot_private(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
 					if (own != slot && own->timed_out)
 					{
 						slot->timed_out = true;
@@ -1433,7 +763,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 			 * whole pass ends (thousands of metrics in one tick).
 			 */
 			SPI_connect();
-			err = run_in_subxact(task_chunk_body, &tc);
+			err = subxact_run_message(task_chunk_body, &tc, NULL);
 			if (err)
 			{
 				MemoryContextSwitchTo(group_cxt);
@@ -1573,193 +903,9 @@ collect_run(List *metrics, List *windows, TimestampTz now)
 }
 
 /*--------------------------------------------------------------------
- * Windows
+ * Explaining a metric
  *--------------------------------------------------------------------
  */
-
-/* Most overdue first; ties by name so the order is stable */
-static int
-due_cmp(const ListCell *a, const ListCell *b)
-{
-	DueItem    *x = lfirst(a);
-	DueItem    *y = lfirst(b);
-
-	if (x->overdue != y->overdue)
-		return x->overdue > y->overdue ? -1 : 1;
-	return strcmp(x->m->name, y->m->name);
-}
-
-/* A timestamptz result cell as Unix microseconds, or PG_INT64_MIN for NULL */
-static int64
-spi_unix(int row, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, &isnull);
-
-	return isnull ? PG_INT64_MIN : ts_to_unix(DatumGetTimestampTz(d));
-}
-
-/*
- * The resume window of a metric (tripl-behaviour §2): to = floor(now);
- * progress = max(last stored bucket + width, watermark); from = min(progress,
- * to) - 2 widths, or to - 30 widths on the first run.
- */
-static GridWindow
-resume_window(int64 width, int64 now, int64 last_bucket, int64 watermark, int64 *progress)
-{
-	GridWindow	w;
-	int64		p = PG_INT64_MIN;
-
-	w.to = grid_floor(now, width);
-	if (last_bucket != PG_INT64_MIN)
-		p = last_bucket + width;
-	if (watermark != PG_INT64_MIN && watermark > p)
-		p = grid_floor(watermark, width);
-	*progress = p;
-	if (p == PG_INT64_MIN)
-		w.from = w.to - 30 * width;
-	else
-		w.from = Min(p, w.to) - 2 * width;
-	return w;
-}
-
-/*
- * The due metrics: active, not running (unless the marker is stale, or
- * ignore_running: the caller holds the tick lock and set those markers
- * itself), not backing off after an error, progress behind floor(now).
- * Returns DueItem pointers, most overdue first.  A limit of 0 means none.
- */
-List *
-collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
-{
-	List	   *metrics;
-	List	   *due = NIL;
-	ListCell   *lc;
-	int64		now = ts_to_unix(now_ts);
-	uint64		i;
-	int			nstate;
-	int			ndue = 0;
-	int			ncand = 0;
-	GridWindow *windows;
-	int64	   *overdue;
-	Datum	   *ids;
-	int64	   *widths;
-	int64	   *watermarks;
-
-	/*
-	 * Which metrics are due is decided from their state alone, and only
-	 * those are then loaded in full.  A watermark at or past floor(now)
-	 * means up to date whatever the last stored bucket, so the last bucket
-	 * is looked up only for the rest: an idle tick costs one light query.
-	 */
-	catalog_execute("SELECT m.id, s.watermark, s.last_status, s.last_started_at, s.last_failed_at, "
-					"(extract(epoch FROM m.bucket) * 1000000)::int8, m.owner::oid::int8 "
-					"FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
-					"WHERE m.status = 'active' ORDER BY m.id",
-					0, NULL, NULL, NULL, true, 0);
-	nstate = (int) SPI_processed;
-	windows = palloc(sizeof(GridWindow) * (nstate + 1));
-	overdue = palloc(sizeof(int64) * (nstate + 1));
-	ids = palloc(sizeof(Datum) * (nstate + 1));
-	widths = palloc(sizeof(int64) * (nstate + 1));
-	watermarks = palloc(sizeof(int64) * (nstate + 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		const char *st = spi_text(i, 2);
-		int			status = st == NULL ? 0 : (strcmp(st, "running") == 0 ? 1 : (strcmp(st, "error") == 0 ? 2 : 0));
-		int64		started = spi_unix(i, 3);
-		int64		failed = spi_unix(i, 4);
-		int64		width = spi_int64(i, 5);
-		int64		watermark = spi_unix(i, 1);
-		int64		progress;
-
-		if (!caller_may_manage((Oid) spi_int64(i, 6)))
-			continue;
-		if (!ignore_running && status == 1 && started != PG_INT64_MIN && now - started < RUNNING_TIMEOUT_USECS)
-			continue;			/* another run is collecting it */
-		if (status == 2 && failed != PG_INT64_MIN && now - failed < width)
-			continue;			/* back off one bucket after an error */
-		(void) resume_window(width, now, PG_INT64_MIN, watermark, &progress);
-		if (progress != PG_INT64_MIN && progress >= grid_floor(now, width))
-			continue;			/* up to date by its watermark */
-		ids[ncand] = Int64GetDatum(spi_int64(i, 0));
-		widths[ncand] = width;
-		watermarks[ncand] = watermark;
-		ncand++;
-	}
-	if (ncand == 0)
-		return NIL;
-
-	/* the candidates' last stored buckets decide */
-	{
-		Oid			types[1] = {INT8ARRAYOID};
-		Datum		vals[1];
-
-		vals[0] = PointerGetDatum(construct_array(ids, ncand, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		catalog_execute("SELECT c.id, (SELECT max(v.bucket) FROM tripl.metric_values v WHERE v.metric_id = c.id) "
-						"FROM unnest($1::int8[]) AS c(id) ORDER BY c.id",
-						1, types, vals, NULL, true, 0);
-	}
-	for (i = 0; i < SPI_processed; i++)
-	{
-		int64		progress;
-		GridWindow	w;
-
-		/* candidates are in id order, as the rows */
-		w = resume_window(widths[i], now, spi_unix(i, 1), watermarks[i], &progress);
-		if (progress != PG_INT64_MIN && progress >= w.to)
-			continue;			/* up to date */
-		windows[ndue] = w;
-		overdue[ndue] = progress == PG_INT64_MIN ? PG_INT64_MAX : w.to - progress;
-		ids[ndue] = ids[i];
-		ndue++;
-	}
-	if (ndue == 0)
-		return NIL;
-
-	/* the due metrics in full, in id order as the ids above */
-	{
-		Oid			types[1] = {INT8ARRAYOID};
-		Datum		vals[1];
-
-		vals[0] = PointerGetDatum(construct_array(ids, ndue, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		metrics = defs_metrics("m.id = ANY($1)", 1, types, vals);
-	}
-	i = 0;
-	foreach(lc, metrics)
-	{
-		MetricDef  *m = lfirst(lc);
-		DueItem    *d;
-
-		while (i < (uint64) ndue && DatumGetInt64(ids[i]) < m->id)
-			i++;
-		if (i >= (uint64) ndue || DatumGetInt64(ids[i]) != m->id)
-			continue;			/* dropped since */
-		d = palloc0(sizeof(DueItem));
-		d->m = m;
-		d->win = windows[i];
-		d->overdue = overdue[i];
-		due = lappend(due, d);
-	}
-	list_sort(due, due_cmp);
-	if (limit > 0 && list_length(due) > limit)
-		due = list_truncate(due, limit);
-	return due;
-}
-
-/* The window of a forced collection of one metric (collect('m')) */
-static GridWindow
-forced_window(MetricDef *m, int64 now)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(m->id)};
-	int64		progress;
-
-	catalog_execute("SELECT (SELECT max(bucket) FROM tripl.metric_values WHERE metric_id = $1), "
-					"(SELECT watermark FROM tripl.metric_state WHERE metric_id = $1)",
-					1, types, values, NULL, true, 0);
-	return resume_window(m->width_us, now, spi_unix(0, 0), spi_unix(0, 1), &progress);
-}
 
 /*
  * The statements collection runs for one metric collected alone (one per
@@ -1795,7 +941,7 @@ collect_metric_sql(MetricDef *m)
 
 		if (k > 0 && t.slot[k] == t.slot[0])
 			break;
-		engine = slot_engine_ok(slot);
+		engine = collect_slot_engine_ok(slot);
 		if (k > 0)
 			appendStringInfoString(&buf, ";\n\n");
 		appendStringInfo(&buf, "-- tripl: collection of metric %s", m->name);
@@ -1808,7 +954,7 @@ collect_metric_sql(MetricDef *m)
 			appendStringInfoString(&buf, "; $3: the engine's configuration (bytea)\n"
 								   "-- EXPLAIN it with: PREPARE q(timestamptz, timestamptz, bytea) AS <this statement>;\n"
 								   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02', NULL);\n");
-			engine_slot_prepare(slot, &g, chunk);
+			collect_slot_engine_prepare(slot, &g, chunk);
 			appendStringInfoString(&buf, slot->sql);
 		}
 		else
@@ -1817,7 +963,7 @@ collect_metric_sql(MetricDef *m)
 								   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02');\n");
 			if (m->breakdowns != NIL)
 				appendStringInfoString(&buf, "-- (its breakdowns are computed by one more query per column)\n");
-			appendStringInfoString(&buf, slot_sql(slot, m->width_us));
+			appendStringInfoString(&buf, collect_slot_sql(slot, m->width_us));
 		}
 	}
 	return buf.data;
@@ -1901,7 +1047,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of metric \"%s\" to collect it", name)));
-		*w = has_from ? grid_widen(explicit_window, m->width_us) : forced_window(m, ts_to_unix(now));
+		*w = has_from ? grid_widen(explicit_window, m->width_us) : collect_forced_window(m, ts_to_unix(now));
 		metrics = lappend(metrics, m);
 		windows = lappend(windows, w);
 	}
@@ -1959,7 +1105,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 		else
 		{
 			run.metrics_failed++;
-			run_note_error(&first_error, r->metric->name, r->error);
+			runlog_note_error(&first_error, r->metric->name, r->error);
 		}
 		rows_written += r->rows_written;
 
@@ -1984,16 +1130,12 @@ tripl_collect(PG_FUNCTION_ARGS)
 						 "\"rows_written\": " INT64_FORMAT ", \"duration_ms\": %.1f, \"error\": ",
 						 list_length(results), run.metrics_collected, run.metrics_failed, rows_written,
 						 (GetCurrentTimestamp() - started) / 1000.0);
-		if (first_error)
-			escape_json(&d, first_error);
-		else
-			appendStringInfoString(&d, "null");
-		appendStringInfoChar(&d, '}');
+		runlog_end_details(&d, first_error);
 		run.kind = "collect";
 		run.started_at = started;
 		run.error = first_error;
 		run.details = d.data;
-		run_log_row(&run);
+		runlog_write(&run);
 	}
 	SPI_finish();
 	return (Datum) 0;

@@ -13,7 +13,7 @@
 #include "postgres.h"
 
 #include "defs.h"
-#include "grid.h"
+#include "core/grid.h"
 
 /* The outcome of collecting one metric */
 typedef struct CollectResult
@@ -25,20 +25,7 @@ typedef struct CollectResult
 	char	   *error;
 } CollectResult;
 
-/* A metric that is due, with its resume window */
-typedef struct DueItem
-{
-	MetricDef  *m;
-	GridWindow	win;
-	int64		overdue;
-} DueItem;
-
-extern List *collect_due_metrics(TimestampTz now, int limit, bool ignore_running);
 extern List *collect_run(List *metrics, List *windows, TimestampTz now);
 extern char *collect_metric_sql(MetricDef *m);
-extern bool caller_may_manage(Oid owner);
-extern bool caller_is_admin(void);
-extern bool caller_may_read(Oid owner);
-extern void check_may_read(Oid owner, const char *metric);
 
 #endif							/* TRIPL_COLLECT_H */

@@ -10,7 +10,7 @@
 
 #include "utils/memutils.h"
 
-#include "core.h"
+#include "core/core.h"
 
 /* Zeroed allocation in the current memory context */
 void *

@@ -2,7 +2,7 @@
  *
  * defs.h
  *	  Reading definitions (fact tables, event sources, metrics) from the
- *	  catalog tables, and running tripl's own catalog SQL safely.
+ *	  catalog tables (defs.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -87,10 +87,6 @@ typedef struct MetricDef
 	char	   *search_path;
 } MetricDef;
 
-extern int	catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
-							const char *nulls, bool read_only, long tcount);
-
-extern void metric_state_lock(Datum metric_id);
 extern FactTableDef *defs_fact_table(const char *name, int64 id, bool missing_ok);
 extern EventSourceDef *defs_event_source(const char *name, int64 id, bool missing_ok);
 extern bool select_definition(const char *kind, const char *table, const char *columns,
@@ -105,10 +101,5 @@ extern char *defs_operand_filter(FactTableDef *ft, OperandDef *op);
 extern void defs_check_source_owner(Oid metric_owner, Oid source_owner, const char *kind,
 									const char *name);
 extern bool defs_count_shaped(const MetricDef *m);
-extern const char *spi_text(int row, int col);
-extern bool spi_isnull(int row, int col);
-extern int64 spi_int64(int row, int col);
-extern List *spi_text_array(int row, int col);
-extern void spi_param_text(Datum *values, char *nulls, int i, const char *s);
 
 #endif							/* TRIPL_DEFS_H */

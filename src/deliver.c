@@ -53,11 +53,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "alert.h"
-#include "alert_core.h"
-#include "defs.h"
-#include "netguard.h"
-#include "tick.h"
+#include "core/alert_core.h"
+#include "core/netguard.h"
+#include "deliver.h"
+#include "guc.h"
+#include "runlog.h"
+#include "spiutil.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_deliver);
@@ -67,7 +68,7 @@ PGDLLEXPORT void tripl_deliver_worker_main(Datum arg);
 /* Longest response body kept, in bytes */
 #define MAX_RESPONSE	1024
 
-/* What a lease adds to the request timeouts (see delivery_effective_lease_ms) */
+/* What a lease adds to the request timeouts (see deliver_effective_lease_ms) */
 #define DELIVERY_LEASE_MARGIN_MS	10000
 
 /* What a pass needs to know (copied into a worker started by tripl.deliver) */
@@ -151,7 +152,7 @@ ensure_curl(void)
  * is never taken over
  */
 int
-delivery_effective_lease_ms(void)
+deliver_effective_lease_ms(void)
 {
 	int64		floor_ms = (int64) tripl_delivery_timeout_ms + tripl_delivery_connect_timeout_ms +
 		DELIVERY_LEASE_MARGIN_MS;
@@ -173,7 +174,7 @@ settings_from_gucs(DeliverSettings *ds, int max_deliveries)
 	ds->max_attempts = tripl_delivery_max_attempts;
 	ds->retry_base_ms = tripl_delivery_retry_base_ms;
 	ds->retry_cap_ms = tripl_delivery_retry_cap_ms;
-	ds->lease_ms = delivery_effective_lease_ms();
+	ds->lease_ms = deliver_effective_lease_ms();
 	ds->concurrency = tripl_delivery_concurrency;
 }
 
@@ -629,18 +630,14 @@ deliver_log_pass(TimestampTz started, int claimed, int sent, const char *error)
 	initStringInfo(&d);
 	appendStringInfo(&d, "{\"claimed\": %d, \"sent\": %d, \"not_sent\": %d, \"duration_ms\": %.1f, \"error\": ",
 					 claimed, sent, claimed - sent, (GetCurrentTimestamp() - started) / 1000.0);
-	if (error)
-		escape_json(&d, error);
-	else
-		appendStringInfoString(&d, "null");
-	appendStringInfoChar(&d, '}');
+	runlog_end_details(&d, error);
 	memset(&r, 0, sizeof(r));
 	r.kind = "deliver";
 	r.started_at = started;
 	r.deliveries = sent;
 	r.error = error;
 	r.details = d.data;
-	run_log_row(&r);
+	runlog_write(&r);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -801,13 +798,6 @@ deliver_run_in_worker(int max_deliveries)
 	sent = shared->sent;
 	dsm_detach(seg);
 	return sent;
-}
-
-/* Tell the delivery worker there is work, once this transaction commits */
-void
-deliver_wake(void)
-{
-	tripl_wake_delivery();
 }
 
 /* SQL: tripl.deliver(max_deliveries) */

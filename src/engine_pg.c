@@ -28,21 +28,22 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "miscadmin.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
-#include "utils/lsyscache.h"
-#include "mb/pg_wchar.h"
+#include "parser/parser.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
-#include "parser/parser.h"
-#include "utils/array.h"
 
 #include "engine_pg.h"
+#include "guc.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_engine_trans);
@@ -50,10 +51,6 @@ TRIPL_SQL_FUNCTION(tripl_engine_final);
 TRIPL_SQL_FUNCTION(tripl_engine_combine);
 TRIPL_SQL_FUNCTION(tripl_engine_serialize);
 TRIPL_SQL_FUNCTION(tripl_engine_deserialize);
-
-int			tripl_engine = TRIPL_ENGINE_C;
-int			tripl_parallel_workers = 0;
-int			tripl_engine_memory_limit_kb = -1;
 
 /* The C engine's memory limit in bytes (tripl.engine_memory_limit) */
 size_t

@@ -15,7 +15,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "engine.h"
+#include "core/engine.h"
 
 /* How a measure or key argument is read (decided from its column type) */
 typedef enum EngineArgKind
@@ -24,17 +24,9 @@ typedef enum EngineArgKind
 	EARG_NATIVE					/* passed as is; the aggregate reads its type */
 } EngineArgKind;
 
-/* Settings (tripl.c) */
-extern int	tripl_engine;		/* TRIPL_ENGINE_C or TRIPL_ENGINE_SQL */
-extern int	tripl_parallel_workers; /* per engine query */
-extern int	tripl_engine_memory_limit_kb;	/* -1: work_mem x hash_mem_multiplier */
-
 /* The C engine's memory limit in bytes, and the error it raises past it */
 extern size_t engine_memory_limit_bytes(void);
 #define ENGINE_MEMORY_ERRCODE	ERRCODE_OUT_OF_MEMORY
-
-#define TRIPL_ENGINE_C		0
-#define TRIPL_ENGINE_SQL	1
 
 /*
  * Where each engine filter comes from, per row: a boolean argument of the

@@ -39,13 +39,16 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "collect.h"
+#include "core/detect_core.h"
+#include "core/grid.h"
 #include "defs.h"
-#include "detect_core.h"
-#include "grid.h"
-#include "monitor.h"
-#include "tick.h"
 #include "engine_pg.h"
+#include "guc.h"
+#include "monitor.h"
+#include "privilege.h"
+#include "runlog.h"
+#include "spiutil.h"
+#include "subxact.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_detect_series);
@@ -795,7 +798,7 @@ detect_one_body(void *arg)
 static char *
 detect_in_subxact(DetectTask *task)
 {
-	ErrorData  *edata = run_in_subxact_edata(detect_one_body, task);
+	ErrorData  *edata = subxact_run(detect_one_body, task);
 	char	   *error;
 
 	if (edata == NULL)
@@ -904,7 +907,7 @@ tripl_detect(PG_FUNCTION_ARGS)
 		if (r->error)
 		{
 			run.metrics_failed++;
-			run_note_error(&first_error, r->metric->name, r->error);
+			runlog_note_error(&first_error, r->metric->name, r->error);
 		}
 		else
 		{
@@ -939,16 +942,12 @@ tripl_detect(PG_FUNCTION_ARGS)
 						 "\"duration_ms\": %.1f, \"error\": ",
 						 list_length(results), run.metrics_detected, run.metrics_failed, run.anomalies,
 						 (GetCurrentTimestamp() - started) / 1000.0);
-		if (first_error)
-			escape_json(&d, first_error);
-		else
-			appendStringInfoString(&d, "null");
-		appendStringInfoChar(&d, '}');
+		runlog_end_details(&d, first_error);
 		run.kind = "detect";
 		run.started_at = started;
 		run.error = first_error;
 		run.details = d.data;
-		run_log_row(&run);
+		runlog_write(&run);
 	}
 	SPI_finish();
 	return (Datum) 0;

@@ -12,7 +12,7 @@
 #include "postgres.h"
 
 #include "defs.h"
-#include "detect_core.h"
+#include "core/detect_core.h"
 
 /* The settings in effect for one metric */
 typedef struct MonitorSettings

@@ -23,8 +23,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "defs.h"
-#include "plot.h"
+#include "core/plot.h"
+#include "spiutil.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_plot);

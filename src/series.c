@@ -22,11 +22,12 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "collect.h"
+#include "core/grid.h"
 #include "defs.h"
-#include "grid.h"
 #include "monitor.h"
+#include "privilege.h"
 #include "series.h"
+#include "spiutil.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_series);

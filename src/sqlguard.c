@@ -22,6 +22,7 @@
 #include "parser/parser.h"
 #include "utils/memutils.h"
 
+#include "sqlguard.h"
 #include "tripl.h"
 
 typedef struct GuardContext

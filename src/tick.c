@@ -6,14 +6,8 @@
  *	  prune history — guarded by a transaction-level advisory lock, so it
  *	  never overlaps itself whoever calls it (the scheduler worker, pg_cron,
  *	  a person).  A second concurrent call returns at once, saying it
- *	  skipped.  Also the run log (tripl.runs) and its retention.
- *
- *	  The run log has one row per tick (a skipped one too, saying why),
- *	  per call of tripl.collect(), tripl.detect() and tripl.deliver(), and
- *	  per delivery-worker pass that claimed something or failed.  A row is
- *	  written in the transaction of the pass it describes, so the passes of
- *	  a call that fails as a whole (and rolls back) leave none; deliver
- *	  passes run in background workers and commit on their own.
+ *	  skipped.  Also the tick's row in the run log (runlog.c) and the
+ *	  log's retention.
  *
  *	  A restore loads tripl's tables with COPY (or INSERT) while the new
  *	  database's scheduler may already be ticking.  A tick in the middle
@@ -37,35 +31,32 @@
 #include "utils/array.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "alert.h"
 #include "collect.h"
+#include "collect_due.h"
+#include "guc.h"
 #include "monitor.h"
+#include "runlog.h"
+#include "spiutil.h"
+#include "subxact.h"
 #include "tick.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_tick);
 TRIPL_SQL_FUNCTION(tripl_note_restore_session);
 
-/* Remember the first error of a pass, as "what: error" */
-void
-run_note_error(char **first_error, const char *what, const char *error)
-{
-	if (error && *first_error == NULL)
-		*first_error = psprintf("%s: %s", what, error);
-}
-
 /* Remember the first error of a tick */
 static void
 note_error(TickSummary *s, const char *what, const char *error)
 {
-	run_note_error(&s->first_error, what, error);
+	runlog_note_error(&s->first_error, what, error);
 }
 
 /*
@@ -266,11 +257,7 @@ tick_summary_json(const TickSummary *s, TimestampTz started, TimestampTz finishe
 						 "\"digest_items\": %d, \"pruned\": %d, \"duration_ms\": %.1f, \"error\": ",
 						 s->collected, s->collect_failed, s->detected, s->anomalies, s->enqueued,
 						 s->buffered, s->pruned, (finished - started) / 1000.0);
-		if (s->first_error)
-			escape_json(&b, s->first_error);
-		else
-			appendStringInfoString(&b, "null");
-		appendStringInfoChar(&b, '}');
+		runlog_end_details(&b, s->first_error);
 	}
 	return b.data;
 }
@@ -283,35 +270,9 @@ tick_summary_jsonb(const TickSummary *s, TimestampTz started, TimestampTz finish
 											  CStringGetDatum(tick_summary_json(s, started, finished))));
 }
 
-/* Write one row to the run log (the caller is connected to SPI) */
-void
-run_log_row(const RunLogRow *r)
-{
-	Oid			types[11] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID, INT4OID,
-	INT4OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[11];
-	char		nulls[12] = "           ";
-
-	values[0] = CStringGetTextDatum(r->kind);
-	values[1] = TimestampTzGetDatum(r->started_at);
-	values[2] = TimestampTzGetDatum(Max(GetCurrentTimestamp(), r->started_at));
-	values[3] = BoolGetDatum(r->skipped);
-	values[4] = Int32GetDatum(r->metrics_collected);
-	values[5] = Int32GetDatum(r->metrics_failed);
-	values[6] = Int32GetDatum(r->metrics_detected);
-	values[7] = Int32GetDatum(r->anomalies);
-	values[8] = Int32GetDatum(r->deliveries);
-	spi_param_text(values, nulls, 9, r->error);
-	spi_param_text(values, nulls, 10, r->details);
-	catalog_execute("INSERT INTO tripl.runs (kind, started_at, finished_at, skipped, metrics_collected, "
-					"metrics_failed, metrics_detected, anomalies, deliveries, error, details) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
-					11, types, values, nulls, false, 0);
-}
-
 /* Write a tick's row to the run log */
 void
-run_log(const char *kind, TimestampTz started, const TickSummary *s, const char *error)
+tick_log(const char *kind, TimestampTz started, const TickSummary *s, const char *error)
 {
 	RunLogRow	r;
 
@@ -326,7 +287,7 @@ run_log(const char *kind, TimestampTz started, const TickSummary *s, const char 
 	r.deliveries = s->enqueued;
 	r.error = error ? error : s->first_error;
 	r.details = tick_summary_json(s, started, GetCurrentTimestamp());
-	run_log_row(&r);
+	runlog_write(&r);
 }
 
 /*
@@ -347,18 +308,18 @@ skipped_row_body(void *arg)
 {
 	SkippedRow *row = arg;
 
-	run_log("tick", row->started, row->s, NULL);
+	tick_log("tick", row->started, row->s, NULL);
 }
 
 void
-run_log_skipped(TimestampTz started, const TickSummary *s)
+tick_log_skipped(TimestampTz started, const TickSummary *s)
 {
 	SkippedRow	row = {started, s};
 	ErrorData  *edata;
 
 	if (XactReadOnly || RecoveryInProgress())
 		return;
-	edata = run_in_subxact_edata(skipped_row_body, &row);
+	edata = subxact_run(skipped_row_body, &row);
 	if (edata == NULL)
 		return;
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
@@ -372,7 +333,7 @@ run_log_skipped(TimestampTz started, const TickSummary *s)
  * again at once.
  */
 int
-sweep_stale_running(void)
+tick_sweep_stale_running(void)
 {
 	catalog_execute("UPDATE tripl.metric_state SET last_status = 'error', "
 					"last_error = 'interrupted: the server stopped while collecting', last_failed_at = NULL "
@@ -393,9 +354,9 @@ tripl_tick(PG_FUNCTION_ARGS)
 	SPI_connect();
 	(void) tick_run(tripl_now(), NIL, &s);
 	if (s.skipped)
-		run_log_skipped(started, &s);
+		tick_log_skipped(started, &s);
 	else
-		run_log("tick", started, &s, NULL);
+		tick_log("tick", started, &s, NULL);
 
 	/*
 	 * The result goes back to the executor: build it in the caller's

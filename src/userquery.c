@@ -41,13 +41,17 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/snapmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 
+#include "aggsql.h"
+#include "guc.h"
+#include "sqlguard.h"
 #include "tripl.h"
+#include "userquery.h"
 
 static TimeoutId user_query_timeout = MAX_TIMEOUTS;
 static volatile sig_atomic_t user_query_timed_out = false;
@@ -381,7 +385,7 @@ userquery_columns(const char *query, Oid role, const char *search_path)
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT * FROM ");
-	append_user_query(&sql, query);
+	aggsql_append_user_query(&sql, query);
 	appendStringInfoString(&sql, " LIMIT 0");
 
 	if (SPI_connect() != SPI_OK_CONNECT)

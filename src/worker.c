@@ -28,6 +28,10 @@
  *	  makes every worker idle.  All waits are latch waits with
  *	  WL_EXIT_ON_PM_DEATH.
  *
+ *	  The shared memory the workers and ordinary backends share (a slot per
+ *	  database), the ProcessUtility hook and the wake-up at commit are in
+ *	  worker_shmem.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,287 +70,29 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "alert.h"
-#include "collect.h"
+#include "collect_due.h"
+#include "deliver.h"
+#include "guc.h"
+#include "spiutil.h"
 #include "tick.h"
 #include "tripl.h"
-
-TRIPL_SQL_FUNCTION(tripl_worker_status);
-TRIPL_SQL_FUNCTION(tripl_register_database);
+#include "worker.h"
+#include "worker_shmem.h"
 
 PGDLLEXPORT void tripl_launcher_main(Datum arg);
 PGDLLEXPORT void tripl_scheduler_main(Datum arg);
 PGDLLEXPORT void tripl_delivery_main(Datum arg);
 
-#define TRIPL_MAX_DATABASES		64
 #define START_TIMEOUT_USECS		(30 * USECS_PER_SEC)
 #define ABSENT_RECHECK_USECS	(5 * USECS_PER_MINUTE)
 #define PAUSED_TIMEOUT_USECS	(60 * USECS_PER_SEC)
-#define MAX_PAUSED_DATABASES	4
 #define LOG_INTERVAL_USECS		(60 * USECS_PER_SEC)
 
-typedef enum SlotState
-{
-	SLOT_FREE = 0,
-	SLOT_UNKNOWN,				/* not probed yet */
-	SLOT_ACTIVE,				/* the extension is installed */
-	SLOT_ABSENT,				/* the extension is not installed */
-	SLOT_PAUSED					/* a statement needs the database to itself
-								 * (DROP, RENAME, CREATE ... TEMPLATE) */
-} SlotState;
-
-typedef struct DatabaseSlot
-{
-	Oid			dboid;
-	char		dbname[NAMEDATALEN];
-	SlotState	state;
-	TimestampTz state_since;
-	bool		register_request;
-	pid_t		scheduler_pid;
-	pid_t		delivery_pid;
-	Latch	   *scheduler_latch;
-	Latch	   *delivery_latch;
-	TimestampTz scheduler_starting;
-	TimestampTz delivery_starting;
-	TimestampTz scheduler_started_at;
-	TimestampTz last_tick;
-	int64		ticks;
-	TimestampTz last_failure_log;
-} DatabaseSlot;
-
-typedef struct TriplShared
-{
-	LWLock	   *lock;
-	pid_t		launcher_pid;
-	Latch	   *launcher_latch;
-	DatabaseSlot slots[TRIPL_MAX_DATABASES];
-} TriplShared;
-
-static TriplShared *shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 static DatabaseSlot *my_slot = NULL;
-static bool wake_registered = false;
-static bool wake_pending = false;
-static bool register_pending = false;	/* CREATE EXTENSION, told at commit */
-static Oid	paused_databases[MAX_PAUSED_DATABASES]; /* let back at transaction end */
-static int	n_paused = 0;
-
-static void ensure_xact_callback(void);
-
-/*--------------------------------------------------------------------
- * Shared memory and hooks
- *--------------------------------------------------------------------
- */
-
-/* Ask for our shared memory (PostgreSQL 15's shmem_request_hook) */
-static void
-tripl_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(TriplShared)));
-	RequestNamedLWLockTranche("tripl", 1);
-}
-
-/* Create or attach to our shared memory */
-static void
-tripl_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("tripl", sizeof(TriplShared), &found);
-	if (!found)
-	{
-		memset(shared, 0, sizeof(TriplShared));
-		shared->lock = &(GetNamedLWLockTranche("tripl"))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Find a database's slot (the caller holds the lock) */
-static DatabaseSlot *
-find_slot(Oid dboid, bool create)
-{
-	int			i;
-	DatabaseSlot *free_slot = NULL;
-
-	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
-	{
-		DatabaseSlot *s = &shared->slots[i];
-
-		if (s->state != SLOT_FREE && s->dboid == dboid)
-			return s;
-		if (s->state == SLOT_FREE && free_slot == NULL)
-			free_slot = s;
-	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	memset(free_slot, 0, sizeof(DatabaseSlot));
-	free_slot->dboid = dboid;
-	free_slot->state = SLOT_UNKNOWN;
-	free_slot->state_since = GetCurrentTimestamp();
-	return free_slot;
-}
-
-/*
- * Stop a database's workers and wait for them, before a statement that
- * needs the database to itself.  The launcher starts no new ones until
- * this transaction ends (release_paused_databases).
- */
-static void
-stop_database_workers(Oid dboid)
-{
-	DatabaseSlot *s;
-	pid_t		pids[2] = {0, 0};
-	int			waited;
-
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	s = find_slot(dboid, false);
-	if (s)
-	{
-		s->state = SLOT_PAUSED;
-		s->state_since = GetCurrentTimestamp();
-		s->scheduler_starting = 0;
-		s->delivery_starting = 0;
-		pids[0] = s->scheduler_pid;
-		pids[1] = s->delivery_pid;
-	}
-	LWLockRelease(shared->lock);
-	if (s == NULL)
-		return;
-	if (n_paused < MAX_PAUSED_DATABASES)
-	{
-		ensure_xact_callback();
-		paused_databases[n_paused++] = dboid;
-	}
-	if (pids[0])
-		kill(pids[0], SIGTERM);
-	if (pids[1])
-		kill(pids[1], SIGTERM);
-	for (waited = 0; waited < 500; waited++)
-	{
-		bool		gone;
-
-		LWLockAcquire(shared->lock, LW_SHARED);
-		gone = (s->scheduler_pid == 0 && s->delivery_pid == 0);
-		LWLockRelease(shared->lock);
-		if (gone)
-			break;
-		CHECK_FOR_INTERRUPTS();
-		pg_usleep(10000L);
-	}
-}
-
-/* Let the launcher start the workers of the databases this transaction paused */
-static void
-release_paused_databases(void)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	int			i;
-
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < n_paused; i++)
-	{
-		DatabaseSlot *s = find_slot(paused_databases[i], false);
-
-		/* a dropped database is gone from the launcher's next list */
-		if (s && s->state == SLOT_PAUSED)
-		{
-			s->state = SLOT_UNKNOWN;
-			s->state_since = now;
-		}
-	}
-	LWLockRelease(shared->lock);
-	n_paused = 0;
-	if (shared->launcher_latch)
-		SetLatch(shared->launcher_latch);
-}
-
-/*
- * The database a utility statement needs to itself -- no other sessions
- * may be connected to it -- or InvalidOid
- */
-static Oid
-database_needed_alone(Node *parsetree)
-{
-	ListCell   *lc;
-
-	if (IsA(parsetree, DropdbStmt))
-		return get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
-	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-		return get_database_oid(((RenameStmt *) parsetree)->subname, true);
-	if (IsA(parsetree, CreatedbStmt))
-	{
-		const char *template_name = "template1";
-
-		foreach(lc, ((CreatedbStmt *) parsetree)->options)
-		{
-			DefElem    *opt = lfirst(lc);
-
-			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-				template_name = defGetString(opt);
-		}
-		return get_database_oid(template_name, true);
-	}
-	if (IsA(parsetree, AlterDatabaseStmt))
-	{
-		foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
-		{
-			DefElem    *opt = lfirst(lc);
-
-			if (strcmp(opt->defname, "tablespace") == 0)
-				return get_database_oid(((AlterDatabaseStmt *) parsetree)->dbname, true);
-		}
-	}
-	return InvalidOid;
-}
-
-/*
- * ProcessUtility hook: a statement that needs a database to itself (DROP,
- * RENAME, SET TABLESPACE, or CREATE DATABASE from it as a template) stops
- * that database's workers first
- */
-static void
-tripl_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					  ProcessUtilityContext context, ParamListInfo params,
-					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	if (shared)
-	{
-		Oid			dboid = database_needed_alone(parsetree);
-
-		/* only for those who may run it: it fails for anyone else */
-		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
-			stop_database_workers(dboid);
-	}
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-}
-
-/* Install the hooks (called from _PG_init when preloaded) */
-void
-tripl_worker_shmem_init(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = tripl_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = tripl_shmem_startup;
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = tripl_process_utility;
-}
 
 /* Register the launcher (called from _PG_init when preloaded) */
 void
-tripl_register_launcher(void)
+worker_register_launcher(void)
 {
 	BackgroundWorker worker;
 
@@ -359,142 +105,6 @@ tripl_register_launcher(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "tripl launcher");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "tripl launcher");
 	RegisterBackgroundWorker(&worker);
-}
-
-/*--------------------------------------------------------------------
- * Waking the delivery worker when an enqueuing transaction commits
- *--------------------------------------------------------------------
- */
-
-/* Tell the launcher that this database has the extension now */
-static void
-register_now(void)
-{
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	{
-		DatabaseSlot *s = find_slot(MyDatabaseId, true);
-
-		if (s)
-		{
-			s->register_request = true;
-			if (s->state == SLOT_ABSENT)
-				s->state = SLOT_UNKNOWN;
-		}
-	}
-	LWLockRelease(shared->lock);
-	if (shared->launcher_latch)
-		SetLatch(shared->launcher_latch);
-}
-
-/*
- * At commit: wake the delivery worker if a delivery was enqueued, and tell
- * the launcher about a CREATE EXTENSION (before commit, a scheduler it
- * started would not see the extension yet).  At commit or abort: let back
- * the workers of databases a statement paused.
- */
-static void
-wake_xact_callback(XactEvent event, void *arg)
-{
-	if (n_paused > 0 && (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-						 event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
-		release_paused_databases();
-	if (!wake_pending && !register_pending)
-		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-	{
-		Latch	   *latch = NULL;
-
-		if (register_pending)
-			register_now();
-		if (wake_pending)
-		{
-			LWLockAcquire(shared->lock, LW_SHARED);
-			{
-				DatabaseSlot *s = find_slot(MyDatabaseId, false);
-
-				if (s && s->delivery_pid != 0)
-					latch = s->delivery_latch;
-			}
-			LWLockRelease(shared->lock);
-			if (latch)
-				SetLatch(latch);
-		}
-		wake_pending = false;
-		register_pending = false;
-	}
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		wake_pending = false;
-		register_pending = false;
-	}
-}
-
-/* Register the transaction callback once per process */
-static void
-ensure_xact_callback(void)
-{
-	if (!wake_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		wake_registered = true;
-	}
-}
-
-/* A delivery was enqueued: wake the delivery worker once this commits */
-void
-tripl_wake_delivery(void)
-{
-	if (shared == NULL)
-		return;
-	ensure_xact_callback();
-	wake_pending = true;
-}
-
-/* SQL: tripl._register_database() — CREATE EXTENSION tells the launcher */
-Datum
-tripl_register_database(PG_FUNCTION_ARGS)
-{
-	if (shared == NULL)
-		PG_RETURN_VOID();
-	ensure_xact_callback();
-	register_pending = true;
-	PG_RETURN_VOID();
-}
-
-/* SQL: tripl.worker_status() */
-Datum
-tripl_worker_status(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	DatabaseSlot copy[TRIPL_MAX_DATABASES];
-	int			i;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (shared == NULL)
-		return (Datum) 0;
-	LWLockAcquire(shared->lock, LW_SHARED);
-	memcpy(copy, shared->slots, sizeof(copy));
-	LWLockRelease(shared->lock);
-	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
-	{
-		Datum		v[6];
-		bool		n[6] = {false, false, false, false, false, false};
-
-		if (copy[i].state != SLOT_ACTIVE && copy[i].scheduler_pid == 0)
-			continue;
-		v[0] = CStringGetTextDatum(copy[i].dbname);
-		v[1] = Int32GetDatum(copy[i].scheduler_pid);
-		n[1] = copy[i].scheduler_pid == 0;
-		v[2] = Int32GetDatum(copy[i].delivery_pid);
-		n[2] = copy[i].delivery_pid == 0;
-		v[3] = TimestampTzGetDatum(copy[i].last_tick);
-		n[3] = copy[i].last_tick == 0;
-		v[4] = Int64GetDatum(copy[i].ticks);
-		v[5] = TimestampTzGetDatum(copy[i].scheduler_started_at);
-		n[5] = copy[i].scheduler_started_at == 0;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
-	}
-	return (Datum) 0;
 }
 
 /*--------------------------------------------------------------------
@@ -530,30 +140,30 @@ extension_installed(void)
 static void
 scheduler_exit(int code, Datum arg)
 {
-	if (shared == NULL || my_slot == NULL)
+	if (worker_shared == NULL || my_slot == NULL)
 		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	if (my_slot->scheduler_pid == MyProcPid)
 	{
 		my_slot->scheduler_pid = 0;
 		my_slot->scheduler_latch = NULL;
 	}
-	LWLockRelease(shared->lock);
+	LWLockRelease(worker_shared->lock);
 }
 
 /* Exit callback: a delivery worker leaves its slot */
 static void
 delivery_exit(int code, Datum arg)
 {
-	if (shared == NULL || my_slot == NULL)
+	if (worker_shared == NULL || my_slot == NULL)
 		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	if (my_slot->delivery_pid == MyProcPid)
 	{
 		my_slot->delivery_pid = 0;
 		my_slot->delivery_latch = NULL;
 	}
-	LWLockRelease(shared->lock);
+	LWLockRelease(worker_shared->lock);
 }
 
 /* Common start of a per-database worker; returns false when it should exit */
@@ -567,8 +177,8 @@ attach_database_worker(Oid dboid, bool scheduler)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	my_slot = find_slot(dboid, false);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+	my_slot = worker_find_slot(dboid, false);
 	if (my_slot == NULL || my_slot->state == SLOT_PAUSED)
 		ok = false;
 	else if (scheduler)
@@ -596,7 +206,7 @@ attach_database_worker(Oid dboid, bool scheduler)
 			my_slot->delivery_starting = 0;
 		}
 	}
-	LWLockRelease(shared->lock);
+	LWLockRelease(worker_shared->lock);
 	if (!ok)
 	{
 		my_slot = NULL;
@@ -629,7 +239,7 @@ mark_due_running(TimestampTz now, TimestampTz started)
 	memset(&skip, 0, sizeof(skip));
 	got_lock = !tick_blocked(&skip);
 	if (!got_lock)
-		run_log_skipped(started, &skip);
+		tick_log_skipped(started, &skip);
 	else
 	{
 		ListCell   *lc;
@@ -670,9 +280,9 @@ run_marked_tick(TimestampTz now, TimestampTz started)
 	pgstat_report_activity(STATE_RUNNING, "tripl: tick");
 	(void) tick_run(now, collect_due_metrics(now, 0, true), &s);
 	if (s.skipped)
-		run_log_skipped(started, &s);
+		tick_log_skipped(started, &s);
 	else
-		run_log("tick", started, &s, NULL);
+		tick_log("tick", started, &s, NULL);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -718,8 +328,8 @@ scheduler_tick(MemoryContext loop_cxt)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		memset(&s, 0, sizeof(s));
-		run_log("tick", started, &s, edata->message);
-		(void) sweep_stale_running();
+		tick_log("tick", started, &s, edata->message);
+		(void) tick_sweep_stale_running();
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -728,10 +338,10 @@ scheduler_tick(MemoryContext loop_cxt)
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	my_slot->last_tick = GetCurrentTimestamp();
 	my_slot->ticks++;
-	LWLockRelease(shared->lock);
+	LWLockRelease(worker_shared->lock);
 }
 
 /* Entry point of a scheduler; arg is the database OID */
@@ -748,26 +358,26 @@ tripl_scheduler_main(Datum arg)
 	pgstat_report_appname(psprintf("tripl scheduler %s", my_slot->dbname));
 	if (!extension_installed())
 	{
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 		my_slot->state = SLOT_ABSENT;
 		my_slot->state_since = GetCurrentTimestamp();
 		my_slot->register_request = false;
-		LWLockRelease(shared->lock);
+		LWLockRelease(worker_shared->lock);
 		proc_exit(0);
 	}
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	my_slot->state = SLOT_ACTIVE;
 	my_slot->register_request = false;
-	LWLockRelease(shared->lock);
-	if (shared->launcher_latch)
-		SetLatch(shared->launcher_latch);
+	LWLockRelease(worker_shared->lock);
+	if (worker_shared->launcher_latch)
+		SetLatch(worker_shared->launcher_latch);
 
 	/* runs interrupted by a crash or a failover are done with */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (sweep_stale_running() > 0)
+	if (tick_sweep_stale_running() > 0)
 		ereport(LOG, (errmsg("tripl: released collections interrupted by a restart in database \"%s\"",
 							 my_slot->dbname)));
 	SPI_finish();
@@ -1018,11 +628,11 @@ launcher_round(void)
 		bool		want_scheduler = false;
 		bool		want_delivery = false;
 
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		s = find_slot(db->oid, true);
+		LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+		s = worker_find_slot(db->oid, true);
 		if (s == NULL)
 		{
-			LWLockRelease(shared->lock);
+			LWLockRelease(worker_shared->lock);
 			continue;
 		}
 		strlcpy(s->dbname, db->name, NAMEDATALEN);
@@ -1042,12 +652,12 @@ launcher_round(void)
 			if (want_delivery)
 				s->delivery_starting = now;
 		}
-		LWLockRelease(shared->lock);
+		LWLockRelease(worker_shared->lock);
 
 		if ((want_scheduler && !start_worker(db, true)) ||
 			(want_delivery && !start_worker(db, false)))
 		{
-			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 			if (want_scheduler)
 				s->scheduler_starting = 0;
 			if (want_delivery)
@@ -1055,7 +665,7 @@ launcher_round(void)
 			if (now - s->last_failure_log > LOG_INTERVAL_USECS)
 			{
 				s->last_failure_log = now;
-				LWLockRelease(shared->lock);
+				LWLockRelease(worker_shared->lock);
 				ereport(LOG,
 						(errmsg("tripl: could not start a background worker for database \"%s\": no free slot",
 								db->name),
@@ -1063,7 +673,7 @@ launcher_round(void)
 								 max_worker_processes)));
 			}
 			else
-				LWLockRelease(shared->lock);
+				LWLockRelease(worker_shared->lock);
 		}
 	}
 
@@ -1072,10 +682,10 @@ launcher_round(void)
 	 * but no longer wanted (taken out of tripl.databases, closed to
 	 * connections, made a template)
 	 */
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < TRIPL_MAX_DATABASES; i++)
 	{
-		DatabaseSlot *s = &shared->slots[i];
+		DatabaseSlot *s = &worker_shared->slots[i];
 		bool		present = false;
 
 		if (s->state == SLOT_FREE)
@@ -1094,7 +704,7 @@ launcher_round(void)
 				stop[nstop++] = s->delivery_pid;
 		}
 	}
-	LWLockRelease(shared->lock);
+	LWLockRelease(worker_shared->lock);
 	for (i = 0; i < nstop; i++)
 		(void) kill(stop[i], SIGTERM);
 }
@@ -1110,10 +720,10 @@ tripl_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("tripl launcher");
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	shared->launcher_pid = MyProcPid;
-	shared->launcher_latch = MyLatch;
-	LWLockRelease(shared->lock);
+	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
+	worker_shared->launcher_pid = MyProcPid;
+	worker_shared->launcher_latch = MyLatch;
+	LWLockRelease(worker_shared->lock);
 
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "tripl launcher round", ALLOCSET_DEFAULT_SIZES);
 	for (;;)

@@ -29,8 +29,8 @@
  *	  the detector's throughput (count series, and fractional ones).
  *
  *	  Standalone: build with
- *	    gcc -std=gnu99 -O2 -Isrc test/bench/detect_quality.c \
- *	        src/detect_core.c src/stl.c src/order.c -lm -o /tmp/detect_quality
+ *	    gcc -std=gnu99 -O2 -Isrc/core -Itest/unit test/bench/detect_quality.c \
+ *	        src/core/detect_core.c src/core/stl.c src/core/order.c src/core/core.c -lm -o /tmp/detect_quality
  *	  It prints figures only and exits 0 unless something crashes.
  *
  *-------------------------------------------------------------------------

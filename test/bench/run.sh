@@ -199,16 +199,16 @@ memline=$(psql_b -At -c "SET tripl.chunk_buckets = 100000" -c "SET client_min_me
 echo "   $memline"
 
 echo "== engine core alone (test/bench/engine_micro.c, 5 million synthetic rows per case)"
-gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/engine_micro.c" "$REPO/src/engine.c" -lm -o "$DIR/engine_micro"
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/engine_micro.c" "$REPO/src/core/engine.c" "$REPO/src/core/core.c" -lm -o "$DIR/engine_micro"
 "$DIR/engine_micro" 5 | sed 's/^/   /'
 
 echo "== detection quality (test/bench/detect_quality.c: seeded synthetic series with known incidents)"
-gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/detect_quality.c" "$REPO/src/detect_core.c" "$REPO/src/stl.c" "$REPO/src/order.c" \
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/detect_quality.c" "$REPO/src/core/detect_core.c" "$REPO/src/core/stl.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" \
 	-lm -o "$DIR/detect_quality"
 "$DIR/detect_quality" | sed 's/^/   /'
 
-echo "== detection failure modes (test/bench/detect_failure_modes.c: issue 17's shapes, replayed a pass per point, per incident)"
-gcc -std=gnu99 -O2 -I"$REPO/src" "$REPO/test/bench/detect_failure_modes.c" "$REPO/src/detect_core.c" "$REPO/src/stl.c" "$REPO/src/order.c" \
+echo "== detection failure modes (test/bench/detect_failure_modes.c: real incident shapes, replayed a pass per point, per incident)"
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/detect_failure_modes.c" "$REPO/src/core/detect_core.c" "$REPO/src/core/stl.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" \
 	-lm -o "$DIR/detect_failure_modes"
 "$DIR/detect_failure_modes" | sed 's/^/   /'
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite of tripl and ends with one line "N passed, M failed".
 #
-#   unit       test/unit/bin/*_test       (pure C cores; TAP output)
+#   unit       test/unit/bin/*_test       (pure C cores; TAP output), and
+#              test/lib/layers.py         (no include/call circle in src/)
 #   regress    sql/*.sql vs expected/     (pg_regress, own throwaway server)
 #   isolation  test/isolation/specs       (pg_isolation_regress, own server)
 #   tap        test/t/*.pl                (PostgreSQL::Test::Cluster servers)
@@ -147,6 +148,16 @@ run_unit() {
 		failures+=("doc links: broken")
 		echo "$out" | sed 's/^/   doc links: /'
 	fi
+	# the layers of src/: no include/call circle, src/core/ fenced off
+	out="$WORK/unit-layers.out"
+	if python3 "$REPO/test/lib/layers.py" >"$out" 2>&1; then
+		echo "ok 1 - src/ layers (test/lib/layers.py)" >>"$out"
+	else
+		sed 's/^/   /' "$out"
+		echo "not ok 1 - src/ layers (test/lib/layers.py)" >>"$out"
+	fi
+	count_tap "$out" "unit layers"
+	printf '   %-28s %s\n' "layers" "$(grep -cE '^ok' "$out") ok"
 }
 
 # run_regress LABEL CONFIG-LINE TESTS...: one pg_regress run on its own server

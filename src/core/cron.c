@@ -13,7 +13,6 @@
 #include "cron.h"
 #include "grid.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,25 +55,6 @@ static char
 cron_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
-}
-
-/* printf-style checking for the error helper below */
-static bool cron_error(char *errbuf, size_t errlen, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-/* Format an error message into the caller's buffer (if any); returns false */
-static bool
-cron_error(char *errbuf, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (errbuf != NULL && errlen > 0)
-	{
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return false;
 }
 
 /* Length of [start, end) for quoting in a message, at most 40 bytes */
@@ -157,7 +137,7 @@ cron_parse_field(const CronField *f, const char *start, const char *end,
 		while (item_end < end && *item_end != ',')
 			item_end++;
 		if (item_end == item)
-			return cron_error(errbuf, errlen, "%s field: empty list item",
+			return core_errorf(errbuf, errlen, "%s field: empty list item",
 							  f->name);
 
 		if (*p == '*')
@@ -172,7 +152,7 @@ cron_parse_field(const CronField *f, const char *start, const char *end,
 		else
 		{
 			if (!cron_parse_value(f, &p, item_end, &lo, &oor))
-				return cron_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 								  oor ? "%s field: value out of range in \"%.*s\"" :
 								  "%s field: invalid value in \"%.*s\"",
 								  f->name, cron_clip(item, item_end), item);
@@ -181,12 +161,12 @@ cron_parse_field(const CronField *f, const char *start, const char *end,
 			{
 				p++;
 				if (!cron_parse_value(f, &p, item_end, &hi, &oor))
-					return cron_error(errbuf, errlen,
+					return core_errorf(errbuf, errlen,
 									  oor ? "%s field: value out of range in \"%.*s\"" :
 									  "%s field: invalid range in \"%.*s\"",
 									  f->name, cron_clip(item, item_end), item);
 				if (hi < lo)
-					return cron_error(errbuf, errlen,
+					return core_errorf(errbuf, errlen,
 									  "%s field: range start is after range end in \"%.*s\"",
 									  f->name, cron_clip(item, item_end), item);
 			}
@@ -213,17 +193,17 @@ cron_parse_field(const CronField *f, const char *start, const char *end,
 				p++;
 			}
 			if (p == digits || p != item_end)
-				return cron_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 								  "%s field: invalid step in \"%.*s\"",
 								  f->name, cron_clip(item, item_end), item);
 			if (st < 1 || st > f->max)
-				return cron_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 								  "%s field: step out of range in \"%.*s\"",
 								  f->name, cron_clip(item, item_end), item);
 			step = (int) st;
 		}
 		if (p != item_end)
-			return cron_error(errbuf, errlen,
+			return core_errorf(errbuf, errlen,
 							  "%s field: invalid value in \"%.*s\"",
 							  f->name, cron_clip(item, item_end), item);
 
@@ -236,7 +216,7 @@ cron_parse_field(const CronField *f, const char *start, const char *end,
 			/* skip the comma; a trailing comma leaves an empty item */
 			item++;
 			if (item == end)
-				return cron_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 								  "%s field: empty list item", f->name);
 		}
 	}
@@ -276,7 +256,7 @@ cron_parse(const char *expr, CronSchedule *out, char *errbuf, size_t errlen)
 	while (cron_is_space(*p))
 		p++;
 	if (*p == '\0')
-		return cron_error(errbuf, errlen, "empty cron expression");
+		return core_errorf(errbuf, errlen, "empty cron expression");
 
 	if (*p == '@')
 	{
@@ -302,13 +282,13 @@ cron_parse(const char *expr, CronSchedule *out, char *errbuf, size_t errlen)
 			if (j == wlen)
 			{
 				if (*rest != '\0')
-					return cron_error(errbuf, errlen,
+					return core_errorf(errbuf, errlen,
 									  "unexpected text after %s",
 									  macros[i].name);
 				return cron_parse(macros[i].expansion, out, errbuf, errlen);
 			}
 		}
-		return cron_error(errbuf, errlen, "unknown cron macro \"%.*s\"",
+		return core_errorf(errbuf, errlen, "unknown cron macro \"%.*s\"",
 						  cron_clip(w, p), w);
 	}
 

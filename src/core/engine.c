@@ -52,7 +52,6 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,25 +284,6 @@ typedef struct RankItem
 	bool		isnull;
 	uint32_t	id;
 } RankItem;
-
-/* fail() checks its arguments like printf */
-static bool fail(char *errbuf, size_t errlen, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-/* Report an error; always returns false */
-static bool
-fail(char *errbuf, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (errbuf != NULL && errlen > 0)
-	{
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return false;
-}
 
 /* Allocate zeroed memory, counting it */
 static void *
@@ -781,7 +761,7 @@ static bool
 dict_reserve(Dict *d, size_t *mem, char *errbuf, size_t errlen)
 {
 	if (d->n + 1 >= MAX_IDS)
-		return fail(errbuf, errlen, "too many distinct values");
+		return core_errorf(errbuf, errlen, "too many distinct values");
 	if ((uint64_t) (d->n + 1) * 2 > d->tabcap)
 	{
 		uint32_t	cap = d->tabcap == 0 ? (UINT32_C(1) << TAB_MIN_LOG2) : d->tabcap * 2;
@@ -1094,7 +1074,7 @@ merge_cell(char *dst, const char *src, const Layout *lay, Arena *arena,
 					dd->n += sd->n;
 					if (!iset_union(&dd->iv, &sd->iv, mem) ||
 						!bset_union(&dd->ib, &sd->ib, arena, mem))
-						return fail(errbuf, errlen, "count_distinct set too large");
+						return core_errorf(errbuf, errlen, "count_distinct set too large");
 				}
 				break;
 		}
@@ -1125,76 +1105,76 @@ spec_check(const EngineSpec *spec, char *errbuf, size_t errlen)
 	int64_t		span;
 
 	if (spec == NULL)
-		return fail(errbuf, errlen, "no spec");
+		return core_errorf(errbuf, errlen, "no spec");
 	if (spec->nbuckets < 0)
-		return fail(errbuf, errlen, "negative bucket count %d", spec->nbuckets);
+		return core_errorf(errbuf, errlen, "negative bucket count %d", spec->nbuckets);
 	if (spec->width <= 0)
-		return fail(errbuf, errlen, "bucket width must be positive");
+		return core_errorf(errbuf, errlen, "bucket width must be positive");
 	if (spec->nbuckets > 0 && spec->width > INT64_MAX / spec->nbuckets)
-		return fail(errbuf, errlen, "bucket grid out of range");
+		return core_errorf(errbuf, errlen, "bucket grid out of range");
 	span = spec->width * (int64_t) spec->nbuckets;
 	if (spec->start > INT64_MAX - span)
-		return fail(errbuf, errlen, "bucket grid out of range");
+		return core_errorf(errbuf, errlen, "bucket grid out of range");
 	if (spec->nfilters < 0 || spec->nmeasures < 0 || spec->nkeys < 0 || spec->ngroups < 0)
-		return fail(errbuf, errlen, "negative column count");
+		return core_errorf(errbuf, errlen, "negative column count");
 	if (spec->nfilters > ENGINE_MAX_COLUMNS || spec->nmeasures > ENGINE_MAX_COLUMNS ||
 		spec->nkeys > ENGINE_MAX_COLUMNS || spec->ngroups > ENGINE_MAX_COLUMNS)
-		return fail(errbuf, errlen, "too many columns");
+		return core_errorf(errbuf, errlen, "too many columns");
 	if (spec->nops < 0 || spec->nbreakdowns < 0)
-		return fail(errbuf, errlen, "negative operand or breakdown count");
+		return core_errorf(errbuf, errlen, "negative operand or breakdown count");
 	if (spec->nops > ENGINE_MAX_OPERANDS)
-		return fail(errbuf, errlen, "too many operands (at most %d)", ENGINE_MAX_OPERANDS);
+		return core_errorf(errbuf, errlen, "too many operands (at most %d)", ENGINE_MAX_OPERANDS);
 	if (spec->nbreakdowns > ENGINE_MAX_BREAKDOWNS)
-		return fail(errbuf, errlen, "too many breakdowns (at most %d)", ENGINE_MAX_BREAKDOWNS);
+		return core_errorf(errbuf, errlen, "too many breakdowns (at most %d)", ENGINE_MAX_BREAKDOWNS);
 	if (spec->nops > 0 && spec->ops == NULL)
-		return fail(errbuf, errlen, "operands are missing");
+		return core_errorf(errbuf, errlen, "operands are missing");
 	if (spec->nbreakdowns > 0 && spec->breakdowns == NULL)
-		return fail(errbuf, errlen, "breakdowns are missing");
+		return core_errorf(errbuf, errlen, "breakdowns are missing");
 	if (spec->max_rows < 0)
-		return fail(errbuf, errlen, "negative row cap");
+		return core_errorf(errbuf, errlen, "negative row cap");
 	for (i = 0; i < spec->nops; i++)
 	{
 		const EngineOperand *op = &spec->ops[i];
 
 		if ((int) op->agg < (int) ENGINE_COUNT || (int) op->agg > (int) ENGINE_COUNT_DISTINCT)
-			return fail(errbuf, errlen, "operand %d: unknown aggregation %d", i, (int) op->agg);
+			return core_errorf(errbuf, errlen, "operand %d: unknown aggregation %d", i, (int) op->agg);
 		if (op->filter < -1 || op->filter >= spec->nfilters)
-			return fail(errbuf, errlen, "operand %d: filter index %d out of range", i, op->filter);
+			return core_errorf(errbuf, errlen, "operand %d: filter index %d out of range", i, op->filter);
 		if ((op->agg == ENGINE_SUM || op->agg == ENGINE_AVG ||
 			 op->agg == ENGINE_MIN || op->agg == ENGINE_MAX) &&
 			(op->measure < 0 || op->measure >= spec->nmeasures))
-			return fail(errbuf, errlen, "operand %d: measure index %d out of range", i, op->measure);
+			return core_errorf(errbuf, errlen, "operand %d: measure index %d out of range", i, op->measure);
 		if (op->agg == ENGINE_COUNT_DISTINCT && (op->key < 0 || op->key >= spec->nkeys))
-			return fail(errbuf, errlen, "operand %d: key index %d out of range", i, op->key);
+			return core_errorf(errbuf, errlen, "operand %d: key index %d out of range", i, op->key);
 	}
 	for (i = 0; i < spec->nbreakdowns; i++)
 	{
 		const EngineBreakdown *b = &spec->breakdowns[i];
 
 		if (b->group < 0 || b->group >= spec->ngroups)
-			return fail(errbuf, errlen, "breakdown %d: group index %d out of range", i, b->group);
+			return core_errorf(errbuf, errlen, "breakdown %d: group index %d out of range", i, b->group);
 		if (b->nops != 1 && b->nops != 2)
-			return fail(errbuf, errlen, "breakdown %d: needs 1 or 2 operands, not %d", i, b->nops);
+			return core_errorf(errbuf, errlen, "breakdown %d: needs 1 or 2 operands, not %d", i, b->nops);
 		for (j = 0; j < b->nops; j++)
 			if (b->ops[j] < 0 || b->ops[j] >= spec->nops)
-				return fail(errbuf, errlen, "breakdown %d: operand index %d out of range", i, b->ops[j]);
+				return core_errorf(errbuf, errlen, "breakdown %d: operand index %d out of range", i, b->ops[j]);
 		if (b->keep < 0)
-			return fail(errbuf, errlen, "breakdown %d: negative keep", i);
+			return core_errorf(errbuf, errlen, "breakdown %d: negative keep", i);
 		if (b->nrank < 0 || b->nrank > 2)
-			return fail(errbuf, errlen, "breakdown %d: needs 0, 1 or 2 rank filters, not %d", i, b->nrank);
+			return core_errorf(errbuf, errlen, "breakdown %d: needs 0, 1 or 2 rank filters, not %d", i, b->nrank);
 		for (j = 0; j < b->nrank; j++)
 			if (b->rank_filters[j] < 0 || b->rank_filters[j] >= spec->nfilters)
-				return fail(errbuf, errlen, "breakdown %d: rank filter index %d out of range",
+				return core_errorf(errbuf, errlen, "breakdown %d: rank filter index %d out of range",
 							i, b->rank_filters[j]);
 		if (b->use_preset)
 		{
 			if (b->npreset < 0)
-				return fail(errbuf, errlen, "breakdown %d: negative preset count", i);
+				return core_errorf(errbuf, errlen, "breakdown %d: negative preset count", i);
 			if (b->npreset > 0 && (b->preset == NULL || b->preset_len == NULL))
-				return fail(errbuf, errlen, "breakdown %d: preset list is missing", i);
+				return core_errorf(errbuf, errlen, "breakdown %d: preset list is missing", i);
 			for (j = 0; j < b->npreset; j++)
 				if (b->preset[j] == NULL && b->preset_len[j] > 0)
-					return fail(errbuf, errlen, "breakdown %d: preset value %d has no data", i, j);
+					return core_errorf(errbuf, errlen, "breakdown %d: preset value %d has no data", i, j);
 		}
 	}
 	return true;
@@ -1524,13 +1504,13 @@ table_cell(EngineState *st, GTable *t, uint32_t vid, int bucket, bool presize,
 	/* a new cell */
 	if (t->capped && st->max_rows > 0 && (int64_t) t->ncells + 1 > st->max_rows)
 	{
-		fail(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
+		core_errorf(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
 			 (long long) st->max_rows);
 		return NULL;
 	}
 	if (t->ncells + 1 >= MAX_IDS)
 	{
-		fail(errbuf, errlen, "too many breakdown cells");
+		core_errorf(errbuf, errlen, "too many breakdown cells");
 		return NULL;
 	}
 	if ((uint64_t) (t->ncells + 1) * 2 > t->ctabcap)
@@ -1676,12 +1656,12 @@ apply_row(EngineState *st, const Layout *lay, char *cell, const EngineRow *row,
 					else
 					{
 						if (!value_ok(k))
-							return fail(errbuf, errlen, "a key value has no data");
+							return core_errorf(errbuf, errlen, "a key value has no data");
 						r = bset_add(&d->ib, k->data, k->len,
 									 hash_bytes(k->data, k->len), &st->arena, &st->mem);
 					}
 					if (r < 0)
-						return fail(errbuf, errlen, "count_distinct set too large");
+						return core_errorf(errbuf, errlen, "count_distinct set too large");
 				}
 				break;
 		}
@@ -1710,7 +1690,7 @@ group_id(EngineState *st, GTable *t, const EngineValue *v, uint32_t *id,
 		uint32_t	found;
 
 		if (!value_ok(v))
-			return fail(errbuf, errlen, "a group value has no data");
+			return core_errorf(errbuf, errlen, "a group value has no data");
 		found = dict_find(&t->dict, v->data, v->len, hash_bytes(v->data, v->len));
 		if (found != NO_ID)
 		{
@@ -1733,7 +1713,7 @@ engine_add(EngineState *st, const EngineRow *row, char *errbuf, size_t errlen)
 	int			ti;
 
 	if (st == NULL || row == NULL)
-		return fail(errbuf, errlen, "no state or no row");
+		return core_errorf(errbuf, errlen, "no state or no row");
 	ts = row->ts;
 	if (ts >= st->cur_lo && ts < st->cur_hi)
 		b = st->cur_b;
@@ -1750,7 +1730,7 @@ engine_add(EngineState *st, const EngineRow *row, char *errbuf, size_t errlen)
 		(st->need_measures && row->measures == NULL) ||
 		(st->need_keys && row->keys == NULL) ||
 		(st->need_groups && row->groups == NULL))
-		return fail(errbuf, errlen, "row is missing columns");
+		return core_errorf(errbuf, errlen, "row is missing columns");
 
 	if (st->main != NULL)
 	{
@@ -1760,7 +1740,7 @@ engine_add(EngineState *st, const EngineRow *row, char *errbuf, size_t errlen)
 		{
 			st->nonempty++;
 			if (st->max_rows > 0 && st->nonempty > st->max_rows)
-				return fail(errbuf, errlen, "result exceeds the row limit of %lld rows",
+				return core_errorf(errbuf, errlen, "result exceeds the row limit of %lld rows",
 							(long long) st->max_rows);
 			if (st->mlay.has_distinct && b > 0)
 				cell_presize(cell, cell - st->mlay.cellsize, &st->mlay, &st->mem);
@@ -1839,11 +1819,11 @@ engine_merge(EngineState *into, const EngineState *from, char *errbuf, size_t er
 	int			ti;
 
 	if (into == NULL || from == NULL)
-		return fail(errbuf, errlen, "no state");
+		return core_errorf(errbuf, errlen, "no state");
 	if (into == from)
-		return fail(errbuf, errlen, "cannot merge a state into itself");
+		return core_errorf(errbuf, errlen, "cannot merge a state into itself");
 	if (into->fingerprint != from->fingerprint)
-		return fail(errbuf, errlen, "cannot merge states of different specs");
+		return core_errorf(errbuf, errlen, "cannot merge states of different specs");
 
 	if (into->main != NULL && from->main != NULL)
 	{
@@ -1861,7 +1841,7 @@ engine_merge(EngineState *into, const EngineState *from, char *errbuf, size_t er
 				into->nonempty++;
 				if (into->max_rows > 0 && into->nonempty > into->max_rows)
 				{
-					ok = fail(errbuf, errlen, "result exceeds the row limit of %lld rows",
+					ok = core_errorf(errbuf, errlen, "result exceeds the row limit of %lld rows",
 							  (long long) into->max_rows);
 					break;
 				}
@@ -2266,9 +2246,9 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 
 	if (!rd_u64(r, &magic) || magic != ENGINE_MAGIC ||
 		!rd_u32(r, &format) || format != ENGINE_FORMAT)
-		return fail(errbuf, errlen, "not a serialized engine state");
+		return core_errorf(errbuf, errlen, "not a serialized engine state");
 	if (!rd_u64(r, &fp) || fp != st->fingerprint)
-		return fail(errbuf, errlen, "serialized engine state does not match the spec");
+		return core_errorf(errbuf, errlen, "serialized engine state does not match the spec");
 	if (!st->skip_main)
 	{
 		uint64_t	n;
@@ -2276,18 +2256,18 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 		int64_t		prev = -1;
 
 		if (!rd_u64(r, &n) || n > (uint64_t) st->nbuckets)
-			return fail(errbuf, errlen, "corrupt engine state");
+			return core_errorf(errbuf, errlen, "corrupt engine state");
 		for (i = 0; i < n; i++)
 		{
 			uint32_t	b;
 			char	   *cell;
 
 			if (!rd_u32(r, &b) || (int64_t) b <= prev || b >= (uint32_t) st->nbuckets)
-				return fail(errbuf, errlen, "corrupt engine state");
+				return core_errorf(errbuf, errlen, "corrupt engine state");
 			prev = b;
 			cell = st->main + (size_t) b * st->mlay.cellsize;
 			if (!rd_cell(st, r, cell, &st->mlay) || *(int64_t *) cell <= 0)
-				return fail(errbuf, errlen, "corrupt engine state");
+				return core_errorf(errbuf, errlen, "corrupt engine state");
 		}
 		st->nonempty = (int64_t) n;
 	}
@@ -2298,13 +2278,13 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 		uint32_t	i;
 
 		if (!rd_dict(st, r, &t->dict))
-			return fail(errbuf, errlen, "corrupt engine state");
+			return core_errorf(errbuf, errlen, "corrupt engine state");
 		table_values_reserve(st, t);
 		if (t->dict.n > 0 &&
 			!rd_bytes(r, t->rank, sizeof(int64_t) * (size_t) t->dict.n * (size_t) t->nbd))
-			return fail(errbuf, errlen, "corrupt engine state");
+			return core_errorf(errbuf, errlen, "corrupt engine state");
 		if (!rd_u32(r, &ncells))
-			return fail(errbuf, errlen, "corrupt engine state");
+			return core_errorf(errbuf, errlen, "corrupt engine state");
 		for (i = 0; i < ncells; i++)
 		{
 			uint32_t	vid;
@@ -2313,18 +2293,18 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 
 			if (!rd_u32(r, &vid) || !rd_u32(r, &b) ||
 				vid >= t->dict.n || b >= (uint32_t) st->nbuckets)
-				return fail(errbuf, errlen, "corrupt engine state");
+				return core_errorf(errbuf, errlen, "corrupt engine state");
 			cell = table_cell(st, t, vid, (int) b, false, errbuf, errlen);
 			if (cell == NULL)
 				return false;
 			if (((CellHead *) cell)->rows != 0)
-				return fail(errbuf, errlen, "corrupt engine state");
+				return core_errorf(errbuf, errlen, "corrupt engine state");
 			if (!rd_cell(st, r, cell, &t->lay) || ((CellHead *) cell)->rows <= 0)
-				return fail(errbuf, errlen, "corrupt engine state");
+				return core_errorf(errbuf, errlen, "corrupt engine state");
 		}
 	}
 	if (r->left != 0)
-		return fail(errbuf, errlen, "corrupt engine state");
+		return core_errorf(errbuf, errlen, "corrupt engine state");
 	return true;
 }
 
@@ -2338,7 +2318,7 @@ engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 
 	if (buf == NULL && len > 0)
 	{
-		fail(errbuf, errlen, "no serialized engine state");
+		core_errorf(errbuf, errlen, "no serialized engine state");
 		return NULL;
 	}
 	st = engine_create(spec, errbuf, errlen);
@@ -2529,13 +2509,13 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 
 	if (rows == NULL)
 	{
-		fail(errbuf, errlen, "no result pointer");
+		core_errorf(errbuf, errlen, "no result pointer");
 		return -1;
 	}
 	*rows = NULL;
 	if (st == NULL || breakdown < 0 || breakdown >= st->nbreakdowns)
 	{
-		fail(errbuf, errlen, "no such breakdown");
+		core_errorf(errbuf, errlen, "no such breakdown");
 		return -1;
 	}
 	b = &st->bds[breakdown];
@@ -2574,7 +2554,7 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 	{
 		core_free(kept);
 		core_free(has_other);
-		fail(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
+		core_errorf(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
 			 (long long) st->max_rows);
 		return -1;
 	}
@@ -2582,7 +2562,7 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 	{
 		core_free(kept);
 		core_free(has_other);
-		fail(errbuf, errlen, "too many breakdown rows");
+		core_errorf(errbuf, errlen, "too many breakdown rows");
 		return -1;
 	}
 

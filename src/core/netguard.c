@@ -12,28 +12,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* printf-style checking for the error helper below */
-static bool ng_error(char *buf, size_t len, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-/* Format an error message into the caller's buffer (if any); returns false */
-static bool
-ng_error(char *buf, size_t len, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (buf != NULL && len > 0)
-	{
-		va_start(ap, fmt);
-		vsnprintf(buf, len, fmt, ap);
-		va_end(ap);
-	}
-	return false;
-}
 
 /* Copy a class name into the caller's "why" buffer; returns true */
 static bool
@@ -374,16 +354,16 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 		errbuf[0] = '\0';
 	len = strnlen(url, NETGUARD_MAX_URL + 1);
 	if (len == 0)
-		return ng_error(errbuf, errlen, "url is empty");
+		return core_errorf(errbuf, errlen, "url is empty");
 	if (len > NETGUARD_MAX_URL)
-		return ng_error(errbuf, errlen, "url is longer than %d characters",
+		return core_errorf(errbuf, errlen, "url is longer than %d characters",
 						NETGUARD_MAX_URL);
 	for (i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) url[i];
 
 		if (c <= 0x20 || c == 0x7f)
-			return ng_error(errbuf, errlen,
+			return core_errorf(errbuf, errlen,
 							"url contains whitespace or a control character at position %zu",
 							i + 1);
 	}
@@ -391,12 +371,12 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 	/* scheme */
 	sep = strstr(url, "://");
 	if (sep == NULL)
-		return ng_error(errbuf, errlen, "url must start with http:// or https://");
+		return core_errorf(errbuf, errlen, "url must start with http:// or https://");
 	for (p = url; p < sep; p++)
 	{
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 			  (p > url && ((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))))
-			return ng_error(errbuf, errlen, "url must start with http:// or https://");
+			return core_errorf(errbuf, errlen, "url must start with http:// or https://");
 	}
 	if (sep - url == 4 && ng_lower(url[0]) == 'h' && ng_lower(url[1]) == 't' &&
 		ng_lower(url[2]) == 't' && ng_lower(url[3]) == 'p')
@@ -406,9 +386,9 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 			 ng_lower(url[4]) == 's')
 		https = true;
 	else if (sep == url)
-		return ng_error(errbuf, errlen, "url must start with http:// or https://");
+		return core_errorf(errbuf, errlen, "url must start with http:// or https://");
 	else
-		return ng_error(errbuf, errlen,
+		return core_errorf(errbuf, errlen,
 						"unsupported url scheme \"%.*s\": only http and https are allowed",
 						(int) (sep - url > 20 ? 20 : sep - url), url);
 
@@ -418,9 +398,9 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 	while (*auth_end != '\0' && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
 		auth_end++;
 	if (memchr(auth, '@', (size_t) (auth_end - auth)) != NULL)
-		return ng_error(errbuf, errlen, "url must not contain user information");
+		return core_errorf(errbuf, errlen, "url must not contain user information");
 	if (auth == auth_end)
-		return ng_error(errbuf, errlen, "url has no host");
+		return core_errorf(errbuf, errlen, "url has no host");
 
 	if (*auth == '[')
 	{
@@ -429,20 +409,20 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 		const char *close = memchr(auth, ']', (size_t) (auth_end - auth));
 
 		if (close == NULL)
-			return ng_error(errbuf, errlen, "unterminated ipv6 address in url");
+			return core_errorf(errbuf, errlen, "unterminated ipv6 address in url");
 		host = auth + 1;
 		host_end = close;
 		if (host == host_end || (size_t) (host_end - host) >= sizeof(buf))
-			return ng_error(errbuf, errlen, "invalid ipv6 address in url");
+			return core_errorf(errbuf, errlen, "invalid ipv6 address in url");
 		memcpy(buf, host, (size_t) (host_end - host));
 		buf[host_end - host] = '\0';
 		if (inet_pton(AF_INET6, buf, &a6) != 1)
-			return ng_error(errbuf, errlen, "invalid ipv6 address in url");
+			return core_errorf(errbuf, errlen, "invalid ipv6 address in url");
 		p = close + 1;
 		if (p < auth_end)
 		{
 			if (*p != ':')
-				return ng_error(errbuf, errlen, "invalid text after ipv6 address in url");
+				return core_errorf(errbuf, errlen, "invalid text after ipv6 address in url");
 			port = p + 1;
 		}
 	}
@@ -457,28 +437,28 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 		else
 			port = host_end + 1;
 		if (host == host_end)
-			return ng_error(errbuf, errlen, "url has no host");
+			return core_errorf(errbuf, errlen, "url has no host");
 		for (p = host; p < host_end; p++)
 		{
 			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 				  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
 			{
 				if (*p == '[' || *p == ']')
-					return ng_error(errbuf, errlen, "invalid ipv6 address in url");
+					return core_errorf(errbuf, errlen, "invalid ipv6 address in url");
 				if ((unsigned char) *p >= 0x80)
-					return ng_error(errbuf, errlen,
+					return core_errorf(errbuf, errlen,
 									"invalid byte 0x%02x in url host (use punycode for international names)",
 									(unsigned char) *p);
-				return ng_error(errbuf, errlen, "invalid character \"%c\" in url host", *p);
+				return core_errorf(errbuf, errlen, "invalid character \"%c\" in url host", *p);
 			}
 		}
 		hostlen = (size_t) (host_end - host);
 		if (host_end[-1] == '.')
 			hostlen--;			/* one trailing dot: fully qualified */
 		if (hostlen == 0)
-			return ng_error(errbuf, errlen, "invalid host name in url");
+			return core_errorf(errbuf, errlen, "invalid host name in url");
 		if (hostlen > NETGUARD_MAX_HOST)
-			return ng_error(errbuf, errlen, "host name in url is longer than %d characters",
+			return core_errorf(errbuf, errlen, "host name in url is longer than %d characters",
 							NETGUARD_MAX_HOST);
 		label = host;
 		for (p = host; p <= host + hostlen; p++)
@@ -486,9 +466,9 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 			if (p == host + hostlen || *p == '.')
 			{
 				if (p == label)
-					return ng_error(errbuf, errlen, "invalid host name in url: empty label");
+					return core_errorf(errbuf, errlen, "invalid host name in url: empty label");
 				if (p - label > 63)
-					return ng_error(errbuf, errlen,
+					return core_errorf(errbuf, errlen,
 									"invalid host name in url: label longer than 63 characters");
 				label = p + 1;
 			}
@@ -499,17 +479,17 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 	if (port != NULL)
 	{
 		if (port == auth_end)
-			return ng_error(errbuf, errlen, "url has an empty port");
+			return core_errorf(errbuf, errlen, "url has an empty port");
 		portnum = 0;
 		for (p = port; p < auth_end; p++)
 		{
 			if (*p < '0' || *p > '9')
-				return ng_error(errbuf, errlen, "invalid port in url");
+				return core_errorf(errbuf, errlen, "invalid port in url");
 			if (portnum <= 65535)
 				portnum = portnum * 10 + (*p - '0');
 		}
 		if (portnum < 1 || portnum > 65535)
-			return ng_error(errbuf, errlen, "port in url must be between 1 and 65535");
+			return core_errorf(errbuf, errlen, "port in url must be between 1 and 65535");
 	}
 	else
 		portnum = https ? 443 : 80;
@@ -518,7 +498,7 @@ url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 	if (host_out != NULL)
 	{
 		if (hostlen >= host_len)
-			return ng_error(errbuf, errlen, "host name in url is too long");
+			return core_errorf(errbuf, errlen, "host name in url is too long");
 		for (i = 0; i < hostlen; i++)
 			host_out[i] = ng_lower(host[i]);
 		host_out[hostlen] = '\0';

@@ -30,4 +30,12 @@
 extern void *core_alloc(size_t size);
 extern void core_free(void *ptr);
 
+/*
+ * Errors: a core function that can fail takes (char *errbuf, size_t errlen)
+ * and returns false; core_errorf formats the message into errbuf (when
+ * there is one) and returns false, so "return core_errorf(...)" reports.
+ */
+extern bool core_errorf(char *errbuf, size_t errlen, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
 #endif							/* TRIPL_CORE_H */

@@ -13,7 +13,6 @@
 #include "corebuf.h"
 #include "template.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -230,25 +229,6 @@ template_char_position(const char *tmpl, size_t off)
 	return pos;
 }
 
-/* printf-style checking for the error helper below */
-static bool template_error(char *errbuf, size_t errlen, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-/* Format an error message into the caller's buffer (if any); returns false */
-static bool
-template_error(char *errbuf, size_t errlen, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (errbuf != NULL && errlen > 0)
-	{
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return false;
-}
-
 /* Validate a template against the allowed placeholder names */
 bool
 template_check(const char *tmpl, const char *const *allowed, int n_allowed,
@@ -276,11 +256,11 @@ template_check(const char *tmpl, const char *const *allowed, int n_allowed,
 				continue;
 			case TSCAN_UNTERMINATED:
 				pos = template_char_position(tmpl, (size_t) (p - tmpl));
-				return template_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 									  "unterminated placeholder at position %zu", pos);
 			case TSCAN_EMPTY:
 				pos = template_char_position(tmpl, (size_t) (p - tmpl));
-				return template_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 									  "empty placeholder at position %zu", pos);
 			case TSCAN_INVALID:
 				pos = template_char_position(tmpl, (size_t) (p - tmpl));
@@ -293,7 +273,7 @@ template_check(const char *tmpl, const char *const *allowed, int n_allowed,
 				while (name_len > 0 && template_is_blank(name[name_len - 1]))
 					name_len--;
 				shown = name_len > 40 ? 40 : (int) name_len;
-				return template_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 									  "invalid placeholder \"%.*s%s\" at position %zu",
 									  shown, name, name_len > 40 ? "..." : "", pos);
 			case TSCAN_PLACEHOLDER:
@@ -311,7 +291,7 @@ template_check(const char *tmpl, const char *const *allowed, int n_allowed,
 			if (!known)
 			{
 				pos = template_char_position(tmpl, (size_t) (p - tmpl));
-				return template_error(errbuf, errlen,
+				return core_errorf(errbuf, errlen,
 									  "unknown placeholder \"%.*s\" at position %zu",
 									  (int) name_len, name, pos);
 			}

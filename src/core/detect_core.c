@@ -80,7 +80,6 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -253,22 +252,6 @@ typedef struct Detection
 	DetectRange ranges[4];
 	int			n_ranges;
 } Detection;
-
-/* Write a formatted lower-case message into errbuf */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_error(char *errbuf, size_t errlen, const char *fmt,...)
-{
-	va_list		args;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(args, fmt);
-	vsnprintf(errbuf, errlen, fmt, args);
-	va_end(args);
-}
 
 /* Fill s with the defaults of tripl-behaviour.md section 1 */
 void
@@ -1824,28 +1807,28 @@ settings_valid(const DetectSettings *s, char *errbuf, size_t errlen)
 {
 	if (!isfinite(s->sigma_threshold) || s->sigma_threshold <= 0.0)
 	{
-		set_error(errbuf, errlen, "sigma_threshold must be a positive number");
+		core_errorf(errbuf, errlen, "sigma_threshold must be a positive number");
 		return false;
 	}
 	if (!isfinite(s->min_expected_count) || s->min_expected_count < 0.0)
 	{
-		set_error(errbuf, errlen, "min_expected_count must be a non-negative number");
+		core_errorf(errbuf, errlen, "min_expected_count must be a non-negative number");
 		return false;
 	}
 	if (s->baseline_window_buckets < 1)
 	{
-		set_error(errbuf, errlen, "baseline_window_buckets must be at least 1");
+		core_errorf(errbuf, errlen, "baseline_window_buckets must be at least 1");
 		return false;
 	}
 	if (s->min_history_buckets < 1 || s->min_history_buckets > s->baseline_window_buckets)
 	{
-		set_error(errbuf, errlen,
+		core_errorf(errbuf, errlen,
 				  "min_history_buckets must be between 1 and baseline_window_buckets");
 		return false;
 	}
 	if (s->settling_minutes < 0 || s->settling_minutes > 1440)
 	{
-		set_error(errbuf, errlen, "settling_minutes must be between 0 and 1440");
+		core_errorf(errbuf, errlen, "settling_minutes must be between 0 and 1440");
 		return false;
 	}
 	return true;
@@ -1977,7 +1960,7 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 				skipped++;
 		if (grid_points - (uint64_t) skipped > (uint64_t) DETECT_MAX_SERIES_POINTS)
 		{
-			set_error(errbuf, errlen,
+			core_errorf(errbuf, errlen,
 					  "the zero-filled series would have more than %d buckets",
 					  DETECT_MAX_SERIES_POINTS);
 			return false;
@@ -2021,7 +2004,7 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 				m++;
 		if (m > DETECT_MAX_SERIES_POINTS)
 		{
-			set_error(errbuf, errlen, "the series has more than %d points",
+			core_errorf(errbuf, errlen, "the series has more than %d points",
 					  DETECT_MAX_SERIES_POINTS);
 			return false;
 		}
@@ -2090,7 +2073,7 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 		errbuf[0] = '\0';
 	if (out == NULL)
 	{
-		set_error(errbuf, errlen, "no output given");
+		core_errorf(errbuf, errlen, "no output given");
 		return false;
 	}
 	memset(out, 0, sizeof(*out));
@@ -2103,22 +2086,22 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 	}
 	if (n < 0)
 	{
-		set_error(errbuf, errlen, "the number of points must not be negative");
+		core_errorf(errbuf, errlen, "the number of points must not be negative");
 		return false;
 	}
 	if (n > 0 && (buckets == NULL || values == NULL))
 	{
-		set_error(errbuf, errlen, "buckets and values must not be null");
+		core_errorf(errbuf, errlen, "buckets and values must not be null");
 		return false;
 	}
 	if (width_us <= 0)
 	{
-		set_error(errbuf, errlen, "the bucket width must be positive");
+		core_errorf(errbuf, errlen, "the bucket width must be positive");
 		return false;
 	}
 	if (eval_start > eval_end)
 	{
-		set_error(errbuf, errlen, "eval_start must not be after eval_end");
+		core_errorf(errbuf, errlen, "eval_start must not be after eval_end");
 		return false;
 	}
 	if (!settings_valid(settings, errbuf, errlen))
@@ -2127,17 +2110,17 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 	{
 		if (i > 0 && buckets[i] == buckets[i - 1])
 		{
-			set_error(errbuf, errlen, "duplicate bucket at position %d", i + 1);
+			core_errorf(errbuf, errlen, "duplicate bucket at position %d", i + 1);
 			return false;
 		}
 		if (i > 0 && buckets[i] < buckets[i - 1])
 		{
-			set_error(errbuf, errlen, "buckets are not in ascending order at position %d", i + 1);
+			core_errorf(errbuf, errlen, "buckets are not in ascending order at position %d", i + 1);
 			return false;
 		}
 		if (!on_grid(buckets[i], width_us))
 		{
-			set_error(errbuf, errlen, "bucket at position %d is not on the grid of the bucket width", i + 1);
+			core_errorf(errbuf, errlen, "bucket at position %d is not on the grid of the bucket width", i + 1);
 			return false;
 		}
 	}

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * tripl.c
- *	  Module entry point: settings (GUCs) and the one clock.
+ * guc.c
+ *	  Every tripl.* setting (GUC): its storage, its definition, and the one
+ *	  clock.
  *
  *	  Everything that needs "now" calls tripl_now(), which honours the
  *	  superuser-only setting tripl.mock_now so tests can move time.
@@ -10,36 +11,30 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/resowner.h"
 
-#include "alert.h"
-#include "engine_pg.h"
-#include "tick.h"
+#include "guc.h"
 #include "tripl.h"
-
-PG_MODULE_MAGIC;
-
-PGDLLEXPORT void _PG_init(void);
 
 int			tripl_query_timeout_ms = 5 * 60 * 1000;
 int			tripl_chunk_buckets = 5000;
+
+int			tripl_engine = TRIPL_ENGINE_C;
+int			tripl_parallel_workers = 0;
+int			tripl_engine_memory_limit_kb = -1;
 
 static const struct config_enum_entry engine_options[] = {
 	{"c", TRIPL_ENGINE_C, false},
 	{"sql", TRIPL_ENGINE_SQL, false},
 	{NULL, 0, false}
 };
+
 bool		tripl_allow_private_destinations = false;
 int			tripl_delivery_max_attempts = 8;
 int			tripl_delivery_connect_timeout_ms = 5000;
@@ -150,30 +145,9 @@ tripl_now_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(tripl_now());
 }
 
-/* The role that owns the extension's tables (catalog writes run as it) */
-Oid
-tripl_catalog_owner(void)
-{
-	Oid			nsp = get_namespace_oid("tripl", true);
-	Oid			rel = OidIsValid(nsp) ? get_relname_relid("metrics", nsp) : InvalidOid;
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"tripl\" is not installed in this database")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", rel);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/* Module load: define settings; workers are registered only when preloaded */
+/* Define every setting (from _PG_init) and reserve the tripl. prefix */
 void
-_PG_init(void)
+guc_define(void)
 {
 	DefineCustomStringVariable("tripl.mock_now",
 							   "Pretend the current time is this timestamp (tests only).",
@@ -308,54 +282,4 @@ _PG_init(void)
 							7 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("tripl");
-
-	/* refuse functions whose effect would outlive user SQL */
-	userquery_init();
-
-	/* background workers only when preloaded, and never during pg_upgrade */
-	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
-	{
-		tripl_worker_shmem_init();
-		tripl_register_launcher();
-	}
-}
-
-/* Run fn(arg) in a subtransaction (see tripl.h) */
-ErrorData *
-run_in_subxact_edata(SubxactFn fn, void *arg)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
-		/*
-		 * A cancel (pg_cancel_backend, statement_timeout) or a shutdown ends
-		 * the whole call at once; only tripl's own per-query time limit is
-		 * one definition's failure.
-		 */
-		if ((edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !userquery_error_is_timeout()) ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-			edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN)
-			ReThrowError(edata);
-	}
-	PG_END_TRY();
-	return edata;
 }

@@ -1,0 +1,754 @@
+/*-------------------------------------------------------------------------
+ *
+ * alert_defs.c
+ *	  Alerting definitions: create/alter/drop destinations and alert rules
+ *	  (privileged definitions), with their validation: URLs, secrets,
+ *	  headers, schedules, message templates.  Evaluating rules and building
+ *	  messages is alert.c's; sending is deliver.c's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "alert_defs.h"
+#include "core/alert_core.h"
+#include "core/cron.h"
+#include "core/netguard.h"
+#include "core/template.h"
+#include "core/uuid5.h"
+#include "defs.h"
+#include "fnargs.h"
+#include "guc.h"
+#include "privilege.h"
+#include "spiutil.h"
+#include "tripl.h"
+#include "worker_shmem.h"
+
+TRIPL_SQL_FUNCTION(tripl_create_destination);
+TRIPL_SQL_FUNCTION(tripl_alter_destination);
+TRIPL_SQL_FUNCTION(tripl_drop_destination);
+TRIPL_SQL_FUNCTION(tripl_create_alert_rule);
+TRIPL_SQL_FUNCTION(tripl_alter_alert_rule);
+TRIPL_SQL_FUNCTION(tripl_drop_alert_rule);
+
+#define DEFAULT_TELEGRAM_URL	"https://api.telegram.org"
+#define DEFAULT_PAGERDUTY_URL	"https://events.pagerduty.com/v2/enqueue"
+#define MAX_SECRET_LENGTH		4096
+
+/* Placeholders a message template may use */
+static const char *const template_names[] = {
+	"rule", "destination", "database", "count", "summary", "items",
+	"metric", "direction", "actual", "expected", "absolute_delta",
+	"percent_delta", "bucket", "z_score", "unit", "detector",
+	"incident_id", "description"
+};
+
+
+/*--------------------------------------------------------------------
+ * Privileges and validation
+ *--------------------------------------------------------------------
+ */
+
+/* Refuse unless superuser or member of tripl_admin */
+void
+alert_require_admin(const char *what)
+{
+	if (!caller_is_admin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s", what),
+				 errhint("Only superusers and members of the tripl_admin role may do this.")));
+}
+
+/* Check a destination URL: http/https, no literal private addresses */
+static void
+check_destination_url(const char *url)
+{
+	char		host[NETGUARD_HOST_BUFLEN];
+	char		err[256];
+	char		why[128];
+	int			port;
+
+	if (!url_check(url, host, sizeof(host), &port, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid destination URL: %s", err)));
+	if (!tripl_allow_private_destinations && host_literal_is_forbidden(host, why, sizeof(why)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("destination URL points to a %s", why),
+				 errhint("Outbound alerts may not reach private, loopback or link-local addresses unless a superuser sets tripl.allow_private_destinations = on.")));
+}
+
+/* A secret: bounded, printable, no line breaks (it may become a header) */
+static void
+check_secret(const char *secret)
+{
+	const unsigned char *p;
+
+	check_text_length(secret, MAX_SECRET_LENGTH, "secret");
+	if (secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret must not be empty")));
+	for (p = (const unsigned char *) secret; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret must not contain control characters")));
+	}
+}
+
+/*
+ * An HTTP header name we may set: a token that is not one tripl sets
+ * itself (deliver.c: Content-Type, Expect, Idempotency-Key, X-Tripl-Attempt
+ * and the User-Agent; curl: Host, Content-Length, Accept and the framing
+ * headers), nor any other in tripl's own X-Tripl- namespace, nor a
+ * hop-by-hop header.  A duplicate would be sent twice or replace ours.
+ */
+static void
+check_header_name(const char *h)
+{
+	static const char *const reserved[] = {
+		"content-type", "content-length", "host", "idempotency-key", "transfer-encoding",
+		"connection", "user-agent", "expect", "te", "upgrade", "trailer", "keep-alive",
+		"accept", "proxy-connection"
+	};
+	const char *p;
+	int			i;
+
+	if (h[0] == '\0' || strlen(h) > 100)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header must be 1 to 100 characters")));
+	for (p = h; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '_') || IS_HIGHBIT_SET(*p))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret_header \"%s\" is not a valid HTTP header name", h)));
+	}
+	for (i = 0; i < (int) lengthof(reserved); i++)
+	{
+		if (pg_strcasecmp(h, reserved[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret_header \"%s\" is set by tripl itself", h),
+					 errhint("Reserved: Content-Type, Content-Length, Host, Idempotency-Key, User-Agent, Accept, Expect, Connection, Transfer-Encoding, TE, Upgrade, Trailer, Keep-Alive, Proxy-Connection and every X-Tripl-* header.")));
+	}
+	if (pg_strncasecmp(h, "x-tripl-", 8) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header \"%s\" is set by tripl itself", h),
+				 errdetail("X-Tripl-* headers are reserved for tripl (it sends X-Tripl-Attempt with every request)."),
+				 errhint("Use another name, e.g. X-Webhook-Token or Authorization.")));
+}
+
+/* A cron schedule; NULL or empty means none */
+static void
+check_schedule(const char *schedule)
+{
+	CronSchedule cs;
+	char		err[256];
+
+	if (!cron_parse(schedule, &cs, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule: %s", err),
+				 errhint("Use five cron fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', in UTC.")));
+}
+
+/* A Telegram bot token goes into the URL path: letters, digits, ':', '_', '-' */
+static void
+check_telegram_token(const char *token)
+{
+	const char *p;
+
+	for (p = token; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || *p == ':' || *p == '_' || *p == '-'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a Telegram bot token has only letters, digits, ':', '_' and '-'")));
+	}
+}
+
+/* The URL shown for a Slack destination (its real URL is the secret) */
+static char *
+redacted_url(const char *url)
+{
+	char		host[NETGUARD_HOST_BUFLEN];
+	char		err[256];
+	int			port;
+	const char *scheme_end = strstr(url, "://");
+
+	if (!url_check(url, host, sizeof(host), &port, err, sizeof(err)) || scheme_end == NULL)
+		return pstrdup("(redacted)");
+	return psprintf("%.*s://%s/...", (int) (scheme_end - url), url, host);
+}
+
+/*--------------------------------------------------------------------
+ * Destinations
+ *--------------------------------------------------------------------
+ */
+
+/* SQL: tripl.create_destination(name, type, url, secret, secret_header, chat_id, schedule, enabled) */
+Datum
+tripl_create_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *type = fn_arg_text(fcinfo, 1);
+	char	   *url = fn_arg_text(fcinfo, 2);
+	char	   *secret = fn_arg_text(fcinfo, 3);
+	char	   *secret_header = fn_arg_text(fcinfo, 4);
+	char	   *chat_id = fn_arg_text(fcinfo, 5);
+	char	   *schedule = fn_arg_text(fcinfo, 6);
+	bool		enabled = PG_ARGISNULL(7) ? true : PG_GETARG_BOOL(7);
+	char	   *shown_url;
+	int64		id;
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[8] = "       ";
+
+	alert_require_admin("create an alert destination");
+	check_definition_name(name, "destination");
+	if (type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("type must not be NULL"),
+				 errhint("Use webhook, slack, telegram or pagerduty.")));
+	if (strcmp(type, "webhook") != 0 && strcmp(type, "slack") != 0 &&
+		strcmp(type, "telegram") != 0 && strcmp(type, "pagerduty") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid destination type \"%s\"", type),
+				 errhint("Use webhook, slack, telegram or pagerduty.")));
+	if (secret_header && strcmp(type, "webhook") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header is only for webhook destinations")));
+	if (chat_id && strcmp(type, "telegram") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chat_id is only for telegram destinations")));
+	if (schedule && schedule[0] == '\0')
+		schedule = NULL;
+	if (schedule)
+	{
+		if (strcmp(type, "pagerduty") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pagerduty destinations cannot be digests"),
+					 errhint("PagerDuty gets one event per incident, as it happens.")));
+		check_schedule(schedule);
+	}
+
+	if (strcmp(type, "webhook") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for a webhook destination")));
+		if ((secret == NULL) != (secret_header == NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret and secret_header go together for a webhook destination"),
+					 errhint("The secret is sent as the value of the header named by secret_header.")));
+		if (secret_header)
+			check_header_name(secret_header);
+		shown_url = url;
+	}
+	else if (strcmp(type, "slack") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for a slack destination"),
+					 errhint("Use the incoming-webhook URL Slack gave you; tripl keeps it as the secret.")));
+		if (secret)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a slack destination takes no secret: its URL is the secret")));
+		secret = url;
+		shown_url = redacted_url(url);
+	}
+	else
+	{
+		bool		telegram = strcmp(type, "telegram") == 0;
+
+		if (url == NULL)
+			url = telegram ? DEFAULT_TELEGRAM_URL : DEFAULT_PAGERDUTY_URL;
+		if (secret == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("secret is required for a %s destination", type),
+					 errhint(telegram ? "Pass the bot token as secret." : "Pass the Events v2 routing key as secret.")));
+		if (telegram)
+		{
+			if (chat_id == NULL || chat_id[0] == '\0' || strlen(chat_id) > 64)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("chat_id is required for a telegram destination (at most 64 characters)")));
+			check_telegram_token(secret);
+		}
+		shown_url = url;
+	}
+	check_destination_url(url);
+	if (secret)
+		check_secret(secret);
+
+	SPI_connect();
+	values[0] = CStringGetTextDatum(name);
+	catalog_execute("SELECT 1 FROM tripl.destinations WHERE name = $1", 1, types, values, NULL, true, 0);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("destination \"%s\" already exists", name)));
+	values[1] = CStringGetTextDatum(type);
+	values[2] = CStringGetTextDatum(shown_url);
+	spi_param_text(values, nulls, 3, secret_header);
+	spi_param_text(values, nulls, 4, chat_id);
+	spi_param_text(values, nulls, 5, schedule);
+	values[6] = BoolGetDatum(enabled);
+	catalog_execute("INSERT INTO tripl.destinations (name, type, url, secret_header, chat_id, schedule, "
+					"enabled, owner, last_flushed_at) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, current_user::regrole, tripl.now()) RETURNING id",
+					7, types, values, nulls, false, 0);
+	id = spi_int64(0, 0);
+	if (secret)
+	{
+		Oid			t2[3] = {INT8OID, TEXTOID, OIDOID};
+		Datum		v2[3];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = CStringGetTextDatum(secret);
+		v2[2] = ObjectIdGetDatum(GetUserId());
+		catalog_execute("INSERT INTO tripl.destination_secrets (destination_id, secret, owner) "
+						"VALUES ($1, $2, $3::regrole)", 3, t2, v2, NULL, false, 0);
+	}
+	/* the owner is the caller, not catalog_execute's role */
+	{
+		Oid			t2[2] = {INT8OID, OIDOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = ObjectIdGetDatum(GetUserId());
+		catalog_execute("UPDATE tripl.destinations SET owner = $2::regrole WHERE id = $1",
+						2, t2, v2, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* Load a destination by name (id, type, owner), erroring when missing */
+int64
+alert_destination_id(const char *name, Oid *owner, char **type)
+{
+	check_definition_name(name, "destination");
+	(void) select_definition("destination", "destinations", "id, owner::oid::int8, type", name, 0, false);
+	if (owner)
+		*owner = (Oid) spi_int64(0, 1);
+	if (type)
+		*type = (char *) spi_text(0, 2);
+	return spi_int64(0, 0);
+}
+
+/* Owner (or superuser) only */
+static void
+require_owner(Oid owner, const char *what, const char *name)
+{
+	if (!superuser() && !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of %s \"%s\"", what, name)));
+}
+
+/*
+ * A destination carries its owner's secret (a Slack URL, a bot token, a
+ * routing key, a header value): only its owner, a member of the owning
+ * role or a superuser may test, change or drop it, or have alert rules
+ * send to it (`to` says which, e.g. "test it")
+ */
+void
+alert_require_destination_owner(Oid owner, const char *name, const char *to)
+{
+	const char *role;
+
+	if (superuser() || has_privs_of_role(GetUserId(), owner))
+		return;
+	role = GetUserNameFromId(owner, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner of destination \"%s\" to %s", name, to),
+			 errdetail("Destination \"%s\" belongs to role \"%s\".", name, role ? role : "(dropped)"),
+			 errhint("Only the owner of a destination, members of the owning role and superusers may test, change or drop it, or create or change alert rules that send to it.")));
+}
+
+/*
+ * SQL: tripl.alter_destination(name, enabled, url, secret, schedule,
+ * secret_header).  NULL leaves a setting as it is; at least one must be
+ * given, and each one given is either applied or refused (never ignored).
+ */
+Datum
+tripl_alter_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *url = fn_arg_text(fcinfo, 2);
+	char	   *secret = fn_arg_text(fcinfo, 3);
+	char	   *schedule = fn_arg_text(fcinfo, 4);
+	char	   *secret_header = PG_NARGS() > 5 ? fn_arg_text(fcinfo, 5) : NULL;
+	bool		has_enabled = !PG_ARGISNULL(1);
+	char	   *type;
+	Oid			owner;
+	int64		id;
+	bool		has_secret;
+	char	   *stored_header;
+	Oid			types[5] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
+
+	alert_require_admin("change an alert destination");
+	SPI_connect();
+	id = alert_destination_id(name, &owner, &type);
+	alert_require_destination_owner(owner, name, "change it");
+	if (!has_enabled && url == NULL && secret == NULL && schedule == NULL && secret_header == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("nothing to change for destination \"%s\"", name),
+				 errhint("Pass at least one of enabled, url, secret, secret_header or schedule.")));
+	values[0] = Int64GetDatum(id);
+	catalog_execute("SELECT d.secret_header, EXISTS (SELECT 1 FROM tripl.destination_secrets s "
+					"WHERE s.destination_id = d.id) FROM tripl.destinations d WHERE d.id = $1",
+					1, types, values, NULL, true, 0);
+	stored_header = (char *) spi_text(0, 0);
+	has_secret = strcmp(spi_text(0, 1), "t") == 0;
+
+	if (secret_header && strcmp(type, "webhook") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret_header is only for webhook destinations")));
+	if (strcmp(type, "slack") == 0 && secret)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a slack destination takes no secret: change its url instead"),
+				 errhint("The incoming-webhook URL is the secret of a Slack destination.")));
+	if (url)
+	{
+		check_destination_url(url);
+		if (strcmp(type, "slack") == 0)
+		{
+			secret = url;
+			url = redacted_url(url);
+		}
+	}
+	if (secret)
+	{
+		check_secret(secret);
+		if (strcmp(type, "telegram") == 0)
+			check_telegram_token(secret);
+	}
+	if (strcmp(type, "webhook") == 0)
+	{
+		/* the secret is sent as the value of the header secret_header names */
+		if (secret_header)
+			check_header_name(secret_header);
+		if (secret && secret_header == NULL && stored_header == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("webhook destination \"%s\" has no secret_header to send the secret in", name),
+					 errhint("Pass secret_header too, e.g. tripl.alter_destination('%s', secret => '...', secret_header => 'X-Webhook-Token').",
+							 name)));
+		if (secret_header && secret == NULL && !has_secret)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("webhook destination \"%s\" has no secret to send in header \"%s\"",
+							name, secret_header),
+					 errhint("Pass secret too: secret and secret_header go together for a webhook destination.")));
+	}
+	if (schedule && schedule[0] != '\0')
+	{
+		if (strcmp(type, "pagerduty") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pagerduty destinations cannot be digests")));
+		check_schedule(schedule);
+	}
+	if (has_enabled)
+		values[1] = BoolGetDatum(PG_GETARG_BOOL(1));
+	else
+		nulls[1] = 'n';
+	spi_param_text(values, nulls, 2, url);
+	spi_param_text(values, nulls, 3, schedule);
+	spi_param_text(values, nulls, 4, secret_header);
+	catalog_execute("UPDATE tripl.destinations SET enabled = coalesce($2, enabled), url = coalesce($3, url), "
+					"schedule = CASE WHEN $4 IS NULL THEN schedule WHEN $4 = '' THEN NULL ELSE $4 END, "
+					"secret_header = coalesce($5, secret_header) "
+					"WHERE id = $1", 5, types, values, nulls, false, 0);
+	if (secret)
+	{
+		/* a webhook made without a secret has no row yet: its owner's */
+		values[2] = CStringGetTextDatum(secret);
+		catalog_execute("INSERT INTO tripl.destination_secrets (destination_id, secret, owner) "
+						"SELECT id, $3, owner FROM tripl.destinations WHERE id = $1 "
+						"ON CONFLICT (destination_id) DO UPDATE SET secret = EXCLUDED.secret",
+						3, types, values, NULL, false, 0);
+	}
+	/* deliveries that waited for a disabled destination can go now */
+	if (has_enabled && PG_GETARG_BOOL(1))
+		worker_wake_delivery();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* SQL: tripl.drop_destination(name) */
+Datum
+tripl_drop_destination(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	Oid			owner;
+	int64		id;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	alert_require_admin("drop an alert destination");
+	SPI_connect();
+	id = alert_destination_id(name, &owner, NULL);
+	alert_require_destination_owner(owner, name, "drop it");
+	refuse_drop_if_used("SELECT name FROM tripl.alert_rules WHERE destination_id = $1 ORDER BY name",
+						id, "destination", name, "alert rules",
+						"Drop those rules first with tripl.drop_alert_rule().");
+	values[0] = Int64GetDatum(id);
+	catalog_execute("DELETE FROM tripl.destinations WHERE id = $1", 1, types, values, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*--------------------------------------------------------------------
+ * Rules
+ *--------------------------------------------------------------------
+ */
+
+/* A message template: every placeholder must be one tripl knows */
+static void
+check_template(const char *tmpl)
+{
+	char		err[256];
+
+	check_text_length(tmpl, TRIPL_MAX_TEXT_LENGTH, "message_template");
+	if (!template_check(tmpl, template_names, lengthof(template_names), err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid message_template: %s", err),
+				 errhint("The placeholders are: rule, destination, database, count, summary, items, metric, direction, actual, expected, absolute_delta, percent_delta, bucket, z_score, unit, detector, incident_id, description.")));
+}
+
+/* A finite, non-negative float argument */
+static double
+nonneg_arg(FunctionCallInfo fcinfo, int i, const char *what, double dflt)
+{
+	double		v;
+
+	if (PG_ARGISNULL(i))
+		return dflt;
+	v = PG_GETARG_FLOAT8(i);
+	if (!isfinite(v) || v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number, at least 0", what)));
+	return v;
+}
+
+/* SQL: tripl.create_alert_rule(...) */
+Datum
+tripl_create_alert_rule(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *destination = fn_arg_text(fcinfo, 1);
+	bool		all_metrics = PG_ARGISNULL(2);
+	List	   *metrics = fn_arg_name_list(fcinfo, 2, "metrics");
+	bool		spike = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+	bool		drop = PG_ARGISNULL(4) ? true : PG_GETARG_BOOL(4);
+	double		min_pct = nonneg_arg(fcinfo, 5, "min_percent_delta", 30);
+	double		min_abs = nonneg_arg(fcinfo, 6, "min_absolute_delta", 0);
+	double		min_exp = nonneg_arg(fcinfo, 7, "min_expected", 0);
+	Interval   *cooldown = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
+	char	   *tmpl = fn_arg_text(fcinfo, 9);
+	bool		enabled = PG_ARGISNULL(11) ? true : PG_GETARG_BOOL(11);
+	int64		dest_id;
+	Oid			dest_owner;
+	int64		id;
+	ListCell   *lc;
+	Oid			types[12] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, BOOLOID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, INTERVALOID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+	Datum		values[12];
+	char		nulls[13] = "            ";
+
+	alert_require_admin("create an alert rule");
+	check_definition_name(name, "alert rule");
+	if (destination == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("destination must not be NULL")));
+	if (!all_metrics && metrics == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metrics must not be empty"),
+				 errhint("Pass NULL to watch every monitored metric.")));
+	if (!spike && !drop)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a rule must notify on spikes, drops or both")));
+	if (cooldown && (cooldown->month != 0 || cooldown->day < 0 || cooldown->time < 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cooldown must be a non-negative interval without months")));
+	if (tmpl)
+		check_template(tmpl);
+
+	SPI_connect();
+	dest_id = alert_destination_id(destination, &dest_owner, NULL);
+	alert_require_destination_owner(dest_owner, destination, "create alert rules that send to it");
+	values[0] = CStringGetTextDatum(name);
+	catalog_execute("SELECT 1 FROM tripl.alert_rules WHERE name = $1", 1, types, values, NULL, true, 0);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("alert rule \"%s\" already exists", name)));
+	foreach(lc, metrics)
+		(void) defs_metric(lfirst(lc), false);
+
+	values[1] = Int64GetDatum(dest_id);
+	values[2] = BoolGetDatum(all_metrics);
+	values[3] = BoolGetDatum(spike);
+	values[4] = BoolGetDatum(drop);
+	values[5] = Float8GetDatum(min_pct);
+	values[6] = Float8GetDatum(min_abs);
+	values[7] = Float8GetDatum(min_exp);
+	if (cooldown)
+		values[8] = IntervalPGetDatum(cooldown);
+	else
+		nulls[8] = 'n';
+	spi_param_text(values, nulls, 9, tmpl);
+	if (PG_ARGISNULL(10))
+		nulls[10] = 'n';
+	else
+		values[10] = PG_GETARG_DATUM(10);
+	values[11] = BoolGetDatum(enabled);
+	catalog_execute("INSERT INTO tripl.alert_rules (name, destination_id, all_metrics, notify_on_spike, "
+					"notify_on_drop, min_percent_delta, min_absolute_delta, min_expected, cooldown, "
+					"message_template, muted_until, enabled, owner) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '1 day'), $10, $11, $12, "
+					"'-'::regrole) RETURNING id",
+					12, types, values, nulls, false, 0);
+	id = spi_int64(0, 0);
+	{
+		Oid			t2[2] = {INT8OID, OIDOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = ObjectIdGetDatum(GetUserId());
+		catalog_execute("UPDATE tripl.alert_rules SET owner = $2::regrole WHERE id = $1",
+						2, t2, v2, NULL, false, 0);
+	}
+	foreach(lc, metrics)
+	{
+		Oid			t2[2] = {INT8OID, TEXTOID};
+		Datum		v2[2];
+
+		v2[0] = Int64GetDatum(id);
+		v2[1] = CStringGetTextDatum((char *) lfirst(lc));
+		catalog_execute("INSERT INTO tripl.alert_rule_metrics (rule_id, metric_id) "
+						"SELECT $1, id FROM tripl.metrics WHERE name = $2", 2, t2, v2, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* Load a rule's id and owner by name */
+static int64
+rule_id(const char *name, Oid *owner)
+{
+	check_definition_name(name, "alert rule");
+	(void) select_definition("alert rule", "alert_rules", "id, owner::oid::int8", name, 0, false);
+	*owner = (Oid) spi_int64(0, 1);
+	return spi_int64(0, 0);
+}
+
+/* SQL: tripl.alter_alert_rule(name, enabled, muted_until, unmute, message_template) */
+Datum
+tripl_alter_alert_rule(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	bool		unmute = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	char	   *tmpl = fn_arg_text(fcinfo, 4);
+	Oid			owner;
+	Oid			types[5] = {INT8OID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
+
+	alert_require_admin("change an alert rule");
+	if (unmute && !PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("muted_until and unmute cannot be combined")));
+	if (tmpl)
+		check_template(tmpl);
+	SPI_connect();
+	values[0] = Int64GetDatum(rule_id(name, &owner));
+	require_owner(owner, "alert rule", name);
+	/* the rule's messages go out through its destination's secret */
+	catalog_execute("SELECT d.name, d.owner::oid::int8 FROM tripl.alert_rules r "
+					"JOIN tripl.destinations d ON d.id = r.destination_id WHERE r.id = $1",
+					1, types, values, NULL, true, 0);
+	alert_require_destination_owner((Oid) spi_int64(0, 1), spi_text(0, 0), "change alert rules that send to it");
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+		values[1] = BoolGetDatum(PG_GETARG_BOOL(1));
+	if (PG_ARGISNULL(2))
+		nulls[2] = 'n';
+	else
+		values[2] = PG_GETARG_DATUM(2);
+	values[3] = BoolGetDatum(unmute);
+	spi_param_text(values, nulls, 4, tmpl);
+	catalog_execute("UPDATE tripl.alert_rules SET enabled = coalesce($2, enabled), "
+					"muted_until = CASE WHEN $4 THEN NULL ELSE coalesce($3, muted_until) END, "
+					"message_template = coalesce($5, message_template) WHERE id = $1",
+					5, types, values, nulls, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* SQL: tripl.drop_alert_rule(name) */
+Datum
+tripl_drop_alert_rule(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	Oid			owner;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	alert_require_admin("drop an alert rule");
+	SPI_connect();
+	values[0] = Int64GetDatum(rule_id(name, &owner));
+	require_owner(owner, "alert rule", name);
+	catalog_execute("DELETE FROM tripl.alert_rules WHERE id = $1", 1, types, values, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,673 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog_metric.c
+ *	  The metric definition functions: create/alter/drop metrics of the
+ *	  three kinds (fact: operands over a fact table; sql: a query of its
+ *	  own; event_composition: events of an event source).  As catalog.c,
+ *	  every function validates fully (defcheck.c) before writing anything.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "aggsql.h"
+#include "core/grid.h"
+#include "defcheck.h"
+#include "defs.h"
+#include "fnargs.h"
+#include "spiutil.h"
+#include "sqlguard.h"
+#include "tripl.h"
+#include "userquery.h"
+
+TRIPL_SQL_FUNCTION(tripl_create_metric);
+TRIPL_SQL_FUNCTION(tripl_alter_metric);
+TRIPL_SQL_FUNCTION(tripl_drop_metric);
+
+/*--------------------------------------------------------------------
+ * Metrics
+ *--------------------------------------------------------------------
+ */
+
+/* The arguments describing one fact operand */
+typedef struct OperandArgs
+{
+	char	   *fact_table;
+	char	   *aggregation;
+	char	   *measure_column;
+	char	   *distinct_column;
+	List	   *row_filters;
+	char	   *filter_sql;
+} OperandArgs;
+
+/* Parse a ratio operand given as jsonb */
+static void
+parse_operand_json(Jsonb *j, const char *role, OperandArgs *out)
+{
+	Oid			types[1] = {JSONBOID};
+	Datum		vals[1] = {JsonbPGetDatum(j)};
+	uint64		i;
+	uint64		n;
+	List	   *keys = NIL;
+	List	   *texts = NIL;
+	List	   *kinds = NIL;
+	ListCell   *lk;
+	ListCell   *lt;
+	ListCell   *lj;
+
+	memset(out, 0, sizeof(OperandArgs));
+	catalog_execute("SELECT jsonb_typeof($1)", 1, types, vals, NULL, true, 0);
+	if (strcmp(spi_text(0, 0), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", role),
+				 errhint("For example: '{\"fact_table\": \"orders\", \"aggregation\": \"sum\", \"measure_column\": \"amount\"}'.")));
+	catalog_execute("SELECT key, value #>> '{}', jsonb_typeof(value) FROM jsonb_each($1) ORDER BY key",
+					1, types, vals, NULL, true, 0);
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		keys = lappend(keys, (char *) spi_text(i, 0));
+		texts = lappend(texts, (char *) spi_text(i, 1));
+		kinds = lappend(kinds, (char *) spi_text(i, 2));
+	}
+	forthree(lk, keys, lt, texts, lj, kinds)
+	{
+		char	   *key = lfirst(lk);
+		char	   *text = lfirst(lt);
+		char	   *kind = lfirst(lj);
+
+		if (strcmp(kind, "null") == 0)
+			continue;
+		if (strcmp(key, "row_filters") == 0)
+		{
+			Datum		v2[1];
+			uint64		k;
+
+			if (strcmp(kind, "array") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s.row_filters must be an array of row filter names", role)));
+			v2[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+			catalog_execute("SELECT e #>> '{}', jsonb_typeof(e) FROM jsonb_array_elements($1) e",
+							1, types, v2, NULL, true, 0);
+			for (k = 0; k < SPI_processed; k++)
+			{
+				char	   *fname = (char *) spi_text(k, 0);
+
+				if (strcmp(spi_text(k, 1), "string") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("%s.row_filters must contain only strings", role)));
+				if (!list_has_string(out->row_filters, fname))
+					out->row_filters = lappend(out->row_filters, fname);
+			}
+			continue;
+		}
+		if (strcmp(kind, "string") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s.%s must be a string", role, key)));
+		if (strcmp(key, "fact_table") == 0)
+			out->fact_table = text;
+		else if (strcmp(key, "aggregation") == 0)
+			out->aggregation = text;
+		else if (strcmp(key, "measure_column") == 0)
+			out->measure_column = text;
+		else if (strcmp(key, "distinct_column") == 0)
+			out->distinct_column = text;
+		else if (strcmp(key, "filter_sql") == 0)
+			out->filter_sql = text;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown key \"%s\" in %s", key, role),
+					 errhint("An operand has fact_table, aggregation, measure_column, distinct_column, row_filters and filter_sql.")));
+	}
+}
+
+/*
+ * Validate one fact operand: fact table, aggregation rules, columns and
+ * filters, then plan its aggregate as the caller.
+ */
+static OperandDef *
+check_operand(OperandArgs *a, const char *role, const char *label, int64 width_us,
+			  FactTableDef **ft_out)
+{
+	OperandDef *op = palloc0(sizeof(OperandDef));
+	FactTableDef *ft;
+	char	   *where;
+	ListCell   *lc;
+	AggOperand agg;
+	AggSource	src;
+	ErrorContextCallback ecb;
+
+	op->role = (char *) role;
+	if (a->fact_table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%sfact_table is required for a fact metric", label)));
+	ft = defs_fact_table(a->fact_table, 0, false);
+	defs_check_source_owner(GetUserId(), ft->owner, "fact table", ft->name);
+	op->fact_table_id = ft->id;
+	where = psprintf("fact table \"%s\"", ft->name);
+
+	if (a->aggregation == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%saggregation is required for a fact metric", label),
+				 errhint("Use count, sum, avg, min, max or count_distinct.")));
+	if (!agg_kind_from_name(a->aggregation, &op->agg))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %saggregation \"%s\"", label, a->aggregation),
+				 errhint("Use count, sum, avg, min, max or count_distinct.")));
+	if (agg_needs_measure(op->agg))
+	{
+		ColumnInfo *c;
+
+		if (a->measure_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%smeasure_column is required for aggregation %s", label, a->aggregation)));
+		c = defs_find_column(ft->columns, a->measure_column, "measure column", where);
+		if (strcmp(c->type_class, "number") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%smeasure column \"%s\" has type %s", label, c->name, c->native_type),
+					 errhint("%s needs a numeric column.", a->aggregation)));
+		op->measure_column = a->measure_column;
+	}
+	else
+		defcheck_forbid(a->measure_column != NULL, psprintf("%smeasure_column", label),
+			   psprintf("with aggregation %s", a->aggregation));
+	if (op->agg == AGG_COUNT_DISTINCT)
+	{
+		if (a->distinct_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%sdistinct_column is required for aggregation count_distinct", label)));
+		(void) defs_find_column(ft->columns, a->distinct_column, "distinct column", where);
+		op->distinct_column = a->distinct_column;
+	}
+	else
+		defcheck_forbid(a->distinct_column != NULL, psprintf("%sdistinct_column", label),
+			   psprintf("with aggregation %s", a->aggregation));
+	foreach(lc, a->row_filters)
+	{
+		if (defs_fact_filter_sql(lfirst(lc), ft) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("row filter \"%s\" does not exist on fact table \"%s\"",
+							(char *) lfirst(lc), ft->name),
+					 ft->filter_names ? errhint("Its row filters are: %s.", join_names(ft->filter_names)) :
+					 errhint("It has no row filters.")));
+	}
+	op->row_filters = a->row_filters;
+	if (a->filter_sql)
+		op->filter_sql = sqlguard_fragment(a->filter_sql, psprintf("%sfilter_sql", label));
+
+	/* plan the aggregate collection will run, with the caller's rights */
+	agg.agg = op->agg;
+	agg.column = op->measure_column ? op->measure_column : op->distinct_column;
+	agg.filter = defs_operand_filter(ft, op);
+	src.query = ft->query;
+	src.ts_column = ft->ts_column;
+	src.ts_type = ft->ts_type;
+	ecb.callback = defcheck_context_callback;
+	ecb.arg = psprintf("while checking the %saggregate over fact table \"%s\"", label, ft->name);
+	ecb.previous = error_context_stack;
+	error_context_stack = &ecb;
+	defcheck_plan_as_caller(aggsql_operands_query(&src, width_us, &agg, 1, NULL, false), ft->search_path, 2);
+	error_context_stack = ecb.previous;
+
+	*ft_out = ft;
+	return op;
+}
+
+/* Insert an operand row */
+static void
+insert_operand(int64 metric_id, OperandDef *op)
+{
+	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
+	Datum		vals[8];
+	char		nulls[9] = "        ";
+
+	vals[0] = Int64GetDatum(metric_id);
+	vals[1] = CStringGetTextDatum(op->role);
+	vals[2] = Int64GetDatum(op->fact_table_id);
+	vals[3] = CStringGetTextDatum(agg_kind_name(op->agg));
+	spi_param_text(vals, nulls, 4, op->measure_column);
+	spi_param_text(vals, nulls, 5, op->distinct_column);
+	vals[6] = defcheck_name_list_datum(op->row_filters);
+	spi_param_text(vals, nulls, 7, op->filter_sql);
+	catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
+					"measure_column, distinct_column, row_filters, filter_sql) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+					8, types, vals, nulls, false, 0);
+}
+
+/* Check a metric status value */
+static void
+check_status(const char *status)
+{
+	if (strcmp(status, "draft") != 0 && strcmp(status, "active") != 0 &&
+		strcmp(status, "archived") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid status \"%s\"", status),
+				 errhint("Use draft, active or archived.")));
+}
+
+/* SQL: tripl.create_metric(...) — see the install script for the argument list */
+Datum
+tripl_create_metric(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *kind = fn_arg_text(fcinfo, 1);
+	Interval   *bucket = PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2);
+	char	   *status = fn_arg_text(fcinfo, 3);
+	OperandArgs single;
+	Jsonb	   *numerator = PG_ARGISNULL(10) ? NULL : PG_GETARG_JSONB_P(10);
+	Jsonb	   *denominator = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
+	char	   *query = fn_arg_text(fcinfo, 12);
+	char	   *time_column = fn_arg_text(fcinfo, 13);
+	char	   *value_column = fn_arg_text(fcinfo, 14);
+	char	   *event_source = fn_arg_text(fcinfo, 15);
+	char	   *numerator_event = fn_arg_text(fcinfo, 16);
+	char	   *denominator_event = fn_arg_text(fcinfo, 17);
+	char	   *composition = fn_arg_text(fcinfo, 18);
+	List	   *breakdowns = fn_arg_name_list(fcinfo, 19, "breakdowns");
+	bool		limit_given = !PG_ARGISNULL(20);
+	int			values_limit = limit_given ? PG_GETARG_INT32(20) : 0;
+	bool		anomaly_detection;
+	char	   *description = fn_arg_text(fcinfo, 22);
+	char	   *unit = fn_arg_text(fcinfo, 23);
+	char	   *search_path = current_search_path();
+	int64		width_us;
+	const char *problem;
+	bool		single_given;
+	OperandDef *ops[2] = {NULL, NULL};
+	int			nops = 0;
+	List	   *breakdown_columns = NIL;
+	char	   *breakdown_where = NULL;
+	char	   *time_type = NULL;
+	int64		es_id = 0;
+	int64		id;
+	int			k;
+	Oid			types[19] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
+	OIDOID, TEXTOID};
+	Datum		vals[19];
+	char		nulls[20] = "                   ";
+
+	memset(&single, 0, sizeof(single));
+	single.fact_table = fn_arg_text(fcinfo, 4);
+	single.aggregation = fn_arg_text(fcinfo, 5);
+	single.measure_column = fn_arg_text(fcinfo, 6);
+	single.distinct_column = fn_arg_text(fcinfo, 7);
+	single.row_filters = fn_arg_name_list(fcinfo, 8, "row_filters");
+	single.filter_sql = fn_arg_text(fcinfo, 9);
+	single_given = single.fact_table || single.aggregation || single.measure_column ||
+		single.distinct_column || single.row_filters || single.filter_sql;
+
+	/* common arguments */
+	check_definition_name(name, "metric");
+	if (kind == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be NULL"),
+				 errhint("Use fact, sql or event_composition.")));
+	if (strcmp(kind, "fact") != 0 && strcmp(kind, "sql") != 0 &&
+		strcmp(kind, "event_composition") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid metric kind \"%s\"", kind),
+				 errhint("Use fact, sql or event_composition.")));
+	if (bucket == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("bucket must not be NULL")));
+	problem = grid_width_problem(bucket->month, bucket->day, bucket->time, &width_us);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid bucket width: %s", problem),
+				 errdetail("The bucket given was %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(bucket)))),
+				 errhint("Buckets are fixed UTC widths such as '15 minutes', '1 hour', '1 day' or '1 week'.")));
+	if (status == NULL)
+		status = "active";
+	check_status(status);
+	if (limit_given && values_limit < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("breakdown_values_limit must be at least 2"),
+				 errdetail("With a limit of N, the N-1 most frequent values are kept and the rest are folded into 'Other'.")));
+	if (limit_given && breakdowns == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("breakdown_values_limit needs breakdowns")));
+	if (PG_ARGISNULL(21))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("anomaly_detection must not be NULL")));
+	anomaly_detection = PG_GETARG_BOOL(21);
+	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
+	check_text_length(unit, 50, "unit");
+	if (composition && strcmp(composition, "single") != 0 && strcmp(composition, "ratio") != 0 &&
+		strcmp(composition, "per_distinct_user") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid composition \"%s\"", composition),
+				 errhint("Use single, ratio or per_distinct_user.")));
+
+	SPI_connect();
+	if (defs_metric(name, true) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("metric \"%s\" already exists", name)));
+
+	if (strcmp(kind, "fact") == 0)
+	{
+		FactTableDef *ft1 = NULL;
+		FactTableDef *ft2 = NULL;
+
+		defcheck_forbid(query != NULL, "query", "for a fact metric (it belongs to sql metrics)");
+		defcheck_forbid(time_column != NULL, "time_column", "for a fact metric");
+		defcheck_forbid(value_column != NULL && strcmp(value_column, "value") != 0, "value_column", "for a fact metric");
+		defcheck_forbid(event_source != NULL, "event_source", "for a fact metric");
+		defcheck_forbid(numerator_event != NULL, "numerator_event", "for a fact metric");
+		defcheck_forbid(denominator_event != NULL, "denominator_event", "for a fact metric");
+		if (numerator || denominator)
+		{
+			OperandArgs na;
+			OperandArgs da;
+
+			if (composition && strcmp(composition, "ratio") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a fact metric with numerator and denominator is a ratio, not %s", composition)));
+			if (!numerator || !denominator)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("a ratio fact metric needs both numerator and denominator")));
+			defcheck_forbid_single_fact_args(single_given, "for a ratio metric; give them inside numerator and denominator");
+			composition = "ratio";
+			parse_operand_json(numerator, "numerator", &na);
+			parse_operand_json(denominator, "denominator", &da);
+			ops[0] = check_operand(&na, "numerator", "numerator ", width_us, &ft1);
+			ops[1] = check_operand(&da, "denominator", "denominator ", width_us, &ft2);
+			nops = 2;
+			if (breakdowns != NIL && ft1->id != ft2->id)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("breakdowns of a ratio need numerator and denominator on one fact table"),
+						 errdetail("The numerator uses \"%s\", the denominator \"%s\".", ft1->name, ft2->name)));
+		}
+		else
+		{
+			if (composition && strcmp(composition, "single") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a fact metric without numerator and denominator is single, not %s", composition)));
+			composition = "single";
+			ops[0] = check_operand(&single, "value", "", width_us, &ft1);
+			nops = 1;
+		}
+		breakdown_columns = ft1->columns;
+		breakdown_where = psprintf("fact table \"%s\"", ft1->name);
+	}
+	else if (strcmp(kind, "sql") == 0)
+	{
+		CheckedQuery *cq;
+		AggSource	src;
+		char	   *where;
+
+		defcheck_forbid_single_fact_args(single_given, "for a sql metric");
+		defcheck_forbid(numerator != NULL || denominator != NULL, "numerator or denominator", "for a sql metric");
+		defcheck_forbid(event_source != NULL, "event_source", "for a sql metric");
+		defcheck_forbid(numerator_event != NULL || denominator_event != NULL, "numerator_event or denominator_event",
+			   "for a sql metric");
+		defcheck_forbid(composition != NULL, "composition", "for a sql metric");
+		defcheck_forbid(breakdowns != NIL, "breakdowns", "for a sql metric");
+		if (time_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("time_column is required for a sql metric")));
+		if (value_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("value_column must not be NULL")));
+		where = psprintf("the query of metric \"%s\"", name);
+		cq = defcheck_query(query, "metric query", search_path);
+		time_type = (char *) defcheck_time_column(cq, time_column, "time column", where);
+		{
+			ColumnInfo *vc = defs_find_column(cq->columns, value_column, "value column", where);
+
+			if (strcmp(vc->type_class, "number") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("value column \"%s\" has type %s", value_column, vc->native_type),
+						 errhint("A sql metric's value column must be numeric.")));
+		}
+		query = cq->query;
+		src.query = query;
+		src.ts_column = time_column;
+		src.ts_type = time_type;
+		defcheck_plan_as_caller(aggsql_sql_metric_query(&src, width_us, value_column), search_path, 2);
+	}
+	else
+	{
+		EventSourceDef *es;
+		AggSource	src;
+		AggOperand aops[2];
+		int			naops = 1;
+
+		defcheck_forbid_single_fact_args(single_given, "for an event_composition metric");
+		defcheck_forbid(numerator != NULL || denominator != NULL, "numerator or denominator (jsonb)",
+			   "for an event_composition metric; use numerator_event and denominator_event");
+		defcheck_forbid(query != NULL, "query", "for an event_composition metric");
+		defcheck_forbid(time_column != NULL, "time_column", "for an event_composition metric");
+		defcheck_forbid(value_column != NULL && strcmp(value_column, "value") != 0, "value_column",
+			   "for an event_composition metric");
+		if (event_source == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event_source is required for an event_composition metric")));
+		if (numerator_event == NULL || numerator_event[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("numerator_event is required for an event_composition metric")));
+		check_text_length(numerator_event, 500, "numerator_event");
+		check_text_length(denominator_event, 500, "denominator_event");
+		if (composition == NULL)
+			composition = denominator_event ? "ratio" : "single";
+		if (strcmp(composition, "ratio") == 0)
+		{
+			if (denominator_event == NULL || denominator_event[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("denominator_event is required for a ratio")));
+		}
+		else
+			defcheck_forbid(denominator_event != NULL, "denominator_event", psprintf("with composition %s", composition));
+		es = defs_event_source(event_source, 0, false);
+		defs_check_source_owner(GetUserId(), es->owner, "event source", es->name);
+		es_id = es->id;
+		if (strcmp(composition, "per_distinct_user") == 0 && es->user_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("per_distinct_user needs an event source with a user column"),
+					 errdetail("Event source \"%s\" has none.", es->name)));
+		breakdown_columns = es->columns;
+		breakdown_where = psprintf("event source \"%s\"", es->name);
+
+		/* plan the counts collection will run, with the caller's rights */
+		src.query = es->query;
+		src.ts_column = es->ts_column;
+		src.ts_type = es->ts_type;
+		aops[0].agg = AGG_COUNT;
+		aops[0].column = NULL;
+		aops[0].filter = psprintf("(_src.%s)::text = %s", quote_identifier(es->event_column),
+								  quote_literal_cstr(numerator_event));
+		if (strcmp(composition, "per_distinct_user") == 0)
+		{
+			aops[1].agg = AGG_DISTINCT_USERS;
+			aops[1].column = es->user_column;
+			aops[1].filter = NULL;
+			naops = 2;
+		}
+		defcheck_plan_as_caller(aggsql_operands_query(&src, width_us, aops, naops, NULL, false), es->search_path, 2);
+	}
+
+	/* breakdown columns must be columns of the source */
+	{
+		ListCell   *lc;
+
+		foreach(lc, breakdowns)
+			(void) defs_find_column(breakdown_columns, lfirst(lc), "breakdown column", breakdown_where);
+	}
+
+	vals[0] = CStringGetTextDatum(name);
+	vals[1] = CStringGetTextDatum(kind);
+	vals[2] = CStringGetTextDatum(status);
+	vals[3] = IntervalPGetDatum(bucket);
+	for (k = 4; k <= 11; k++)
+		nulls[k] = 'n';
+	if (composition)
+	{
+		vals[4] = CStringGetTextDatum(composition);
+		nulls[4] = ' ';
+	}
+	if (strcmp(kind, "sql") == 0)
+	{
+		vals[5] = CStringGetTextDatum(query);
+		vals[6] = CStringGetTextDatum(time_column);
+		vals[7] = CStringGetTextDatum(value_column);
+		vals[8] = CStringGetTextDatum(time_type);
+		nulls[5] = nulls[6] = nulls[7] = nulls[8] = ' ';
+	}
+	if (strcmp(kind, "event_composition") == 0)
+	{
+		vals[9] = Int64GetDatum(es_id);
+		vals[10] = CStringGetTextDatum(numerator_event);
+		nulls[9] = nulls[10] = ' ';
+		if (denominator_event)
+		{
+			vals[11] = CStringGetTextDatum(denominator_event);
+			nulls[11] = ' ';
+		}
+	}
+	vals[12] = defcheck_name_list_datum(breakdowns);
+	if (limit_given)
+		vals[13] = Int32GetDatum(values_limit);
+	else
+		nulls[13] = 'n';
+	vals[14] = BoolGetDatum(anomaly_detection);
+	spi_param_text(vals, nulls, 15, description);
+	spi_param_text(vals, nulls, 16, unit);
+	vals[17] = ObjectIdGetDatum(GetUserId());
+	vals[18] = CStringGetTextDatum(search_path);
+	catalog_execute("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
+					"time_column, value_column, time_type, event_source_id, numerator_event, "
+					"denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
+					"description, unit, owner, search_path) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+					"$18::regrole, $19) RETURNING id",
+					19, types, vals, nulls, false, 0);
+	id = spi_int64(0, 0);
+	types[0] = INT8OID;
+	vals[0] = Int64GetDatum(id);
+	for (k = 0; k < nops; k++)
+		insert_operand(id, ops[k]);
+	catalog_execute("INSERT INTO tripl.metric_state (metric_id) VALUES ($1)",
+					1, types, vals, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/* SQL: tripl.alter_metric(name, status, anomaly_detection, description, unit) */
+Datum
+tripl_alter_metric(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	char	   *status = fn_arg_text(fcinfo, 1);
+	char	   *description = fn_arg_text(fcinfo, 3);
+	char	   *unit = fn_arg_text(fcinfo, 4);
+	MetricDef  *m;
+	Oid			types[5] = {INT8OID, TEXTOID, BOOLOID, TEXTOID, TEXTOID};
+	Datum		vals[5];
+	char		nulls[6] = "     ";
+
+	check_definition_name(name, "metric");
+	if (status)
+		check_status(status);
+	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
+	check_text_length(unit, 50, "unit");
+
+	SPI_connect();
+	m = defs_metric(name, false);
+	defcheck_owner(m->owner, "metric", name);
+	vals[0] = Int64GetDatum(m->id);
+	spi_param_text(vals, nulls, 1, status);
+	if (!PG_ARGISNULL(2))
+		vals[2] = BoolGetDatum(PG_GETARG_BOOL(2));
+	else
+		nulls[2] = 'n';
+	spi_param_text(vals, nulls, 3, description);
+	spi_param_text(vals, nulls, 4, unit);
+	catalog_execute("UPDATE tripl.metrics SET status = coalesce($2, status), "
+					"anomaly_detection = coalesce($3, anomaly_detection), "
+					"description = coalesce($4, description), unit = coalesce($5, unit), "
+					"updated_at = now() WHERE id = $1",
+					5, types, vals, nulls, false, 0);
+	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != m->anomaly_detection)
+	{
+		/* off: its anomalies go; on again: the next detection scores everything */
+		if (!PG_GETARG_BOOL(2))
+			catalog_execute("DELETE FROM tripl.anomalies WHERE metric_id = $1",
+							1, types, vals, NULL, false, 0);
+		else
+			catalog_execute("UPDATE tripl.metric_state SET changed_from = "
+							"(SELECT min(bucket) FROM tripl.metric_values WHERE metric_id = $1) "
+							"WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* SQL: tripl.drop_metric(name) */
+Datum
+tripl_drop_metric(PG_FUNCTION_ARGS)
+{
+	char	   *name = fn_arg_text(fcinfo, 0);
+	MetricDef  *m;
+	Oid			types[1] = {INT8OID};
+	Datum		vals[1];
+
+	check_definition_name(name, "metric");
+	SPI_connect();
+	m = defs_metric(name, false);
+	defcheck_owner(m->owner, "metric", name);
+	vals[0] = Int64GetDatum(m->id);
+	/* first the metric row: waits for a collection writing its values */
+	catalog_execute("DELETE FROM tripl.metrics WHERE id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

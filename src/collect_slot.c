@@ -1,0 +1,576 @@
+/*-------------------------------------------------------------------------
+ *
+ * collect_slot.c
+ *	  Source slots of a collection (see collect.c): the de-duplicated
+ *	  operands read from one source, the statement computing them for a
+ *	  chunk of buckets — generated SQL aggregates, or the C engine's
+ *	  aggregate (tripl.engine = c) with its configuration — and running it
+ *	  as the source's owner, read-only, with tripl.query_timeout.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "aggsql.h"
+#include "collect_slot.h"
+#include "core/compose.h"
+#include "core/grid.h"
+#include "defs.h"
+#include "engine_pg.h"
+#include "guc.h"
+#include "subxact.h"
+#include "tripl.h"
+#include "userquery.h"
+
+/* Add an operand to a slot unless an equal one is there; return its column */
+int
+collect_slot_operand(SourceSlot *slot, AggOperand *op)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, slot->ops)
+	{
+		if (agg_operand_equal(lfirst(lc), op))
+			return i;
+		i++;
+	}
+	slot->ops = lappend(slot->ops, op);
+	return i;
+}
+
+/* The generated SELECT of a slot */
+char *
+collect_slot_sql(SourceSlot *slot, int64 width)
+{
+	AggOperand *ops;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (slot->kind == 's')
+		return aggsql_sql_metric_query(&slot->src, width, slot->value_column);
+	ops = palloc(sizeof(AggOperand) * list_length(slot->ops));
+	foreach(lc, slot->ops)
+		ops[n++] = *(AggOperand *) lfirst(lc);
+	return aggsql_operands_query(&slot->src, width, ops, n, NULL, false);
+}
+
+/* The operands of a task, for a per-metric breakdown query */
+AggOperand *
+collect_task_operands(MetricTask *t)
+{
+	AggOperand *ops = palloc(sizeof(AggOperand) * 2);
+	int			k;
+
+	for (k = 0; k < t->nops; k++)
+		ops[k] = *(AggOperand *) list_nth(t->slot[k]->ops, t->col[k]);
+	return ops;
+}
+
+/* Rows matching any operand: the filter ranking breakdown values */
+char *
+collect_task_rank_filter(MetricTask *t)
+{
+	AggOperand *ops = collect_task_operands(t);
+
+	if (t->nops == 1)
+		return ops[0].filter;
+	if (ops[0].filter == NULL || ops[1].filter == NULL)
+		return NULL;
+	return psprintf("(%s) OR (%s)", ops[0].filter, ops[1].filter);
+}
+
+/*--------------------------------------------------------------------
+ * The C engine (tripl.engine = c)
+ *--------------------------------------------------------------------
+ */
+
+/* The declared type of a source column, or NULL when unknown */
+static const char *
+slot_column_type(SourceSlot *slot, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, slot->columns)
+	{
+		ColumnInfo *c = lfirst(lc);
+
+		if (strcmp(c->name, column) == 0)
+			return c->native_type;
+	}
+	return NULL;
+}
+
+/* May the engine compute this slot?  Distinct keys need exact types. */
+bool
+collect_slot_engine_ok(SourceSlot *slot)
+{
+	ListCell   *lc;
+
+	if (tripl_engine != TRIPL_ENGINE_C)
+		return false;
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+
+		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+		{
+			const char *type = slot_column_type(slot, op->column);
+
+			if (type == NULL || !engine_key_type_supported(type))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The index of a string in a list, appending it when absent */
+static int
+list_index_add(List **list, char *s)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, *list)
+	{
+		if (strcmp(lfirst(lc), s) == 0)
+			return i;
+		i++;
+	}
+	*list = lappend(*list, s);
+	return i;
+}
+
+static EngineAgg
+engine_agg_of(AggKind kind)
+{
+	switch (kind)
+	{
+		case AGG_COUNT:
+			return ENGINE_COUNT;
+		case AGG_SUM:
+			return ENGINE_SUM;
+		case AGG_AVG:
+			return ENGINE_AVG;
+		case AGG_MIN:
+			return ENGINE_MIN;
+		case AGG_MAX:
+			return ENGINE_MAX;
+		case AGG_COUNT_DISTINCT:
+		case AGG_DISTINCT_USERS:
+			break;
+	}
+	return ENGINE_COUNT_DISTINCT;
+}
+
+/*
+ * One engine breakdown per breakdown column of a task: its values ranked
+ * over the task's window (within this chunk: by the engine, with the rank
+ * filter limited to the window; across chunks: the list ranked once in
+ * SQL, as a preset).
+ */
+static void
+engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
+					   List **filters, List **groups, List **bds)
+{
+	MetricDef  *m = t->m;
+	ListCell   *lc;
+	int			idx = 0;
+
+	t->bd_base = list_length(*bds);
+	foreach(lc, m->breakdowns)
+	{
+		EngineBreakdown *d = palloc0(sizeof(EngineBreakdown));
+		int			k;
+
+		d->group = list_index_add(groups, lfirst(lc));
+		d->nops = t->nops;
+		for (k = 0; k < t->nops; k++)
+			d->ops[k] = t->col[k];
+		if (m->values_limit > 0 && !t->multi_chunk)
+		{
+			char	   *rank = collect_task_rank_filter(t);
+
+			d->keep = m->values_limit - 1;
+			if (t->win.from > chunk.from || t->win.to < chunk.to)
+			{
+				char	   *range = aggsql_time_range(&slot->src, t->win.from, t->win.to);
+
+				d->nrank = 1;
+				d->rank_filters[0] = list_index_add(filters,
+													rank ? psprintf("%s AND (%s)", range, rank) : range);
+			}
+			else if (rank)
+			{
+				d->nrank = 1;
+				d->rank_filters[0] = list_index_add(filters, rank);
+			}
+		}
+		else if (m->values_limit > 0)
+		{
+			List	   *kept = list_nth(t->rank_values, idx);
+			const char **preset = palloc0(sizeof(char *) * (list_length(kept) + 1));
+			uint32_t   *lens = palloc0(sizeof(uint32_t) * (list_length(kept) + 1));
+			ListCell   *lk;
+			int			n = 0;
+
+			foreach(lk, kept)
+			{
+				preset[n] = lfirst(lk);
+				lens[n] = strlen(preset[n]);
+				n++;
+			}
+			d->use_preset = true;
+			d->npreset = n;
+			d->preset = preset;
+			d->preset_len = lens;
+			d->preset_null = intVal(list_nth(t->rank_nulls, idx)) != 0;
+		}
+		*bds = lappend(*bds, d);
+		idx++;
+	}
+}
+
+/*
+ * A slot's engine statement and this chunk's configuration: every operand
+ * of the slot, and the breakdowns of the tasks reading it that meet the
+ * chunk.
+ */
+void
+collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
+{
+	List	   *filters = NIL;
+	List	   *measures = NIL;
+	List	   *keys = NIL;
+	List	   *groups = NIL;
+	List	   *bds = NIL;
+	bool	   *native;
+	bool	   *raw;
+	EngineSpec	spec;
+	EngineOperand *eops;
+	EngineBreakdown *ebds;
+	EngineFilterArg *fargs;
+	List	   *generic = NIL;
+	bool		filter_array;
+	ListCell   *lc;
+	int			i = 0;
+
+	memset(&spec, 0, sizeof(spec));
+	eops = palloc0(sizeof(EngineOperand) * (list_length(slot->ops) + 1));
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+		EngineOperand *e = &eops[i++];
+
+		e->agg = engine_agg_of(op->agg);
+		e->filter = op->filter ? list_index_add(&filters, op->filter) : -1;
+		e->measure = -1;
+		e->key = -1;
+		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+			e->key = list_index_add(&keys, op->column);
+		else if (op->agg != AGG_COUNT)
+			e->measure = list_index_add(&measures, op->column);
+	}
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+
+		t->bd_base = (t->slot[0] == slot) ? -1 : t->bd_base;
+		if (t->failed || t->slot[0] != slot || t->m->breakdowns == NIL ||
+			t->win.to <= chunk.from || t->win.from >= chunk.to)
+			continue;
+		engine_task_breakdowns(slot, t, chunk, &filters, &groups, &bds);
+	}
+
+	/*
+	 * Filters comparing a numeric or integer column with a constant are
+	 * decided by the engine from the column's value (one search among the
+	 * sorted constants per row, however many such filters); the others
+	 * are evaluated by the statement, once each, as boolean arguments, or
+	 * as one bool[] when they would exceed the 100 arguments of a call.
+	 */
+	fargs = palloc0(sizeof(EngineFilterArg) * (list_length(filters) + 1));
+	i = 0;
+	foreach(lc, filters)
+	{
+		EngineFilterArg *f = &fargs[i++];
+		char	   *column;
+		char	   *constant;
+		EngineThresholdOp op;
+		const char *type;
+
+		if (engine_threshold_filter(lfirst(lc), &column, &op, &constant) &&
+			(type = slot_column_type(slot, column)) != NULL &&
+			(strcmp(type, "numeric") == 0 || strcmp(type, "smallint") == 0 ||
+			 strcmp(type, "integer") == 0 || strcmp(type, "bigint") == 0))
+		{
+			f->threshold = true;
+			f->measure = list_index_add(&measures, column);
+			f->op = op;
+			f->constant = constant;
+		}
+		else
+			generic = lappend(generic, lfirst(lc));
+	}
+	filter_array = 3 + list_length(generic) + list_length(measures) + list_length(keys) +
+		list_length(groups) > ENGINE_MAX_ARGS;
+
+	native = palloc0(sizeof(bool) * (list_length(measures) + 1));
+	i = 0;
+	foreach(lc, measures)
+	{
+		const char *type = slot_column_type(slot, lfirst(lc));
+
+		native[i++] = type != NULL && engine_measure_native(type);
+	}
+	raw = palloc0(sizeof(bool) * (list_length(groups) + 1));
+	i = 0;
+	foreach(lc, groups)
+	{
+		const char *type = slot_column_type(slot, lfirst(lc));
+
+		raw[i++] = type != NULL && (strcmp(type, "text") == 0 || strcmp(type, "character varying") == 0);
+	}
+	ebds = palloc0(sizeof(EngineBreakdown) * (list_length(bds) + 1));
+	i = 0;
+	foreach(lc, bds)
+		ebds[i++] = *(EngineBreakdown *) lfirst(lc);
+
+	spec.start = chunk.from;
+	spec.width = g->width;
+	spec.nbuckets = (int) ((chunk.to - chunk.from) / g->width);
+	spec.nfilters = list_length(filters);
+	spec.nmeasures = list_length(measures);
+	spec.nkeys = list_length(keys);
+	spec.ngroups = list_length(groups);
+	spec.nops = list_length(slot->ops);
+	spec.ops = eops;
+	spec.nbreakdowns = list_length(bds);
+	spec.breakdowns = ebds;
+	spec.max_rows = TRIPL_MAX_CHUNK_ROWS;
+	slot->config = engine_config(&spec, fargs, filter_array);
+	slot->chunk_from = chunk.from;
+	slot->chunk_nbuckets = spec.nbuckets;
+	slot->nbreakdowns = spec.nbreakdowns;
+	slot->sql = aggsql_engine_query(&slot->src, generic, filter_array, measures, native, keys, groups, raw);
+}
+
+/* Read an engine result into the slot (in the chunk's context) */
+static void
+engine_slot_result(SourceSlot *slot, bytea *raw, int64 width)
+{
+	EngineResult *r = &slot->eres;
+	int			nops = list_length(slot->ops);
+	int			nbuckets = slot->chunk_nbuckets;
+	int			b;
+	int			k;
+	int			n = 0;
+
+	engine_result_decode(raw, nops, nbuckets, slot->nbreakdowns, r);
+	slot->res.nops = nops;
+	slot->res.buckets = palloc(sizeof(int64) * (nbuckets + 1));
+	slot->res.vals = palloc(sizeof(double) * ((size_t) nbuckets * nops + 1));
+	for (b = 0; b < nbuckets; b++)
+	{
+		bool		any = false;
+
+		for (k = 0; k < nops; k++)
+			any |= !isnan(r->values[(size_t) k * nbuckets + b]);
+		if (!any)
+			continue;
+		slot->res.buckets[n] = slot->chunk_from + (int64) b * width;
+		for (k = 0; k < nops; k++)
+			slot->res.vals[(size_t) n * nops + k] = r->values[(size_t) k * nbuckets + b];
+		n++;
+	}
+	slot->res.nrows = n;
+}
+
+/* Arguments of a slot query run */
+typedef struct SlotRun
+{
+	SourceSlot *slot;
+	GridWindow	window;
+	SlotResult *out;
+	MemoryContext cxt;
+	int64		width;
+} SlotRun;
+
+/* Window parameters $1, $2 as timestamptz */
+void
+collect_window_params(GridWindow w, Oid *types, Datum *values)
+{
+	types[0] = TIMESTAMPTZOID;
+	types[1] = TIMESTAMPTZOID;
+	values[0] = TimestampTzGetDatum(unix_to_ts(w.from));
+	values[1] = TimestampTzGetDatum(unix_to_ts(w.to));
+}
+
+/* Fail a query that returned more rows than one chunk may hold */
+void
+collect_check_row_cap(const char *what)
+{
+	if (SPI_processed > TRIPL_MAX_CHUNK_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s returned more than %d rows for one chunk", what, TRIPL_MAX_CHUNK_ROWS),
+				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
+}
+
+/* Run a slot's query for one window, copying the results out (subxact body) */
+static void
+slot_run_body(void *arg)
+{
+	SlotRun    *run = arg;
+	SourceSlot *slot = run->slot;
+	Oid			types[2];
+	Datum		values[2];
+	MemoryContext old;
+	int			nops = list_length(slot->ops);
+	uint64		i;
+	int			k;
+
+	if (slot->engine)
+	{
+		Oid			etypes[3];
+		Datum		evalues[3];
+		bool		isnull;
+		Datum		d;
+		bytea	   *raw = NULL;
+
+		collect_window_params(run->window, etypes, evalues);
+		etypes[2] = BYTEAOID;
+		evalues[2] = PointerGetDatum(slot->config);
+		(void) userquery_execute_parallel(slot->sql, slot->role, slot->search_path,
+										  tripl_parallel_workers, 3, etypes, evalues, NULL, 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "tripl engine: expected one result row, got " UINT64_FORMAT, SPI_processed);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		old = MemoryContextSwitchTo(run->cxt);
+		if (!isnull)
+			raw = DatumGetByteaPCopy(d);
+		engine_slot_result(slot, raw, run->width);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	collect_window_params(run->window, types, values);
+	(void) userquery_execute(slot->sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
+	collect_check_row_cap("the collection query");
+
+	old = MemoryContextSwitchTo(run->cxt);
+	run->out->nrows = (int) SPI_processed;
+	run->out->nops = nops;
+	run->out->buckets = palloc(sizeof(int64) * (SPI_processed + 1));
+	run->out->vals = palloc(sizeof(double) * (SPI_processed * nops + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
+
+		run->out->buckets[i] = isnull ? PG_INT64_MIN : ts_to_unix(DatumGetTimestampTz(d));
+		for (k = 0; k < nops; k++)
+		{
+			d = SPI_getbinval(tup, desc, k + 2, &isnull);
+			run->out->vals[i * nops + k] = isnull ? NAN : DatumGetFloat8(d);
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Run a slot's query for a chunk; on failure remember the error */
+void
+collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt)
+{
+	SlotRun		run;
+	int			errcode = 0;
+
+	memset(&slot->res, 0, sizeof(SlotResult));
+	memset(&slot->eres, 0, sizeof(EngineResult));
+	run.slot = slot;
+	run.window = chunk;
+	run.out = &slot->res;
+	run.cxt = cxt;
+	run.width = width;
+	slot->error = subxact_run_message(slot_run_body, &run, &errcode);
+	slot->failed = (slot->error != NULL);
+	slot->timed_out = slot->failed && userquery_error_is_timeout();
+
+	/*
+	 * Past the engine's memory limit, the slot is computed on the SQL path
+	 * (whose aggregates spill to disk) from now on.
+	 */
+	if (slot->failed && slot->engine && errcode == ENGINE_MEMORY_ERRCODE)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(slot));
+
+		ereport(LOG,
+				(errmsg("%s", slot->error),
+				 errdetail("Computing this source on the SQL path.")));
+		slot->engine = false;
+		slot->sql = collect_slot_sql(slot, width);
+		MemoryContextSwitchTo(old);
+		collect_slot_run(slot, chunk, width, cxt);
+	}
+}
+
+/* Does a task that has not failed still read this slot in the chunk? */
+bool
+collect_slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow chunk)
+{
+	ListCell   *lc;
+
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+
+		if (!t->failed && t->win.to > chunk.from && t->win.from < chunk.to &&
+			(t->slot[0] == slot || (t->nops == 2 && t->slot[1] == slot)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * When a shared slot failed, run the task's own operands on that source
+ * alone, so one bad metric cannot fail its neighbours.  The retry takes the
+ * SQL path: an engine failure reports as the reference path would.
+ */
+SourceSlot *
+collect_slot_private(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk,
+			 MemoryContext cxt, int *cols)
+{
+	SourceSlot *slot = palloc0(sizeof(SourceSlot));
+	int			k;
+
+	*slot = *shared;
+	slot->ops = NIL;
+	slot->engine = false;
+	for (k = 0; k < t->nops; k++)
+	{
+		if (t->slot[k] == shared)
+			cols[k] = collect_slot_operand(slot, list_nth(shared->ops, t->col[k]));
+	}
+	slot->sql = collect_slot_sql(slot, width);
+	collect_slot_run(slot, chunk, width, cxt);
+	return slot;
+}
