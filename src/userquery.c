@@ -151,12 +151,14 @@ userquery_error_is_timeout(void)
  * the current GUC nest level, the database-specific ones last so they win,
  * as a login of that role would have them.  role and session_authorization
  * cannot be set this way, and search_path is the definition's own; an
- * invalid stored value is skipped.
+ * invalid stored value is skipped.  Returns the role's own
+ * statement_timeout in ms (0 when it sets none).
  */
-static void
+static int
 apply_role_settings(Oid role)
 {
 	Relation	rel;
+	int			role_timeout = 0;
 	Oid			dbs[2] = {InvalidOid, MyDatabaseId};
 	int			d;
 
@@ -198,14 +200,19 @@ apply_role_settings(Oid role)
 					pg_strcasecmp(name, "role") != 0 &&
 					pg_strcasecmp(name, "session_authorization") != 0 &&
 					pg_strcasecmp(name, "search_path") != 0)
-					(void) set_config_option(name, value, PGC_SUSET, PGC_S_SESSION,
-											 GUC_ACTION_SAVE, true, DEBUG1, false);
+				{
+					if (set_config_option(name, value, PGC_SUSET, PGC_S_SESSION,
+										  GUC_ACTION_SAVE, true, DEBUG1, false) > 0 &&
+						pg_strcasecmp(name, "statement_timeout") == 0)
+						role_timeout = StatementTimeout;
+				}
 				pfree(item);
 			}
 		}
 		systable_endscan(scan);
 	}
 	table_close(rel, AccessShareLock);
+	return role_timeout;
 }
 
 /* The search_path currently in effect, as text */
@@ -236,10 +243,11 @@ void
 userquery_enter(UserQueryState *st, Oid role, const char *search_path, int parallel_workers)
 {
 	int			timeout_ms;
+	int			role_timeout;
 
 	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
 	st->guc_nestlevel = NewGUCNestLevel();
-	apply_role_settings(role);
+	role_timeout = apply_role_settings(role);
 	if (search_path != NULL)
 		(void) set_config_option("search_path", search_path,
 								 PGC_USERSET, PGC_S_SESSION,
@@ -261,10 +269,14 @@ userquery_enter(UserQueryState *st, Oid role, const char *search_path, int paral
 
 	user_query_timed_out = false;
 	last_error_was_timeout = false;
-	/* the role's (or session's) statement_timeout, when shorter, applies too */
+	/*
+	 * The role's own statement_timeout, when shorter, applies too.  (The
+	 * session's statement_timeout needs no timer here: it cancels the whole
+	 * call, as it should.)
+	 */
 	timeout_ms = tripl_query_timeout_ms;
-	if (StatementTimeout > 0 && (timeout_ms <= 0 || StatementTimeout < timeout_ms))
-		timeout_ms = StatementTimeout;
+	if (role_timeout > 0 && (timeout_ms <= 0 || role_timeout < timeout_ms))
+		timeout_ms = role_timeout;
 	st->timeout_ms = timeout_ms;
 	if (timeout_ms > 0)
 	{
@@ -364,6 +376,23 @@ userquery_execute_parallel(const char *sql, Oid role, const char *search_path,
 	PG_END_TRY();
 	userquery_leave(&st);
 	userquery_restore(&st);
+
+	/*
+	 * The timer fired as the query finished, before the cancel it asked for
+	 * was processed: the query did run past its limit.  Fail it as such,
+	 * rather than let that cancel surface later as if a user had asked.
+	 */
+	if (user_query_timed_out)
+	{
+		user_query_timed_out = false;
+		QueryCancelPending = false;
+		last_error_was_timeout = true;
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("query ran longer than its time limit (%d ms)", st.timeout_ms),
+				 errdetail("The limit is tripl.query_timeout, or the statement_timeout of the role that owns the query when that is shorter."),
+				 errhint("Add an index on the timestamp column, narrow the query, or raise tripl.query_timeout.")));
+	}
 
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
