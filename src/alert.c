@@ -5,7 +5,7 @@
  *	  definitions), evaluating rules against the current signals, and the
  *	  outbox.
  *
- *	  Evaluation follows tripl-behaviour §5.  The alert candidates are each
+ *	  Evaluation follows doc/alerting.md, "Evaluating rules".  The alert candidates are each
  *	  monitored metric's newest anomaly while it is "latest" (24-hour
  *	  horizon, emission lag = settling).  Every rule is matched against
  *	  them (alert_core.c), its state per metric moves through created /
@@ -266,7 +266,7 @@ json_string(StringInfo buf, const char *key, const char *v)
 		appendStringInfoString(buf, "null");
 }
 
-/* An item as the webhook payload's JSON object (tripl-behaviour §5) */
+/* An item as the webhook payload's JSON object (doc/alerting.md, "What is sent") */
 static char *
 item_json(const AlertItem *it)
 {

@@ -62,7 +62,7 @@ spi_unix(int row, int col)
 }
 
 /*
- * The resume window of a metric (tripl-behaviour §2): to = floor(now);
+ * The resume window of a metric (doc/collection.md, "Collection windows"): to = floor(now);
  * progress = max(last stored bucket + width, watermark); from = min(progress,
  * to) - 2 widths, or to - 30 widths on the first run.
  */

@@ -5,8 +5,8 @@
  *	  backoff, Retry-After parsing and HTTP status classification.
  *
  *	  Everything here is a pure function of its arguments: callers pass
- *	  "now" and random numbers in.  The behaviour follows section 5 of
- *	  tripl-behaviour.md; alert_core.h documents each decision.
+ *	  "now" and random numbers in.  The behaviour follows doc/alerting.md
+ *	  ("Alert rules"); alert_core.h documents each decision.
  *
  *-------------------------------------------------------------------------
  */

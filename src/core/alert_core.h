@@ -25,7 +25,7 @@
 #define ALERT_BACKOFF_JITTER	0.125
 
 /* ---------------------------------------------------------------------
- * Rule matching (tripl-behaviour.md section 5, "Matching")
+ * Rule matching (doc/alerting.md, "Matching")
  * ---------------------------------------------------------------------
  */
 
@@ -85,7 +85,7 @@ extern void alert_deltas(double actual, double expected,
 						 double *absolute_delta, double *percent_delta);
 
 /* ---------------------------------------------------------------------
- * Rule state + cooldown (section 5, "State + cooldown"), per rule x metric
+ * Rule state + cooldown (doc/alerting.md, "State and cooldown"), per rule x metric
  * ---------------------------------------------------------------------
  */
 

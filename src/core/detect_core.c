@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * detect_core.c
- *	  The anomaly detector (tripl-behaviour.md section 3.2): phase and
+ *	  The anomaly detector (doc/detection.md, "The detector in detail"): phase and
  *	  rolling baselines per bucket, a trend-shift path on a robust MSTL
  *	  decomposition, and the outage collapse.
  *
@@ -24,22 +24,22 @@
  *	  window are left out of each partner's window too, and the other way
  *	  round, and both levels stay means over the same times of day.  Points
  *	  before eval_start are judged with the longest phase period that has
- *	  two cycles before them (section 3's three-cycle rule is for what is
- *	  emitted; with the history section 3.1 loads it would judge them all
+ *	  two cycles before them (the three-cycle rule of doc/detection.md is for what is
+ *	  emitted; with the history a detection pass loads (doc/detection.md, "When and over what") it would judge them all
  *	  on the daily period, which takes every weekend edge for an anomaly).
  *	  The rolling fallback keeps its plain window (leaving anomalies out of
  *	  it was measured to hurt: nothing absorbs a level change there).
  *
  *	  Pooled spread of fractional series.  The phase scale, 1.4826 * MAD of
  *	  the partners' factors, comes from a handful of partners: with the
- *	  history section 3.1 loads, every emitted bucket has three (the MAD of
+ *	  history a detection pass loads, every emitted bucket has three (the MAD of
  *	  three values is the smaller of two deviations, often near 0), and even
  *	  eight or a dozen give spuriously tiny spreads often enough to flag
  *	  plain noise; a ratio metric has no sqrt(expected) floor to catch that.
  *	  So a fractional series' phase scale is the larger of that and the
  *	  pooled spread of its recent phase residuals, |v - expected| / level,
  *	  of the points judged on a phase baseline in the last three longest
- *	  periods (the history section 3.1 loads; eight weeks at least, for a
+ *	  periods (the history a detection pass loads (doc/detection.md, "When and over what"); eight weeks at least, for a
  *	  daily grid's sake), on grids with a daily cycle of 12 or more buckets
  *	  only those within two buckets of the same time of day (a ratio's noise
  *	  follows its denominator's volume, which follows the time of day); as a
@@ -253,7 +253,7 @@ typedef struct Detection
 	int			n_ranges;
 } Detection;
 
-/* Fill s with the defaults of tripl-behaviour.md section 1 */
+/* Fill s with the defaults of doc/detection.md, "Settings" */
 void
 detect_default_settings(DetectSettings *s)
 {
@@ -695,7 +695,7 @@ window_anomalies(const Detection *d, int lo, int hi, int64_t key_origin, int lev
  * so the two levels remain means over the same times of day: a left-out
  * peak hour cannot bias one side only.  Each partner contributes
  * v_j * current_level / level_j; with nothing left out that is
- * median(factors) * current_level as in section 3.  The unit of the pooled
+ * median(factors) * current_level as in doc/detection.md.  The unit of the pooled
  * residuals is the current level without the current window's anomalous
  * points.  Leaves the floors to the caller.
  */
@@ -1035,8 +1035,8 @@ ends_monotonic_run(const Detection *d, int i)
 
 /*
  * Phase period a point before the evaluated region is judged with: the
- * longest one with MARK_MIN_CYCLES cycles before it (section 3's rule,
- * three cycles, is for what is emitted; history loaded the way section 3.1
+ * longest one with MARK_MIN_CYCLES cycles before it (the rule of doc/detection.md,
+ * three cycles, is for what is emitted; history loaded the way a detection pass
  * loads it has fewer than three weekly cycles, and the daily period takes
  * every weekend edge for an anomaly).  0 when none: the rolling fallback.
  */
@@ -1095,7 +1095,7 @@ mark_point(Detection *d, int i, bool flagged)
  * to know which of them were anomalous (their rows carry no baseline); the
  * judging starts SCORE_HISTORY_CYCLES longest periods (at least one rolling
  * window) before first_eval, which covers all of a series loaded the way
- * section 3.1 loads it and keeps a huge series linear; older points count as
+ * a detection pass loads it and keeps a huge series linear; older points count as
  * normal.  Rows in [eval_start, eval_end) get their baseline, and those
  * before emission_end can be flagged.  True if an emitted point had a phase
  * period.
@@ -1538,7 +1538,7 @@ settle_trend_run(Detection *d, TrendPath *t, int first, int last)
 		/*
 		 * Announced by an earlier pass: the run is owned and its rows are
 		 * silenced below.  Only outage runs become suppressed ranges (as in
-		 * the reference implementation).
+		 * doc/detection.md, "The detector in detail").
 		 */
 	}
 	else if (d->bucket[anchor] < d->emission_end)
@@ -1590,7 +1590,7 @@ settle_trend_run(Detection *d, TrendPath *t, int first, int last)
  * starts at the first evaluated point and walks back over a run that
  * straddles eval_start.  The decomposition covers the evaluated points plus
  * TREND_HISTORY_CYCLES longest periods before them (all of a series loaded
- * the way section 3.1 loads it), which keeps a huge series linear.
+ * the way a detection pass loads it), which keeps a huge series linear.
  */
 static void
 detect_trend_shifts(Detection *d, int first_eval)
@@ -1911,7 +1911,7 @@ free_series(Detection *d)
  * How many of the newest points the trend path decomposes, given m points of
  * which first_eval lie before eval_start: the evaluated points plus
  * TREND_HISTORY_CYCLES longest periods before them (all of a series loaded
- * the way section 3.1 loads it), which keeps a huge series linear.  0 when
+ * the way a detection pass loads it), which keeps a huge series linear.  0 when
  * nothing is evaluated or the width has no phase period.
  */
 static int

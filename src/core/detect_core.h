@@ -2,7 +2,7 @@
  *
  * detect_core.h
  *	  The anomaly detector's pure core: turns one metric series into per
- *	  bucket verdicts (tripl-behaviour.md section 3.2).
+ *	  bucket verdicts (doc/detection.md, "The detector in detail").
  *
  *	  Hybrid and deterministic: a per-bucket phase baseline (same position
  *	  in the week or day, re-levelled to the current level) with a rolling
@@ -80,14 +80,14 @@ typedef struct DetectOutput
 								 * ascending by bucket */
 	DetectRow  *rows;
 	int			n_suppressed;	/* suppressed ranges (outage runs owned before
-								 * eval_start; as in the reference, trend runs
+								 * eval_start; as doc/detection.md specifies, trend runs
 								 * make none) */
 	DetectRange *suppressed;
 	int64_t		emission_end;	/* no anomaly at/after this bucket */
 	bool		skipped_small;	/* silent skip of a tiny count series happened */
 } DetectOutput;
 
-/* Fill s with the defaults of tripl-behaviour.md section 1 */
+/* Fill s with the defaults of doc/detection.md, "Settings" */
 extern void detect_default_settings(DetectSettings *s);
 
 /* "phase", "rolling", "trend", "fractional"; NULL for DETECTOR_NONE */
@@ -116,7 +116,7 @@ extern void detect_output_free(DetectOutput *out);
 
 /*
  * Building blocks, exposed for the unit tests and for callers that need the
- * same numbers (e.g. the emission lag of section 4).
+ * same numbers (e.g. the emission lag of doc/detection.md, "Signals").
  */
 
 /* Phase periods of a width, longest first (week/width, day/width); count */

@@ -29,9 +29,9 @@
  *	  and sql metrics), as production would pass them.
  *
  *	  Replay: one detect_run pass per new point, each over the history
- *	  section 3.1 loads (max(14, 3 x the longest phase period) buckets
+ *	  a detection pass loads (max(14, 3 x the longest phase period) buckets
  *	  before a 30-bucket re-evaluation window: 3 weeks at 5 minutes), with
- *	  default settings (sigma 4, settling 120 min) and step 8's persist (a
+ *	  default settings (sigma 4, settling 120 min) and the persist rule (a
  *	  pass replaces the stored anomalies of its window except suppressed
  *	  ranges).  A bucket counts as flagged when some pass stored it as an
  *	  anomaly (each would have raised an alert), and is detected at the end
@@ -74,7 +74,7 @@
 #include "detect_core.h"
 #include "detect_bench_common.h"
 
-#define WINDOW			30		/* section 3.1's trailing re-evaluation */
+#define WINDOW			30		/* the trailing re-evaluation window of a pass */
 #define MAX_LABELS		4
 #define MAX_SERIES		32
 #define START_BUCKET	INT64_C(1704067200000000)	/* 2024-01-01, a Monday */
@@ -655,7 +655,7 @@ keep_time(double ms)
 /*
  * Replay tripl over a series: a pass for every newest point that can still
  * emit a scored bucket (settling is under 30 buckets on every grid here),
- * each over section 3.1's history, persisting like step 8.
+ * each over the history a pass loads, persisting as a pass does.
  */
 static bool
 replay_tripl(const FmSeries *s, const DetectSettings *settings, Verdicts *v)
@@ -962,7 +962,7 @@ run_case(const Case *c, Tally *total_tripl, Tally *total_z)
 
 /*
  * Time TIMING_PASSES consecutive passes over 3 weeks of 5-minute buckets
- * (the history section 3.1 loads and the 30-bucket window) of a series;
+ * (the history a detection pass loads (doc/detection.md, "When and over what") and the 30-bucket window) of a series;
  * sorted times into ms.
  */
 static void
@@ -1118,7 +1118,7 @@ main(int argc, char **argv)
 	memset(&subdaily_z, 0, sizeof(subdaily_z));
 
 	printf("failure modes, replayed causally (a pass per new point over\n"
-		   "section 3.1's history, default settings, step 8's persist) and scored per\n"
+		   "the history a pass loads, default settings, the persist rule) and scored per\n"
 		   "incident: found = a flag in the incident or the tolerance after it (1 h;\n"
 		   "daily: 1 day); false = runs of flags outside every incident (flags up to\n"
 		   "the tolerance apart are one run); flags = flags of the scored stretches,\n"

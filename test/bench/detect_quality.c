@@ -13,12 +13,12 @@
  *	  counts as caught when some flag falls inside it or in the 2 buckets
  *	  after it) and false alarms per 1000 evaluated buckets (flags outside
  *	  every incident; and again without the flags that fall in a recovery
- *	  span after an incident, the "echoes" of section 3's mean-based level
+ *	  span after an incident, the "echoes" of the detector's mean-based level
  *	  window), per grid width.  Then the same series scored the way
  *	  production scores them ("online"): one pass per bucket, each over the
- *	  history section 3.1 loads (504 hourly / 21 daily buckets before a
+ *	  history a detection pass loads (504 hourly / 21 daily buckets before a
  *	  30-bucket re-evaluation window), default settling, and the persist
- *	  rule of section 3.2 step 8 (a pass replaces the stored anomalies of
+ *	  persist rule of doc/detection.md (a pass replaces the stored anomalies of
  *	  its window except suppressed ranges); the flags left stored at the end
  *	  are tallied.  Then the same two tables for fractional (ratio) series:
  *	  purchases / views style ratios of two Poisson counts (numerator 20 to
@@ -47,7 +47,7 @@
 
 #define MAX_INCIDENTS	8
 #define AFTER_BUCKETS	2		/* buckets after an incident that still count */
-#define ONLINE_WINDOW	30		/* section 3.1's trailing re-evaluation */
+#define ONLINE_WINDOW	30		/* the trailing re-evaluation window of a pass */
 
 typedef enum IncidentType
 {
@@ -575,7 +575,7 @@ evaluate_grid(const char *grid, const SeriesKind *kind, bool hourly, int n_serie
 
 /*
  * Production-shaped scoring of one series: a pass for every window end,
- * each over the history section 3.1 loads, persisting like step 8.  flags
+ * each over the history a detection pass loads (doc/detection.md, "When and over what"), persisting as a pass does.  flags
  * receives what is stored after the last pass.
  */
 static bool
@@ -733,8 +733,8 @@ main(void)
 	evaluate_grid("hourly", &COUNT_SERIES, true, 100, 1500, UINT64_C(42));
 	evaluate_grid("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
 
-	printf("\nonline (production-shaped: a pass per bucket over section 3.1's history,\n"
-		   "30-bucket window, settling 120 min, step 8's persist; the first 30 hourly\n"
+	printf("\nonline (production-shaped: a pass per bucket over the history a pass loads,\n"
+		   "30-bucket window, settling 120 min, the persist rule; the first 30 hourly\n"
 		   "and all 100 daily series of the tables above; the stateless baseline is\n"
 		   "repeated for the same series)\n");
 	evaluate_online("hourly", &COUNT_SERIES, true, 30, 1500, UINT64_C(42));

@@ -2,7 +2,7 @@
  *
  * detect_test.c
  *	  Unit tests of the anomaly detector's pure core (src/detect_core.c),
- *	  against hand-computed expectations from tripl-behaviour.md section 3.
+ *	  against hand-computed expectations from doc/detection.md, "The detector in detail".
  *
  *-------------------------------------------------------------------------
  */
@@ -784,7 +784,7 @@ check_trend_shift(int n, double amplitude, const char *what)
 /*
  * The level change above: mild wave, then a strong wave a week past it; and
  * with the window starting after the step, where the run is owned by the
- * row an earlier pass emitted: nothing is emitted, and (as in the reference
+ * row an earlier pass emitted: nothing is emitted, and (as doc/detection.md specifies
  * implementation) only outage runs, not trend runs, become suppressed
  * ranges.
  */
