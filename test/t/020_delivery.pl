@@ -356,10 +356,16 @@ ok($t1 - $t0 >= 2.9, sprintf('... after the 3 s timeout (%.2f s)', $t1 - $t0));
 my $wait = sql("SELECT extract(epoch FROM next_attempt_at) FROM tripl.deliveries WHERE id = $id") - $t1;
 ok($wait >= 1.75 - 0.5 && $wait <= 2.25,
 	sprintf('attempt 2 is due 2 s (+-12.5 %%) after the timeout was seen, not after the pass started (%.2f s after the pass)', $wait));
+# deliver until it is sent (on a loaded machine attempt 2 may itself run
+# out of time; the backoff is judged on the first two attempts either way)
 my $tries = 0;
-while (sql($timing . 'SELECT tripl.deliver()') eq '0' && $tries++ < 100) { usleep(100_000) }
+while (delivery($id)->{status} ne 'sent' && $tries++ < 200)
+{
+	sql($timing . 'SELECT tripl.deliver()');
+	usleep(100_000);
+}
 @reqs = $sink->requests;
-is(scalar(@reqs), 2, 'attempt 2 is accepted');
+cmp_ok(scalar(@reqs), '>=', 2, 'attempt 2 reached the receiver');
 my $gap = $reqs[1]{time} - ($reqs[0]{time} + 3);
 ok($gap >= 1.75 - 0.1, sprintf('attempt 2 reached the receiver %.2f s after attempt 1 timed out (at least 1.75 s)', $gap));
 is(delivery($id)->{status}, 'sent', 'sent');
