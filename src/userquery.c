@@ -314,6 +314,18 @@ userquery_restore(UserQueryState *st)
 	AtEOXact_GUC(false, st->guc_nestlevel);
 }
 
+/* Fail the user query that ran past its time limit */
+static void
+raise_time_limit(int timeout_ms)
+{
+	last_error_was_timeout = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("query ran longer than its time limit (%d ms)", timeout_ms),
+			 errdetail("The limit is tripl.query_timeout, or the statement_timeout of the role that owns the query when that is shorter."),
+			 errhint("Add an index on the timestamp column, narrow the query, or raise tripl.query_timeout.")));
+}
+
 /*
  * Execute one generated SELECT as role, read-only, with the time limit.
  * The caller is connected to SPI; results are in SPI_tuptable.  The SQL is
@@ -363,12 +375,7 @@ userquery_execute_parallel(const char *sql, Oid role, const char *search_path,
 			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			{
 				FlushErrorState();
-				last_error_was_timeout = true;
-				ereport(ERROR,
-						(errcode(ERRCODE_QUERY_CANCELED),
-						 errmsg("query ran longer than its time limit (%d ms)", st.timeout_ms),
-						 errdetail("The limit is tripl.query_timeout, or the statement_timeout of the role that owns the query when that is shorter."),
-						 errhint("Add an index on the timestamp column, narrow the query, or raise tripl.query_timeout.")));
+				raise_time_limit(st.timeout_ms);
 			}
 		}
 		PG_RE_THROW();
@@ -386,12 +393,7 @@ userquery_execute_parallel(const char *sql, Oid role, const char *search_path,
 	{
 		user_query_timed_out = false;
 		QueryCancelPending = false;
-		last_error_was_timeout = true;
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("query ran longer than its time limit (%d ms)", st.timeout_ms),
-				 errdetail("The limit is tripl.query_timeout, or the statement_timeout of the role that owns the query when that is shorter."),
-				 errhint("Add an index on the timestamp column, narrow the query, or raise tripl.query_timeout.")));
+		raise_time_limit(st.timeout_ms);
 	}
 
 	if (ret < 0)
