@@ -333,4 +333,42 @@ JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'ops_hook' G
 SELECT tripl.drop_destination('ops_hook');
 REVOKE tripl_admin FROM regress_ops;
 DROP ROLE regress_ops;
+
+-- Dead deliveries come back with tripl.retry_deliveries(): of one
+-- destination, or of every destination the caller owns; never another's
+CREATE ROLE regress_ops2;
+GRANT tripl_admin TO regress_ops2;
+SET ROLE regress_ops2;
+SELECT tripl.create_destination('ops2_hook', 'webhook', 'https://hooks.example.com/ops2') > 0 AS ok;
+SELECT tripl.test_destination('ops2_hook') > 0 AS queued;
+SELECT tripl.test_destination('ops2_hook') > 0 AS queued;
+RESET ROLE;
+SELECT tripl.test_destination('hook') > 0 AS queued;
+UPDATE tripl.deliveries x SET status = 'dead', attempts = 8, last_error = 'HTTP status 500'
+FROM tripl.destinations d WHERE d.id = x.destination_id AND d.name IN ('ops2_hook', 'hook');
+SELECT d.name, count(*) AS dead FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
+WHERE x.status = 'dead' AND d.name IN ('ops2_hook', 'hook') GROUP BY 1 ORDER BY 1;
+SET ROLE regress_alice;
+SELECT tripl.retry_deliveries('ops2_hook');
+SELECT tripl.retry_deliveries() AS alice_revived;
+RESET ROLE;
+SET ROLE regress_bob;
+SELECT tripl.retry_deliveries();
+RESET ROLE;
+SET ROLE regress_ops2;
+SELECT tripl.retry_deliveries('hook');
+SELECT tripl.retry_deliveries('ops2_hook') AS revived;
+SELECT tripl.retry_deliveries('ops2_hook') AS revived_again;
+RESET ROLE;
+SELECT d.name, x.status, x.attempts, CASE WHEN x.status = 'pending' THEN x.next_attempt_at = tripl.now() END AS due_now,
+       count(*)
+FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
+WHERE d.name IN ('ops2_hook', 'hook') AND x.last_error = 'HTTP status 500'
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2;
+SELECT tripl.retry_deliveries() AS superuser_revives_the_rest;
+SELECT count(*) AS still_dead FROM tripl.deliveries WHERE status = 'dead';
+SELECT tripl.retry_deliveries('no_such_destination');
+SELECT tripl.drop_destination('ops2_hook');
+REVOKE tripl_admin FROM regress_ops2;
+DROP ROLE regress_ops2;
 RESET tripl.mock_now;

@@ -88,3 +88,11 @@ LEFT JOIN LATERAL (
     WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
 LEFT JOIN tripl.signals sg ON sg.metric = m.name
 WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
+
+-- Dead deliveries can be revived by their destination's owner
+CREATE FUNCTION tripl.retry_deliveries(destination text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_retry_deliveries' LANGUAGE C;
+COMMENT ON FUNCTION tripl.retry_deliveries(text) IS
+    'Dead deliveries of the destination (NULL: of every destination the caller owns) become pending again; returns how many';
+REVOKE ALL ON FUNCTION tripl.retry_deliveries(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tripl.retry_deliveries(text) TO tripl_admin;

@@ -766,6 +766,11 @@ COMMENT ON FUNCTION tripl.evaluate_alerts() IS
 CREATE FUNCTION tripl.test_destination(name text) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_test_destination' LANGUAGE C;
 
+CREATE FUNCTION tripl.retry_deliveries(destination text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_retry_deliveries' LANGUAGE C;
+COMMENT ON FUNCTION tripl.retry_deliveries(text) IS
+    'Dead deliveries of the destination (NULL: of every destination the caller owns) become pending again; returns how many';
+
 CREATE FUNCTION tripl.deliver(max_deliveries int DEFAULT 100) RETURNS int
     AS 'MODULE_PATHNAME', 'tripl_deliver' LANGUAGE C;
 COMMENT ON FUNCTION tripl.deliver(int) IS
@@ -948,3 +953,5 @@ GRANT SELECT ON tripl.runs TO tripl_admin;
 GRANT USAGE ON SCHEMA tripl TO tripl_reader;
 REVOKE ALL ON FUNCTION tripl.deliver(int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tripl.deliver(int) TO tripl_admin;
+REVOKE ALL ON FUNCTION tripl.retry_deliveries(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tripl.retry_deliveries(text) TO tripl_admin;

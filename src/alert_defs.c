@@ -42,6 +42,7 @@
 TRIPL_SQL_FUNCTION(tripl_create_destination);
 TRIPL_SQL_FUNCTION(tripl_alter_destination);
 TRIPL_SQL_FUNCTION(tripl_drop_destination);
+TRIPL_SQL_FUNCTION(tripl_retry_deliveries);
 TRIPL_SQL_FUNCTION(tripl_create_alert_rule);
 TRIPL_SQL_FUNCTION(tripl_alter_alert_rule);
 TRIPL_SQL_FUNCTION(tripl_drop_alert_rule);
@@ -751,4 +752,49 @@ tripl_drop_alert_rule(PG_FUNCTION_ARGS)
 	catalog_execute("DELETE FROM tripl.alert_rules WHERE id = $1", 1, types, values, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * SQL: tripl.retry_deliveries(destination).  The dead deliveries of the
+ * destination (NULL: of every destination the caller may use) become
+ * pending again, due now, with their attempts counted afresh; their last
+ * error stays until the next attempt.  Returns how many.
+ */
+Datum
+tripl_retry_deliveries(PG_FUNCTION_ARGS)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, OIDOID};
+	Datum		values[3];
+	char		nulls[4] = "   ";
+	uint64		n;
+
+	alert_require_admin("retry deliveries");
+	SPI_connect();
+	values[1] = TimestampTzGetDatum(tripl_now());
+	values[2] = ObjectIdGetDatum(GetUserId());
+	if (!PG_ARGISNULL(0))
+	{
+		char	   *name = fn_arg_text(fcinfo, 0);
+		Oid			owner;
+		char	   *type;
+
+		values[0] = Int64GetDatum(alert_destination_id(name, &owner, &type));
+		alert_require_destination_owner(owner, name, "retry its deliveries");
+	}
+	else
+		nulls[0] = 'n';
+
+	/* $1 NULL: every destination whose owner the caller has the rights of */
+	catalog_execute("UPDATE tripl.deliveries x SET status = 'pending', attempts = 0, next_attempt_at = $2 "
+					"FROM tripl.destinations d "
+					"WHERE d.id = x.destination_id AND x.status = 'dead' "
+					"AND ($1 IS NULL AND (SELECT rolsuper FROM pg_roles WHERE oid = $3) "
+					"     OR $1 IS NULL AND pg_has_role($3, d.owner::oid, 'USAGE') "
+					"     OR d.id = $1)",
+					3, types, values, nulls, false, 0);
+	n = SPI_processed;
+	SPI_finish();
+	if (n > 0)
+		worker_wake_delivery();
+	PG_RETURN_INT64((int64) n);
 }
