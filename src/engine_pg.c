@@ -12,6 +12,10 @@
  *	  apply; the aggregate is parallel-safe, with combine, serialise and
  *	  deserialise functions, so parallel query can use more cores.
  *
+ *	  tripl._engine_agg_rows(config bytea, ROW(ts, ...)) is the same engine
+ *	  in a form Citus pushes down to the shards (a real state type,
+ *	  tripl.engine_state, see "The distributable form" below).
+ *
  *	  Argument types are read once, at the first row: timestamps
  *	  (timestamptz, timestamp, date); measures as int2/int4/int8/float4/
  *	  float8/numeric (numeric is decoded from its digits when the value is
