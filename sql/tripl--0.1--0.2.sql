@@ -5,6 +5,8 @@
 --   the metric's owner, tripl_admin and members of the new role
 --   tripl_reader.  Collection state (with its error texts) is readable by
 --   the owner and tripl_admin; the run log by tripl_admin only.
+-- * The C engine's aggregate in a form Citus distributes
+--   (tripl._engine_agg_rows with the state type tripl.engine_state).
 
 \echo Use "ALTER EXTENSION tripl UPDATE TO '0.2'" to load this file. \quit
 
@@ -96,3 +98,35 @@ COMMENT ON FUNCTION tripl.retry_deliveries(text) IS
     'Dead deliveries of the destination (NULL: of every destination the caller owns) become pending again; returns how many';
 REVOKE ALL ON FUNCTION tripl.retry_deliveries(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tripl.retry_deliveries(text) TO tripl_admin;
+
+-- The same engine in a form Citus distributes (a real state type with a
+-- text form, the columns as one ROW(...)): collection uses it when the
+-- database has Citus, so that each shard computes a partial state and the
+-- coordinator only merges states.  Internal, like tripl._engine_agg.
+CREATE TYPE tripl.engine_state;
+CREATE FUNCTION tripl._engine_state_in(cstring) RETURNS tripl.engine_state
+    AS 'MODULE_PATHNAME', 'tripl_engine_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_state_out(tripl.engine_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'tripl_engine_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE tripl.engine_state (
+    INPUT = tripl._engine_state_in,
+    OUTPUT = tripl._engine_state_out,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = int4,
+    STORAGE = extended);
+COMMENT ON TYPE tripl.engine_state IS
+    'Internal: a partial state of the C aggregation engine (text form: base64 of its serialised image)';
+CREATE FUNCTION tripl._engine_rows_trans(tripl.engine_state, bytea, record) RETURNS tripl.engine_state
+    AS 'MODULE_PATHNAME', 'tripl_engine_rows_trans' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_rows_combine(tripl.engine_state, tripl.engine_state) RETURNS tripl.engine_state
+    AS 'MODULE_PATHNAME', 'tripl_engine_rows_combine' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_rows_final(tripl.engine_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'tripl_engine_rows_final' LANGUAGE C PARALLEL SAFE;
+CREATE AGGREGATE tripl._engine_agg_rows(bytea, record) (
+    SFUNC = tripl._engine_rows_trans,
+    STYPE = tripl.engine_state,
+    FINALFUNC = tripl._engine_rows_final,
+    COMBINEFUNC = tripl._engine_rows_combine,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
+    'Internal: the C aggregation engine in its distributable form (Citus)';

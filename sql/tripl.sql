@@ -645,6 +645,38 @@ CREATE AGGREGATE tripl._engine_agg(bytea, VARIADIC "any") (
 COMMENT ON AGGREGATE tripl._engine_agg(bytea, VARIADIC "any") IS
     'Internal: the C aggregation engine used by collection';
 
+-- The same engine in a form Citus distributes (a real state type with a
+-- text form, the columns as one ROW(...)): collection uses it when the
+-- database has Citus, so that each shard computes a partial state and the
+-- coordinator only merges states.  Internal, like tripl._engine_agg.
+CREATE TYPE tripl.engine_state;
+CREATE FUNCTION tripl._engine_state_in(cstring) RETURNS tripl.engine_state
+    AS 'MODULE_PATHNAME', 'tripl_engine_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_state_out(tripl.engine_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'tripl_engine_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE tripl.engine_state (
+    INPUT = tripl._engine_state_in,
+    OUTPUT = tripl._engine_state_out,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = int4,
+    STORAGE = extended);
+COMMENT ON TYPE tripl.engine_state IS
+    'Internal: a partial state of the C aggregation engine (text form: base64 of its serialised image)';
+CREATE FUNCTION tripl._engine_rows_trans(tripl.engine_state, bytea, record) RETURNS tripl.engine_state
+    AS 'MODULE_PATHNAME', 'tripl_engine_rows_trans' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_rows_combine(tripl.engine_state, tripl.engine_state) RETURNS tripl.engine_state
+    AS 'MODULE_PATHNAME', 'tripl_engine_rows_combine' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION tripl._engine_rows_final(tripl.engine_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'tripl_engine_rows_final' LANGUAGE C PARALLEL SAFE;
+CREATE AGGREGATE tripl._engine_agg_rows(bytea, record) (
+    SFUNC = tripl._engine_rows_trans,
+    STYPE = tripl.engine_state,
+    FINALFUNC = tripl._engine_rows_final,
+    COMBINEFUNC = tripl._engine_rows_combine,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
+    'Internal: the C aggregation engine in its distributable form (Citus)';
+
 CREATE FUNCTION tripl.explain_metric(name text) RETURNS text
     AS 'MODULE_PATHNAME', 'tripl_explain_metric' LANGUAGE C STABLE;
 COMMENT ON FUNCTION tripl.explain_metric(text) IS

@@ -248,19 +248,22 @@ aggsql_operands_query(const AggSource *src, int64 width_us,
  * its configuration as $3.  Arguments: the time column, the filters (or
  * one ARRAY[...] of them, with filter_array), the measures (cast to float8 unless measure_native[i]), the distinct keys,
  * then the breakdown values (text columns as they are, when group_raw[i]:
- * the engine keeps their first characters itself).
+ * the engine keeps their first characters itself).  With rows, the
+ * distributable form instead: tripl._engine_agg_rows($3, ROW(columns...)).
  */
 char *
 aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List *measures,
 					const bool *measure_native, List *keys, List *groups,
-					const bool *group_raw)
+					const bool *group_raw, bool rows)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 	int			i = 0;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT tripl._engine_agg($3, _src.%s", quote_identifier(src->ts_column));
+	/* the distributable form takes the columns as one ROW(...) */
+	appendStringInfo(&buf, rows ? "SELECT tripl._engine_agg_rows($3, ROW(_src.%s" : "SELECT tripl._engine_agg($3, _src.%s",
+					 quote_identifier(src->ts_column));
 	/* filters are parenthesised fragments ending in a newline and ")" */
 	if (filter_array && filters != NIL)
 	{
@@ -301,7 +304,7 @@ aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List
 		else
 			appendStringInfoString(&buf, group_value_expr(lfirst(lc)));
 	}
-	appendStringInfoString(&buf, ")\nFROM ");
+	appendStringInfoString(&buf, rows ? "))\nFROM " : ")\nFROM ");
 	aggsql_append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s", aggsql_window_clause(src));
 	return buf.data;

@@ -66,7 +66,7 @@ extern char *aggsql_sql_metric_query(const AggSource *src, int64 width_us,
 									 const char *value_column);
 extern char *aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List *measures,
 								 const bool *measure_native, List *keys, List *groups,
-								 const bool *group_raw);
+								 const bool *group_raw, bool rows);
 extern char *aggsql_time_range(const AggSource *src, int64 from, int64 to);
 extern void aggsql_append_filters(StringInfo buf, List *fragments);
 

@@ -16,6 +16,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -117,6 +118,17 @@ slot_column_type(SourceSlot *slot, const char *column)
 			return c->native_type;
 	}
 	return NULL;
+}
+
+/*
+ * Does this database have Citus?  Then engine statements take the
+ * aggregate's distributable form (tripl._engine_agg_rows), which Citus
+ * pushes down to the shards; a local source pays a little for the ROW.
+ */
+static bool
+slot_engine_rows(void)
+{
+	return OidIsValid(get_extension_oid("citus", true));
 }
 
 /* May the engine compute this slot?  Distinct keys need exact types. */
@@ -370,7 +382,8 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	slot->chunk_from = chunk.from;
 	slot->chunk_nbuckets = spec.nbuckets;
 	slot->nbreakdowns = spec.nbreakdowns;
-	slot->sql = aggsql_engine_query(&slot->src, generic, filter_array, measures, native, keys, groups, raw);
+	slot->sql = aggsql_engine_query(&slot->src, generic, filter_array, measures, native, keys, groups, raw,
+								   slot_engine_rows());
 }
 
 /* Read an engine result into the slot (in the chunk's context) */

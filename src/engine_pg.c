@@ -12,6 +12,10 @@
  *	  apply; the aggregate is parallel-safe, with combine, serialise and
  *	  deserialise functions, so parallel query can use more cores.
  *
+ *	  tripl._engine_agg_rows(config bytea, ROW(ts, ...)) is the same engine
+ *	  in a form Citus pushes down to the shards (a real state type,
+ *	  tripl.engine_state, see "The distributable form" below).
+ *
  *	  Argument types are read once, at the first row: timestamps
  *	  (timestamptz, timestamp, date); measures as int2/int4/int8/float4/
  *	  float8/numeric (numeric is decoded from its digits when the value is
@@ -27,7 +31,9 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/base64.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -37,10 +43,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/expandeddatum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "engine_pg.h"
 #include "guc.h"
@@ -51,6 +59,11 @@ TRIPL_SQL_FUNCTION(tripl_engine_final);
 TRIPL_SQL_FUNCTION(tripl_engine_combine);
 TRIPL_SQL_FUNCTION(tripl_engine_serialize);
 TRIPL_SQL_FUNCTION(tripl_engine_deserialize);
+TRIPL_SQL_FUNCTION(tripl_engine_rows_trans);
+TRIPL_SQL_FUNCTION(tripl_engine_rows_combine);
+TRIPL_SQL_FUNCTION(tripl_engine_rows_final);
+TRIPL_SQL_FUNCTION(tripl_engine_state_in);
+TRIPL_SQL_FUNCTION(tripl_engine_state_out);
 
 /* The C engine's memory limit in bytes (tripl.engine_memory_limit) */
 size_t
@@ -706,16 +719,17 @@ state_start_engine(EngineAggState *st)
 /*
  * Check the argument types once: filters are booleans, and distinct keys
  * are compared byte by byte, which only deterministic collations allow.
+ * types[] and colls[] are per column (time, filters, measures, keys,
+ * groups); colls may be NULL when unknown.
  */
 static void
-check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
+check_arguments(EngineAggState *st, const Oid *types, const Oid *colls)
 {
-	Aggref	   *aggref = AggGetAggref(fcinfo);
 	int			i;
 
 	for (i = 0; i < st->nfargs; i++)
 	{
-		if (get_fn_expr_argtype(fcinfo->flinfo, 3 + i) != (st->filter_array ? BOOLARRAYOID : BOOLOID))
+		if (types[1 + i] != (st->filter_array ? BOOLARRAYOID : BOOLOID))
 			elog(ERROR, "tripl engine: filter %d is not a boolean", i + 1);
 	}
 	for (i = 0; i < st->ntg; i++)
@@ -727,26 +741,17 @@ check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
 	}
 	for (i = 0; i < st->spec.ngroups; i++)
 	{
-		Oid			type = get_fn_expr_argtype(fcinfo->flinfo,
-											   3 + st->nfargs + st->spec.nmeasures +
-											   st->spec.nkeys + i);
+		Oid			type = types[1 + st->nfargs + st->spec.nmeasures + st->spec.nkeys + i];
 
 		if (type != TEXTOID && type != VARCHAROID)
 			elog(ERROR, "tripl engine: breakdown value %d is not text", i + 1);
 	}
-	if (aggref == NULL)
+	if (colls == NULL)
 		return;
 	for (i = 0; i < st->spec.nkeys; i++)
 	{
-		/* aggref->args has no state argument: config, ts, filters, ... */
-		int			arg = 2 + st->nfargs + st->spec.nmeasures + i;
-		TargetEntry *te;
-		Oid			coll;
+		Oid			coll = colls[1 + st->nfargs + st->spec.nmeasures + i];
 
-		if (arg >= list_length(aggref->args))
-			break;
-		te = list_nth(aggref->args, arg);
-		coll = exprCollation((Node *) te->expr);
 		if (OidIsValid(coll) && !get_collation_isdeterministic(coll))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -756,9 +761,32 @@ check_arguments(FunctionCallInfo fcinfo, EngineAggState *st)
 	}
 }
 
+/* Read the column types (and check them) from per-column arrays, once */
+static void
+state_set_types(EngineAggState *st, const Oid *types, const Oid *colls)
+{
+	int			arg = 1 + st->nfargs;
+	int			i;
+
+	st->ts_type = types[0];
+	for (i = 0; i < st->spec.nmeasures; i++)
+		st->measure_types[i] = types[arg++];
+	for (i = 0; i < st->spec.nkeys; i++)
+		st->key_types[i] = types[arg++];
+	check_arguments(st, types, colls);
+	st->types_known = true;
+}
+
+/* The number of columns a configuration expects */
+static int
+state_ncolumns(const EngineAggState *st)
+{
+	return 1 + st->nfargs + st->spec.nmeasures + st->spec.nkeys + st->spec.ngroups;
+}
+
 /* The generic filters of a row from their bool[] argument (NULL: false) */
 static void
-read_filter_array(FunctionCallInfo fcinfo, int arg, EngineAggState *st)
+read_filter_array(NullableDatum arg, EngineAggState *st)
 {
 	ArrayType  *a;
 	Datum	   *elems;
@@ -766,9 +794,9 @@ read_filter_array(FunctionCallInfo fcinfo, int arg, EngineAggState *st)
 	int			n;
 	int			i;
 
-	if (PG_ARGISNULL(arg))
+	if (arg.isnull)
 		elog(ERROR, "tripl engine: the filter array is NULL");
-	a = PG_GETARG_ARRAYTYPE_P(arg);
+	a = DatumGetArrayTypeP(arg.value);
 	if (ARR_NDIM(a) != 1 || ARR_ELEMTYPE(a) != BOOLOID)
 		elog(ERROR, "tripl engine: the filter array does not match the configuration");
 	deconstruct_array(a, BOOLOID, 1, true, TYPALIGN_CHAR, &elems, &nulls, &n);
@@ -832,59 +860,36 @@ threshold_filters(EngineAggState *st)
 	}
 }
 
-/* SQL: transition function, one call per row */
-Datum
-tripl_engine_trans(PG_FUNCTION_ARGS)
+/*
+ * Add one row to a state: cols[] are its columns (time, filters, measures,
+ * keys, groups); the engine grows in cxt.
+ */
+static void
+state_add_row(EngineAggState *st, const NullableDatum *cols, MemoryContext cxt)
 {
-	MemoryContext aggcxt = agg_context(fcinfo);
-	EngineAggState *st = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
 	MemoryContext old;
 	EngineRow	row;
 	int			arg;
 	int			i;
 	char		errbuf[256];
 
-	if (st == NULL)
-	{
-		if (PG_ARGISNULL(1))
-			elog(ERROR, "tripl engine: the configuration must not be NULL");
-		old = MemoryContextSwitchTo(aggcxt);
-		st = palloc0(sizeof(EngineAggState));
-		decode_config(DatumGetByteaPCopy(PG_GETARG_DATUM(1)), st);
-		if (PG_NARGS() != 3 + st->nfargs + st->spec.nmeasures + st->spec.nkeys + st->spec.ngroups)
-			elog(ERROR, "tripl engine: %d arguments do not match the configuration", PG_NARGS());
-		state_start_engine(st);
-		MemoryContextSwitchTo(old);
-	}
-	if (!st->types_known)
-	{
-		st->ts_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
-		arg = 3 + st->nfargs;
-		for (i = 0; i < st->spec.nmeasures; i++)
-			st->measure_types[i] = get_fn_expr_argtype(fcinfo->flinfo, arg++);
-		for (i = 0; i < st->spec.nkeys; i++)
-			st->key_types[i] = get_fn_expr_argtype(fcinfo->flinfo, arg++);
-		check_arguments(fcinfo, st);
-		st->types_known = true;
-	}
-
-	if (PG_ARGISNULL(2) || !row_time(PG_GETARG_DATUM(2), st->ts_type, &row.ts))
-		PG_RETURN_POINTER(st);
-	arg = 3;
+	if (cols[0].isnull || !row_time(cols[0].value, st->ts_type, &row.ts))
+		return;
+	arg = 1;
 	if (!st->filter_array)
 	{
 		for (i = 0; i < st->ngeneric; i++, arg++)
-			st->generic[i] = !PG_ARGISNULL(arg) && PG_GETARG_BOOL(arg);
+			st->generic[i] = !cols[arg].isnull && DatumGetBool(cols[arg].value);
 	}
 	else if (st->ngeneric > 0)
 	{
-		read_filter_array(fcinfo, arg, st);
+		read_filter_array(cols[arg], st);
 		arg++;
 	}
 	for (i = 0; i < st->spec.nmeasures; i++, arg++)
 	{
-		st->measure_null[i] = PG_ARGISNULL(arg);
-		st->measure_datums[i] = PG_GETARG_DATUM(arg);
+		st->measure_null[i] = cols[arg].isnull;
+		st->measure_datums[i] = cols[arg].value;
 		st->measures[i] = st->measure_null[i] ? 0.0 : measure_value(st->measure_datums[i], st->measure_types[i]);
 	}
 	if (st->nthr == 0)
@@ -893,18 +898,18 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 		threshold_filters(st);
 	for (i = 0; i < st->spec.nkeys; i++, arg++)
 	{
-		if (PG_ARGISNULL(arg))
+		if (cols[arg].isnull)
 			st->keys[i].isnull = true;
 		else
-			key_value(PG_GETARG_DATUM(arg), st->key_types[i], &st->keys[i]);
+			key_value(cols[arg].value, st->key_types[i], &st->keys[i]);
 	}
 	for (i = 0; i < st->spec.ngroups; i++, arg++)
 	{
-		if (PG_ARGISNULL(arg))
+		if (cols[arg].isnull)
 			st->groups[i].isnull = true;
 		else
 		{
-			struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(arg));
+			struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(cols[arg].value);
 			const char *data = VARDATA_ANY(v);
 			int			len = VARSIZE_ANY_EXHDR(v);
 
@@ -922,7 +927,7 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 	row.measure_null = st->measure_null;
 	row.keys = st->keys;
 	row.groups = st->groups;
-	old = MemoryContextSwitchTo(aggcxt);
+	old = MemoryContextSwitchTo(cxt);
 	if (!engine_add(st->engine, &row, errbuf, sizeof(errbuf)))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -930,6 +935,54 @@ tripl_engine_trans(PG_FUNCTION_ARGS)
 				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
 	MemoryContextSwitchTo(old);
 	check_engine_memory(st->engine);
+}
+
+/* A new state for a configuration (in cxt) */
+static EngineAggState *
+state_create(Datum config, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	EngineAggState *st = palloc0(sizeof(EngineAggState));
+
+	decode_config(DatumGetByteaPCopy(config), st);
+	state_start_engine(st);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* SQL: transition function, one call per row */
+Datum
+tripl_engine_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	EngineAggState *st = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
+
+	if (st == NULL)
+	{
+		if (PG_ARGISNULL(1))
+			elog(ERROR, "tripl engine: the configuration must not be NULL");
+		st = state_create(PG_GETARG_DATUM(1), aggcxt);
+		if (PG_NARGS() != 2 + state_ncolumns(st))
+			elog(ERROR, "tripl engine: %d arguments do not match the configuration", PG_NARGS());
+	}
+	if (!st->types_known)
+	{
+		Aggref	   *aggref = AggGetAggref(fcinfo);
+		int			n = PG_NARGS() - 2;
+		Oid		   *types = palloc(sizeof(Oid) * n);
+		Oid		   *colls = aggref ? palloc0(sizeof(Oid) * n) : NULL;
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			types[i] = get_fn_expr_argtype(fcinfo->flinfo, 2 + i);
+			/* aggref->args has no state argument: config, then the columns */
+			if (colls && 1 + i < list_length(aggref->args))
+				colls[i] = exprCollation((Node *) ((TargetEntry *) list_nth(aggref->args, 1 + i))->expr);
+		}
+		state_set_types(st, types, colls);
+	}
+	state_add_row(st, &fcinfo->args[2], aggcxt);
 	PG_RETURN_POINTER(st);
 }
 
@@ -957,37 +1010,31 @@ tripl_engine_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-/* SQL: serialise a partial state: its configuration, then the engine image */
-Datum
-tripl_engine_serialize(PG_FUNCTION_ARGS)
+/* A state's flat image: its configuration, then the engine image */
+static bytea *
+state_flatten(const EngineAggState *st)
 {
-	EngineAggState *st = (EngineAggState *) PG_GETARG_POINTER(0);
 	char	   *image;
 	size_t		len;
 	int32		clen = VARSIZE_ANY(st->config);
 	bytea	   *out;
 	char	   *p;
 
-	(void) agg_context(fcinfo);
 	engine_serialize(st->engine, &image, &len);
-	out = palloc(VARHDRSZ + sizeof(int32) + clen + len);
+	out = palloc_extended(VARHDRSZ + sizeof(int32) + clen + len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, VARHDRSZ + sizeof(int32) + clen + len);
 	p = VARDATA(out);
 	memcpy(p, &clen, sizeof(int32));
 	memcpy(p + sizeof(int32), st->config, clen);
 	memcpy(p + sizeof(int32) + clen, image, len);
 	core_free(image);
-	PG_RETURN_BYTEA_P(out);
+	return out;
 }
 
-/* SQL: deserialise a partial state */
-Datum
-tripl_engine_deserialize(PG_FUNCTION_ARGS)
+/* A state from its flat image (allocations in cxt) */
+static EngineAggState *
+state_from_flat(const char *p, size_t len, MemoryContext cxt)
 {
-	MemoryContext aggcxt = agg_context(fcinfo);
-	bytea	   *in = PG_GETARG_BYTEA_PP(0);
-	const char *p = VARDATA_ANY(in);
-	size_t		len = VARSIZE_ANY_EXHDR(in);
 	int32		clen;
 	EngineAggState *st;
 	MemoryContext old;
@@ -998,12 +1045,14 @@ tripl_engine_deserialize(PG_FUNCTION_ARGS)
 	memcpy(&clen, p, sizeof(int32));
 	if (clen < VARHDRSZ || (size_t) clen > len - sizeof(int32))
 		elog(ERROR, "tripl engine: malformed partial state");
-	old = MemoryContextSwitchTo(aggcxt);
+	old = MemoryContextSwitchTo(cxt);
 	st = palloc0(sizeof(EngineAggState));
 	{
 		bytea	   *config = palloc(clen);
 
 		memcpy(config, p + sizeof(int32), clen);
+		if (VARSIZE_ANY(config) != (Size) clen)
+			elog(ERROR, "tripl engine: malformed partial state");
 		decode_config(config, st);
 	}
 	st->engine = engine_deserialize(&st->spec, p + sizeof(int32) + clen, len - sizeof(int32) - clen,
@@ -1011,17 +1060,36 @@ tripl_engine_deserialize(PG_FUNCTION_ARGS)
 	if (st->engine == NULL)
 		elog(ERROR, "tripl engine: %s", errbuf);
 	MemoryContextSwitchTo(old);
-	PG_RETURN_POINTER(st);
+	return st;
+}
+
+/* SQL: serialise a partial state: its configuration, then the engine image */
+Datum
+tripl_engine_serialize(PG_FUNCTION_ARGS)
+{
+	EngineAggState *st = (EngineAggState *) PG_GETARG_POINTER(0);
+
+	(void) agg_context(fcinfo);
+	PG_RETURN_BYTEA_P(state_flatten(st));
+}
+
+/* SQL: deserialise a partial state */
+Datum
+tripl_engine_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	bytea	   *in = PG_GETARG_BYTEA_PP(0);
+
+	PG_RETURN_POINTER(state_from_flat(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in), aggcxt));
 }
 
 /*
- * SQL: final function: per operand per bucket the value (NaN for a gap),
- * then per breakdown its rows, as bytea.
+ * A state's result: per operand per bucket the value (NaN for a gap), then
+ * per breakdown its rows, as bytea.
  */
-Datum
-tripl_engine_final(PG_FUNCTION_ARGS)
+static bytea *
+state_result(EngineAggState *st)
 {
-	EngineAggState *st = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
 	StringInfoData b;
 	double	   *vals;
 	int			i;
@@ -1029,9 +1097,6 @@ tripl_engine_final(PG_FUNCTION_ARGS)
 	char		errbuf[256];
 	bytea	   *out;
 
-	(void) agg_context(fcinfo);
-	if (st == NULL)
-		PG_RETURN_NULL();
 	elog(DEBUG1, "tripl engine: %d buckets, %d operands, %d breakdowns, %zu bytes of state",
 		 st->spec.nbuckets, st->spec.nops, st->spec.nbreakdowns, engine_memory(st->engine));
 	initStringInfo(&b);
@@ -1068,6 +1133,309 @@ tripl_engine_final(PG_FUNCTION_ARGS)
 	out = palloc(VARHDRSZ + b.len);
 	SET_VARSIZE(out, VARHDRSZ + b.len);
 	memcpy(VARDATA(out), b.data, b.len);
+	return out;
+}
+
+/* SQL: final function (see state_result) */
+Datum
+tripl_engine_final(PG_FUNCTION_ARGS)
+{
+	EngineAggState *st = PG_ARGISNULL(0) ? NULL : (EngineAggState *) PG_GETARG_POINTER(0);
+
+	(void) agg_context(fcinfo);
+	if (st == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(state_result(st));
+}
+
+/*--------------------------------------------------------------------
+ * The distributable form: tripl._engine_agg_rows(config bytea, record)
+ *
+ * The same engine with a real state type, tripl.engine_state, so that
+ * Citus pushes it down (it distributes a custom aggregate only when its
+ * state type is not a pseudo-type, and ships partial states as text
+ * through the type's output and input functions).  The columns come as
+ * one ROW(ts, filters..., measures..., keys..., groups...): their types
+ * and collations are read from the row's descriptor, as Citus calls the
+ * transition function without fn_expr.  The state is an expanded object
+ * in a child of the aggregate context, updated in place (no per-row
+ * copying); PostgreSQL flattens it to the serialised image (configuration
+ * and engine image) only when it must store or ship it.
+ *--------------------------------------------------------------------
+ */
+
+/* The expanded form of tripl.engine_state */
+typedef struct EngineExpanded
+{
+	ExpandedObjectHeader hdr;
+	EngineAggState *st;
+	bytea	   *flat;			/* the flat image while unchanged, or NULL */
+	/* deforming the row argument */
+	TupleDesc	rowdesc;
+	Datum	   *rowvals;
+	bool	   *rownulls;
+	NullableDatum *rowcols;
+} EngineExpanded;
+
+static Size ee_get_flat_size(ExpandedObjectHeader *eohptr);
+static void ee_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_size);
+
+static const ExpandedObjectMethods ee_methods = {
+	ee_get_flat_size,
+	ee_flatten_into
+};
+
+/* The flat image's size (computed once while the state is unchanged) */
+static Size
+ee_get_flat_size(ExpandedObjectHeader *eohptr)
+{
+	EngineExpanded *ee = (EngineExpanded *) eohptr;
+
+	if (ee->flat == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ee->hdr.eoh_context);
+
+		ee->flat = state_flatten(ee->st);
+		MemoryContextSwitchTo(old);
+	}
+	return VARSIZE(ee->flat);
+}
+
+/* Write the flat image */
+static void
+ee_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
+{
+	EngineExpanded *ee = (EngineExpanded *) eohptr;
+
+	if (ee->flat == NULL || allocated_size != VARSIZE(ee->flat))
+		elog(ERROR, "tripl engine: flattening a state of unknown size");
+	memcpy(result, ee->flat, allocated_size);
+}
+
+/* A new, empty expanded state in its own child of parent */
+static EngineExpanded *
+ee_new(MemoryContext parent)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "tripl engine state", ALLOCSET_DEFAULT_SIZES);
+	EngineExpanded *ee = MemoryContextAllocZero(cxt, sizeof(EngineExpanded));
+
+	EOH_init_header(&ee->hdr, &ee_methods, cxt);
+	return ee;
+}
+
+/* Is a datum one of our expanded states? */
+static EngineExpanded *
+ee_of(Datum d)
+{
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(d)))
+	{
+		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
+
+		if (eoh->eoh_methods == &ee_methods)
+			return (EngineExpanded *) eoh;
+	}
+	return NULL;
+}
+
+/* A read/write expanded copy of a state datum (flat or expanded), in aggcxt */
+static EngineExpanded *
+ee_copy(Datum d, MemoryContext aggcxt)
+{
+	EngineExpanded *ee = ee_new(aggcxt);
+	bytea	   *flat = DatumGetByteaP(d);	/* flattens an expanded state */
+
+	ee->st = state_from_flat(VARDATA(flat), VARSIZE(flat) - VARHDRSZ, ee->hdr.eoh_context);
+	if ((Pointer) flat != DatumGetPointer(d))
+		pfree(flat);
+	return ee;
+}
+
+/*
+ * The state to update: the argument itself when it is our read/write
+ * expanded object living in the aggregate context, else a copy.
+ */
+static EngineExpanded *
+ee_writable(Datum d, MemoryContext aggcxt)
+{
+	EngineExpanded *ee = ee_of(d);
+
+	if (ee != NULL && VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
+		MemoryContextGetParent(ee->hdr.eoh_context) == aggcxt)
+	{
+		if (ee->flat != NULL)
+		{
+			pfree(ee->flat);
+			ee->flat = NULL;
+		}
+		return ee;
+	}
+	return ee_copy(d, aggcxt);
+}
+
+/* The state to read: the expanded object, or one decoded in cxt */
+static EngineAggState *
+ee_read(Datum d, MemoryContext cxt)
+{
+	EngineExpanded *ee = ee_of(d);
+	bytea	   *flat;
+
+	if (ee != NULL)
+		return ee->st;
+	flat = DatumGetByteaPP(d);
+	return state_from_flat(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat), cxt);
+}
+
+/* Read the row argument's descriptor (types, collations) once */
+static void
+ee_row_types(EngineExpanded *ee, HeapTupleHeader rec)
+{
+	EngineAggState *st = ee->st;
+	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec), HeapTupleHeaderGetTypMod(rec));
+	MemoryContext old = MemoryContextSwitchTo(ee->hdr.eoh_context);
+	int			n = desc->natts;
+	Oid		   *types = palloc(sizeof(Oid) * (n + 1));
+	Oid		   *colls = palloc(sizeof(Oid) * (n + 1));
+	int			i;
+
+	if (n != state_ncolumns(st))
+	{
+		ReleaseTupleDesc(desc);
+		elog(ERROR, "tripl engine: %d columns do not match the configuration", n);
+	}
+	for (i = 0; i < n; i++)
+	{
+		types[i] = TupleDescAttr(desc, i)->atttypid;
+		colls[i] = TupleDescAttr(desc, i)->attcollation;
+	}
+	ee->rowdesc = CreateTupleDescCopy(desc);
+	ReleaseTupleDesc(desc);
+	ee->rowvals = palloc(sizeof(Datum) * (n + 1));
+	ee->rownulls = palloc(sizeof(bool) * (n + 1));
+	ee->rowcols = palloc(sizeof(NullableDatum) * (n + 1));
+	MemoryContextSwitchTo(old);
+	if (!st->types_known)
+		state_set_types(st, types, colls);
+}
+
+/* SQL: transition function of _engine_agg_rows, one call per row */
+Datum
+tripl_engine_rows_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	EngineExpanded *ee;
+	HeapTupleHeader rec;
+	HeapTupleData tup;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+	{
+		if (PG_ARGISNULL(1))
+			elog(ERROR, "tripl engine: the configuration must not be NULL");
+		ee = ee_new(aggcxt);
+		ee->st = state_create(PG_GETARG_DATUM(1), ee->hdr.eoh_context);
+	}
+	else
+		ee = ee_writable(PG_GETARG_DATUM(0), aggcxt);
+	if (PG_ARGISNULL(2))
+		elog(ERROR, "tripl engine: the row of columns must not be NULL");
+	rec = PG_GETARG_HEAPTUPLEHEADER(2);
+	if (ee->rowdesc == NULL)
+		ee_row_types(ee, rec);
+	if (HeapTupleHeaderGetNatts(rec) != ee->rowdesc->natts)
+		elog(ERROR, "tripl engine: the row of columns changed shape");
+	tup.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = rec;
+	heap_deform_tuple(&tup, ee->rowdesc, ee->rowvals, ee->rownulls);
+	for (i = 0; i < ee->rowdesc->natts; i++)
+	{
+		ee->rowcols[i].value = ee->rowvals[i];
+		ee->rowcols[i].isnull = ee->rownulls[i];
+	}
+	state_add_row(ee->st, ee->rowcols, ee->hdr.eoh_context);
+	PG_RETURN_DATUM(EOHPGetRWDatum(&ee->hdr));
+}
+
+/* SQL: combine two partial states (shards, parallel workers) */
+Datum
+tripl_engine_rows_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo);
+	EngineExpanded *a;
+	EngineAggState *b;
+	MemoryContext tmp;
+	MemoryContext old;
+	char		errbuf[256];
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(EOHPGetRWDatum(&ee_writable(PG_GETARG_DATUM(0), aggcxt)->hdr));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(EOHPGetRWDatum(&ee_copy(PG_GETARG_DATUM(1), aggcxt)->hdr));
+	a = ee_writable(PG_GETARG_DATUM(0), aggcxt);
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "tripl engine partial state", ALLOCSET_DEFAULT_SIZES);
+	b = ee_read(PG_GETARG_DATUM(1), tmp);
+	old = MemoryContextSwitchTo(a->hdr.eoh_context);
+	if (!engine_merge(a->st->engine, b->engine, errbuf, sizeof(errbuf)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("collection query %s", errbuf)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	check_engine_memory(a->st->engine);
+	PG_RETURN_DATUM(EOHPGetRWDatum(&a->hdr));
+}
+
+/* SQL: final function of _engine_agg_rows (see state_result) */
+Datum
+tripl_engine_rows_final(PG_FUNCTION_ARGS)
+{
+	(void) agg_context(fcinfo);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(state_result(ee_read(PG_GETARG_DATUM(0), CurrentMemoryContext)));
+}
+
+/* SQL: tripl.engine_state's text form: base64 of the flat image */
+Datum
+tripl_engine_state_out(PG_FUNCTION_ARGS)
+{
+	bytea	   *flat = PG_GETARG_BYTEA_PP(0);	/* flattens an expanded state */
+	int			len = VARSIZE_ANY_EXHDR(flat);
+	int			cap = pg_b64_enc_len(len) + 1;
+	char	   *out = palloc_extended(cap, MCXT_ALLOC_HUGE);
+	int			n = pg_b64_encode(VARDATA_ANY(flat), len, out, cap);
+
+	if (n < 0)
+		elog(ERROR, "tripl engine: could not encode a state");
+	out[n] = '\0';
+	PG_RETURN_CSTRING(out);
+}
+
+/*
+ * SQL: tripl.engine_state from its text form.  Only the base64 is checked
+ * here: every function reading a state decodes it with full checks
+ * (state_from_flat), so decoding it here too would only double the
+ * coordinator's work.
+ */
+Datum
+tripl_engine_state_in(PG_FUNCTION_ARGS)
+{
+	char	   *text = PG_GETARG_CSTRING(0);
+	int			len = strlen(text);
+	int			cap = pg_b64_dec_len(len);
+	bytea	   *out = palloc_extended(VARHDRSZ + cap, MCXT_ALLOC_HUGE);
+	int			n = pg_b64_decode(text, len, VARDATA(out), cap);
+
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type tripl.engine_state")));
+	SET_VARSIZE(out, VARHDRSZ + n);
 	PG_RETURN_BYTEA_P(out);
 }
 

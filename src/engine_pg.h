@@ -5,6 +5,8 @@
  *	  tripl._engine_agg(config bytea, VARIADIC "any") computes every operand
  *	  (and breakdown) of a source over one scan, with the bucket as an array
  *	  index.  The configuration and the result travel as bytea.
+ *	  tripl._engine_agg_rows(config bytea, record) is its distributable
+ *	  form (state type tripl.engine_state), used when the database has Citus.
  *
  *-------------------------------------------------------------------------
  */

@@ -46,6 +46,14 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
                   p.proparallel, p.proconfig, p.proacl, p.prorettype::regtype, md5(p.prosrc))
     FROM pg_proc p JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
     UNION ALL
+    SELECT format('type %s input=%s output=%s len=%s align=%s storage=%s', t.oid::regtype, t.typinput, t.typoutput,
+                  t.typlen, t.typalign, t.typstorage)
+    FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
+    UNION ALL
+    SELECT format('aggregate %s sfunc=%s stype=%s final=%s combine=%s serial=%s deserial=%s', a.aggfnoid::regprocedure,
+                  a.aggtransfn, a.aggtranstype::regtype, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn)
+    FROM pg_aggregate a JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = a.aggfnoid
+    UNION ALL
     SELECT format('schema acl %s', n.nspacl) FROM pg_namespace n WHERE n.nspname = 'tripl'
     UNION ALL
     SELECT format('config %s', x::regclass) FROM pg_extension e, unnest(e.extconfig) x WHERE e.extname = 'tripl'

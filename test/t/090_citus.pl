@@ -13,8 +13,9 @@
 #     the metric is collected again
 #   - workers started after the coordinator: the values are still right
 #
-# Pushdown of the C engine is not asserted (today Citus gathers the rows to
-# the coordinator; issue 19): test/bench/citus.sh measures it.
+#   - pushdown: under the C engine the coordinator receives one partial
+#     engine state per shard and statement (EXPLAIN via auto_explain);
+#     test/bench/citus.sh measures times and bytes
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -107,7 +108,77 @@ foreach my $engine ('c', 'sql')
 		JOIN (SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00') AS b, count(DISTINCT user_id) AS c
 		      FROM events_plain GROUP BY 1) h ON h.b = v.bucket AND h.c = v.value WHERE m.name = 'd_users'}), '72',
 		"engine $engine: d_users equals a hand-written count(DISTINCT user_id) in all 72 buckets");
+	# the C engine's distributable form (used on both tables here) against
+	# the SQL path: every stored value and breakdown row
+	csql(q{CREATE TABLE c_values AS SELECT * FROM tripl.metric_values;
+		CREATE TABLE c_breakdowns AS SELECT * FROM tripl.metric_breakdowns}) if $engine eq 'c';
 }
+is(csql(q{SELECT count(*) FROM c_values c FULL JOIN tripl.metric_values s USING (metric_id, bucket)
+	WHERE c.value IS DISTINCT FROM s.value AND NOT coalesce(abs(c.value - s.value) <= 1e-12 * abs(s.value), false)}), '0',
+	'engine c (tripl._engine_agg_rows) and the SQL path store the same values');
+is(csql(q{SELECT count(*) FROM
+	(SELECT metric_id, breakdown_column, bucket, coalesce(breakdown_value, E'\\x01null') AS v, is_other, value FROM c_breakdowns) c
+	FULL JOIN (SELECT metric_id, breakdown_column, bucket, coalesce(breakdown_value, E'\\x01null') AS v, is_other, value
+	           FROM tripl.metric_breakdowns) s USING (metric_id, breakdown_column, bucket, v, is_other)
+	WHERE c.value IS DISTINCT FROM s.value AND NOT coalesce(abs(c.value - s.value) <= 1e-12 * abs(s.value), false)}), '0',
+	'engine c (tripl._engine_agg_rows) and the SQL path store the same breakdown rows');
+
+# 2b. Pushdown, C engine.  auto_explain (VERBOSE, nested statements, every
+# task) logs the plan of each statement collection runs, as it runs it ($3
+# is the real configuration).  Without ANALYZE: Citus cannot EXPLAIN
+# ANALYZE a pushed-down custom aggregate (its worker_partial_agg returns
+# cstring: "column has pseudo-type cstring"), so what the coordinator
+# receives is measured by running each shard task's query on its node.
+my ($out, $err) = ('', '');
+$coord->psql('postgres', qq{
+	SELECT citus_activate('d');
+	SET tripl.engine = c;
+	SET citus.explain_all_tasks = on;
+	LOAD 'auto_explain';
+	SET auto_explain.log_min_duration = 0;
+	SET auto_explain.log_verbose = on;
+	SET auto_explain.log_nested_statements = on;
+	SET auto_explain.log_level = notice;
+	SET client_min_messages = notice;
+	SELECT count(*) FROM tripl.collect($window)}, stdout => \$out, stderr => \$err);
+my %node_of = map { ($_->port => $_) } ($w1, $w2);
+my (@stmts, $cur);
+foreach my $line (split /\n/, $err)
+{
+	if ($line =~ /^Query Text: (.*)/)
+	{
+		$cur = ($1 =~ /_engine_agg/) ? { text => $1, tasks => [] } : undef;
+		push @stmts, $cur if $cur;
+		next;
+	}
+	next unless $cur;
+	$cur->{agg} = 1 if $line =~ /^Aggregate\s/;
+	$cur->{combine} = 1 if $line =~ /coord_combine_agg/;
+	$cur->{ntasks} = $1 if $line =~ /Task Count: (\d+)/;
+	push @{ $cur->{tasks} }, { query => $1 } if $line =~ /^\s+Query: (.*)/;
+	$cur->{tasks}[-1]{port} = $1 if $line =~ /^\s+Node: host=\S+ port=(\d+)/ && @{ $cur->{tasks} };
+}
+my ($bad, $rows_all, $bytes_all) = (0, 0, 0);
+foreach my $st (@stmts)
+{
+	my ($rows, $bytes) = (0, 0);
+	foreach my $task (@{ $st->{tasks} })
+	{
+		my ($n, $b) = split /\|/, sql($node_of{ $task->{port} },
+			"SELECT count(*), coalesce(sum(octet_length(q::text)), 0) FROM ($task->{query}) q");
+		$rows += $n;
+		$bytes += $b;
+		$bad++ unless $task->{query} =~ /worker_partial_agg/ && $task->{query} !~ /GROUP BY/;
+	}
+	$bad++ unless $st->{combine} && $st->{agg} && $st->{ntasks} == @{ $st->{tasks} };
+	$bad++ if $rows > 32;
+	$rows_all += $rows;
+	$bytes_all += $bytes;
+}
+diag(sprintf('engine c: %d engine statements; the coordinator receives %d rows, %d bytes of states', scalar @stmts, $rows_all, $bytes_all));
+ok(@stmts >= 2, 'engine c: collection ran its engine statements (' . scalar(@stmts) . ')');
+is($bad, 0, 'engine c: every engine statement is pushed down: the shards run worker_partial_agg, the coordinator coord_combine_agg');
+ok($rows_all > 0 && $rows_all <= 32 * @stmts, "engine c: the coordinator receives at most one partial state per shard and statement ($rows_all rows)");
 
 # 3. The scheduler on the coordinator collects the distributed source by
 # itself.  A mock clock (tripl.mock_now) just after the data; fresh metrics.
