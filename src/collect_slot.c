@@ -526,7 +526,7 @@ collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext 
 	run.width = width;
 	slot->error = subxact_run_message(slot_run_body, &run, &errcode);
 	slot->failed = (slot->error != NULL);
-	slot->timed_out = slot->failed && userquery_error_is_timeout();
+	slot->timed_out = slot->failed && userquery_is_time_limit(errcode, slot->error);
 
 	/*
 	 * Past the engine's memory limit, the slot is computed on the SQL path

@@ -74,12 +74,13 @@ engine_memory_limit_bytes(void)
 	return get_hash_memory_limit();
 }
 
-/* Refuse to grow an engine state past the memory limit */
+/*
+ * Refuse to grow an engine state past its memory limit (the state's copy of
+ * tripl.engine_memory_limit: this runs per row)
+ */
 static void
-check_engine_memory(const EngineState *engine)
+check_engine_memory(const EngineState *engine, size_t limit)
 {
-	size_t		limit = engine_memory_limit_bytes();
-
 	if (engine_memory(engine) > limit)
 		ereport(ERROR,
 				(errcode(ENGINE_MEMORY_ERRCODE),
@@ -122,6 +123,7 @@ typedef struct EngineAggState
 	EngineBreakdown *breakdowns;
 	bytea	   *config;			/* the raw config, for serialisation */
 	EngineState *engine;
+	size_t		memory_limit;	/* engine_memory_limit_bytes(), read once */
 	/* per-row scratch */
 	bool		types_known;
 	Oid			ts_type;
@@ -454,6 +456,7 @@ decode_config(bytea *config, EngineAggState *st)
 	st->groups = palloc0(sizeof(EngineValue) * (st->spec.ngroups + 1));
 	st->measure_types = palloc0(sizeof(Oid) * (st->spec.nmeasures + 1));
 	st->key_types = palloc0(sizeof(Oid) * (st->spec.nkeys + 1));
+	st->memory_limit = engine_memory_limit_bytes();
 }
 
 /* Measures tripl passes to the engine without a cast */
@@ -934,7 +937,7 @@ state_add_row(EngineAggState *st, const NullableDatum *cols, MemoryContext cxt)
 				 errmsg("collection query %s", errbuf),
 				 errhint("Nothing of this chunk was written.  Lower tripl.chunk_buckets or set breakdown_values_limit.")));
 	MemoryContextSwitchTo(old);
-	check_engine_memory(st->engine);
+	check_engine_memory(st->engine, st->memory_limit);
 }
 
 /* A new state for a configuration (in cxt) */
@@ -1006,7 +1009,7 @@ tripl_engine_combine(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("collection query %s", errbuf)));
 	MemoryContextSwitchTo(old);
-	check_engine_memory(a->engine);
+	check_engine_memory(a->engine, a->memory_limit);
 	PG_RETURN_POINTER(a);
 }
 
@@ -1386,7 +1389,7 @@ tripl_engine_rows_combine(PG_FUNCTION_ARGS)
 				 errmsg("collection query %s", errbuf)));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	check_engine_memory(a->st->engine);
+	check_engine_memory(a->st->engine, a->st->memory_limit);
 	PG_RETURN_DATUM(EOHPGetRWDatum(&a->hdr));
 }
 

@@ -46,7 +46,7 @@ subxact_run(SubxactFn fn, void *arg)
 		 * the whole call at once; only tripl's own per-query time limit is
 		 * one definition's failure.
 		 */
-		if ((edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !userquery_error_is_timeout()) ||
+		if ((edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !userquery_is_time_limit(edata->sqlerrcode, edata->message)) ||
 			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
 			edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN)
 			ReThrowError(edata);

@@ -59,8 +59,8 @@ static volatile sig_atomic_t user_query_timed_out = false;
 /* Nesting depth of user SQL now running (the function guard is on when > 0) */
 static int	user_sql_depth = 0;
 
-/* The last error raised by userquery_execute was tripl's own time limit */
-static bool last_error_was_timeout = false;
+/* The message of the error a user query over its time limit fails with */
+#define TIME_LIMIT_MESSAGE	"query ran longer than its time limit"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
@@ -139,11 +139,16 @@ userquery_init(void)
 	object_access_hook = userquery_object_access;
 }
 
-/* Did the error just caught come from tripl.query_timeout (not a cancel)? */
+/*
+ * Is an error (its code and message) a user query's time limit, as opposed
+ * to a cancel or the session's statement_timeout?  Told from the error
+ * itself, so no state can go stale between errors.
+ */
 bool
-userquery_error_is_timeout(void)
+userquery_is_time_limit(int sqlerrcode, const char *message)
 {
-	return last_error_was_timeout;
+	return sqlerrcode == ERRCODE_QUERY_CANCELED && message != NULL &&
+		strncmp(message, TIME_LIMIT_MESSAGE, strlen(TIME_LIMIT_MESSAGE)) == 0;
 }
 
 /*
@@ -268,7 +273,6 @@ userquery_enter(UserQueryState *st, Oid role, const char *search_path, int paral
 	XactReadOnly = true;
 
 	user_query_timed_out = false;
-	last_error_was_timeout = false;
 	/*
 	 * The role's own statement_timeout, when shorter, applies too.  (The
 	 * session's statement_timeout needs no timer here: it cancels the whole
@@ -318,10 +322,9 @@ userquery_restore(UserQueryState *st)
 static void
 raise_time_limit(int timeout_ms)
 {
-	last_error_was_timeout = true;
 	ereport(ERROR,
 			(errcode(ERRCODE_QUERY_CANCELED),
-			 errmsg("query ran longer than its time limit (%d ms)", timeout_ms),
+			 errmsg(TIME_LIMIT_MESSAGE " (%d ms)", timeout_ms),
 			 errdetail("The limit is tripl.query_timeout, or the statement_timeout of the role that owns the query when that is shorter."),
 			 errhint("Add an index on the timestamp column, narrow the query, or raise tripl.query_timeout.")));
 }

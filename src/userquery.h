@@ -31,7 +31,7 @@ typedef struct UserQueryState
 } UserQueryState;
 
 extern void userquery_init(void);
-extern bool userquery_error_is_timeout(void);
+extern bool userquery_is_time_limit(int sqlerrcode, const char *message);
 extern void userquery_restore(UserQueryState *st);
 
 extern void userquery_enter(UserQueryState *st, Oid role, const char *search_path,

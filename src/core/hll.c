@@ -112,47 +112,45 @@ make_dense(Hll *h)
 	h->capacity = 0;
 }
 
+/* Put v (non-zero) into an open-addressing table; true when it was new */
+static bool
+table_put(uint64_t *table, uint32_t capacity, uint64_t v)
+{
+	uint32_t	mask = capacity - 1;
+	uint32_t	i;
+
+	for (i = (uint32_t) v & mask; table[i] != 0; i = (i + 1) & mask)
+	{
+		if (table[i] == v)
+			return false;
+	}
+	table[i] = v;
+	return true;
+}
+
 /* Insert into the exact set (0 is stored as 1: 0 marks empty slots) */
 static void
 exact_insert(Hll *h, uint64_t hash)
 {
-	uint32_t	mask;
-	uint32_t	i;
-
 	if (hash == 0)
 		hash = 1;
 	if (h->capacity == 0 || (h->nexact + 1) * 2 > h->capacity)
 	{
-		Hll			bigger;
+		uint32_t	capacity = h->capacity ? h->capacity * 2 : 16;
+		uint64_t   *table = core_alloc(sizeof(uint64_t) * capacity);
 		uint32_t	j;
 
-		bigger = *h;
-		bigger.capacity = h->capacity ? h->capacity * 2 : 16;
-		bigger.exact = core_alloc(sizeof(uint64_t) * bigger.capacity);
-		bigger.nexact = 0;
 		for (j = 0; j < h->capacity; j++)
 		{
-			uint64_t	v = h->exact[j];
-
-			if (v == 0)
-				continue;
-			mask = bigger.capacity - 1;
-			for (i = (uint32_t) v & mask; bigger.exact[i] != 0; i = (i + 1) & mask)
-				;
-			bigger.exact[i] = v;
-			bigger.nexact++;
+			if (h->exact[j] != 0)
+				(void) table_put(table, capacity, h->exact[j]);
 		}
 		core_free(h->exact);
-		*h = bigger;
+		h->exact = table;
+		h->capacity = capacity;
 	}
-	mask = h->capacity - 1;
-	for (i = (uint32_t) hash & mask; h->exact[i] != 0; i = (i + 1) & mask)
-	{
-		if (h->exact[i] == hash)
-			return;
-	}
-	h->exact[i] = hash;
-	h->nexact++;
+	if (table_put(h->exact, h->capacity, hash))
+		h->nexact++;
 }
 
 /* Add one hashed value */
