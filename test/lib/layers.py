@@ -2,7 +2,8 @@
 """Checks tripl's source layers: no include or call circle among src/ files.
 
 A module is a source file with its header (src/x.c and src/x.h are module
-"x"; src/core/x.c is "core/x").  Two graphs are built among the modules:
+"x"; src/core/x.c is "core/x"; a family's internal header x_int.h belongs to
+module "x", whose family files x_*.c include it).  Two graphs are built among the modules:
 
   include  #include "..." lines of every src/ .c and .h file
   call     undefined symbols of each src/ .o (nm) resolved to the module
@@ -32,7 +33,10 @@ PG_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+[<"](postgres\.h|postgres_fe\.h|f
 def module_of(src, path):
     """src/core/x.c -> core/x"""
     rel = os.path.relpath(path, src)
-    return os.path.splitext(rel)[0]
+    stem, ext = os.path.splitext(rel)
+    if ext == '.h' and stem.endswith('_int'):
+        stem = stem[:-len('_int')]
+    return stem
 
 
 def source_files(src):
