@@ -272,316 +272,352 @@ check_status(const char *status)
 				 errhint("Use draft, active or archived.")));
 }
 
-/* SQL: tripl.create_metric(...) — see the install script for the argument list */
-Datum
-tripl_create_metric(PG_FUNCTION_ARGS)
+/* Every argument of tripl.create_metric, and what validation derives */
+typedef struct MetricArgs
 {
-	char	   *name = fn_arg_text(fcinfo, 0);
-	char	   *kind = fn_arg_text(fcinfo, 1);
-	Interval   *bucket = PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2);
-	char	   *status = fn_arg_text(fcinfo, 3);
-	OperandArgs single;
-	Jsonb	   *numerator = PG_ARGISNULL(10) ? NULL : PG_GETARG_JSONB_P(10);
-	Jsonb	   *denominator = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
-	char	   *query = fn_arg_text(fcinfo, 12);
-	char	   *time_column = fn_arg_text(fcinfo, 13);
-	char	   *value_column = fn_arg_text(fcinfo, 14);
-	char	   *event_source = fn_arg_text(fcinfo, 15);
-	char	   *numerator_event = fn_arg_text(fcinfo, 16);
-	char	   *denominator_event = fn_arg_text(fcinfo, 17);
-	char	   *composition = fn_arg_text(fcinfo, 18);
-	List	   *breakdowns = fn_arg_name_list(fcinfo, 19, "breakdowns");
-	bool		limit_given = !PG_ARGISNULL(20);
-	int			values_limit = limit_given ? PG_GETARG_INT32(20) : 0;
+	/* the arguments */
+	char	   *name;
+	char	   *kind;
+	Interval   *bucket;
+	char	   *status;
+	OperandArgs single;			/* the operand of a single fact metric */
+	bool		single_given;	/* any of its arguments given */
+	Jsonb	   *numerator;
+	Jsonb	   *denominator;
+	char	   *query;
+	char	   *time_column;
+	char	   *value_column;
+	char	   *event_source;
+	char	   *numerator_event;
+	char	   *denominator_event;
+	char	   *composition;
+	List	   *breakdowns;
+	bool		limit_given;
+	int			values_limit;
 	bool		anomaly_detection;
-	char	   *description = fn_arg_text(fcinfo, 22);
-	char	   *unit = fn_arg_text(fcinfo, 23);
-	char	   *search_path = current_search_path();
+	bool		anomaly_detection_null;
+	char	   *description;
+	char	   *unit;
+	char	   *search_path;
+
+	/* derived by validation */
 	int64		width_us;
+	OperandDef *ops[2];
+	int			nops;
+	List	   *breakdown_columns;	/* the columns breakdowns may use */
+	char	   *breakdown_where;	/* where those come from, for errors */
+	char	   *time_type;		/* sql metrics */
+	int64		es_id;			/* event_composition metrics */
+} MetricArgs;
+
+/* Read create_metric's arguments */
+static void
+metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
+{
+	OperandArgs *s = &m->single;
+
+	memset(m, 0, sizeof(*m));
+	m->name = fn_arg_text(fcinfo, 0);
+	m->kind = fn_arg_text(fcinfo, 1);
+	m->bucket = PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2);
+	m->status = fn_arg_text(fcinfo, 3);
+	s->fact_table = fn_arg_text(fcinfo, 4);
+	s->aggregation = fn_arg_text(fcinfo, 5);
+	s->measure_column = fn_arg_text(fcinfo, 6);
+	s->distinct_column = fn_arg_text(fcinfo, 7);
+	s->row_filters = fn_arg_name_list(fcinfo, 8, "row_filters");
+	s->filter_sql = fn_arg_text(fcinfo, 9);
+	m->single_given = s->fact_table || s->aggregation || s->measure_column ||
+		s->distinct_column || s->row_filters || s->filter_sql;
+	m->numerator = PG_ARGISNULL(10) ? NULL : PG_GETARG_JSONB_P(10);
+	m->denominator = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
+	m->query = fn_arg_text(fcinfo, 12);
+	m->time_column = fn_arg_text(fcinfo, 13);
+	m->value_column = fn_arg_text(fcinfo, 14);
+	m->event_source = fn_arg_text(fcinfo, 15);
+	m->numerator_event = fn_arg_text(fcinfo, 16);
+	m->denominator_event = fn_arg_text(fcinfo, 17);
+	m->composition = fn_arg_text(fcinfo, 18);
+	m->breakdowns = fn_arg_name_list(fcinfo, 19, "breakdowns");
+	m->limit_given = !PG_ARGISNULL(20);
+	m->values_limit = m->limit_given ? PG_GETARG_INT32(20) : 0;
+	m->anomaly_detection_null = PG_ARGISNULL(21);
+	m->anomaly_detection = m->anomaly_detection_null ? false : PG_GETARG_BOOL(21);
+	m->description = fn_arg_text(fcinfo, 22);
+	m->unit = fn_arg_text(fcinfo, 23);
+	m->search_path = current_search_path();
+}
+
+/* Validate the arguments every kind shares (no catalog access) */
+static void
+metric_check_common(MetricArgs *m)
+{
 	const char *problem;
-	bool		single_given;
-	OperandDef *ops[2] = {NULL, NULL};
-	int			nops = 0;
-	List	   *breakdown_columns = NIL;
-	char	   *breakdown_where = NULL;
-	char	   *time_type = NULL;
-	int64		es_id = 0;
-	int64		id;
-	int			k;
-	Oid			types[19] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-	OIDOID, TEXTOID};
-	Datum		vals[19];
-	char		nulls[20] = "                   ";
 
-	memset(&single, 0, sizeof(single));
-	single.fact_table = fn_arg_text(fcinfo, 4);
-	single.aggregation = fn_arg_text(fcinfo, 5);
-	single.measure_column = fn_arg_text(fcinfo, 6);
-	single.distinct_column = fn_arg_text(fcinfo, 7);
-	single.row_filters = fn_arg_name_list(fcinfo, 8, "row_filters");
-	single.filter_sql = fn_arg_text(fcinfo, 9);
-	single_given = single.fact_table || single.aggregation || single.measure_column ||
-		single.distinct_column || single.row_filters || single.filter_sql;
-
-	/* common arguments */
-	check_definition_name(name, "metric");
-	if (kind == NULL)
+	check_definition_name(m->name, "metric");
+	if (m->kind == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("kind must not be NULL"),
 				 errhint("Use fact, sql or event_composition.")));
-	if (strcmp(kind, "fact") != 0 && strcmp(kind, "sql") != 0 &&
-		strcmp(kind, "event_composition") != 0)
+	if (strcmp(m->kind, "fact") != 0 && strcmp(m->kind, "sql") != 0 &&
+		strcmp(m->kind, "event_composition") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid metric kind \"%s\"", kind),
+				 errmsg("invalid metric kind \"%s\"", m->kind),
 				 errhint("Use fact, sql or event_composition.")));
-	if (bucket == NULL)
+	if (m->bucket == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("bucket must not be NULL")));
-	problem = grid_width_problem(bucket->month, bucket->day, bucket->time, &width_us);
+	problem = grid_width_problem(m->bucket->month, m->bucket->day, m->bucket->time, &m->width_us);
 	if (problem)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid bucket width: %s", problem),
 				 errdetail("The bucket given was %s.",
-						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(bucket)))),
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->bucket)))),
 				 errhint("Buckets are fixed UTC widths such as '15 minutes', '1 hour', '1 day' or '1 week'.")));
-	if (status == NULL)
-		status = "active";
-	check_status(status);
-	if (limit_given && values_limit < 2)
+	if (m->status == NULL)
+		m->status = "active";
+	check_status(m->status);
+	if (m->limit_given && m->values_limit < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("breakdown_values_limit must be at least 2"),
 				 errdetail("With a limit of N, the N-1 most frequent values are kept and the rest are folded into 'Other'.")));
-	if (limit_given && breakdowns == NIL)
+	if (m->limit_given && m->breakdowns == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("breakdown_values_limit needs breakdowns")));
-	if (PG_ARGISNULL(21))
+	if (m->anomaly_detection_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("anomaly_detection must not be NULL")));
-	anomaly_detection = PG_GETARG_BOOL(21);
-	check_text_length(description, TRIPL_MAX_TEXT_LENGTH, "description");
-	check_text_length(unit, 50, "unit");
-	if (composition && strcmp(composition, "single") != 0 && strcmp(composition, "ratio") != 0 &&
-		strcmp(composition, "per_distinct_user") != 0)
+	check_text_length(m->description, TRIPL_MAX_TEXT_LENGTH, "description");
+	check_text_length(m->unit, 50, "unit");
+	if (m->composition && strcmp(m->composition, "single") != 0 &&
+		strcmp(m->composition, "ratio") != 0 &&
+		strcmp(m->composition, "per_distinct_user") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid composition \"%s\"", composition),
+				 errmsg("invalid composition \"%s\"", m->composition),
 				 errhint("Use single, ratio or per_distinct_user.")));
+}
 
-	SPI_connect();
-	if (defs_metric(name, true) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("metric \"%s\" already exists", name)));
+/* A fact metric: its operands over fact tables, planned as the caller */
+static void
+metric_check_fact(MetricArgs *m)
+{
+	FactTableDef *ft1 = NULL;
+	FactTableDef *ft2 = NULL;
 
-	if (strcmp(kind, "fact") == 0)
+	defcheck_forbid(m->query != NULL, "query", "for a fact metric (it belongs to sql metrics)");
+	defcheck_forbid(m->time_column != NULL, "time_column", "for a fact metric");
+	defcheck_forbid(m->value_column != NULL && strcmp(m->value_column, "value") != 0, "value_column", "for a fact metric");
+	defcheck_forbid(m->event_source != NULL, "event_source", "for a fact metric");
+	defcheck_forbid(m->numerator_event != NULL, "numerator_event", "for a fact metric");
+	defcheck_forbid(m->denominator_event != NULL, "denominator_event", "for a fact metric");
+	if (m->numerator || m->denominator)
 	{
-		FactTableDef *ft1 = NULL;
-		FactTableDef *ft2 = NULL;
+		OperandArgs na;
+		OperandArgs da;
 
-		defcheck_forbid(query != NULL, "query", "for a fact metric (it belongs to sql metrics)");
-		defcheck_forbid(time_column != NULL, "time_column", "for a fact metric");
-		defcheck_forbid(value_column != NULL && strcmp(value_column, "value") != 0, "value_column", "for a fact metric");
-		defcheck_forbid(event_source != NULL, "event_source", "for a fact metric");
-		defcheck_forbid(numerator_event != NULL, "numerator_event", "for a fact metric");
-		defcheck_forbid(denominator_event != NULL, "denominator_event", "for a fact metric");
-		if (numerator || denominator)
-		{
-			OperandArgs na;
-			OperandArgs da;
-
-			if (composition && strcmp(composition, "ratio") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a fact metric with numerator and denominator is a ratio, not %s", composition)));
-			if (!numerator || !denominator)
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("a ratio fact metric needs both numerator and denominator")));
-			defcheck_forbid_single_fact_args(single_given, "for a ratio metric; give them inside numerator and denominator");
-			composition = "ratio";
-			parse_operand_json(numerator, "numerator", &na);
-			parse_operand_json(denominator, "denominator", &da);
-			ops[0] = check_operand(&na, "numerator", "numerator ", width_us, &ft1);
-			ops[1] = check_operand(&da, "denominator", "denominator ", width_us, &ft2);
-			nops = 2;
-			if (breakdowns != NIL && ft1->id != ft2->id)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("breakdowns of a ratio need numerator and denominator on one fact table"),
-						 errdetail("The numerator uses \"%s\", the denominator \"%s\".", ft1->name, ft2->name)));
-		}
-		else
-		{
-			if (composition && strcmp(composition, "single") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a fact metric without numerator and denominator is single, not %s", composition)));
-			composition = "single";
-			ops[0] = check_operand(&single, "value", "", width_us, &ft1);
-			nops = 1;
-		}
-		breakdown_columns = ft1->columns;
-		breakdown_where = psprintf("fact table \"%s\"", ft1->name);
-	}
-	else if (strcmp(kind, "sql") == 0)
-	{
-		CheckedQuery *cq;
-		AggSource	src;
-		char	   *where;
-
-		defcheck_forbid_single_fact_args(single_given, "for a sql metric");
-		defcheck_forbid(numerator != NULL || denominator != NULL, "numerator or denominator", "for a sql metric");
-		defcheck_forbid(event_source != NULL, "event_source", "for a sql metric");
-		defcheck_forbid(numerator_event != NULL || denominator_event != NULL, "numerator_event or denominator_event",
-			   "for a sql metric");
-		defcheck_forbid(composition != NULL, "composition", "for a sql metric");
-		defcheck_forbid(breakdowns != NIL, "breakdowns", "for a sql metric");
-		if (time_column == NULL)
+		if (m->composition && strcmp(m->composition, "ratio") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a fact metric with numerator and denominator is a ratio, not %s", m->composition)));
+		if (!m->numerator || !m->denominator)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("time_column is required for a sql metric")));
-		if (value_column == NULL)
+					 errmsg("a ratio fact metric needs both numerator and denominator")));
+		defcheck_forbid_single_fact_args(m->single_given, "for a ratio metric; give them inside numerator and denominator");
+		m->composition = "ratio";
+		parse_operand_json(m->numerator, "numerator", &na);
+		parse_operand_json(m->denominator, "denominator", &da);
+		m->ops[0] = check_operand(&na, "numerator", "numerator ", m->width_us, &ft1);
+		m->ops[1] = check_operand(&da, "denominator", "denominator ", m->width_us, &ft2);
+		m->nops = 2;
+		if (m->breakdowns != NIL && ft1->id != ft2->id)
 			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("value_column must not be NULL")));
-		where = psprintf("the query of metric \"%s\"", name);
-		cq = defcheck_query(query, "metric query", search_path);
-		time_type = (char *) defcheck_time_column(cq, time_column, "time column", where);
-		{
-			ColumnInfo *vc = defs_find_column(cq->columns, value_column, "value column", where);
-
-			if (strcmp(vc->type_class, "number") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("value column \"%s\" has type %s", value_column, vc->native_type),
-						 errhint("A sql metric's value column must be numeric.")));
-		}
-		query = cq->query;
-		src.query = query;
-		src.ts_column = time_column;
-		src.ts_type = time_type;
-		defcheck_plan_as_caller(aggsql_sql_metric_query(&src, width_us, value_column), search_path, 2);
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("breakdowns of a ratio need numerator and denominator on one fact table"),
+					 errdetail("The numerator uses \"%s\", the denominator \"%s\".", ft1->name, ft2->name)));
 	}
 	else
 	{
-		EventSourceDef *es;
-		AggSource	src;
-		AggOperand aops[2];
-		int			naops = 1;
-
-		defcheck_forbid_single_fact_args(single_given, "for an event_composition metric");
-		defcheck_forbid(numerator != NULL || denominator != NULL, "numerator or denominator (jsonb)",
-			   "for an event_composition metric; use numerator_event and denominator_event");
-		defcheck_forbid(query != NULL, "query", "for an event_composition metric");
-		defcheck_forbid(time_column != NULL, "time_column", "for an event_composition metric");
-		defcheck_forbid(value_column != NULL && strcmp(value_column, "value") != 0, "value_column",
-			   "for an event_composition metric");
-		if (event_source == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event_source is required for an event_composition metric")));
-		if (numerator_event == NULL || numerator_event[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("numerator_event is required for an event_composition metric")));
-		check_text_length(numerator_event, 500, "numerator_event");
-		check_text_length(denominator_event, 500, "denominator_event");
-		if (composition == NULL)
-			composition = denominator_event ? "ratio" : "single";
-		if (strcmp(composition, "ratio") == 0)
-		{
-			if (denominator_event == NULL || denominator_event[0] == '\0')
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("denominator_event is required for a ratio")));
-		}
-		else
-			defcheck_forbid(denominator_event != NULL, "denominator_event", psprintf("with composition %s", composition));
-		es = defs_event_source(event_source, 0, false);
-		defs_check_source_owner(GetUserId(), es->owner, "event source", es->name);
-		es_id = es->id;
-		if (strcmp(composition, "per_distinct_user") == 0 && es->user_column == NULL)
+		if (m->composition && strcmp(m->composition, "single") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("per_distinct_user needs an event source with a user column"),
-					 errdetail("Event source \"%s\" has none.", es->name)));
-		breakdown_columns = es->columns;
-		breakdown_where = psprintf("event source \"%s\"", es->name);
-
-		/* plan the counts collection will run, with the caller's rights */
-		src.query = es->query;
-		src.ts_column = es->ts_column;
-		src.ts_type = es->ts_type;
-		aops[0].agg = AGG_COUNT;
-		aops[0].column = NULL;
-		aops[0].filter = psprintf("(_src.%s)::text = %s", quote_identifier(es->event_column),
-								  quote_literal_cstr(numerator_event));
-		if (strcmp(composition, "per_distinct_user") == 0)
-		{
-			aops[1].agg = AGG_DISTINCT_USERS;
-			aops[1].column = es->user_column;
-			aops[1].filter = NULL;
-			naops = 2;
-		}
-		defcheck_plan_as_caller(aggsql_operands_query(&src, width_us, aops, naops, NULL, false), es->search_path, 2);
+					 errmsg("a fact metric without numerator and denominator is single, not %s", m->composition)));
+		m->composition = "single";
+		m->ops[0] = check_operand(&m->single, "value", "", m->width_us, &ft1);
+		m->nops = 1;
 	}
+	m->breakdown_columns = ft1->columns;
+	m->breakdown_where = psprintf("fact table \"%s\"", ft1->name);
+}
 
-	/* breakdown columns must be columns of the source */
+/* A sql metric: its query, time and value columns, planned as the caller */
+static void
+metric_check_sql(MetricArgs *m)
+{
+	CheckedQuery *cq;
+	AggSource	src;
+	char	   *where;
+	ColumnInfo *vc;
+
+	defcheck_forbid_single_fact_args(m->single_given, "for a sql metric");
+	defcheck_forbid(m->numerator != NULL || m->denominator != NULL, "numerator or denominator", "for a sql metric");
+	defcheck_forbid(m->event_source != NULL, "event_source", "for a sql metric");
+	defcheck_forbid(m->numerator_event != NULL || m->denominator_event != NULL,
+					"numerator_event or denominator_event", "for a sql metric");
+	defcheck_forbid(m->composition != NULL, "composition", "for a sql metric");
+	defcheck_forbid(m->breakdowns != NIL, "breakdowns", "for a sql metric");
+	if (m->time_column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time_column is required for a sql metric")));
+	if (m->value_column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("value_column must not be NULL")));
+	where = psprintf("the query of metric \"%s\"", m->name);
+	cq = defcheck_query(m->query, "metric query", m->search_path);
+	m->time_type = (char *) defcheck_time_column(cq, m->time_column, "time column", where);
+	vc = defs_find_column(cq->columns, m->value_column, "value column", where);
+	if (strcmp(vc->type_class, "number") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("value column \"%s\" has type %s", m->value_column, vc->native_type),
+				 errhint("A sql metric's value column must be numeric.")));
+	m->query = cq->query;
+	src.query = m->query;
+	src.ts_column = m->time_column;
+	src.ts_type = m->time_type;
+	defcheck_plan_as_caller(aggsql_sql_metric_query(&src, m->width_us, m->value_column), m->search_path, 2);
+}
+
+/* An event_composition metric: its event source and events, planned as the caller */
+static void
+metric_check_events(MetricArgs *m)
+{
+	EventSourceDef *es;
+	AggSource	src;
+	AggOperand	aops[2];
+	int			naops = 1;
+
+	defcheck_forbid_single_fact_args(m->single_given, "for an event_composition metric");
+	defcheck_forbid(m->numerator != NULL || m->denominator != NULL, "numerator or denominator (jsonb)",
+					"for an event_composition metric; use numerator_event and denominator_event");
+	defcheck_forbid(m->query != NULL, "query", "for an event_composition metric");
+	defcheck_forbid(m->time_column != NULL, "time_column", "for an event_composition metric");
+	defcheck_forbid(m->value_column != NULL && strcmp(m->value_column, "value") != 0, "value_column",
+					"for an event_composition metric");
+	if (m->event_source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event_source is required for an event_composition metric")));
+	if (m->numerator_event == NULL || m->numerator_event[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("numerator_event is required for an event_composition metric")));
+	check_text_length(m->numerator_event, 500, "numerator_event");
+	check_text_length(m->denominator_event, 500, "denominator_event");
+	if (m->composition == NULL)
+		m->composition = m->denominator_event ? "ratio" : "single";
+	if (strcmp(m->composition, "ratio") == 0)
 	{
-		ListCell   *lc;
-
-		foreach(lc, breakdowns)
-			(void) defs_find_column(breakdown_columns, lfirst(lc), "breakdown column", breakdown_where);
+		if (m->denominator_event == NULL || m->denominator_event[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("denominator_event is required for a ratio")));
 	}
+	else
+		defcheck_forbid(m->denominator_event != NULL, "denominator_event",
+						psprintf("with composition %s", m->composition));
+	es = defs_event_source(m->event_source, 0, false);
+	defs_check_source_owner(GetUserId(), es->owner, "event source", es->name);
+	m->es_id = es->id;
+	if (strcmp(m->composition, "per_distinct_user") == 0 && es->user_column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("per_distinct_user needs an event source with a user column"),
+				 errdetail("Event source \"%s\" has none.", es->name)));
+	m->breakdown_columns = es->columns;
+	m->breakdown_where = psprintf("event source \"%s\"", es->name);
 
-	vals[0] = CStringGetTextDatum(name);
-	vals[1] = CStringGetTextDatum(kind);
-	vals[2] = CStringGetTextDatum(status);
-	vals[3] = IntervalPGetDatum(bucket);
+	/* plan the counts collection will run, with the caller's rights */
+	src.query = es->query;
+	src.ts_column = es->ts_column;
+	src.ts_type = es->ts_type;
+	aops[0].agg = AGG_COUNT;
+	aops[0].column = NULL;
+	aops[0].filter = psprintf("(_src.%s)::text = %s", quote_identifier(es->event_column),
+							  quote_literal_cstr(m->numerator_event));
+	if (strcmp(m->composition, "per_distinct_user") == 0)
+	{
+		aops[1].agg = AGG_DISTINCT_USERS;
+		aops[1].column = es->user_column;
+		aops[1].filter = NULL;
+		naops = 2;
+	}
+	defcheck_plan_as_caller(aggsql_operands_query(&src, m->width_us, aops, naops, NULL, false),
+							es->search_path, 2);
+}
+
+/* Insert the validated metric with its operands and state row; returns its id */
+static int64
+metric_insert(MetricArgs *m)
+{
+	Oid			types[19] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
+	OIDOID, TEXTOID};
+	Datum		vals[19];
+	char		nulls[20] = "                   ";
+	int64		id;
+	int			k;
+
+	vals[0] = CStringGetTextDatum(m->name);
+	vals[1] = CStringGetTextDatum(m->kind);
+	vals[2] = CStringGetTextDatum(m->status);
+	vals[3] = IntervalPGetDatum(m->bucket);
 	for (k = 4; k <= 11; k++)
 		nulls[k] = 'n';
-	if (composition)
+	if (m->composition)
 	{
-		vals[4] = CStringGetTextDatum(composition);
+		vals[4] = CStringGetTextDatum(m->composition);
 		nulls[4] = ' ';
 	}
-	if (strcmp(kind, "sql") == 0)
+	if (strcmp(m->kind, "sql") == 0)
 	{
-		vals[5] = CStringGetTextDatum(query);
-		vals[6] = CStringGetTextDatum(time_column);
-		vals[7] = CStringGetTextDatum(value_column);
-		vals[8] = CStringGetTextDatum(time_type);
+		vals[5] = CStringGetTextDatum(m->query);
+		vals[6] = CStringGetTextDatum(m->time_column);
+		vals[7] = CStringGetTextDatum(m->value_column);
+		vals[8] = CStringGetTextDatum(m->time_type);
 		nulls[5] = nulls[6] = nulls[7] = nulls[8] = ' ';
 	}
-	if (strcmp(kind, "event_composition") == 0)
+	if (strcmp(m->kind, "event_composition") == 0)
 	{
-		vals[9] = Int64GetDatum(es_id);
-		vals[10] = CStringGetTextDatum(numerator_event);
+		vals[9] = Int64GetDatum(m->es_id);
+		vals[10] = CStringGetTextDatum(m->numerator_event);
 		nulls[9] = nulls[10] = ' ';
-		if (denominator_event)
+		if (m->denominator_event)
 		{
-			vals[11] = CStringGetTextDatum(denominator_event);
+			vals[11] = CStringGetTextDatum(m->denominator_event);
 			nulls[11] = ' ';
 		}
 	}
-	vals[12] = defcheck_name_list_datum(breakdowns);
-	if (limit_given)
-		vals[13] = Int32GetDatum(values_limit);
+	vals[12] = defcheck_name_list_datum(m->breakdowns);
+	if (m->limit_given)
+		vals[13] = Int32GetDatum(m->values_limit);
 	else
 		nulls[13] = 'n';
-	vals[14] = BoolGetDatum(anomaly_detection);
-	spi_param_text(vals, nulls, 15, description);
-	spi_param_text(vals, nulls, 16, unit);
+	vals[14] = BoolGetDatum(m->anomaly_detection);
+	spi_param_text(vals, nulls, 15, m->description);
+	spi_param_text(vals, nulls, 16, m->unit);
 	vals[17] = ObjectIdGetDatum(GetUserId());
-	vals[18] = CStringGetTextDatum(search_path);
+	vals[18] = CStringGetTextDatum(m->search_path);
 	catalog_execute("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
 					"time_column, value_column, time_type, event_source_id, numerator_event, "
 					"denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
@@ -592,10 +628,45 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 	id = spi_int64(0, 0);
 	types[0] = INT8OID;
 	vals[0] = Int64GetDatum(id);
-	for (k = 0; k < nops; k++)
-		insert_operand(id, ops[k]);
+	for (k = 0; k < m->nops; k++)
+		insert_operand(id, m->ops[k]);
 	catalog_execute("INSERT INTO tripl.metric_state (metric_id) VALUES ($1)",
 					1, types, vals, NULL, false, 0);
+	return id;
+}
+
+/*
+ * SQL: tripl.create_metric(...) — see the install script for the argument
+ * list.  Validates everything (common arguments, then the kind's own, then
+ * breakdown columns against the source) before inserting anything.
+ */
+Datum
+tripl_create_metric(PG_FUNCTION_ARGS)
+{
+	MetricArgs	m;
+	ListCell   *lc;
+	int64		id;
+
+	metric_args_read(fcinfo, &m);
+	metric_check_common(&m);
+
+	SPI_connect();
+	if (defs_metric(m.name, true) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("metric \"%s\" already exists", m.name)));
+	if (strcmp(m.kind, "fact") == 0)
+		metric_check_fact(&m);
+	else if (strcmp(m.kind, "sql") == 0)
+		metric_check_sql(&m);
+	else
+		metric_check_events(&m);
+
+	/* breakdown columns must be columns of the source */
+	foreach(lc, m.breakdowns)
+		(void) defs_find_column(m.breakdown_columns, lfirst(lc), "breakdown column", m.breakdown_where);
+
+	id = metric_insert(&m);
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
