@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compose.h"
 #include "engine_int.h"
 
 
@@ -46,8 +47,6 @@ engine_values(const EngineState *st, int op, double *out)
 static bool
 compose(int nops, double num, double den, double *v)
 {
-	double		r;
-
 	if (nops == 1)
 	{
 		if (isnan(num))
@@ -55,17 +54,7 @@ compose(int nops, double num, double den, double *v)
 		*v = num;
 		return true;
 	}
-	if (isnan(num) && isnan(den))
-		return false;
-	if (isnan(num))
-		num = 0.0;
-	if (isnan(den) || den == 0.0)
-		return false;
-	r = num / den;
-	if (!isfinite(r))
-		return false;
-	*v = r;
-	return true;
+	return compose_ratio_value(num, den, v);
 }
 
 /* Byte order with shorter prefixes first (COLLATE "C") */
