@@ -15,7 +15,7 @@ MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
 # They live in src/core/ and include nothing outside it (make layers checks).
-PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_core.c stl.c order.c corebuf.c \
+PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_stats.c detect_core.c detect_trend.c detect_run.c stl.c order.c corebuf.c \
 	cron.c template.c uuid5.c alert_core.c netguard.c engine.c engine_image.c engine_result.c plot.c ddsketch.c hll.c)
 # The PostgreSQL side, bottom layer first (src/README.md)
 PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \

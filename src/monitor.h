@@ -2,7 +2,7 @@
  *
  * monitor.h
  *	  Anomaly detection over stored metric values: effective settings,
- *	  running the detector (detect_core.c) and persisting its verdicts.
+ *	  running the detector (src/core/detect_*.c) and persisting its verdicts.
  *
  *-------------------------------------------------------------------------
  */

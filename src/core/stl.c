@@ -35,7 +35,7 @@
  *	  detector's hourly evaluation series 399 of 400 fits ran all 15
  *	  passes.)  The detector's trend-shift path does not need a sharper
  *	  trend: it anchors a shift where the raw series splits best, not where
- *	  the trend starts to bend (see detect_core.c), and with this schedule
+ *	  the trend starts to bend (see detect_trend.c), and with this schedule
  *	  test/bench/detect_quality.c catches as many hourly level shifts as with
  *	  64 passes.
  *

@@ -55,7 +55,7 @@
  *
  *	  Standalone: build with
  *	    gcc -std=gnu99 -O2 -Isrc/core test/bench/detect_failure_modes.c \
- *	        src/core/detect_core.c src/core/stl.c src/core/order.c src/core/core.c -lm -o /tmp/detect_failure_modes
+ *	        src/core/detect_*.c src/core/stl.c src/core/order.c src/core/core.c -lm -o /tmp/detect_failure_modes
  *	  and run it with no argument (-v adds a line per series, -f 13t runs
  *	  families 1 and 3 and the pass times only).  It prints
  *	  figures only and exits 0 unless something crashes.  It takes a few

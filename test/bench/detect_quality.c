@@ -30,7 +30,7 @@
  *
  *	  Standalone: build with
  *	    gcc -std=gnu99 -O2 -Isrc/core -Itest/unit test/bench/detect_quality.c \
- *	        src/core/detect_core.c src/core/stl.c src/core/order.c src/core/core.c -lm -o /tmp/detect_quality
+ *	        src/core/detect_*.c src/core/stl.c src/core/order.c src/core/core.c -lm -o /tmp/detect_quality
  *	  It prints figures only and exits 0 unless something crashes.
  *
  *-------------------------------------------------------------------------

@@ -203,12 +203,12 @@ gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/engine_micro.c" "$REPO/s
 "$DIR/engine_micro" 5 | sed 's/^/   /'
 
 echo "== detection quality (test/bench/detect_quality.c: seeded synthetic series with known incidents)"
-gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/detect_quality.c" "$REPO/src/core/detect_core.c" "$REPO/src/core/stl.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" \
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/detect_quality.c" "$REPO"/src/core/detect_*.c "$REPO/src/core/stl.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" \
 	-lm -o "$DIR/detect_quality"
 "$DIR/detect_quality" | sed 's/^/   /'
 
 echo "== detection failure modes (test/bench/detect_failure_modes.c: real incident shapes, replayed a pass per point, per incident)"
-gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/detect_failure_modes.c" "$REPO/src/core/detect_core.c" "$REPO/src/core/stl.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" \
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/detect_failure_modes.c" "$REPO"/src/core/detect_*.c "$REPO/src/core/stl.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" \
 	-lm -o "$DIR/detect_failure_modes"
 "$DIR/detect_failure_modes" | sed 's/^/   /'
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * detect_test.c
- *	  Unit tests of the anomaly detector's pure core (src/detect_core.c),
+ *	  Unit tests of the anomaly detector's pure core (src/core/detect_*.c),
  *	  against hand-computed expectations from doc/detection.md, "The detector in detail".
  *
  *-------------------------------------------------------------------------
