@@ -75,6 +75,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "order.h"
 
 /* The engine's byte hash, for tests */
 uint32_t
@@ -188,74 +189,12 @@ acc_has_heap(int kind)
 		kind == ENGINE_APPROX_PERCENTILE || kind == ENGINE_APPROX_DISTINCT;
 }
 
-/* Do a and b, doubles, stand in float8's order (NaN last)? */
-static inline bool
-pct_before(double a, double b)
-{
-	return float_lt(a, b);
-}
-
-/*
- * Rearrange v[0 .. n) so that v[k] is the value of rank k (0-based) in
- * float8's order, everything before it not greater, everything after not
- * smaller (Hoare's selection with a median-of-three pivot).
- */
-static void
-pct_select(double *v, int64_t n, int64_t k)
-{
-	int64_t		lo = 0;
-	int64_t		hi = n - 1;
-
-	while (hi > lo)
-	{
-		int64_t		mid = lo + (hi - lo) / 2;
-		double		a = v[lo];
-		double		b = v[mid];
-		double		c = v[hi];
-		double		pivot;
-		int64_t		i = lo;
-		int64_t		j = hi;
-
-		/* the median of three */
-		if (pct_before(b, a))
-		{
-			double		t = a;
-
-			a = b;
-			b = t;
-		}
-		if (pct_before(c, b))
-			b = pct_before(c, a) ? a : c;
-		pivot = b;
-		while (i <= j)
-		{
-			while (pct_before(v[i], pivot))
-				i++;
-			while (pct_before(pivot, v[j]))
-				j--;
-			if (i <= j)
-			{
-				double		t = v[i];
-
-				v[i] = v[j];
-				v[j] = t;
-				i++;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return;
-	}
-}
-
 /*
  * percentile_cont(p) of n values (float8's order, NaN last): the values
  * of ranks floor and ceil of p * (n - 1), interpolated as PostgreSQL's
- * float8_lerp does.  v is rearranged.
+ * float8_lerp does.  v is rearranged: NaNs are moved to the end, the
+ * others go through order_select (quickselect, heapsort-bounded).  A
+ * buffer stays far below 2^31 values: the memory limit stops it first.
  */
 static double
 pct_of(double *v, int64_t n, double p)
@@ -263,18 +202,32 @@ pct_of(double *v, int64_t n, double p)
 	double		pos = p * (double) (n - 1);
 	int64_t		first = (int64_t) floor(pos);
 	int64_t		second = (int64_t) ceil(pos);
+	int64_t		m = 0;
+	int64_t		i;
 	double		lo;
 	double		hi;
-	int64_t		i;
 
-	pct_select(v, n, first);
-	lo = v[first];
+	for (i = 0; i < n; i++)
+	{
+		if (!isnan(v[i]))
+		{
+			double		t = v[m];
+
+			v[m++] = v[i];
+			v[i] = t;
+		}
+	}
+	if (first >= m)
+		return NAN;
+	lo = order_select(v, (int) m, (int) first);
 	if (second == first)
 		return lo;
+	if (second >= m)
+		return NAN;				/* lo + pct * (NaN - lo) */
 	/* the next rank: the smallest value after first */
 	hi = v[first + 1];
-	for (i = first + 2; i < n; i++)
-		if (pct_before(v[i], hi))
+	for (i = first + 2; i < m; i++)
+		if (v[i] < hi)
 			hi = v[i];
 	return lo + ((pos - (double) first) * (hi - lo));
 }
