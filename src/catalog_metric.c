@@ -288,12 +288,17 @@ insert_operand(int64 metric_id, OperandDef *op)
 	vals[6] = defcheck_name_list_datum(op->row_filters);
 	spi_param_text(vals, nulls, 7, op->filter_sql);
 	vals[8] = Float8GetDatum(op->percentile);
-	if (!agg_needs_percentile(op->agg))
-		nulls[8] = 'n';
-	catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
-					"measure_column, distinct_column, row_filters, filter_sql, percentile) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-					9, types, vals, nulls, false, 0);
+	/* the percentile column only when used: a 0.1 catalog has none */
+	if (agg_needs_percentile(op->agg))
+		catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
+						"measure_column, distinct_column, row_filters, filter_sql, percentile) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+						9, types, vals, nulls, false, 0);
+	else
+		catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
+						"measure_column, distinct_column, row_filters, filter_sql) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						8, types, vals, nulls, false, 0);
 }
 
 /* Check a metric status value */
@@ -393,12 +398,19 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 	m->anomaly_detection = m->anomaly_detection_null ? false : PG_GETARG_BOOL(21);
 	m->description = fn_arg_text(fcinfo, 22);
 	m->unit = fn_arg_text(fcinfo, 23);
-	/* ARG_TIMEZONE: read by the calendar change */
-	s->percentile_given = !PG_ARGISNULL(ARG_PERCENTILE);
-	s->percentile = s->percentile_given ? PG_GETARG_FLOAT8(ARG_PERCENTILE) : 0.0;
-	m->single_given |= s->percentile_given;
-	m->window = PG_ARGISNULL(ARG_WINDOW) ? NULL : PG_GETARG_INTERVAL_P(ARG_WINDOW);
-	m->expression = fn_arg_text(fcinfo, ARG_EXPRESSION);
+	/*
+	 * ARG_TIMEZONE: read by the calendar change.  The newer arguments exist
+	 * only once the update script ran (a 0.1 catalog calls this library
+	 * with 24 arguments).
+	 */
+	if (PG_NARGS() > ARG_EXPRESSION)
+	{
+		s->percentile_given = !PG_ARGISNULL(ARG_PERCENTILE);
+		s->percentile = s->percentile_given ? PG_GETARG_FLOAT8(ARG_PERCENTILE) : 0.0;
+		m->single_given |= s->percentile_given;
+		m->window = PG_ARGISNULL(ARG_WINDOW) ? NULL : PG_GETARG_INTERVAL_P(ARG_WINDOW);
+		m->expression = fn_arg_text(fcinfo, ARG_EXPRESSION);
+	}
 	m->search_path = current_search_path();
 }
 

@@ -155,8 +155,10 @@ load_operands(List *metrics)
 		ids[n++] = Int64GetDatum(((MetricDef *) lfirst(lc))->id);
 	arr = construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
 	vals[0] = PointerGetDatum(arr);
+	/* percentile through to_jsonb: a 0.1 catalog (not updated yet) has no such column */
 	catalog_execute("SELECT metric_id, role, fact_table_id, aggregation, measure_column, "
-					"distinct_column, row_filters, filter_sql, percentile FROM tripl.metric_operands "
+					"distinct_column, row_filters, filter_sql, pg_catalog.to_jsonb(o) ->> 'percentile' "
+					"FROM tripl.metric_operands o "
 					"WHERE metric_id = ANY($1) ORDER BY metric_id, role",
 					1, types, vals, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
