@@ -31,7 +31,7 @@ DATA_built = sql/tripl--$(EXTVERSION).sql
 DATA = sql/tripl--0.1.sql sql/tripl--0.1--0.2.sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine tick_many
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine tick_many aggregations
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config
@@ -55,7 +55,7 @@ endif
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc/core -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine plot sketch)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect stl cron template uuid5 alert netguard engine engine_agg plot sketch)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
 	@mkdir -p test/unit/bin

@@ -130,3 +130,60 @@ CREATE AGGREGATE tripl._engine_agg_rows(bytea, record) (
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
     'Internal: the C aggregation engine in its distributable form (Citus)';
+
+--------------------------------------------------------------------------
+-- More aggregations, rolling windows, derived metrics (issue 16)
+--------------------------------------------------------------------------
+
+-- percentile, approx_percentile and approx_count_distinct operands
+ALTER TABLE tripl.metric_operands ADD COLUMN percentile float8;
+ALTER TABLE tripl.metric_operands
+    DROP CONSTRAINT metric_operands_aggregation,
+    DROP CONSTRAINT metric_operands_measure,
+    DROP CONSTRAINT metric_operands_distinct;
+ALTER TABLE tripl.metric_operands
+    ADD CONSTRAINT metric_operands_aggregation
+        CHECK (aggregation IN ('count', 'sum', 'avg', 'min', 'max', 'count_distinct',
+                               'percentile', 'approx_percentile', 'approx_count_distinct')),
+    ADD CONSTRAINT metric_operands_measure
+        CHECK ((aggregation IN ('sum', 'avg', 'min', 'max', 'percentile', 'approx_percentile'))
+               = (measure_column IS NOT NULL)),
+    ADD CONSTRAINT metric_operands_distinct
+        CHECK ((aggregation IN ('count_distinct', 'approx_count_distinct')) = (distinct_column IS NOT NULL)),
+    ADD CONSTRAINT metric_operands_percentile
+        CHECK ((aggregation IN ('percentile', 'approx_percentile')) = (percentile IS NOT NULL)
+               AND (percentile IS NULL OR (percentile > 0 AND percentile < 1)));
+
+-- create_metric gains timezone (the calendar change's), percentile, "window", expression
+DROP FUNCTION tripl.create_metric(text, text, interval, text, text, text, text, text, text[], text,
+    jsonb, jsonb, text, text, text, text, text, text, text, text[], int, boolean, text, text);
+CREATE FUNCTION tripl.create_metric(
+    name text,
+    kind text,
+    bucket interval DEFAULT '1 hour',
+    status text DEFAULT 'active',
+    fact_table text DEFAULT NULL,
+    aggregation text DEFAULT NULL,
+    measure_column text DEFAULT NULL,
+    distinct_column text DEFAULT NULL,
+    row_filters text[] DEFAULT '{}',
+    filter_sql text DEFAULT NULL,
+    numerator jsonb DEFAULT NULL,
+    denominator jsonb DEFAULT NULL,
+    query text DEFAULT NULL,
+    time_column text DEFAULT NULL,
+    value_column text DEFAULT 'value',
+    event_source text DEFAULT NULL,
+    numerator_event text DEFAULT NULL,
+    denominator_event text DEFAULT NULL,
+    composition text DEFAULT NULL,
+    breakdowns text[] DEFAULT '{}',
+    breakdown_values_limit int DEFAULT NULL,
+    anomaly_detection boolean DEFAULT true,
+    description text DEFAULT NULL,
+    unit text DEFAULT NULL,
+    timezone text DEFAULT NULL,         -- calendar time: added by the calendar change
+    percentile float8 DEFAULT NULL,
+    "window" interval DEFAULT NULL,
+    expression text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;

@@ -170,15 +170,21 @@ CREATE TABLE tripl.metric_operands (
     distinct_column text,
     row_filters     text[] NOT NULL DEFAULT '{}',
     filter_sql      text,
+    percentile      float8,
     PRIMARY KEY (metric_id, role),
     CONSTRAINT metric_operands_role
         CHECK (role IN ('value', 'numerator', 'denominator')),
     CONSTRAINT metric_operands_aggregation
-        CHECK (aggregation IN ('count', 'sum', 'avg', 'min', 'max', 'count_distinct')),
+        CHECK (aggregation IN ('count', 'sum', 'avg', 'min', 'max', 'count_distinct',
+                               'percentile', 'approx_percentile', 'approx_count_distinct')),
     CONSTRAINT metric_operands_measure
-        CHECK ((aggregation IN ('sum', 'avg', 'min', 'max')) = (measure_column IS NOT NULL)),
+        CHECK ((aggregation IN ('sum', 'avg', 'min', 'max', 'percentile', 'approx_percentile'))
+               = (measure_column IS NOT NULL)),
     CONSTRAINT metric_operands_distinct
-        CHECK ((aggregation = 'count_distinct') = (distinct_column IS NOT NULL))
+        CHECK ((aggregation IN ('count_distinct', 'approx_count_distinct')) = (distinct_column IS NOT NULL)),
+    CONSTRAINT metric_operands_percentile
+        CHECK ((aggregation IN ('percentile', 'approx_percentile')) = (percentile IS NOT NULL)
+               AND (percentile IS NULL OR (percentile > 0 AND percentile < 1)))
 );
 CREATE INDEX metric_operands_fact_table ON tripl.metric_operands (fact_table_id);
 COMMENT ON TABLE tripl.metric_operands IS 'The aggregates a fact metric is made of';
@@ -593,7 +599,11 @@ CREATE FUNCTION tripl.create_metric(
     breakdown_values_limit int DEFAULT NULL,
     anomaly_detection boolean DEFAULT true,
     description text DEFAULT NULL,
-    unit text DEFAULT NULL) RETURNS bigint
+    unit text DEFAULT NULL,
+    timezone text DEFAULT NULL,         -- calendar time: added by the calendar change
+    percentile float8 DEFAULT NULL,
+    "window" interval DEFAULT NULL,
+    expression text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
 
 CREATE FUNCTION tripl.alter_metric(

@@ -17,18 +17,19 @@
 #include "tripl.h"
 
 static const char *const agg_names[] = {
-	"count", "sum", "avg", "min", "max", "count_distinct", "distinct_users"
+	"count", "sum", "avg", "min", "max", "count_distinct", "distinct_users",
+	"percentile", "approx_percentile", "approx_count_distinct"
 };
 
-/* Parse an aggregation name as users write it */
+/* Parse an aggregation name as users write it (distinct_users is internal) */
 bool
 agg_kind_from_name(const char *name, AggKind *kind)
 {
 	int			i;
 
-	for (i = 0; i <= AGG_COUNT_DISTINCT; i++)
+	for (i = 0; i < (int) lengthof(agg_names); i++)
 	{
-		if (strcmp(name, agg_names[i]) == 0)
+		if (i != AGG_DISTINCT_USERS && strcmp(name, agg_names[i]) == 0)
 		{
 			*kind = (AggKind) i;
 			return true;
@@ -44,11 +45,27 @@ agg_kind_name(AggKind kind)
 	return agg_names[kind];
 }
 
-/* sum/avg/min/max aggregate a measure column */
+/* sum/avg/min/max and the percentiles aggregate a measure column */
 bool
 agg_needs_measure(AggKind kind)
 {
-	return kind == AGG_SUM || kind == AGG_AVG || kind == AGG_MIN || kind == AGG_MAX;
+	return kind == AGG_SUM || kind == AGG_AVG || kind == AGG_MIN || kind == AGG_MAX ||
+		kind == AGG_PERCENTILE || kind == AGG_APPROX_PERCENTILE;
+}
+
+/* percentile and approx_percentile take a fraction */
+bool
+agg_needs_percentile(AggKind kind)
+{
+	return kind == AGG_PERCENTILE || kind == AGG_APPROX_PERCENTILE;
+}
+
+/* Aggregations counting the distinct values of a column */
+bool
+agg_counts_distinct(AggKind kind)
+{
+	return kind == AGG_COUNT_DISTINCT || kind == AGG_DISTINCT_USERS ||
+		kind == AGG_APPROX_COUNT_DISTINCT;
 }
 
 /* Two operands compute the same thing (used to de-duplicate) */
@@ -65,7 +82,7 @@ agg_operand_equal(const AggOperand *a, const AggOperand *b)
 		return false;
 	if (a->filter && strcmp(a->filter, b->filter) != 0)
 		return false;
-	return true;
+	return a->percentile == b->percentile;
 }
 
 /* Append "(\n<user query>\n) AS _src": newlines end any trailing comment */
@@ -143,6 +160,22 @@ aggsql_window_clause(const AggSource *src)
 					col, col);
 }
 
+/* The shortest decimal text that reads back as x */
+static char *
+float8_text(double x)
+{
+	int			prec;
+
+	for (prec = 15; prec < 17; prec++)
+	{
+		char	   *t = psprintf("%.*g", prec, x);
+
+		if (strtod(t, NULL) == x)
+			return t;
+	}
+	return psprintf("%.17g", x);
+}
+
 /* Append one conditional aggregate honouring the gap contract, as float8 */
 void
 aggsql_append_aggregate(StringInfo buf, const AggOperand *op)
@@ -168,8 +201,26 @@ aggsql_append_aggregate(StringInfo buf, const AggOperand *op)
 				appendStringInfo(buf, " FILTER (WHERE %s)", filter);
 			appendStringInfoString(buf, ")::float8");
 			break;
+		case AGG_PERCENTILE:
+		case AGG_APPROX_PERCENTILE:
+
+			/*
+			 * percentile_cont over the measure as float8 (what the engine
+			 * reads); approx_percentile is computed exactly here, which
+			 * meets its error bound
+			 */
+			appendStringInfo(buf, "(pg_catalog.percentile_cont(%s::float8) WITHIN GROUP (ORDER BY (",
+							 float8_text(op->percentile));
+			append_column(buf, op->column);
+			appendStringInfoString(buf, ")::float8)");
+			if (filter)
+				appendStringInfo(buf, " FILTER (WHERE %s)", filter);
+			appendStringInfoString(buf, ")::float8");
+			break;
 		case AGG_COUNT_DISTINCT:
 		case AGG_DISTINCT_USERS:
+		case AGG_APPROX_COUNT_DISTINCT:
+			/* approx_count_distinct is exact here, within its error bound */
 			if (filter)
 			{
 				appendStringInfo(buf, "(CASE WHEN count(*) FILTER (WHERE %s) = 0 THEN NULL ELSE count(DISTINCT ", filter);

@@ -30,7 +30,10 @@ typedef enum AggKind
 	AGG_MIN,
 	AGG_MAX,
 	AGG_COUNT_DISTINCT,
-	AGG_DISTINCT_USERS			/* count(DISTINCT user) over every row of an event source */
+	AGG_DISTINCT_USERS,			/* count(DISTINCT user) over every row of an event source */
+	AGG_PERCENTILE,				/* percentile_cont(percentile) */
+	AGG_APPROX_PERCENTILE,		/* the C engine: a quantile sketch; SQL: exact */
+	AGG_APPROX_COUNT_DISTINCT	/* the C engine: HyperLogLog; SQL: exact */
 } AggKind;
 
 /* One aggregate over a source: agg(column) FILTER (WHERE filter) */
@@ -39,6 +42,7 @@ typedef struct AggOperand
 	AggKind		agg;
 	char	   *column;			/* measure / distinct column; NULL for count */
 	char	   *filter;			/* combined boolean SQL, or NULL for all rows */
+	double		percentile;		/* percentile kinds: in (0, 1); else 0 */
 } AggOperand;
 
 /* What rows an aggregate query reads */
@@ -52,6 +56,8 @@ typedef struct AggSource
 extern bool agg_kind_from_name(const char *name, AggKind *kind);
 extern const char *agg_kind_name(AggKind kind);
 extern bool agg_needs_measure(AggKind kind);
+extern bool agg_needs_percentile(AggKind kind);
+extern bool agg_counts_distinct(AggKind kind);
 extern bool agg_operand_equal(const AggOperand *a, const AggOperand *b);
 
 extern char *aggsql_bucket_expr(const AggSource *src, int64 width_us);

@@ -51,7 +51,12 @@ typedef struct OperandArgs
 	char	   *distinct_column;
 	List	   *row_filters;
 	char	   *filter_sql;
+	bool		percentile_given;
+	double		percentile;
 } OperandArgs;
+
+/* The aggregations, for hints */
+#define AGGREGATIONS_HINT "Use count, sum, avg, min, max, count_distinct, percentile, approx_percentile or approx_count_distinct."
 
 /* Parse a ratio operand given as jsonb */
 static void
@@ -117,6 +122,16 @@ parse_operand_json(Jsonb *j, const char *role, OperandArgs *out)
 			}
 			continue;
 		}
+		if (strcmp(key, "percentile") == 0)
+		{
+			if (strcmp(kind, "number") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s.percentile must be a number", role)));
+			out->percentile_given = true;
+			out->percentile = DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(text)));
+			continue;
+		}
 		if (strcmp(kind, "string") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -135,7 +150,7 @@ parse_operand_json(Jsonb *j, const char *role, OperandArgs *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown key \"%s\" in %s", key, role),
-					 errhint("An operand has fact_table, aggregation, measure_column, distinct_column, row_filters and filter_sql.")));
+					 errhint("An operand has fact_table, aggregation, measure_column, distinct_column, percentile, row_filters and filter_sql.")));
 	}
 }
 
@@ -169,12 +184,28 @@ check_operand(OperandArgs *a, const char *role, const char *label, int64 width_u
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%saggregation is required for a fact metric", label),
-				 errhint("Use count, sum, avg, min, max or count_distinct.")));
+				 errhint(AGGREGATIONS_HINT)));
 	if (!agg_kind_from_name(a->aggregation, &op->agg))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %saggregation \"%s\"", label, a->aggregation),
-				 errhint("Use count, sum, avg, min, max or count_distinct.")));
+				 errhint(AGGREGATIONS_HINT)));
+	if (agg_needs_percentile(op->agg))
+	{
+		if (!a->percentile_given)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%spercentile is required for aggregation %s", label, a->aggregation),
+					 errhint("Give the fraction, for example percentile => 0.95 for the 95th percentile.")));
+		if (!(a->percentile > 0.0 && a->percentile < 1.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%spercentile must be between 0 and 1 (exclusive), not %g", label, a->percentile)));
+		op->percentile = a->percentile;
+	}
+	else
+		defcheck_forbid(a->percentile_given, psprintf("%spercentile", label),
+						psprintf("with aggregation %s", a->aggregation));
 	if (agg_needs_measure(op->agg))
 	{
 		ColumnInfo *c;
@@ -194,12 +225,12 @@ check_operand(OperandArgs *a, const char *role, const char *label, int64 width_u
 	else
 		defcheck_forbid(a->measure_column != NULL, psprintf("%smeasure_column", label),
 			   psprintf("with aggregation %s", a->aggregation));
-	if (op->agg == AGG_COUNT_DISTINCT)
+	if (agg_counts_distinct(op->agg))
 	{
 		if (a->distinct_column == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%sdistinct_column is required for aggregation count_distinct", label)));
+					 errmsg("%sdistinct_column is required for aggregation %s", label, a->aggregation)));
 		(void) defs_find_column(ft->columns, a->distinct_column, "distinct column", where);
 		op->distinct_column = a->distinct_column;
 	}
@@ -224,6 +255,7 @@ check_operand(OperandArgs *a, const char *role, const char *label, int64 width_u
 	agg.agg = op->agg;
 	agg.column = op->measure_column ? op->measure_column : op->distinct_column;
 	agg.filter = defs_operand_filter(ft, op);
+	agg.percentile = op->percentile;
 	src.query = ft->query;
 	src.ts_column = ft->ts_column;
 	src.ts_type = ft->ts_type;
@@ -242,9 +274,10 @@ check_operand(OperandArgs *a, const char *role, const char *label, int64 width_u
 static void
 insert_operand(int64 metric_id, OperandDef *op)
 {
-	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
-	Datum		vals[8];
-	char		nulls[9] = "        ";
+	Oid			types[9] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID,
+	FLOAT8OID};
+	Datum		vals[9];
+	char		nulls[10] = "         ";
 
 	vals[0] = Int64GetDatum(metric_id);
 	vals[1] = CStringGetTextDatum(op->role);
@@ -254,10 +287,18 @@ insert_operand(int64 metric_id, OperandDef *op)
 	spi_param_text(vals, nulls, 5, op->distinct_column);
 	vals[6] = defcheck_name_list_datum(op->row_filters);
 	spi_param_text(vals, nulls, 7, op->filter_sql);
-	catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
-					"measure_column, distinct_column, row_filters, filter_sql) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-					8, types, vals, nulls, false, 0);
+	vals[8] = Float8GetDatum(op->percentile);
+	/* the percentile column only when used: a 0.1 catalog has none */
+	if (agg_needs_percentile(op->agg))
+		catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
+						"measure_column, distinct_column, row_filters, filter_sql, percentile) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+						9, types, vals, nulls, false, 0);
+	else
+		catalog_execute("INSERT INTO tripl.metric_operands (metric_id, role, fact_table_id, aggregation, "
+						"measure_column, distinct_column, row_filters, filter_sql) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						8, types, vals, nulls, false, 0);
 }
 
 /* Check a metric status value */
@@ -271,6 +312,16 @@ check_status(const char *status)
 				 errmsg("invalid status \"%s\"", status),
 				 errhint("Use draft, active or archived.")));
 }
+
+/*
+ * Positions of tripl.create_metric's arguments (0-based) past unit: the
+ * calendar change's time zone, then this file's percentile, window and
+ * expression
+ */
+#define ARG_TIMEZONE	24		/* calendar time: added by the calendar change */
+#define ARG_PERCENTILE	25
+#define ARG_WINDOW		26
+#define ARG_EXPRESSION	27
 
 /* Every argument of tripl.create_metric, and what validation derives */
 typedef struct MetricArgs
@@ -298,6 +349,8 @@ typedef struct MetricArgs
 	bool		anomaly_detection_null;
 	char	   *description;
 	char	   *unit;
+	Interval   *window;			/* rolling window, or NULL */
+	char	   *expression;		/* derived metrics */
 	char	   *search_path;
 
 	/* derived by validation */
@@ -345,6 +398,19 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 	m->anomaly_detection = m->anomaly_detection_null ? false : PG_GETARG_BOOL(21);
 	m->description = fn_arg_text(fcinfo, 22);
 	m->unit = fn_arg_text(fcinfo, 23);
+	/*
+	 * ARG_TIMEZONE: read by the calendar change.  The newer arguments exist
+	 * only once the update script ran (a 0.1 catalog calls this library
+	 * with 24 arguments).
+	 */
+	if (PG_NARGS() > ARG_EXPRESSION)
+	{
+		s->percentile_given = !PG_ARGISNULL(ARG_PERCENTILE);
+		s->percentile = s->percentile_given ? PG_GETARG_FLOAT8(ARG_PERCENTILE) : 0.0;
+		m->single_given |= s->percentile_given;
+		m->window = PG_ARGISNULL(ARG_WINDOW) ? NULL : PG_GETARG_INTERVAL_P(ARG_WINDOW);
+		m->expression = fn_arg_text(fcinfo, ARG_EXPRESSION);
+	}
 	m->search_path = current_search_path();
 }
 
@@ -396,6 +462,14 @@ metric_check_common(MetricArgs *m)
 				 errmsg("anomaly_detection must not be NULL")));
 	check_text_length(m->description, TRIPL_MAX_TEXT_LENGTH, "description");
 	check_text_length(m->unit, 50, "unit");
+	if (m->window != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rolling windows are not supported yet")));
+	if (m->expression != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("derived metrics are not supported yet")));
 	if (m->composition && strcmp(m->composition, "single") != 0 &&
 		strcmp(m->composition, "ratio") != 0 &&
 		strcmp(m->composition, "per_distinct_user") != 0)

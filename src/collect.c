@@ -105,6 +105,7 @@ fact_operand(FactTableDef *ft, OperandDef *od)
 	op->agg = od->agg;
 	op->column = od->measure_column ? od->measure_column : od->distinct_column;
 	op->filter = defs_operand_filter(ft, od);
+	op->percentile = od->percentile;
 	return op;
 }
 

@@ -143,7 +143,7 @@ collect_slot_engine_ok(SourceSlot *slot)
 	{
 		AggOperand *op = lfirst(lc);
 
-		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+		if (agg_counts_distinct(op->agg))
 		{
 			const char *type = slot_column_type(slot, op->column);
 
@@ -186,6 +186,12 @@ engine_agg_of(AggKind kind)
 			return ENGINE_MIN;
 		case AGG_MAX:
 			return ENGINE_MAX;
+		case AGG_PERCENTILE:
+			return ENGINE_PERCENTILE;
+		case AGG_APPROX_PERCENTILE:
+			return ENGINE_APPROX_PERCENTILE;
+		case AGG_APPROX_COUNT_DISTINCT:
+			return ENGINE_APPROX_DISTINCT;
 		case AGG_COUNT_DISTINCT:
 		case AGG_DISTINCT_USERS:
 			break;
@@ -296,7 +302,8 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		e->filter = op->filter ? list_index_add(&filters, op->filter) : -1;
 		e->measure = -1;
 		e->key = -1;
-		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+		e->percentile = op->percentile;
+		if (agg_counts_distinct(op->agg))
 			e->key = list_index_add(&keys, op->column);
 		else if (op->agg != AGG_COUNT)
 			e->measure = list_index_add(&measures, op->column);

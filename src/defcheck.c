@@ -77,7 +77,7 @@ defcheck_forbid_single_fact_args(bool given, const char *why)
 	if (given)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fact_table, aggregation, measure_column, distinct_column, row_filters and filter_sql are not allowed %s", why)));
+				 errmsg("fact_table, aggregation, measure_column, distinct_column, percentile, row_filters and filter_sql are not allowed %s", why)));
 }
 
 /* A List of names as a text[] Datum */

@@ -155,8 +155,10 @@ load_operands(List *metrics)
 		ids[n++] = Int64GetDatum(((MetricDef *) lfirst(lc))->id);
 	arr = construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
 	vals[0] = PointerGetDatum(arr);
+	/* percentile through to_jsonb: a 0.1 catalog (not updated yet) has no such column */
 	catalog_execute("SELECT metric_id, role, fact_table_id, aggregation, measure_column, "
-					"distinct_column, row_filters, filter_sql FROM tripl.metric_operands "
+					"distinct_column, row_filters, filter_sql, pg_catalog.to_jsonb(o) ->> 'percentile' "
+					"FROM tripl.metric_operands o "
 					"WHERE metric_id = ANY($1) ORDER BY metric_id, role",
 					1, types, vals, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
@@ -172,6 +174,8 @@ load_operands(List *metrics)
 		op->distinct_column = (char *) spi_text(i, 5);
 		op->row_filters = spi_text_array(i, 6);
 		op->filter_sql = (char *) spi_text(i, 7);
+		op->percentile = spi_isnull(i, 8) ? 0.0 :
+			DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(spi_text(i, 8))));
 
 		/* both are in id order: walk the metrics along with the operands */
 		while (next < n && ((MetricDef *) list_nth(metrics, next))->id < mid)
@@ -389,7 +393,8 @@ bool
 defs_count_shaped(const MetricDef *m)
 {
 	if (strcmp(m->kind, "fact") == 0 && m->value != NULL)
-		return m->value->agg == AGG_COUNT || m->value->agg == AGG_COUNT_DISTINCT;
+		return m->value->agg == AGG_COUNT || m->value->agg == AGG_COUNT_DISTINCT ||
+			m->value->agg == AGG_APPROX_COUNT_DISTINCT;
 	if (strcmp(m->kind, "event_composition") == 0)
 		return strcmp(m->composition, "single") == 0;
 	return false;

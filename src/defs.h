@@ -59,6 +59,7 @@ typedef struct OperandDef
 	char	   *distinct_column;
 	List	   *row_filters;	/* names */
 	char	   *filter_sql;
+	double		percentile;		/* percentile kinds: in (0, 1); else 0 */
 } OperandDef;
 
 typedef struct MetricDef

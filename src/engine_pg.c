@@ -193,6 +193,7 @@ engine_config(const EngineSpec *spec, const EngineFilterArg *fargs, bool filter_
 		put_int32(&b, spec->ops[i].filter);
 		put_int32(&b, spec->ops[i].measure);
 		put_int32(&b, spec->ops[i].key);
+		appendBinaryStringInfo(&b, (const char *) &spec->ops[i].percentile, sizeof(double));
 	}
 	put_int32(&b, spec->nbreakdowns);
 	for (i = 0; i < spec->nbreakdowns; i++)
@@ -408,6 +409,7 @@ decode_config(bytea *config, EngineAggState *st)
 		st->ops[i].filter = get_int32(&c);
 		st->ops[i].measure = get_int32(&c);
 		st->ops[i].key = get_int32(&c);
+		memcpy(&st->ops[i].percentile, take(&c, sizeof(double)), sizeof(double));
 	}
 	st->spec.ops = st->ops;
 	st->spec.nbreakdowns = get_int32(&c);

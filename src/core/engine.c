@@ -14,6 +14,15 @@
  *		min, max		double v, int64 n (non-NULL measures)
  *		count_distinct	int64 n (matched rows), two exact sets: one of
  *						by-value keys, one of byte keys
+ *		percentile		int64 n, a growing buffer of the non-NULL measures
+ *						(doubling); the value selects the two order
+ *						statistics percentile_cont interpolates (a
+ *						quickselect on a copy, NaN last) when results are
+ *						read
+ *		approx_percentile	a DDSketch (ddsketch.h), started on its first
+ *						value
+ *		approx_distinct	int64 n (matched rows), a HyperLogLog sketch
+ *						(hll.h) of the keys' 64-bit hashes
  *
  *	  The main values are one dense array of nbuckets cells, allocated up
  *	  front; a row's bucket is (ts - start) / width, cached for the current
@@ -45,6 +54,10 @@
  *	  arithmetically rather than branched on where that is cheap: they are
  *	  data, and a mispredicted branch costs more than the update.
  *
+ *	  Memory.  Every allocation is counted in the state (engine_memory()):
+ *	  sets and percentile buffers through mem_alloc, sketches by the growth
+ *	  of their heap part, checked after each update that can grow it.
+ *
  *	  Serialization writes a logical image (native byte order: it is for
  *	  parallel workers of the same server) guarded by a fingerprint of the
  *	  spec; deserialization checks every length and index.
@@ -62,6 +75,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "order.h"
 
 /* The engine's byte hash, for tests */
 uint32_t
@@ -156,16 +170,132 @@ acc_size(int kind)
 		case ENGINE_MIN:
 		case ENGINE_MAX:
 			return sizeof(AccExt);
+		case ENGINE_PERCENTILE:
+			return sizeof(AccPct);
+		case ENGINE_APPROX_PERCENTILE:
+			return sizeof(AccDds);
+		case ENGINE_APPROX_DISTINCT:
+			return sizeof(AccHll);
 		default:
 			return sizeof(AccDistinct);
 	}
 }
 
+/* Does an accumulator of this kind own memory? */
+static bool
+acc_has_heap(int kind)
+{
+	return kind == ENGINE_COUNT_DISTINCT || kind == ENGINE_PERCENTILE ||
+		kind == ENGINE_APPROX_PERCENTILE || kind == ENGINE_APPROX_DISTINCT;
+}
+
+/*
+ * percentile_cont(p) of n values (float8's order, NaN last): the values
+ * of ranks floor and ceil of p * (n - 1), interpolated as PostgreSQL's
+ * float8_lerp does.  v is rearranged: NaNs are moved to the end, the
+ * others go through order_select (quickselect, heapsort-bounded).  A
+ * buffer stays far below 2^31 values: the memory limit stops it first.
+ */
+static double
+pct_of(double *v, int64_t n, double p)
+{
+	double		pos = p * (double) (n - 1);
+	int64_t		first = (int64_t) floor(pos);
+	int64_t		second = (int64_t) ceil(pos);
+	int64_t		m = 0;
+	int64_t		i;
+	double		lo;
+	double		hi;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!isnan(v[i]))
+		{
+			double		t = v[m];
+
+			v[m++] = v[i];
+			v[i] = t;
+		}
+	}
+	if (first >= m)
+		return NAN;
+	lo = order_select(v, (int) m, (int) first);
+	if (second == first)
+		return lo;
+	if (second >= m)
+		return NAN;				/* lo + pct * (NaN - lo) */
+	/* the next rank: the smallest value after first */
+	hi = v[first + 1];
+	for (i = first + 2; i < m; i++)
+		if (v[i] < hi)
+			hi = v[i];
+	return lo + ((pos - (double) first) * (hi - lo));
+}
+
+/* The value of a percentile accumulator (NaN when it has no value) */
+static double
+pct_value(const AccPct *a, double p)
+{
+	double	   *copy;
+	double		r;
+
+	if (a->n == 0)
+		return NAN;
+	copy = core_alloc(sizeof(double) * (size_t) a->n);
+	memcpy(copy, a->v, sizeof(double) * (size_t) a->n);
+	r = pct_of(copy, a->n, p);
+	core_free(copy);
+	return r;
+}
+
+/* Append a value to a percentile buffer (doubling it when full) */
+static inline void
+pct_add(AccPct *a, double x, size_t *mem)
+{
+	if (a->n == a->cap)
+	{
+		int64_t		cap = a->cap == 0 ? 4 : a->cap * 2;
+		double	   *v = mem_alloc(mem, sizeof(double) * (size_t) cap);
+
+		if (a->n > 0)
+			memcpy(v, a->v, sizeof(double) * (size_t) a->n);
+		mem_free(mem, a->v, sizeof(double) * (size_t) a->cap);
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = x;
+}
+
+/* Add a value to an approx_percentile sketch, counting its growth */
+static inline void
+dds_acc_add(AccDds *a, double x, size_t *mem)
+{
+	size_t		before;
+
+	if (a->s.alpha == 0)
+		dds_init(&a->s, DDS_DEFAULT_ALPHA);
+	before = acc_dds_heap(&a->s);
+	dds_add(&a->s, x);
+	if (mem != NULL)
+		*mem += acc_dds_heap(&a->s) - before;
+}
+
+/* Add a hash to an approx_distinct sketch, counting its growth */
+static inline void
+hll_acc_add(AccHll *a, uint64_t hash, size_t *mem)
+{
+	size_t		before = acc_hll_heap(&a->h);
+
+	hll_add_hash(&a->h, hash);
+	if (mem != NULL)
+		*mem += acc_hll_heap(&a->h) - before;
+}
+
 /* An operand's value in a cell: NaN for a gap */
 double
-engine_acc_value(int kind, const char *a)
+engine_acc_value(const Slot *sl, const char *a)
 {
-	switch (kind)
+	switch (sl->kind)
 	{
 		case ENGINE_COUNT:
 			{
@@ -192,6 +322,20 @@ engine_acc_value(int kind, const char *a)
 
 				return e->n > 0 ? e->v : NAN;
 			}
+		case ENGINE_PERCENTILE:
+			return pct_value((const AccPct *) a, sl->p);
+		case ENGINE_APPROX_PERCENTILE:
+			{
+				const AccDds *d = (const AccDds *) a;
+
+				return d->s.count > 0 ? dds_quantile(&d->s, sl->p) : NAN;
+			}
+		case ENGINE_APPROX_DISTINCT:
+			{
+				const AccHll *h = (const AccHll *) a;
+
+				return h->n > 0 ? hll_count(&h->h) : NAN;
+			}
 		default:
 			{
 				const AccDistinct *d = (const AccDistinct *) a;
@@ -201,7 +345,7 @@ engine_acc_value(int kind, const char *a)
 	}
 }
 
-/* Free the sets held by one cell */
+/* Free the memory held by one cell (sets, buffers, sketches) */
 void
 engine_cell_free_sets(char *cell, const Layout *lay, size_t *mem)
 {
@@ -209,12 +353,43 @@ engine_cell_free_sets(char *cell, const Layout *lay, size_t *mem)
 
 	for (i = 0; i < lay->nslots; i++)
 	{
-		if (lay->slots[i].kind == ENGINE_COUNT_DISTINCT)
-		{
-			AccDistinct *d = (AccDistinct *) (cell + lay->slots[i].off);
+		char	   *a = cell + lay->slots[i].off;
 
-			iset_free(&d->iv, mem);
-			bset_free(&d->ib, mem);
+		switch (lay->slots[i].kind)
+		{
+			case ENGINE_COUNT_DISTINCT:
+				iset_free(&((AccDistinct *) a)->iv, mem);
+				bset_free(&((AccDistinct *) a)->ib, mem);
+				break;
+			case ENGINE_PERCENTILE:
+				{
+					AccPct	   *p = (AccPct *) a;
+
+					mem_free(mem, p->v, sizeof(double) * (size_t) p->cap);
+					memset(p, 0, sizeof(*p));
+				}
+				break;
+			case ENGINE_APPROX_PERCENTILE:
+				{
+					AccDds	   *d = (AccDds *) a;
+
+					if (mem != NULL)
+						*mem -= acc_dds_heap(&d->s);
+					dds_free(&d->s);
+					memset(d, 0, sizeof(*d));
+				}
+				break;
+			case ENGINE_APPROX_DISTINCT:
+				{
+					AccHll	   *h = (AccHll *) a;
+
+					if (mem != NULL)
+						*mem -= acc_hll_heap(&h->h);
+					hll_free(&h->h);
+				}
+				break;
+			default:
+				break;
 		}
 	}
 }
@@ -281,6 +456,44 @@ engine_merge_cell(char *dst, const char *src, const Layout *lay, Arena *arena,
 					else
 						de->v = float_gt(de->v, se->v) ? de->v : se->v;
 					de->n += se->n;
+				}
+				break;
+			case ENGINE_PERCENTILE:
+				{
+					AccPct	   *dp = (AccPct *) d;
+					const AccPct *sp = (const AccPct *) s;
+					int64_t		k;
+
+					for (k = 0; k < sp->n; k++)
+						pct_add(dp, sp->v[k], mem);
+				}
+				break;
+			case ENGINE_APPROX_PERCENTILE:
+				{
+					AccDds	   *dd = (AccDds *) d;
+					const AccDds *sd = (const AccDds *) s;
+					size_t		before;
+
+					if (sd->s.count == 0)
+						break;
+					if (dd->s.alpha == 0)
+						dds_init(&dd->s, DDS_DEFAULT_ALPHA);
+					before = acc_dds_heap(&dd->s);
+					dds_merge(&dd->s, &sd->s);
+					if (mem != NULL)
+						*mem += acc_dds_heap(&dd->s) - before;
+				}
+				break;
+			case ENGINE_APPROX_DISTINCT:
+				{
+					AccHll	   *dh = (AccHll *) d;
+					const AccHll *sh = (const AccHll *) s;
+					size_t		before = acc_hll_heap(&dh->h);
+
+					dh->n += sh->n;
+					hll_merge(&dh->h, &sh->h);
+					if (mem != NULL)
+						*mem += acc_hll_heap(&dh->h) - before;
 				}
 				break;
 			default:
@@ -353,16 +566,21 @@ spec_check(const EngineSpec *spec, char *errbuf, size_t errlen)
 	{
 		const EngineOperand *op = &spec->ops[i];
 
-		if ((int) op->agg < (int) ENGINE_COUNT || (int) op->agg > (int) ENGINE_COUNT_DISTINCT)
+		if ((int) op->agg < (int) ENGINE_COUNT || (int) op->agg > (int) ENGINE_APPROX_DISTINCT)
 			return core_errorf(errbuf, errlen, "operand %d: unknown aggregation %d", i, (int) op->agg);
 		if (op->filter < -1 || op->filter >= spec->nfilters)
 			return core_errorf(errbuf, errlen, "operand %d: filter index %d out of range", i, op->filter);
 		if ((op->agg == ENGINE_SUM || op->agg == ENGINE_AVG ||
-			 op->agg == ENGINE_MIN || op->agg == ENGINE_MAX) &&
+			 op->agg == ENGINE_MIN || op->agg == ENGINE_MAX ||
+			 op->agg == ENGINE_PERCENTILE || op->agg == ENGINE_APPROX_PERCENTILE) &&
 			(op->measure < 0 || op->measure >= spec->nmeasures))
 			return core_errorf(errbuf, errlen, "operand %d: measure index %d out of range", i, op->measure);
-		if (op->agg == ENGINE_COUNT_DISTINCT && (op->key < 0 || op->key >= spec->nkeys))
+		if ((op->agg == ENGINE_COUNT_DISTINCT || op->agg == ENGINE_APPROX_DISTINCT) &&
+			(op->key < 0 || op->key >= spec->nkeys))
 			return core_errorf(errbuf, errlen, "operand %d: key index %d out of range", i, op->key);
+		if ((op->agg == ENGINE_PERCENTILE || op->agg == ENGINE_APPROX_PERCENTILE) &&
+			!(op->percentile > 0.0 && op->percentile < 1.0))
+			return core_errorf(errbuf, errlen, "operand %d: percentile must be between 0 and 1", i);
 	}
 	for (i = 0; i < spec->nbreakdowns; i++)
 	{
@@ -424,6 +642,13 @@ spec_fingerprint(const EngineSpec *spec)
 		h = fp_mix(h, (uint64_t) op->filter);
 		h = fp_mix(h, (uint64_t) op->measure);
 		h = fp_mix(h, (uint64_t) op->key);
+		if (op->agg == ENGINE_PERCENTILE || op->agg == ENGINE_APPROX_PERCENTILE)
+		{
+			uint64_t	bits;
+
+			memcpy(&bits, &op->percentile, sizeof(bits));
+			h = fp_mix(h, bits);
+		}
 	}
 	for (i = 0; i < spec->nbreakdowns; i++)
 	{
@@ -476,15 +701,18 @@ layout_build(EngineState *st, Layout *lay, const bool *use, size_t base)
 		sl = &lay->slots[n];
 		sl->kind = (int) op->agg;
 		sl->filter = op->filter;
-		sl->arg = op->agg == ENGINE_COUNT_DISTINCT ? op->key :
+		sl->arg = (op->agg == ENGINE_COUNT_DISTINCT || op->agg == ENGINE_APPROX_DISTINCT) ? op->key :
 			op->agg == ENGINE_COUNT ? -1 : op->measure;
 		sl->off = (uint32_t) off;
+		sl->p = op->percentile;
 		off += acc_size(sl->kind);
 		if (sl->kind == ENGINE_COUNT_DISTINCT)
 			lay->has_distinct = true;
+		if (acc_has_heap(sl->kind))
+			lay->has_heap = true;
 		if (sl->filter >= 0)
 			st->need_filters = true;
-		if (sl->kind == ENGINE_COUNT_DISTINCT)
+		if (sl->kind == ENGINE_COUNT_DISTINCT || sl->kind == ENGINE_APPROX_DISTINCT)
 			st->need_keys = true;
 		else if (sl->kind != ENGINE_COUNT)
 			st->need_measures = true;
@@ -844,6 +1072,33 @@ apply_row(EngineState *st, const Layout *lay, char *cell, const EngineRow *row,
 					e->n += valid;
 				}
 				break;
+			case ENGINE_PERCENTILE:
+				if (pass && !mnull[sl->arg])
+					pct_add((AccPct *) a, row->measures[sl->arg], &st->mem);
+				break;
+			case ENGINE_APPROX_PERCENTILE:
+				if (pass && !mnull[sl->arg])
+					dds_acc_add((AccDds *) a, row->measures[sl->arg], &st->mem);
+				break;
+			case ENGINE_APPROX_DISTINCT:
+				if (pass)
+				{
+					AccHll	   *h = (AccHll *) a;
+					const EngineValue *k = &row->keys[sl->arg];
+
+					h->n++;
+					if (k->isnull)
+						break;
+					if (k->byval)
+						hll_acc_add(h, hll_hash_bytes(&k->ival, sizeof(k->ival)), &st->mem);
+					else
+					{
+						if (!value_ok(k))
+							return core_errorf(errbuf, errlen, "a key value has no data");
+						hll_acc_add(h, hll_hash_bytes(k->data, k->len), &st->mem);
+					}
+				}
+				break;
 			default:
 				if (pass)
 				{
@@ -1117,7 +1372,7 @@ engine_free(EngineState *st)
 	mem = &st->mem;
 	if (st->main != NULL)
 	{
-		if (st->mlay.has_distinct)
+		if (st->mlay.has_heap)
 		{
 			int			b;
 
@@ -1133,7 +1388,7 @@ engine_free(EngineState *st)
 		GTable	   *t = &st->tables[i];
 		uint32_t	c;
 
-		if (t->lay.has_distinct)
+		if (t->lay.has_heap)
 			for (c = 0; c < t->ncells; c++)
 				engine_cell_free_sets(table_cellp(t, c), &t->lay, mem);
 		for (c = 0; c < t->nchunks; c++)

@@ -3,14 +3,18 @@
  * engine.h
  *	  The aggregation engine (pure C): one pass over a source's rows
  *	  computes several operands (count, sum, avg, min, max, count_distinct,
- *	  each optionally filtered) per time bucket, and per (group value,
+ *	  percentile, approx_percentile, approx_distinct, each optionally
+ *	  filtered) per time bucket, and per (group value,
  *	  bucket) for breakdowns, with optional "top N-1 values plus 'Other'"
  *	  folding.  The time dimension is a dense array index: no hashing.
  *
  *	  The result contract matches PostgreSQL's SQL (see engine.c for the
  *	  details): a cell with no matching row is a gap (NaN), never a 0;
  *	  count_distinct is exact; min/max follow float8's ordering, where NaN
- *	  is greater than every other value.
+ *	  is greater than every other value; percentile equals
+ *	  percentile_cont(p) WITHIN GROUP (ORDER BY measure) (NaN sorting last);
+ *	  approx_percentile is within 1 % of it (relative), approx_distinct is
+ *	  exact up to 1024 values and has a 0.81 % standard error beyond.
  *
  *	  Memory comes from core_alloc()/core_free() only.  No mutable globals:
  *	  states are independent.  Errors are reported through (errbuf, errlen)
@@ -35,7 +39,10 @@ typedef enum EngineAgg
 	ENGINE_AVG,
 	ENGINE_MIN,
 	ENGINE_MAX,
-	ENGINE_COUNT_DISTINCT
+	ENGINE_COUNT_DISTINCT,
+	ENGINE_PERCENTILE,			/* exact percentile_cont(percentile) */
+	ENGINE_APPROX_PERCENTILE,	/* DDSketch (ddsketch.h), relative error 1 % */
+	ENGINE_APPROX_DISTINCT		/* HyperLogLog (hll.h) */
 } EngineAgg;
 
 typedef struct EngineOperand
@@ -44,8 +51,10 @@ typedef struct EngineOperand
 	int			filter;			/* index into row->filters, or -1: every row */
 	int			measure;		/* index into row->measures (sum/avg/min/max),
 								 * else -1 (ignored) */
-	int			key;			/* index into row->keys (count_distinct), else
-								 * -1 (ignored) */
+	int			key;			/* index into row->keys (count_distinct,
+								 * approx_distinct), else -1 (ignored) */
+	double		percentile;		/* in (0, 1): percentile, approx_percentile;
+								 * else ignored */
 } EngineOperand;
 
 /*

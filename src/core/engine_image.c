@@ -91,6 +91,15 @@ wr_bset(Wr *w, const BSet *s)
 	}
 }
 
+/* Append a sketch image: its length, then its bytes (core_alloc'ed, freed) */
+static void
+wr_image(Wr *w, char *img, size_t len)
+{
+	wr_u32(w, (uint32_t) len);
+	wr_bytes(w, img, len);
+	core_free(img);
+}
+
 /* Append a cell's contents */
 static void
 wr_cell(Wr *w, const char *cell, const Layout *lay)
@@ -115,6 +124,40 @@ wr_cell(Wr *w, const char *cell, const Layout *lay)
 			case ENGINE_MIN:
 			case ENGINE_MAX:
 				wr_bytes(w, a, sizeof(AccExt));
+				break;
+			case ENGINE_PERCENTILE:
+				{
+					const AccPct *p = (const AccPct *) a;
+
+					wr_u64(w, (uint64_t) p->n);
+					wr_bytes(w, p->v, sizeof(double) * (size_t) p->n);
+				}
+				break;
+			case ENGINE_APPROX_PERCENTILE:
+				{
+					const AccDds *d = (const AccDds *) a;
+					char	   *img = NULL;
+					size_t		len = 0;
+
+					if (d->s.count == 0)
+						wr_u32(w, 0);
+					else
+					{
+						dds_serialize(&d->s, &img, &len);
+						wr_image(w, img, len);
+					}
+				}
+				break;
+			case ENGINE_APPROX_DISTINCT:
+				{
+					const AccHll *h = (const AccHll *) a;
+					char	   *img = NULL;
+					size_t		len = 0;
+
+					wr_u64(w, (uint64_t) h->n);
+					hll_serialize(&h->h, &img, &len);
+					wr_image(w, img, len);
+				}
 				break;
 			default:
 				{
@@ -309,6 +352,55 @@ rd_cell(EngineState *st, Rd *r, char *cell, const Layout *lay)
 			case ENGINE_MAX:
 				if (!rd_bytes(r, a, sizeof(AccExt)))
 					return false;
+				break;
+			case ENGINE_PERCENTILE:
+				{
+					AccPct	   *p = (AccPct *) a;
+					uint64_t	n;
+
+					if (!rd_u64(r, &n) || n > (uint64_t) (r->left / sizeof(double)))
+						return false;
+					if (n > 0)
+					{
+						p->v = mem_alloc(&st->mem, sizeof(double) * (size_t) n);
+						p->cap = p->n = (int64_t) n;
+						if (!rd_bytes(r, p->v, sizeof(double) * (size_t) n))
+							return false;
+					}
+				}
+				break;
+			case ENGINE_APPROX_PERCENTILE:
+				{
+					AccDds	   *d = (AccDds *) a;
+					uint32_t	len;
+
+					if (!rd_u32(r, &len) || r->left < len)
+						return false;
+					if (len > 0)
+					{
+						if (!dds_deserialize(&d->s, r->p, len) || d->s.count == 0)
+							return false;
+						st->mem += acc_dds_heap(&d->s);
+					}
+					r->p += len;
+					r->left -= len;
+				}
+				break;
+			case ENGINE_APPROX_DISTINCT:
+				{
+					AccHll	   *h = (AccHll *) a;
+					uint64_t	n;
+					uint32_t	len;
+
+					if (!rd_u64(r, &n) || !rd_u32(r, &len) || r->left < len)
+						return false;
+					h->n = (int64_t) n;
+					if (!hll_deserialize(&h->h, r->p, len))
+						return false;
+					st->mem += acc_hll_heap(&h->h);
+					r->p += len;
+					r->left -= len;
+				}
 				break;
 			default:
 				{

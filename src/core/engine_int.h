@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddsketch.h"
 #include "engine.h"
+#include "hll.h"
 
 #define ENGINE_MAGIC		UINT64_C(0x31474e454c505254)	/* "TRPLENG1" */
 #define ENGINE_FORMAT		1
@@ -88,6 +90,41 @@ typedef struct AccDistinct
 	BSet		ib;				/* byte keys */
 } AccDistinct;
 
+/* percentile: the bucket's non-NULL measures, in arrival order */
+typedef struct AccPct
+{
+	int64_t		n;
+	int64_t		cap;
+	double	   *v;				/* cap doubles, or NULL */
+} AccPct;
+
+/* approx_percentile: a sketch, started on its first value (alpha 0: empty) */
+typedef struct AccDds
+{
+	DdSketch	s;
+} AccDds;
+
+/* approx_distinct: matched rows and a sketch of the non-NULL keys */
+typedef struct AccHll
+{
+	int64_t		n;
+	Hll			h;
+} AccHll;
+
+/* The heap part of a quantile sketch (its growth is counted) */
+static inline size_t
+acc_dds_heap(const DdSketch *s)
+{
+	return sizeof(uint64_t) * (size_t) (s->pos.capacity + s->neg.capacity);
+}
+
+/* The heap part of a distinct-count sketch */
+static inline size_t
+acc_hll_heap(const Hll *h)
+{
+	return h->registers != NULL ? (size_t) HLL_M : sizeof(uint64_t) * (size_t) h->capacity;
+}
+
 /* Cell header of breakdown cells */
 typedef struct CellHead
 {
@@ -103,6 +140,7 @@ typedef struct Slot
 	int			filter;
 	int			arg;			/* measure or key index */
 	uint32_t	off;
+	double		p;				/* percentile kinds: the fraction */
 } Slot;
 
 typedef struct Layout
@@ -111,7 +149,9 @@ typedef struct Layout
 	Slot	   *slots;
 	int32_t    *op_slot;		/* per operand of the spec: slot index or -1 */
 	size_t		cellsize;
-	bool		has_distinct;
+	bool		has_distinct;	/* some slot is count_distinct (presizing) */
+	bool		has_heap;		/* some slot owns memory (sets, buffers,
+								 * sketches): cells must be freed */
 } Layout;
 
 /* Chunked byte storage; chunks never move */
@@ -828,7 +868,7 @@ cell_key(uint32_t vid, int32_t bucket)
 	return ((uint64_t) vid << 32) | (uint32_t) bucket;
 }
 
-extern double engine_acc_value(int kind, const char *a);
+extern double engine_acc_value(const Slot *sl, const char *a);
 extern void engine_cell_free_sets(char *cell, const Layout *lay, size_t *mem);
 extern bool engine_merge_cell(char *dst, const char *src, const Layout *lay, Arena *arena,
 							  size_t *mem, char *errbuf, size_t errlen);

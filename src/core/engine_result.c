@@ -40,7 +40,7 @@ engine_values(const EngineState *st, int op, double *out)
 	s = st->mlay.op_slot[op];
 	sl = &st->mlay.slots[s];
 	for (b = 0; b < st->nbuckets; b++)
-		out[b] = engine_acc_value(sl->kind, st->main + (size_t) b * st->mlay.cellsize + sl->off);
+		out[b] = engine_acc_value(sl, st->main + (size_t) b * st->mlay.cellsize + sl->off);
 }
 
 /* Compose a breakdown value; false when the row is skipped */
@@ -167,7 +167,7 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 	char	   *other = NULL;
 	Layout		mini;
 	Slot		minislots[2];
-	int			kinds[2];
+	const Slot *sls[2];
 	uint32_t	offs[2];
 	int64_t		total = 0;
 	int64_t		nother = 0;
@@ -198,7 +198,7 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 	{
 		const Slot *sl = &t->lay.slots[t->lay.op_slot[b->ops[j]]];
 
-		kinds[j] = sl->kind;
+		sls[j] = sl;
 		offs[j] = sl->off;
 		if (j == 0 || b->ops[1] != b->ops[0])
 			minislots[mini.nslots++] = *sl;
@@ -268,9 +268,9 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 
 			if (!kept[h->vid])
 				continue;
-			num = engine_acc_value(kinds[0], (const char *) h + offs[0]);
+			num = engine_acc_value(sls[0], (const char *) h + offs[0]);
 			if (b->nops > 1)
-				den = engine_acc_value(kinds[1], (const char *) h + offs[1]);
+				den = engine_acc_value(sls[1], (const char *) h + offs[1]);
 			if (!compose(b->nops, num, den, &r->v))
 				continue;
 			r->bucket = h->bucket;
@@ -290,9 +290,9 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 			if (!has_other[j])
 				continue;
 			cell = other + (size_t) j * cs;
-			num = engine_acc_value(kinds[0], cell + offs[0]);
+			num = engine_acc_value(sls[0], cell + offs[0]);
 			if (b->nops > 1)
-				den = engine_acc_value(kinds[1], cell + offs[1]);
+				den = engine_acc_value(sls[1], cell + offs[1]);
 			if (!compose(b->nops, num, den, &r->v))
 				continue;
 			r->bucket = j;
@@ -307,7 +307,7 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 
 	if (other != NULL)
 	{
-		if (t->lay.has_distinct)
+		if (t->lay.has_heap)
 			for (j = 0; j < st->nbuckets; j++)
 				if (has_other[j])
 					engine_cell_free_sets(other + (size_t) j * cs, &mini, NULL);

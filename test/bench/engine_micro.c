@@ -24,7 +24,8 @@
  *	  engine_values and engine_breakdown_rows calls).  Standalone: build
  *	  with
  *	    gcc -std=gnu99 -O2 -Isrc/core test/bench/engine_micro.c src/core/engine.c \
- *	        src/core/engine_image.c src/core/engine_result.c src/core/compose.c src/core/core.c \
+ *	        src/core/engine_image.c src/core/engine_result.c src/core/compose.c src/core/ddsketch.c \
+ *	        src/core/hll.c src/core/order.c src/core/core.c \
  *	        -lm -o /tmp/engine_micro
  *	  Optional arguments: millions of rows per run (default 20), and the
  *	  name of a single case to run.

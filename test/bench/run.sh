@@ -84,6 +84,53 @@ ratios_many() {
 	printf '   %-62s %6s\n' "200 metrics: tripl.engine = sql / hand-written" "$(ratio '  200 metrics, tripl.engine = sql' "$H200")"
 }
 
+# The 8 metrics plus a p95 and an approximate distinct count; one daily
+# distinct count, exact against approximate
+bench_aggregations() {
+	echo "== more aggregations: the 8 metrics + a p95 and an approximate distinct count"
+	psql_b -o /dev/null -f - <<'SQL'
+SELECT tripl.create_metric('b_p95', 'fact', fact_table => 'bench', aggregation => 'percentile',
+	                           measure_column => 'amount', percentile => 0.95);
+SELECT tripl.create_metric('b_users_approx', 'fact', fact_table => 'bench', aggregation => 'approx_count_distinct',
+	                           distinct_column => 'user_id');
+SQL
+	time_sql "tripl backfill, 8 metrics + p95 + approx distinct, C engine" \
+		"SELECT count(*) FROM tripl.collect($WINDOW);"
+	p95_bad=$(psql_b -At -c "SELECT count(*) FROM (SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00') AS bucket, percentile_cont(0.95) WITHIN GROUP (ORDER BY amount::float8) AS v FROM bench_facts WHERE ts >= '2026-01-01 00:00+00' AND ts < '2026-03-02 00:00+00' GROUP BY 1) h FULL JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'b_p95' AND v.bucket < '2026-03-02') s ON s.bucket = h.bucket WHERE h.v IS DISTINCT FROM s.value")
+	echo "   check: b_p95 buckets differing from percentile_cont: $p95_bad"
+	# one distinct count alone: exact set against the sketch, over every user of a day
+	psql_b -o /dev/null -f - <<'SQL'
+SELECT tripl.alter_metric(name, status => 'archived') FROM tripl.metrics WHERE name LIKE 'b\_%';
+SELECT tripl.create_metric('d_exact', 'fact', '1 day', fact_table => 'bench', aggregation => 'count_distinct',
+	                           distinct_column => 'user_id');
+SELECT tripl.create_metric('d_approx', 'fact', '1 day', fact_table => 'bench', aggregation => 'approx_count_distinct',
+	                           distinct_column => 'user_id');
+SQL
+	time_sql "daily distinct users, exact count_distinct (C engine)" \
+		"SELECT count(*) FROM tripl.collect('d_exact', '2026-01-01 00:00+00', '2026-03-02 00:00+00');"
+	time_sql "daily distinct users, approx_count_distinct (C engine)" \
+		"SELECT count(*) FROM tripl.collect('d_approx', '2026-01-01 00:00+00', '2026-03-02 00:00+00');"
+	psql_b -At -c "SELECT '   approx / exact daily distinct users: max relative error ' || round(max(abs(a.value - e.value) / e.value)::numeric, 5) || ' over ' || count(*) || ' days, ' || round(avg(e.value)) || ' users a day on average' FROM tripl.metric_values a JOIN tripl.metrics ma ON ma.id = a.metric_id AND ma.name = 'd_approx' JOIN tripl.metric_values e ON e.bucket = a.bucket JOIN tripl.metrics me ON me.id = e.metric_id AND me.name = 'd_exact'"
+	psql_b -o /dev/null -c "SELECT tripl.alter_metric(name, status => 'active') FROM tripl.metrics WHERE name LIKE 'b\_%'" \
+		-c "SELECT tripl.drop_metric('b_p95'), tripl.drop_metric('b_users_approx'), tripl.drop_metric('d_exact'), tripl.drop_metric('d_approx')"
+}
+
+ratios_aggregations() {
+	printf '   %-62s %6s   (target <= 1.30)\n' "8 metrics + p95 + approx distinct / 8 metrics (C engine)" "$(ratio 'tripl backfill, 8 metrics + p95 + approx distinct, C engine' 'tripl batched backfill: tripl.collect(window_from, window_to)')"
+	printf '   %-62s %6s   (target <= 0.50)\n' "approx_count_distinct / exact count_distinct (daily users)" "$(ratio 'daily distinct users, approx_count_distinct (C engine)' 'daily distinct users, exact count_distinct (C engine)')"
+}
+
+# BENCH_ONLY=aggregations: the 8-metric backfill and the aggregations part only
+if [ "${BENCH_ONLY:-}" = aggregations ]; then
+	psql_b -o /dev/null -c "SELECT count(*) FROM bench_facts" -c "SELECT count(*) FROM bench_facts"
+	time_sql "tripl batched backfill: tripl.collect(window_from, window_to)" \
+		"SELECT count(*) FROM tripl.collect($WINDOW);"
+	bench_aggregations
+	echo "== ratios"
+	ratios_aggregations
+	exit 0
+fi
+
 # BENCH_ONLY=many: the 8-metric backfill and the 200-metric part only
 if [ "${BENCH_ONLY:-}" = many ]; then
 	psql_b -o /dev/null -c "SELECT count(*) FROM bench_facts" -c "SELECT count(*) FROM bench_facts"
@@ -153,6 +200,8 @@ echo "   check: b_count buckets differing from the hand-written query: $mismatch
 
 bench_many
 
+bench_aggregations
+
 echo "== breakdowns: the same 8 metrics split by country (4 values)"
 psql_b -o /dev/null -f - <<'SQL'
 SELECT tripl.alter_metric(name, status => 'archived') FROM tripl.metrics WHERE name LIKE 'b\_%';
@@ -199,7 +248,7 @@ memline=$(psql_b -At -c "SET tripl.chunk_buckets = 100000" -c "SET client_min_me
 echo "   $memline"
 
 echo "== engine core alone (test/bench/engine_micro.c, 5 million synthetic rows per case)"
-gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/engine_micro.c" "$REPO/src/core/engine.c" "$REPO/src/core/engine_image.c" "$REPO/src/core/engine_result.c" "$REPO/src/core/compose.c" "$REPO/src/core/core.c" -lm -o "$DIR/engine_micro"
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/engine_micro.c" "$REPO/src/core/engine.c" "$REPO/src/core/engine_image.c" "$REPO/src/core/engine_result.c" "$REPO/src/core/compose.c" "$REPO/src/core/ddsketch.c" "$REPO/src/core/hll.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" -lm -o "$DIR/engine_micro"
 "$DIR/engine_micro" 5 | sed 's/^/   /'
 
 echo "== detection quality (test/bench/detect_quality.c: seeded synthetic series with known incidents)"
@@ -241,6 +290,7 @@ printf '   %-62s %6s\n' "tripl naive / tripl batched, C engine" "$(ratio 'tripl 
 printf '   %-62s %6s\n' "hand-written naive / hand-written single scan" "$(ratio 'hand-written naive: one query per metric' 'hand-written: one date_bin + FILTER query into a table')"
 printf '   %-62s %6s   (target >= 20)\n' "tripl batched backfill / incremental pass" "$(ratio 'tripl batched backfill: tripl.collect(window_from, window_to)' incremental)"
 printf '   %-62s %6s\n' "hand-written single scan / count(*) floor" "$(ratio 'hand-written: one date_bin + FILTER query into a table' 'floor: SELECT count(*) over the table')"
+ratios_aggregations
 ratios_many
 
 # Thousands of metrics (its own server) and the engine's memory limit
