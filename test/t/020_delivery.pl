@@ -353,7 +353,8 @@ $t0 = time;
 is(sql($timing . 'SELECT tripl.deliver()'), '0', 'attempt 1 times out');
 my $t1 = time;
 ok($t1 - $t0 >= 2.9, sprintf('... after the 3 s timeout (%.2f s)', $t1 - $t0));
-my $wait = sql("SELECT extract(epoch FROM next_attempt_at) FROM tripl.deliveries WHERE id = $id") - $t1;
+my $due = sql("SELECT extract(epoch FROM next_attempt_at) FROM tripl.deliveries WHERE id = $id");
+my $wait = $due - $t1;
 ok($wait >= 1.75 - 0.5 && $wait <= 2.25,
 	sprintf('attempt 2 is due 2 s (+-12.5 %%) after the timeout was seen, not after the pass started (%.2f s after the pass)', $wait));
 # deliver until it is sent (on a loaded machine attempt 2 may itself run
@@ -366,8 +367,11 @@ while (delivery($id)->{status} ne 'sent' && $tries++ < 200)
 }
 @reqs = $sink->requests;
 cmp_ok(scalar(@reqs), '>=', 2, 'attempt 2 reached the receiver');
-my $gap = $reqs[1]{time} - ($reqs[0]{time} + 3);
-ok($gap >= 1.75 - 0.1, sprintf('attempt 2 reached the receiver %.2f s after attempt 1 timed out (at least 1.75 s)', $gap));
+# judged against the due time the failure recorded (the receiver's clock
+# is this machine's): on a loaded machine the receiver may note attempt 1
+# late, so a gap between the two requests would understate the wait
+my $early = $due - $reqs[1]{time};
+ok($early <= 0.1, sprintf('attempt 2 reached the receiver no earlier than its due time (%.2f s before it)', $early));
 is(delivery($id)->{status}, 'sent', 'sent');
 
 # with tripl.mock_now, the failure is seen at the mock time plus the time
