@@ -110,7 +110,8 @@ static const DefType def_types[] = {
  * canon: how two values compare beyond their SQL type: "query" (a trailing
  *   ';' does not count), "name_set" (order and duplicates do not count),
  *   "composition" (only a composition that cannot be inferred counts),
- *   "object:<type>" (a nested object of that type's fields).
+ *   "object:<type>" (a nested object of that type's fields), "search_path"
+ *   (not an argument: the search_path the create_/alter_ call runs under).
  * read_sql: the stored value as jsonb over the row "o" of the type's
  *   from_sql; secret_sql the stored secret (only its owner reads it).
  */
