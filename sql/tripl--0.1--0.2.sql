@@ -215,7 +215,7 @@ BEGIN
 END
 $fn$;
 
--- The stored objects of one type that the caller manages: name, owner,
+-- The stored objects of one type that the caller manages: name,
 -- every field as stored, and the stored secrets (for comparison only)
 CREATE FUNCTION tripl._definition_stored(object_type text)
     RETURNS TABLE (name text, raw jsonb, secrets jsonb) LANGUAGE plpgsql STABLE
