@@ -3,6 +3,10 @@
 -- roles of its own, so what the earlier suites defined is not in their
 -- exports: ann (a member of tripl_admin, with destinations and rules) and
 -- ben (a plain role).
+-- the default detection settings the earlier suites left are put aside
+-- (and back at the end) with the same functions
+SELECT coalesce(tripl.export_definitions() -> 'monitoring', 'null') AS saved_monitoring \gset
+SELECT count(*) FROM tripl.apply_definitions('{"monitoring": null}', dry_run => false);
 CREATE ROLE regress_defio_ann IN ROLE tripl_admin;
 CREATE ROLE regress_defio_ben;
 GRANT SELECT ON orders, events TO regress_defio_ann, regress_defio_ben;
@@ -235,3 +239,5 @@ RESET ROLE;
 REVOKE SELECT ON orders, events FROM regress_defio_ann, regress_defio_ben;
 DROP ROLE regress_defio_ann;
 DROP ROLE regress_defio_ben;
+SELECT count(*) FROM tripl.apply_definitions(jsonb_build_object('monitoring', :'saved_monitoring'::jsonb), dry_run => false);
+SELECT coalesce(tripl.export_definitions() -> 'monitoring', 'null') = :'saved_monitoring'::jsonb AS defaults_restored;
