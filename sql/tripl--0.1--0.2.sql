@@ -187,3 +187,639 @@ CREATE FUNCTION tripl.create_metric(
     "window" interval DEFAULT NULL,
     expression text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
+
+-- 0.2: Definitions as code (doc/definitions.md, "Definitions as code"):
+-- tripl.export_definitions() and tripl.apply_definitions().  Everything
+-- about object types and their fields comes from two tables in C
+-- (src/defio.c); the functions below are generic.  Applying calls the
+-- create_/alter_/drop_ functions, so every check they make (privileges,
+-- validation, user SQL planned as its author) applies.
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tripl._definition_types()
+    RETURNS TABLE (object_type text, section text, rank int, table_name text, from_sql text,
+                   scope_sql text, create_fn text, alter_fn text, drop_fn text, depends_sql text,
+                   admin boolean)
+    AS 'MODULE_PATHNAME', 'tripl_definition_types' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tripl._definition_types() IS
+    'Internal: the object types of a definitions document, in the order they are applied';
+
+CREATE FUNCTION tripl._definition_fields()
+    RETURNS TABLE (object_type text, field text, "position" int, json_type text, sql_type text,
+                   default_value jsonb, change text, alter_arg text, clear_arg text, always boolean,
+                   canon text, read_sql text, secret_sql text)
+    AS 'MODULE_PATHNAME', 'tripl_definition_fields' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tripl._definition_fields() IS
+    'Internal: every field of every object type of a definitions document (src/defio.c)';
+
+-- One value in the form two values compare in (its SQL type's output)
+CREATE FUNCTION tripl._definition_value(json_type text, sql_type text, canon text, v jsonb)
+    RETURNS jsonb LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF v IS NULL OR v = 'null'::jsonb THEN
+        RETURN 'null'::jsonb;
+    ELSIF canon = 'query' THEN
+        RETURN to_jsonb(rtrim(rtrim(v #>> '{}', E' \t\r\n;'), E' \t\r\n'));
+    ELSIF canon = 'name_set' THEN
+        RETURN (SELECT coalesce(jsonb_agg(x ORDER BY x COLLATE "C"), '[]')
+                FROM (SELECT DISTINCT jsonb_array_elements_text(v) AS x) s);
+    ELSIF canon = 'composition' THEN
+        RETURN CASE WHEN v #>> '{}' = 'per_distinct_user' THEN v ELSE 'null'::jsonb END;
+    ELSIF canon LIKE 'object:%' THEN
+        RETURN coalesce(nullif(tripl._definition_canonical(substr(canon, 8), v), '{}'), 'null'::jsonb);
+    ELSIF json_type = 'secret' THEN
+        RETURN v;
+    ELSIF sql_type = 'pg_catalog.interval' THEN
+        RETURN to_jsonb((v #>> '{}')::interval);
+    ELSIF sql_type = 'pg_catalog.timestamptz' THEN
+        RETURN to_jsonb((v #>> '{}')::timestamptz);
+    ELSIF sql_type = 'pg_catalog.float8' THEN
+        RETURN to_jsonb((v #>> '{}')::float8);
+    ELSIF sql_type = 'pg_catalog.int4' THEN
+        RETURN to_jsonb((v #>> '{}')::numeric::int4);
+    END IF;
+    RETURN v;
+END
+$fn$;
+
+-- An object in the form export writes and apply compares: its name, then
+-- every field whose value is not its default
+CREATE FUNCTION tripl._definition_canonical(object_type text, obj jsonb)
+    RETURNS jsonb LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    f record;
+    v jsonb;
+    result jsonb := '{}';
+BEGIN
+    IF obj IS NULL OR jsonb_typeof(obj) <> 'object' THEN
+        RETURN NULL;
+    END IF;
+    IF obj ? 'name' THEN
+        result := jsonb_build_object('name', obj -> 'name');
+    END IF;
+    FOR f IN SELECT * FROM tripl._definition_fields() x WHERE x.object_type = $1 ORDER BY x.position LOOP
+        v := tripl._definition_value(f.json_type, f.sql_type, f.canon,
+                                     coalesce(nullif(obj -> f.field, 'null'::jsonb), f.default_value));
+        IF v <> 'null'::jsonb
+           AND v IS DISTINCT FROM tripl._definition_value(f.json_type, f.sql_type, f.canon, f.default_value) THEN
+            result := result || jsonb_build_object(f.field, v);
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$fn$;
+
+-- The stored objects of one type that the caller manages: name,
+-- every field as stored, and the stored secrets (for comparison only)
+CREATE FUNCTION tripl._definition_stored(object_type text)
+    RETURNS TABLE (name text, raw jsonb, secrets jsonb) LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    t record;
+    raw_sql text;
+    secret_sql text;
+BEGIN
+    SELECT * INTO t FROM tripl._definition_types() x WHERE x.object_type = $1;
+    IF t.admin AND NOT pg_has_role('tripl_admin', 'USAGE') THEN
+        RETURN;
+    END IF;
+    -- jsonb_build_object takes at most 50 pairs: chunks of 40
+    SELECT string_agg(chunk, ' || ') INTO raw_sql
+    FROM (SELECT format('jsonb_build_object(%s)', string_agg(format('%L, %s', f.field, f.read_sql), ', ' ORDER BY f.position)) AS chunk
+          FROM (SELECT x.*, (row_number() OVER (ORDER BY x.position) - 1) / 40 AS grp
+                FROM tripl._definition_fields() x WHERE x.object_type = $1 AND x.read_sql IS NOT NULL) f
+          GROUP BY f.grp) c;
+    SELECT coalesce(format('jsonb_build_object(%s)', string_agg(format('%L, %s', f.field, f.secret_sql), ', ')), '''{}''::jsonb')
+    INTO secret_sql
+    FROM tripl._definition_fields() f WHERE f.object_type = $1 AND f.secret_sql IS NOT NULL;
+    RETURN QUERY EXECUTE format('SELECT o.name::text, jsonb_build_object(''name'', o.name) || %s, %s FROM %s WHERE %s',
+                                raw_sql, secret_sql, t.from_sql, t.scope_sql);
+END
+$fn$;
+
+CREATE FUNCTION tripl.export_definitions() RETURNS jsonb LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET extra_float_digits = 1 AS $fn$
+DECLARE
+    t record;
+    result jsonb := jsonb_build_object('tripl_definitions', 1);
+    defaults jsonb;
+BEGIN
+    FOR t IN SELECT * FROM tripl._definition_types() ORDER BY rank LOOP
+        CONTINUE WHEN t.admin AND NOT pg_has_role('tripl_admin', 'USAGE');
+        result := result || jsonb_build_object(t.section,
+            (SELECT coalesce(jsonb_agg(tripl._definition_canonical(t.object_type, s.raw) ORDER BY s.name COLLATE "C"), '[]')
+             FROM tripl._definition_stored(t.object_type) s));
+    END LOOP;
+    IF pg_has_role('tripl_admin', 'USAGE') THEN
+        defaults := tripl._definition_value('object', NULL, 'object:monitoring',
+            (SELECT to_jsonb(m) - 'metric_id' FROM tripl.monitoring_settings m WHERE m.metric_id IS NULL));
+        IF defaults <> 'null'::jsonb THEN
+            result := result || jsonb_build_object('monitoring', defaults);
+        END IF;
+    END IF;
+    RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION tripl.export_definitions() IS
+    'Every definition the caller manages as one JSON document (names sorted, defaults left out, secrets as placeholders)';
+
+-- What is wrong with one object (or nested object) of a document, field by field
+CREATE FUNCTION tripl._definition_object_problems(object_type text, obj jsonb, prefix text DEFAULT '')
+    RETURNS SETOF text LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    f record;
+    k text;
+    v jsonb;
+    what text;
+BEGIN
+    FOR k IN SELECT jsonb_object_keys(obj) ORDER BY 1 LOOP
+        IF (prefix <> '' OR k <> 'name')
+           AND NOT EXISTS (SELECT 1 FROM tripl._definition_fields() x WHERE x.object_type = $1 AND x.field = k) THEN
+            RETURN NEXT format('unknown field "%s%s"', prefix, k);
+        END IF;
+    END LOOP;
+    FOR f IN SELECT * FROM tripl._definition_fields() x WHERE x.object_type = $1 ORDER BY x.position LOOP
+        v := obj -> f.field;
+        what := format('field "%s%s"', prefix, f.field);
+        IF v IS NULL OR v = 'null'::jsonb THEN
+            IF f.default_value IS NULL THEN
+                RETURN NEXT what || ' is required';
+            END IF;
+            CONTINUE;
+        END IF;
+        IF f.json_type = 'string' AND jsonb_typeof(v) <> 'string' THEN
+            RETURN NEXT what || ' must be a string';
+        ELSIF f.json_type = 'boolean' AND jsonb_typeof(v) <> 'boolean' THEN
+            RETURN NEXT what || ' must be true or false';
+        ELSIF f.json_type IN ('number', 'integer') AND jsonb_typeof(v) <> 'number' THEN
+            RETURN NEXT what || ' must be a number';
+        ELSIF f.json_type = 'integer' AND ((v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+                                           OR abs((v #>> '{}')::numeric) > 2147483647) THEN
+            RETURN NEXT what || ' must be an integer';
+        ELSIF f.json_type = 'object' AND jsonb_typeof(v) <> 'object' THEN
+            RETURN NEXT what || ' must be an object';
+        ELSIF f.json_type = 'string_array' AND (jsonb_typeof(v) <> 'array'
+              OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string')) THEN
+            RETURN NEXT what || ' must be an array of strings';
+        ELSIF f.json_type = 'secret' AND jsonb_typeof(v) <> 'string'
+              AND NOT (jsonb_typeof(v) = 'object' AND jsonb_typeof(v -> 'secret_of') = 'string'
+                       AND (SELECT count(*) FROM jsonb_object_keys(v)) = 1) THEN
+            RETURN NEXT what || ' must be a string or {"secret_of": "<destination>"}';
+        ELSIF f.canon LIKE 'object:%' THEN
+            RETURN QUERY SELECT * FROM tripl._definition_object_problems(substr(f.canon, 8), v, prefix || f.field || '.');
+        ELSIF f.sql_type IN ('pg_catalog.interval', 'pg_catalog.timestamptz', 'pg_catalog.float8') THEN
+            BEGIN
+                PERFORM tripl._definition_value(f.json_type, f.sql_type, f.canon, v);
+            EXCEPTION WHEN data_exception THEN
+                RETURN NEXT format('%s: %s', what, SQLERRM);
+            END;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+-- What is wrong with a document as a whole: (object_type, name, message),
+-- name NULL for the document itself, or section[index] for an object
+-- without a usable name
+CREATE FUNCTION tripl._definition_problems(doc jsonb)
+    RETURNS TABLE (object_type text, name text, message text) LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    k text;
+    t record;
+    e record;
+    label text;
+BEGIN
+    IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
+        RETURN QUERY SELECT 'document'::text, NULL::text, 'the document must be a JSON object'::text;
+        RETURN;
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(doc) ORDER BY 1 LOOP
+        IF k NOT IN ('tripl_definitions', 'monitoring')
+           AND NOT EXISTS (SELECT 1 FROM tripl._definition_types() x WHERE x.section = k) THEN
+            RETURN QUERY SELECT 'document'::text, NULL::text, format('unknown section "%s"', k);
+        END IF;
+    END LOOP;
+    IF doc ? 'tripl_definitions' AND doc -> 'tripl_definitions' <> '1'::jsonb THEN
+        RETURN QUERY SELECT 'document'::text, NULL::text, 'tripl_definitions must be 1 (the version of the format)'::text;
+    END IF;
+    IF doc ? 'monitoring' AND doc -> 'monitoring' <> 'null'::jsonb THEN
+        IF jsonb_typeof(doc -> 'monitoring') <> 'object' THEN
+            RETURN QUERY SELECT 'monitoring'::text, 'defaults'::text, 'the default monitoring settings must be an object'::text;
+        ELSE
+            RETURN QUERY SELECT 'monitoring'::text, 'defaults'::text, p
+                         FROM tripl._definition_object_problems('monitoring', doc -> 'monitoring') p;
+        END IF;
+    END IF;
+    FOR t IN SELECT * FROM tripl._definition_types() ORDER BY rank LOOP
+        CONTINUE WHEN NOT doc ? t.section OR doc -> t.section = 'null'::jsonb;
+        IF jsonb_typeof(doc -> t.section) <> 'array' THEN
+            RETURN QUERY SELECT 'document'::text, NULL::text, format('section "%s" must be an array', t.section);
+            CONTINUE;
+        END IF;
+        FOR e IN SELECT x.value AS obj, x.ordinality - 1 AS i
+                 FROM jsonb_array_elements(doc -> t.section) WITH ORDINALITY x LOOP
+            label := format('%s[%s]', t.section, e.i);
+            IF jsonb_typeof(e.obj) <> 'object' THEN
+                RETURN QUERY SELECT t.object_type, label, 'must be an object'::text;
+                CONTINUE;
+            END IF;
+            IF jsonb_typeof(e.obj -> 'name') IS DISTINCT FROM 'string' THEN
+                RETURN QUERY SELECT t.object_type, label, 'field "name" is required and must be a string'::text;
+            ELSIF (e.obj ->> 'name') !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
+                RETURN QUERY SELECT t.object_type, label,
+                    'invalid name: a name is 1 to 128 ASCII letters, digits, underscores, dots or dashes, not starting with a dot or dash'::text;
+            ELSE
+                label := e.obj ->> 'name';
+                IF (SELECT count(*) FROM jsonb_array_elements(doc -> t.section) y WHERE y ->> 'name' = label) > 1
+                   AND e.i = (SELECT min(y.o) - 1 FROM jsonb_array_elements(doc -> t.section) WITH ORDINALITY y(v, o)
+                              WHERE y.v ->> 'name' = label) THEN
+                    RETURN QUERY SELECT t.object_type, label, 'the name appears more than once'::text;
+                END IF;
+            END IF;
+            RETURN QUERY SELECT t.object_type, label, p FROM tripl._definition_object_problems(t.object_type, e.obj) p;
+        END LOOP;
+    END LOOP;
+END
+$fn$;
+
+-- A value as a SQL literal of the argument's type
+CREATE FUNCTION tripl._definition_literal(v jsonb, sql_type text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT CASE
+        WHEN v IS NULL OR v = 'null'::jsonb THEN 'NULL'
+        WHEN sql_type = 'pg_catalog.text[]' THEN
+            format('%L::pg_catalog.text[]', ARRAY(SELECT jsonb_array_elements_text(v))::text)
+        WHEN sql_type = 'pg_catalog.jsonb' THEN format('%L::pg_catalog.jsonb', v::text)
+        ELSE format('%L::%s', v #>> '{}', sql_type)
+    END
+$fn$;
+
+-- tripl.set_monitoring for a metric (NULL: the defaults) with the settings
+-- of a canonical monitoring object
+CREATE FUNCTION tripl._definition_set_monitoring(metric text, settings jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    EXECUTE (SELECT format('SELECT tripl.set_monitoring(metric => %L::pg_catalog.text', metric)
+                    || string_agg(format(', %I => %s', f.alter_arg, tripl._definition_literal(settings -> f.field, f.sql_type)),
+                                  '' ORDER BY f.position) || ')'
+             FROM tripl._definition_fields() f
+             WHERE f.object_type = 'monitoring' AND settings ? f.field);
+END
+$fn$;
+
+-- Create an object, or change it in place, through its create_ or alter_
+-- function (and tripl.set_monitoring): want is its canonical form, raw the
+-- document's object (for secrets), have and secrets what is stored
+CREATE FUNCTION tripl._definition_execute(otype text, oname text, want jsonb, raw jsonb, have jsonb,
+                                          secrets jsonb, changed text[], creating boolean)
+    RETURNS void LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    t record;
+    f record;
+    g record;
+    v jsonb;
+    sql text;
+    args text[] := '{}';
+    arg text;
+    part text;
+    sp text;
+    monitoring_changed boolean := 'monitoring' = ANY (changed);
+BEGIN
+    IF otype = 'monitoring' THEN
+        IF have <> 'null'::jsonb THEN
+            PERFORM tripl.set_monitoring(reset => true);
+        END IF;
+        IF want <> 'null'::jsonb THEN
+            PERFORM tripl._definition_set_monitoring(NULL, want);
+        END IF;
+        RETURN;
+    END IF;
+    SELECT * INTO t FROM tripl._definition_types() x WHERE x.object_type = otype;
+    SELECT coalesce(want ->> f2.field, f2.default_value #>> '{}') INTO sp
+    FROM tripl._definition_fields() f2 WHERE f2.object_type = otype AND f2.canon = 'search_path';
+
+    IF creating THEN
+        sql := format('SELECT tripl.%I(name => %L::pg_catalog.text', t.create_fn, oname);
+        FOR f IN SELECT * FROM tripl._definition_fields() x
+                 WHERE x.object_type = otype AND x.canon IS DISTINCT FROM 'search_path'
+                   AND x.canon IS DISTINCT FROM 'object:monitoring' ORDER BY x.position LOOP
+            IF f.json_type = 'secret' THEN
+                -- the document's secret, or (created again) the stored one
+                v := CASE WHEN jsonb_typeof(raw -> f.field) = 'string' THEN raw -> f.field
+                          ELSE to_jsonb(secrets ->> f.field) END;
+            ELSE
+                v := want -> f.field;
+            END IF;
+            CONTINUE WHEN v IS NULL OR v = 'null'::jsonb;
+            sql := sql || format(', %I => %s', f.field, tripl._definition_literal(v, f.sql_type));
+        END LOOP;
+        monitoring_changed := want ? 'monitoring';
+        have := NULL;
+    ELSIF EXISTS (SELECT 1 FROM unnest(changed) c WHERE c <> 'monitoring') THEN
+        sql := format('SELECT tripl.%I(name => %L::pg_catalog.text', t.alter_fn, oname);
+        FOR f IN SELECT * FROM tripl._definition_fields() x
+                 WHERE x.object_type = otype AND (x.field = ANY (changed) OR x.always)
+                   AND x.canon IS DISTINCT FROM 'object:monitoring' ORDER BY x.position LOOP
+            IF NOT want ? f.field AND f.default_value = 'null'::jsonb AND f.clear_arg IS NOT NULL THEN
+                arg := split_part(f.clear_arg, ' ', 1);
+                part := f.clear_arg;
+            ELSE
+                -- the argument may carry another field (search_path: the query)
+                SELECT * INTO g FROM tripl._definition_fields() x WHERE x.object_type = otype AND x.field = f.alter_arg;
+                arg := f.alter_arg;
+                v := CASE WHEN g.json_type = 'secret' THEN raw -> g.field
+                          ELSE coalesce(want -> g.field, g.default_value) END;
+                part := format('%I => %s', arg, tripl._definition_literal(v, g.sql_type));
+            END IF;
+            CONTINUE WHEN arg = ANY (args);
+            args := args || arg;
+            sql := sql || ', ' || part;
+        END LOOP;
+    END IF;
+
+    IF sql IS NOT NULL THEN
+        -- user SQL is checked under the search_path it is defined with
+        IF sp IS NOT NULL THEN
+            PERFORM set_config('search_path', sp, true);
+        END IF;
+        EXECUTE sql || ')';
+        PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    END IF;
+    IF monitoring_changed THEN
+        IF have ? 'monitoring' THEN
+            PERFORM tripl.set_monitoring(metric => oname, reset => true);
+        END IF;
+        IF want ? 'monitoring' THEN
+            PERFORM tripl._definition_set_monitoring(oname, want -> 'monitoring');
+        END IF;
+    END IF;
+END
+$fn$;
+
+CREATE FUNCTION tripl.apply_definitions(doc jsonb, dry_run boolean DEFAULT true, prune boolean DEFAULT false)
+    RETURNS TABLE (object_type text, name text, action text, detail text) LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET extra_float_digits = 1 AS $fn$
+DECLARE
+    errors text[] := '{}';
+    first_state text;
+    r record;
+    t record;
+    d jsonb;
+    chg text[];
+    rec boolean;
+    repl boolean;
+    bad_keys jsonb := '[]';
+    n int;
+    i int;
+    st text;
+    msg text;
+    det text;
+BEGIN
+    IF to_regclass('pg_temp.tripl_definition_plan') IS NOT NULL THEN
+        DROP TABLE pg_temp.tripl_definition_plan;
+    END IF;
+    CREATE TEMP TABLE tripl_definition_plan (
+        otype text, oname text, rank int, depth int NOT NULL DEFAULT 0,
+        raw jsonb, want jsonb, have jsonb, secrets jsonb,
+        in_doc boolean NOT NULL DEFAULT false, in_db boolean NOT NULL DEFAULT false,
+        bad boolean NOT NULL DEFAULT false, failed boolean NOT NULL DEFAULT false,
+        act text, note text, changed text[] NOT NULL DEFAULT '{}', recreate boolean NOT NULL DEFAULT false,
+        deps jsonb NOT NULL DEFAULT '[]', have_deps jsonb NOT NULL DEFAULT '[]',
+        PRIMARY KEY (otype, oname)) ON COMMIT DROP;
+
+    -- 1. the document's shape: every problem, then only sound objects go on
+    FOR r IN SELECT * FROM tripl._definition_problems(doc) LOOP
+        errors := errors || CASE
+            WHEN r.name IS NULL THEN 'document: ' || r.message
+            WHEN r.name ~ '\[\d+\]$' THEN format('%s: %s', r.name, r.message)
+            ELSE format('%s "%s": %s', replace(r.object_type, '_', ' '), r.name, r.message) END;
+        first_state := '22023';
+        bad_keys := bad_keys || jsonb_build_array(jsonb_build_array(r.object_type, r.name));
+        CONTINUE WHEN r.object_type <> 'document';
+        IF jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'the definitions document must be a JSON object'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Pass what tripl.export_definitions() returns, edited.';
+        END IF;
+    END LOOP;
+    FOR t IN SELECT * FROM tripl._definition_types() ORDER BY rank LOOP
+        CONTINUE WHEN jsonb_typeof(doc -> t.section) IS DISTINCT FROM 'array';
+        INSERT INTO tripl_definition_plan (otype, oname, rank, raw, in_doc, bad)
+        SELECT DISTINCT ON (x ->> 'name') t.object_type, x ->> 'name', t.rank, x, true,
+               bad_keys @> jsonb_build_array(jsonb_build_array(t.object_type, x ->> 'name'))
+        FROM jsonb_array_elements(doc -> t.section) x
+        WHERE jsonb_typeof(x -> 'name') = 'string' AND (x ->> 'name') ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
+    END LOOP;
+    UPDATE tripl_definition_plan p SET want = tripl._definition_canonical(p.otype, p.raw) WHERE NOT p.bad;
+    IF doc ? 'monitoring' THEN
+        INSERT INTO tripl_definition_plan (otype, oname, rank, raw, in_doc, in_db, bad, have)
+        VALUES ('monitoring', 'defaults', 0, doc -> 'monitoring', true, true,
+                bad_keys @> '[["monitoring", "defaults"]]',
+                tripl._definition_value('object', NULL, 'object:monitoring',
+                    (SELECT to_jsonb(m) - 'metric_id' FROM tripl.monitoring_settings m WHERE m.metric_id IS NULL)));
+        UPDATE tripl_definition_plan p
+        SET want = tripl._definition_value('object', NULL, 'object:monitoring', p.raw)
+        WHERE p.otype = 'monitoring' AND NOT p.bad;
+    END IF;
+
+    -- 2. what is stored, of what the caller manages
+    FOR t IN SELECT * FROM tripl._definition_types() ORDER BY rank LOOP
+        INSERT INTO tripl_definition_plan AS p (otype, oname, rank, have, secrets, in_db)
+        SELECT t.object_type, s.name, t.rank, tripl._definition_canonical(t.object_type, s.raw), s.secrets, true
+        FROM tripl._definition_stored(t.object_type) s
+        ON CONFLICT (otype, oname) DO UPDATE SET have = EXCLUDED.have, secrets = EXCLUDED.secrets, in_db = true;
+        -- a name somebody else uses is not the caller's to change
+        FOR r IN SELECT * FROM tripl_definition_plan p WHERE p.otype = t.object_type AND p.in_doc AND NOT p.in_db LOOP
+            EXECUTE format('SELECT o.owner::text FROM %s o WHERE o.name = $1', t.table_name) INTO msg USING r.oname;
+            IF msg IS NOT NULL THEN
+                errors := errors || format('%s "%s": already exists and belongs to role %s',
+                                           replace(r.otype, '_', ' '), r.oname, msg);
+                first_state := coalesce(first_state, '42501');
+                UPDATE tripl_definition_plan p SET bad = true WHERE p.otype = r.otype AND p.oname = r.oname;
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- 3. secrets: absent or a placeholder keeps the stored one; equal to
+    -- the stored one is no change
+    FOR r IN SELECT p.*, f.field FROM tripl_definition_plan p
+             JOIN tripl._definition_fields() f ON f.object_type = p.otype AND f.json_type = 'secret'
+             WHERE p.in_doc AND NOT p.bad LOOP
+        d := r.raw -> r.field;
+        IF jsonb_typeof(d) = 'object' AND d ->> 'secret_of' IS DISTINCT FROM r.oname THEN
+            errors := errors || format('%s "%s": field "%s" is a placeholder for the secret of "%s", not of this one',
+                                       replace(r.otype, '_', ' '), r.oname, r.field, d ->> 'secret_of');
+        ELSIF jsonb_typeof(d) = 'object' AND r.secrets ->> r.field IS NULL THEN
+            errors := errors || format('%s "%s": field "%s" is a placeholder, and this database holds no secret for it; put the secret itself in the document',
+                                       replace(r.otype, '_', ' '), r.oname, r.field);
+        ELSIF r.secrets ->> r.field IS NOT NULL
+              AND (d IS NULL OR d = 'null'::jsonb OR jsonb_typeof(d) = 'object' OR d #>> '{}' = r.secrets ->> r.field) THEN
+            UPDATE tripl_definition_plan p SET want = p.want || jsonb_build_object(r.field, r.have -> r.field)
+            WHERE p.otype = r.otype AND p.oname = r.oname;
+            CONTINUE;
+        ELSE
+            CONTINUE;
+        END IF;
+        first_state := coalesce(first_state, '22023');
+        UPDATE tripl_definition_plan p SET bad = true WHERE p.otype = r.otype AND p.oname = r.oname;
+    END LOOP;
+
+    -- 4. the plan of each object
+    UPDATE tripl_definition_plan p SET act = 'create', note = 'new' WHERE p.in_doc AND NOT p.in_db AND NOT p.bad;
+    UPDATE tripl_definition_plan p SET act = 'drop', note = 'not in the document'
+    WHERE p.in_db AND NOT p.in_doc AND prune
+      AND jsonb_typeof(doc -> (SELECT x.section FROM tripl._definition_types() x WHERE x.object_type = p.otype)) = 'array';
+    UPDATE tripl_definition_plan p
+    SET act = CASE WHEN p.want IS NOT DISTINCT FROM p.have THEN 'unchanged' ELSE 'alter' END,
+        note = CASE WHEN p.want IS NOT DISTINCT FROM p.have THEN NULL ELSE 'changed: default settings' END,
+        changed = CASE WHEN p.want IS NOT DISTINCT FROM p.have THEN '{}'::text[] ELSE '{monitoring}' END
+    WHERE p.otype = 'monitoring' AND NOT p.bad;
+    FOR r IN SELECT p.*, x.alter_fn FROM tripl_definition_plan p JOIN tripl._definition_types() x ON x.object_type = p.otype
+             WHERE p.in_doc AND p.in_db AND NOT p.bad LOOP
+        SELECT coalesce(array_agg(f.field ORDER BY f.position), '{}'),
+               coalesce(bool_or(r.alter_fn IS NULL OR f.alter_arg IS NULL
+                                OR (NOT r.want ? f.field AND f.default_value = 'null'::jsonb AND f.clear_arg IS NULL
+                                    AND f.canon IS DISTINCT FROM 'object:monitoring')), false),
+               coalesce(bool_or(f.change = 'replace'), false)
+        INTO chg, rec, repl
+        FROM tripl._definition_fields() f
+        WHERE f.object_type = r.otype AND (r.want -> f.field) IS DISTINCT FROM (r.have -> f.field);
+        UPDATE tripl_definition_plan p
+        SET changed = chg, recreate = rec,
+            act = CASE WHEN cardinality(chg) = 0 THEN 'unchanged' WHEN rec OR repl THEN 'replace' ELSE 'alter' END,
+            note = CASE WHEN cardinality(chg) > 0
+                        THEN 'changed: ' || array_to_string(chg, ', ')
+                             || CASE WHEN rec THEN '; dropped and created again' ELSE '' END END
+        WHERE p.otype = r.otype AND p.oname = r.oname;
+    END LOOP;
+
+    -- 5. dependencies: what each object needs, in the document and as stored
+    FOR r IN SELECT p.otype, p.oname, p.want, p.have, x.depends_sql
+             FROM tripl_definition_plan p JOIN tripl._definition_types() x ON x.object_type = p.otype LOOP
+        IF r.want IS NOT NULL THEN
+            EXECUTE 'SELECT ' || r.depends_sql INTO d USING r.want;
+            UPDATE tripl_definition_plan p SET deps = d WHERE p.otype = r.otype AND p.oname = r.oname;
+        END IF;
+        IF r.have IS NOT NULL THEN
+            EXECUTE 'SELECT ' || r.depends_sql INTO d USING r.have;
+            UPDATE tripl_definition_plan p SET have_deps = d WHERE p.otype = r.otype AND p.oname = r.oname;
+        END IF;
+    END LOOP;
+    -- what is dropped (or dropped and created again) takes what uses it along
+    LOOP
+        n := 0;
+        FOR r IN SELECT y.otype, y.oname, y.in_doc, y.bad, x.otype AS by_type, x.oname AS by_name, x.act AS by_act
+                 FROM tripl_definition_plan x
+                 JOIN tripl_definition_plan y
+                   ON y.in_db AND y.have_deps @> jsonb_build_array(jsonb_build_array(x.otype, x.oname))
+                 WHERE x.in_db AND (x.act = 'drop' OR x.recreate)
+                   AND y.act IS DISTINCT FROM 'drop' AND NOT y.recreate LOOP
+            IF r.in_doc AND NOT r.bad THEN
+                UPDATE tripl_definition_plan p
+                SET recreate = true, act = 'replace',
+                    note = coalesce(p.note || '; ', '') || format('dropped and created again with %s "%s"',
+                                                                 replace(r.by_type, '_', ' '), r.by_name)
+                WHERE p.otype = r.otype AND p.oname = r.oname;
+                n := n + 1;
+            ELSIF NOT r.bad THEN
+                errors := errors || format('%s "%s": cannot be %s: %s "%s" uses it and is not in the document',
+                                           replace(r.by_type, '_', ' '), r.by_name,
+                                           CASE WHEN r.by_act = 'drop' THEN 'dropped' ELSE 'dropped and created again' END,
+                                           replace(r.otype, '_', ' '), r.oname);
+                first_state := coalesce(first_state, '2BP01');
+                UPDATE tripl_definition_plan p SET bad = true WHERE p.otype = r.otype AND p.oname = r.oname;
+                n := n + 1;
+            END IF;
+        END LOOP;
+        EXIT WHEN n = 0;
+    END LOOP;
+    -- inputs before what uses them, within one object type (derived metrics)
+    n := (SELECT count(*) FROM tripl_definition_plan);
+    i := 0;
+    LOOP
+        UPDATE tripl_definition_plan p SET depth = q.depth
+        FROM (SELECT x.otype, x.oname, max(y.depth + 1) AS depth
+              FROM tripl_definition_plan x
+              CROSS JOIN LATERAL jsonb_array_elements(x.deps || x.have_deps) e
+              JOIN tripl_definition_plan y ON y.otype = e ->> 0 AND y.oname = e ->> 1
+              WHERE y.otype = x.otype
+              GROUP BY x.otype, x.oname) q
+        WHERE p.otype = q.otype AND p.oname = q.oname AND p.depth < q.depth;
+        EXIT WHEN NOT FOUND;
+        i := i + 1;
+        IF i > n THEN
+            errors := errors || 'document: the objects depend on each other in a circle'::text;
+            first_state := coalesce(first_state, '22023');
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 6. apply, each object in its own subtransaction so that every error
+    -- is found; a dry run is rolled back as a whole
+    BEGIN
+        FOR r IN SELECT p.*, x.drop_fn FROM tripl_definition_plan p JOIN tripl._definition_types() x ON x.object_type = p.otype
+                 WHERE (p.act = 'drop' OR p.recreate) AND NOT p.bad
+                 ORDER BY p.rank DESC, p.depth DESC, p.oname COLLATE "C" DESC LOOP
+            BEGIN
+                EXECUTE format('SELECT tripl.%I(%L::pg_catalog.text)', r.drop_fn, r.oname);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+                errors := errors || format('%s "%s": %s%s', replace(r.otype, '_', ' '), r.oname, msg,
+                                           CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END);
+                first_state := coalesce(first_state, st);
+                UPDATE tripl_definition_plan p SET failed = true WHERE p.otype = r.otype AND p.oname = r.oname;
+            END;
+        END LOOP;
+        FOR r IN SELECT p.* FROM tripl_definition_plan p
+                 WHERE p.act IN ('create', 'alter', 'replace') AND NOT p.bad
+                 ORDER BY p.rank, p.depth, p.oname COLLATE "C" LOOP
+            -- what depends on an object with errors waits for it to be fixed
+            CONTINUE WHEN EXISTS (SELECT 1 FROM tripl_definition_plan p
+                                  WHERE p.otype = r.otype AND p.oname = r.oname AND p.failed)
+                       OR EXISTS (SELECT 1 FROM jsonb_array_elements(r.deps) e
+                                  JOIN tripl_definition_plan y ON y.otype = e ->> 0 AND y.oname = e ->> 1
+                                  WHERE y.failed OR y.bad);
+            BEGIN
+                PERFORM tripl._definition_execute(r.otype, r.oname, r.want, r.raw, r.have, r.secrets,
+                                                  r.changed, r.act = 'create' OR r.recreate);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+                errors := errors || format('%s "%s": %s%s', replace(r.otype, '_', ' '), r.oname, msg,
+                                           CASE WHEN det <> '' THEN ' (' || det || ')' ELSE '' END);
+                first_state := coalesce(first_state, st);
+                UPDATE tripl_definition_plan p SET failed = true WHERE p.otype = r.otype AND p.oname = r.oname;
+            END;
+        END LOOP;
+        IF dry_run THEN
+            RAISE EXCEPTION 'dry run' USING ERRCODE = 'TRDRY';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'TRDRY' THEN
+        NULL;
+    END;
+
+    IF cardinality(errors) > 0 THEN
+        RAISE EXCEPTION 'the definitions document has % error%; nothing was applied',
+                        cardinality(errors), CASE WHEN cardinality(errors) > 1 THEN 's' ELSE '' END
+            USING ERRCODE = coalesce(first_state, '22023'),
+                  DETAIL = array_to_string(errors, E'\n');
+    END IF;
+
+    RETURN QUERY SELECT p.otype, p.oname, p.act, p.note FROM tripl_definition_plan p WHERE p.act = 'drop'
+                 ORDER BY p.rank DESC, p.depth DESC, p.oname COLLATE "C" DESC;
+    RETURN QUERY SELECT p.otype, p.oname, p.act, p.note FROM tripl_definition_plan p
+                 WHERE p.act IN ('create', 'alter', 'replace', 'unchanged')
+                 ORDER BY p.rank, p.depth, p.oname COLLATE "C";
+    DROP TABLE tripl_definition_plan;
+END
+$fn$;
+COMMENT ON FUNCTION tripl.apply_definitions(jsonb, boolean, boolean) IS
+    'Make the caller''s definitions what the document says: validate it all, plan create/alter/replace/drop/unchanged in dependency order, apply in one transaction (dry_run: only plan and check)';

@@ -322,7 +322,8 @@ tripl_alter_fact_table(PG_FUNCTION_ARGS)
 	spi_param_text(vals, nulls, 7, description);
 	catalog_execute("UPDATE tripl.fact_tables SET query = $2, timestamp_column = $3, timestamp_type = $4, "
 					"identifier_columns = $5, row_filters = coalesce($6, row_filters), columns = $7::jsonb, "
-					"description = coalesce($8, description), updated_at = now() WHERE id = $1",
+					"description = CASE WHEN $8 = '' THEN NULL ELSE coalesce($8, description) END, "
+					"updated_at = now() WHERE id = $1",
 					8, types, vals, nulls, false, 0);
 	if (query != NULL)
 	{

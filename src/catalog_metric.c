@@ -777,7 +777,8 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 	spi_param_text(vals, nulls, 4, unit);
 	catalog_execute("UPDATE tripl.metrics SET status = coalesce($2, status), "
 					"anomaly_detection = coalesce($3, anomaly_detection), "
-					"description = coalesce($4, description), unit = coalesce($5, unit), "
+					"description = CASE WHEN $4 = '' THEN NULL ELSE coalesce($4, description) END, "
+					"unit = CASE WHEN $5 = '' THEN NULL ELSE coalesce($5, unit) END, "
 					"updated_at = now() WHERE id = $1",
 					5, types, vals, nulls, false, 0);
 	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != m->anomaly_detection)

@@ -103,7 +103,7 @@ check_valgrind() {
 
 # A copy of the test inputs the postgres user can read wherever the clone is.
 as_pg mkdir -p "$WORK/src"
-tar -C "$REPO" -cf - sql expected test | as_pg tar -C "$WORK/src" -xf -
+tar -C "$REPO" -cf - sql expected test doc | as_pg tar -C "$WORK/src" -xf -
 
 passed=0
 failed=0
