@@ -329,7 +329,7 @@ scheduler_tick(MemoryContext loop_cxt)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		memset(&s, 0, sizeof(s));
 		tick_log("tick", started, &s, edata->message);
-		(void) tick_sweep_stale_running();
+		(void) tick_sweep_stale_running(psprintf("the tick failed: %s", edata->message));
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -377,7 +377,7 @@ tripl_scheduler_main(Datum arg)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (tick_sweep_stale_running() > 0)
+	if (tick_sweep_stale_running(NULL) > 0)
 		ereport(LOG, (errmsg("tripl: released collections interrupted by a restart in database \"%s\"",
 							 my_slot->dbname)));
 	SPI_finish();
