@@ -3,6 +3,8 @@
 # which run_tests.sh runs before this file).
 #
 #   - CREATE EXTENSION tripl on the coordinator is propagated to the workers
+#   - a worker node with tripl preloaded runs no scheduler over its empty
+#     catalog
 #   - every stored value and breakdown of 13 metrics over a distributed
 #     table (32 shards) equals that of the same metrics over a plain table
 #     with the same rows, under tripl.engine = c and = sql
@@ -41,11 +43,12 @@ citus.enable_statistics_collection = off
 timezone = 'UTC'
 fsync = off
 };
-foreach my $n ($w1, $w2)
-{
-	$n->init;
-	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'citus'\n$common");
-}
+# worker 1 preloads tripl too (its launcher must start no scheduler
+# there); worker 2 only citus, as doc/citus.md recommends
+$w1->init;
+$w1->append_conf('postgresql.conf', "shared_preload_libraries = 'citus,tripl'\ntripl.tick_interval = '1s'\n$common");
+$w2->init;
+$w2->append_conf('postgresql.conf', "shared_preload_libraries = 'citus'\n$common");
 $coord->init;
 # the scheduler starts switched off: the comparison below replays windows
 # itself; section 3 switches it on with a mock clock
@@ -70,6 +73,17 @@ is(sql($_, q{SELECT extversion FROM pg_extension WHERE extname = 'tripl'}), csql
 	'CREATE EXTENSION tripl on the coordinator is propagated to ' . $_->name) foreach ($w1, $w2);
 is(csql(q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::regclass::text LIKE 'tripl.%'}), '0',
 	"tripl's own tables stay local to the coordinator");
+# worker 1 has tripl preloaded: its launcher looks at the database, finds a
+# Citus worker node and runs no scheduler (nor delivery worker) there
+ok($w1->wait_for_log(qr/tripl: database "postgres" is on a Citus worker node: no scheduler runs here/),
+	'worker 1 (tripl preloaded): the launcher sees a Citus worker node');
+sleep 3;    # three tick intervals
+is(sql($w1, q{SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('tripl scheduler', 'tripl delivery')}), '0',
+	'worker 1: no tripl scheduler or delivery worker runs');
+is(sql($w1, q{SELECT count(*) FROM tripl.worker_status()}) . '/' . sql($w1, q{SELECT count(*) FROM tripl.runs}), '0/0',
+	'worker 1: no worker in tripl.worker_status(), no tick in its (empty) run log');
+is(sql($w1, q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tripl launcher'}), '1',
+	'worker 1: (its launcher runs)');
 
 # 60 000 events over 3 days (72 hourly buckets), plain and distributed
 my $setup = slurp_file("$src/test/lib/citus_setup.sql");
