@@ -52,6 +52,7 @@
 #include "core/compose.h"
 #include "core/grid.h"
 #include "defs.h"
+#include "distsrc.h"
 #include "guc.h"
 #include "privilege.h"
 #include "runlog.h"
@@ -918,6 +919,23 @@ collect_run(List *metrics, List *windows, TimestampTz now)
  *--------------------------------------------------------------------
  */
 
+/* The columns a slot's operands count distinct values of (char *) */
+static List *
+slot_distinct_columns(SourceSlot *slot)
+{
+	List	   *cols = NIL;
+	ListCell   *lc;
+
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+
+		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+			cols = list_append_unique_ptr(cols, op->column);
+	}
+	return cols;
+}
+
 /*
  * The statements collection runs for one metric collected alone (one per
  * source: a ratio over two fact tables has two), with a header saying what
@@ -959,6 +977,13 @@ collect_metric_sql(MetricDef *m)
 		if (t.nops == 2 && t.slot[1] != t.slot[0])
 			appendStringInfo(&buf, " (%s)", k == 0 ? "numerator" : "denominator");
 		appendStringInfo(&buf, ", %s path\n", engine ? "C engine" : "SQL");
+		if (slot->kind != 's')
+		{
+			DistSource	ds;
+
+			if (distsrc_inspect(slot->src.query, slot->role, slot->search_path, &ds))
+				appendStringInfoString(&buf, distsrc_plan_shape(&ds, engine, slot_distinct_columns(slot)));
+		}
 		appendStringInfoString(&buf, "-- $1, $2: the window [from, to) as timestamptz");
 		if (engine)
 		{

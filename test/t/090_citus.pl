@@ -17,6 +17,9 @@
 #   - workers started after the coordinator: the first tick's error is a
 #     node failure without backoff; later ticks collect the right values
 #
+#   - tripl.explain_metric() says the plan shape on Citus (pushed-down
+#     engine, SQL path pushed down, rows gathered, reference tables) and
+#     Citus plans the statement it shows that way
 #   - pushdown: under the C engine the coordinator receives one partial
 #     engine state per shard and statement (EXPLAIN via auto_explain);
 #     test/bench/citus.sh measures times and bytes
@@ -195,6 +198,61 @@ diag(sprintf('engine c: %d engine statements; the coordinator receives %d rows, 
 ok(@stmts >= 2, 'engine c: collection ran its engine statements (' . scalar(@stmts) . ')');
 is($bad, 0, 'engine c: every engine statement is pushed down: the shards run worker_partial_agg, the coordinator coord_combine_agg');
 ok($rows_all > 0 && $rows_all <= 32 * @stmts, "engine c: the coordinator receives at most one partial state per shard and statement ($rows_all rows)");
+
+# 2c. tripl.explain_metric() says which plan shape a source gets on Citus
+# (pg_dist_partition), and the statement it shows plans that way
+my $shards = csql(q{SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'events_dist'::regclass});
+csql(q{CREATE TABLE countries (code text PRIMARY KEY, region text);
+	SELECT create_reference_table('countries');
+	INSERT INTO countries VALUES ('US', 'Americas'), ('BR', 'Americas'), ('DE', 'Europe'), ('FR', 'Europe');
+	SELECT tripl.create_fact_table('ref_only', 'SELECT now() AS ts, region FROM countries', 'ts');
+	SELECT tripl.create_metric('r_count', 'fact', fact_table => 'ref_only', aggregation => 'count', status => 'draft');
+	SELECT tripl.create_fact_table('d_joined', 'SELECT e.ts, e.user_id, c.region FROM events_dist e JOIN countries c ON c.code = e.country', 'ts');
+	SELECT tripl.create_metric('j_users', 'fact', fact_table => 'd_joined', aggregation => 'count_distinct',
+		distinct_column => 'user_id', status => 'draft');
+	SELECT tripl.create_metric('j_regions', 'fact', fact_table => 'd_joined', aggregation => 'count_distinct',
+		distinct_column => 'region', status => 'draft')});
+my %x;
+foreach my $engine ('c', 'sql')
+{
+	$x{$engine}{$_} = csql("SET tripl.engine = $engine; SELECT tripl.explain_metric('$_')")
+	  foreach qw(d_count d_users d_devices p_count r_count j_users j_regions);
+}
+my $table_line = qr/^-- Citus: reads distributed table public\.events_dist \(distributed by user_id, $shards shards\)$/m;
+like($x{c}{d_count}, $table_line, "explain_metric names the distributed table, its column and its $shards shards");
+like($x{c}{d_count}, qr/^-- plan: the C engine pushed down: each shard returns one partial engine state/m,
+	'explain_metric, engine c: the engine is pushed down');
+like($x{sql}{d_count}, qr/^-- plan: SQL path pushed down/m, 'explain_metric, engine sql: the SQL path is pushed down');
+like($x{sql}{d_devices}, qr/^-- plan: rows gathered: a count_distinct not over the distribution column/m,
+	'explain_metric, engine sql: count_distinct of device gathers rows');
+like($x{c}{d_devices}, qr/^-- count_distinct of device: not the distribution column: each shard ships its exact set/m,
+	'explain_metric, engine c: count_distinct of device ships sets');
+like($x{sql}{d_users}, qr/^-- count_distinct of user_id: the distribution column .*pushed down/m,
+	'explain_metric, engine sql: count_distinct of user_id (the distribution column) is pushed down');
+like($x{sql}{j_users}, qr/^-- Citus: reads distributed table public\.events_dist .*, 1 reference table read$/m,
+	'explain_metric: a join with a reference table is named');
+like($x{sql}{j_users}, qr/^-- count_distinct of user_id: the distribution column/m,
+	'... the distribution column is followed through the join');
+like($x{sql}{j_regions}, qr/^-- plan: rows gathered/m, '... a column of the reference table is not the distribution column');
+like($x{c}{r_count}, qr/^-- Citus: reads reference tables only/m, 'explain_metric: a source over a reference table only');
+unlike($x{c}{p_count}, qr/Citus/, 'explain_metric: nothing about Citus for a plain table');
+# the statement explain_metric shows, planned by Citus: per-shard
+# aggregates (pushed down) or (bucket, value) rows (gathered)
+foreach my $case (['d_count', 'count(', 'pushed down'], ['d_devices', 'GROUP BY', 'gathered'])
+{
+	my ($m, $task_has, $shape) = @$case;
+	(my $stmt = $x{sql}{$m}) =~ s/^--.*\n//mg;
+	my $plan = csql(qq{SET citus.explain_all_tasks = off; PREPARE q(timestamptz, timestamptz) AS $stmt;
+		EXPLAIN (VERBOSE, COSTS OFF) EXECUTE q('2026-01-01', '2026-01-02')});
+	my ($task) = $plan =~ /^\s+Query: (.*)$/m;
+	my $coord_groups = ($plan =~ /^(?:\s*->\s*)?(?:HashAggregate|GroupAggregate)/m) ? 1 : 0;
+	ok(defined $task && index($task, $task_has) >= 0, "$m, SQL path: Citus's shard task is what explain_metric says ($shape)");
+	if ($m eq 'd_devices')
+	{
+		like($task, qr/GROUP BY .*\bdevice\b/, "$m: the shard task returns a row per (bucket, device), not per bucket");
+	}
+}
+csql(q{SELECT tripl.drop_metric(m) FROM unnest(ARRAY['r_count', 'j_users', 'j_regions']) m});
 
 # 3. The scheduler on the coordinator collects the distributed source by
 # itself.  A mock clock (tripl.mock_now) just after the data; fresh metrics.
