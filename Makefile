@@ -19,10 +19,12 @@ PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_stats.c detect_
 	cron.c template.c uuid5.c alert_core.c netguard.c engine.c engine_image.c engine_result.c plot.c ddsketch.c hll.c)
 # The PostgreSQL side, bottom layer first (src/README.md)
 PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
-	sqlguard.c aggsql.c userquery.c fnargs.c defs.c engine_pg.c \
+	sqlguard.c aggsql.c userquery.c distsrc.c fnargs.c defs.c engine_pg.c \
 	defcheck.c catalog.c catalog_metric.c defio.c collect_due.c collect_slot.c collect.c monitor.c series.c plot_pg.c alert_defs.c alert.c deliver.c tick.c \
 	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
+# PGXS tracks no header dependencies: a changed header rebuilds every object
+$(OBJS): $(wildcard src/*.h src/core/*.h)
 
 # sql/tripl.sql is the install script of the current version, installed as
 # tripl--$(EXTVERSION).sql; each release before it keeps its update script

@@ -52,6 +52,7 @@
 #include "core/compose.h"
 #include "core/grid.h"
 #include "defs.h"
+#include "distsrc.h"
 #include "guc.h"
 #include "privilege.h"
 #include "runlog.h"
@@ -627,7 +628,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 		MetricTask *t = lfirst(lc);
 		BindArg		b = {g, t};
 
-		t->error = subxact_run_message(bind_body, &b, NULL);
+		t->error = subxact_run_message(bind_body, &b, NULL, &t->node_failure);
 		t->failed = (t->error != NULL);
 		if (t->failed)
 			continue;
@@ -664,7 +665,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 		if (!t->failed && t->multi_chunk && t->slot[0]->engine &&
 			t->m->breakdowns != NIL && t->m->values_limit > 0)
 		{
-			t->error = subxact_run_message(rank_body, t, NULL);
+			t->error = subxact_run_message(rank_body, t, NULL, &t->node_failure);
 			t->failed = (t->error != NULL);
 		}
 	}
@@ -723,19 +724,24 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 					 * Alone, does this metric still fail?  Not after a time
 					 * limit: a source that timed out (shared, or on one
 					 * retry) fails every metric reading it, so one slow
-					 * source costs at most about two time limits.
+					 * source costs at most about two time limits.  Nor
+					 * after a node failure: the node is not there for one
+					 * metric either.
 					 */
-					own = (!slot->timed_out && (list_length(slot->ops) > 1 || slot->engine)) ?
+					own = (!slot->timed_out && !slot->node_failure &&
+						   (list_length(slot->ops) > 1 || slot->engine)) ?
 						collect_slot_private(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
-					if (own != slot && own->timed_out)
+					if (own != slot && (own->timed_out || own->node_failure))
 					{
-						slot->timed_out = true;
+						slot->timed_out = own->timed_out;
+						slot->node_failure = own->node_failure;
 						slot->error = own->error;	/* both in chunk_cxt */
 					}
 					if (own->failed)
 					{
 						MemoryContextSwitchTo(group_cxt);
 						t->failed = true;
+						t->node_failure = own->node_failure;
 						t->error = pstrdup(own->error);
 						MemoryContextSwitchTo(chunk_cxt);
 					}
@@ -764,7 +770,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 			 * whole pass ends (thousands of metrics in one tick).
 			 */
 			SPI_connect();
-			err = subxact_run_message(task_chunk_body, &tc, NULL);
+			err = subxact_run_message(task_chunk_body, &tc, NULL, &t->node_failure);
 			if (err)
 			{
 				MemoryContextSwitchTo(group_cxt);
@@ -796,10 +802,16 @@ record_state(MetricTask *t, TimestampTz now)
 	values[1] = TimestampTzGetDatum(now);
 	if (t->failed)
 	{
+		/*
+		 * A node failure (a Citus node down or not started yet) is retried
+		 * at the next tick: no failure time, no one-bucket backoff
+		 */
 		values[2] = CStringGetTextDatum(t->error);
+		if (t->node_failure)
+			nulls[1] = 'n';
 		catalog_execute("UPDATE tripl.metric_state SET last_status = 'error', last_error = $3, "
 						"last_failed_at = $2 WHERE metric_id = $1",
-						3, types, values, NULL, false, 0);
+						3, types, values, nulls, false, 0);
 	}
 	else
 	{
@@ -908,6 +920,23 @@ collect_run(List *metrics, List *windows, TimestampTz now)
  *--------------------------------------------------------------------
  */
 
+/* The columns a slot's operands count distinct values of (char *) */
+static List *
+slot_distinct_columns(SourceSlot *slot)
+{
+	List	   *cols = NIL;
+	ListCell   *lc;
+
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+
+		if (op->agg == AGG_COUNT_DISTINCT || op->agg == AGG_DISTINCT_USERS)
+			cols = list_append_unique_ptr(cols, op->column);
+	}
+	return cols;
+}
+
 /*
  * The statements collection runs for one metric collected alone (one per
  * source: a ratio over two fact tables has two), with a header saying what
@@ -949,6 +978,13 @@ collect_metric_sql(MetricDef *m)
 		if (t.nops == 2 && t.slot[1] != t.slot[0])
 			appendStringInfo(&buf, " (%s)", k == 0 ? "numerator" : "denominator");
 		appendStringInfo(&buf, ", %s path\n", engine ? "C engine" : "SQL");
+		if (slot->kind != 's')
+		{
+			DistSource	ds;
+
+			if (distsrc_inspect(slot->src.query, slot->role, slot->search_path, &ds))
+				appendStringInfoString(&buf, distsrc_plan_shape(&ds, engine, slot_distinct_columns(slot)));
+		}
 		appendStringInfoString(&buf, "-- $1, $2: the window [from, to) as timestamptz");
 		if (engine)
 		{

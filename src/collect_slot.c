@@ -531,7 +531,7 @@ collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext 
 	run.out = &slot->res;
 	run.cxt = cxt;
 	run.width = width;
-	slot->error = subxact_run_message(slot_run_body, &run, &errcode);
+	slot->error = subxact_run_message(slot_run_body, &run, &errcode, &slot->node_failure);
 	slot->failed = (slot->error != NULL);
 	slot->timed_out = slot->failed && userquery_is_time_limit(errcode, slot->error);
 

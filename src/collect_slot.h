@@ -43,6 +43,7 @@ typedef struct SourceSlot
 	SlotResult	res;
 	bool		failed;
 	bool		timed_out;		/* failed on its time limit: not retried */
+	bool		node_failure;	/* failed to reach a node: not retried alone */
 	char	   *error;
 	/* the C engine (tripl.engine = c) */
 	List	   *columns;		/* ColumnInfo * of the source, when known */
@@ -64,6 +65,7 @@ typedef struct MetricTask
 	int			col[2];
 	bool		ratio;
 	bool		failed;
+	bool		node_failure;	/* failed to reach a node: retried next tick */
 	char	   *error;
 	int			rows_written;
 	int64		changed_from;

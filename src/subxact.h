@@ -21,8 +21,17 @@ extern ErrorData *subxact_run(SubxactFn fn, void *arg);
 
 /*
  * The same, returning NULL on success, else the error message with its
- * detail; *errcode (when not NULL) gets the error's code
+ * detail; *errcode (when not NULL) gets the error's code, *node_failure
+ * (when not NULL) whether it is a node failure
  */
-extern char *subxact_run_message(SubxactFn fn, void *arg, int *errcode);
+extern char *subxact_run_message(SubxactFn fn, void *arg, int *errcode, bool *node_failure);
+
+/*
+ * Is this error a failure to reach another server -- a Citus node that is
+ * down, not started yet, or stopped in the middle of a statement?  Such a
+ * failure is transient: collection retries at the next tick, without the
+ * one-bucket backoff of other errors (doc/citus.md, "Node failures").
+ */
+extern bool subxact_node_failure(const ErrorData *edata);
 
 #endif							/* TRIPL_SUBXACT_H */

@@ -328,16 +328,22 @@ tick_log_skipped(TimestampTz started, const TickSummary *s)
 }
 
 /*
- * After a crash or a promotion: "running" markers of collections that were
- * interrupted become errors without backoff, so the metrics are collected
- * again at once.
+ * After a crash or a promotion, or a tick that failed as a whole: "running"
+ * markers of collections that were interrupted become errors without
+ * backoff, so the metrics are collected again at once.  error says why
+ * (NULL: the server stopped).
  */
 int
-tick_sweep_stale_running(void)
+tick_sweep_stale_running(const char *error)
 {
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(error ? psprintf("interrupted: %s", error)
+									: "interrupted: the server stopped while collecting");
 	catalog_execute("UPDATE tripl.metric_state SET last_status = 'error', "
-					"last_error = 'interrupted: the server stopped while collecting', last_failed_at = NULL "
-					"WHERE last_status = 'running'", 0, NULL, NULL, NULL, false, 0);
+					"last_error = $1, last_failed_at = NULL "
+					"WHERE last_status = 'running'", 1, types, values, NULL, false, 0);
 	return (int) SPI_processed;
 }
 

@@ -40,6 +40,6 @@ extern bool tick_blocked(TickSummary *summary);
 extern Jsonb *tick_summary_jsonb(const TickSummary *s, TimestampTz started, TimestampTz finished);
 extern void tick_log(const char *kind, TimestampTz started, const TickSummary *s, const char *error);
 extern void tick_log_skipped(TimestampTz started, const TickSummary *s);
-extern int	tick_sweep_stale_running(void);
+extern int	tick_sweep_stale_running(const char *error);
 
 #endif							/* TRIPL_TICK_H */

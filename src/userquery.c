@@ -53,6 +53,9 @@
 #include "tripl.h"
 #include "userquery.h"
 
+/* Citus's setting: do distributed SELECTs open transaction blocks on the nodes? */
+#define CITUS_SELECT_BLOCK_GUC "citus.select_opens_transaction_block"
+
 static TimeoutId user_query_timeout = MAX_TIMEOUTS;
 static volatile sig_atomic_t user_query_timed_out = false;
 
@@ -253,6 +256,19 @@ userquery_enter(UserQueryState *st, Oid role, const char *search_path, int paral
 	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
 	st->guc_nestlevel = NewGUCNestLevel();
 	role_timeout = apply_role_settings(role);
+
+	/*
+	 * On Citus, a distributed SELECT inside a (sub)transaction opens a
+	 * transaction block on every node it reads, and a node that fails
+	 * then fails the commit of the whole pass ("failure on connection
+	 * marked as essential"), not just the one metric.  User SQL is
+	 * read-only: its shard queries need no transaction block
+	 * (doc/citus.md, "Node failures").
+	 */
+	if (GetConfigOption(CITUS_SELECT_BLOCK_GUC, true, false) != NULL)
+		(void) set_config_option(CITUS_SELECT_BLOCK_GUC, "off",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	if (search_path != NULL)
 		(void) set_config_option("search_path", search_path,
 								 PGC_USERSET, PGC_S_SESSION,

@@ -9,7 +9,8 @@
  *	    extension, plus one delivery worker per such database;
  *	  - a scheduler ("tripl scheduler <db>") runs tripl.tick() every
  *	    tripl.tick_interval, committing "running" markers for the metrics it
- *	    collects first, and exits quietly where the extension is absent;
+ *	    collects first, and exits quietly where the extension is absent
+ *	    or the database is on a Citus worker node (the coordinator collects);
  *	  - a delivery worker ("tripl delivery <db>") sends the outbox, sleeping
  *	    on its latch until a transaction that enqueued a delivery commits
  *	    (or the next retry is due) — no polling.
@@ -123,7 +124,37 @@ reload_if_asked(void)
 	}
 }
 
-/* Is the extension installed in this database? */
+/* Did the last extension_installed() find a Citus worker node? */
+static bool citus_worker_seen = false;
+
+/*
+ * Is this database a Citus worker node?  Citus keeps the node's group in
+ * pg_dist_local_group: 0 on the coordinator (and on a node not added to a
+ * cluster yet), the worker's own group on a worker.  The caller is in a
+ * transaction.
+ */
+static bool
+citus_worker_node(void)
+{
+	bool		worker = false;
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return false;
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_dist_local_group WHERE groupid <> 0", true, 1) == SPI_OK_SELECT)
+		worker = SPI_processed > 0;
+	PopActiveSnapshot();
+	SPI_finish();
+	return worker;
+}
+
+/*
+ * Is the extension installed in this database, and does tripl run here?
+ * Not on a Citus worker node: Citus propagates CREATE EXTENSION tripl from
+ * the coordinator, and the copy of tripl's catalog on a worker stays empty
+ * (doc/citus.md, "Installing").
+ */
 static bool
 extension_installed(void)
 {
@@ -132,8 +163,9 @@ extension_installed(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	present = OidIsValid(get_extension_oid("tripl", true));
+	citus_worker_seen = present && citus_worker_node();
 	CommitTransactionCommand();
-	return present;
+	return present && !citus_worker_seen;
 }
 
 /* Exit callback: a scheduler leaves its slot */
@@ -329,7 +361,7 @@ scheduler_tick(MemoryContext loop_cxt)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		memset(&s, 0, sizeof(s));
 		tick_log("tick", started, &s, edata->message);
-		(void) tick_sweep_stale_running();
+		(void) tick_sweep_stale_running(psprintf("the tick failed: %s", edata->message));
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -358,11 +390,20 @@ tripl_scheduler_main(Datum arg)
 	pgstat_report_appname(psprintf("tripl scheduler %s", my_slot->dbname));
 	if (!extension_installed())
 	{
+		bool		log_worker;
+
 		LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
 		my_slot->state = SLOT_ABSENT;
 		my_slot->state_since = GetCurrentTimestamp();
 		my_slot->register_request = false;
+		log_worker = citus_worker_seen && !my_slot->citus_worker_logged;
+		my_slot->citus_worker_logged = citus_worker_seen;
 		LWLockRelease(worker_shared->lock);
+		if (log_worker)
+			ereport(LOG,
+					(errmsg("tripl: database \"%s\" is on a Citus worker node: no scheduler runs here",
+							my_slot->dbname),
+					 errdetail("tripl collects distributed tables from the coordinator.")));
 		proc_exit(0);
 	}
 	LWLockAcquire(worker_shared->lock, LW_EXCLUSIVE);
@@ -377,7 +418,7 @@ tripl_scheduler_main(Datum arg)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (tick_sweep_stale_running() > 0)
+	if (tick_sweep_stale_running(NULL) > 0)
 		ereport(LOG, (errmsg("tripl: released collections interrupted by a restart in database \"%s\"",
 							 my_slot->dbname)));
 	SPI_finish();

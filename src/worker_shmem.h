@@ -22,7 +22,8 @@ typedef enum SlotState
 	SLOT_FREE = 0,
 	SLOT_UNKNOWN,				/* not probed yet */
 	SLOT_ACTIVE,				/* the extension is installed */
-	SLOT_ABSENT,				/* the extension is not installed */
+	SLOT_ABSENT,				/* the extension is not installed (or this is
+								 * a Citus worker node) */
 	SLOT_PAUSED					/* a statement needs the database to itself
 								 * (DROP, RENAME, CREATE ... TEMPLATE) */
 } SlotState;
@@ -44,6 +45,7 @@ typedef struct DatabaseSlot
 	TimestampTz last_tick;
 	int64		ticks;
 	TimestampTz last_failure_log;
+	bool		citus_worker_logged;	/* said once: a Citus worker node */
 } DatabaseSlot;
 
 typedef struct TriplShared

@@ -80,7 +80,10 @@ for side in p d; do
 	done
 done
 r() { awk -v a="${T[$1]% *}" -v b="${T[$2]% *}" 'BEGIN { printf "%.2f", a / b }'; }
-echo "   cluster C / plain C: $(r dc pc)   cluster C / cluster SQL: $(r dc dsql)   cluster SQL / plain SQL: $(r dsql psql)"
+echo "== ratios"
+printf '   %-62s %6s   (target <= 2)\n' "cluster (3 nodes), C engine / plain table, C engine" "$(r dc pc)"
+printf '   %-62s %6s   (target <= 0.6)\n' "cluster, C engine / cluster, SQL path" "$(r dc dsql)"
+printf '   %-62s %6s\n' "cluster, SQL path / plain table, SQL path" "$(r dsql psql)"
 
 coord -c "SELECT citus_activate('pd')" >/dev/null
 echo "== values: distributed vs plain (after the last replay, SQL path)"

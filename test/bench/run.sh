@@ -4,6 +4,11 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+
+# BENCH_ONLY=citus: only the Citus cluster bench (test/bench/citus.sh)
+if [ "${BENCH_ONLY:-}" = citus ]; then
+	exec bash "$REPO/test/bench/citus.sh"
+fi
 source "$REPO/test/lib/cluster.sh"
 DIR=$(cluster_dir "${BENCH_DIR:-/tmp/tripl-bench}")
 PORT=${BENCH_PORT:-54331}
@@ -299,3 +304,12 @@ trap - EXIT
 bash "$REPO/test/bench/catalog_scale.sh"
 echo "== the C engine's memory limit (peak backend RSS)"
 bash "$REPO/test/bench/memory_limits.sh"
+
+# A Citus cluster (coordinator + 2 workers on this machine): Citus is built
+# once per machine from ../shared/vendor/citus by test/lib/citus.sh
+echo "== Citus: 13 metrics on a distributed table against the same on a plain table (test/bench/citus.sh)"
+if bash "$REPO/test/lib/citus.sh" >/dev/null 2>&1 || bash "$REPO/test/lib/citus.sh" --check; then
+	bash "$REPO/test/bench/citus.sh"
+else
+	echo "   not run: Citus cannot be built here (bash test/lib/citus.sh says why)"
+fi
