@@ -130,3 +130,117 @@ CREATE AGGREGATE tripl._engine_agg_rows(bytea, record) (
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
     'Internal: the C aggregation engine in its distributable form (Citus)';
+
+--------------------------------------------------------------------------
+-- Calendar time (doc/collection.md, "Calendar time"): a time zone per
+-- metric, calendar buckets ('1 month', '3 months', '1 year' and, in a zone,
+-- local days and weeks).  Existing metrics get 'UTC': their grids are
+-- unchanged.
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.metrics ADD COLUMN timezone text NOT NULL DEFAULT 'UTC';
+ALTER TABLE tripl.metrics DROP CONSTRAINT metrics_bucket_width;
+ALTER TABLE tripl.metrics ADD CONSTRAINT metrics_bucket_width
+        CHECK (bucket >= interval '1 minute'
+               AND ((date_part('year', bucket) = 0 AND date_part('month', bucket) = 0)
+                    OR bucket IN (interval '1 month', interval '3 months', interval '1 year')));
+
+DROP FUNCTION tripl.create_metric(text, text, interval, text, text, text, text, text, text[], text, jsonb,
+    jsonb, text, text, text, text, text, text, text, text[], int, boolean, text, text);
+CREATE FUNCTION tripl.create_metric(
+    name text,
+    kind text,
+    bucket interval DEFAULT '1 hour',
+    status text DEFAULT 'active',
+    fact_table text DEFAULT NULL,
+    aggregation text DEFAULT NULL,
+    measure_column text DEFAULT NULL,
+    distinct_column text DEFAULT NULL,
+    row_filters text[] DEFAULT '{}',
+    filter_sql text DEFAULT NULL,
+    numerator jsonb DEFAULT NULL,
+    denominator jsonb DEFAULT NULL,
+    query text DEFAULT NULL,
+    time_column text DEFAULT NULL,
+    value_column text DEFAULT 'value',
+    event_source text DEFAULT NULL,
+    numerator_event text DEFAULT NULL,
+    denominator_event text DEFAULT NULL,
+    composition text DEFAULT NULL,
+    breakdowns text[] DEFAULT '{}',
+    breakdown_values_limit int DEFAULT NULL,
+    anomaly_detection boolean DEFAULT true,
+    description text DEFAULT NULL,
+    unit text DEFAULT NULL,
+    timezone text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
+
+DROP FUNCTION tripl.alter_metric(text, text, boolean, text, text);
+CREATE FUNCTION tripl.alter_metric(
+    name text,
+    status text DEFAULT NULL,
+    anomaly_detection boolean DEFAULT NULL,
+    description text DEFAULT NULL,
+    unit text DEFAULT NULL,
+    bucket interval DEFAULT NULL,
+    timezone text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_metric' LANGUAGE C;
+
+-- The bucket grid of a width in a time zone (doc/collection.md, "Calendar
+-- time"): the bucket containing ts, and the bucket k buckets after it
+CREATE FUNCTION tripl._bucket_start(ts timestamptz, bucket interval, timezone text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_start' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone text, k int) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_step' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE OR REPLACE VIEW tripl.status AS
+WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
+     state AS (
+         SELECT m.id, m.bucket, s.watermark, s.last_status,
+                tripl._bucket_start(tripl.now(), m.bucket, m.timezone) AS due_to,
+                tripl._bucket_step(tripl.now(), m.bucket, m.timezone, -2) AS overdue_to
+         FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
+     pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                        count(*) FILTER (WHERE status = 'dead') AS dead,
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest
+                 FROM tripl.deliveries)
+SELECT current_database() AS database,
+       current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
+           AND (SELECT scheduler_pid FROM w) IS NOT NULL AS scheduler_running,
+       coalesce(current_setting('tripl.scheduler', true), 'on') AS scheduler_setting,
+       (SELECT scheduler_pid FROM w) AS scheduler_pid,
+       (SELECT delivery_pid FROM w) AS delivery_pid,
+       (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < overdue_to) AS metrics_overdue,
+       (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
+       pending.pending AS deliveries_pending,
+       pending.dead AS deliveries_dead,
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age
+FROM pending;
+
+CREATE OR REPLACE VIEW tripl.catalog AS
+SELECT m.name,
+       m.kind,
+       m.status,
+       m.bucket,
+       lv.bucket AS latest_bucket,
+       lv.value AS latest_value,
+       sg.state AS signal,
+       CASE WHEN lv.bucket IS NOT NULL THEN (
+           SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
+           FROM tripl.series(m.name, tripl._bucket_step(lv.bucket, m.bucket, m.timezone, -23), lv.bucket + interval '1 microsecond') s)
+       END AS sparkline,
+       m.unit,
+       st.last_collected_at,
+       st.last_status,
+       CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
+            THEN st.last_error END AS last_error,
+       m.timezone
+FROM tripl.metrics m
+LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
+LEFT JOIN LATERAL (
+    SELECT v.bucket, v.value FROM tripl.metric_values v
+    WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
+LEFT JOIN tripl.signals sg ON sg.metric = m.name
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
