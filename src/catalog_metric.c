@@ -369,7 +369,7 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 	m->anomaly_detection = m->anomaly_detection_null ? false : PG_GETARG_BOOL(21);
 	m->description = fn_arg_text(fcinfo, 22);
 	m->unit = fn_arg_text(fcinfo, 23);
-	m->timezone = fn_arg_text(fcinfo, 24);
+	m->timezone = PG_NARGS() > 24 ? fn_arg_text(fcinfo, 24) : NULL;
 	m->search_path = current_search_path();
 }
 
@@ -635,13 +635,16 @@ metric_insert(MetricArgs *m)
 	vals[17] = ObjectIdGetDatum(GetUserId());
 	vals[18] = CStringGetTextDatum(m->search_path);
 	vals[19] = CStringGetTextDatum(m->timezone);
-	catalog_execute("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
-					"time_column, value_column, time_type, event_source_id, numerator_event, "
-					"denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
-					"description, unit, owner, search_path, timezone) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-					"$18::regrole, $19, $20) RETURNING id",
-					20, types, vals, nulls, false, 0);
+	/* a catalog of version 0.1 (not updated yet) has no time zones */
+	catalog_execute(psprintf("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
+							 "time_column, value_column, time_type, event_source_id, numerator_event, "
+							 "denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
+							 "description, unit, owner, search_path%s) "
+							 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+							 "$18::regrole, $19%s) RETURNING id",
+							 strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? ", timezone" : "",
+							 strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? ", $20" : ""),
+					strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? 20 : 19, types, vals, nulls, false, 0);
 	id = spi_int64(0, 0);
 	types[0] = INT8OID;
 	vals[0] = Int64GetDatum(id);
@@ -753,8 +756,8 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 	char	   *status = fn_arg_text(fcinfo, 1);
 	char	   *description = fn_arg_text(fcinfo, 3);
 	char	   *unit = fn_arg_text(fcinfo, 4);
-	Interval   *bucket = PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5);
-	char	   *zone = fn_arg_text(fcinfo, 6);
+	Interval   *bucket = PG_NARGS() <= 5 || PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5);
+	char	   *zone = PG_NARGS() > 6 ? fn_arg_text(fcinfo, 6) : NULL;
 	MetricDef  *m;
 	Oid			types[5] = {INT8OID, TEXTOID, BOOLOID, TEXTOID, TEXTOID};
 	Datum		vals[5];

@@ -127,10 +127,10 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 	 * means up to date whatever the last stored bucket, so the last bucket
 	 * is looked up only for the rest: an idle tick costs one light query.
 	 */
-	catalog_execute("SELECT m.id, s.watermark, s.last_status, s.last_started_at, s.last_failed_at, "
-					"m.bucket, m.timezone, m.owner::oid::int8 "
-					"FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
-					"WHERE m.status = 'active' ORDER BY m.id",
+	catalog_execute(psprintf("SELECT m.id, s.watermark, s.last_status, s.last_started_at, s.last_failed_at, "
+							 "m.bucket, %s, m.owner::oid::int8 "
+							 "FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
+							 "WHERE m.status = 'active' ORDER BY m.id", grid_pg_zone_column()),
 					0, NULL, NULL, NULL, true, 0);
 	nstate = (int) SPI_processed;
 	windows = palloc(sizeof(GridWindow) * (nstate + 1));

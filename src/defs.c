@@ -207,8 +207,8 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 					 "m.query, m.time_column, m.value_column, m.event_source_id, "
 					 "m.numerator_event, m.denominator_event, m.breakdowns, "
 					 "coalesce(m.breakdown_values_limit, 0)::int8, m.anomaly_detection::int::int8, "
-					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type, m.timezone, m.bucket "
-					 "FROM tripl.metrics m WHERE %s ORDER BY m.id", where);
+					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type, %s, m.bucket "
+					 "FROM tripl.metrics m WHERE %s ORDER BY m.id", grid_pg_zone_column(), where);
 	catalog_execute(sql.data, nargs, argtypes, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{

@@ -11,15 +11,33 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "parser/scansup.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "grid_pg.h"
 #include "tripl.h"
+
+/*
+ * The column of a metric's time zone in SQL over tripl.metrics m: m.timezone,
+ * or 'UTC' while the catalog is still version 0.1's (before ALTER
+ * EXTENSION tripl UPDATE).
+ */
+const char *
+grid_pg_zone_column(void)
+{
+	Oid			nsp = get_namespace_oid("tripl", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("metrics", nsp) : InvalidOid;
+
+	if (OidIsValid(rel) && get_attnum(rel, "timezone") != InvalidAttrNumber)
+		return "m.timezone";
+	return "'UTC'::text";
+}
 
 /* Is a stored zone name UTC (the fixed grids of 0.1)? */
 bool

@@ -19,5 +19,6 @@ extern char *grid_pg_zone(const char *name, const char *what);
 extern const char *grid_pg_make(Grid *g, const Interval *bucket, const char *zone);
 extern const char *grid_pg_zone_name(const Grid *g);
 extern bool grid_pg_is_utc(const char *zone);
+extern const char *grid_pg_zone_column(void);
 
 #endif							/* TRIPL_GRID_PG_H */
