@@ -54,8 +54,8 @@ SELECT tripl.create_metric('bad', NULL, fact_table => 'orders', aggregation => '
 SELECT tripl.create_metric('bad', 'gauge', fact_table => 'orders', aggregation => 'count');
 SELECT tripl.create_metric('bad', 'fact', NULL, fact_table => 'orders', aggregation => 'count');
 SELECT tripl.create_metric('bad', 'fact', '30 seconds', fact_table => 'orders', aggregation => 'count');
-SELECT tripl.create_metric('bad', 'fact', '1 month', fact_table => 'orders', aggregation => 'count');
-SELECT tripl.create_metric('bad', 'fact', '1 year', fact_table => 'orders', aggregation => 'count');
+SELECT tripl.create_metric('bad', 'fact', '2 months', fact_table => 'orders', aggregation => 'count');
+SELECT tripl.create_metric('bad', 'fact', '1 year 1 day', fact_table => 'orders', aggregation => 'count');
 SELECT tripl.create_metric('bad', 'fact', '90.5 seconds', fact_table => 'orders', aggregation => 'count');
 SELECT tripl.create_metric('bad', 'fact', '-1 hour', fact_table => 'orders', aggregation => 'count');
 SELECT tripl.create_metric('bad', 'fact', '400 days', fact_table => 'orders', aggregation => 'count');

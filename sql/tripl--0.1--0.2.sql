@@ -132,7 +132,21 @@ COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
     'Internal: the C aggregation engine in its distributable form (Citus)';
 
 --------------------------------------------------------------------------
--- More aggregations, rolling windows, derived metrics (issue 16)
+-- Calendar time (doc/collection.md, "Calendar time"): a time zone per
+-- metric, calendar buckets ('1 month', '3 months', '1 year' and, in a zone,
+-- local days and weeks).  Existing metrics get 'UTC': their grids are
+-- unchanged.
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.metrics ADD COLUMN timezone text NOT NULL DEFAULT 'UTC';
+ALTER TABLE tripl.metrics DROP CONSTRAINT metrics_bucket_width;
+ALTER TABLE tripl.metrics ADD CONSTRAINT metrics_bucket_width
+        CHECK (bucket >= interval '1 minute'
+               AND ((date_part('year', bucket) = 0 AND date_part('month', bucket) = 0)
+                    OR bucket IN (interval '1 month', interval '3 months', interval '1 year')));
+
+--------------------------------------------------------------------------
+-- More aggregations: percentile, approx_percentile, approx_count_distinct
 --------------------------------------------------------------------------
 
 -- percentile, approx_percentile and approx_count_distinct operands
@@ -154,7 +168,7 @@ ALTER TABLE tripl.metric_operands
         CHECK ((aggregation IN ('percentile', 'approx_percentile')) = (percentile IS NOT NULL)
                AND (percentile IS NULL OR (percentile > 0 AND percentile < 1)));
 
--- create_metric gains timezone (the calendar change's), percentile, "window", expression
+-- create_metric gains timezone, percentile, "window" and expression
 DROP FUNCTION tripl.create_metric(text, text, interval, text, text, text, text, text, text[], text,
     jsonb, jsonb, text, text, text, text, text, text, text, text[], int, boolean, text, text);
 CREATE FUNCTION tripl.create_metric(
@@ -182,12 +196,83 @@ CREATE FUNCTION tripl.create_metric(
     anomaly_detection boolean DEFAULT true,
     description text DEFAULT NULL,
     unit text DEFAULT NULL,
-    timezone text DEFAULT NULL,         -- calendar time: added by the calendar change
+    timezone text DEFAULT NULL,
     percentile float8 DEFAULT NULL,
     "window" interval DEFAULT NULL,
     expression text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
 
+DROP FUNCTION tripl.alter_metric(text, text, boolean, text, text);
+CREATE FUNCTION tripl.alter_metric(
+    name text,
+    status text DEFAULT NULL,
+    anomaly_detection boolean DEFAULT NULL,
+    description text DEFAULT NULL,
+    unit text DEFAULT NULL,
+    bucket interval DEFAULT NULL,
+    timezone text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_metric' LANGUAGE C;
+
+-- The bucket grid of a width in a time zone (doc/collection.md, "Calendar
+-- time"): the bucket containing ts, and the bucket k buckets after it
+CREATE FUNCTION tripl._bucket_start(ts timestamptz, bucket interval, timezone text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_start' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone text, k int) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_step' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE OR REPLACE VIEW tripl.status AS
+WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
+     state AS (
+         SELECT m.id, m.bucket, s.watermark, s.last_status,
+                tripl._bucket_start(tripl.now(), m.bucket, m.timezone) AS due_to,
+                tripl._bucket_step(tripl.now(), m.bucket, m.timezone, -2) AS overdue_to
+         FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
+     pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                        count(*) FILTER (WHERE status = 'dead') AS dead,
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest
+                 FROM tripl.deliveries)
+SELECT current_database() AS database,
+       current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
+           AND (SELECT scheduler_pid FROM w) IS NOT NULL AS scheduler_running,
+       coalesce(current_setting('tripl.scheduler', true), 'on') AS scheduler_setting,
+       (SELECT scheduler_pid FROM w) AS scheduler_pid,
+       (SELECT delivery_pid FROM w) AS delivery_pid,
+       (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < overdue_to) AS metrics_overdue,
+       (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
+       pending.pending AS deliveries_pending,
+       pending.dead AS deliveries_dead,
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age
+FROM pending;
+
+CREATE OR REPLACE VIEW tripl.catalog AS
+SELECT m.name,
+       m.kind,
+       m.status,
+       m.bucket,
+       lv.bucket AS latest_bucket,
+       lv.value AS latest_value,
+       sg.state AS signal,
+       CASE WHEN lv.bucket IS NOT NULL THEN (
+           SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
+           FROM tripl.series(m.name, tripl._bucket_step(lv.bucket, m.bucket, m.timezone, -23), lv.bucket + interval '1 microsecond') s)
+       END AS sparkline,
+       m.unit,
+       st.last_collected_at,
+       st.last_status,
+       CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
+            THEN st.last_error END AS last_error,
+       m.timezone
+FROM tripl.metrics m
+LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
+LEFT JOIN LATERAL (
+    SELECT v.bucket, v.value FROM tripl.metric_values v
+    WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
+LEFT JOIN tripl.signals sg ON sg.metric = m.name
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
+
+--------------------------------------------------------------------------
 -- 0.2: Definitions as code (doc/definitions.md, "Definitions as code"):
 -- tripl.export_definitions() and tripl.apply_definitions().  Everything
 -- about object types and their fields comes from two tables in C
@@ -516,7 +601,9 @@ BEGIN
                 v := CASE WHEN jsonb_typeof(raw -> f.field) = 'string' THEN raw -> f.field
                           ELSE to_jsonb(secrets ->> f.field) END;
             ELSE
-                v := want -> f.field;
+                -- a default is passed too: the function's own may differ
+                -- (a metric's timezone defaults to the tripl.timezone setting)
+                v := coalesce(want -> f.field, f.default_value);
             END IF;
             CONTINUE WHEN v IS NULL OR v = 'null'::jsonb;
             sql := sql || format(', %I => %s', f.field, tripl._definition_literal(v, f.sql_type));

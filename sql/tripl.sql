@@ -127,6 +127,7 @@ CREATE TABLE tripl.metrics (
     search_path             text NOT NULL,
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
+    timezone                text NOT NULL DEFAULT 'UTC',
     CONSTRAINT metrics_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT metrics_kind
@@ -135,7 +136,8 @@ CREATE TABLE tripl.metrics (
         CHECK (status IN ('draft', 'active', 'archived')),
     CONSTRAINT metrics_bucket_width
         CHECK (bucket >= interval '1 minute'
-               AND date_part('year', bucket) = 0 AND date_part('month', bucket) = 0),
+               AND ((date_part('year', bucket) = 0 AND date_part('month', bucket) = 0)
+                    OR bucket IN (interval '1 month', interval '3 months', interval '1 year'))),
     CONSTRAINT metrics_composition
         CHECK ((kind = 'fact' AND composition IN ('single', 'ratio'))
                OR (kind = 'event_composition' AND composition IN ('single', 'ratio', 'per_distinct_user'))
@@ -600,7 +602,7 @@ CREATE FUNCTION tripl.create_metric(
     anomaly_detection boolean DEFAULT true,
     description text DEFAULT NULL,
     unit text DEFAULT NULL,
-    timezone text DEFAULT NULL,         -- calendar time: added by the calendar change
+    timezone text DEFAULT NULL,
     percentile float8 DEFAULT NULL,
     "window" interval DEFAULT NULL,
     expression text DEFAULT NULL) RETURNS bigint
@@ -611,8 +613,17 @@ CREATE FUNCTION tripl.alter_metric(
     status text DEFAULT NULL,
     anomaly_detection boolean DEFAULT NULL,
     description text DEFAULT NULL,
-    unit text DEFAULT NULL) RETURNS void
+    unit text DEFAULT NULL,
+    bucket interval DEFAULT NULL,
+    timezone text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_metric' LANGUAGE C;
+
+-- The bucket grid of a width in a time zone (doc/collection.md, "Calendar
+-- time"): the bucket containing ts, and the bucket k buckets after it
+CREATE FUNCTION tripl._bucket_start(ts timestamptz, bucket interval, timezone text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_start' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone text, k int) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_step' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION tripl.drop_metric(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_drop_metric' LANGUAGE C;
@@ -841,8 +852,8 @@ CREATE VIEW tripl.status AS
 WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
      state AS (
          SELECT m.id, m.bucket, s.watermark, s.last_status,
-                date_bin(m.bucket, tripl.now(), CASE WHEN extract(epoch FROM m.bucket)::bigint % 604800 = 0
-                         THEN timestamptz '1970-01-05 00:00+00' ELSE timestamptz '1970-01-01 00:00+00' END) AS due_to
+                tripl._bucket_start(tripl.now(), m.bucket, m.timezone) AS due_to,
+                tripl._bucket_step(tripl.now(), m.bucket, m.timezone, -2) AS overdue_to
          FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
      pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
                         count(*) FILTER (WHERE status = 'dead') AS dead,
@@ -856,7 +867,7 @@ SELECT current_database() AS database,
        (SELECT delivery_pid FROM w) AS delivery_pid,
        (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
        (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
-       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to - 2 * bucket) AS metrics_overdue,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < overdue_to) AS metrics_overdue,
        (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
        pending.pending AS deliveries_pending,
        pending.dead AS deliveries_dead,
@@ -892,13 +903,14 @@ SELECT m.name,
        sg.state AS signal,
        CASE WHEN lv.bucket IS NOT NULL THEN (
            SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
-           FROM tripl.series(m.name, lv.bucket - 23 * m.bucket, lv.bucket + m.bucket) s)
+           FROM tripl.series(m.name, tripl._bucket_step(lv.bucket, m.bucket, m.timezone, -23), lv.bucket + interval '1 microsecond') s)
        END AS sparkline,
        m.unit,
        st.last_collected_at,
        st.last_status,
        CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
-            THEN st.last_error END AS last_error
+            THEN st.last_error END AS last_error,
+       m.timezone
 FROM tripl.metrics m
 LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
 LEFT JOIN LATERAL (
@@ -1280,7 +1292,9 @@ BEGIN
                 v := CASE WHEN jsonb_typeof(raw -> f.field) = 'string' THEN raw -> f.field
                           ELSE to_jsonb(secrets ->> f.field) END;
             ELSE
-                v := want -> f.field;
+                -- a default is passed too: the function's own may differ
+                -- (a metric's timezone defaults to the tripl.timezone setting)
+                v := coalesce(want -> f.field, f.default_value);
             END IF;
             CONTINUE WHEN v IS NULL OR v = 'null'::jsonb;
             sql := sql || format(', %I => %s', f.field, tripl._definition_literal(v, f.sql_type));

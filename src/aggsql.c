@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 
 #include "aggsql.h"
+#include "grid_pg.h"
 #include "tripl.h"
 
 static const char *const agg_names[] = {
@@ -128,14 +129,35 @@ origin_literal(const AggSource *src, int64 width_us)
 	return weeks ? "'1970-01-05 00:00:00'::timestamp" : "'1970-01-01 00:00:00'::timestamp";
 }
 
-/* The bucket (as timestamptz, UTC) of a source row */
+/*
+ * The bucket (as timestamptz) of a source row.  Fixed grids: date_bin from
+ * the epoch (Monday for weeks); calendar units: date_trunc(unit, ts, zone);
+ * sub-day widths in a zone: date_bin from the local midnight (see
+ * doc/collection.md, "Calendar time").  Naive times and dates are UTC.
+ */
 char *
-aggsql_bucket_expr(const AggSource *src, int64 width_us)
+aggsql_bucket_expr(const AggSource *src, const Grid *g)
 {
 	StringInfoData buf;
 	char	   *col = psprintf("_src.%s", quote_identifier(src->ts_column));
+	int64		width_us = g->width;
+	static const char *const units[] = {NULL, NULL, "day", "week", "month", "quarter", "year"};
 
 	initStringInfo(&buf);
+	if (g->unit != GRID_FIXED)
+	{
+		char	   *ts = strcmp(src->ts_type, "timestamptz") == 0 ? col :
+			psprintf("(%s::timestamp AT TIME ZONE 'UTC')", col);
+		const char *zone = quote_literal_cstr(grid_pg_zone_name(g));
+
+		if (g->unit == GRID_LOCAL)
+			appendStringInfo(&buf, "pg_catalog.date_bin('" INT64_FORMAT " seconds'::interval, %s, "
+							 "pg_catalog.date_trunc('day', %s, %s))",
+							 width_us / USECS_PER_SEC, ts, ts, zone);
+		else
+			appendStringInfo(&buf, "pg_catalog.date_trunc('%s', %s, %s)", units[g->unit], ts, zone);
+		return buf.data;
+	}
 	if (strcmp(src->ts_type, "timestamptz") == 0)
 		appendStringInfo(&buf, "pg_catalog.date_bin('" INT64_FORMAT " seconds'::interval, %s, %s)",
 						 width_us / USECS_PER_SEC, col, origin_literal(src, width_us));
@@ -251,7 +273,7 @@ group_value_expr(const char *group_column)
  * limited, values outside $3 (and NULL unless $4) fold into 'Other'.
  */
 char *
-aggsql_operands_query(const AggSource *src, int64 width_us,
+aggsql_operands_query(const AggSource *src, const Grid *g,
 					  const AggOperand *ops, int nops,
 					  const char *group_column, bool limited)
 {
@@ -259,7 +281,7 @@ aggsql_operands_query(const AggSource *src, int64 width_us,
 	int			i;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT %s AS bucket", aggsql_bucket_expr(src, width_us));
+	appendStringInfo(&buf, "SELECT %s AS bucket", aggsql_bucket_expr(src, g));
 	if (group_column)
 	{
 		char	   *v = group_value_expr(group_column);
@@ -412,13 +434,13 @@ aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
  * summed per bucket; rows outside the window are filtered around the query.
  */
 char *
-aggsql_sql_metric_query(const AggSource *src, int64 width_us, const char *value_column)
+aggsql_sql_metric_query(const AggSource *src, const Grid *g, const char *value_column)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT %s AS bucket,\n       sum(_src.%s)::float8 AS k0\nFROM ",
-					 aggsql_bucket_expr(src, width_us), quote_identifier(value_column));
+					 aggsql_bucket_expr(src, g), quote_identifier(value_column));
 	aggsql_append_user_query(&buf, src->query);
 	appendStringInfo(&buf, "\nWHERE %s\nGROUP BY 1\nORDER BY 1\nLIMIT %d",
 					 aggsql_window_clause(src), TRIPL_MAX_CHUNK_ROWS + 1);

@@ -19,6 +19,8 @@
 
 #include "postgres.h"
 
+#include "core/grid.h"
+
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
@@ -60,15 +62,15 @@ extern bool agg_needs_percentile(AggKind kind);
 extern bool agg_counts_distinct(AggKind kind);
 extern bool agg_operand_equal(const AggOperand *a, const AggOperand *b);
 
-extern char *aggsql_bucket_expr(const AggSource *src, int64 width_us);
+extern char *aggsql_bucket_expr(const AggSource *src, const Grid *g);
 extern char *aggsql_window_clause(const AggSource *src);
 extern void aggsql_append_aggregate(StringInfo buf, const AggOperand *op);
-extern char *aggsql_operands_query(const AggSource *src, int64 width_us,
+extern char *aggsql_operands_query(const AggSource *src, const Grid *g,
 								   const AggOperand *ops, int nops,
 								   const char *group_column, bool limited);
 extern char *aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
 										 const char *filter, int keep);
-extern char *aggsql_sql_metric_query(const AggSource *src, int64 width_us,
+extern char *aggsql_sql_metric_query(const AggSource *src, const Grid *g,
 									 const char *value_column);
 extern char *aggsql_engine_query(const AggSource *src, List *filters, bool filter_array, List *measures,
 								 const bool *measure_native, List *keys, List *groups,

@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include "pgtime.h"
+
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -43,6 +45,7 @@
 #include "core/template.h"
 #include "core/uuid5.h"
 #include "fnargs.h"
+#include "grid_pg.h"
 #include "guc.h"
 #include "spiutil.h"
 #include "tripl.h"
@@ -69,6 +72,7 @@ typedef struct AlertItem
 	double		z;
 	char	   *detector;
 	int64		bucket;			/* Unix microseconds */
+	char	   *timezone;		/* the metric's (NULL: UTC) */
 	char		incident[37];
 } AlertItem;
 
@@ -98,17 +102,29 @@ fmt_number(double v)
 	return psprintf("%.6g", v);
 }
 
-/* A bucket start for people: "2026-11-24 00:00 UTC" */
+/*
+ * A bucket start for people, in the metric's time zone with its
+ * abbreviation: "2026-11-24 00:00 UTC", "2026-11-24 00:00 EST"
+ */
 static char *
-fmt_bucket(int64 bucket)
+fmt_bucket(int64 bucket, const char *zone)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
+	int			tzoff;
+	const char *abbrev = NULL;
+	pg_tz	   *tz = (zone == NULL || grid_pg_is_utc(zone)) ? NULL : pg_tzset(zone);
 
-	if (timestamp2tm(unix_to_ts(bucket), NULL, &tm, &fsec, NULL, NULL) != 0)
+	if (tz == NULL)
+	{
+		if (timestamp2tm(unix_to_ts(bucket), NULL, &tm, &fsec, NULL, NULL) != 0)
+			return pstrdup("?");
+		abbrev = "UTC";
+	}
+	else if (timestamp2tm(unix_to_ts(bucket), &tzoff, &tm, &fsec, &abbrev, tz) != 0)
 		return pstrdup("?");
-	return psprintf("%04d-%02d-%02d %02d:%02d UTC", tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min);
+	return psprintf("%04d-%02d-%02d %02d:%02d %s", tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, abbrev ? abbrev : zone);
 }
 
 /* A bucket start as ISO 8601 (for JSON) */
@@ -145,7 +161,7 @@ item_line(const AlertItem *it, TemplateEscape esc)
 								fmt_number(it->actual), it->unit ? " " : "", it->unit ? it->unit : "",
 								fmt_number(it->expected),
 								isnan(pct) ? "" : psprintf(" (%+.1f%%)", pct),
-								fmt_bucket(it->bucket));
+								fmt_bucket(it->bucket, it->timezone));
 
 	return template_escape(line, esc);
 }
@@ -206,7 +222,7 @@ message_lookup(void *arg, const char *name)
 	if (strcmp(name, "percent_delta") == 0)
 		return isnan(pct) ? "n/a" : psprintf("%+.1f%%", pct);
 	if (strcmp(name, "bucket") == 0)
-		return fmt_bucket(first->bucket);
+		return fmt_bucket(first->bucket, first->timezone);
 	if (strcmp(name, "z_score") == 0)
 		return psprintf("%.1f", first->z);
 	if (strcmp(name, "unit") == 0)
@@ -492,7 +508,7 @@ alert_candidates(TimestampTz now)
 	uint64		i;
 
 	catalog_execute("SELECT m.id, m.name, m.unit, m.description, a.bucket, a.direction, a.actual, "
-					"a.expected, a.z_score, a.detector "
+					"a.expected, a.z_score, a.detector, m.timezone "
 					"FROM tripl.metrics m JOIN tripl.monitoring mo ON mo.metric_id = m.id "
 					"JOIN LATERAL (SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id "
 					"              ORDER BY x.bucket DESC LIMIT 1) a ON true "
@@ -517,6 +533,7 @@ alert_candidates(TimestampTz now)
 		c->item.expected = cell_float(i, 7);
 		c->item.z = cell_float(i, 8);
 		c->item.detector = (char *) spi_text(i, 9);
+		c->item.timezone = (char *) spi_text(i, 10);
 		result = lappend(result, c);
 	}
 	return result;
@@ -949,7 +966,8 @@ alert_flush_digests(TimestampTz now)
 						"RETURNING item::text, (item->>'scope_ref')::int8, item->>'scope_name', "
 						"item->>'direction', (item->>'actual_count')::float8, "
 						"(item->>'expected_count')::float8, (item->>'z_score')::float8, "
-						"item->>'detector', (item->>'bucket')::timestamptz, item->>'unit', item->>'incident_id'",
+						"item->>'detector', (item->>'bucket')::timestamptz, item->>'unit', item->>'incident_id', "
+						"(SELECT m.timezone FROM tripl.metrics m WHERE m.id = (item->>'scope_ref')::int8)",
 						1, types, values, NULL, false, 0);
 		initStringInfo(&json);
 		for (i = 0; i < SPI_processed; i++)
@@ -966,6 +984,7 @@ alert_flush_digests(TimestampTz now)
 			it->bucket = cell_time(i, 8);
 			it->unit = (char *) spi_text(i, 9);
 			strlcpy(it->incident, spi_text(i, 10) ? spi_text(i, 10) : "", sizeof(it->incident));
+			it->timezone = (char *) spi_text(i, 11);
 			items = lappend(items, it);
 		}
 		if (items != NIL)

@@ -28,6 +28,8 @@
 #include "defcheck.h"
 #include "defs.h"
 #include "fnargs.h"
+#include "grid_pg.h"
+#include "guc.h"
 #include "spiutil.h"
 #include "sqlguard.h"
 #include "tripl.h"
@@ -159,7 +161,7 @@ parse_operand_json(Jsonb *j, const char *role, OperandArgs *out)
  * filters, then plan its aggregate as the caller.
  */
 static OperandDef *
-check_operand(OperandArgs *a, const char *role, const char *label, int64 width_us,
+check_operand(OperandArgs *a, const char *role, const char *label, const Grid *grid,
 			  FactTableDef **ft_out)
 {
 	OperandDef *op = palloc0(sizeof(OperandDef));
@@ -263,7 +265,7 @@ check_operand(OperandArgs *a, const char *role, const char *label, int64 width_u
 	ecb.arg = psprintf("while checking the %saggregate over fact table \"%s\"", label, ft->name);
 	ecb.previous = error_context_stack;
 	error_context_stack = &ecb;
-	defcheck_plan_as_caller(aggsql_operands_query(&src, width_us, &agg, 1, NULL, false), ft->search_path, 2);
+	defcheck_plan_as_caller(aggsql_operands_query(&src, grid, &agg, 1, NULL, false), ft->search_path, 2);
 	error_context_stack = ecb.previous;
 
 	*ft_out = ft;
@@ -351,10 +353,11 @@ typedef struct MetricArgs
 	char	   *unit;
 	Interval   *window;			/* rolling window, or NULL */
 	char	   *expression;		/* derived metrics */
+	char	   *timezone;		/* NULL: tripl.timezone */
 	char	   *search_path;
 
 	/* derived by validation */
-	int64		width_us;
+	Grid		grid;
 	OperandDef *ops[2];
 	int			nops;
 	List	   *breakdown_columns;	/* the columns breakdowns may use */
@@ -362,6 +365,27 @@ typedef struct MetricArgs
 	char	   *time_type;		/* sql metrics */
 	int64		es_id;			/* event_composition metrics */
 } MetricArgs;
+
+/*
+ * Check a bucket width in a time zone (*zone NULL: tripl.timezone) and
+ * build its grid; *zone becomes the zone's canonical name.
+ */
+static void
+check_grid(Interval *bucket, char **zone, Grid *grid)
+{
+	const char *problem;
+
+	*zone = grid_pg_zone(*zone ? *zone : tripl_timezone, *zone ? "timezone" : "tripl.timezone");
+	problem = grid_pg_make(grid, bucket, *zone);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid bucket width: %s", problem),
+				 errdetail("The bucket given was %s in time zone %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(bucket))), *zone),
+				 errhint("Use a width such as '15 minutes', '1 hour', '1 day', '1 week', '1 month', '3 months' or '1 year' "
+						 "(doc/collection.md, \"Calendar time\").")));
+}
 
 /* Read create_metric's arguments */
 static void
@@ -398,10 +422,10 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 	m->anomaly_detection = m->anomaly_detection_null ? false : PG_GETARG_BOOL(21);
 	m->description = fn_arg_text(fcinfo, 22);
 	m->unit = fn_arg_text(fcinfo, 23);
+	m->timezone = PG_NARGS() > ARG_TIMEZONE ? fn_arg_text(fcinfo, ARG_TIMEZONE) : NULL;
 	/*
-	 * ARG_TIMEZONE: read by the calendar change.  The newer arguments exist
-	 * only once the update script ran (a 0.1 catalog calls this library
-	 * with 24 arguments).
+	 * The newer arguments exist only once the update script ran (a 0.1
+	 * catalog calls this library with 24 arguments).
 	 */
 	if (PG_NARGS() > ARG_EXPRESSION)
 	{
@@ -418,8 +442,6 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 static void
 metric_check_common(MetricArgs *m)
 {
-	const char *problem;
-
 	check_definition_name(m->name, "metric");
 	if (m->kind == NULL)
 		ereport(ERROR,
@@ -436,14 +458,7 @@ metric_check_common(MetricArgs *m)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("bucket must not be NULL")));
-	problem = grid_width_problem(m->bucket->month, m->bucket->day, m->bucket->time, &m->width_us);
-	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid bucket width: %s", problem),
-				 errdetail("The bucket given was %s.",
-						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->bucket)))),
-				 errhint("Buckets are fixed UTC widths such as '15 minutes', '1 hour', '1 day' or '1 week'.")));
+	check_grid(m->bucket, &m->timezone, &m->grid);
 	if (m->status == NULL)
 		m->status = "active";
 	check_status(m->status);
@@ -509,8 +524,8 @@ metric_check_fact(MetricArgs *m)
 		m->composition = "ratio";
 		parse_operand_json(m->numerator, "numerator", &na);
 		parse_operand_json(m->denominator, "denominator", &da);
-		m->ops[0] = check_operand(&na, "numerator", "numerator ", m->width_us, &ft1);
-		m->ops[1] = check_operand(&da, "denominator", "denominator ", m->width_us, &ft2);
+		m->ops[0] = check_operand(&na, "numerator", "numerator ", &m->grid, &ft1);
+		m->ops[1] = check_operand(&da, "denominator", "denominator ", &m->grid, &ft2);
 		m->nops = 2;
 		if (m->breakdowns != NIL && ft1->id != ft2->id)
 			ereport(ERROR,
@@ -525,7 +540,7 @@ metric_check_fact(MetricArgs *m)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a fact metric without numerator and denominator is single, not %s", m->composition)));
 		m->composition = "single";
-		m->ops[0] = check_operand(&m->single, "value", "", m->width_us, &ft1);
+		m->ops[0] = check_operand(&m->single, "value", "", &m->grid, &ft1);
 		m->nops = 1;
 	}
 	m->breakdown_columns = ft1->columns;
@@ -569,7 +584,7 @@ metric_check_sql(MetricArgs *m)
 	src.query = m->query;
 	src.ts_column = m->time_column;
 	src.ts_type = m->time_type;
-	defcheck_plan_as_caller(aggsql_sql_metric_query(&src, m->width_us, m->value_column), m->search_path, 2);
+	defcheck_plan_as_caller(aggsql_sql_metric_query(&src, &m->grid, m->value_column), m->search_path, 2);
 }
 
 /* An event_composition metric: its event source and events, planned as the caller */
@@ -636,7 +651,7 @@ metric_check_events(MetricArgs *m)
 		aops[1].filter = NULL;
 		naops = 2;
 	}
-	defcheck_plan_as_caller(aggsql_operands_query(&src, m->width_us, aops, naops, NULL, false),
+	defcheck_plan_as_caller(aggsql_operands_query(&src, &m->grid, aops, naops, NULL, false),
 							es->search_path, 2);
 }
 
@@ -644,11 +659,11 @@ metric_check_events(MetricArgs *m)
 static int64
 metric_insert(MetricArgs *m)
 {
-	Oid			types[19] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			types[20] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-	OIDOID, TEXTOID};
-	Datum		vals[19];
-	char		nulls[20] = "                   ";
+	OIDOID, TEXTOID, TEXTOID};
+	Datum		vals[20];
+	char		nulls[21] = "                    ";
 	int64		id;
 	int			k;
 
@@ -692,13 +707,17 @@ metric_insert(MetricArgs *m)
 	spi_param_text(vals, nulls, 16, m->unit);
 	vals[17] = ObjectIdGetDatum(GetUserId());
 	vals[18] = CStringGetTextDatum(m->search_path);
-	catalog_execute("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
-					"time_column, value_column, time_type, event_source_id, numerator_event, "
-					"denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
-					"description, unit, owner, search_path) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-					"$18::regrole, $19) RETURNING id",
-					19, types, vals, nulls, false, 0);
+	vals[19] = CStringGetTextDatum(m->timezone);
+	/* a catalog of version 0.1 (not updated yet) has no time zones */
+	catalog_execute(psprintf("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
+							 "time_column, value_column, time_type, event_source_id, numerator_event, "
+							 "denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
+							 "description, unit, owner, search_path%s) "
+							 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+							 "$18::regrole, $19%s) RETURNING id",
+							 strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? ", timezone" : "",
+							 strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? ", $20" : ""),
+					strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? 20 : 19, types, vals, nulls, false, 0);
 	id = spi_int64(0, 0);
 	types[0] = INT8OID;
 	vals[0] = Int64GetDatum(id);
@@ -745,7 +764,64 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
-/* SQL: tripl.alter_metric(name, status, anomaly_detection, description, unit) */
+/*
+ * A new bucket or time zone for a metric: the values, breakdowns,
+ * anomalies and collection and alert state of the old grid go; the next
+ * collection starts over (doc/definitions.md, "Changing a metric").
+ */
+static void
+alter_grid(MetricDef *m, Interval *bucket, char *zone)
+{
+	Oid			types[3] = {INT8OID, INTERVALOID, TEXTOID};
+	Datum		vals[3];
+	Grid		grid;
+	char	   *from = NULL;
+	bool		isnull;
+
+	if (zone == NULL)
+		zone = m->timezone;
+	vals[0] = Int64GetDatum(m->id);
+	if (bucket == NULL)
+	{
+		catalog_execute("SELECT bucket FROM tripl.metrics WHERE id = $1", 1, types, vals, NULL, true, 0);
+		bucket = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	{
+		Interval   *copy = palloc(sizeof(Interval));
+
+		*copy = *bucket;
+		bucket = copy;
+	}
+	check_grid(bucket, &zone, &grid);
+	catalog_execute("SELECT min(bucket)::text FROM tripl.metric_values WHERE metric_id = $1",
+					1, types, vals, NULL, true, 0);
+	from = (char *) spi_text(0, 0);
+	vals[1] = IntervalPGetDatum(bucket);
+	vals[2] = CStringGetTextDatum(zone);
+	catalog_execute("UPDATE tripl.metrics SET bucket = $2, timezone = $3, updated_at = now() "
+					"WHERE id = $1 AND (bucket IS DISTINCT FROM $2 OR timezone IS DISTINCT FROM $3)",
+					3, types, vals, NULL, false, 0);
+	if (SPI_processed == 0)
+		return;
+	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.anomalies WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.alert_state WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.digest_items WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("UPDATE tripl.metric_state SET last_collected_at = NULL, watermark = NULL, "
+					"last_status = NULL, last_error = NULL, last_started_at = NULL, last_failed_at = NULL, "
+					"changed_from = NULL, last_detected_at = NULL WHERE metric_id = $1",
+					1, types, vals, NULL, false, 0);
+	ereport(NOTICE,
+			(errmsg("metric \"%s\" now has buckets of %s in time zone %s; its values, breakdowns, anomalies and state were cleared",
+					m->name, DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(bucket))), zone),
+			 from ? errhint("The next collection re-collects its latest buckets; to re-collect everything it had, run "
+							"SELECT * FROM tripl.collect(%s, %s, tripl.now()).",
+							quote_literal_cstr(m->name), quote_literal_cstr(from)) :
+			 errhint("The next collection re-collects its latest buckets.")));
+}
+
+/* SQL: tripl.alter_metric(name, status, anomaly_detection, description, unit, bucket, timezone) */
 Datum
 tripl_alter_metric(PG_FUNCTION_ARGS)
 {
@@ -753,6 +829,8 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 	char	   *status = fn_arg_text(fcinfo, 1);
 	char	   *description = fn_arg_text(fcinfo, 3);
 	char	   *unit = fn_arg_text(fcinfo, 4);
+	Interval   *bucket = PG_NARGS() <= 5 || PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5);
+	char	   *zone = PG_NARGS() > 6 ? fn_arg_text(fcinfo, 6) : NULL;
 	MetricDef  *m;
 	Oid			types[5] = {INT8OID, TEXTOID, BOOLOID, TEXTOID, TEXTOID};
 	Datum		vals[5];
@@ -767,6 +845,8 @@ tripl_alter_metric(PG_FUNCTION_ARGS)
 	SPI_connect();
 	m = defs_metric(name, false);
 	defcheck_owner(m->owner, "metric", name);
+	if (bucket != NULL || zone != NULL)
+		alter_grid(m, bucket, zone);
 	vals[0] = Int64GetDatum(m->id);
 	spi_param_text(vals, nulls, 1, status);
 	if (!PG_ARGISNULL(2))

@@ -396,14 +396,14 @@ task_rank_breakdowns(MetricTask *t)
 
 /* Compute and write one breakdown column of a task for a clipped window */
 static int
-task_write_breakdown(MetricTask *t, int idx, GridWindow clip, int64 width)
+task_write_breakdown(MetricTask *t, int idx, GridWindow clip, const Grid *grid)
 {
 	MetricDef  *m = t->m;
 	SourceSlot *slot = t->slot[0];
 	char	   *column = list_nth(m->breakdowns, idx);
 	bool		limited = intVal(list_nth(t->rank_limited, idx)) != 0;
 	AggOperand *ops = collect_task_operands(t);
-	char	   *sql = aggsql_operands_query(&slot->src, width, ops, t->nops, column, limited);
+	char	   *sql = aggsql_operands_query(&slot->src, grid, ops, t->nops, column, limited);
 	Oid			types[4];
 	Datum		values[4];
 	BreakdownRow *rows;
@@ -477,7 +477,7 @@ typedef struct TaskChunk
 {
 	MetricTask *t;
 	GridWindow	clip;
-	int64		width;
+	const Grid *grid;
 	SlotResult *res[2];
 	int			col[2];
 	SourceSlot *bslot;			/* the engine slot holding the breakdowns, or
@@ -500,7 +500,7 @@ engine_write_breakdown(TaskChunk *tc, int idx)
 
 	for (i = 0; i < n; i++)
 	{
-		int64		b = slot->chunk_from + (int64) src[i].bucket * tc->width;
+		int64		b = collect_slot_bucket(slot, tc->grid, src[i].bucket);
 
 		/* as the SQL path: inside the clip, finite values only */
 		if (b < tc->clip.from || b >= tc->clip.to || !isfinite(src[i].v))
@@ -580,7 +580,7 @@ task_chunk_body(void *arg)
 		if (!t->ranked)
 			task_rank_breakdowns(t);
 		for (idx = 0; idx < list_length(t->m->breakdowns); idx++)
-			(void) task_write_breakdown(t, idx, tc->clip, tc->width);
+			(void) task_write_breakdown(t, idx, tc->clip, tc->grid);
 	}
 }
 
@@ -643,11 +643,11 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 
 		slot->engine = collect_slot_engine_ok(slot);
 		if (!slot->engine)
-			slot->sql = collect_slot_sql(slot, g->width);
+			slot->sql = collect_slot_sql(slot, &g->grid);
 	}
 
 	chunk_cxt = AllocSetContextCreate(group_cxt, "tripl collect chunk", ALLOCSET_DEFAULT_SIZES);
-	nchunks = grid_chunks(cover, g->width, tripl_chunk_buckets, &chunks);
+	nchunks = grid_split(&g->grid, cover, tripl_chunk_buckets, &chunks);
 
 	/*
 	 * The engine ranks breakdown values within one chunk; a window spanning
@@ -692,7 +692,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 			}
 			if (slot->engine)
 				collect_slot_engine_prepare(slot, g, chunk);
-			collect_slot_run(slot, chunk, g->width, chunk_cxt);
+			collect_slot_run(slot, chunk, &g->grid, chunk_cxt);
 		}
 
 		foreach(lc, g->tasks)
@@ -706,7 +706,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 				continue;
 			memset(&tc, 0, sizeof(tc));
 			tc.t = t;
-			tc.width = g->width;
+			tc.grid = &g->grid;
 			tc.clip.from = Max(chunk.from, t->win.from);
 			tc.clip.to = Min(chunk.to, t->win.to);
 			for (k = 0; k < t->nops && !t->failed; k++)
@@ -730,7 +730,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 					 */
 					own = (!slot->timed_out && !slot->node_failure &&
 						   (list_length(slot->ops) > 1 || slot->engine)) ?
-						collect_slot_private(slot, t, g->width, chunk, chunk_cxt, cols) : slot;
+						collect_slot_private(slot, t, &g->grid, chunk, chunk_cxt, cols) : slot;
 					if (own != slot && (own->timed_out || own->node_failure))
 					{
 						slot->timed_out = own->timed_out;
@@ -815,7 +815,7 @@ record_state(MetricTask *t, TimestampTz now)
 	}
 	else
 	{
-		int64		floor_now = grid_floor(ts_to_unix(now), t->m->width_us);
+		int64		floor_now = grid_start(&t->m->grid, ts_to_unix(now));
 
 		nulls[2] = 'n';
 		values[2] = (Datum) 0;
@@ -865,14 +865,14 @@ collect_run(List *metrics, List *windows, TimestampTz now)
 		{
 			CollectGroup *cg = lfirst(lg);
 
-			if (cg->owner == m->owner && cg->width == m->width_us)
+			if (cg->owner == m->owner && grid_same(&cg->grid, &m->grid))
 				g = cg;
 		}
 		if (g == NULL)
 		{
 			g = palloc0(sizeof(CollectGroup));
 			g->owner = m->owner;
-			g->width = m->width_us;
+			g->grid = m->grid;
 			groups = lappend(groups, g);
 		}
 		g->tasks = lappend(g->tasks, t);
@@ -954,11 +954,11 @@ collect_metric_sql(MetricDef *m)
 	memset(&g, 0, sizeof(g));
 	memset(&t, 0, sizeof(t));
 	g.owner = m->owner;
-	g.width = m->width_us;
+	g.grid = m->grid;
 	t.m = m;
 	/* a window inside one chunk: the common case of a due collection */
-	chunk.from = 0;
-	chunk.to = m->width_us;
+	chunk.from = grid_start(&m->grid, 0);
+	chunk.to = grid_next(&m->grid, chunk.from);
 	t.win = chunk;
 	t.bd_base = -1;
 	task_bind_operands(&g, &t);
@@ -1000,7 +1000,7 @@ collect_metric_sql(MetricDef *m)
 								   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02');\n");
 			if (m->breakdowns != NIL)
 				appendStringInfoString(&buf, "-- (its breakdowns are computed by one more query per column)\n");
-			appendStringInfoString(&buf, collect_slot_sql(slot, m->width_us));
+			appendStringInfoString(&buf, collect_slot_sql(slot, &m->grid));
 		}
 	}
 	return buf.data;
@@ -1084,7 +1084,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("must be owner of metric \"%s\" to collect it", name)));
-		*w = has_from ? grid_widen(explicit_window, m->width_us) : collect_forced_window(m, ts_to_unix(now));
+		*w = has_from ? grid_cover(&m->grid, explicit_window) : collect_forced_window(m, ts_to_unix(now));
 		metrics = lappend(metrics, m);
 		windows = lappend(windows, w);
 	}
@@ -1101,7 +1101,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 				metrics = foreach_delete_current(metrics, lc);
 				continue;
 			}
-			*w = grid_widen(explicit_window, m->width_us);
+			*w = grid_cover(&m->grid, explicit_window);
 			windows = lappend(windows, w);
 		}
 	}
@@ -1122,7 +1122,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 		GridWindow *w = lfirst(lc);
 		MetricDef  *m = list_nth(metrics, foreach_current_index(lc));
 
-		if (grid_count(*w, m->width_us) > MAX_WINDOW_BUCKETS)
+		if (grid_buckets(&m->grid, *w, MAX_WINDOW_BUCKETS) > MAX_WINDOW_BUCKETS)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("the window spans more than " INT64_FORMAT " buckets of metric \"%s\"",

@@ -32,6 +32,7 @@
 #include "core/compose.h"
 #include "core/grid.h"
 #include "defs.h"
+#include "grid_pg.h"
 #include "privilege.h"
 #include "spiutil.h"
 #include "tripl.h"
@@ -67,22 +68,34 @@ spi_unix(int row, int col)
  * to) - 2 widths, or to - 30 widths on the first run.
  */
 static GridWindow
-resume_window(int64 width, int64 now, int64 last_bucket, int64 watermark, int64 *progress)
+resume_window(const Grid *g, int64 now, int64 last_bucket, int64 watermark, int64 *progress)
 {
 	GridWindow	w;
 	int64		p = PG_INT64_MIN;
 
-	w.to = grid_floor(now, width);
+	w.to = grid_start(g, now);
 	if (last_bucket != PG_INT64_MIN)
-		p = last_bucket + width;
+		p = grid_next(g, last_bucket);
 	if (watermark != PG_INT64_MIN && watermark > p)
-		p = grid_floor(watermark, width);
+		p = grid_start(g, watermark);
 	*progress = p;
 	if (p == PG_INT64_MIN)
-		w.from = w.to - 30 * width;
+		w.from = grid_step(g, w.to, -30);
 	else
-		w.from = Min(p, w.to) - 2 * width;
+		w.from = grid_step(g, Min(p, w.to), -2);
 	return w;
+}
+
+/* The grid of a row's bucket (column col) and time zone (col + 1) */
+static void
+spi_grid(int row, int col, Grid *g)
+{
+	bool		isnull;
+	Interval   *iv = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, &isnull));
+	const char *problem = grid_pg_make(g, iv, spi_text(row, col + 1));
+
+	if (problem)
+		elog(ERROR, "a metric has a bad bucket: %s", problem);
 }
 
 /*
@@ -105,7 +118,7 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 	GridWindow *windows;
 	int64	   *overdue;
 	Datum	   *ids;
-	int64	   *widths;
+	Grid	   *grids;
 	int64	   *watermarks;
 
 	/*
@@ -114,16 +127,16 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 	 * means up to date whatever the last stored bucket, so the last bucket
 	 * is looked up only for the rest: an idle tick costs one light query.
 	 */
-	catalog_execute("SELECT m.id, s.watermark, s.last_status, s.last_started_at, s.last_failed_at, "
-					"(extract(epoch FROM m.bucket) * 1000000)::int8, m.owner::oid::int8 "
-					"FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
-					"WHERE m.status = 'active' ORDER BY m.id",
+	catalog_execute(psprintf("SELECT m.id, s.watermark, s.last_status, s.last_started_at, s.last_failed_at, "
+							 "m.bucket, %s, m.owner::oid::int8 "
+							 "FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id "
+							 "WHERE m.status = 'active' ORDER BY m.id", grid_pg_zone_column()),
 					0, NULL, NULL, NULL, true, 0);
 	nstate = (int) SPI_processed;
 	windows = palloc(sizeof(GridWindow) * (nstate + 1));
 	overdue = palloc(sizeof(int64) * (nstate + 1));
 	ids = palloc(sizeof(Datum) * (nstate + 1));
-	widths = palloc(sizeof(int64) * (nstate + 1));
+	grids = palloc(sizeof(Grid) * (nstate + 1));
 	watermarks = palloc(sizeof(int64) * (nstate + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -131,21 +144,22 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 		int			status = st == NULL ? 0 : (strcmp(st, "running") == 0 ? 1 : (strcmp(st, "error") == 0 ? 2 : 0));
 		int64		started = spi_unix(i, 3);
 		int64		failed = spi_unix(i, 4);
-		int64		width = spi_int64(i, 5);
 		int64		watermark = spi_unix(i, 1);
 		int64		progress;
+		Grid		g;
 
-		if (!caller_may_manage((Oid) spi_int64(i, 6)))
+		if (!caller_may_manage((Oid) spi_int64(i, 7)))
 			continue;
 		if (!ignore_running && status == 1 && started != PG_INT64_MIN && now - started < RUNNING_TIMEOUT_USECS)
 			continue;			/* another run is collecting it */
-		if (status == 2 && failed != PG_INT64_MIN && now - failed < width)
+		spi_grid(i, 5, &g);
+		if (status == 2 && failed != PG_INT64_MIN && now - failed < g.width)
 			continue;			/* back off one bucket after an error */
-		(void) resume_window(width, now, PG_INT64_MIN, watermark, &progress);
-		if (progress != PG_INT64_MIN && progress >= grid_floor(now, width))
+		(void) resume_window(&g, now, PG_INT64_MIN, watermark, &progress);
+		if (progress != PG_INT64_MIN && progress >= grid_start(&g, now))
 			continue;			/* up to date by its watermark */
 		ids[ncand] = Int64GetDatum(spi_int64(i, 0));
-		widths[ncand] = width;
+		grids[ncand] = g;
 		watermarks[ncand] = watermark;
 		ncand++;
 	}
@@ -168,7 +182,7 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 		GridWindow	w;
 
 		/* candidates are in id order, as the rows */
-		w = resume_window(widths[i], now, spi_unix(i, 1), watermarks[i], &progress);
+		w = resume_window(&grids[i], now, spi_unix(i, 1), watermarks[i], &progress);
 		if (progress != PG_INT64_MIN && progress >= w.to)
 			continue;			/* up to date */
 		windows[ndue] = w;
@@ -220,5 +234,5 @@ collect_forced_window(MetricDef *m, int64 now)
 	catalog_execute("SELECT (SELECT max(bucket) FROM tripl.metric_values WHERE metric_id = $1), "
 					"(SELECT watermark FROM tripl.metric_state WHERE metric_id = $1)",
 					1, types, values, NULL, true, 0);
-	return resume_window(m->width_us, now, spi_unix(0, 0), spi_unix(0, 1), &progress);
+	return resume_window(&m->grid, now, spi_unix(0, 0), spi_unix(0, 1), &progress);
 }

@@ -60,18 +60,18 @@ collect_slot_operand(SourceSlot *slot, AggOperand *op)
 
 /* The generated SELECT of a slot */
 char *
-collect_slot_sql(SourceSlot *slot, int64 width)
+collect_slot_sql(SourceSlot *slot, const Grid *grid)
 {
 	AggOperand *ops;
 	ListCell   *lc;
 	int			n = 0;
 
 	if (slot->kind == 's')
-		return aggsql_sql_metric_query(&slot->src, width, slot->value_column);
+		return aggsql_sql_metric_query(&slot->src, grid, slot->value_column);
 	ops = palloc(sizeof(AggOperand) * list_length(slot->ops));
 	foreach(lc, slot->ops)
 		ops[n++] = *(AggOperand *) lfirst(lc);
-	return aggsql_operands_query(&slot->src, width, ops, n, NULL, false);
+	return aggsql_operands_query(&slot->src, grid, ops, n, NULL, false);
 }
 
 /* The operands of a task, for a per-metric breakdown query */
@@ -374,8 +374,20 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		ebds[i++] = *(EngineBreakdown *) lfirst(lc);
 
 	spec.start = chunk.from;
-	spec.width = g->width;
-	spec.nbuckets = (int) ((chunk.to - chunk.from) / g->width);
+	spec.width = g->grid.width;
+	slot->chunk_bounds = NULL;
+	if (g->grid.unit == GRID_FIXED)
+		spec.nbuckets = (int) ((chunk.to - chunk.from) / g->grid.width);
+	else
+	{
+		/* calendar grids: the chunk's boundaries, computed once (core/grid.c) */
+		int64_t    *bounds = grid_bounds(&g->grid, chunk, &spec.nbuckets);
+
+		slot->chunk_bounds = palloc(sizeof(int64) * (spec.nbuckets + 1));
+		memcpy(slot->chunk_bounds, bounds, sizeof(int64) * (spec.nbuckets + 1));
+		core_free(bounds);
+		spec.bounds = slot->chunk_bounds;
+	}
 	spec.nfilters = list_length(filters);
 	spec.nmeasures = list_length(measures);
 	spec.nkeys = list_length(keys);
@@ -395,7 +407,7 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 
 /* Read an engine result into the slot (in the chunk's context) */
 static void
-engine_slot_result(SourceSlot *slot, bytea *raw, int64 width)
+engine_slot_result(SourceSlot *slot, bytea *raw, const Grid *grid)
 {
 	EngineResult *r = &slot->eres;
 	int			nops = list_length(slot->ops);
@@ -416,12 +428,21 @@ engine_slot_result(SourceSlot *slot, bytea *raw, int64 width)
 			any |= !isnan(r->values[(size_t) k * nbuckets + b]);
 		if (!any)
 			continue;
-		slot->res.buckets[n] = slot->chunk_from + (int64) b * width;
+		slot->res.buckets[n] = collect_slot_bucket(slot, grid, b);
 		for (k = 0; k < nops; k++)
 			slot->res.vals[(size_t) n * nops + k] = r->values[(size_t) k * nbuckets + b];
 		n++;
 	}
 	slot->res.nrows = n;
+}
+
+/* The start of bucket b of the slot's chunk */
+int64
+collect_slot_bucket(const SourceSlot *slot, const Grid *grid, int b)
+{
+	if (slot->chunk_bounds != NULL)
+		return slot->chunk_bounds[b];
+	return slot->chunk_from + (int64) b * grid->width;
 }
 
 /* Arguments of a slot query run */
@@ -431,7 +452,7 @@ typedef struct SlotRun
 	GridWindow	window;
 	SlotResult *out;
 	MemoryContext cxt;
-	int64		width;
+	const Grid *grid;
 } SlotRun;
 
 /* Window parameters $1, $2 as timestamptz */
@@ -487,7 +508,7 @@ slot_run_body(void *arg)
 		old = MemoryContextSwitchTo(run->cxt);
 		if (!isnull)
 			raw = DatumGetByteaPCopy(d);
-		engine_slot_result(slot, raw, run->width);
+		engine_slot_result(slot, raw, run->grid);
 		MemoryContextSwitchTo(old);
 		return;
 	}
@@ -519,7 +540,7 @@ slot_run_body(void *arg)
 
 /* Run a slot's query for a chunk; on failure remember the error */
 void
-collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt)
+collect_slot_run(SourceSlot *slot, GridWindow chunk, const Grid *grid, MemoryContext cxt)
 {
 	SlotRun		run;
 	int			errcode = 0;
@@ -530,7 +551,7 @@ collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext 
 	run.window = chunk;
 	run.out = &slot->res;
 	run.cxt = cxt;
-	run.width = width;
+	run.grid = grid;
 	slot->error = subxact_run_message(slot_run_body, &run, &errcode, &slot->node_failure);
 	slot->failed = (slot->error != NULL);
 	slot->timed_out = slot->failed && userquery_is_time_limit(errcode, slot->error);
@@ -547,9 +568,9 @@ collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext 
 				(errmsg("%s", slot->error),
 				 errdetail("Computing this source on the SQL path.")));
 		slot->engine = false;
-		slot->sql = collect_slot_sql(slot, width);
+		slot->sql = collect_slot_sql(slot, grid);
 		MemoryContextSwitchTo(old);
-		collect_slot_run(slot, chunk, width, cxt);
+		collect_slot_run(slot, chunk, grid, cxt);
 	}
 }
 
@@ -576,7 +597,7 @@ collect_slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow chunk)
  * SQL path: an engine failure reports as the reference path would.
  */
 SourceSlot *
-collect_slot_private(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk,
+collect_slot_private(SourceSlot *shared, MetricTask *t, const Grid *grid, GridWindow chunk,
 			 MemoryContext cxt, int *cols)
 {
 	SourceSlot *slot = palloc0(sizeof(SourceSlot));
@@ -590,7 +611,7 @@ collect_slot_private(SourceSlot *shared, MetricTask *t, int64 width, GridWindow 
 		if (t->slot[k] == shared)
 			cols[k] = collect_slot_operand(slot, list_nth(shared->ops, t->col[k]));
 	}
-	slot->sql = collect_slot_sql(slot, width);
-	collect_slot_run(slot, chunk, width, cxt);
+	slot->sql = collect_slot_sql(slot, grid);
+	collect_slot_run(slot, chunk, grid, cxt);
 	return slot;
 }

@@ -50,6 +50,7 @@ typedef struct SourceSlot
 	bool		engine;			/* computed by tripl._engine_agg */
 	bytea	   *config;			/* this chunk's engine configuration */
 	int64		chunk_from;		/* this chunk's first bucket */
+	int64	   *chunk_bounds;	/* calendar grids: the chunk's bucket starts */
 	int			chunk_nbuckets;
 	int			nbreakdowns;	/* engine breakdowns in this chunk */
 	EngineResult eres;			/* this chunk's engine result */
@@ -78,25 +79,26 @@ typedef struct MetricTask
 	bool		multi_chunk;	/* the window spans more than one chunk */
 } MetricTask;
 
-/* Metrics sharing an owner and a bucket width */
+/* Metrics sharing an owner and a bucket grid */
 typedef struct CollectGroup
 {
 	Oid			owner;
-	int64		width;
+	Grid		grid;
 	List	   *tasks;
 	List	   *slots;
 } CollectGroup;
 
 extern int	collect_slot_operand(SourceSlot *slot, AggOperand *op);
-extern char *collect_slot_sql(SourceSlot *slot, int64 width);
+extern char *collect_slot_sql(SourceSlot *slot, const Grid *grid);
 extern AggOperand *collect_task_operands(MetricTask *t);
 extern char *collect_task_rank_filter(MetricTask *t);
 extern void collect_check_row_cap(const char *what);
 extern void collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk);
-extern SourceSlot *collect_slot_private(SourceSlot *shared, MetricTask *t, int64 width, GridWindow chunk, MemoryContext cxt, int *cols);
+extern SourceSlot *collect_slot_private(SourceSlot *shared, MetricTask *t, const Grid *grid, GridWindow chunk, MemoryContext cxt, int *cols);
 extern bool collect_slot_engine_ok(SourceSlot *slot);
 extern bool collect_slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow chunk);
-extern void collect_slot_run(SourceSlot *slot, GridWindow chunk, int64 width, MemoryContext cxt);
+extern void collect_slot_run(SourceSlot *slot, GridWindow chunk, const Grid *grid, MemoryContext cxt);
+extern int64 collect_slot_bucket(const SourceSlot *slot, const Grid *grid, int b);
 extern void collect_window_params(GridWindow w, Oid *types, Datum *values);
 
 #endif							/* TRIPL_COLLECT_SLOT_H */

@@ -162,9 +162,10 @@ static const DefField def_fields[] = {
 	{"event_source", "description", "string", T, "null", "alter", NULL, NULL, false, NULL, "to_jsonb(o.description)", NULL},
 	{"event_source", "search_path", "string", T, SP, "replace", NULL, NULL, false, "search_path", "to_jsonb(o.search_path)", NULL},
 
-	/* metrics: timezone, "window" and expression go here */
+	/* metrics: "window" and expression go here */
 	{"metric", "kind", "string", T, NULL, "replace", NULL, NULL, false, NULL, "to_jsonb(o.kind)", NULL},
-	{"metric", "bucket", "string", IV, "\"1 hour\"", "replace", NULL, NULL, false, NULL, "to_jsonb(o.bucket)", NULL},
+	{"metric", "bucket", "string", IV, "\"1 hour\"", "replace", "bucket", NULL, false, NULL, "to_jsonb(o.bucket)", NULL},
+	{"metric", "timezone", "string", T, "\"UTC\"", "replace", "timezone", NULL, false, NULL, "to_jsonb(o.timezone)", NULL},
 	{"metric", "status", "string", T, "\"active\"", "alter", "status", NULL, false, NULL, "to_jsonb(o.status)", NULL},
 	{"metric", "fact_table", "string", T, "null", "replace", NULL, NULL, false, NULL, "to_jsonb(vf.name)", NULL},
 	{"metric", "aggregation", "string", T, "null", "replace", NULL, NULL, false, NULL, "to_jsonb(v.aggregation)", NULL},

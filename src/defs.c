@@ -18,9 +18,11 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "aggsql.h"
 #include "defs.h"
+#include "grid_pg.h"
 #include "spiutil.h"
 #include "tripl.h"
 
@@ -209,8 +211,8 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 					 "m.query, m.time_column, m.value_column, m.event_source_id, "
 					 "m.numerator_event, m.denominator_event, m.breakdowns, "
 					 "coalesce(m.breakdown_values_limit, 0)::int8, m.anomaly_detection::int::int8, "
-					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type "
-					 "FROM tripl.metrics m WHERE %s ORDER BY m.id", where);
+					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type, %s, m.bucket "
+					 "FROM tripl.metrics m WHERE %s ORDER BY m.id", grid_pg_zone_column(), where);
 	catalog_execute(sql.data, nargs, argtypes, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -235,6 +237,16 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 		m->owner = (Oid) spi_int64(i, 16);
 		m->search_path = (char *) spi_text(i, 17);
 		m->time_type = (char *) spi_text(i, 18);
+		m->timezone = (char *) spi_text(i, 19);
+		{
+			bool		isnull;
+			Interval   *iv = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 21, &isnull));
+			const char *problem = grid_pg_make(&m->grid, iv, m->timezone);
+
+			if (problem)
+				elog(ERROR, "metric \"%s\" has a bad bucket: %s", m->name, problem);
+			m->width_us = m->grid.width;
+		}
 		result = lappend(result, m);
 	}
 	load_operands(result);

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "aggsql.h"
+#include "core/grid.h"
 
 /* An output column of a user query, as stored in the catalog */
 typedef struct ColumnInfo
@@ -68,7 +69,10 @@ typedef struct MetricDef
 	char	   *name;
 	char	   *kind;			/* fact | sql | event_composition */
 	char	   *status;
-	int64		width_us;
+	int64		width_us;		/* fixed grids: the width; calendar: nominal */
+	char	   *timezone;		/* canonical zone name, 'UTC' */
+	Grid		grid;			/* the bucket grid (doc/collection.md,
+								 * "Calendar time") */
 	char	   *composition;	/* single | ratio | per_distinct_user; NULL for sql */
 	OperandDef *value;			/* fact single */
 	OperandDef *numerator;		/* fact ratio */

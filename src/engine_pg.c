@@ -180,6 +180,9 @@ engine_config(const EngineSpec *spec, const EngineFilterArg *fargs, bool filter_
 	put_int64(&b, spec->start);
 	put_int64(&b, spec->width);
 	put_int32(&b, spec->nbuckets);
+	put_int32(&b, spec->bounds != NULL ? 1 : 0);
+	if (spec->bounds != NULL)
+		appendBinaryStringInfo(&b, (const char *) spec->bounds, sizeof(int64) * (spec->nbuckets + 1));
 	put_int32(&b, spec->nfilters);
 	put_int32(&b, spec->nmeasures);
 	put_int32(&b, spec->nkeys);
@@ -393,6 +396,14 @@ decode_config(bytea *config, EngineAggState *st)
 	st->spec.nbuckets = get_int32(&c);
 	if (st->spec.nbuckets < 0 || st->spec.nbuckets > 10000000)
 		elog(ERROR, "tripl engine: bad bucket count");
+	if (get_int32(&c) != 0)
+	{
+		int64	   *bounds = palloc(sizeof(int64) * (st->spec.nbuckets + 1));
+
+		for (i = 0; i <= st->spec.nbuckets; i++)
+			bounds[i] = get_int64(&c);
+		st->spec.bounds = bounds;
+	}
 	st->spec.nfilters = get_int32(&c);
 	st->spec.nmeasures = get_int32(&c);
 	st->spec.nkeys = get_int32(&c);

@@ -26,6 +26,7 @@ int			tripl_query_timeout_ms = 5 * 60 * 1000;
 int			tripl_chunk_buckets = 5000;
 
 int			tripl_engine = TRIPL_ENGINE_C;
+char	   *tripl_timezone = NULL;
 int			tripl_parallel_workers = 0;
 int			tripl_engine_memory_limit_kb = -1;
 
@@ -185,6 +186,12 @@ guc_define(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tripl.timezone",
+							   "Time zone a new metric gets when create_metric is given none.",
+							   "A zone name such as 'America/New_York' (doc/collection.md, \"Calendar time\").",
+							   &tripl_timezone,
+							   "UTC", PGC_USERSET, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("tripl.parallel_workers",
 							"Parallel workers per collection query of the C engine.",

@@ -22,6 +22,7 @@ extern int	tripl_chunk_buckets;
 extern int	tripl_engine;		/* TRIPL_ENGINE_C or TRIPL_ENGINE_SQL */
 extern int	tripl_parallel_workers; /* per engine query */
 extern int	tripl_engine_memory_limit_kb;	/* -1: work_mem x hash_mem_multiplier */
+extern char *tripl_timezone;	/* zone of new metrics */
 
 /* Alert delivery */
 extern bool tripl_allow_private_destinations;

@@ -525,15 +525,155 @@ tripl_detect_series(PG_FUNCTION_ARGS)
  *--------------------------------------------------------------------
  */
 
+/*--------------------------------------------------------------------
+ * Calendar grids (doc/detection.md, "Calendar time").  The detector sees
+ * a regular grid; a calendar metric's buckets are handed to it at their
+ * season times (core/grid.c, grid_season_time): a local day at its local
+ * midnight, so the weekly season follows local weekdays on both sides of
+ * a DST change; a sub-day bucket at local midnight plus its elapsed time
+ * (a 23-hour day leaves a slot without a bucket, given as NaN so that it
+ * is neither a value nor a zero; the 25th hour of a 25-hour day is not
+ * judged); months, quarters and years at their number, on a grid whose
+ * weekly period is the year (12, 4, 1 buckets): a yearly season once
+ * there are three years, a rolling baseline before.  The verdicts are
+ * mapped back to the real buckets.
+ *--------------------------------------------------------------------
+ */
+
+/* The width of a grid's season times */
+static int64
+season_width(const Grid *g)
+{
+	int64		sw;
+
+	(void) grid_season_time(g, grid_start(g, 0), &sw);
+	return sw;
+}
+
 /* Buckets of history the baselines need before the evaluated range */
 static int64
-history_buckets(int64 width, const DetectSettings *d)
+history_buckets(const Grid *g, const DetectSettings *d)
 {
 	int			periods[DETECT_MAX_PHASE_PERIODS];
-	int			np = detect_phase_periods(width, periods);
+	int			np = detect_phase_periods(season_width(g), periods);
 	int64		longest = np > 0 ? periods[0] : 0;
 
 	return Max((int64) d->baseline_window_buckets, 3 * longest);
+}
+
+/* A season time and the real bucket it stands for */
+typedef struct SeasonSlot
+{
+	int64		season;
+	int64		bucket;
+} SeasonSlot;
+
+/* The real bucket at a season time (the first at or after it when none is) */
+static int64
+season_to_bucket(const SeasonSlot *slots, int n, int64 season, bool *exact, int64 end)
+{
+	int			lo = 0;
+	int			hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (slots[mid].season < season)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*exact = lo < n && slots[lo].season == season;
+	return lo < n ? slots[lo].bucket : end;
+}
+
+/*
+ * Run the detector on a calendar grid's stored values (buckets[n], vals[n]
+ * in [from, eval_end)), mapping to season times and back.
+ */
+static bool
+detect_calendar(MetricDef *m, const int64 *buckets, const double *vals, int n, int64 eval_start,
+				int64 eval_end, DetectSettings *settings, DetectOutput *out, char *errbuf, size_t errlen)
+{
+	int64		sw = season_width(&m->grid);
+	SeasonSlot *slots;
+	int64	   *sb;
+	double	   *sv;
+	int			nslots = 0;
+	int			ns = 0;
+	int			cap = 0;
+	int64		b;
+	int64		prev = PG_INT64_MIN;
+	int64		s_start = PG_INT64_MAX;
+	int64		s_end = PG_INT64_MIN;
+	int			p = 0;
+	int			i;
+	int			k;
+	bool		exact;
+	bool		ok;
+
+	for (b = buckets[0]; b < eval_end; b = grid_next(&m->grid, b))
+		cap++;
+	slots = palloc_extended(sizeof(SeasonSlot) * (cap + 1), MCXT_ALLOC_HUGE);
+	for (b = buckets[0]; b < eval_end; b = grid_next(&m->grid, b))
+	{
+		int64		t = grid_season_time(&m->grid, b, &sw);
+
+		if (t == PG_INT64_MIN || t <= prev)
+			continue;			/* the 25th hour of a 25-hour day */
+		slots[nslots].season = t;
+		slots[nslots].bucket = b;
+		nslots++;
+		prev = t;
+		if (b >= eval_start)
+			s_start = Min(s_start, t);
+		s_end = t + sw;
+	}
+	if (nslots == 0 || s_start == PG_INT64_MAX)
+		return false;
+	/* stored values at their season times, NaN in slots no bucket fills */
+	sb = palloc_extended(sizeof(int64) * (n + (slots[nslots - 1].season - slots[0].season) / sw + 2),
+						 MCXT_ALLOC_HUGE);
+	sv = palloc_extended(sizeof(double) * (n + (slots[nslots - 1].season - slots[0].season) / sw + 2),
+						 MCXT_ALLOC_HUGE);
+	for (i = 0; i < nslots; i++)
+	{
+		if (i > 0)
+			for (b = slots[i - 1].season + sw; b < slots[i].season; b += sw)
+			{
+				sb[ns] = b;
+				sv[ns++] = NAN;
+			}
+		while (p < n && buckets[p] < slots[i].bucket)
+			p++;
+		if (p < n && buckets[p] == slots[i].bucket)
+		{
+			sb[ns] = slots[i].season;
+			sv[ns++] = vals[p];
+		}
+	}
+	ok = detect_run(sb, sv, ns, sw, defs_count_shaped(m), s_start, s_end,
+					settings, out, errbuf, errlen);
+	if (!ok)
+		return false;
+	/* back to the real buckets; rows of slots without a bucket go */
+	for (i = 0, k = 0; i < out->n_rows; i++)
+	{
+		DetectRow	row = out->rows[i];
+
+		row.bucket = season_to_bucket(slots, nslots, row.bucket, &exact, eval_end);
+		if (exact)
+			out->rows[k++] = row;
+	}
+	out->n_rows = k;
+	for (i = 0; i < out->n_suppressed; i++)
+	{
+		out->suppressed[i].from = season_to_bucket(slots, nslots, out->suppressed[i].from, &exact, eval_end);
+		out->suppressed[i].to = season_to_bucket(slots, nslots, out->suppressed[i].to, &exact, eval_end);
+	}
+	out->emission_end = season_to_bucket(slots, nslots, out->emission_end, &exact, eval_end);
+	return true;
 }
 
 /*
@@ -552,6 +692,7 @@ monitor_run_detector(MetricDef *m, int64 from, int64 to, int64 eval_start, int64
 	int			n;
 	int			i;
 	char		errbuf[256];
+	bool		ok;
 
 	values[0] = Int64GetDatum(m->id);
 	values[1] = TimestampTzGetDatum(unix_to_ts(from));
@@ -572,8 +713,18 @@ monitor_run_detector(MetricDef *m, int64 from, int64 to, int64 eval_start, int64
 		buckets[i] = ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
 		vals[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
-	if (!detect_run(buckets, vals, n, m->width_us, defs_count_shaped(m), eval_start, eval_end,
-					&settings->detect, out, errbuf, sizeof(errbuf)))
+	errbuf[0] = '\0';
+	if (m->grid.unit == GRID_FIXED)
+		ok = detect_run(buckets, vals, n, m->width_us, defs_count_shaped(m), eval_start, eval_end,
+						&settings->detect, out, errbuf, sizeof(errbuf));
+	else
+	{
+		ok = detect_calendar(m, buckets, vals, n, eval_start, eval_end, &settings->detect, out,
+							 errbuf, sizeof(errbuf));
+		if (!ok && errbuf[0] == '\0')
+			return false;
+	}
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("detection of metric \"%s\" failed: %s", m->name, errbuf)));
@@ -753,13 +904,13 @@ detect_one(void *arg)
 	r->eval_from = r->eval_to = 0;
 	if (last_bucket != PG_INT64_MIN)
 	{
-		eval_end = Max(last_bucket + m->width_us,
-					   watermark == PG_INT64_MIN ? PG_INT64_MIN : grid_ceil(watermark, m->width_us));
-		eval_start = eval_end - TRAILING_BUCKETS * m->width_us;
+		eval_end = Max(grid_next(&m->grid, last_bucket),
+					   watermark == PG_INT64_MIN ? PG_INT64_MIN : grid_up(&m->grid, watermark));
+		eval_start = grid_step(&m->grid, eval_end, -TRAILING_BUCKETS);
 		if (changed_from != PG_INT64_MIN)
-			eval_start = Min(eval_start, grid_floor(changed_from, m->width_us));
+			eval_start = Min(eval_start, grid_start(&m->grid, changed_from));
 		monitor_settings(m, &s);
-		if (monitor_run_detector(m, eval_start - history_buckets(m->width_us, &s.detect) * m->width_us,
+		if (monitor_run_detector(m, grid_step(&m->grid, eval_start, -history_buckets(&m->grid, &s.detect)),
 								 eval_end, eval_start, eval_end, &s, &out))
 		{
 			r->anomalies = persist_anomalies(m, &out, eval_start, eval_end);
@@ -957,5 +1108,5 @@ tripl_detect(PG_FUNCTION_ARGS)
 int64
 series_history(MetricDef *m, MonitorSettings *s)
 {
-	return history_buckets(m->width_us, &s->detect);
+	return history_buckets(&m->grid, &s->detect);
 }

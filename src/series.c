@@ -58,16 +58,25 @@ series_grid(MetricDef *m, FunctionCallInfo fcinfo, int from_arg, SeriesGrid *g)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("window_from must be before window_to")));
-	g->width = m->width_us;
-	g->start = grid_floor(ts_to_unix(from), g->width);
-	g->end = grid_ceil(ts_to_unix(to), g->width);
-	n = (g->end - g->start) / g->width;
+	g->width = m->grid.width;
+	g->start = grid_start(&m->grid, ts_to_unix(from));
+	g->end = grid_up(&m->grid, ts_to_unix(to));
+	g->bounds = NULL;
+	n = grid_buckets(&m->grid, (GridWindow) {g->start, g->end}, MAX_SERIES_BUCKETS);
 	if (n > MAX_SERIES_BUCKETS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the window spans " INT64_FORMAT " buckets; at most %d can be returned at once",
 						n, MAX_SERIES_BUCKETS)));
 	g->n = (int) n;
+	if (m->grid.unit != GRID_FIXED)
+	{
+		int64_t    *bounds = grid_bounds(&m->grid, (GridWindow) {g->start, g->end}, &g->n);
+
+		g->bounds = palloc(sizeof(int64) * (g->n + 1));
+		memcpy(g->bounds, bounds, sizeof(int64) * (g->n + 1));
+		core_free(bounds);
+	}
 	g->count_shaped = defs_count_shaped(m);
 
 	/* the collected range: first stored bucket .. watermark */
@@ -189,7 +198,7 @@ tripl_breakdown_series(PG_FUNCTION_ARGS)
 	{
 		for (i = 0; i < g.n; i++)
 		{
-			int64		b = g.start + (int64) i * g.width;
+			int64		b = series_bucket(&g, i);
 			Datum		out[4];
 			bool		nulls[4] = {false, false, false, false};
 
@@ -210,6 +219,35 @@ tripl_breakdown_series(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* Start of the i-th bucket of a series grid */
+int64
+series_bucket(const SeriesGrid *g, int i)
+{
+	return g->bounds ? g->bounds[i] : g->start + (int64) i * g->width;
+}
+
+/* Index of a bucket start of a series grid */
+int
+series_index(const SeriesGrid *g, int64 bucket)
+{
+	int			lo = 0;
+	int			hi;
+
+	if (g->bounds == NULL)
+		return (int) ((bucket - g->start) / g->width);
+	hi = g->n - 1;
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo + 1) / 2;
+
+		if (g->bounds[mid] <= bucket)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
 }
 
 /* SQL: tripl.series(metric, window_from, window_to) */
@@ -243,7 +281,7 @@ tripl_series(PG_FUNCTION_ARGS)
 	dir = palloc0(sizeof(int) * g.n);
 	for (i = 0; i < g.n; i++)
 	{
-		int64		b = g.start + (int64) i * g.width;
+		int64		b = series_bucket(&g, i);
 
 		value[i] = series_zero_filled(&g, b) ? 0.0 : NAN;
 		expected[i] = eff[i] = z[i] = NAN;
@@ -260,7 +298,7 @@ tripl_series(PG_FUNCTION_ARGS)
 		bool		isnull;
 		int64		b = ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
 
-		value[(b - g.start) / g.width] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		value[series_index(&g, b)] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 
 	if (m->anomaly_detection && g.filled_to != PG_INT64_MIN)
@@ -273,7 +311,7 @@ tripl_series(PG_FUNCTION_ARGS)
 		sigma = s.detect.sigma_threshold;
 		/* the expected band: the detector over the window, with its history */
 		if (eval_end > g.start &&
-			monitor_run_detector(m, g.start - series_history(m, &s) * g.width, eval_end,
+			monitor_run_detector(m, grid_step(&m->grid, g.start, -series_history(m, &s)), eval_end,
 								 g.start, eval_end, &s, &out))
 		{
 			int			k;
@@ -285,7 +323,7 @@ tripl_series(PG_FUNCTION_ARGS)
 				if (row->bucket < g.start || row->bucket >= g.end || row->silenced ||
 					isnan(row->expected))
 					continue;
-				i = (int) ((row->bucket - g.start) / g.width);
+				i = series_index(&g, row->bucket);
 				expected[i] = row->expected;
 				eff[i] = row->effective_stddev;
 				z[i] = row->z_score;
@@ -302,7 +340,7 @@ tripl_series(PG_FUNCTION_ARGS)
 			int64		b = ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
 			Datum		d;
 
-			i = (int) ((b - g.start) / g.width);
+			i = series_index(&g, b);
 			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
 			expected[i] = isnull ? NAN : DatumGetFloat8(d);
 			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull);
@@ -318,7 +356,7 @@ tripl_series(PG_FUNCTION_ARGS)
 		Datum		out[8];
 		bool		nulls[8] = {false, true, true, true, true, false, true, true};
 
-		out[0] = TimestampTzGetDatum(unix_to_ts(g.start + (int64) i * g.width));
+		out[0] = TimestampTzGetDatum(unix_to_ts(series_bucket(&g, i)));
 		if (!isnan(value[i]))
 		{
 			out[1] = Float8GetDatum(value[i]);

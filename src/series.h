@@ -17,7 +17,9 @@
 
 typedef struct SeriesGrid
 {
-	int64		width;
+	int64		width;			/* fixed grids; calendar grids use bounds */
+	int64	   *bounds;			/* calendar grids: n + 1 bucket starts, or
+								 * NULL */
 	int64		start;			/* first bucket (Unix us) */
 	int64		end;			/* exclusive */
 	int			n;
@@ -28,5 +30,7 @@ typedef struct SeriesGrid
 
 extern void series_grid(MetricDef *m, FunctionCallInfo fcinfo, int from_arg, SeriesGrid *g);
 extern bool series_zero_filled(const SeriesGrid *g, int64 bucket);
+extern int64 series_bucket(const SeriesGrid *g, int i);
+extern int	series_index(const SeriesGrid *g, int64 bucket);
 
 #endif							/* TRIPL_SERIES_H */

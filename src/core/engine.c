@@ -545,6 +545,14 @@ spec_check(const EngineSpec *spec, char *errbuf, size_t errlen)
 	span = spec->width * (int64_t) spec->nbuckets;
 	if (spec->start > INT64_MAX - span)
 		return core_errorf(errbuf, errlen, "bucket grid out of range");
+	if (spec->bounds != NULL)
+	{
+		if (spec->bounds[0] != spec->start)
+			return core_errorf(errbuf, errlen, "bucket boundaries do not start at the grid's start");
+		for (i = 0; i < spec->nbuckets; i++)
+			if (spec->bounds[i + 1] <= spec->bounds[i])
+				return core_errorf(errbuf, errlen, "bucket boundaries must ascend");
+	}
 	if (spec->nfilters < 0 || spec->nmeasures < 0 || spec->nkeys < 0 || spec->ngroups < 0)
 		return core_errorf(errbuf, errlen, "negative column count");
 	if (spec->nfilters > ENGINE_MAX_COLUMNS || spec->nmeasures > ENGINE_MAX_COLUMNS ||
@@ -626,6 +634,9 @@ spec_fingerprint(const EngineSpec *spec)
 	h = fp_mix(h, (uint64_t) spec->start);
 	h = fp_mix(h, (uint64_t) spec->width);
 	h = fp_mix(h, (uint64_t) spec->nbuckets);
+	if (spec->bounds != NULL)
+		for (i = 0; i <= spec->nbuckets; i++)
+			h = fp_mix(h, (uint64_t) spec->bounds[i]);
 	h = fp_mix(h, (uint64_t) spec->nfilters);
 	h = fp_mix(h, (uint64_t) spec->nmeasures);
 	h = fp_mix(h, (uint64_t) spec->nkeys);
@@ -749,6 +760,12 @@ engine_create(const EngineSpec *spec, char *errbuf, size_t errlen)
 	st->width = spec->width;
 	st->end = spec->start + spec->width * (int64_t) spec->nbuckets;
 	st->nbuckets = spec->nbuckets;
+	if (spec->bounds != NULL)
+	{
+		st->bounds = mem_alloc(&st->mem, sizeof(int64_t) * ((size_t) spec->nbuckets + 1));
+		memcpy(st->bounds, spec->bounds, sizeof(int64_t) * ((size_t) spec->nbuckets + 1));
+		st->end = spec->bounds[spec->nbuckets];
+	}
 	st->nfilters = spec->nfilters;
 	st->nmeasures = spec->nmeasures;
 	st->nkeys = spec->nkeys;
@@ -1162,6 +1179,25 @@ group_id(EngineState *st, GTable *t, const EngineValue *v, uint32_t *id,
 	return ok;
 }
 
+/* The bucket of ts among ascending boundaries (bounds[0] <= ts < bounds[n]) */
+static int
+bounds_find(const int64_t *bounds, int n, int64_t ts)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo + 1) / 2;
+
+		if (bounds[mid] <= ts)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
 /* Add one row */
 bool
 engine_add(EngineState *st, const EngineRow *row, char *errbuf, size_t errlen)
@@ -1179,10 +1215,13 @@ engine_add(EngineState *st, const EngineRow *row, char *errbuf, size_t errlen)
 	{
 		if (ts < st->start || ts >= st->end)
 			return true;
-		b = (int) ((uint64_t) (ts - st->start) / (uint64_t) st->width);
+		if (st->bounds != NULL)
+			b = bounds_find(st->bounds, st->nbuckets, ts);
+		else
+			b = (int) ((uint64_t) (ts - st->start) / (uint64_t) st->width);
 		st->cur_b = b;
-		st->cur_lo = st->start + (int64_t) b * st->width;
-		st->cur_hi = st->cur_lo + st->width;
+		st->cur_lo = st->bounds ? st->bounds[b] : st->start + (int64_t) b * st->width;
+		st->cur_hi = st->bounds ? st->bounds[b + 1] : st->cur_lo + st->width;
 	}
 	if ((st->need_filters && row->filters == NULL) ||
 		(st->need_measures && row->measures == NULL) ||
@@ -1381,6 +1420,8 @@ engine_free(EngineState *st)
 		}
 		mem_free(mem, st->main, st->mlay.cellsize * (size_t) st->nbuckets);
 	}
+	if (st->bounds != NULL)
+		mem_free(mem, st->bounds, sizeof(int64_t) * ((size_t) st->nbuckets + 1));
 	if (!st->skip_main)
 		layout_free(&st->mlay, mem, st->nops);
 	for (i = 0; i < st->ntables; i++)

@@ -108,6 +108,9 @@ typedef struct EngineSpec
 								 * (i+1)*width) */
 	int64_t		width;
 	int			nbuckets;
+	const int64_t *bounds;		/* NULL, or calendar grids: nbuckets + 1
+								 * ascending starts (bounds[0] = start);
+								 * bucket i covers [bounds[i], bounds[i+1]) */
 	int			nfilters,
 				nmeasures,
 				nkeys,

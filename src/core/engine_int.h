@@ -228,6 +228,7 @@ struct EngineState
 	int64_t		start;
 	int64_t		width;
 	int64_t		end;
+	int64_t    *bounds;			/* calendar grids (see EngineSpec), or NULL */
 	int			nbuckets;
 	int			nfilters;
 	int			nmeasures;

@@ -6,6 +6,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <string.h>
+
 #include "grid.h"
 
 /* Division rounding towards negative infinity */
@@ -167,4 +169,300 @@ grid_width_problem(int64_t months, int64_t days, int64_t usecs, int64_t *width)
 		return "a bucket width must be a whole number of seconds";
 	*width = w;
 	return NULL;
+}
+
+/*--------------------------------------------------------------------
+ * Calendar grids (doc/collection.md, "Calendar time")
+ *--------------------------------------------------------------------
+ */
+
+/*
+ * Classify an interval (months, days, microseconds) as the bucket of a
+ * metric in UTC or in another zone.  Returns NULL and fills g (the zone
+ * left empty: UTC) when acceptable, else a description of the problem.
+ */
+const char *
+grid_classify(int64_t months, int64_t days, int64_t usecs, bool utc, Grid *g)
+{
+	int64_t		w;
+	const char *problem;
+
+	memset(g, 0, sizeof(Grid));
+	if (months < 0 || days < 0 || usecs < 0)
+		return "a bucket width must be positive";
+	if (months != 0)
+	{
+		if (days != 0 || usecs != 0 || (months != 1 && months != 3 && months != 12))
+			return "a bucket width with a month or year part must be '1 month', '3 months' or '1 year'";
+		g->unit = months == 1 ? GRID_MONTH : months == 3 ? GRID_QUARTER : GRID_YEAR;
+		g->width = (months == 1 ? 30 : months == 3 ? 91 : 365) * CORE_USECS_PER_DAY;
+		return NULL;
+	}
+	problem = grid_width_problem(0, days, usecs, &w);
+	if (problem)
+		return problem;
+	g->width = w;
+	g->unit = GRID_FIXED;
+	if (utc || (w % CORE_USECS_PER_WEEK == 0 && w != CORE_USECS_PER_WEEK))
+		return NULL;
+	if (w == CORE_USECS_PER_DAY)
+		g->unit = GRID_DAY;
+	else if (w == CORE_USECS_PER_WEEK)
+		g->unit = GRID_WEEK;
+	else if (w < CORE_USECS_PER_DAY && CORE_USECS_PER_DAY % w == 0)
+		g->unit = GRID_LOCAL;
+	else if (w < CORE_USECS_PER_DAY)
+		return "in a time zone other than UTC, a bucket shorter than a day must divide 24 hours";
+	else
+		return "in a time zone other than UTC, a bucket of a day or more must be '1 day', '1 week' (or whole weeks), '1 month', '3 months' or '1 year'";
+	return NULL;
+}
+
+/* A fixed UTC grid of a width */
+Grid
+grid_fixed(int64_t width)
+{
+	Grid		g;
+
+	memset(&g, 0, sizeof(g));
+	g.unit = GRID_FIXED;
+	g.width = width;
+	return g;
+}
+
+/* Do two grids place every instant in the same bucket? */
+bool
+grid_same(const Grid *a, const Grid *b)
+{
+	return a->unit == b->unit && a->width == b->width && a->zone.arg == b->zone.arg;
+}
+
+/* Wall-clock time of an instant, and back */
+static int64_t
+zone_local(const Grid *g, int64_t t)
+{
+	return g->zone.to_local ? g->zone.to_local(g->zone.arg, t) : t;
+}
+
+static int64_t
+zone_utc(const Grid *g, int64_t l)
+{
+	return g->zone.to_utc ? g->zone.to_utc(g->zone.arg, l) : l;
+}
+
+/* Truncate a wall-clock time to a calendar unit (date_trunc's fields) */
+static int64_t
+local_trunc(GridUnit unit, int64_t l)
+{
+	int64_t		days = grid_floor_div(l, CORE_USECS_PER_DAY);
+	int64_t		y;
+	int			m;
+	int			d;
+
+	switch (unit)
+	{
+		case GRID_WEEK:
+			return (4 + grid_floor_div(days - 4, 7) * 7) * CORE_USECS_PER_DAY;
+		case GRID_MONTH:
+		case GRID_QUARTER:
+		case GRID_YEAR:
+			grid_civil_from_days(days, &y, &m, &d);
+			m = unit == GRID_MONTH ? m : unit == GRID_QUARTER ? ((m - 1) / 3) * 3 + 1 : 1;
+			return grid_days_from_civil(y, m, 1) * CORE_USECS_PER_DAY;
+		default:
+			return days * CORE_USECS_PER_DAY;
+	}
+}
+
+/* Start of the bucket containing t: date_trunc(unit, t, zone) or date_bin */
+int64_t
+grid_start(const Grid *g, int64_t t)
+{
+	int64_t		day;
+
+	switch (g->unit)
+	{
+		case GRID_FIXED:
+			return grid_floor(t, g->width);
+		case GRID_LOCAL:
+			/* date_bin(width, t, date_trunc('day', t, zone)) */
+			day = zone_utc(g, local_trunc(GRID_DAY, zone_local(g, t)));
+			return day + grid_floor_div(t - day, g->width) * g->width;
+		default:
+			return zone_utc(g, local_trunc(g->unit, zone_local(g, t)));
+	}
+}
+
+/*
+ * Start of the bucket after the one starting at b.  A calendar bucket is
+ * within half its nominal length of it (DST changes move a day by an hour
+ * or two), so the next one contains b + 1.5 nominal lengths.
+ */
+int64_t
+grid_next(const Grid *g, int64_t b)
+{
+	Grid		day;
+	int64_t		n;
+
+	switch (g->unit)
+	{
+		case GRID_FIXED:
+			return b + g->width;
+		case GRID_LOCAL:
+			/* the width, cut at the next local midnight */
+			day = *g;
+			day.unit = GRID_DAY;
+			day.width = CORE_USECS_PER_DAY;
+			n = grid_next(&day, grid_start(&day, b));
+			return b + g->width < n ? b + g->width : n;
+		default:
+			n = grid_start(g, b + g->width + g->width / 2);
+			return n > b ? n : b + g->width;
+	}
+}
+
+/* The bucket start k buckets after (k < 0: before) the bucket start b */
+int64_t
+grid_step(const Grid *g, int64_t b, int64_t k)
+{
+	if (g->unit == GRID_FIXED)
+		return b + k * g->width;
+	for (; k > 0; k--)
+		b = grid_next(g, b);
+	for (; k < 0; k++)
+		b = grid_start(g, b - 1);
+	return b;
+}
+
+/* Smallest bucket start >= t */
+int64_t
+grid_up(const Grid *g, int64_t t)
+{
+	int64_t		s = grid_start(g, t);
+
+	return s == t ? s : grid_next(g, s);
+}
+
+/* Buckets in an aligned window; more than cap: cap + 1 */
+int64_t
+grid_buckets(const Grid *g, GridWindow w, int64_t cap)
+{
+	int64_t		n = 0;
+	int64_t		b;
+
+	if (g->unit == GRID_FIXED)
+		return grid_count(w, g->width);
+	for (b = w.from; b < w.to && n <= cap; b = grid_next(g, b))
+		n++;
+	return n;
+}
+
+/* Widen a window outwards to whole buckets */
+GridWindow
+grid_cover(const Grid *g, GridWindow w)
+{
+	GridWindow	r;
+
+	if (g->unit == GRID_FIXED)
+		return grid_widen(w, g->width);
+	r.from = grid_start(g, w.from);
+	r.to = grid_up(g, w.to);
+	if (r.to < r.from)
+		r.to = r.from;
+	return r;
+}
+
+/* grid_chunks on any grid */
+int
+grid_split(const Grid *g, GridWindow w, int64_t max_buckets, GridWindow **chunks)
+{
+	int64_t		total;
+	int64_t		n;
+	int64_t		i;
+	int64_t		b;
+	GridWindow *out;
+
+	if (g->unit == GRID_FIXED)
+		return grid_chunks(w, g->width, max_buckets, chunks);
+	if (max_buckets < 1)
+		max_buckets = 1;
+	total = grid_buckets(g, w, INT64_MAX - 1);
+	n = (total + max_buckets - 1) / max_buckets;
+	out = core_alloc(sizeof(GridWindow) * (size_t) (n > 0 ? n : 1));
+	b = w.from;
+	for (i = 0; i < n; i++)
+	{
+		out[i].from = b;
+		b = grid_step(g, b, max_buckets);
+		if (b > w.to || i == n - 1)
+			b = w.to;
+		out[i].to = b;
+	}
+	*chunks = out;
+	return (int) n;
+}
+
+/*
+ * The bucket boundaries of an aligned window: *n buckets, *n + 1 starts
+ * (the last is w.to), core_alloc'ed.
+ */
+int64_t *
+grid_bounds(const Grid *g, GridWindow w, int *n)
+{
+	int64_t		count = grid_buckets(g, w, INT32_MAX - 1);
+	int64_t    *out = core_alloc(sizeof(int64_t) * (size_t) (count + 1));
+	int64_t		i;
+
+	out[0] = w.from;
+	for (i = 1; i <= count; i++)
+		out[i] = i == count ? w.to : grid_next(g, out[i - 1]);
+	*n = (int) count;
+	return out;
+}
+
+/*
+ * The bucket's position for seasons (doc/detection.md, "Calendar time"): a
+ * time on a regular grid of *season_width whose weekly and daily phases are
+ * the local weekday and time of day.  Day and week buckets: their local
+ * start; sub-day buckets: local midnight plus their elapsed time (the
+ * 25th hour of a 25-hour day has none: INT64_MIN); months, quarters and
+ * years: their number times a week / 12, / 4 or 1, so that a year is the
+ * weekly period.  Fixed grids: the bucket itself.
+ */
+int64_t
+grid_season_time(const Grid *g, int64_t b, int64_t *season_width)
+{
+	int64_t		l = zone_local(g, b);
+	int64_t		day;
+	int64_t		y;
+	int			m;
+	int			d;
+
+	*season_width = g->width;
+	switch (g->unit)
+	{
+		case GRID_FIXED:
+			return b;
+		case GRID_DAY:
+		case GRID_WEEK:
+			return local_trunc(g->unit, l);
+		case GRID_LOCAL:
+			day = local_trunc(GRID_DAY, l);
+			b -= zone_utc(g, day);
+			return b >= CORE_USECS_PER_DAY ? INT64_MIN : day + b;
+		default:
+			grid_civil_from_days(grid_floor_div(l, CORE_USECS_PER_DAY), &y, &m, &d);
+			if (g->unit == GRID_MONTH)
+			{
+				*season_width = CORE_USECS_PER_WEEK / 12;
+				return (y * 12 + m - 1) * *season_width;
+			}
+			if (g->unit == GRID_QUARTER)
+			{
+				*season_width = CORE_USECS_PER_WEEK / 4;
+				return (y * 4 + (m - 1) / 3) * *season_width;
+			}
+			*season_width = CORE_USECS_PER_WEEK;
+			return 4 * CORE_USECS_PER_DAY + y * CORE_USECS_PER_WEEK;
+	}
 }

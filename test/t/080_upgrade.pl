@@ -113,8 +113,15 @@ is($node->safe_psql('postgres', q{SET ROLE regress_alice; SELECT count(*) > 0 FR
 	'the owner still sees her values');
 is($node->safe_psql('postgres', q{SET ROLE regress_bob; SELECT count(*) FROM tripl.metric_values}), '0',
 	'another role sees none of them');
+# Calendar time: the metrics of 0.1 are UTC metrics with their grids unchanged
+is($node->safe_psql('postgres', q{SELECT string_agg(timezone || ' ' || bucket, ',' ORDER BY name) FROM tripl.metrics}),
+	'UTC 01:00:00,UTC 01:00:00', 'metrics of 0.1 are in UTC');
+my $values = q{SELECT string_agg(m.name || ' ' || v.bucket || ' ' || v.value, ',' ORDER BY m.name, v.bucket)
+	FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE v.bucket < '2026-01-06 00:00+00'};
+my $values_before = $node->safe_psql('postgres', $values);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tripl.collect(window_from => '2026-01-05 00:00+00', window_to => '2026-01-06 00:00+00') WHERE status = 'success'}),
 	'2', 'collection works after the update');
+is($node->safe_psql('postgres', $values), $values_before, 're-collected values of 0.1 metrics are identical');
 is($node->safe_psql('postgres', q{SET tripl.mock_now = '2026-01-12 00:30+00'; SELECT count(*) FROM tripl.detect()}),
 	'2', 'detection works after the update');
 $node->safe_psql('postgres', q{SELECT tripl.deliver()});

@@ -11,6 +11,98 @@
 #define W CORE_USECS_PER_WEEK
 #define MIN CORE_USECS_PER_MINUTE
 
+/*
+ * A synthetic zone: UTC-5, and UTC-4 ("summer") from 2024-03-10 07:00 UTC
+ * (02:00 local, skipped) to 2024-11-03 06:00 UTC (01:00 local, repeated)
+ * -- New York's 2024 rules.  to_utc reads a skipped time with the offset
+ * before the change and a repeated one as the first (summer) reading.
+ */
+#define SUMMER_FROM INT64_C(1710054000000000)	/* 2024-03-10 07:00 UTC */
+#define SUMMER_TO	INT64_C(1730613600000000)	/* 2024-11-03 06:00 UTC */
+
+static int64_t
+fake_local(const void *arg, int64_t utc)
+{
+	(void) arg;
+	return utc + ((utc >= SUMMER_FROM && utc < SUMMER_TO) ? -4 : -5) * CORE_USECS_PER_HOUR;
+}
+
+static int64_t
+fake_utc(const void *arg, int64_t local)
+{
+	int64_t		summer = local + 4 * CORE_USECS_PER_HOUR;
+
+	if (summer >= SUMMER_FROM && summer < SUMMER_TO && fake_local(arg, summer) == local)
+		return summer;
+	return local + 5 * CORE_USECS_PER_HOUR;
+}
+
+/* Unix microseconds of a UTC date and time */
+static int64_t
+utc_at(int y, int mo, int d, int h, int mi)
+{
+	return grid_days_from_civil(y, mo, d) * CORE_USECS_PER_DAY + h * CORE_USECS_PER_HOUR + mi * CORE_USECS_PER_MINUTE;
+}
+
+/* Calendar grids in the synthetic zone, against dates worked out by hand */
+static void
+calendar_checks(void)
+{
+	Grid		g;
+	GridWindow	w;
+	int64_t    *b;
+	int64_t		sw;
+	int			n;
+	GridWindow *chunks;
+
+	CHECK(grid_classify(0, 1, 0, true, &g) == NULL && g.unit == GRID_FIXED && g.width == D, "a UTC day is the 0.1 grid");
+	CHECK(grid_classify(1, 0, 0, true, &g) == NULL && g.unit == GRID_MONTH, "a UTC month is a calendar month");
+	CHECK(grid_classify(2, 0, 0, true, &g) != NULL, "two months are refused");
+	CHECK(grid_classify(0, 2, 0, false, &g) != NULL, "two days in a zone are refused");
+	CHECK(grid_classify(0, 0, 7 * H, false, &g) != NULL && grid_classify(0, 0, 7 * H, true, &g) == NULL,
+		  "7 hours: refused in a zone, fine in UTC");
+	CHECK(grid_classify(0, 14, 0, false, &g) == NULL && g.unit == GRID_FIXED, "whole weeks stay UTC");
+	CHECK(grid_classify(0, 0, 90 * MIN, false, &g) == NULL && g.unit == GRID_LOCAL, "90 minutes divide a day");
+
+	(void) grid_classify(0, 1, 0, false, &g);
+	g.zone.to_local = fake_local;
+	g.zone.to_utc = fake_utc;
+	/* 2024-03-10 12:00 UTC is 08:00 summer time: the day began at 05:00 UTC */
+	CHECK(grid_start(&g, utc_at(2024, 3, 10, 12, 0)) == utc_at(2024, 3, 10, 5, 0), "local midnight before the change");
+	CHECK(grid_next(&g, utc_at(2024, 3, 10, 5, 0)) == utc_at(2024, 3, 11, 4, 0), "the spring day has 23 hours");
+	CHECK(grid_next(&g, utc_at(2024, 11, 3, 4, 0)) == utc_at(2024, 11, 4, 5, 0), "the autumn day has 25 hours");
+	CHECK(grid_step(&g, utc_at(2024, 3, 12, 4, 0), -3) == utc_at(2024, 3, 9, 5, 0), "three days back over the change");
+	w.from = utc_at(2024, 3, 9, 5, 0);
+	w.to = utc_at(2024, 3, 12, 4, 0);
+	b = grid_bounds(&g, w, &n);
+	CHECK(n == 3 && b[1] == utc_at(2024, 3, 10, 5, 0) && b[2] == utc_at(2024, 3, 11, 4, 0) && b[3] == w.to,
+		  "boundaries of three local days");
+	core_free(b);
+	CHECK(grid_season_time(&g, utc_at(2024, 3, 11, 4, 0), &sw) == utc_at(2024, 3, 11, 0, 0) && sw == D,
+		  "a local day's season time is its local midnight");
+
+	(void) grid_classify(1, 0, 0, false, &g);
+	g.zone.to_local = fake_local;
+	g.zone.to_utc = fake_utc;
+	CHECK(grid_start(&g, utc_at(2024, 3, 1, 3, 0)) == utc_at(2024, 2, 1, 5, 0), "03:00 UTC on March 1st is still February");
+	CHECK(grid_next(&g, utc_at(2024, 2, 1, 5, 0)) == utc_at(2024, 3, 1, 5, 0), "February 2024 has 29 days");
+	w.from = utc_at(2024, 1, 1, 5, 0);
+	w.to = utc_at(2025, 1, 1, 5, 0);
+	CHECK(grid_buckets(&g, w, 100) == 12, "a local year has 12 months");
+	CHECK(grid_split(&g, w, 5, &chunks) == 3 && chunks[1].from == utc_at(2024, 6, 1, 4, 0) &&
+		  chunks[2].to == w.to, "chunks of 5 months");
+	core_free(chunks);
+
+	(void) grid_classify(0, 0, 6 * H, false, &g);
+	g.zone.to_local = fake_local;
+	g.zone.to_utc = fake_utc;
+	/* 6-hour buckets from local midnight plus elapsed time on the 23-hour day */
+	CHECK(grid_next(&g, utc_at(2024, 3, 10, 5, 0)) == utc_at(2024, 3, 10, 11, 0) &&
+		  grid_next(&g, utc_at(2024, 3, 10, 23, 0)) == utc_at(2024, 3, 11, 4, 0), "the last 6-hour bucket of a 23-hour day is 5 hours");
+	CHECK(grid_start(&g, utc_at(2024, 3, 11, 3, 59)) == utc_at(2024, 3, 10, 23, 0), "date_bin from local midnight");
+	CHECK(grid_season_time(&g, utc_at(2024, 11, 4, 4, 0), &sw) == INT64_MIN, "the 25th hour has no season slot");
+}
+
 int
 main(void)
 {
@@ -116,5 +208,6 @@ main(void)
 	CHECK(grid_floor_div(-7, 2) == -4 && grid_floor_div(7, 2) == 3 && grid_floor_div(-8, 2) == -4,
 		  "floor division rounds towards minus infinity");
 
+	calendar_checks();
 	return unit_done();
 }
