@@ -248,7 +248,7 @@ memline=$(psql_b -At -c "SET tripl.chunk_buckets = 100000" -c "SET client_min_me
 echo "   $memline"
 
 echo "== engine core alone (test/bench/engine_micro.c, 5 million synthetic rows per case)"
-gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/engine_micro.c" "$REPO/src/core/engine.c" "$REPO/src/core/engine_image.c" "$REPO/src/core/engine_result.c" "$REPO/src/core/compose.c" "$REPO/src/core/ddsketch.c" "$REPO/src/core/hll.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" -lm -o "$DIR/engine_micro"
+gcc -std=gnu99 -O2 -I"$REPO/src/core" "$REPO/test/bench/engine_micro.c" "$REPO/src/core/engine.c" "$REPO/src/core/engine_image.c" "$REPO/src/core/engine_result.c" "$REPO/src/core/engine_window.c" "$REPO/src/core/compose.c" "$REPO/src/core/ddsketch.c" "$REPO/src/core/hll.c" "$REPO/src/core/order.c" "$REPO/src/core/core.c" -lm -o "$DIR/engine_micro"
 "$DIR/engine_micro" 5 | sed 's/^/   /'
 
 echo "== detection quality (test/bench/detect_quality.c: seeded synthetic series with known incidents)"
