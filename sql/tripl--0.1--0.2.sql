@@ -187,3 +187,39 @@ CREATE FUNCTION tripl.create_metric(
     "window" interval DEFAULT NULL,
     expression text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
+
+--------------------------------------------------------------------------
+-- Rolling windows (issue 16): a fact metric's "window"; tripl.catalog shows it
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.metrics ADD COLUMN "window" interval;
+ALTER TABLE tripl.metrics ADD CONSTRAINT metrics_window
+    CHECK ("window" IS NULL OR (kind = 'fact' AND "window" > interval '0'));
+
+CREATE OR REPLACE VIEW tripl.catalog AS
+SELECT m.name,
+       m.kind,
+       m.status,
+       m.bucket,
+       lv.bucket AS latest_bucket,
+       lv.value AS latest_value,
+       sg.state AS signal,
+       CASE WHEN lv.bucket IS NOT NULL THEN (
+           SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
+           FROM tripl.series(m.name, lv.bucket - 23 * m.bucket, lv.bucket + m.bucket) s)
+       END AS sparkline,
+       m.unit,
+       st.last_collected_at,
+       st.last_status,
+       CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
+            THEN st.last_error END AS last_error,
+       m."window"
+FROM tripl.metrics m
+LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
+LEFT JOIN LATERAL (
+    SELECT v.bucket, v.value FROM tripl.metric_values v
+    WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
+LEFT JOIN tripl.signals sg ON sg.metric = m.name
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
+COMMENT ON VIEW tripl.catalog IS
+    'Every metric: latest bucket and value, signal, a 24-bucket sparkline, unit, last collection, rolling window';

@@ -350,6 +350,7 @@ typedef struct MetricArgs
 	char	   *description;
 	char	   *unit;
 	Interval   *window;			/* rolling window, or NULL */
+	int			window_buckets; /* derived: the window in buckets */
 	char	   *expression;		/* derived metrics */
 	char	   *search_path;
 
@@ -414,6 +415,49 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 	m->search_path = current_search_path();
 }
 
+/*
+ * A rolling window: a fact metric's, a positive whole multiple of the
+ * bucket of at most TRIPL_MAX_WINDOW_BUCKETS buckets, without breakdowns.
+ * Sets window_buckets.
+ */
+static void
+metric_check_window(MetricArgs *m)
+{
+	const char *given = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->window)));
+	int64		us;
+
+	if (strcmp(m->kind, "fact") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window is not allowed for %s metrics", m->kind),
+				 errhint("Rolling windows apply to fact metrics.")));
+	if (m->window->month != 0 || m->window->day < 0 || m->window->time < 0 ||
+		(m->window->day == 0 && m->window->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid window %s: it must be a positive whole number of buckets", given),
+				 errhint("Months and years vary in length: use days, for example '28 days'.")));
+	us = (int64) m->window->day * USECS_PER_DAY + m->window->time;
+	if (us % m->width_us != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window %s is not a whole multiple of the bucket", given),
+				 errdetail("The bucket is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->bucket))))));
+	if (us / m->width_us > TRIPL_MAX_WINDOW_BUCKETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("window %s spans " INT64_FORMAT " buckets, more than %d", given,
+						us / m->width_us, TRIPL_MAX_WINDOW_BUCKETS),
+				 errhint("Use a wider bucket.")));
+	if (m->breakdowns != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("breakdowns of a rolling metric are not supported"),
+				 errhint("Define the rolling metric without breakdowns, and a per-bucket one with them.")));
+	m->window_buckets = (int) (us / m->width_us);
+}
+
 /* Validate the arguments every kind shares (no catalog access) */
 static void
 metric_check_common(MetricArgs *m)
@@ -463,9 +507,7 @@ metric_check_common(MetricArgs *m)
 	check_text_length(m->description, TRIPL_MAX_TEXT_LENGTH, "description");
 	check_text_length(m->unit, 50, "unit");
 	if (m->window != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rolling windows are not supported yet")));
+		metric_check_window(m);
 	if (m->expression != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -704,6 +746,14 @@ metric_insert(MetricArgs *m)
 	vals[0] = Int64GetDatum(id);
 	for (k = 0; k < m->nops; k++)
 		insert_operand(id, m->ops[k]);
+	/* written only when used: a 0.1 catalog (not updated yet) has no such column */
+	if (m->window != NULL)
+	{
+		types[1] = INTERVALOID;
+		vals[1] = IntervalPGetDatum(m->window);
+		catalog_execute("UPDATE tripl.metrics SET \"window\" = $2 WHERE id = $1",
+						2, types, vals, NULL, false, 0);
+	}
 	catalog_execute("INSERT INTO tripl.metric_state (metric_id) VALUES ($1)",
 					1, types, vals, NULL, false, 0);
 	return id;

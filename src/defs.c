@@ -209,7 +209,9 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 					 "m.query, m.time_column, m.value_column, m.event_source_id, "
 					 "m.numerator_event, m.denominator_event, m.breakdowns, "
 					 "coalesce(m.breakdown_values_limit, 0)::int8, m.anomaly_detection::int::int8, "
-					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type "
+					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type, "
+	/* the window through to_jsonb: a 0.1 catalog (not updated yet) has no such column */
+					 "(extract(epoch FROM (pg_catalog.to_jsonb(m) ->> 'window')::interval) * 1000000)::int8 "
 					 "FROM tripl.metrics m WHERE %s ORDER BY m.id", where);
 	catalog_execute(sql.data, nargs, argtypes, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
@@ -235,6 +237,8 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 		m->owner = (Oid) spi_int64(i, 16);
 		m->search_path = (char *) spi_text(i, 17);
 		m->time_type = (char *) spi_text(i, 18);
+		if (!spi_isnull(i, 19) && m->width_us > 0)
+			m->window_buckets = (int) (spi_int64(i, 19) / m->width_us);
 		result = lappend(result, m);
 	}
 	load_operands(result);
