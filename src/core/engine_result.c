@@ -21,19 +21,6 @@
  * ---------------------------------------------------------------------
  */
 
-/*
- * An operand's values into out[nbuckets] (NaN for a gap): rolling over
- * the operand's window (engine_window.c), else per bucket
- */
-void
-engine_values(const EngineState *st, int op, double *out)
-{
-	if (st != NULL && op >= 0 && op < st->nops && st->ops[op].window > 1)
-		engine_window_values(st, op, st->ops[op].window, out);
-	else
-		engine_bucket_values(st, op, out);
-}
-
 /* Per-bucket values of an operand (NaN for a gap) into out[nbuckets] */
 void
 engine_bucket_values(const EngineState *st, int op, double *out)

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * engine_window.c
- *	  Rolling values of the aggregation engine (see engine.h,
- *	  engine_window_values): the value at bucket b combines the per-bucket
+ *	  Operand values of the aggregation engine (engine_values, see
+ *	  engine.h), rolling ones (engine_window_values) included: the value at bucket b combines the per-bucket
  *	  states of buckets b-k+1 .. b of the grid (bucket INDICES, whatever
  *	  their length in time: a calendar grid's days of 23-25 hours work the
  *	  same).  Buckets before the grid's first are absent: the first k-1
@@ -196,4 +196,17 @@ engine_window_values(const EngineState *st, int op, int window, double *out)
 		memset(tmp, 0, cs);
 	}
 	core_free(tmp);
+}
+
+/*
+ * An operand's values into out[nbuckets] (NaN for a gap): rolling over
+ * the operand's window, else per bucket (engine_result.c)
+ */
+void
+engine_values(const EngineState *st, int op, double *out)
+{
+	if (st != NULL && op >= 0 && op < st->nops && st->ops[op].window > 1)
+		engine_window_values(st, op, st->ops[op].window, out);
+	else
+		engine_bucket_values(st, op, out);
 }
