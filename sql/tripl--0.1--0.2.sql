@@ -202,6 +202,20 @@ CREATE FUNCTION tripl.create_metric(
     expression text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
 
+--------------------------------------------------------------------------
+-- Rolling windows: a fact metric's "window" (doc/definitions.md, "Rolling
+-- windows"); tripl.catalog shows it
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.metrics ADD COLUMN "window" interval;
+ALTER TABLE tripl.metrics ADD CONSTRAINT metrics_window
+    CHECK ("window" IS NULL OR (kind = 'fact' AND "window" > interval '0'));
+
+--------------------------------------------------------------------------
+-- Calendar time: alter_metric changes bucket and timezone; the grid
+-- functions and the views that step on it
+--------------------------------------------------------------------------
+
 DROP FUNCTION tripl.alter_metric(text, text, boolean, text, text);
 CREATE FUNCTION tripl.alter_metric(
     name text,
@@ -263,7 +277,8 @@ SELECT m.name,
        st.last_status,
        CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
             THEN st.last_error END AS last_error,
-       m.timezone
+       m.timezone,
+       m."window"
 FROM tripl.metrics m
 LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
 LEFT JOIN LATERAL (

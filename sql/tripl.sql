@@ -128,6 +128,8 @@ CREATE TABLE tripl.metrics (
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
     timezone                text NOT NULL DEFAULT 'UTC',
+    -- rolling fact metrics: the value at bucket b aggregates [end(b) - window, end(b))
+    "window"                interval,
     CONSTRAINT metrics_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT metrics_kind
@@ -156,7 +158,9 @@ CREATE TABLE tripl.metrics (
     CONSTRAINT metrics_breakdown_values_limit
         CHECK (breakdown_values_limit IS NULL OR breakdown_values_limit >= 2),
     CONSTRAINT metrics_unit_length
-        CHECK (unit IS NULL OR length(unit) <= 50)
+        CHECK (unit IS NULL OR length(unit) <= 50),
+    CONSTRAINT metrics_window
+        CHECK ("window" IS NULL OR (kind = 'fact' AND "window" > interval '0'))
 );
 COMMENT ON TABLE tripl.metrics IS 'Metric definitions';
 
@@ -910,7 +914,8 @@ SELECT m.name,
        st.last_status,
        CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
             THEN st.last_error END AS last_error,
-       m.timezone
+       m.timezone,
+       m."window"
 FROM tripl.metrics m
 LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
 LEFT JOIN LATERAL (
@@ -919,7 +924,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN tripl.signals sg ON sg.metric = m.name
 WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
 COMMENT ON VIEW tripl.catalog IS
-    'Every metric: latest bucket and value, signal, a 24-bucket sparkline, unit, last collection';
+    'Every metric: latest bucket and value, signal, a 24-bucket sparkline, unit, last collection, rolling window';
 
 CREATE FUNCTION tripl.schedule_with_pg_cron(
     tick_schedule text DEFAULT '* * * * *',

@@ -317,6 +317,46 @@ aggsql_operands_query(const AggSource *src, const Grid *g,
 }
 
 /*
+ * Rolling operands (SQL path): SELECT bucket, k0 .. kn where the value at
+ * bucket b aggregates the rows of buckets b-window+1 .. b.  $3 is the grid
+ * of [$1, $2) as bucket starts (timestamptz[]): a row is placed on it by
+ * its bucket, and joined to the window-many output buckets whose index is
+ * its own or up to window-1 more — bucket indexes, never a fixed width, so
+ * that a calendar grid only changes $3 and the bucket expression.  Output
+ * buckets are those with a whole window: index >= window (1-based).  Each
+ * row is aggregated window times (exact for every aggregate, distinct
+ * counts included): this is the reference path, not the fast one.
+ */
+char *
+aggsql_rolling_query(const AggSource *src, const Grid *g, const AggOperand *ops, int nops,
+					 int window)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT _tripl_out._tripl_ob AS bucket");
+	for (i = 0; i < nops; i++)
+	{
+		appendStringInfoString(&buf, ",\n       ");
+		aggsql_append_aggregate(&buf, &ops[i]);
+		appendStringInfo(&buf, " AS k%d", i);
+	}
+	appendStringInfo(&buf, "\nFROM (SELECT _src.*, %s AS _tripl_bucket\n      FROM ",
+					 aggsql_bucket_expr(src, g));
+	aggsql_append_user_query(&buf, src->query);
+	appendStringInfo(&buf, "\n      WHERE %s) AS _src", aggsql_window_clause(src));
+	appendStringInfoString(&buf,
+						   "\nJOIN pg_catalog.unnest($3::timestamptz[]) WITH ORDINALITY AS _tripl_row(_tripl_rb, _tripl_ri)"
+						   "\n  ON _tripl_row._tripl_rb = _src._tripl_bucket"
+						   "\nJOIN pg_catalog.unnest($3::timestamptz[]) WITH ORDINALITY AS _tripl_out(_tripl_ob, _tripl_oi)");
+	appendStringInfo(&buf, "\n  ON _tripl_out._tripl_oi >= _tripl_row._tripl_ri AND _tripl_out._tripl_oi < _tripl_row._tripl_ri + %d"
+					 " AND _tripl_out._tripl_oi >= %d", window, window);
+	appendStringInfo(&buf, "\nGROUP BY 1\nORDER BY 1\nLIMIT %d", TRIPL_MAX_CHUNK_ROWS + 1);
+	return buf.data;
+}
+
+/*
  * The C engine's statement: one tripl._engine_agg call over the window,
  * its configuration as $3.  Arguments: the time column, the filters (or
  * one ARRAY[...] of them, with filter_array), the measures (cast to float8 unless measure_native[i]), the distinct keys,

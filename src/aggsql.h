@@ -68,6 +68,8 @@ extern void aggsql_append_aggregate(StringInfo buf, const AggOperand *op);
 extern char *aggsql_operands_query(const AggSource *src, const Grid *g,
 								   const AggOperand *ops, int nops,
 								   const char *group_column, bool limited);
+extern char *aggsql_rolling_query(const AggSource *src, const Grid *g, const AggOperand *ops,
+								  int nops, int window);
 extern char *aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
 										 const char *filter, int keep);
 extern char *aggsql_sql_metric_query(const AggSource *src, const Grid *g,

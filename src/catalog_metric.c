@@ -352,6 +352,7 @@ typedef struct MetricArgs
 	char	   *description;
 	char	   *unit;
 	Interval   *window;			/* rolling window, or NULL */
+	int			window_buckets; /* derived: the window in buckets */
 	char	   *expression;		/* derived metrics */
 	char	   *timezone;		/* NULL: tripl.timezone */
 	char	   *search_path;
@@ -438,6 +439,45 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 	m->search_path = current_search_path();
 }
 
+/*
+ * A rolling window: a fact metric's, a positive whole multiple of the
+ * bucket of at most TRIPL_MAX_WINDOW_BUCKETS buckets, without breakdowns.
+ * Sets window_buckets.
+ */
+static void
+metric_check_window(MetricArgs *m)
+{
+	const char *given = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->window)));
+	const char *problem;
+	int64		k;
+
+	if (strcmp(m->kind, "fact") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window is not allowed for %s metrics", m->kind),
+				 errhint("Rolling windows apply to fact metrics.")));
+	problem = grid_window_buckets(&m->grid, m->window->month, m->window->day, m->window->time, &k);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid window %s: %s", given, problem),
+				 errdetail("The bucket is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->bucket)))),
+				 errhint("A rolling window is a whole positive number of buckets.")));
+	if (k > TRIPL_MAX_WINDOW_BUCKETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("window %s spans " INT64_FORMAT " buckets, more than %d", given,
+						k, TRIPL_MAX_WINDOW_BUCKETS),
+				 errhint("Use a wider bucket.")));
+	if (m->breakdowns != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("breakdowns of a rolling metric are not supported"),
+				 errhint("Define the rolling metric without breakdowns, and a per-bucket one with them.")));
+	m->window_buckets = (int) k;
+}
+
 /* Validate the arguments every kind shares (no catalog access) */
 static void
 metric_check_common(MetricArgs *m)
@@ -478,9 +518,7 @@ metric_check_common(MetricArgs *m)
 	check_text_length(m->description, TRIPL_MAX_TEXT_LENGTH, "description");
 	check_text_length(m->unit, 50, "unit");
 	if (m->window != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rolling windows are not supported yet")));
+		metric_check_window(m);
 	if (m->expression != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -723,6 +761,14 @@ metric_insert(MetricArgs *m)
 	vals[0] = Int64GetDatum(id);
 	for (k = 0; k < m->nops; k++)
 		insert_operand(id, m->ops[k]);
+	/* written only when used: a 0.1 catalog (not updated yet) has no such column */
+	if (m->window != NULL)
+	{
+		types[1] = INTERVALOID;
+		vals[1] = IntervalPGetDatum(m->window);
+		catalog_execute("UPDATE tripl.metrics SET \"window\" = $2 WHERE id = $1",
+						2, types, vals, NULL, false, 0);
+	}
 	catalog_execute("INSERT INTO tripl.metric_state (metric_id) VALUES ($1)",
 					1, types, vals, NULL, false, 0);
 	return id;

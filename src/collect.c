@@ -72,26 +72,34 @@ TRIPL_SQL_FUNCTION(tripl_explain_metric);
  *--------------------------------------------------------------------
  */
 
-/* Find or create the slot for a source within a group */
+/*
+ * Find or create the slot for a source within a group.  Rolling operands
+ * (window > 1 buckets) read the source in a slot of their own per window,
+ * whose scan starts window - 1 buckets earlier: per-bucket metrics on the
+ * source do not read those buckets.
+ */
 static SourceSlot *
-group_slot(CollectGroup *g, char kind, int64 id)
+group_slot(CollectGroup *g, char kind, int64 id, int window)
 {
 	ListCell   *lc;
 	SourceSlot *slot;
 
+	if (window <= 1)
+		window = 0;
 	/* a sql metric's query is its own: no other metric shares its slot */
 	if (kind != 's')
 	{
 		foreach(lc, g->slots)
 		{
 			slot = lfirst(lc);
-			if (slot->kind == kind && slot->id == id)
+			if (slot->kind == kind && slot->id == id && slot->window == window)
 				return slot;
 		}
 	}
 	slot = palloc0(sizeof(SourceSlot));
 	slot->kind = kind;
 	slot->id = id;
+	slot->window = window;
 	slot->role = g->owner;
 	g->slots = lappend(g->slots, slot);
 	return slot;
@@ -149,7 +157,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 		t->nops = t->ratio ? 2 : 1;
 		for (k = 0; k < t->nops; k++)
 		{
-			SourceSlot *slot = group_slot(g, 'f', ods[k]->fact_table_id);
+			SourceSlot *slot = group_slot(g, 'f', ods[k]->fact_table_id, m->window_buckets);
 			FactTableDef *ft;
 
 			/* each source's definition is read once per pass */
@@ -169,7 +177,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 	}
 	else if (strcmp(m->kind, "event_composition") == 0)
 	{
-		SourceSlot *slot = group_slot(g, 'e', m->event_source_id);
+		SourceSlot *slot = group_slot(g, 'e', m->event_source_id, 0);
 		EventSourceDef *es;
 		AggOperand *num = palloc0(sizeof(AggOperand));
 
@@ -218,7 +226,7 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
 	}
 	else
 	{
-		SourceSlot *slot = group_slot(g, 's', m->id);
+		SourceSlot *slot = group_slot(g, 's', m->id, 0);
 		AggOperand *op = palloc0(sizeof(AggOperand));
 
 		slot->src.query = m->query;
@@ -985,6 +993,10 @@ collect_metric_sql(MetricDef *m)
 			if (distsrc_inspect(slot->src.query, slot->role, slot->search_path, &ds))
 				appendStringInfoString(&buf, distsrc_plan_shape(&ds, engine, slot_distinct_columns(slot)));
 		}
+		if (slot->window > 1)
+			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b; "
+							 "$1 is the window's start less %d buckets\n",
+							 slot->window, slot->window - 1, slot->window - 1);
 		appendStringInfoString(&buf, "-- $1, $2: the window [from, to) as timestamptz");
 		if (engine)
 		{
@@ -996,8 +1008,13 @@ collect_metric_sql(MetricDef *m)
 		}
 		else
 		{
-			appendStringInfoString(&buf, "\n-- EXPLAIN it with: PREPARE q(timestamptz, timestamptz) AS <this statement>;\n"
-								   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02');\n");
+			if (slot->window > 1)
+				appendStringInfoString(&buf, "; $3: the bucket starts of [$1, $2) (timestamptz[])\n"
+									   "-- EXPLAIN it with: PREPARE q(timestamptz, timestamptz, timestamptz[]) AS <this statement>;\n"
+									   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02', NULL);\n");
+			else
+				appendStringInfoString(&buf, "\n-- EXPLAIN it with: PREPARE q(timestamptz, timestamptz) AS <this statement>;\n"
+									   "--                  EXPLAIN EXECUTE q('2026-01-01', '2026-01-02');\n");
 			if (m->breakdowns != NIL)
 				appendStringInfoString(&buf, "-- (its breakdowns are computed by one more query per column)\n");
 			appendStringInfoString(&buf, collect_slot_sql(slot, &m->grid));

@@ -71,6 +71,8 @@ collect_slot_sql(SourceSlot *slot, const Grid *grid)
 	ops = palloc(sizeof(AggOperand) * list_length(slot->ops));
 	foreach(lc, slot->ops)
 		ops[n++] = *(AggOperand *) lfirst(lc);
+	if (slot->window > 1)
+		return aggsql_rolling_query(&slot->src, grid, ops, n, slot->window);
 	return aggsql_operands_query(&slot->src, grid, ops, n, NULL, false);
 }
 
@@ -303,6 +305,7 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		e->measure = -1;
 		e->key = -1;
 		e->percentile = op->percentile;
+		e->window = slot->window;
 		if (agg_counts_distinct(op->agg))
 			e->key = list_index_add(&keys, op->column);
 		else if (op->agg != AGG_COUNT)
@@ -373,6 +376,8 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	foreach(lc, bds)
 		ebds[i++] = *(EngineBreakdown *) lfirst(lc);
 
+	/* a rolling slot's grid starts window - 1 buckets before the chunk */
+	chunk = collect_rolling_scan(chunk, &g->grid, slot->window);
 	spec.start = chunk.from;
 	spec.width = g->grid.width;
 	slot->chunk_bounds = NULL;
@@ -465,6 +470,38 @@ collect_window_params(GridWindow w, Oid *types, Datum *values)
 	values[1] = TimestampTzGetDatum(unix_to_ts(w.to));
 }
 
+/*
+ * The rows a rolling slot reads for a chunk: window - 1 buckets before it,
+ * so that the chunk's first bucket has its whole window (per-bucket slots:
+ * the chunk).  On a calendar grid this is the one place that steps back
+ * by buckets instead of a fixed width.
+ */
+GridWindow
+collect_rolling_scan(GridWindow chunk, const Grid *grid, int window)
+{
+	GridWindow	scan = chunk;
+
+	if (window > 1)
+		scan.from = grid_step(grid, chunk.from, -(int64) (window - 1));
+	return scan;
+}
+
+/* The bucket starts of a window, as a timestamptz[] Datum (rolling SQL's $3) */
+static Datum
+rolling_grid_param(GridWindow scan, const Grid *grid)
+{
+	int			n;
+	int64_t    *bounds = grid_bounds(grid, scan, &n);
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = TimestampTzGetDatum(unix_to_ts(bounds[i]));
+	core_free(bounds);
+	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 /* Fail a query that returned more rows than one chunk may hold */
 void
 collect_check_row_cap(const char *what)
@@ -482,8 +519,8 @@ slot_run_body(void *arg)
 {
 	SlotRun    *run = arg;
 	SourceSlot *slot = run->slot;
-	Oid			types[2];
-	Datum		values[2];
+	Oid			types[3];
+	Datum		values[3];
 	MemoryContext old;
 	int			nops = list_length(slot->ops);
 	uint64		i;
@@ -513,7 +550,13 @@ slot_run_body(void *arg)
 		return;
 	}
 	collect_window_params(run->window, types, values);
-	(void) userquery_execute(slot->sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
+	if (slot->window > 1)
+	{
+		types[2] = TIMESTAMPTZARRAYOID;
+		values[2] = rolling_grid_param(run->window, run->grid);
+	}
+	(void) userquery_execute(slot->sql, slot->role, slot->search_path, slot->window > 1 ? 3 : 2,
+							 types, values, NULL, 0);
 	collect_check_row_cap("the collection query");
 
 	old = MemoryContextSwitchTo(run->cxt);
@@ -548,7 +591,7 @@ collect_slot_run(SourceSlot *slot, GridWindow chunk, const Grid *grid, MemoryCon
 	memset(&slot->res, 0, sizeof(SlotResult));
 	memset(&slot->eres, 0, sizeof(EngineResult));
 	run.slot = slot;
-	run.window = chunk;
+	run.window = collect_rolling_scan(chunk, grid, slot->window);
 	run.out = &slot->res;
 	run.cxt = cxt;
 	run.grid = grid;

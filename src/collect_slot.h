@@ -33,6 +33,8 @@ typedef struct SourceSlot
 {
 	char		kind;			/* 'f' fact table, 'e' event source, 's' sql metric */
 	int64		id;
+	int			window;			/* rolling operands: their window in buckets
+								 * (every operand of the slot); 0: per bucket */
 	void	   *def;			/* its FactTableDef or EventSourceDef, loaded once */
 	AggSource	src;
 	char	   *value_column;	/* sql metrics */
@@ -100,5 +102,6 @@ extern bool collect_slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow ch
 extern void collect_slot_run(SourceSlot *slot, GridWindow chunk, const Grid *grid, MemoryContext cxt);
 extern int64 collect_slot_bucket(const SourceSlot *slot, const Grid *grid, int b);
 extern void collect_window_params(GridWindow w, Oid *types, Datum *values);
+extern GridWindow collect_rolling_scan(GridWindow chunk, const Grid *grid, int window);
 
 #endif							/* TRIPL_COLLECT_SLOT_H */

@@ -211,7 +211,9 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 					 "m.query, m.time_column, m.value_column, m.event_source_id, "
 					 "m.numerator_event, m.denominator_event, m.breakdowns, "
 					 "coalesce(m.breakdown_values_limit, 0)::int8, m.anomaly_detection::int::int8, "
-					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type, %s, m.bucket "
+					 "m.unit, m.owner::oid::int8, m.search_path, m.time_type, %s, "
+	/* the window through to_jsonb: a 0.1 catalog (not updated yet) has no such column */
+					 "(pg_catalog.to_jsonb(m) ->> 'window')::interval, m.bucket "
 					 "FROM tripl.metrics m WHERE %s ORDER BY m.id", grid_pg_zone_column(), where);
 	catalog_execute(sql.data, nargs, argtypes, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
@@ -240,12 +242,22 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 		m->timezone = (char *) spi_text(i, 19);
 		{
 			bool		isnull;
-			Interval   *iv = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 21, &isnull));
+			/* SPI_getbinval counts columns from 1: the bucket is column 21 from 0 */
+			Interval   *iv = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 22, &isnull));
 			const char *problem = grid_pg_make(&m->grid, iv, m->timezone);
 
 			if (problem)
 				elog(ERROR, "metric \"%s\" has a bad bucket: %s", m->name, problem);
 			m->width_us = m->grid.width;
+		}
+		if (!spi_isnull(i, 20))
+		{
+			bool		isnull;
+			Interval   *w = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 21, &isnull));
+			int64		k;
+
+			if (grid_window_buckets(&m->grid, w->month, w->day, w->time, &k) == NULL)
+				m->window_buckets = (int) k;
 		}
 		result = lappend(result, m);
 	}

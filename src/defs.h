@@ -90,6 +90,8 @@ typedef struct MetricDef
 	char	   *unit;
 	Oid			owner;
 	char	   *search_path;
+	int			window_buckets; /* rolling fact metrics: the window in buckets;
+								 * 0: per bucket */
 } MetricDef;
 
 extern FactTableDef *defs_fact_table(const char *name, int64 id, bool missing_ok);

@@ -197,6 +197,7 @@ engine_config(const EngineSpec *spec, const EngineFilterArg *fargs, bool filter_
 		put_int32(&b, spec->ops[i].measure);
 		put_int32(&b, spec->ops[i].key);
 		appendBinaryStringInfo(&b, (const char *) &spec->ops[i].percentile, sizeof(double));
+		put_int32(&b, spec->ops[i].window);
 	}
 	put_int32(&b, spec->nbreakdowns);
 	for (i = 0; i < spec->nbreakdowns; i++)
@@ -421,6 +422,7 @@ decode_config(bytea *config, EngineAggState *st)
 		st->ops[i].measure = get_int32(&c);
 		st->ops[i].key = get_int32(&c);
 		memcpy(&st->ops[i].percentile, take(&c, sizeof(double)), sizeof(double));
+		st->ops[i].window = get_int32(&c);
 	}
 	st->spec.ops = st->ops;
 	st->spec.nbreakdowns = get_int32(&c);

@@ -34,6 +34,7 @@
 #define TRIPL_MAX_ROW_FILTERS		100
 #define TRIPL_MAX_TEXT_LENGTH		10000
 #define TRIPL_MAX_CHUNK_ROWS		100000
+#define TRIPL_MAX_WINDOW_BUCKETS	400 /* buckets of a rolling window */
 #define TRIPL_BREAKDOWN_CHARS		500 /* breakdown values keep this many characters */
 
 /* Unix-epoch microseconds <-> TimestampTz */

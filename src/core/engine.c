@@ -589,6 +589,8 @@ spec_check(const EngineSpec *spec, char *errbuf, size_t errlen)
 		if ((op->agg == ENGINE_PERCENTILE || op->agg == ENGINE_APPROX_PERCENTILE) &&
 			!(op->percentile > 0.0 && op->percentile < 1.0))
 			return core_errorf(errbuf, errlen, "operand %d: percentile must be between 0 and 1", i);
+		if (op->window < 0 || op->window > ENGINE_MAX_WINDOW)
+			return core_errorf(errbuf, errlen, "operand %d: window of %d buckets out of range", i, op->window);
 	}
 	for (i = 0; i < spec->nbreakdowns; i++)
 	{
@@ -660,6 +662,8 @@ spec_fingerprint(const EngineSpec *spec)
 			memcpy(&bits, &op->percentile, sizeof(bits));
 			h = fp_mix(h, bits);
 		}
+		if (op->window > 1)
+			h = fp_mix(h, (uint64_t) op->window);
 	}
 	for (i = 0; i < spec->nbreakdowns; i++)
 	{

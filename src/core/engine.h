@@ -31,6 +31,7 @@
 #define ENGINE_MAX_OPERANDS		4096
 #define ENGINE_MAX_BREAKDOWNS	4096
 #define ENGINE_MAX_COLUMNS		65536	/* filters, measures, keys, groups */
+#define ENGINE_MAX_WINDOW		100000	/* buckets of a rolling window */
 
 typedef enum EngineAgg
 {
@@ -55,6 +56,9 @@ typedef struct EngineOperand
 								 * approx_distinct), else -1 (ignored) */
 	double		percentile;		/* in (0, 1): percentile, approx_percentile;
 								 * else ignored */
+	int			window;			/* rolling: the value at bucket b combines
+								 * buckets b-window+1 .. b (engine_values);
+								 * 0 or 1: per bucket */
 } EngineOperand;
 
 /*
@@ -172,8 +176,19 @@ extern void engine_serialize(const EngineState *st, char **buf, size_t *len);
 extern EngineState *engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 									   char *errbuf, size_t errlen);
 
-/* Per operand, per bucket: out[nbuckets] gets the values, NaN for a gap */
+/*
+ * Per operand, per bucket: out[nbuckets] gets the values, NaN for a gap;
+ * an operand with a window gets its rolling values (engine_window_values)
+ */
 extern void engine_values(const EngineState *st, int op, double *out);
+
+/*
+ * Rolling values: out[b] combines the per-bucket states of buckets
+ * max(0, b-window+1) .. b (sums and counts add, min/max, avg = sum/count,
+ * sets unite, sketches and percentile buffers merge); NaN when none of
+ * them has a matching row.  window <= 1: the per-bucket values.
+ */
+extern void engine_window_values(const EngineState *st, int op, int window, double *out);
 
 /*
  * The rows of one breakdown output, in *rows (core_alloc'ed, to be freed

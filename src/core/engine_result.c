@@ -23,7 +23,7 @@
 
 /* Per-bucket values of an operand (NaN for a gap) into out[nbuckets] */
 void
-engine_values(const EngineState *st, int op, double *out)
+engine_bucket_values(const EngineState *st, int op, double *out)
 {
 	int			b;
 	int			s;

@@ -466,3 +466,51 @@ grid_season_time(const Grid *g, int64_t b, int64_t *season_width)
 			return 4 * CORE_USECS_PER_DAY + y * CORE_USECS_PER_WEEK;
 	}
 }
+
+/*
+ * How many buckets of g a rolling window of (months, days, usecs) spans
+ * (doc/definitions.md, "Rolling windows"): fixed and sub-day grids count
+ * elapsed time; local days and weeks count days (a local day of 23 or 25
+ * hours is one day); months, quarters and years count months.  NULL and
+ * *k, or why the window is not a whole positive number of buckets.
+ */
+const char *
+grid_window_buckets(const Grid *g, int64_t months, int64_t days, int64_t usecs, int64_t *k)
+{
+	int64_t		unit;
+
+	*k = 0;
+	if (months < 0 || days < 0 || usecs < 0 || (months == 0 && days == 0 && usecs == 0))
+		return "it must be positive";
+	switch (g->unit)
+	{
+		case GRID_FIXED:
+		case GRID_LOCAL:
+			if (months != 0)
+				return "months and years vary in length: use days, for example '28 days'";
+			if (days > INT64_MAX / CORE_USECS_PER_DAY / 2)
+				return "it is too long";
+			usecs += days * CORE_USECS_PER_DAY;
+			if (usecs % g->width != 0)
+				return "it is not a whole multiple of the bucket";
+			*k = usecs / g->width;
+			return NULL;
+		case GRID_DAY:
+		case GRID_WEEK:
+			if (months != 0 || usecs != 0)
+				return "a window over local days or weeks is a whole number of days, for example '28 days'";
+			unit = g->unit == GRID_DAY ? 1 : 7;
+			if (days % unit != 0)
+				return "it is not a whole multiple of the bucket";
+			*k = days / unit;
+			return NULL;
+		default:
+			if (days != 0 || usecs != 0)
+				return "a window over months is a whole number of months, for example '3 months'";
+			unit = g->unit == GRID_MONTH ? 1 : g->unit == GRID_QUARTER ? 3 : 12;
+			if (months % unit != 0)
+				return "it is not a whole multiple of the bucket";
+			*k = months / unit;
+			return NULL;
+	}
+}

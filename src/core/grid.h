@@ -93,6 +93,8 @@ extern int64_t grid_buckets(const Grid *g, GridWindow w, int64_t cap);
 extern GridWindow grid_cover(const Grid *g, GridWindow w);
 extern int	grid_split(const Grid *g, GridWindow w, int64_t max_buckets, GridWindow **chunks);
 extern int64_t *grid_bounds(const Grid *g, GridWindow w, int *n);
+extern const char *grid_window_buckets(const Grid *g, int64_t months, int64_t days, int64_t usecs,
+									   int64_t *k);
 extern int64_t grid_season_time(const Grid *g, int64_t b, int64_t *season_width);
 
 #endif							/* TRIPL_GRID_H */

@@ -1,0 +1,227 @@
+-- Rolling windows ("window" on create_metric): the value at bucket b
+-- aggregates [end(b) - window, end(b)).  Stored values are compared with
+-- hand-written window SQL over the same rows (generate the buckets, join
+-- the rows of each one's window): 7- and 28-day distinct users on daily
+-- buckets (integer and text keys, exact and approximate), sums, counts,
+-- averages, minima, maxima and a percentile on hourly buckets collected in
+-- chunks of 100 buckets (windows crossing chunks), a ratio with both
+-- operands rolling, empty days, the first buckets (partial history: the
+-- value covers the rows that exist), a window starting later than the data,
+-- incremental collection equal to a full recomputation, the catalog and
+-- explain_metric, and refusals.  The harness runs it on both engines.
+SET DateStyle = 'ISO, YMD';
+SET TimeZone = 'UTC';
+SET client_min_messages = warning;
+
+-- 45 days of 300 rows a day spread over the hours; days 10 and 11 empty
+CREATE TABLE rl_events AS
+SELECT g AS id,
+       '2026-03-01 00:00+00'::timestamptz + (g / 300) * interval '1 day' + (g % 300) * interval '288 seconds' AS ts,
+       abs(hashint4(g)) % (150 + (g / 300) * 5) AS user_id,
+       'u' || (abs(hashint4(g + 7)) % 900) AS user_name,
+       CASE WHEN g % 40 = 0 THEN NULL ELSE abs(hashint4(g + 1)) % 1000 END AS amount,
+       CASE WHEN g % 3 = 0 THEN 'refund' ELSE 'ok' END AS status
+FROM generate_series(0, 13499) g
+WHERE g / 300 NOT IN (10, 11);
+
+SELECT tripl.create_fact_table('rl_events', 'SELECT ts, user_id, user_name, amount, status FROM rl_events', 'ts') > 0 AS ok;
+
+-- stored values against a hand-written query: rows missing, extra, different (1e-9 relative)
+CREATE FUNCTION rl_check(metric text, hand text)
+RETURNS TABLE (hand_rows bigint, stored_rows bigint, missing bigint, extra bigint, different bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        WITH hand AS (%s),
+             stored AS (SELECT v.bucket, v.value FROM tripl.metric_values v
+                        JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = %L)
+        SELECT count(h.bucket), count(s.bucket),
+               count(*) FILTER (WHERE s.bucket IS NULL), count(*) FILTER (WHERE h.bucket IS NULL),
+               count(*) FILTER (WHERE abs(h.value - s.value) > 1e-9 * greatest(1, abs(h.value)))
+        FROM hand h FULL JOIN stored s ON s.bucket = h.bucket
+    $q$, hand, metric);
+END $$;
+
+-- the hand-written rolling aggregate: buckets of width w in [f, t), each over
+-- the rows of [end(b) - win, end(b)) matching cond
+CREATE FUNCTION rl_hand(agg text, w interval, win interval, f timestamptz, t timestamptz,
+                        cond text DEFAULT 'true') RETURNS text
+LANGUAGE sql AS $$
+    SELECT format($h$
+        SELECT * FROM (
+            SELECT b AS bucket, (%s)::float8 AS value
+            FROM generate_series(%L::timestamptz, %L::timestamptz - %L::interval, %L::interval) b
+            JOIN rl_events e ON e.ts >= b + %L::interval - %L::interval AND e.ts < b + %L::interval AND (%s)
+            GROUP BY b) x
+        WHERE value IS NOT NULL$h$, agg, f, t, w, w, w, win, w, cond)
+$$;
+
+CREATE VIEW rl_mine AS
+SELECT m.id, m.name FROM tripl.metrics m WHERE m.name LIKE 'rl\_%';
+
+-- Daily distinct users: weekly and monthly active users
+SELECT tripl.create_metric('rl_wau', 'fact', bucket => '1 day', fact_table => 'rl_events',
+                           aggregation => 'count_distinct', distinct_column => 'user_id', "window" => '7 days') > 0 AS ok;
+SELECT tripl.create_metric('rl_mau', 'fact', bucket => '1 day', fact_table => 'rl_events',
+                           aggregation => 'count_distinct', distinct_column => 'user_id', "window" => '28 days') > 0 AS ok;
+SELECT tripl.create_metric('rl_mau_names', 'fact', bucket => '1 day', fact_table => 'rl_events',
+                           aggregation => 'count_distinct', distinct_column => 'user_name', "window" => '28 days',
+                           filter_sql => 'status = ''ok''') > 0 AS ok;
+SELECT tripl.create_metric('rl_wau_approx', 'fact', bucket => '1 day', fact_table => 'rl_events',
+                           aggregation => 'approx_count_distinct', distinct_column => 'user_id', "window" => '168 hours') > 0 AS ok;
+-- revenue per weekly active user: both operands over 7 days
+SELECT tripl.create_metric('rl_rev_per_wau', 'fact', bucket => '1 day', "window" => '7 days',
+                           numerator => '{"fact_table": "rl_events", "aggregation": "sum", "measure_column": "amount"}',
+                           denominator => '{"fact_table": "rl_events", "aggregation": "count_distinct", "distinct_column": "user_id"}') > 0 AS ok;
+-- from the first day of data: the first buckets cover the days that exist
+SELECT metric, window_from, window_to, rows_written, status
+FROM tripl.collect(window_from => '2026-03-01', window_to => '2026-04-15')
+WHERE metric LIKE 'rl\_%' ORDER BY metric;
+
+SELECT * FROM rl_check('rl_wau', rl_hand('count(DISTINCT e.user_id)', '1 day', '7 days', '2026-03-01', '2026-04-15'));
+SELECT * FROM rl_check('rl_mau', rl_hand('count(DISTINCT e.user_id)', '1 day', '28 days', '2026-03-01', '2026-04-15'));
+SELECT * FROM rl_check('rl_mau_names', rl_hand('count(DISTINCT e.user_name)', '1 day', '28 days', '2026-03-01', '2026-04-15',
+                                               'e.status = ''ok'''));
+SELECT * FROM rl_check('rl_wau_approx', rl_hand('count(DISTINCT e.user_id)', '1 day', '7 days', '2026-03-01', '2026-04-15'));
+SELECT * FROM rl_check('rl_rev_per_wau', rl_hand('coalesce(sum(e.amount), 0)::float8 / count(DISTINCT e.user_id)',
+                                                 '1 day', '7 days', '2026-03-01', '2026-04-15'));
+-- the rolling values differ from per-day ones, and the monthly one grows as history accumulates
+SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+WHERE m.name = 'rl_mau' AND v.bucket IN ('2026-03-01', '2026-03-02', '2026-03-11', '2026-03-12', '2026-03-28', '2026-04-14')
+ORDER BY 1;
+SELECT count(DISTINCT user_id) AS day1_users, (SELECT count(DISTINCT user_id) FROM rl_events WHERE ts < '2026-03-03') AS days12_users
+FROM rl_events WHERE ts < '2026-03-02';
+
+-- A window starting after the data began reads the days before it
+SELECT tripl.create_metric('rl_wau_late', 'fact', bucket => '1 day', fact_table => 'rl_events',
+                           aggregation => 'count_distinct', distinct_column => 'user_id', "window" => '7 days') > 0 AS ok;
+SELECT metric, window_from, rows_written, status FROM tripl.collect('rl_wau_late', '2026-03-20', '2026-03-25');
+SELECT * FROM rl_check('rl_wau_late', rl_hand('count(DISTINCT e.user_id)', '1 day', '7 days', '2026-03-20', '2026-03-25'));
+
+-- Hourly sums, counts, averages, minima, maxima over 6 hours and a p90 over
+-- 3 hours, collected in chunks of 100 buckets: windows cross chunks
+SELECT tripl.create_metric('rl_sum6h', 'fact', fact_table => 'rl_events', aggregation => 'sum',
+                           measure_column => 'amount', "window" => '6 hours', filter_sql => 'status = ''ok''') > 0 AS ok;
+SELECT tripl.create_metric('rl_count6h', 'fact', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '6 hours', filter_sql => 'status = ''ok''') > 0 AS ok;
+SELECT tripl.create_metric('rl_avg6h', 'fact', fact_table => 'rl_events', aggregation => 'avg',
+                           measure_column => 'amount', "window" => '6 hours') > 0 AS ok;
+SELECT tripl.create_metric('rl_min6h', 'fact', fact_table => 'rl_events', aggregation => 'min',
+                           measure_column => 'amount', "window" => '6 hours') > 0 AS ok;
+SELECT tripl.create_metric('rl_max6h', 'fact', fact_table => 'rl_events', aggregation => 'max',
+                           measure_column => 'amount', "window" => '6 hours', filter_sql => 'status = ''refund''') > 0 AS ok;
+SELECT tripl.create_metric('rl_p90_3h', 'fact', fact_table => 'rl_events', aggregation => 'percentile',
+                           measure_column => 'amount', percentile => 0.9, "window" => '3 hours') > 0 AS ok;
+SELECT tripl.create_metric('rl_count_plain', 'fact', fact_table => 'rl_events', aggregation => 'count') > 0 AS ok;
+SET tripl.chunk_buckets = 100;
+SELECT metric, rows_written, status FROM tripl.collect(window_from => '2026-03-05', window_to => '2026-03-25')
+WHERE metric ~ '^rl_(.*6h|p90_3h|count_plain)$' ORDER BY metric;
+RESET tripl.chunk_buckets;
+SELECT * FROM rl_check('rl_sum6h', rl_hand('sum(e.amount)', '1 hour', '6 hours', '2026-03-05', '2026-03-25', 'e.status = ''ok'''));
+SELECT * FROM rl_check('rl_count6h', rl_hand('count(*)', '1 hour', '6 hours', '2026-03-05', '2026-03-25', 'e.status = ''ok'''));
+SELECT * FROM rl_check('rl_avg6h', rl_hand('avg(e.amount)', '1 hour', '6 hours', '2026-03-05', '2026-03-25'));
+SELECT * FROM rl_check('rl_min6h', rl_hand('min(e.amount)', '1 hour', '6 hours', '2026-03-05', '2026-03-25'));
+SELECT * FROM rl_check('rl_max6h', rl_hand('max(e.amount)', '1 hour', '6 hours', '2026-03-05', '2026-03-25', 'e.status = ''refund'''));
+SELECT * FROM rl_check('rl_p90_3h', rl_hand('percentile_cont(0.9) WITHIN GROUP (ORDER BY e.amount::float8)', '1 hour', '3 hours',
+                                            '2026-03-05', '2026-03-25'));
+SELECT * FROM rl_check('rl_count_plain', rl_hand('count(*)', '1 hour', '1 hour', '2026-03-05', '2026-03-25'));
+-- the empty days 2026-03-11 and 12: the 6-hour windows reaching back into
+-- 2026-03-10 have values until 04:00 on the 11th, then gaps until the 13th
+SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+WHERE m.name = 'rl_count6h' AND v.bucket BETWEEN '2026-03-11 03:00' AND '2026-03-13 01:00' ORDER BY 1;
+
+-- Incremental collection: the resume window of each pass, values equal to
+-- a full recomputation
+SELECT tripl.create_metric('rl_mau_inc', 'fact', bucket => '1 day', fact_table => 'rl_events',
+                           aggregation => 'count_distinct', distinct_column => 'user_id', "window" => '28 days') > 0 AS ok;
+SELECT tripl.create_metric('rl_sum6h_inc', 'fact', fact_table => 'rl_events', aggregation => 'sum',
+                           measure_column => 'amount', "window" => '6 hours') > 0 AS ok;
+RESET client_min_messages;
+SET tripl.mock_now = '2026-04-05 07:30+00';
+SELECT metric, window_from, window_to, status FROM tripl.collect() WHERE metric LIKE 'rl\_%inc' ORDER BY metric;
+SET tripl.mock_now = '2026-04-06 10:30+00';
+SELECT metric, window_from, window_to, status FROM tripl.collect() WHERE metric LIKE 'rl\_%inc' ORDER BY metric;
+SET tripl.mock_now = '2026-04-09 02:10+00';
+SELECT metric, window_from, window_to, status FROM tripl.collect() WHERE metric LIKE 'rl\_%inc' ORDER BY metric;
+RESET tripl.mock_now;
+SET client_min_messages = warning;
+SELECT * FROM rl_check('rl_mau_inc', rl_hand('count(DISTINCT e.user_id)', '1 day', '28 days', '2026-03-06', '2026-04-09'));
+SELECT * FROM rl_check('rl_sum6h_inc', rl_hand('sum(e.amount)', '1 hour', '6 hours', '2026-04-04 01:00', '2026-04-09 02:00'));
+
+-- The catalog and explain_metric show the window
+SELECT name, bucket, "window" FROM tripl.catalog WHERE name IN ('rl_wau', 'rl_mau', 'rl_sum6h', 'rl_count_plain') ORDER BY name;
+SELECT position('rolling over 28 buckets' IN tripl.explain_metric('rl_mau')) > 0 AS explained;
+
+-- Local days (calendar time): 7- and 28-day distinct users on daily buckets
+-- in America/New_York across its DST change of 2026-03-08 (a 23-hour day),
+-- against hand-written SQL over local dates; and a 3-month window on
+-- monthly buckets in Europe/Berlin
+SELECT tripl.create_metric('rl_wau_ny', 'fact', bucket => '1 day', timezone => 'America/New_York',
+                           fact_table => 'rl_events', aggregation => 'count_distinct',
+                           distinct_column => 'user_id', "window" => '7 days') > 0 AS ok;
+SELECT tripl.create_metric('rl_mau_ny', 'fact', bucket => '1 day', timezone => 'America/New_York',
+                           fact_table => 'rl_events', aggregation => 'count_distinct',
+                           distinct_column => 'user_name', "window" => '28 days') > 0 AS ok;
+SELECT tripl.create_metric('rl_q_berlin', 'fact', bucket => '1 month', timezone => 'Europe/Berlin',
+                           fact_table => 'rl_events', aggregation => 'count', "window" => '3 months') > 0 AS ok;
+SELECT metric, rows_written, status
+FROM tripl.collect(window_from => '2026-03-02 05:00+00', window_to => '2026-04-14 04:00+00')
+WHERE metric IN ('rl_wau_ny', 'rl_mau_ny') ORDER BY metric;
+SELECT metric, rows_written, status
+FROM tripl.collect('rl_q_berlin', '2025-12-31 23:00+00', '2026-05-31 22:00+00');
+SELECT * FROM rl_check('rl_wau_ny', $h$
+    SELECT (d::timestamp AT TIME ZONE 'America/New_York') AS bucket, count(DISTINCT e.user_id)::float8 AS value
+    FROM generate_series(date '2026-03-02', date '2026-04-13', interval '1 day') d
+    JOIN rl_events e ON e.ts >= ((d - interval '6 days')::timestamp AT TIME ZONE 'America/New_York')
+                    AND e.ts < ((d + interval '1 day')::timestamp AT TIME ZONE 'America/New_York')
+    GROUP BY 1$h$);
+SELECT * FROM rl_check('rl_mau_ny', $h$
+    SELECT (d::timestamp AT TIME ZONE 'America/New_York') AS bucket, count(DISTINCT e.user_name)::float8 AS value
+    FROM generate_series(date '2026-03-02', date '2026-04-13', interval '1 day') d
+    JOIN rl_events e ON e.ts >= ((d - interval '27 days')::timestamp AT TIME ZONE 'America/New_York')
+                    AND e.ts < ((d + interval '1 day')::timestamp AT TIME ZONE 'America/New_York')
+    GROUP BY 1$h$);
+SELECT * FROM rl_check('rl_q_berlin', $h$
+    SELECT (d::timestamp AT TIME ZONE 'Europe/Berlin') AS bucket, count(*)::float8 AS value
+    FROM generate_series(date '2026-01-01', date '2026-05-01', interval '1 month') d
+    JOIN rl_events e ON e.ts >= ((d - interval '2 months')::timestamp AT TIME ZONE 'Europe/Berlin')
+                    AND e.ts < ((d + interval '1 month')::timestamp AT TIME ZONE 'Europe/Berlin')
+    GROUP BY 1$h$);
+-- the 23-hour local day is one bucket of the 7-day window
+SELECT bucket, value FROM tripl.series('rl_wau_ny', '2026-03-08 05:00+00', '2026-03-10 04:00+00') ORDER BY bucket;
+-- a window over local days must be whole days; over months whole months
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', timezone => 'America/New_York',
+                           fact_table => 'rl_events', aggregation => 'count', "window" => '36 hours');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 month', timezone => 'Europe/Berlin',
+                           fact_table => 'rl_events', aggregation => 'count', "window" => '90 days');
+
+-- Refusals: nothing is created
+SELECT count(*) AS metrics_before FROM rl_mine;
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '36 hours');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '-7 days');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '0 days');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '1 month');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '401 days');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 hour', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '30 days');
+SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_events', aggregation => 'count',
+                           "window" => '7 days', breakdowns => '{status}');
+SELECT tripl.create_metric('rl_bad', 'sql', bucket => '1 day', query => 'SELECT ts, amount AS value FROM rl_events',
+                           time_column => 'ts', "window" => '7 days');
+SELECT tripl.create_event_source('rl_es', 'SELECT ts, status AS event FROM rl_events', 'ts', 'event') > 0 AS ok;
+SELECT tripl.create_metric('rl_bad', 'event_composition', bucket => '1 day', event_source => 'rl_es',
+                           numerator_event => 'ok', "window" => '7 days');
+SELECT count(*) AS metrics_after FROM rl_mine;
+
+-- Clean up
+SELECT count(*) AS dropped FROM (SELECT tripl.drop_metric(name) FROM rl_mine) d;
+SELECT tripl.drop_event_source('rl_es');
+SELECT tripl.drop_fact_table('rl_events');
+DROP VIEW rl_mine;
+DROP FUNCTION rl_check(text, text), rl_hand(text, interval, interval, timestamptz, timestamptz, text);
+DROP TABLE rl_events;

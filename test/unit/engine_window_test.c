@@ -1,0 +1,311 @@
+/*
+ * engine_window_test.c
+ *	  Unit tests for the engine's rolling values (engine_window_values):
+ *	  every aggregation over windows of 1, 3 and 7 buckets against a
+ *	  brute-force computation over the raw rows of buckets b-k+1 .. b
+ *	  (integer and byte distinct keys, NULL measures, filters, empty
+ *	  buckets and gaps, partial windows at the grid's start), and the
+ *	  window surviving a merge and a serialization round trip.
+ */
+#include "unit.h"
+#include "engine.h"
+
+#define ERRLEN 256
+#define NB 40					/* buckets of the grid */
+#define WIDTH 10
+#define NROWS 3000
+
+typedef struct Raw
+{
+	int64_t		ts;
+	bool		f;
+	double		m;
+	bool		mnull;
+	int64_t		ikey;
+	char		bkey[8];
+} Raw;
+
+/* A deterministic pseudo-random sequence (splitmix64) */
+static uint64_t
+next_rand(uint64_t *s)
+{
+	uint64_t	z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+static int
+cmp_double(const void *pa, const void *pb)
+{
+	double		a = *(const double *) pa;
+	double		b = *(const double *) pb;
+
+	return (a > b) - (a < b);
+}
+
+/* The brute-force value of op over the rows of buckets lo..hi (NaN: gap) */
+static double
+brute(const Raw *rows, int n, EngineAgg agg, bool filtered, int lo, int hi, double p)
+{
+	double	   *vals = calloc(n + 1, sizeof(double));
+	int64_t    *ikeys = calloc(n + 1, sizeof(int64_t));
+	const char **bkeys = calloc(n + 1, sizeof(char *));
+	int			nv = 0,
+				nk = 0,
+				nmatch = 0;
+	double		r = NAN;
+	int			i,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		int			b = (int) (rows[i].ts / WIDTH);
+
+		if (b < lo || b > hi || (filtered && !rows[i].f))
+			continue;
+		nmatch++;
+		if (!rows[i].mnull)
+			vals[nv++] = rows[i].m;
+		if (agg == ENGINE_COUNT_DISTINCT)
+		{
+			bool		seen = false;
+
+			for (j = 0; j < nk && !seen; j++)
+				seen = (rows[i].ikey >= 0) ? ikeys[j] == rows[i].ikey :
+					(bkeys[j] != NULL && strcmp(bkeys[j], rows[i].bkey) == 0);
+			if (!seen)
+			{
+				ikeys[nk] = rows[i].ikey;
+				bkeys[nk] = rows[i].ikey >= 0 ? NULL : rows[i].bkey;
+				nk++;
+			}
+		}
+	}
+	switch (agg)
+	{
+		case ENGINE_COUNT:
+			r = nmatch > 0 ? nmatch : NAN;
+			break;
+		case ENGINE_SUM:
+		case ENGINE_AVG:
+			if (nv > 0)
+			{
+				double		s = 0;
+
+				for (i = 0; i < nv; i++)
+					s += vals[i];
+				r = agg == ENGINE_SUM ? s : s / nv;
+			}
+			break;
+		case ENGINE_MIN:
+		case ENGINE_MAX:
+			for (i = 0; i < nv; i++)
+				if (i == 0 || (agg == ENGINE_MIN ? vals[i] < r : vals[i] > r))
+					r = vals[i];
+			break;
+		case ENGINE_PERCENTILE:
+			if (nv > 0)
+			{
+				double		pos = p * (nv - 1);
+				long		f = (long) floor(pos),
+							c = (long) ceil(pos);
+
+				qsort(vals, nv, sizeof(double), cmp_double);
+				r = vals[f] + (pos - f) * (vals[c] - vals[f]);
+			}
+			break;
+		case ENGINE_COUNT_DISTINCT:
+			r = nmatch > 0 ? nk : NAN;
+			break;
+		default:
+			break;
+	}
+	free(vals);
+	free(ikeys);
+	free(bkeys);
+	return r;
+}
+
+int
+main(void)
+{
+	Raw		   *rows = calloc(NROWS, sizeof(Raw));
+	uint64_t	seed = 42;
+	EngineAgg	aggs[] = {ENGINE_COUNT, ENGINE_SUM, ENGINE_AVG, ENGINE_MIN, ENGINE_MAX,
+	ENGINE_PERCENTILE, ENGINE_COUNT_DISTINCT, ENGINE_COUNT_DISTINCT, ENGINE_APPROX_DISTINCT,
+	ENGINE_APPROX_PERCENTILE};
+	int			naggs = (int) (sizeof(aggs) / sizeof(aggs[0]));
+	int			windows[] = {1, 3, 7};
+	EngineOperand ops[64];
+	int			nops = 0;
+	int			w,
+				a,
+				i,
+				b;
+	char		err[ERRLEN];
+	EngineSpec	spec;
+	EngineState *st;
+	EngineState *halves[2];
+	bool		ok = true;
+	bool		ok_merge = true;
+	bool		ok_image = true;
+	double		out[NB],
+				out2[NB];
+
+	/* rows in buckets 0..NB-1, buckets 5, 6 and 20..22 empty */
+	for (i = 0; i < NROWS; i++)
+	{
+		Raw		   *r = &rows[i];
+
+		do
+			r->ts = (int64_t) (next_rand(&seed) % (NB * WIDTH));
+		while ((r->ts / WIDTH >= 5 && r->ts / WIDTH <= 6) || (r->ts / WIDTH >= 20 && r->ts / WIDTH <= 22));
+		r->f = next_rand(&seed) % 3 != 0;
+		r->mnull = next_rand(&seed) % 10 == 0;
+		r->m = (double) (next_rand(&seed) % 100000) / 7.0;
+		/* half the rows with integer keys among 200, half with byte keys */
+		if (i % 2 == 0)
+			r->ikey = (int64_t) (next_rand(&seed) % 200);
+		else
+		{
+			r->ikey = -1;
+			snprintf(r->bkey, sizeof(r->bkey), "u%d", (int) (next_rand(&seed) % 150));
+		}
+	}
+
+	for (w = 0; w < 3; w++)
+		for (a = 0; a < naggs; a++)
+		{
+			EngineOperand *o = &ops[nops++];
+
+			o->agg = aggs[a];
+			o->filter = (a % 2 == 0) ? 0 : -1;
+			o->measure = (aggs[a] == ENGINE_COUNT || aggs[a] == ENGINE_COUNT_DISTINCT ||
+						  aggs[a] == ENGINE_APPROX_DISTINCT) ? -1 : 0;
+			o->key = (aggs[a] == ENGINE_COUNT_DISTINCT || aggs[a] == ENGINE_APPROX_DISTINCT) ? 0 : -1;
+			o->percentile = 0.9;
+			o->window = windows[w];
+		}
+	memset(&spec, 0, sizeof(spec));
+	spec.start = 0;
+	spec.width = WIDTH;
+	spec.nbuckets = NB;
+	spec.nfilters = 1;
+	spec.nmeasures = 1;
+	spec.nkeys = 1;
+	spec.nops = nops;
+	spec.ops = ops;
+
+	st = engine_create(&spec, err, ERRLEN);
+	halves[0] = engine_create(&spec, err, ERRLEN);
+	halves[1] = engine_create(&spec, err, ERRLEN);
+	CHECK(st != NULL && halves[0] != NULL && halves[1] != NULL, "spec with windows accepted");
+	for (i = 0; i < NROWS; i++)
+	{
+		EngineRow	row;
+		EngineValue key;
+
+		memset(&key, 0, sizeof(key));
+		if (rows[i].ikey >= 0)
+		{
+			key.byval = true;
+			key.ival = rows[i].ikey;
+		}
+		else
+		{
+			key.data = rows[i].bkey;
+			key.len = (uint32_t) strlen(rows[i].bkey);
+		}
+		row.ts = rows[i].ts;
+		row.filters = &rows[i].f;
+		row.measures = &rows[i].m;
+		row.measure_null = &rows[i].mnull;
+		row.keys = &key;
+		row.groups = NULL;
+		ok &= engine_add(st, &row, err, ERRLEN);
+		ok &= engine_add(halves[i % 2], &row, err, ERRLEN);
+	}
+	CHECK(ok, "rows added");
+
+	for (i = 0; i < nops; i++)
+	{
+		EngineAgg	agg = ops[i].agg;
+
+		engine_values(st, i, out);
+		for (b = 0; b < NB; b++)
+		{
+			int			lo = b - ops[i].window + 1 < 0 ? 0 : b - ops[i].window + 1;
+			double		want = brute(rows, NROWS, agg == ENGINE_APPROX_DISTINCT ? ENGINE_COUNT_DISTINCT :
+									 agg == ENGINE_APPROX_PERCENTILE ? ENGINE_PERCENTILE : agg,
+									 ops[i].filter == 0, lo, b, 0.9);
+			bool		good;
+
+			if (isnan(want) || isnan(out[b]))
+				good = isnan(want) && isnan(out[b]);
+			else if (agg == ENGINE_APPROX_PERCENTILE)
+				good = fabs(out[b] - want) <= 0.02 * fabs(want) + 1e-9;
+			else
+				good = fabs(out[b] - want) <= 1e-9 * (fabs(want) + 1);
+			if (!good)
+			{
+				printf("# op %d agg %d window %d bucket %d: got %.17g want %.17g\n",
+					   i, (int) agg, ops[i].window, b, out[b], want);
+				ok = false;
+			}
+		}
+	}
+	CHECK(ok, "rolling values equal brute force over buckets b-k+1..b (every aggregation, k = 1, 3, 7)");
+
+	/* a window over the empty buckets 20..22 with k = 3: bucket 22 is a gap */
+	engine_values(st, 2 * naggs, out);	/* count, filtered, k = 7 */
+	engine_values(st, naggs, out2);	/* count, filtered, k = 3 */
+	CHECK(isnan(out2[22]) && !isnan(out2[23]) && !isnan(out[22]),
+		  "a window with no row is a gap; a longer one reaching rows is not");
+
+	ok = engine_merge(halves[0], halves[1], err, ERRLEN);
+	for (i = 0; i < nops && ok; i++)
+	{
+		engine_values(st, i, out);
+		engine_values(halves[0], i, out2);
+		for (b = 0; b < NB; b++)
+			if (!((isnan(out[b]) && isnan(out2[b])) ||
+				  fabs(out[b] - out2[b]) <= 1e-9 * (fabs(out[b]) + 1)))
+				ok_merge = false;
+	}
+	CHECK(ok && ok_merge, "rolling values of merged halves equal one scan");
+
+	{
+		char	   *buf;
+		size_t		len;
+		EngineState *back;
+
+		engine_serialize(st, &buf, &len);
+		back = engine_deserialize(&spec, buf, len, err, ERRLEN);
+		CHECK(back != NULL, "state with windows deserializes");
+		for (i = 0; back != NULL && i < nops; i++)
+		{
+			engine_values(st, i, out);
+			engine_values(back, i, out2);
+			for (b = 0; b < NB; b++)
+				if (!((isnan(out[b]) && isnan(out2[b])) || out[b] == out2[b]))
+					ok_image = false;
+		}
+		CHECK(ok_image, "rolling values survive serialization");
+		if (back)
+			engine_free(back);
+		core_free(buf);
+	}
+
+	ops[0].window = -1;
+	CHECK(engine_create(&spec, err, ERRLEN) == NULL && strstr(err, "window") != NULL,
+		  "negative window refused");
+	ops[0].window = 1;
+
+	engine_free(st);
+	engine_free(halves[0]);
+	engine_free(halves[1]);
+	free(rows);
+	return unit_done();
+}
