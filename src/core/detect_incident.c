@@ -161,8 +161,8 @@ normal_upper_quantile(double t)
  * share of the points before the window (with half a point of prior).  b
  * gets the expectation of one bucket (p x the mean active value) and its
  * spread; *z the normal z of the window's upper tail when i is itself
- * active and the window holds at least BURST_MIN_ACTIVE active buckets,
- * else the plain (value - expected) / spread.  False when the series is not
+ * active and the window holds at least BURST_MIN_ACTIVE active buckets
+ * (more than expected), else 0: a single burst is never an anomaly.  False when the series is not
  * sparse or the history is shorter than eight windows.
  */
 bool
@@ -186,10 +186,9 @@ detect_burst(Detection *d, int i, Baseline *b, double *z)
 	b->effective = fmax(b->scale, FRACTIONAL_FLOOR_EPSILON);
 	b->gated = true;
 	b->unit = 0.0;
+	*z = 0.0;
 	if (d->value[i] != 0.0 && active >= BURST_MIN_ACTIVE && (double) active > (double) w * p)
 		*z = normal_upper_quantile(binomial_upper_tail(w, p, active));
-	else
-		*z = (d->value[i] - b->expected) / b->effective;
 	return true;
 }
 
