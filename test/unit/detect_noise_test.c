@@ -18,67 +18,13 @@
 /* 2024-01-01 00:00 UTC, a Monday */
 #define T0		INT64_C(1704067200000000)
 
-/* splitmix64 step, the tests' deterministic noise source */
-static uint64_t
-next_random(uint64_t *state)
-{
-	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
+#include "detect_helpers.h"
 
 /* Uniform in [0, 1) */
 static double
 uniform(uint64_t *state)
 {
-	return (double) (next_random(state) >> 11) / 9007199254740992.0;
-}
-
-/* Standard normal sample (Box-Muller) */
-static double
-normal(uint64_t *state)
-{
-	double		u1 = ((double) (next_random(state) >> 11) + 1.0) / 9007199254740993.0;
-
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * uniform(state));
-}
-
-/* Buckets T0, T0 + width, ... */
-static int64_t *
-make_buckets(int n, int64_t width)
-{
-	int64_t    *b = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) n);
-	int			i;
-
-	for (i = 0; i < n; i++)
-		b[i] = T0 + (int64_t) i * width;
-	return b;
-}
-
-/* Default settings without settling */
-static DetectSettings
-no_settling(void)
-{
-	DetectSettings s;
-
-	detect_default_settings(&s);
-	s.settling_minutes = 0;
-	return s;
-}
-
-/* Flagged rows among [from, to) */
-static int
-count_flags(const DetectOutput *out, int from, int to)
-{
-	int			count = 0;
-	int			i;
-
-	for (i = from; i < to && i < out->n_rows; i++)
-		if (out->rows[i].is_anomaly)
-			count++;
-	return count;
+	return (double) (test_random(state) >> 11) / 9007199254740992.0;
 }
 
 /* Ascending insertion sort (the test's own, for hand-computed medians) */
@@ -134,7 +80,7 @@ test_incident_once(void)
 	int			i;
 
 	for (i = 0; i < n; i++)
-		v[i] = floor((i >= 600 && i < 660 ? 200.0 : 100.0) + 10.0 * normal(&rng) + 0.5);
+		v[i] = floor((i >= 600 && i < 660 ? 200.0 : 100.0) + 10.0 * test_normal(&rng) + 0.5);
 	CHECK(detect_run(b, v, n, HOUR, true, T0, T0 + (int64_t) n * HOUR, &s, &out, err, sizeof(err)),
 		  "level shift runs");
 	CHECK(out.rows[600].is_anomaly && out.rows[600].direction == 1, "the condition is reported at its first hour");
@@ -170,7 +116,7 @@ test_offset_scale(void)
 	int			i;
 
 	for (i = 0; i < n; i++)
-		v[i] = 74.0 + sin(2.0 * M_PI * (i % 24) / 24.0) + normal(&rng) + (i >= 650 && i < 652 ? 6.0 : 0.0);
+		v[i] = 74.0 + sin(2.0 * M_PI * (i % 24) / 24.0) + test_normal(&rng) + (i >= 650 && i < 652 ? 6.0 : 0.0);
 	step = hand_typical_step(v, n);
 	CHECK(step > 0.5 && step < 2.0, "typical step of noise sd 1 is about 1");
 	CHECK(detect_run(b, v, n, HOUR, false, T0 + 600 * HOUR, T0 + (int64_t) n * HOUR, &s, &out, err, sizeof(err)),
@@ -355,7 +301,7 @@ test_shift_tolerance(void)
 		int			day_start = i - at;
 		int			job = day_start + 24 + (day_start == late - 24 ? 3 : 0);
 
-		v[i] = floor(80.0 + 9.0 * normal(&rng) + 0.5);
+		v[i] = floor(80.0 + 9.0 * test_normal(&rng) + 0.5);
 		if (day_start != missed - 24 && i == job)
 			v[i] += 3000.0;
 		if (day_start != missed - 24 && i == job + 1)
