@@ -241,35 +241,41 @@ detect_shift_tolerance(Detection *d, int first_eval)
 }
 
 /*
- * Incidents: flagged buckets no more than the incident gap apart (the
- * judged history before first_eval counting with its anomalous points) are
- * one incident, reported by its first flagged bucket only.  An incident
- * that began before first_eval was reported by an earlier pass: its rows
- * in the evaluated range are dropped and its range is suppressed, so the
- * stored row stays.
+ * Incidents: flagged buckets in the same direction no more than the
+ * incident gap apart (the judged history before first_eval counting with
+ * its anomalous points) are one incident, reported by its first flagged
+ * bucket only; a flag in the other direction starts a new incident (a
+ * spike, then a drop ten minutes later, are two).  An incident that began
+ * before first_eval was reported by an earlier pass: its rows in the
+ * evaluated range are dropped and its range is suppressed, so the stored
+ * row stays.
  */
 void
 detect_collapse_incidents(Detection *d, int first_eval)
 {
-	int			gap = buckets_of_minutes(d, INCIDENT_GAP_MINUTES, INCIDENT_MIN_GAP, INT32_MAX);
+	int			gap = buckets_of_minutes(d, INCIDENT_GAP_MINUTES, INCIDENT_MIN_GAP, INCIDENT_MAX_GAP);
 	int			start = -1,
-				last = -1;
+				last = -1,
+				direction = 0;
 	int			i;
 
 	/*
 	 * The incident, if any, that the history hands on: its newest anomalous
 	 * point within the gap of the window's start, and the chain of anomalous
-	 * points no more than the gap apart before it.
+	 * points in its direction no more than the gap apart before it.
 	 */
 	for (i = first_eval - 1; i >= 0 && d->slot[first_eval - 1] - d->slot[i] < gap; i--)
 		if (d->anomalous[i])
 		{
 			start = last = i;
+			direction = d->anomalous[i] == ANOMALY_UP ? 1 : -1;
 			break;
 		}
 	for (i = start - 1; start >= 0 && i >= 0 && d->slot[start] - d->slot[i] <= gap; i--)
-		if (d->anomalous[i])
+		if (d->anomalous[i] == d->anomalous[start])
 			start = i;
+		else if (d->anomalous[i])
+			break;
 
 	for (i = first_eval; i < d->m; i++)
 	{
@@ -277,7 +283,7 @@ detect_collapse_incidents(Detection *d, int first_eval)
 
 		if (!row->is_anomaly)
 			continue;
-		if (start >= 0 && d->slot[i] - d->slot[last] <= gap)
+		if (start >= 0 && d->slot[i] - d->slot[last] <= gap && row->direction == direction)
 		{
 			/* continues the open incident */
 			detect_silence_row(row);
@@ -288,6 +294,7 @@ detect_collapse_incidents(Detection *d, int first_eval)
 			detect_add_suppressed_range(d, d->bucket[start], d->bucket[last] + d->width);
 		start = i;
 		last = i;
+		direction = row->direction;
 	}
 	if (start >= 0 && start < first_eval)
 		detect_add_suppressed_range(d, d->bucket[start], d->bucket[last] + d->width);

@@ -61,11 +61,17 @@
 #define BURST_MAX_WINDOW			24
 #define BURST_MIN_ACTIVE			3
 /*
- * Incidents: flagged buckets no more than INCIDENT_GAP_MINUTES (at least
- * INCIDENT_MIN_GAP buckets) apart are one incident, reported once by its
- * first flagged bucket.
+ * Incidents: flagged buckets in the same direction no more than
+ * INCIDENT_GAP_MINUTES apart (at least INCIDENT_MIN_GAP, at most
+ * INCIDENT_MAX_GAP buckets: separate spikes 20 minutes apart on a 1-minute
+ * grid stay separate) are one incident, reported once by its first flagged
+ * bucket; a flag in the other direction starts a new one.
  */
 #define INCIDENT_GAP_MINUTES		60
+#define INCIDENT_MAX_GAP			6
+/* anomalous[] of Detection: 0, or the direction of the point's flag */
+#define ANOMALY_UP					1
+#define ANOMALY_DOWN				2
 #define INCIDENT_MIN_GAP			2
 /*
  * Shift tolerance: a phase-flagged bucket whose deviation is offset by its

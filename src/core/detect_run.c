@@ -509,18 +509,21 @@ add_pool_only_residual(Detection *d, int i)
 		d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
 }
 
-/* Record whether point i was judged anomalous */
+/*
+ * Record whether point i was judged anomalous, and in which direction
+ * (ANOMALY_UP when value >= expected, else ANOMALY_DOWN)
+ */
 static void
-mark_point(Detection *d, int i, bool flagged)
+mark_point(Detection *d, int i, bool flagged, bool up)
 {
-	bool		anomalous = flagged;
+	unsigned char anomalous = flagged ? (up ? ANOMALY_UP : ANOMALY_DOWN) : 0;
 
 	/* a zero continuing a flagged run of zeros belongs to that outage */
 	if (!anomalous && d->count_shaped && d->value[i] <= 0.0 && i > 0 &&
 		d->slot[i - 1] == d->slot[i] - 1 && d->anomalous[i - 1] &&
 		d->value[i - 1] <= 0.0)
-		anomalous = true;
-	d->anomalous[i] = anomalous ? 1 : 0;
+		anomalous = ANOMALY_DOWN;
+	d->anomalous[i] = anomalous;
 	d->last_anomalous[i] = anomalous ? i : (i > 0 ? d->last_anomalous[i - 1] : -1);
 }
 
@@ -608,10 +611,10 @@ score_buckets(Detection *d, int first_eval)
 		}
 		if (!have)
 		{
-			mark_point(d, i, false);
+			mark_point(d, i, false, false);
 			continue;
 		}
-		mark_point(d, i, flagged);
+		mark_point(d, i, flagged, d->value[i] >= b.expected);
 		if (!d->count_shaped && period > 0 && b.unit > 0.0 && b.gated && kind != DETECTOR_BURST)
 			d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
 		if (!emitted)
