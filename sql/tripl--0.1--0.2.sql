@@ -925,3 +925,24 @@ END
 $fn$;
 COMMENT ON FUNCTION tripl.apply_definitions(jsonb, boolean, boolean) IS
     'Make the caller''s definitions what the document says: validate it all, plan create/alter/replace/drop/unchanged in dependency order, apply in one transaction (dry_run: only plan and check)';
+
+--------------------------------------------------------------------------
+-- Detection: the burst detector of
+-- zero-typical series, tripl.forecast and tripl.explain_anomaly
+--------------------------------------------------------------------------
+ALTER TABLE tripl.anomalies DROP CONSTRAINT anomalies_detector;
+ALTER TABLE tripl.anomalies ADD CONSTRAINT anomalies_detector
+    CHECK (detector IN ('phase', 'rolling', 'trend', 'fractional', 'burst'));
+
+CREATE FUNCTION tripl.forecast(metric text, horizon int DEFAULT NULL)
+    RETURNS TABLE (bucket timestamptz, expected float8, lower_bound float8, upper_bound float8)
+    AS 'MODULE_PATHNAME', 'tripl_forecast' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.forecast(text, int) IS
+    'The detector''s baseline of the buckets after the collected range (NULL horizon: one season), with its band';
+
+CREATE FUNCTION tripl.explain_anomaly(metric text, bucket timestamptz)
+    RETURNS TABLE (breakdown_column text, breakdown_value text, actual float8, expected float8,
+                   delta float8, share_of_change float8)
+    AS 'MODULE_PATHNAME', 'tripl_explain_anomaly' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.explain_anomaly(text, timestamptz) IS
+    'Which breakdown values drove a bucket''s change: actual against the median of the same bucket in the last three seasons';

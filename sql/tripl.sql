@@ -258,7 +258,7 @@ CREATE TABLE tripl.anomalies (
     direction           text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (metric_id, bucket),
-    CONSTRAINT anomalies_detector CHECK (detector IN ('phase', 'rolling', 'trend', 'fractional')),
+    CONSTRAINT anomalies_detector CHECK (detector IN ('phase', 'rolling', 'trend', 'fractional', 'burst')),
     CONSTRAINT anomalies_direction CHECK (direction IN ('spike', 'drop'))
 );
 COMMENT ON TABLE tripl.anomalies IS
@@ -738,6 +738,19 @@ CREATE FUNCTION tripl.detect_series(
     AS 'MODULE_PATHNAME', 'tripl_detect_series' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION tripl.detect_series(timestamptz[], float8[], interval, boolean, jsonb) IS
     'Run the detector on any series; touches no table';
+
+CREATE FUNCTION tripl.forecast(metric text, horizon int DEFAULT NULL)
+    RETURNS TABLE (bucket timestamptz, expected float8, lower_bound float8, upper_bound float8)
+    AS 'MODULE_PATHNAME', 'tripl_forecast' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.forecast(text, int) IS
+    'The detector''s baseline of the buckets after the collected range (NULL horizon: one season), with its band';
+
+CREATE FUNCTION tripl.explain_anomaly(metric text, bucket timestamptz)
+    RETURNS TABLE (breakdown_column text, breakdown_value text, actual float8, expected float8,
+                   delta float8, share_of_change float8)
+    AS 'MODULE_PATHNAME', 'tripl_explain_anomaly' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tripl.explain_anomaly(text, timestamptz) IS
+    'Which breakdown values drove a bucket''s change: actual against the median of the same bucket in the last three seasons';
 
 CREATE FUNCTION tripl.detect(metric text DEFAULT NULL)
     RETURNS TABLE (metric text, evaluated_from timestamptz, evaluated_to timestamptz,

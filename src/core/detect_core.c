@@ -45,10 +45,19 @@ detector_kind_name(DetectorKind k)
 			return "trend";
 		case DETECTOR_FRACTIONAL:
 			return "fractional";
+		case DETECTOR_BURST:
+			return "burst";
 		case DETECTOR_NONE:
 			break;
 	}
 	return NULL;
+}
+
+/* The season position of a bucket: its grid slot counted from origin */
+int64_t
+detect_season_slot(int64_t bucket, int64_t origin, int64_t width_us)
+{
+	return (int64_t) (((uint64_t) bucket - (uint64_t) origin) / (uint64_t) width_us);
 }
 
 /* Phase periods of a width, longest first */

@@ -41,7 +41,8 @@ typedef enum DetectorKind
 	DETECTOR_PHASE,
 	DETECTOR_ROLLING,
 	DETECTOR_TREND,
-	DETECTOR_FRACTIONAL
+	DETECTOR_FRACTIONAL,
+	DETECTOR_BURST				/* the burst test of a zero-typical series */
 } DetectorKind;
 
 typedef struct DetectRow
@@ -90,7 +91,7 @@ typedef struct DetectOutput
 /* Fill s with the defaults of doc/detection.md, "Settings" */
 extern void detect_default_settings(DetectSettings *s);
 
-/* "phase", "rolling", "trend", "fractional"; NULL for DETECTOR_NONE */
+/* "phase", "rolling", "trend", "fractional", "burst"; NULL for DETECTOR_NONE */
 extern const char *detector_kind_name(DetectorKind k);
 
 /*
@@ -114,10 +115,53 @@ extern bool detect_run(const int64_t *buckets, const double *values, int n,
 /* Free what detect_run allocated in out (safe on an empty output) */
 extern void detect_output_free(DetectOutput *out);
 
+/* Most buckets one forecast may cover */
+#define DETECT_MAX_FORECAST			100000
+
+typedef struct DetectForecastRow
+{
+	int64_t		bucket;			/* a bucket after the series */
+	double		expected;
+	double		effective_stddev;
+	double		lower;			/* expected - sigma x effective (>= 0 for counts) */
+	double		upper;			/* expected + sigma x effective */
+} DetectForecastRow;
+
+typedef struct DetectForecast
+{
+	int			n_rows;			/* <= horizon: fewer when no baseline forms */
+	DetectForecastRow *rows;
+} DetectForecast;
+
+/*
+ * Forecast the horizon buckets after the last of buckets[] (input as for
+ * detect_run): the detector's baseline of each, the current level held, and
+ * its band (doc/detection.md, "Forecasts").  False with a message on bad
+ * input; rows stop at the first bucket with no baseline.
+ */
+extern bool detect_forecast(const int64_t *buckets, const double *values, int n,
+							int64_t width_us, bool count_shaped, int horizon,
+							const DetectSettings *settings, DetectForecast *out,
+							char *errbuf, size_t errlen);
+
+/* Free what detect_forecast allocated in out */
+extern void detect_forecast_free(DetectForecast *out);
+
+/* One season ahead: the longest phase period of the width, else the rolling window */
+extern int	detect_forecast_default_horizon(int64_t width_us, const DetectSettings *settings);
+
 /*
  * Building blocks, exposed for the unit tests and for callers that need the
  * same numbers (e.g. the emission lag of doc/detection.md, "Signals").
  */
+
+/*
+ * The season position of a bucket: its slot on the grid of width_us counted
+ * from origin (the series' first bucket).  Slots modulo a phase period are
+ * the positions in the week or day; every seasonal comparison of the
+ * detector goes through this one function.
+ */
+extern int64_t detect_season_slot(int64_t bucket, int64_t origin, int64_t width_us);
 
 /* Phase periods of a width, longest first (week/width, day/width); count */
 extern int	detect_phase_periods(int64_t width_us, int *periods);

@@ -35,8 +35,54 @@
 #define FRACTIONAL_FLOOR_EPSILON	1e-9
 /* Volume gate of fractional series (replaces min_expected_count) */
 #define FRACTIONAL_MIN_EXPECTED		1e-6
-/* Points of a strictly monotonic run that defer a fractional bucket */
-#define MONOTONIC_RUN_POINTS		5
+/*
+ * The noise model of fractional series (detect_incident.c): the typical
+ * step is the median of the non-zero absolute differences between
+ * consecutive points; a series whose value repeats exactly at
+ * STEPPED_REPEAT_SHARE or more of its steps is stepped (quantised), and its
+ * spread floor is one typical step; any other fractional series' level
+ * floors (a share of |expected| and of the median magnitude) are capped at
+ * NOISE_STEP_CAP typical steps, so an offset scale (a temperature near 74)
+ * is judged against its own noise, not against its level.
+ */
+#define STEPPED_REPEAT_SHARE		0.5
+#define NOISE_MIN_CHANGES			10
+#define NOISE_STEP_CAP				1.0
+/*
+ * Zero-typical (sparse) series: SPARSE_ZERO_SHARE or more of the points are
+ * exactly 0.  Their buckets are judged by the burst test too: the active
+ * (non-zero) buckets among the last BURST_WINDOW_MINUTES (at least
+ * BURST_MIN_WINDOW, at most BURST_MAX_WINDOW buckets) against a binomial of
+ * the history's active share; at least BURST_MIN_ACTIVE active buckets.
+ */
+#define SPARSE_ZERO_SHARE			0.5
+#define BURST_WINDOW_MINUTES		60
+#define BURST_MIN_WINDOW			3
+#define BURST_MAX_WINDOW			24
+#define BURST_MIN_ACTIVE			3
+/*
+ * Incidents: flagged buckets in the same direction no more than
+ * INCIDENT_GAP_MINUTES apart (at least INCIDENT_MIN_GAP, at most
+ * INCIDENT_MAX_GAP buckets: separate spikes 20 minutes apart on a 1-minute
+ * grid stay separate) are one incident, reported once by its first flagged
+ * bucket; a flag in the other direction starts a new one.
+ */
+#define INCIDENT_GAP_MINUTES		60
+#define INCIDENT_MAX_GAP			6
+/* anomalous[] of Detection: 0, or the direction of the point's flag */
+#define ANOMALY_UP					1
+#define ANOMALY_DOWN				2
+#define INCIDENT_MIN_GAP			2
+/*
+ * Shift tolerance: a phase-flagged bucket whose deviation is offset by its
+ * neighbours within SHIFT_TOLERANCE_MINUTES (at most SHIFT_MAX_BUCKETS
+ * buckets either side; none on grids of more than that) is a shifted job,
+ * not an anomaly: the deviations of the neighbourhood sum to less than
+ * SHIFT_RESIDUE of its own.
+ */
+#define SHIFT_TOLERANCE_MINUTES		30
+#define SHIFT_MAX_BUCKETS			6
+#define SHIFT_RESIDUE				0.5
 /* Headroom of the silent skip: skip when 2 * max < min_expected_count */
 #define SILENT_SERIES_HEADROOM		2.0
 /* Longest periods of history before eval_start the trend path decomposes */
@@ -170,12 +216,18 @@ typedef struct Detection
 
 	DetectRow  *rows;			/* [m], the output */
 
+	/* the noise model (detect_incident.c, detect_noise_model) */
+	double		noise_step;		/* typical step of a fractional series; 0 when none */
+	bool		stepped;		/* the value repeats at most of its steps */
+	bool		sparse;			/* zero-typical: judged by the burst test too */
+	int		   *active_prefix;	/* [m + 1] running counts of non-zero points (sparse) */
+	double	   *active_sum;		/* [m + 1] running sums of them (sparse) */
+
 	/* suppressed ranges gathered so far (at most a few) */
-	DetectRange ranges[4];
+	DetectRange ranges[8];
 	int			n_ranges;
 } Detection;
 
-/* Fill s with the defaults of doc/detection.md, "Settings" */
 /* The periods of d ascending (MSTL's order) into ascending */
 static inline void
 detect_ascending_periods(const Detection *d, int *ascending)
@@ -193,8 +245,44 @@ detect_clears_volume_gate(const Detection *d, double expected)
 	return (d->is_signed ? fabs(expected) : expected) >= d->gate_min;
 }
 
+/*
+ * The spread floor of a baseline with the given expectation: the larger of
+ * ratio_floor x |expected| and the absolute floor (and, when poisson,
+ * sqrt(expected) for a positive count), for fractional series bounded by the noise model: at
+ * least one typical step of a stepped series, at most NOISE_STEP_CAP of
+ * them otherwise.
+ */
+static inline double
+detect_spread_floor(const Detection *d, double ratio_floor, double expected, bool poisson)
+{
+	double		floor_value = fmax(ratio_floor * fabs(expected), d->absolute_floor);
+
+	if (d->count_shaped)
+	{
+		if (poisson && expected > 0.0)
+			floor_value = fmax(floor_value, sqrt(expected));
+		return floor_value;
+	}
+	if (d->noise_step > 0.0)
+		floor_value = d->stepped ? fmax(floor_value, d->noise_step) :
+			fmin(floor_value, NOISE_STEP_CAP * d->noise_step);
+	return fmax(floor_value, FRACTIONAL_FLOOR_EPSILON);
+}
+
 /* detect_trend.c: the trend-shift path and the outage collapse */
 extern void detect_trend_shifts(Detection *d, int first_eval);
 extern void detect_collapse_outages(Detection *d);
+extern void detect_silence_row(DetectRow *row);
+extern void detect_add_suppressed_range(Detection *d, int64_t from, int64_t to);
+
+/* detect_run.c: 1 for counts, 4 % of the median magnitude otherwise (uses scratch) */
+extern double detect_absolute_floor(Detection *d);
+
+/* detect_incident.c: noise model, bursts, shift tolerance, incidents */
+extern void detect_noise_model(Detection *d);
+extern void detect_free_noise_model(Detection *d);
+extern bool detect_burst(Detection *d, int i, Baseline *b, double *z);
+extern void detect_shift_tolerance(Detection *d, int first_eval);
+extern void detect_collapse_incidents(Detection *d, int first_eval);
 
 #endif							/* TRIPL_DETECT_INTERNAL_H */

@@ -92,11 +92,7 @@
 static void
 finish_baseline(const Detection *d, double ratio_floor, Baseline *b)
 {
-	double		floor_value = fmax(ratio_floor * fabs(b->expected), d->absolute_floor);
-
-	if (d->count_shaped && b->expected > 0.0)
-		floor_value = fmax(floor_value, sqrt(b->expected));
-	b->effective = fmax(b->scale, floor_value);
+	b->effective = fmax(b->scale, detect_spread_floor(d, ratio_floor, b->expected, true));
 	b->gated = detect_clears_volume_gate(d, b->expected);
 }
 
@@ -471,26 +467,6 @@ rolling_baseline(Detection *d, int i, Baseline *b)
 	return true;
 }
 
-/* Whether value[i] ends a strictly monotonic run of MONOTONIC_RUN_POINTS */
-static bool
-ends_monotonic_run(const Detection *d, int i)
-{
-	bool		increasing = true;
-	bool		decreasing = true;
-	int			k;
-
-	if (i < MONOTONIC_RUN_POINTS - 1)
-		return false;
-	for (k = i - MONOTONIC_RUN_POINTS + 2; k <= i; k++)
-	{
-		if (!(d->value[k - 1] < d->value[k]))
-			increasing = false;
-		if (!(d->value[k - 1] > d->value[k]))
-			decreasing = false;
-	}
-	return increasing || decreasing;
-}
-
 /*
  * Phase period a point before the evaluated region is judged with: the
  * longest one with MARK_MIN_CYCLES cycles before it (the rule of doc/detection.md,
@@ -533,18 +509,21 @@ add_pool_only_residual(Detection *d, int i)
 		d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
 }
 
-/* Record whether point i was judged anomalous */
+/*
+ * Record whether point i was judged anomalous, and in which direction
+ * (ANOMALY_UP when value >= expected, else ANOMALY_DOWN)
+ */
 static void
-mark_point(Detection *d, int i, bool flagged)
+mark_point(Detection *d, int i, bool flagged, bool up)
 {
-	bool		anomalous = flagged;
+	unsigned char anomalous = flagged ? (up ? ANOMALY_UP : ANOMALY_DOWN) : 0;
 
 	/* a zero continuing a flagged run of zeros belongs to that outage */
 	if (!anomalous && d->count_shaped && d->value[i] <= 0.0 && i > 0 &&
 		d->slot[i - 1] == d->slot[i] - 1 && d->anomalous[i - 1] &&
 		d->value[i - 1] <= 0.0)
-		anomalous = true;
-	d->anomalous[i] = anomalous ? 1 : 0;
+		anomalous = ANOMALY_DOWN;
+	d->anomalous[i] = anomalous;
 	d->last_anomalous[i] = anomalous ? i : (i > 0 ? d->last_anomalous[i - 1] : -1);
 }
 
@@ -593,15 +572,6 @@ score_buckets(Detection *d, int first_eval)
 		double		z;
 
 		d->residual[i] = NAN;
-		if (!d->count_shaped && ends_monotonic_run(d, i))
-		{
-			/* a ramp is a trend, left to the trend-shift path */
-			if (emitted && period > 0 && !row->withheld)
-				had_phase_period = true;
-			mark_point(d, i, false);
-			continue;
-		}
-
 		if (period > 0)
 		{
 			if (emitted && !row->withheld)
@@ -616,16 +586,36 @@ score_buckets(Detection *d, int first_eval)
 			have = rolling_baseline(d, i, &b);
 			kind = d->count_shaped ? DETECTOR_ROLLING : DETECTOR_FRACTIONAL;
 		}
+		flagged = false;
+		z = NAN;
+		if (have)
+		{
+			z = (d->value[i] - b.expected) / b.effective;
+			flagged = b.gated && isfinite(z) && fabs(z) >= s->sigma_threshold;
+		}
+		if (d->sparse && !flagged)
+		{
+			/* a zero-typical series: the burst test where the baseline passes */
+			Baseline	burst;
+			double		burst_z;
+
+			if (detect_burst(d, i, &burst, &burst_z) &&
+				(!have || !b.gated || burst_z >= s->sigma_threshold))
+			{
+				have = true;
+				b = burst;
+				z = burst_z;
+				kind = DETECTOR_BURST;
+				flagged = isfinite(z) && z >= s->sigma_threshold;
+			}
+		}
 		if (!have)
 		{
-			mark_point(d, i, false);
+			mark_point(d, i, false, false);
 			continue;
 		}
-
-		z = (d->value[i] - b.expected) / b.effective;
-		flagged = b.gated && isfinite(z) && fabs(z) >= s->sigma_threshold;
-		mark_point(d, i, flagged);
-		if (!d->count_shaped && period > 0 && b.unit > 0.0 && b.gated)
+		mark_point(d, i, flagged, d->value[i] >= b.expected);
+		if (!d->count_shaped && period > 0 && b.unit > 0.0 && b.gated && kind != DETECTOR_BURST)
 			d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
 		if (!emitted)
 			continue;
@@ -748,6 +738,7 @@ allocate_series(Detection *d, int m, int trend_length)
 static void
 free_series(Detection *d)
 {
+	detect_free_noise_model(d);
 	if (d->block != NULL)
 		core_free(d->block);
 	d->block = NULL;
@@ -871,8 +862,7 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 	d->m = m;
 	for (i = 0; i < m; i++)
 	{
-		d->slot[i] = (int64_t) (((uint64_t) d->bucket[i] - (uint64_t) d->bucket[0]) /
-								(uint64_t) d->width);
+		d->slot[i] = detect_season_slot(d->bucket[i], d->bucket[0], d->width);
 		d->prefix[i + 1] = d->prefix[i] + d->value[i];
 	}
 	d->gap_free = m == 0 || d->slot[m - 1] == (int64_t) (m - 1);
@@ -880,8 +870,8 @@ prepare_series(Detection *d, const int64_t *buckets, const double *values, int n
 }
 
 /* Absolute spread floor: 1 for counts, 4 % of the median magnitude otherwise */
-static double
-absolute_spread_floor(Detection *d)
+double
+detect_absolute_floor(Detection *d)
 {
 	double		magnitude;
 	int			i;
@@ -1023,8 +1013,13 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 			d.is_signed = true;
 	}
 
-	/* silent skip: no gate of a tiny count series can ever be cleared */
-	if (count_shaped)
+	detect_noise_model(&d);
+
+	/*
+	 * silent skip: no gate of a tiny count series can ever be cleared (a
+	 * zero-typical one is still judged by the burst test)
+	 */
+	if (count_shaped && !d.sparse)
 	{
 		double		max_value = d.value[0];
 
@@ -1039,16 +1034,19 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 		}
 	}
 
-	d.absolute_floor = absolute_spread_floor(&d);
+	d.absolute_floor = detect_absolute_floor(&d);
 
 	first_eval = 0;
 	while (first_eval < d.m && d.bucket[first_eval] < eval_start)
 		first_eval++;
 
-	if (score_buckets(&d, first_eval))
+	/* a zero-typical series has no trend to speak of: its bursts are judged */
+	if (score_buckets(&d, first_eval) && !d.sparse)
 		detect_trend_shifts(&d, first_eval);
 	if (count_shaped)
 		detect_collapse_outages(&d);
+	detect_shift_tolerance(&d, first_eval);
+	detect_collapse_incidents(&d, first_eval);
 
 	if (d.n_ranges > 0)
 	{

@@ -17,8 +17,8 @@
 #include "stl.h"
 
 /* Remember a suppressed range, merging it with an overlapping one */
-static void
-add_suppressed_range(Detection *d, int64_t from, int64_t to)
+void
+detect_add_suppressed_range(Detection *d, int64_t from, int64_t to)
 {
 	int			k;
 
@@ -44,8 +44,8 @@ add_suppressed_range(Detection *d, int64_t from, int64_t to)
 }
 
 /* Drop a flagged row in favour of the row reporting its incident */
-static void
-silence_row(DetectRow *row)
+void
+detect_silence_row(DetectRow *row)
 {
 	if (!row->is_anomaly)
 		return;
@@ -190,7 +190,7 @@ trend_state_at(Detection *d, TrendPath *t, int i)
 	if (i - lo < TREND_MIN_SCALE_POINTS)
 		lo = i - TREND_MIN_SCALE_POINTS > t->base ? i - TREND_MIN_SCALE_POINTS : t->base;
 	scale = window_robust_scale(t, lo, i);
-	effective = fmax(scale, fmax(TREND_RATIO_FLOOR * fabs(now), d->absolute_floor));
+	effective = fmax(scale, detect_spread_floor(d, TREND_RATIO_FLOOR, now, false));
 	z = change / effective;
 	t->scale[at] = scale;
 	t->effective[at] = effective;
@@ -388,7 +388,7 @@ settle_trend_run(Detection *d, TrendPath *t, int first, int last)
 			return;
 		for (i = first; i <= last; i++)
 			if (run_member(t, i))
-				silence_row(&d->rows[i]);
+				detect_silence_row(&d->rows[i]);
 		if (!row->is_anomaly || fabs(t->z[at]) > fabs(row->z_score))
 		{
 			row->expected = expected;
@@ -407,7 +407,7 @@ settle_trend_run(Detection *d, TrendPath *t, int first, int last)
 	/* owned: announced before eval_start, or still settling */
 	for (i = first; i <= last; i++)
 		if (run_member(t, i))
-			silence_row(&d->rows[i]);
+			detect_silence_row(&d->rows[i]);
 }
 
 /*
@@ -605,9 +605,9 @@ detect_collapse_outages(Detection *d)
 		anchor = outage_anchor(d, start, end);
 		if (d->bucket[anchor] < d->eval_start)
 		{
-			add_suppressed_range(d, d->bucket[start], run_end);
+			detect_add_suppressed_range(d, d->bucket[start], run_end);
 			for (k = start; k < end; k++)
-				silence_row(&d->rows[k]);
+				detect_silence_row(&d->rows[k]);
 			continue;
 		}
 		{
@@ -622,7 +622,7 @@ detect_collapse_outages(Detection *d)
 					kept = true;
 					continue;
 				}
-				silence_row(&d->rows[k]);
+				detect_silence_row(&d->rows[k]);
 			}
 		}
 	}
