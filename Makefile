@@ -20,7 +20,7 @@ PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_stats.c detect_
 # The PostgreSQL side, bottom layer first (src/README.md)
 PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
 	sqlguard.c aggsql.c userquery.c fnargs.c defs.c engine_pg.c \
-	defcheck.c catalog.c catalog_metric.c collect_due.c collect_slot.c collect.c monitor.c series.c plot_pg.c alert_defs.c alert.c deliver.c tick.c \
+	defcheck.c catalog.c catalog_metric.c collect_due.c collect_slot.c collect_derived.c collect.c monitor.c series.c plot_pg.c alert_defs.c alert.c deliver.c tick.c \
 	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
@@ -31,7 +31,7 @@ DATA_built = sql/tripl--$(EXTVERSION).sql
 DATA = sql/tripl--0.1.sql sql/tripl--0.1--0.2.sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine tick_many aggregations
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect views engine tick_many aggregations derived
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config

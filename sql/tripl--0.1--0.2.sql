@@ -187,3 +187,37 @@ CREATE FUNCTION tripl.create_metric(
     "window" interval DEFAULT NULL,
     expression text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_metric' LANGUAGE C;
+
+--------------------------------------------------------------------------
+-- Derived metrics (issue 16): kind 'derived', its expression and inputs
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.metrics ADD COLUMN expression text;
+ALTER TABLE tripl.metrics
+    DROP CONSTRAINT metrics_kind,
+    DROP CONSTRAINT metrics_composition;
+ALTER TABLE tripl.metrics
+    ADD CONSTRAINT metrics_kind
+        CHECK (kind IN ('fact', 'sql', 'event_composition', 'derived')),
+    ADD CONSTRAINT metrics_composition
+        CHECK ((kind = 'fact' AND composition IN ('single', 'ratio'))
+               OR (kind = 'event_composition' AND composition IN ('single', 'ratio', 'per_distinct_user'))
+               OR (kind IN ('sql', 'derived') AND composition IS NULL)),
+    ADD CONSTRAINT metrics_derived_fields
+        CHECK ((kind = 'derived') = (expression IS NOT NULL)),
+    ADD CONSTRAINT metrics_derived_no_breakdowns
+        CHECK (kind <> 'derived' OR cardinality(breakdowns) = 0);
+
+CREATE TABLE tripl.metric_inputs (
+    metric_id       bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    input_metric_id bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE RESTRICT,
+    PRIMARY KEY (metric_id, input_metric_id),
+    CONSTRAINT metric_inputs_not_self CHECK (metric_id <> input_metric_id)
+);
+CREATE INDEX metric_inputs_input ON tripl.metric_inputs (input_metric_id);
+COMMENT ON TABLE tripl.metric_inputs IS 'The input metrics of derived metrics';
+SELECT pg_catalog.pg_extension_config_dump('tripl.metric_inputs', '');
+REVOKE ALL ON tripl.metric_inputs FROM PUBLIC;
+GRANT SELECT ON tripl.metric_inputs TO PUBLIC;
+CREATE TRIGGER restore_guard AFTER INSERT ON tripl.metric_inputs
+    FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();

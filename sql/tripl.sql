@@ -117,6 +117,8 @@ CREATE TABLE tripl.metrics (
     event_source_id         bigint REFERENCES tripl.event_sources (id),
     numerator_event         text,
     denominator_event       text,
+    -- kind = 'derived': arithmetic over other metrics (doc/definitions.md, "Derived metrics")
+    expression              text,
     -- any kind
     breakdowns              text[] NOT NULL DEFAULT '{}',
     breakdown_values_limit  integer,
@@ -130,7 +132,7 @@ CREATE TABLE tripl.metrics (
     CONSTRAINT metrics_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT metrics_kind
-        CHECK (kind IN ('fact', 'sql', 'event_composition')),
+        CHECK (kind IN ('fact', 'sql', 'event_composition', 'derived')),
     CONSTRAINT metrics_status
         CHECK (status IN ('draft', 'active', 'archived')),
     CONSTRAINT metrics_bucket_width
@@ -139,7 +141,7 @@ CREATE TABLE tripl.metrics (
     CONSTRAINT metrics_composition
         CHECK ((kind = 'fact' AND composition IN ('single', 'ratio'))
                OR (kind = 'event_composition' AND composition IN ('single', 'ratio', 'per_distinct_user'))
-               OR (kind = 'sql' AND composition IS NULL)),
+               OR (kind IN ('sql', 'derived') AND composition IS NULL)),
     CONSTRAINT metrics_sql_fields
         CHECK ((kind = 'sql') = (query IS NOT NULL AND time_column IS NOT NULL
                                  AND value_column IS NOT NULL AND time_type IS NOT NULL)),
@@ -154,7 +156,11 @@ CREATE TABLE tripl.metrics (
     CONSTRAINT metrics_breakdown_values_limit
         CHECK (breakdown_values_limit IS NULL OR breakdown_values_limit >= 2),
     CONSTRAINT metrics_unit_length
-        CHECK (unit IS NULL OR length(unit) <= 50)
+        CHECK (unit IS NULL OR length(unit) <= 50),
+    CONSTRAINT metrics_derived_fields
+        CHECK ((kind = 'derived') = (expression IS NOT NULL)),
+    CONSTRAINT metrics_derived_no_breakdowns
+        CHECK (kind <> 'derived' OR cardinality(breakdowns) = 0)
 );
 COMMENT ON TABLE tripl.metrics IS 'Metric definitions';
 
@@ -188,6 +194,18 @@ CREATE TABLE tripl.metric_operands (
 );
 CREATE INDEX metric_operands_fact_table ON tripl.metric_operands (fact_table_id);
 COMMENT ON TABLE tripl.metric_operands IS 'The aggregates a fact metric is made of';
+
+-- The metrics a derived metric's expression names.  An input cannot be
+-- dropped while a derived metric uses it (drop_metric says which; the
+-- foreign key is the backstop).
+CREATE TABLE tripl.metric_inputs (
+    metric_id       bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    input_metric_id bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE RESTRICT,
+    PRIMARY KEY (metric_id, input_metric_id),
+    CONSTRAINT metric_inputs_not_self CHECK (metric_id <> input_metric_id)
+);
+CREATE INDEX metric_inputs_input ON tripl.metric_inputs (input_metric_id);
+COMMENT ON TABLE tripl.metric_inputs IS 'The input metrics of derived metrics';
 
 --------------------------------------------------------------------------
 -- Values and collection state
@@ -487,6 +505,7 @@ SELECT pg_catalog.pg_extension_config_dump('tripl.event_sources_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metrics', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metrics_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_operands', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.metric_inputs', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_values', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_breakdowns', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_state', '');
@@ -980,7 +999,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA tripl FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA tripl FROM PUBLIC;
 GRANT USAGE ON SCHEMA tripl TO PUBLIC;
 GRANT SELECT ON tripl.fact_tables, tripl.event_sources, tripl.metrics,
-    tripl.metric_operands, tripl.metric_values, tripl.metric_breakdowns,
+    tripl.metric_operands, tripl.metric_inputs, tripl.metric_values, tripl.metric_breakdowns,
     tripl.metric_state, tripl.anomalies, tripl.monitoring_settings,
     tripl.monitoring_defaults, tripl.monitoring, tripl.signals, tripl.catalog,
     tripl.destinations, tripl.alert_rules, tripl.alert_rule_metrics, tripl.alert_state,
