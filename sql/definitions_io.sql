@@ -234,6 +234,33 @@ SELECT count(*) FROM tripl.apply_definitions('{"fact_tables": [], "event_sources
 SET ROLE regress_defio_ben;
 SELECT count(*) FROM tripl.apply_definitions('{"fact_tables": [], "metrics": []}', dry_run => false, prune => true);
 SET ROLE regress_defio_ann;
+
+--------------------------------------------------------------------------
+-- The 0.2 metric options round-trip: a percentile, a rolling window, a
+-- time zone, and derived metrics whose names sort before their inputs
+-- (applied after them, dropped before them)
+--------------------------------------------------------------------------
+SELECT tripl.create_fact_table('v2_orders', 'SELECT created_at, amount, user_id FROM orders', 'created_at') > 0 AS ok;
+SELECT tripl.create_metric('v2_p95', 'fact', '1 hour', fact_table => 'v2_orders',
+                           aggregation => 'percentile', measure_column => 'amount', percentile => 0.95) > 0 AS ok;
+SELECT tripl.create_metric('v2_wau', 'fact', '1 day', fact_table => 'v2_orders', timezone => 'America/New_York',
+                           aggregation => 'count_distinct', distinct_column => 'user_id', "window" => '7 days') > 0 AS ok;
+SELECT tripl.create_metric('v2_zrevenue', 'fact', '1 day', fact_table => 'v2_orders', timezone => 'America/New_York',
+                           aggregation => 'sum', measure_column => 'amount') > 0 AS ok;
+SELECT tripl.create_metric('v2_a_per_user', 'derived', '1 day', timezone => 'America/New_York',
+                           expression => 'v2_zrevenue / nullif(v2_wau, 0)') > 0 AS ok;
+SELECT tripl.create_metric('v2_a_double', 'derived', '1 day', timezone => 'America/New_York',
+                           expression => '2 * v2_a_per_user') > 0 AS ok;
+SELECT tripl.export_definitions() AS v2_doc \gset
+SELECT m ->> 'name' AS name, m ->> 'timezone' AS timezone, m ->> 'percentile' AS percentile,
+       m ->> 'window' AS "window", m ->> 'expression' AS expression
+FROM jsonb_array_elements(:'v2_doc'::jsonb -> 'metrics') m ORDER BY 1;
+-- everything dropped (derived metrics before their inputs), then applied again
+SELECT object_type, name, action FROM tripl.apply_definitions('{"fact_tables": [], "metrics": []}', dry_run => false, prune => true);
+SELECT object_type, name, action FROM tripl.apply_definitions(:'v2_doc', dry_run => false);
+SELECT tripl.export_definitions()::text = :'v2_doc' AS v2_round_trip;
+SELECT action, count(*) FROM tripl.apply_definitions(:'v2_doc') GROUP BY 1;
+SELECT count(*) FROM tripl.apply_definitions('{"fact_tables": [], "metrics": []}', dry_run => false, prune => true);
 DROP TABLE counts_before;
 RESET ROLE;
 REVOKE SELECT ON orders, events FROM regress_defio_ann, regress_defio_ben;

@@ -309,6 +309,11 @@ CREATE FUNCTION tripl._definition_fields()
                    default_value jsonb, change text, alter_arg text, clear_arg text, always boolean,
                    canon text, read_sql text, secret_sql text)
     AS 'MODULE_PATHNAME', 'tripl_definition_fields' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The metrics a derived metric's expression names (definitions as code
+-- orders inputs before the metrics that use them)
+CREATE FUNCTION tripl._derived_inputs(expression text) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'tripl_derived_inputs' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION tripl._definition_fields() IS
     'Internal: every field of every object type of a definitions document (src/defio.c)';
 
@@ -946,3 +951,37 @@ CREATE FUNCTION tripl.explain_anomaly(metric text, bucket timestamptz)
     AS 'MODULE_PATHNAME', 'tripl_explain_anomaly' LANGUAGE C STABLE;
 COMMENT ON FUNCTION tripl.explain_anomaly(text, timestamptz) IS
     'Which breakdown values drove a bucket''s change: actual against the median of the same bucket in the last three seasons';
+
+--------------------------------------------------------------------------
+-- Derived metrics: kind 'derived', its expression and inputs
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.metrics ADD COLUMN expression text;
+ALTER TABLE tripl.metrics
+    DROP CONSTRAINT metrics_kind,
+    DROP CONSTRAINT metrics_composition;
+ALTER TABLE tripl.metrics
+    ADD CONSTRAINT metrics_kind
+        CHECK (kind IN ('fact', 'sql', 'event_composition', 'derived')),
+    ADD CONSTRAINT metrics_composition
+        CHECK ((kind = 'fact' AND composition IN ('single', 'ratio'))
+               OR (kind = 'event_composition' AND composition IN ('single', 'ratio', 'per_distinct_user'))
+               OR (kind IN ('sql', 'derived') AND composition IS NULL)),
+    ADD CONSTRAINT metrics_derived_fields
+        CHECK ((kind = 'derived') = (expression IS NOT NULL)),
+    ADD CONSTRAINT metrics_derived_no_breakdowns
+        CHECK (kind <> 'derived' OR cardinality(breakdowns) = 0);
+
+CREATE TABLE tripl.metric_inputs (
+    metric_id       bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    input_metric_id bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE RESTRICT,
+    PRIMARY KEY (metric_id, input_metric_id),
+    CONSTRAINT metric_inputs_not_self CHECK (metric_id <> input_metric_id)
+);
+CREATE INDEX metric_inputs_input ON tripl.metric_inputs (input_metric_id);
+COMMENT ON TABLE tripl.metric_inputs IS 'The input metrics of derived metrics';
+SELECT pg_catalog.pg_extension_config_dump('tripl.metric_inputs', '');
+REVOKE ALL ON tripl.metric_inputs FROM PUBLIC;
+GRANT SELECT ON tripl.metric_inputs TO PUBLIC;
+CREATE TRIGGER restore_guard AFTER INSERT ON tripl.metric_inputs
+    FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();

@@ -130,10 +130,12 @@ CREATE TABLE tripl.metrics (
     timezone                text NOT NULL DEFAULT 'UTC',
     -- rolling fact metrics: the value at bucket b aggregates [end(b) - window, end(b))
     "window"                interval,
+    -- kind = 'derived': arithmetic over other metrics (doc/definitions.md, "Derived metrics")
+    expression              text,
     CONSTRAINT metrics_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT metrics_kind
-        CHECK (kind IN ('fact', 'sql', 'event_composition')),
+        CHECK (kind IN ('fact', 'sql', 'event_composition', 'derived')),
     CONSTRAINT metrics_status
         CHECK (status IN ('draft', 'active', 'archived')),
     CONSTRAINT metrics_bucket_width
@@ -143,7 +145,7 @@ CREATE TABLE tripl.metrics (
     CONSTRAINT metrics_composition
         CHECK ((kind = 'fact' AND composition IN ('single', 'ratio'))
                OR (kind = 'event_composition' AND composition IN ('single', 'ratio', 'per_distinct_user'))
-               OR (kind = 'sql' AND composition IS NULL)),
+               OR (kind IN ('sql', 'derived') AND composition IS NULL)),
     CONSTRAINT metrics_sql_fields
         CHECK ((kind = 'sql') = (query IS NOT NULL AND time_column IS NOT NULL
                                  AND value_column IS NOT NULL AND time_type IS NOT NULL)),
@@ -160,7 +162,11 @@ CREATE TABLE tripl.metrics (
     CONSTRAINT metrics_unit_length
         CHECK (unit IS NULL OR length(unit) <= 50),
     CONSTRAINT metrics_window
-        CHECK ("window" IS NULL OR (kind = 'fact' AND "window" > interval '0'))
+        CHECK ("window" IS NULL OR (kind = 'fact' AND "window" > interval '0')),
+    CONSTRAINT metrics_derived_fields
+        CHECK ((kind = 'derived') = (expression IS NOT NULL)),
+    CONSTRAINT metrics_derived_no_breakdowns
+        CHECK (kind <> 'derived' OR cardinality(breakdowns) = 0)
 );
 COMMENT ON TABLE tripl.metrics IS 'Metric definitions';
 
@@ -194,6 +200,18 @@ CREATE TABLE tripl.metric_operands (
 );
 CREATE INDEX metric_operands_fact_table ON tripl.metric_operands (fact_table_id);
 COMMENT ON TABLE tripl.metric_operands IS 'The aggregates a fact metric is made of';
+
+-- The metrics a derived metric's expression names.  An input cannot be
+-- dropped while a derived metric uses it (drop_metric says which; the
+-- foreign key is the backstop).
+CREATE TABLE tripl.metric_inputs (
+    metric_id       bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    input_metric_id bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE RESTRICT,
+    PRIMARY KEY (metric_id, input_metric_id),
+    CONSTRAINT metric_inputs_not_self CHECK (metric_id <> input_metric_id)
+);
+CREATE INDEX metric_inputs_input ON tripl.metric_inputs (input_metric_id);
+COMMENT ON TABLE tripl.metric_inputs IS 'The input metrics of derived metrics';
 
 --------------------------------------------------------------------------
 -- Values and collection state
@@ -493,6 +511,7 @@ SELECT pg_catalog.pg_extension_config_dump('tripl.event_sources_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metrics', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metrics_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_operands', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.metric_inputs', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_values', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_breakdowns', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.metric_state', '');
@@ -1003,6 +1022,11 @@ CREATE FUNCTION tripl._definition_fields()
                    default_value jsonb, change text, alter_arg text, clear_arg text, always boolean,
                    canon text, read_sql text, secret_sql text)
     AS 'MODULE_PATHNAME', 'tripl_definition_fields' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The metrics a derived metric's expression names (definitions as code
+-- orders inputs before the metrics that use them)
+CREATE FUNCTION tripl._derived_inputs(expression text) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'tripl_derived_inputs' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION tripl._definition_fields() IS
     'Internal: every field of every object type of a definitions document (src/defio.c)';
 
@@ -1649,7 +1673,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA tripl FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA tripl FROM PUBLIC;
 GRANT USAGE ON SCHEMA tripl TO PUBLIC;
 GRANT SELECT ON tripl.fact_tables, tripl.event_sources, tripl.metrics,
-    tripl.metric_operands, tripl.metric_values, tripl.metric_breakdowns,
+    tripl.metric_operands, tripl.metric_inputs, tripl.metric_values, tripl.metric_breakdowns,
     tripl.metric_state, tripl.anomalies, tripl.monitoring_settings,
     tripl.monitoring_defaults, tripl.monitoring, tripl.signals, tripl.catalog,
     tripl.destinations, tripl.alert_rules, tripl.alert_rule_metrics, tripl.alert_state,

@@ -2,8 +2,9 @@
  *
  * catalog_metric.c
  *	  The metric definition functions: create/alter/drop metrics of the
- *	  three kinds (fact: operands over a fact table; sql: a query of its
- *	  own; event_composition: events of an event source).  As catalog.c,
+ *	  four kinds (fact: operands over a fact table; sql: a query of its
+ *	  own; event_composition: events of an event source; derived: an
+ *	  expression over other metrics, core/derived.c).  As catalog.c,
  *	  every function validates fully (defcheck.c) before writing anything.
  *
  *-------------------------------------------------------------------------
@@ -24,12 +25,14 @@
 #include "utils/timestamp.h"
 
 #include "aggsql.h"
+#include "core/derived.h"
 #include "core/grid.h"
 #include "defcheck.h"
 #include "defs.h"
 #include "fnargs.h"
 #include "grid_pg.h"
 #include "guc.h"
+#include "privilege.h"
 #include "spiutil.h"
 #include "sqlguard.h"
 #include "tripl.h"
@@ -365,6 +368,8 @@ typedef struct MetricArgs
 	char	   *breakdown_where;	/* where those come from, for errors */
 	char	   *time_type;		/* sql metrics */
 	int64		es_id;			/* event_composition metrics */
+	int64	   *input_ids;		/* derived metrics: the metrics named */
+	int			ninputs;
 } MetricArgs;
 
 /*
@@ -487,13 +492,13 @@ metric_check_common(MetricArgs *m)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("kind must not be NULL"),
-				 errhint("Use fact, sql or event_composition.")));
+				 errhint("Use fact, sql, event_composition or derived.")));
 	if (strcmp(m->kind, "fact") != 0 && strcmp(m->kind, "sql") != 0 &&
-		strcmp(m->kind, "event_composition") != 0)
+		strcmp(m->kind, "event_composition") != 0 && strcmp(m->kind, "derived") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid metric kind \"%s\"", m->kind),
-				 errhint("Use fact, sql or event_composition.")));
+				 errhint("Use fact, sql, event_composition or derived.")));
 	if (m->bucket == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -519,10 +524,9 @@ metric_check_common(MetricArgs *m)
 	check_text_length(m->unit, 50, "unit");
 	if (m->window != NULL)
 		metric_check_window(m);
-	if (m->expression != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("derived metrics are not supported yet")));
+	if (strcmp(m->kind, "derived") != 0)
+		defcheck_forbid(m->expression != NULL, "expression",
+						psprintf("for a %s metric (it belongs to derived metrics)", m->kind));
 	if (m->composition && strcmp(m->composition, "single") != 0 &&
 		strcmp(m->composition, "ratio") != 0 &&
 		strcmp(m->composition, "per_distinct_user") != 0)
@@ -693,15 +697,117 @@ metric_check_events(MetricArgs *m)
 							es->search_path, 2);
 }
 
+/* The bucket of a metric as text, for messages */
+static char *
+metric_bucket_text(int64 id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		vals[1] = {Int64GetDatum(id)};
+
+	catalog_execute("SELECT bucket::text FROM tripl.metrics WHERE id = $1", 1, types, vals, NULL, true, 0);
+	return pstrdup(spi_text(0, 0));
+}
+
+/*
+ * A derived metric: its expression parses (core/derived.c), and every
+ * metric it names exists, is readable by the caller, has the same buckets
+ * and is not archived.  A cycle would need an input that uses the new
+ * metric: expressions never change and inputs cannot be dropped while
+ * used, so the only possible one is a metric naming itself.
+ */
+static void
+metric_check_derived(MetricArgs *m)
+{
+	DerivedExpr *e;
+	DerivedError kind;
+	char		errbuf[512];
+	int			k;
+	const char *why = "for a derived metric";
+
+	defcheck_forbid_single_fact_args(m->single_given, why);
+	defcheck_forbid(m->numerator != NULL || m->denominator != NULL, "numerator or denominator", why);
+	defcheck_forbid(m->query != NULL, "query", why);
+	defcheck_forbid(m->time_column != NULL, "time_column", why);
+	defcheck_forbid(m->value_column != NULL && strcmp(m->value_column, "value") != 0, "value_column", why);
+	defcheck_forbid(m->event_source != NULL, "event_source", why);
+	defcheck_forbid(m->numerator_event != NULL || m->denominator_event != NULL,
+					"numerator_event or denominator_event", why);
+	defcheck_forbid(m->composition != NULL, "composition", why);
+	defcheck_forbid(m->breakdowns != NIL, "breakdowns", why);
+	defcheck_forbid(m->window != NULL, "window", "for a derived metric (give its inputs the window)");
+	if (m->expression == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("expression is required for a derived metric"),
+				 errhint("For example: expression => 'revenue / nullif(active_users, 0)'.")));
+	if (!derived_parse(m->expression, &e, &kind, errbuf, sizeof(errbuf)))
+		ereport(ERROR,
+				(errcode(kind == DERIVED_ERR_LIMIT ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_SYNTAX_ERROR),
+				 errmsg("invalid expression: %s", errbuf),
+				 errhint("An expression has numbers, metric names, + - * /, parentheses and the functions abs, coalesce, nullif, greatest, least and round.")));
+	m->input_ids = palloc(sizeof(int64) * (e->ninputs + 1));
+	for (k = 0; k < e->ninputs; k++)
+	{
+		const char *name = e->inputs[k];
+		MetricDef  *in;
+
+		if (strcmp(name, m->name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("derived metric \"%s\" cannot use itself", m->name),
+					 errdetail("The inputs of a derived metric cannot form a cycle.")));
+		in = defs_metric(name, true);
+		if (in == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("metric \"%s\" named in the expression does not exist", name),
+					 errhint("Name other metrics by their exact names; quote a name that has \"-\" in it (\"checkout-rate\").")));
+		if (!caller_may_read(in->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to read the values of metric \"%s\"", name),
+					 errdetail("A derived metric is computed from the values of the metrics it names."),
+					 errhint("Values are readable by the metric's owner and by members of tripl_reader or tripl_admin.")));
+		if (strcmp(in->timezone, m->timezone) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("metric \"%s\" has buckets in time zone %s, not %s", name, in->timezone, m->timezone),
+					 errdetail("A derived metric combines metrics of the same buckets, in the same time zone."),
+					 errhint("Give the derived metric timezone => '%s', or define the input in %s.", in->timezone, m->timezone)));
+		if (in->grid.unit != m->grid.unit || in->grid.width != m->grid.width)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("metric \"%s\" has buckets of %s, not %s", name, metric_bucket_text(in->id),
+							DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(m->bucket)))),
+					 errdetail("A derived metric combines metrics of the same buckets.")));
+		if (strcmp(in->status, "archived") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("metric \"%s\" is archived", name),
+					 errhint("An archived metric is no longer collected; activate it first with tripl.alter_metric.")));
+		m->input_ids[m->ninputs++] = in->id;
+	}
+	if (e->ninputs == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the expression of a derived metric must name at least one metric")));
+	derived_free(e);
+}
+
 /* Insert the validated metric with its operands and state row; returns its id */
 static int64
 metric_insert(MetricArgs *m)
 {
-	Oid			types[20] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			types[21] = {TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-	OIDOID, TEXTOID, TEXTOID};
-	Datum		vals[20];
-	char		nulls[21] = "                    ";
+	OIDOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		vals[21];
+	char		nulls[22] = "                     ";
+	bool		derived = strcmp(m->kind, "derived") == 0;
+	bool		zones = strcmp(grid_pg_zone_column(), "m.timezone") == 0;
+	StringInfoData cols;
+	StringInfoData params;
+	int			nparams = 19;
 	int64		id;
 	int			k;
 
@@ -745,17 +851,31 @@ metric_insert(MetricArgs *m)
 	spi_param_text(vals, nulls, 16, m->unit);
 	vals[17] = ObjectIdGetDatum(GetUserId());
 	vals[18] = CStringGetTextDatum(m->search_path);
-	vals[19] = CStringGetTextDatum(m->timezone);
-	/* a catalog of version 0.1 (not updated yet) has no time zones */
+	/*
+	 * timezone and expression only where they exist and are used: a catalog
+	 * of version 0.1 (not updated yet) has neither column
+	 */
+	initStringInfo(&cols);
+	initStringInfo(&params);
+	if (zones)
+	{
+		vals[nparams] = CStringGetTextDatum(m->timezone);
+		appendStringInfoString(&cols, ", timezone");
+		appendStringInfo(&params, ", $%d", ++nparams);
+	}
+	if (derived)
+	{
+		vals[nparams] = CStringGetTextDatum(m->expression);
+		appendStringInfoString(&cols, ", expression");
+		appendStringInfo(&params, ", $%d", ++nparams);
+	}
 	catalog_execute(psprintf("INSERT INTO tripl.metrics (name, kind, status, bucket, composition, query, "
 							 "time_column, value_column, time_type, event_source_id, numerator_event, "
 							 "denominator_event, breakdowns, breakdown_values_limit, anomaly_detection, "
 							 "description, unit, owner, search_path%s) "
 							 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-							 "$18::regrole, $19%s) RETURNING id",
-							 strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? ", timezone" : "",
-							 strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? ", $20" : ""),
-					strcmp(grid_pg_zone_column(), "m.timezone") == 0 ? 20 : 19, types, vals, nulls, false, 0);
+							 "$18::regrole, $19%s) RETURNING id", cols.data, params.data),
+					nparams, types, vals, nulls, false, 0);
 	id = spi_int64(0, 0);
 	types[0] = INT8OID;
 	vals[0] = Int64GetDatum(id);
@@ -768,6 +888,17 @@ metric_insert(MetricArgs *m)
 		vals[1] = IntervalPGetDatum(m->window);
 		catalog_execute("UPDATE tripl.metrics SET \"window\" = $2 WHERE id = $1",
 						2, types, vals, NULL, false, 0);
+	}
+	if (derived)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * (m->ninputs + 1));
+
+		for (k = 0; k < m->ninputs; k++)
+			ids[k] = Int64GetDatum(m->input_ids[k]);
+		types[1] = INT8ARRAYOID;
+		vals[1] = PointerGetDatum(construct_array(ids, m->ninputs, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		catalog_execute("INSERT INTO tripl.metric_inputs (metric_id, input_metric_id) "
+						"SELECT $1, unnest($2::int8[])", 2, types, vals, NULL, false, 0);
 	}
 	catalog_execute("INSERT INTO tripl.metric_state (metric_id) VALUES ($1)",
 					1, types, vals, NULL, false, 0);
@@ -798,6 +929,8 @@ tripl_create_metric(PG_FUNCTION_ARGS)
 		metric_check_fact(&m);
 	else if (strcmp(m.kind, "sql") == 0)
 		metric_check_sql(&m);
+	else if (strcmp(m.kind, "derived") == 0)
+		metric_check_derived(&m);
 	else
 		metric_check_events(&m);
 
@@ -936,6 +1069,23 @@ tripl_drop_metric(PG_FUNCTION_ARGS)
 	m = defs_metric(name, false);
 	defcheck_owner(m->owner, "metric", name);
 	vals[0] = Int64GetDatum(m->id);
+	/*
+	 * Not while a derived metric uses it (the foreign key is the backstop).
+	 * A 0.1 catalog, not updated yet, has no derived metrics.
+	 */
+	catalog_execute("SELECT pg_catalog.to_regclass('tripl.metric_inputs') IS NOT NULL",
+					0, NULL, NULL, NULL, true, 0);
+	if (strcmp(spi_text(0, 0), "t") == 0)
+		catalog_execute("SELECT string_agg(format('%I', d.name), ', ' ORDER BY d.name), count(*) "
+						"FROM tripl.metric_inputs i JOIN tripl.metrics d ON d.id = i.metric_id "
+						"WHERE i.input_metric_id = $1",
+						1, types, vals, NULL, true, 0);
+	if (SPI_processed == 1 && SPI_tuptable->tupdesc->natts == 2 && spi_int64(0, 1) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop metric \"%s\" because derived metrics use it", name),
+				 errdetail("Used by: %s.", spi_text(0, 0)),
+				 errhint("Drop those derived metrics first.")));
 	/* first the metric row: waits for a collection writing its values */
 	catalog_execute("DELETE FROM tripl.metrics WHERE id = $1", 1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1", 1, types, vals, NULL, false, 0);

@@ -21,7 +21,9 @@
  *	  concurrent collections of one metric take turns.
  *
  *	  Slots and running their statements are collect_slot.c's; which
- *	  metrics are due, and over which window, collect_due.c's.
+ *	  metrics are due, and over which window, collect_due.c's.  Derived
+ *	  metrics read no source: they are computed last, from their inputs'
+ *	  stored values (collect_derived.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +49,7 @@
 
 #include "aggsql.h"
 #include "collect.h"
+#include "collect_derived.h"
 #include "collect_due.h"
 #include "collect_slot.h"
 #include "core/compose.h"
@@ -550,7 +553,9 @@ task_chunk_body(void *arg)
 					 errmsg("metric \"%s\" was dropped during collection", t->m->name)));
 	}
 
-	if (!t->ratio)
+	if (collect_derived_is(t->m))
+		n = collect_derived_values(t, tc->clip, tc->grid, &ob, &ov);
+	else if (!t->ratio)
 	{
 		double	   *v = palloc(sizeof(double) * (a->nrows + 1));
 
@@ -798,6 +803,63 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 	MemoryContextDelete(chunk_cxt);
 }
 
+/*
+ * Compute and write the derived tasks of a pass, in order (after their
+ * inputs), chunk by chunk, each in a subtransaction of its own.
+ */
+static void
+run_derived(List *ordered, MemoryContext group_cxt)
+{
+	MemoryContext chunk_cxt = AllocSetContextCreate(group_cxt, "tripl derived chunk", ALLOCSET_DEFAULT_SIZES);
+	ListCell   *lc;
+
+	foreach(lc, ordered)
+	{
+		MetricTask *t = lfirst(lc);
+		GridWindow *chunks;
+		int			nchunks;
+		int			c;
+
+		collect_derived_check_inputs(t);
+		if (!t->failed && t->win.from >= t->win.to)
+		{
+			t->failed = true;
+			t->error = pstrdup("no window to compute: its inputs were not collected");
+		}
+		if (t->failed)
+			continue;
+		nchunks = grid_split(&t->m->grid, t->win, tripl_chunk_buckets, &chunks);
+		for (c = 0; c < nchunks && !t->failed; c++)
+		{
+			TaskChunk	tc;
+			char	   *err;
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextReset(chunk_cxt);
+			old = MemoryContextSwitchTo(chunk_cxt);
+			memset(&tc, 0, sizeof(tc));
+			tc.t = t;
+			tc.grid = &t->m->grid;
+			tc.clip = chunks[c];
+			SPI_connect();
+			err = subxact_run_message(task_chunk_body, &tc, NULL, NULL);
+			SPI_finish();
+			MemoryContextSwitchTo(old);
+			if (err)
+			{
+				t->failed = true;
+				t->error = pstrdup(err);
+				continue;
+			}
+			t->rows_written += tc.written;
+			if (t->changed_from == PG_INT64_MIN || tc.clip.from < t->changed_from)
+				t->changed_from = tc.clip.from;
+		}
+	}
+	MemoryContextDelete(chunk_cxt);
+}
+
 /* Record a task's outcome in tripl.metric_state */
 static void
 record_state(MetricTask *t, TimestampTz now)
@@ -855,6 +917,7 @@ collect_run(List *metrics, List *windows, TimestampTz now)
 	List	   *groups = NIL;
 	List	   *tasks = NIL;
 	List	   *results = NIL;
+	List	   *derived = NIL;
 	ListCell   *lm;
 	ListCell   *lw;
 
@@ -869,6 +932,11 @@ collect_run(List *metrics, List *windows, TimestampTz now)
 		t->win = *(GridWindow *) lfirst(lw);
 		t->changed_from = PG_INT64_MIN;
 		tasks = lappend(tasks, t);
+		if (collect_derived_is(m))
+		{
+			derived = lappend(derived, t);	/* computed last, after its inputs */
+			continue;
+		}
 		foreach(lg, groups)
 		{
 			CollectGroup *cg = lfirst(lg);
@@ -906,6 +974,7 @@ collect_run(List *metrics, List *windows, TimestampTz now)
 		if (owner_ok)
 			run_group(g, group_cxt);
 	}
+	run_derived(collect_derived_plan(&tasks, derived), group_cxt);
 
 	foreach(lm, tasks)
 	{
@@ -959,6 +1028,8 @@ collect_metric_sql(MetricDef *m)
 	GridWindow	chunk;
 	int			k;
 
+	if (collect_derived_is(m))
+		return collect_derived_explain(m);
 	memset(&g, 0, sizeof(g));
 	memset(&t, 0, sizeof(t));
 	g.owner = m->owner;

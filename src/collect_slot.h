@@ -79,6 +79,8 @@ typedef struct MetricTask
 	int			bd_base;		/* engine breakdown index of the first breakdown in
 								 * this chunk, or -1 */
 	bool		multi_chunk;	/* the window spans more than one chunk */
+	List	   *input_tasks;	/* derived: the tasks of its inputs in this pass */
+	int			depth;			/* derived: 1 + the deepest derived input's */
 } MetricTask;
 
 /* Metrics sharing an owner and a bucket grid */

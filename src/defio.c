@@ -17,11 +17,15 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/array.h"
+#include "catalog/pg_type.h"
 
+#include "core/derived.h"
 #include "tripl.h"
 
 TRIPL_SQL_FUNCTION(tripl_definition_types);
 TRIPL_SQL_FUNCTION(tripl_definition_fields);
+TRIPL_SQL_FUNCTION(tripl_derived_inputs);
 
 /*
  * An object type: its section of the document, the order it is applied in
@@ -59,10 +63,9 @@ static const DefType def_types[] = {
 		"create_event_source", NULL, "drop_event_source", "'[]'::jsonb", false},
 
 	/*
-	 * Inputs before the metrics that use them: derived metrics (kind
-	 * 'derived') add their input metrics to this list, e.g. UNION ALL SELECT
-	 * jsonb_build_array('metric', i) FROM unnest(<inputs of
-	 * $1->>'expression'>) i; metrics are ordered by it.
+	 * Inputs before the metrics that use them: a derived metric depends on
+	 * the metrics its expression names (tripl._derived_inputs); metrics are
+	 * ordered by it.
 	 */
 	{"metric", "metrics", 3, "tripl.metrics",
 		"tripl.metrics o"
@@ -76,7 +79,9 @@ static const DefType def_types[] = {
 		" FROM pg_catalog.unnest(ARRAY[$1->>'fact_table', $1->'numerator'->>'fact_table',"
 		" $1->'denominator'->>'fact_table']) t WHERE t IS NOT NULL"
 		" UNION ALL SELECT pg_catalog.jsonb_build_array('event_source', $1->>'event_source')"
-		" WHERE $1->>'event_source' IS NOT NULL) s)", false},
+		" WHERE $1->>'event_source' IS NOT NULL"
+		" UNION ALL SELECT pg_catalog.jsonb_build_array('metric', i)"
+		" FROM pg_catalog.unnest(tripl._derived_inputs($1->>'expression')) i) s)", false},
 	{"destination", "destinations", 4, "tripl.destinations",
 		"tripl.destinations o LEFT JOIN tripl.destination_secrets s ON s.destination_id = o.id",
 		ADMIN_OWNED, "create_destination", "alter_destination", "drop_destination", "'[]'::jsonb", true},
@@ -162,7 +167,8 @@ static const DefField def_fields[] = {
 	{"event_source", "description", "string", T, "null", "alter", NULL, NULL, false, NULL, "to_jsonb(o.description)", NULL},
 	{"event_source", "search_path", "string", T, SP, "replace", NULL, NULL, false, "search_path", "to_jsonb(o.search_path)", NULL},
 
-	/* metrics: "window" and expression go here */
+	{"metric", "window", "string", IV, "null", "replace", NULL, NULL, false, NULL, "to_jsonb(o.\"window\")", NULL},
+	{"metric", "expression", "string", T, "null", "replace", NULL, NULL, false, NULL, "to_jsonb(o.expression)", NULL},
 	{"metric", "kind", "string", T, NULL, "replace", NULL, NULL, false, NULL, "to_jsonb(o.kind)", NULL},
 	{"metric", "bucket", "string", IV, "\"1 hour\"", "replace", "bucket", NULL, false, NULL, "to_jsonb(o.bucket)", NULL},
 	{"metric", "timezone", "string", T, "\"UTC\"", "replace", "timezone", NULL, false, NULL, "to_jsonb(o.timezone)", NULL},
@@ -311,4 +317,31 @@ tripl_definition_fields(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * SQL: tripl._derived_inputs(expression) -- the metrics a derived metric's
+ * expression names, in order of first use (NULL or an expression that does
+ * not parse: none; create_metric reports the error).  Orders a document's
+ * metrics: inputs before the derived metrics that use them.
+ */
+Datum
+tripl_derived_inputs(PG_FUNCTION_ARGS)
+{
+	DerivedExpr *e;
+	DerivedError kind;
+	char		errbuf[256];
+	Datum	   *names;
+	int			k;
+	ArrayType  *result;
+
+	if (PG_ARGISNULL(0) ||
+		!derived_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &e, &kind, errbuf, sizeof(errbuf)))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	names = palloc(sizeof(Datum) * (e->ninputs + 1));
+	for (k = 0; k < e->ninputs; k++)
+		names[k] = CStringGetTextDatum(e->inputs[k]);
+	result = construct_array(names, e->ninputs, TEXTOID, -1, false, TYPALIGN_INT);
+	derived_free(e);
+	PG_RETURN_ARRAYTYPE_P(result);
 }

@@ -196,6 +196,65 @@ load_operands(List *metrics)
 	}
 }
 
+/* Attach the expressions and inputs of the derived ones among metrics (in id order) */
+static void
+load_derived(List *metrics)
+{
+	ListCell   *lc;
+	Datum	   *ids;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		vals[1];
+	int			n = 0;
+	int			next = 0;
+	uint64		i;
+
+	ids = palloc(sizeof(Datum) * (list_length(metrics) + 1));
+	foreach(lc, metrics)
+	{
+		MetricDef  *m = lfirst(lc);
+
+		if (strcmp(m->kind, "derived") == 0)
+			ids[n++] = Int64GetDatum(m->id);
+	}
+	if (n == 0)
+		return;					/* also: a 0.1 catalog has no such column */
+	vals[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	catalog_execute("SELECT m.id, m.expression, "
+					"(SELECT count(*) FROM tripl.metric_inputs i WHERE i.metric_id = m.id), "
+					"i.input_metric_id, im.name "
+					"FROM tripl.metrics m "
+					"LEFT JOIN tripl.metric_inputs i ON i.metric_id = m.id "
+					"LEFT JOIN tripl.metrics im ON im.id = i.input_metric_id "
+					"WHERE m.id = ANY($1) ORDER BY m.id, im.name",
+					1, types, vals, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		int64		mid = spi_int64(i, 0);
+		MetricDef  *m = NULL;
+
+		/* both are in id order */
+		while (next < list_length(metrics) && ((MetricDef *) list_nth(metrics, next))->id < mid)
+			next++;
+		if (next >= list_length(metrics) || ((MetricDef *) list_nth(metrics, next))->id != mid)
+			continue;
+		m = list_nth(metrics, next);
+		if (m->expression == NULL)
+		{
+			int64		count = spi_int64(i, 2);
+
+			m->expression = (char *) spi_text(i, 1);
+			m->input_ids = palloc0(sizeof(int64) * (count + 1));
+			m->input_names = palloc0(sizeof(char *) * (count + 1));
+		}
+		if (!spi_isnull(i, 3))
+		{
+			m->input_ids[m->ninputs] = spi_int64(i, 3);
+			m->input_names[m->ninputs] = (char *) spi_text(i, 4);
+			m->ninputs++;
+		}
+	}
+}
+
 /* Load the metrics matching a WHERE condition on tripl.metrics m, by id */
 List *
 defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
@@ -262,6 +321,7 @@ defs_metrics(const char *where, int nargs, Oid *argtypes, Datum *values)
 		result = lappend(result, m);
 	}
 	load_operands(result);
+	load_derived(result);
 	return result;
 }
 

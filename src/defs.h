@@ -67,7 +67,7 @@ typedef struct MetricDef
 {
 	int64		id;
 	char	   *name;
-	char	   *kind;			/* fact | sql | event_composition */
+	char	   *kind;			/* fact | sql | event_composition | derived */
 	char	   *status;
 	int64		width_us;		/* fixed grids: the width; calendar: nominal */
 	char	   *timezone;		/* canonical zone name, 'UTC' */
@@ -84,6 +84,10 @@ typedef struct MetricDef
 	int64		event_source_id;	/* event_composition */
 	char	   *numerator_event;
 	char	   *denominator_event;
+	char	   *expression;		/* derived */
+	int			ninputs;		/* derived: its input metrics, by name */
+	int64	   *input_ids;
+	char	  **input_names;
 	List	   *breakdowns;		/* char * */
 	int			values_limit;	/* 0 = no limit */
 	bool		anomaly_detection;
