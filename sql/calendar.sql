@@ -264,3 +264,57 @@ SELECT rule, metric FROM tripl.evaluate_alerts() WHERE rule = 'cal_rule' ORDER B
 RESET tripl.mock_now;
 SELECT x.payload->>'text' AS message FROM tripl.deliveries x
 JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'cal_chat';
+
+-- Signals and alert candidates count buckets on the metric's grid
+-- (doc/detection.md, "Signals"): the settling lag and the 3-bucket horizon
+-- are steps of the grid, not interval arithmetic.  A Berlin daily metric
+-- across the 25-hour day 2024-10-27 (settling 1440 minutes: a lag of one
+-- bucket) and a Berlin monthly metric (lag one bucket: October is one
+-- bucket behind November although 2024-10-01 00:00 CEST is 31 days and
+-- one hour before 2024-11-01 00:00 CET).  Values and anomalies are written
+-- by hand; the expected states are worked out in the comments.
+SELECT tripl.create_metric(name, 'fact', bucket, fact_table => 'cal_events', aggregation => 'count',
+                           timezone => 'Europe/Berlin') IS NOT NULL AS created
+FROM (VALUES ('sig_be_day', interval '1 day'), ('sig_be_month', interval '1 month')) c (name, bucket) ORDER BY name;
+SELECT tripl.set_monitoring('sig_be_day', settling_minutes => 1440, recent_signal_window => '25 hours');
+INSERT INTO tripl.metric_values (metric_id, bucket, value)
+SELECT m.id, d::timestamp AT TIME ZONE 'Europe/Berlin', 100
+FROM tripl.metrics m, generate_series(timestamp '2024-10-20', '2024-10-28', '1 day') d WHERE m.name = 'sig_be_day'
+UNION ALL
+SELECT m.id, d::timestamp AT TIME ZONE 'Europe/Berlin', 100
+FROM tripl.metrics m, generate_series(timestamp '2024-05-01', '2024-11-01', '1 month') d WHERE m.name = 'sig_be_month';
+INSERT INTO tripl.anomalies (metric_id, bucket, actual, expected, stddev, effective_stddev, z_score, detector, direction)
+SELECT id, CASE name WHEN 'sig_be_day' THEN timestamptz '2024-10-27 00:00 Europe/Berlin'
+                     ELSE timestamptz '2024-10-01 00:00 Europe/Berlin' END, 10, 100, 5, 5, -18, 'phase', 'drop'
+FROM tripl.metrics WHERE name LIKE 'sig_be_%';
+CREATE FUNCTION cal_signal_states(now_ timestamptz) RETURNS TABLE (metric text, state text) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('tripl.mock_now', now_::text, true);
+    RETURN QUERY SELECT s.metric, s.state FROM tripl.signals s WHERE s.metric LIKE 'sig_be_%' ORDER BY 1;
+END $$;
+-- 2024-10-28 12:00 Berlin: both anomalies are one bucket behind the newest
+-- value (latest); the day is within 3 buckets of now, the month within 3
+-- months
+BEGIN;
+SELECT * FROM cal_signal_states('2024-10-28 12:00 Europe/Berlin');
+ROLLBACK;
+-- 2024-10-30 00:00 Berlin: the day 2024-10-27 began exactly 3 buckets
+-- (73 hours) ago: still within the horizon; a microsecond later it is not
+-- (and the 25-hour recent_signal_window is long past)
+BEGIN;
+SELECT * FROM cal_signal_states('2024-10-30 00:00 Europe/Berlin');
+SELECT * FROM cal_signal_states('2024-10-30 00:00:00.000001 Europe/Berlin');
+ROLLBACK;
+-- 2025-01-01 00:00 Berlin: October began exactly 3 monthly buckets ago
+-- (latest); a microsecond later it is closed
+BEGIN;
+SELECT * FROM cal_signal_states('2025-01-01 00:00 Europe/Berlin') WHERE metric = 'sig_be_month';
+SELECT * FROM cal_signal_states('2025-01-01 00:00:00.000001 Europe/Berlin') WHERE metric = 'sig_be_month';
+ROLLBACK;
+-- The alert candidates apply the same grid test (with a 24-hour window):
+-- at 2024-10-28 12:00 Berlin both anomalies are candidates
+SELECT tripl.create_destination('sig_chat', 'slack', 'https://hooks.slack.com/services/T000/B000/SIG') > 0 AS ok;
+SELECT tripl.create_alert_rule('sig_rule', 'sig_chat', metrics => '{sig_be_day, sig_be_month}') > 0 AS ok;
+SET tripl.mock_now = '2024-10-28 12:00 Europe/Berlin';
+SELECT rule, metric FROM tripl.evaluate_alerts() WHERE rule = 'sig_rule' ORDER BY metric;
+RESET tripl.mock_now;
