@@ -318,3 +318,24 @@ SELECT tripl.create_alert_rule('sig_rule', 'sig_chat', metrics => '{sig_be_day, 
 SET tripl.mock_now = '2024-10-28 12:00 Europe/Berlin';
 SELECT rule, metric FROM tripl.evaluate_alerts() WHERE rule = 'sig_rule' ORDER BY metric;
 RESET tripl.mock_now;
+
+-- tripl.plot draws a local-time axis in the metric's zone: the subtitle
+-- gives the window's ends with the zone's abbreviation there, x ticks fall
+-- on local midnights and local month starts (the axis spans the first to
+-- the last bucket).  be_day: two weeks around Berlin's 25-hour day, a tick
+-- every 2 days; be_month: a Berlin year, every 2 months.
+CREATE FUNCTION cal_plot_labels(svg text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(m[1], ', ') FROM regexp_matches(svg, '<text x="[0-9.]+" y="302"[^>]*>([^<]*)</text>', 'g') m
+$$;
+SELECT substring(p FROM '[0-9-]+ [0-9:]+ [A-Z]+ &#8211; [0-9-]+ [0-9:]+ [A-Z]+') AS subtitle, cal_plot_labels(p) AS x_labels
+FROM (SELECT tripl.plot('be_day', '2024-10-20 00:00 Europe/Berlin', '2024-11-03 00:00 Europe/Berlin') AS p) s;
+SELECT substring(p FROM '[0-9-]+ [0-9:]+ [A-Z]+ &#8211; [0-9-]+ [0-9:]+ [A-Z]+') AS subtitle, cal_plot_labels(p) AS x_labels
+FROM (SELECT tripl.plot('be_month', '2024-01-01 00:00 Europe/Berlin', '2025-01-01 00:00 Europe/Berlin') AS p) s;
+-- ny_resume, New York days 2024-11-01 .. 2024-11-06 (the 25-hour
+-- 2024-11-03 inside): ticks every 12 hours of local time from local
+-- midnight, as hand-written local timestamps (a UTC axis would start at
+-- 12:00 UTC, since Nov 1 00:00 EDT is 04:00 UTC)
+SELECT cal_plot_labels(tripl.plot('ny_resume', '2024-11-01 00:00 America/New_York', '2024-11-07 00:00 America/New_York')) AS x_labels,
+       cal_plot_labels(tripl.plot('ny_resume', '2024-11-01 00:00 America/New_York', '2024-11-07 00:00 America/New_York')) =
+       (SELECT string_agg(CASE WHEN extract(hour FROM t) = 0 THEN to_char(t, 'Mon FMDD') ELSE to_char(t, 'HH24:MI') END, ', ' ORDER BY t)
+        FROM generate_series(timestamp '2024-11-01 00:00', timestamp '2024-11-06 00:00', interval '12 hours') t) AS local_ticks_as_expected;
