@@ -339,3 +339,31 @@ SELECT cal_plot_labels(tripl.plot('ny_resume', '2024-11-01 00:00 America/New_Yor
        cal_plot_labels(tripl.plot('ny_resume', '2024-11-01 00:00 America/New_York', '2024-11-07 00:00 America/New_York')) =
        (SELECT string_agg(CASE WHEN extract(hour FROM t) = 0 THEN to_char(t, 'Mon FMDD') ELSE to_char(t, 'HH24:MI') END, ', ' ORDER BY t)
         FROM generate_series(timestamp '2024-11-01 00:00', timestamp '2024-11-06 00:00', interval '12 hours') t) AS local_ticks_as_expected;
+
+-- A sql metric (each row floored onto the calendar grid, rows of a bucket
+-- summed) and a cross-table ratio (sum over cal_events / count over a
+-- second fact table), daily in New York across both DST changes, against
+-- hand-written date_trunc SQL
+SELECT tripl.create_fact_table('cal_us', 'SELECT ts, amount FROM cal_events WHERE country = ''US''', 'ts') > 0 AS ok;
+SELECT tripl.create_metric('cal_sqlm', 'sql', '1 day', query => 'SELECT ts AS t, amount AS v FROM cal_events',
+                           time_column => 't', value_column => 'v', timezone => 'America/New_York') IS NOT NULL AS created;
+SELECT tripl.create_metric('cal_xratio', 'fact', '1 day',
+    numerator => '{"fact_table": "cal_events", "aggregation": "sum", "measure_column": "amount"}',
+    denominator => '{"fact_table": "cal_us", "aggregation": "count"}', timezone => 'America/New_York') IS NOT NULL AS created;
+SELECT metric, rows_written > 0 AS written, status
+FROM tripl.collect(window_from => '2024-01-01 00:00 America/New_York', window_to => '2025-01-01 00:00 America/New_York')
+WHERE metric IN ('cal_sqlm', 'cal_xratio') ORDER BY 1;
+SELECT m.name, count(*) AS days, count(*) FILTER (WHERE h.v IS NULL OR v.value IS NULL
+                                                  OR abs(h.v - v.value) > 1e-9 * greatest(1, abs(h.v))) AS mismatches
+FROM (SELECT 'cal_sqlm' AS name, date_trunc('day', ts, 'America/New_York') AS bucket, sum(amount)::float8 AS v
+      FROM cal_events WHERE ts >= '2024-01-01 00:00 America/New_York' AND ts < '2025-01-01 00:00 America/New_York' GROUP BY 2
+      UNION ALL
+      SELECT 'cal_xratio', n.bucket, n.s / d.c
+      FROM (SELECT date_trunc('day', ts, 'America/New_York') AS bucket, sum(amount)::float8 AS s FROM cal_events
+            WHERE ts >= '2024-01-01 00:00 America/New_York' AND ts < '2025-01-01 00:00 America/New_York' GROUP BY 1) n
+      JOIN (SELECT date_trunc('day', ts, 'America/New_York') AS bucket, count(*)::float8 AS c FROM cal_events
+            WHERE country = 'US' GROUP BY 1) d ON d.bucket = n.bucket) h
+FULL JOIN (SELECT m.name, v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+           WHERE m.name IN ('cal_sqlm', 'cal_xratio')) v ON v.name = h.name AND v.bucket = h.bucket
+JOIN tripl.metrics m ON m.name = coalesce(h.name, v.name)
+GROUP BY m.name ORDER BY 1;
