@@ -264,3 +264,106 @@ SELECT rule, metric FROM tripl.evaluate_alerts() WHERE rule = 'cal_rule' ORDER B
 RESET tripl.mock_now;
 SELECT x.payload->>'text' AS message FROM tripl.deliveries x
 JOIN tripl.destinations d ON d.id = x.destination_id WHERE d.name = 'cal_chat';
+
+-- Signals and alert candidates count buckets on the metric's grid
+-- (doc/detection.md, "Signals"): the settling lag and the 3-bucket horizon
+-- are steps of the grid, not interval arithmetic.  A Berlin daily metric
+-- across the 25-hour day 2024-10-27 (settling 1440 minutes: a lag of one
+-- bucket) and a Berlin monthly metric (lag one bucket: October is one
+-- bucket behind November although 2024-10-01 00:00 CEST is 31 days and
+-- one hour before 2024-11-01 00:00 CET).  Values and anomalies are written
+-- by hand; the expected states are worked out in the comments.
+SELECT tripl.create_metric(name, 'fact', bucket, fact_table => 'cal_events', aggregation => 'count',
+                           timezone => 'Europe/Berlin') IS NOT NULL AS created
+FROM (VALUES ('sig_be_day', interval '1 day'), ('sig_be_month', interval '1 month')) c (name, bucket) ORDER BY name;
+SELECT tripl.set_monitoring('sig_be_day', settling_minutes => 1440, recent_signal_window => '25 hours');
+INSERT INTO tripl.metric_values (metric_id, bucket, value)
+SELECT m.id, d::timestamp AT TIME ZONE 'Europe/Berlin', 100
+FROM tripl.metrics m, generate_series(timestamp '2024-10-20', '2024-10-28', '1 day') d WHERE m.name = 'sig_be_day'
+UNION ALL
+SELECT m.id, d::timestamp AT TIME ZONE 'Europe/Berlin', 100
+FROM tripl.metrics m, generate_series(timestamp '2024-05-01', '2024-11-01', '1 month') d WHERE m.name = 'sig_be_month';
+INSERT INTO tripl.anomalies (metric_id, bucket, actual, expected, stddev, effective_stddev, z_score, detector, direction)
+SELECT id, CASE name WHEN 'sig_be_day' THEN timestamptz '2024-10-27 00:00 Europe/Berlin'
+                     ELSE timestamptz '2024-10-01 00:00 Europe/Berlin' END, 10, 100, 5, 5, -18, 'phase', 'drop'
+FROM tripl.metrics WHERE name LIKE 'sig_be_%';
+CREATE FUNCTION cal_signal_states(now_ timestamptz) RETURNS TABLE (metric text, state text) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('tripl.mock_now', now_::text, true);
+    RETURN QUERY SELECT s.metric, s.state FROM tripl.signals s WHERE s.metric LIKE 'sig_be_%' ORDER BY 1;
+END $$;
+-- 2024-10-28 12:00 Berlin: both anomalies are one bucket behind the newest
+-- value (latest); the day is within 3 buckets of now, the month within 3
+-- months
+BEGIN;
+SELECT * FROM cal_signal_states('2024-10-28 12:00 Europe/Berlin');
+ROLLBACK;
+-- 2024-10-30 00:00 Berlin: the day 2024-10-27 began exactly 3 buckets
+-- (73 hours) ago: still within the horizon; a microsecond later it is not
+-- (and the 25-hour recent_signal_window is long past)
+BEGIN;
+SELECT * FROM cal_signal_states('2024-10-30 00:00 Europe/Berlin');
+SELECT * FROM cal_signal_states('2024-10-30 00:00:00.000001 Europe/Berlin');
+ROLLBACK;
+-- 2025-01-01 00:00 Berlin: October began exactly 3 monthly buckets ago
+-- (latest); a microsecond later it is closed
+BEGIN;
+SELECT * FROM cal_signal_states('2025-01-01 00:00 Europe/Berlin') WHERE metric = 'sig_be_month';
+SELECT * FROM cal_signal_states('2025-01-01 00:00:00.000001 Europe/Berlin') WHERE metric = 'sig_be_month';
+ROLLBACK;
+-- The alert candidates apply the same grid test (with a 24-hour window):
+-- at 2024-10-28 12:00 Berlin both anomalies are candidates
+SELECT tripl.create_destination('sig_chat', 'slack', 'https://hooks.slack.com/services/T000/B000/SIG') > 0 AS ok;
+SELECT tripl.create_alert_rule('sig_rule', 'sig_chat', metrics => '{sig_be_day, sig_be_month}') > 0 AS ok;
+SET tripl.mock_now = '2024-10-28 12:00 Europe/Berlin';
+SELECT rule, metric FROM tripl.evaluate_alerts() WHERE rule = 'sig_rule' ORDER BY metric;
+RESET tripl.mock_now;
+
+-- tripl.plot draws a local-time axis in the metric's zone: the subtitle
+-- gives the window's ends with the zone's abbreviation there, x ticks fall
+-- on local midnights and local month starts (the axis spans the first to
+-- the last bucket).  be_day: two weeks around Berlin's 25-hour day, a tick
+-- every 2 days; be_month: a Berlin year, every 2 months.
+CREATE FUNCTION cal_plot_labels(svg text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(m[1], ', ') FROM regexp_matches(svg, '<text x="[0-9.]+" y="302"[^>]*>([^<]*)</text>', 'g') m
+$$;
+SELECT substring(p FROM '[0-9-]+ [0-9:]+ [A-Z]+ &#8211; [0-9-]+ [0-9:]+ [A-Z]+') AS subtitle, cal_plot_labels(p) AS x_labels
+FROM (SELECT tripl.plot('be_day', '2024-10-20 00:00 Europe/Berlin', '2024-11-03 00:00 Europe/Berlin') AS p) s;
+SELECT substring(p FROM '[0-9-]+ [0-9:]+ [A-Z]+ &#8211; [0-9-]+ [0-9:]+ [A-Z]+') AS subtitle, cal_plot_labels(p) AS x_labels
+FROM (SELECT tripl.plot('be_month', '2024-01-01 00:00 Europe/Berlin', '2025-01-01 00:00 Europe/Berlin') AS p) s;
+-- ny_resume, New York days 2024-11-01 .. 2024-11-06 (the 25-hour
+-- 2024-11-03 inside): ticks every 12 hours of local time from local
+-- midnight, as hand-written local timestamps (a UTC axis would start at
+-- 12:00 UTC, since Nov 1 00:00 EDT is 04:00 UTC)
+SELECT cal_plot_labels(tripl.plot('ny_resume', '2024-11-01 00:00 America/New_York', '2024-11-07 00:00 America/New_York')) AS x_labels,
+       cal_plot_labels(tripl.plot('ny_resume', '2024-11-01 00:00 America/New_York', '2024-11-07 00:00 America/New_York')) =
+       (SELECT string_agg(CASE WHEN extract(hour FROM t) = 0 THEN to_char(t, 'Mon FMDD') ELSE to_char(t, 'HH24:MI') END, ', ' ORDER BY t)
+        FROM generate_series(timestamp '2024-11-01 00:00', timestamp '2024-11-06 00:00', interval '12 hours') t) AS local_ticks_as_expected;
+
+-- A sql metric (each row floored onto the calendar grid, rows of a bucket
+-- summed) and a cross-table ratio (sum over cal_events / count over a
+-- second fact table), daily in New York across both DST changes, against
+-- hand-written date_trunc SQL
+SELECT tripl.create_fact_table('cal_us', 'SELECT ts, amount FROM cal_events WHERE country = ''US''', 'ts') > 0 AS ok;
+SELECT tripl.create_metric('cal_sqlm', 'sql', '1 day', query => 'SELECT ts AS t, amount AS v FROM cal_events',
+                           time_column => 't', value_column => 'v', timezone => 'America/New_York') IS NOT NULL AS created;
+SELECT tripl.create_metric('cal_xratio', 'fact', '1 day',
+    numerator => '{"fact_table": "cal_events", "aggregation": "sum", "measure_column": "amount"}',
+    denominator => '{"fact_table": "cal_us", "aggregation": "count"}', timezone => 'America/New_York') IS NOT NULL AS created;
+SELECT metric, rows_written > 0 AS written, status
+FROM tripl.collect(window_from => '2024-01-01 00:00 America/New_York', window_to => '2025-01-01 00:00 America/New_York')
+WHERE metric IN ('cal_sqlm', 'cal_xratio') ORDER BY 1;
+SELECT m.name, count(*) AS days, count(*) FILTER (WHERE h.v IS NULL OR v.value IS NULL
+                                                  OR abs(h.v - v.value) > 1e-9 * greatest(1, abs(h.v))) AS mismatches
+FROM (SELECT 'cal_sqlm' AS name, date_trunc('day', ts, 'America/New_York') AS bucket, sum(amount)::float8 AS v
+      FROM cal_events WHERE ts >= '2024-01-01 00:00 America/New_York' AND ts < '2025-01-01 00:00 America/New_York' GROUP BY 2
+      UNION ALL
+      SELECT 'cal_xratio', n.bucket, n.s / d.c
+      FROM (SELECT date_trunc('day', ts, 'America/New_York') AS bucket, sum(amount)::float8 AS s FROM cal_events
+            WHERE ts >= '2024-01-01 00:00 America/New_York' AND ts < '2025-01-01 00:00 America/New_York' GROUP BY 1) n
+      JOIN (SELECT date_trunc('day', ts, 'America/New_York') AS bucket, count(*)::float8 AS c FROM cal_events
+            WHERE country = 'US' GROUP BY 1) d ON d.bucket = n.bucket) h
+FULL JOIN (SELECT m.name, v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+           WHERE m.name IN ('cal_sqlm', 'cal_xratio')) v ON v.name = h.name AND v.bucket = h.bucket
+JOIN tripl.metrics m ON m.name = coalesce(h.name, v.name)
+GROUP BY m.name ORDER BY 1;

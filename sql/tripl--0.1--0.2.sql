@@ -985,3 +985,27 @@ REVOKE ALL ON tripl.metric_inputs FROM PUBLIC;
 GRANT SELECT ON tripl.metric_inputs TO PUBLIC;
 CREATE TRIGGER restore_guard AFTER INSERT ON tripl.metric_inputs
     FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();
+-- Calendar time, continued: signals count buckets on the metric's grid
+-- (doc/detection.md, "Signals")
+--------------------------------------------------------------------------
+CREATE OR REPLACE VIEW tripl.signals AS
+SELECT m.name AS metric,
+       CASE
+           WHEN lv.latest IS NULL THEN 'closed'
+           WHEN a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, -h.lag)
+                AND (a.bucket >= h.since OR a.bucket > h.since_buckets) THEN 'latest'
+           WHEN a.bucket >= h.since OR a.bucket > h.since_buckets THEN 'recent'
+           ELSE 'closed'
+       END AS state,
+       a.bucket, a.direction, a.actual, a.expected, a.z_score
+FROM tripl.metrics m
+JOIN tripl.monitoring mo ON mo.metric_id = m.id
+CROSS JOIN LATERAL (
+    SELECT tripl.now() - mo.recent_signal_window AS since,
+           tripl._bucket_step(tripl.now() - interval '1 microsecond', m.bucket, m.timezone, -3) AS since_buckets,
+           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int AS lag) h
+JOIN LATERAL (
+    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
+LEFT JOIN LATERAL (
+    SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');

@@ -324,24 +324,37 @@ CROSS JOIN tripl.monitoring_defaults d
 LEFT JOIN tripl.monitoring_settings o ON o.metric_id = m.id;
 COMMENT ON VIEW tripl.monitoring IS 'The detection settings in effect for each metric';
 
+-- The bucket grid of a width in a time zone (doc/collection.md, "Calendar
+-- time"): the bucket containing ts, and the bucket k buckets after it
+CREATE FUNCTION tripl._bucket_start(ts timestamptz, bucket interval, timezone text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_start' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone text, k int) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'tripl_bucket_step' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 -- A metric's newest anomaly and how current it is (doc/detection.md, "Signals"):
 -- horizon = max(recent_signal_window, 3 buckets); emission lag = settling
 -- buckets.  latest: at the newest emittable bucket and within the horizon;
--- recent: within the horizon; closed: older, or no values at all.
+-- recent: within the horizon; closed: older, or no values at all.  Buckets
+-- are counted on the metric's grid (tripl._bucket_step), so a local day
+-- across a DST change or a month is one bucket: a bucket is younger than 3
+-- buckets when it starts after the bucket 3 before now's (at now itself
+-- when now is a bucket start: hence now - 1 microsecond).
 CREATE VIEW tripl.signals AS
 SELECT m.name AS metric,
        CASE
            WHEN lv.latest IS NULL THEN 'closed'
-           WHEN a.bucket >= lv.latest - h.lag AND a.bucket >= tripl.now() - h.horizon THEN 'latest'
-           WHEN a.bucket >= tripl.now() - h.horizon THEN 'recent'
+           WHEN a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, -h.lag)
+                AND (a.bucket >= h.since OR a.bucket > h.since_buckets) THEN 'latest'
+           WHEN a.bucket >= h.since OR a.bucket > h.since_buckets THEN 'recent'
            ELSE 'closed'
        END AS state,
        a.bucket, a.direction, a.actual, a.expected, a.z_score
 FROM tripl.metrics m
 JOIN tripl.monitoring mo ON mo.metric_id = m.id
 CROSS JOIN LATERAL (
-    SELECT greatest(mo.recent_signal_window, 3 * m.bucket) AS horizon,
-           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int * m.bucket AS lag) h
+    SELECT tripl.now() - mo.recent_signal_window AS since,
+           tripl._bucket_step(tripl.now() - interval '1 microsecond', m.bucket, m.timezone, -3) AS since_buckets,
+           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int AS lag) h
 JOIN LATERAL (
     SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
 LEFT JOIN LATERAL (
@@ -641,12 +654,6 @@ CREATE FUNCTION tripl.alter_metric(
     timezone text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_metric' LANGUAGE C;
 
--- The bucket grid of a width in a time zone (doc/collection.md, "Calendar
--- time"): the bucket containing ts, and the bucket k buckets after it
-CREATE FUNCTION tripl._bucket_start(ts timestamptz, bucket interval, timezone text) RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'tripl_bucket_start' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone text, k int) RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'tripl_bucket_step' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION tripl.drop_metric(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_drop_metric' LANGUAGE C;

@@ -515,8 +515,10 @@ alert_candidates(TimestampTz now)
 					"JOIN LATERAL (SELECT max(v.bucket) AS latest FROM tripl.metric_values v "
 					"              WHERE v.metric_id = m.id) lv ON true "
 					"WHERE m.status = 'active' AND m.anomaly_detection "
-					"AND a.bucket >= lv.latest - ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int * m.bucket "
-					"AND a.bucket >= $1 - greatest(interval '24 hours', 3 * m.bucket) "
+					"AND a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, "
+					"                   -ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int) "
+					"AND (a.bucket >= $1 - interval '24 hours' "
+					"     OR a.bucket > tripl._bucket_step($1 - interval '1 microsecond', m.bucket, m.timezone, -3)) "
 					"ORDER BY m.id",
 					1, types, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)

@@ -103,6 +103,35 @@ pgzone_to_utc(const void *arg, int64_t local)
 	return local + (int64) tzoff * USECS_PER_SEC;
 }
 
+/* A zone's wall-clock conversions (zeroed for UTC), for a canonical name */
+void
+grid_pg_zone_of(const char *zone, GridZone *z)
+{
+	memset(z, 0, sizeof(GridZone));
+	if (grid_pg_is_utc(zone))
+		return;
+	z->arg = pg_tzset(zone);
+	if (z->arg == NULL)
+		elog(ERROR, "time zone \"%s\" not recognized", zone);
+	z->to_local = pgzone_to_local;
+	z->to_utc = pgzone_to_utc;
+}
+
+/* The abbreviation of a zone (a GridZone's arg) at an instant: "EST", "CEST" */
+void
+grid_pg_zone_abbrev(const void *arg, int64_t utc, char *buf, size_t len)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	const char *tzn = NULL;
+
+	if (timestamp2tm(unix_to_ts(utc), &tzoff, &tm, &fsec, &tzn, (pg_tz *) arg) != 0 || tzn == NULL)
+		snprintf(buf, len, "UTC%+d", -tzoff / 3600);
+	else
+		snprintf(buf, len, "%s", tzn);
+}
+
 /*
  * The grid of a bucket width in a zone (a canonical name from
  * grid_pg_zone).  Returns NULL, or the problem with the width.
@@ -115,11 +144,7 @@ grid_pg_make(Grid *g, const Interval *bucket, const char *zone)
 
 	if (problem != NULL || utc || g->unit == GRID_FIXED)
 		return problem;
-	g->zone.arg = pg_tzset(zone);
-	if (g->zone.arg == NULL)
-		elog(ERROR, "time zone \"%s\" not recognized", zone);
-	g->zone.to_local = pgzone_to_local;
-	g->zone.to_utc = pgzone_to_utc;
+	grid_pg_zone_of(zone, &g->zone);
 	return NULL;
 }
 

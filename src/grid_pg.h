@@ -18,6 +18,8 @@
 extern char *grid_pg_zone(const char *name, const char *what);
 extern const char *grid_pg_make(Grid *g, const Interval *bucket, const char *zone);
 extern const char *grid_pg_zone_name(const Grid *g);
+extern void grid_pg_zone_of(const char *zone, GridZone *z);
+extern void grid_pg_zone_abbrev(const void *arg, int64_t utc, char *buf, size_t len);
 extern bool grid_pg_is_utc(const char *zone);
 extern const char *grid_pg_zone_column(void);
 

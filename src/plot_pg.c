@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "core/plot.h"
+#include "grid_pg.h"
 #include "spiutil.h"
 #include "tripl.h"
 
@@ -97,6 +98,7 @@ tripl_plot(PG_FUNCTION_ARGS)
 	int		   *direction;
 	char	   *name;
 	char	   *unit = NULL;
+	char	   *zone = NULL;
 	char	   *svg;
 	text	   *result;
 	uint64		n;
@@ -150,10 +152,12 @@ tripl_plot(PG_FUNCTION_ARGS)
 		Oid			utypes[1] = {TEXTOID};
 		Datum		uvalues[1] = {CStringGetTextDatum(name)};
 
-		catalog_execute("SELECT unit FROM tripl.metrics WHERE name = $1",
+		catalog_execute(psprintf("SELECT unit, %s FROM tripl.metrics m WHERE name = $1", grid_pg_zone_column()),
 						1, utypes, uvalues, NULL, true, 1);
 		if (SPI_processed == 1 && !spi_isnull(0, 0))
 			unit = (char *) spi_text(0, 0);
+		if (SPI_processed == 1)
+			zone = (char *) spi_text(0, 1);
 	}
 
 	memset(&in, 0, sizeof(in));
@@ -169,6 +173,8 @@ tripl_plot(PG_FUNCTION_ARGS)
 	in.unit = to_utf8(unit);
 	in.window_from = ts_to_unix(PG_GETARG_TIMESTAMPTZ(1));
 	in.window_to = ts_to_unix(PG_GETARG_TIMESTAMPTZ(2));
+	grid_pg_zone_of(zone, &in.zone);
+	in.zone_abbrev = grid_pg_zone_abbrev;
 	svg = plot_svg(&in);
 
 	spi_cxt = MemoryContextSwitchTo(outer);

@@ -57,6 +57,7 @@ typedef struct PlotFrame
 	int64_t		t1;
 	double		y0;				/* y domain */
 	double		y1;
+	const PlotInput *in;		/* its time zone */
 } PlotFrame;
 
 static const char *const month_names[12] = {
@@ -151,6 +152,26 @@ format_datetime(int64_t t, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d", (long long) pt.year,
 				 pt.month, pt.day, pt.hour, pt.minute);
+}
+
+/* The wall-clock time of an instant in the input's zone */
+static int64_t
+local_time(const PlotInput *in, int64_t t)
+{
+	return in->zone.to_local ? in->zone.to_local(in->zone.arg, t) : t;
+}
+
+/* "2026-03-21 09:00 EST": an instant in the input's zone, with its abbreviation */
+static void
+format_when(const PlotInput *in, int64_t t, char *buf, size_t len)
+{
+	char		dt[40];
+	char		abbrev[16] = "UTC";
+
+	format_datetime(local_time(in, t), dt, sizeof(dt));
+	if (in->zone.to_local && in->zone_abbrev)
+		in->zone_abbrev(in->zone.arg, t, abbrev, sizeof(abbrev));
+	snprintf(buf, len, "%s %s", dt, abbrev);
 }
 
 /* A value for a tooltip: up to 3 decimals, or 4 significant digits */
@@ -534,6 +555,9 @@ step_length(TimeStep s)
 	return 1;
 }
 
+static int	utc_ticks(int64_t from, int64_t to, int target, int64_t *ticks,
+					  char (*labels)[PLOT_LABEL_LEN]);
+
 /* Label of a tick at t on step s */
 static void
 time_label(int64_t t, TimeStep s, char *buf, size_t len)
@@ -571,6 +595,45 @@ day_start(int64_t days, int64_t *t)
 int
 plot_time_ticks(int64_t from, int64_t to, int target, int64_t *ticks,
 				char (*labels)[PLOT_LABEL_LEN])
+{
+	return plot_time_ticks_in(from, to, target, NULL, ticks, labels);
+}
+
+/*
+ * Time ticks in a zone: the UTC ticks of the wall-clock span, each mapped
+ * to its instant; a wall-clock time a DST change skips (its instant reads
+ * back as another time) or one that would not come after the previous
+ * tick is dropped.
+ */
+int
+plot_time_ticks_in(int64_t from, int64_t to, int target, const GridZone *zone,
+				   int64_t *ticks, char (*labels)[PLOT_LABEL_LEN])
+{
+	int			n;
+	int			i;
+	int			k = 0;
+
+	if (zone == NULL || zone->to_local == NULL)
+		return utc_ticks(from, to, target, ticks, labels);
+	if (to < from)
+		return 0;
+	n = utc_ticks(zone->to_local(zone->arg, from), zone->to_local(zone->arg, to), target, ticks, labels);
+	for (i = 0; i < n; i++)
+	{
+		int64_t		u = zone->to_utc(zone->arg, ticks[i]);
+
+		if (zone->to_local(zone->arg, u) != ticks[i] || u < from || u > to || (k > 0 && u <= ticks[k - 1]))
+			continue;
+		ticks[k] = u;
+		memmove(labels[k], labels[i], PLOT_LABEL_LEN);
+		k++;
+	}
+	return k;
+}
+
+/* Time ticks in UTC (or in wall-clock times read as UTC) */
+static int
+utc_ticks(int64_t from, int64_t to, int target, int64_t *ticks, char (*labels)[PLOT_LABEL_LEN])
 {
 	double		span;
 	TimeStep	s = {STEP_YEARS, 1};
@@ -1144,19 +1207,29 @@ x_domain(const PlotInput *in, int n, PlotFrame *f)
 static void
 draw_header(PlotBuf *b, const PlotInput *in, const PlotFrame *f, const PlotSummary *sum)
 {
-	char		from_s[40];
-	char		to_s[40];
+	char		from_s[64];
+	char		to_s[64];
 	char		x[32];
 	char		w[32];
 
-	format_datetime(in->window_from, from_s, sizeof(from_s));
-	format_datetime(in->window_to, to_s, sizeof(to_s));
+	if (in->zone.to_local)
+	{
+		/* each end with its abbreviation: "... 00:00 CEST - ... 00:00 CET" */
+		format_when(in, in->window_from, from_s, sizeof(from_s));
+		format_when(in, in->window_to, to_s, sizeof(to_s));
+	}
+	else
+	{
+		format_datetime(in->window_from, from_s, sizeof(from_s));
+		format_datetime(in->window_to, to_s, sizeof(to_s));
+		strcat(to_s, " UTC");
+	}
 	corebuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 				"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" role=\"img\">\n",
 				PLOT_WIDTH, PLOT_HEIGHT, PLOT_WIDTH, PLOT_HEIGHT);
 	corebuf_puts(b, "<title>");
 	append_title(b, in, 300);
-	corebuf_printf(b, ", %s to %s UTC</title>\n", from_s, to_s);
+	corebuf_printf(b, ", %s to %s</title>\n", from_s, to_s);
 	svg_num(x, sizeof(x), f->left);
 	svg_num(w, sizeof(w), f->right - f->left);
 	corebuf_printf(b, "<defs><clipPath id=\"tripl-plot-area\"><rect x=\"%s\" y=\"%d\" width=\"%s\" "
@@ -1166,7 +1239,7 @@ draw_header(PlotBuf *b, const PlotInput *in, const PlotFrame *f, const PlotSumma
 	corebuf_puts(b, "<text x=\"16\" y=\"24\" font-size=\"15\" font-weight=\"bold\" fill=\"" COLOR_TEXT "\">");
 	append_title(b, in, 90);
 	corebuf_puts(b, "</text>\n");
-	corebuf_printf(b, "<text x=\"16\" y=\"44\" font-size=\"11\" fill=\"" COLOR_MUTED "\">%s &#8211; %s UTC",
+	corebuf_printf(b, "<text x=\"16\" y=\"44\" font-size=\"11\" fill=\"" COLOR_MUTED "\">%s &#8211; %s",
 				from_s, to_s);
 	if (sum->n_spikes > 0 || sum->n_drops > 0)
 	{
@@ -1211,7 +1284,8 @@ draw_axes(PlotBuf *b, const PlotFrame *f, const double *yticks, int n_yticks, do
 	char		c[32];
 	int			i;
 
-	n_xticks = plot_time_ticks(f->t0, f->t1, (int) ((f->right - f->left) / 75), xticks, xlabels);
+	n_xticks = plot_time_ticks_in(f->t0, f->t1, (int) ((f->right - f->left) / 75), &f->in->zone,
+								  xticks, xlabels);
 
 	corebuf_puts(b, "<g stroke=\"" COLOR_GRID "\" stroke-width=\"1\">\n");
 	svg_num(a, sizeof(a), f->left);
@@ -1323,7 +1397,7 @@ draw_anomalies(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f)
 		unsigned char bit;
 		char		xs[32];
 		char		ys[32];
-		char		when[40];
+		char		when[64];
 		char		val[40];
 		char		exp[40];
 
@@ -1344,10 +1418,10 @@ draw_anomalies(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f)
 		taken[cell] |= bit;
 		svg_num(xs, sizeof(xs), x);
 		svg_num(ys, sizeof(ys), y);
-		format_datetime(in->bucket[i], when, sizeof(when));
+		format_when(in, in->bucket[i], when, sizeof(when));
 		format_value(finite_at(in->value, i) ? in->value[i] : NAN, val, sizeof(val));
 		format_value(finite_at(in->expected, i) ? in->expected[i] : NAN, exp, sizeof(exp));
-		corebuf_printf(b, "<circle cx=\"%s\" cy=\"%s\" r=\"4.5\" fill=\"%s\"><title>%s %s UTC: %s "
+		corebuf_printf(b, "<circle cx=\"%s\" cy=\"%s\" r=\"4.5\" fill=\"%s\"><title>%s %s: %s "
 					"(expected %s)</title></circle>\n", xs, ys,
 					dir > 0 ? PLOT_COLOR_SPIKE : PLOT_COLOR_DROP,
 					dir > 0 ? "spike" : "drop", when, val, exp);
@@ -1376,6 +1450,7 @@ plot_svg(const PlotInput *in)
 		n_yticks = y_ticks(&sum, yticks, &ystep);
 
 	/* the plot area, with room on the left for the widest y label */
+	f.in = in;
 	f.left = 40;
 	for (i = 0; i < n_yticks; i++)
 	{

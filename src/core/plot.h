@@ -8,7 +8,8 @@
  *	  scripts, styles or images are referenced.  It holds:
  *
  *	  - the title (metric name, plus " (unit)" when a unit is set) and a
- *		subtitle with the window in UTC;
+ *		subtitle with the window in the series' time zone (UTC unless
+ *		one is given), each end with the zone's abbreviation there;
  *	  - the expected band (lower..upper) filled translucent grey, the
  *		expected line dashed grey, and the value line dark;  a missing
  *		value (NaN, or an infinity) breaks the line, it is never drawn as
@@ -16,8 +17,10 @@
  *	  - anomalies as dots on the value: spikes in PLOT_COLOR_SPIKE (red),
  *		drops in PLOT_COLOR_DROP (blue), each with a tooltip;
  *	  - y ticks on 1/2/5 x 10^k steps with compact labels (950, 1.2k,
- *		3.4M, 2B), x ticks on calendar steps in UTC (seconds to years,
- *		labelled by time of day, day or month as the span needs);
+ *		3.4M, 2B), x ticks on calendar steps of local time in the zone
+ *		(seconds to years, labelled by time of day, day or month as the
+ *		span needs: daily ticks on local midnights, monthly ones on
+ *		local month starts; a local time a DST change skips has no tick);
  *	  - a legend naming only what is drawn;
  *	  - "no data" in the middle when no value, expected value or bound is
  *		finite.
@@ -41,6 +44,7 @@
 #define TRIPL_PLOT_H
 
 #include "core.h"
+#include "grid.h"
 
 #define PLOT_WIDTH			900
 #define PLOT_HEIGHT			320
@@ -76,6 +80,9 @@ typedef struct PlotInput
 	const char *unit;			/* NULL or "" = none */
 	int64_t		window_from;	/* for the subtitle (and the x axis of an */
 	int64_t		window_to;		/* empty series) */
+	GridZone	zone;			/* the axis's time zone; zeroed: UTC */
+	/* the zone's abbreviation at an instant ("EST"); NULL: "UTC" */
+	void		(*zone_abbrev) (const void *arg, int64_t utc, char *buf, size_t len);
 } PlotInput;
 
 /* Draw a series; returns a core_alloc'ed NUL-terminated SVG */
@@ -103,5 +110,12 @@ extern void plot_format_tick(double v, double step, char *buf, size_t len);
 #define PLOT_LABEL_LEN		32
 extern int	plot_time_ticks(int64_t from, int64_t to, int target, int64_t *ticks,
 							char (*labels)[PLOT_LABEL_LEN]);
+
+/*
+ * The same in a time zone: ticks on local calendar steps (each returned as
+ * its instant, ascending), labels in local time.
+ */
+extern int	plot_time_ticks_in(int64_t from, int64_t to, int target, const GridZone *zone,
+							   int64_t *ticks, char (*labels)[PLOT_LABEL_LEN]);
 
 #endif							/* TRIPL_PLOT_H */

@@ -169,6 +169,58 @@ if [ "${BENCH_ONLY:-}" = rolling ]; then
 	exit 0
 fi
 
+# Calendar time: the 8 metrics as daily metrics in America/New_York against
+# the same daily metrics in UTC (C engine) and against a hand-written
+# date_trunc('day', ts, 'America/New_York') GROUP BY with the same aggregates
+bench_calendar() {
+	echo "== calendar time: 8 daily metrics in America/New_York vs UTC"
+	psql_b -o /dev/null -f - <<'SQL'
+SELECT tripl.alter_metric(name, status => 'archived') FROM tripl.metrics WHERE name LIKE 'b\_%';
+SELECT tripl.create_metric('cal_' || z.tag || '_' || m.n, 'fact', '1 day', fact_table => 'bench',
+                           aggregation => m.agg, measure_column => m.col, distinct_column => m.dcol,
+                           row_filters => m.rf, timezone => z.zone)
+FROM (VALUES ('count', 'count', NULL, NULL, '{}'::text[]), ('completed', 'count', NULL, NULL, '{completed}'),
+             ('revenue', 'sum', 'amount', NULL, '{completed}'), ('avg', 'avg', 'amount', NULL, '{}'),
+             ('min', 'min', 'amount', NULL, '{}'), ('max', 'max', 'amount', NULL, '{}'),
+             ('users', 'count_distinct', NULL, 'user_id', '{}'), ('us_revenue', 'sum', 'amount', NULL, '{us}'))
+     m (n, agg, col, dcol, rf),
+     (VALUES ('ny', 'America/New_York'), ('utc', 'UTC')) z (tag, zone)
+ORDER BY 1;
+CREATE TABLE hand_cal_out (bucket timestamptz, m1 float8, m2 float8, m3 float8, m4 float8,
+                           m5 float8, m6 float8, m7 float8, m8 float8);
+SQL
+	local only_ny="SELECT count(tripl.alter_metric(name, status => CASE WHEN name LIKE 'cal\_ny\_%' THEN 'active' ELSE 'archived' END)) FROM tripl.metrics WHERE name LIKE 'cal\_%';"
+	local only_utc="SELECT count(tripl.alter_metric(name, status => CASE WHEN name LIKE 'cal\_utc\_%' THEN 'active' ELSE 'archived' END)) FROM tripl.metrics WHERE name LIKE 'cal\_%';"
+	time_sql "daily backfill in UTC, 8 metrics, C engine" "SELECT count(*) FROM tripl.collect($WINDOW);" "$only_utc"
+	time_sql "daily backfill in America/New_York, 8 metrics, C engine" "SELECT count(*) FROM tripl.collect($WINDOW);" "$only_ny"
+	time_sql "hand-written: date_trunc('day', ts, 'America/New_York') GROUP BY" \
+		"INSERT INTO hand_cal_out SELECT date_trunc('day', ts, 'America/New_York'), count(*),
+		        count(*) FILTER (WHERE status = 'completed'), sum(amount) FILTER (WHERE status = 'completed'),
+		        avg(amount), min(amount), max(amount), count(DISTINCT user_id),
+		        sum(amount) FILTER (WHERE country = 'US')
+		 FROM bench_facts WHERE ts >= '2025-12-31 00:00 America/New_York' AND ts < '2026-03-02 00:00 America/New_York' GROUP BY 1;" \
+		"TRUNCATE hand_cal_out;"
+	mismatch=$(psql_b -At -c "SELECT count(*) FROM hand_cal_out h FULL JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'cal_ny_users') s ON s.bucket = h.bucket WHERE h.m7 IS DISTINCT FROM s.value")
+	echo "   check: cal_ny_users days differing from the hand-written query: $mismatch"
+	psql_b -o /dev/null -c "SELECT tripl.drop_metric(name) FROM tripl.metrics WHERE name LIKE 'cal\_%'" \
+		-c "SELECT tripl.alter_metric(name, status => 'active') FROM tripl.metrics WHERE name LIKE 'b\_%'" \
+		-c "DROP TABLE hand_cal_out"
+}
+
+ratios_calendar() {
+	printf '   %-62s %6s   (target <= 1.20)\n' "daily in America/New_York / daily in UTC (C engine)" "$(ratio 'daily backfill in America/New_York, 8 metrics, C engine' 'daily backfill in UTC, 8 metrics, C engine')"
+	printf '   %-62s %6s   (target <= 0.25)\n' "daily in America/New_York / hand-written date_trunc GROUP BY" "$(ratio 'daily backfill in America/New_York, 8 metrics, C engine' "hand-written: date_trunc('day', ts, 'America/New_York') GROUP BY")"
+}
+
+# BENCH_ONLY=calendar: the calendar-time part only
+if [ "${BENCH_ONLY:-}" = calendar ]; then
+	psql_b -o /dev/null -c "SELECT count(*) FROM bench_facts" -c "SELECT count(*) FROM bench_facts"
+	bench_calendar
+	echo "== ratios"
+	ratios_calendar
+	exit 0
+fi
+
 # BENCH_ONLY=aggregations: the 8-metric backfill and the aggregations part only
 if [ "${BENCH_ONLY:-}" = aggregations ]; then
 	psql_b -o /dev/null -c "SELECT count(*) FROM bench_facts" -c "SELECT count(*) FROM bench_facts"
@@ -250,6 +302,7 @@ echo "   check: b_count buckets differing from the hand-written query: $mismatch
 bench_many
 
 bench_aggregations
+bench_calendar
 
 bench_rolling
 psql_b -o /dev/null -c "SELECT tripl.alter_metric(name, status => 'active') FROM tripl.metrics WHERE name LIKE 'b\_%'"
@@ -345,6 +398,7 @@ printf '   %-62s %6s\n' "hand-written single scan / count(*) floor" "$(ratio 'ha
 ratios_aggregations
 ratios_rolling
 ratios_many
+ratios_calendar
 
 # Thousands of metrics (its own server) and the engine's memory limit
 cluster_stop "$DIR"
