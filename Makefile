@@ -16,11 +16,11 @@ MODULE_big = tripl
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
 # They live in src/core/ and include nothing outside it (make layers checks).
 PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_core.c stl.c order.c corebuf.c \
-	cron.c template.c uuid5.c alert_core.c netguard.c engine.c plot.c ddsketch.c hll.c)
+	cron.c template.c uuid5.c alert_core.c netguard.c mail.c engine.c plot.c ddsketch.c hll.c)
 # The PostgreSQL side, bottom layer first (src/README.md)
 PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
 	sqlguard.c aggsql.c userquery.c fnargs.c defs.c engine_pg.c \
-	defcheck.c catalog.c catalog_metric.c collect_due.c collect_slot.c collect.c monitor.c series.c plot_pg.c alert_defs.c alert.c deliver.c tick.c \
+	defcheck.c catalog.c catalog_metric.c collect_due.c collect_slot.c collect.c monitor.c series.c plot_pg.c alert_defs.c alert_msg.c alert.c deliver.c tick.c \
 	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 

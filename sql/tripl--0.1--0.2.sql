@@ -130,3 +130,90 @@ CREATE AGGREGATE tripl._engine_agg_rows(bytea, record) (
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
     'Internal: the C aggregation engine in its distributable form (Citus)';
+
+--------------------------------------------------------------------------
+-- Alerting that closes the loop (doc/alerting.md): resolutions when an
+-- incident closes (notify_on_resolve, the incident's peak, 'resolution'
+-- deliveries, resolved items in digests) and the email and teams
+-- destination types with their options.
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.destinations ADD COLUMN options jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE tripl.destinations DROP CONSTRAINT destinations_type;
+ALTER TABLE tripl.destinations ADD CONSTRAINT destinations_type
+    CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams'));
+COMMENT ON TABLE tripl.destinations IS
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams); schedule makes a digest; options: the type''s settings (email: from, to, starttls)';
+
+ALTER TABLE tripl.alert_rules ADD COLUMN notify_on_resolve boolean NOT NULL DEFAULT true;
+
+ALTER TABLE tripl.alert_state ADD COLUMN peak_actual float8;
+ALTER TABLE tripl.alert_state ADD COLUMN peak_expected float8;
+ALTER TABLE tripl.alert_state ADD COLUMN peak_z float8;
+ALTER TABLE tripl.alert_state ADD COLUMN peak_bucket timestamptz;
+COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified; peak_*: the anomaly of the open incident with the largest |z|';
+
+ALTER TABLE tripl.digest_items ADD COLUMN event text NOT NULL DEFAULT 'anomaly';
+ALTER TABLE tripl.digest_items ADD CONSTRAINT digest_items_event CHECK (event IN ('anomaly', 'resolved'));
+ALTER TABLE tripl.digest_items DROP CONSTRAINT digest_items_pkey;
+ALTER TABLE tripl.digest_items ADD PRIMARY KEY (destination_id, rule_id, metric_id, direction, event);
+
+ALTER TABLE tripl.deliveries DROP CONSTRAINT deliveries_kind;
+ALTER TABLE tripl.deliveries ADD CONSTRAINT deliveries_kind
+    CHECK (kind IN ('alert', 'digest', 'test', 'resolution'));
+
+DROP FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean);
+CREATE FUNCTION tripl.create_destination(
+    name text,
+    type text,
+    url text DEFAULT NULL,
+    secret text DEFAULT NULL,
+    secret_header text DEFAULT NULL,
+    chat_id text DEFAULT NULL,
+    schedule text DEFAULT NULL,
+    enabled boolean DEFAULT true,
+    options jsonb DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams); options: the type''s settings';
+
+DROP FUNCTION tripl.alter_destination(text, boolean, text, text, text, text);
+CREATE FUNCTION tripl.alter_destination(
+    name text,
+    enabled boolean DEFAULT NULL,
+    url text DEFAULT NULL,
+    secret text DEFAULT NULL,
+    schedule text DEFAULT NULL,
+    secret_header text DEFAULT NULL,
+    options jsonb DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text, jsonb) IS
+    'Change a destination: NULL keeps a setting; a webhook secret needs a secret_header (given or stored); schedule '''' makes it immediate';
+
+DROP FUNCTION tripl.create_alert_rule(text, text, text[], boolean, boolean, float8, float8, float8, interval,
+                                      text, timestamptz, boolean);
+CREATE FUNCTION tripl.create_alert_rule(
+    name text,
+    destination text,
+    metrics text[] DEFAULT NULL,
+    notify_on_spike boolean DEFAULT true,
+    notify_on_drop boolean DEFAULT true,
+    min_percent_delta float8 DEFAULT 30,
+    min_absolute_delta float8 DEFAULT 0,
+    min_expected float8 DEFAULT 0,
+    cooldown interval DEFAULT '1 day',
+    message_template text DEFAULT NULL,
+    muted_until timestamptz DEFAULT NULL,
+    enabled boolean DEFAULT true,
+    notify_on_resolve boolean DEFAULT true) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_alert_rule' LANGUAGE C;
+
+DROP FUNCTION tripl.alter_alert_rule(text, boolean, timestamptz, boolean, text);
+CREATE FUNCTION tripl.alter_alert_rule(
+    name text,
+    enabled boolean DEFAULT NULL,
+    muted_until timestamptz DEFAULT NULL,
+    unmute boolean DEFAULT false,
+    message_template text DEFAULT NULL,
+    notify_on_resolve boolean DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;

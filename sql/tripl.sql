@@ -338,15 +338,16 @@ CREATE TABLE tripl.destinations (
     last_flushed_at timestamptz,
     owner           regrole NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    options         jsonb NOT NULL DEFAULT '{}',
     CONSTRAINT destinations_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT destinations_type
-        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty')),
+        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams')),
     CONSTRAINT destinations_chat_id
         CHECK ((type = 'telegram') = (chat_id IS NOT NULL))
 );
 COMMENT ON TABLE tripl.destinations IS
-    'Alert destinations (webhook, slack, telegram, pagerduty); schedule makes a digest';
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams); schedule makes a digest; options: the type''s settings (email: from, to, starttls)';
 
 CREATE TABLE tripl.destination_secrets (
     destination_id  bigint PRIMARY KEY REFERENCES tripl.destinations (id) ON DELETE CASCADE,
@@ -375,6 +376,7 @@ CREATE TABLE tripl.alert_rules (
     enabled             boolean NOT NULL DEFAULT true,
     owner               regrole NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
+    notify_on_resolve   boolean NOT NULL DEFAULT true,
     CONSTRAINT alert_rules_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT alert_rules_thresholds
@@ -401,9 +403,13 @@ CREATE TABLE tripl.alert_state (
     last_notified_at    timestamptz,
     last_anomaly_bucket timestamptz,
     incident_id         uuid,
+    peak_actual         float8,
+    peak_expected       float8,
+    peak_z              float8,
+    peak_bucket         timestamptz,
     PRIMARY KEY (rule_id, metric_id)
 );
-COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified';
+COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified; peak_*: the anomaly of the open incident with the largest |z|';
 
 -- Digest destinations buffer one item per (rule, metric, direction)
 CREATE TABLE tripl.digest_items (
@@ -413,7 +419,9 @@ CREATE TABLE tripl.digest_items (
     direction       text NOT NULL,
     item            jsonb NOT NULL,
     updated_at      timestamptz NOT NULL,
-    PRIMARY KEY (destination_id, rule_id, metric_id, direction)
+    event           text NOT NULL DEFAULT 'anomaly',
+    CONSTRAINT digest_items_event CHECK (event IN ('anomaly', 'resolved')),
+    PRIMARY KEY (destination_id, rule_id, metric_id, direction, event)
 );
 COMMENT ON TABLE tripl.digest_items IS 'Items waiting for a digest destination''s next scheduled send';
 
@@ -435,7 +443,7 @@ CREATE TABLE tripl.deliveries (
     last_response       text,
     created_at          timestamptz NOT NULL,
     sent_at             timestamptz,
-    CONSTRAINT deliveries_kind CHECK (kind IN ('alert', 'digest', 'test')),
+    CONSTRAINT deliveries_kind CHECK (kind IN ('alert', 'digest', 'test', 'resolution')),
     CONSTRAINT deliveries_status CHECK (status IN ('pending', 'sending', 'sent', 'dead'))
 );
 CREATE INDEX deliveries_due ON tripl.deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
@@ -746,8 +754,11 @@ CREATE FUNCTION tripl.create_destination(
     secret_header text DEFAULT NULL,
     chat_id text DEFAULT NULL,
     schedule text DEFAULT NULL,
-    enabled boolean DEFAULT true) RETURNS bigint
+    enabled boolean DEFAULT true,
+    options jsonb DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams); options: the type''s settings';
 
 CREATE FUNCTION tripl.alter_destination(
     name text,
@@ -755,9 +766,10 @@ CREATE FUNCTION tripl.alter_destination(
     url text DEFAULT NULL,
     secret text DEFAULT NULL,
     schedule text DEFAULT NULL,
-    secret_header text DEFAULT NULL) RETURNS void
+    secret_header text DEFAULT NULL,
+    options jsonb DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_destination' LANGUAGE C;
-COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text) IS
+COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text, jsonb) IS
     'Change a destination: NULL keeps a setting; a webhook secret needs a secret_header (given or stored); schedule '''' makes it immediate';
 
 CREATE FUNCTION tripl.drop_destination(name text) RETURNS void
@@ -775,7 +787,8 @@ CREATE FUNCTION tripl.create_alert_rule(
     cooldown interval DEFAULT '1 day',
     message_template text DEFAULT NULL,
     muted_until timestamptz DEFAULT NULL,
-    enabled boolean DEFAULT true) RETURNS bigint
+    enabled boolean DEFAULT true,
+    notify_on_resolve boolean DEFAULT true) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_alert_rule' LANGUAGE C;
 
 CREATE FUNCTION tripl.alter_alert_rule(
@@ -783,7 +796,8 @@ CREATE FUNCTION tripl.alter_alert_rule(
     enabled boolean DEFAULT NULL,
     muted_until timestamptz DEFAULT NULL,
     unmute boolean DEFAULT false,
-    message_template text DEFAULT NULL) RETURNS void
+    message_template text DEFAULT NULL,
+    notify_on_resolve boolean DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;
 
 CREATE FUNCTION tripl.drop_alert_rule(name text) RETURNS void

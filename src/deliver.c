@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "core/alert_core.h"
+#include "core/mail.h"
 #include "core/netguard.h"
 #include "deliver.h"
 #include "guc.h"
@@ -86,6 +87,7 @@ typedef struct DeliverSettings
 	int			retry_cap_ms;
 	int			lease_ms;
 	int			concurrency;
+	char		ca_file[MAXPGPATH];	/* empty: the system's store */
 } DeliverSettings;
 
 /* Shared with the caller of tripl.deliver() */
@@ -108,6 +110,12 @@ typedef struct Outgoing
 	char	   *body;			/* malloc'd */
 	char	   *secret;			/* what redaction looks for; palloc'd, may be NULL */
 	struct curl_slist *headers;
+	bool		is_mail;		/* an email (SMTP), not an HTTP request */
+	struct curl_slist *rcpt;	/* email: the recipients */
+	char	   *mail;			/* email: the whole message (malloc'd) */
+	size_t		mail_len;
+	size_t		mail_pos;		/* bytes handed to curl so far */
+	bool		invalid;		/* could not be sent as stored: dead */
 	CURL	   *easy;
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		keep_body;		/* false for a destination with a secret */
@@ -176,6 +184,7 @@ settings_from_gucs(DeliverSettings *ds, int max_deliveries)
 	ds->retry_cap_ms = tripl_delivery_retry_cap_ms;
 	ds->lease_ms = deliver_effective_lease_ms();
 	ds->concurrency = tripl_delivery_concurrency;
+	strlcpy(ds->ca_file, tripl_delivery_ca_file ? tripl_delivery_ca_file : "", sizeof(ds->ca_file));
 }
 
 /*
@@ -189,7 +198,10 @@ secret_to_redact(const char *type, const char *secret)
 {
 	const char *p;
 
-	if (secret == NULL || strcmp(type, "slack") != 0)
+	/* an email destination's secret is "user:password": the password */
+	if (secret != NULL && strcmp(type, "email") == 0 && strchr(secret, ':') != NULL)
+		return strchr(secret, ':') + 1;
+	if (secret == NULL || (strcmp(type, "slack") != 0 && strcmp(type, "teams") != 0))
 		return secret;
 	p = strstr(secret, "://");
 	p = p ? strpbrk(p + 3, "/?#") : NULL;
@@ -289,6 +301,20 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+/* curl: hand over the next part of an email */
+static size_t
+mail_read_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	Outgoing   *o = userdata;
+	size_t		room = size * nitems;
+	size_t		left = o->mail_len - o->mail_pos;
+	size_t		n = left < room ? left : room;
+
+	memcpy(buffer, o->mail + o->mail_pos, n);
+	o->mail_pos += n;
+	return n;
+}
+
 /* curl: abort transfers when the process is asked to stop */
 static int
 progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -296,7 +322,113 @@ progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ulto
 	return (ProcDiePending || QueryCancelPending) ? 1 : 0;
 }
 
-/* Prepare a curl easy handle for one delivery */
+/*
+ * The options of every request: its URL, time limits, the address guard
+ * (open_socket_cb), the trusted CAs, what to do with the answer
+ */
+static void
+set_common_options(Outgoing *o, const DeliverSettings *ds)
+{
+	curl_easy_setopt(o->easy, CURLOPT_URL, o->url);
+	curl_easy_setopt(o->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(o->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) ds->connect_timeout_ms);
+	curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long) ds->timeout_ms);
+	curl_easy_setopt(o->easy, CURLOPT_ERRORBUFFER, o->errbuf);
+	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(o->easy, CURLOPT_WRITEDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(o->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o);
+	if (ds->ca_file[0] != '\0')
+		curl_easy_setopt(o->easy, CURLOPT_CAINFO, ds->ca_file);
+}
+
+/*
+ * Prepare an email (doc/alerting.md, "Email"): the message built from the
+ * stored subject and parts (core/mail.c), sent over SMTP with STARTTLS
+ * required (unless the destination turned it off for an smtp:// URL) or
+ * over SMTPS, with the login of the secret "user:password"
+ */
+static bool
+prepare_mail(Outgoing *o, const char *url, const char *secret, const char *options_from,
+			 const char *options_to, bool starttls, const char *subject, const char *text,
+			 const char *html, const char *key, int64 created_us, const DeliverSettings *ds)
+{
+	MailMessage m;
+	char		err[256];
+	char	   *to_copy = pstrdup(options_to ? options_to : "");
+	const char **to = palloc0(sizeof(char *) * (MAIL_MAX_RECIPIENTS + 1));
+	int			n_to = 0;
+	char	   *tok;
+	char	   *save = NULL;
+	char	   *built;
+	char		addr[MAIL_MAX_ADDRESS + 3];
+
+	o->is_mail = true;
+	o->url = strdup(url);
+	o->easy = curl_easy_init();
+	if (o->url == NULL || o->easy == NULL)
+		return false;
+	o->allow_private = ds->allow_private;
+	for (tok = strtok_r(to_copy, " ", &save); tok && n_to < MAIL_MAX_RECIPIENTS; tok = strtok_r(NULL, " ", &save))
+		to[n_to++] = tok;
+	/* checked when defined; checked again, as they become SMTP commands and headers */
+	if (options_from == NULL || !mail_address_check(options_from, err, sizeof(err)) || n_to == 0 ||
+		subject == NULL || text == NULL)
+	{
+		o->invalid = true;
+		snprintf(o->errbuf, sizeof(o->errbuf), "the destination's from/to options or the stored message are not valid");
+		return true;
+	}
+	for (int i = 0; i < n_to; i++)
+	{
+		if (!mail_address_check(to[i], err, sizeof(err)))
+		{
+			o->invalid = true;
+			snprintf(o->errbuf, sizeof(o->errbuf), "invalid recipient: %s", err);
+			return true;
+		}
+		snprintf(addr, sizeof(addr), "<%s>", to[i]);
+		o->rcpt = curl_slist_append(o->rcpt, addr);
+	}
+	m.from = options_from;
+	m.to = to;
+	m.n_to = n_to;
+	m.subject = subject;
+	m.text = text;
+	m.html = html;
+	m.date_us = created_us;
+	m.key = key;
+	built = mail_build(&m);
+	o->mail_len = strlen(built);
+	o->mail = malloc(o->mail_len + 1);
+	if (o->mail == NULL)
+		return false;
+	memcpy(o->mail, built, o->mail_len + 1);
+	snprintf(addr, sizeof(addr), "<%s>", options_from);
+	set_common_options(o, ds);
+	curl_easy_setopt(o->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(o->easy, CURLOPT_MAIL_FROM, addr);
+	curl_easy_setopt(o->easy, CURLOPT_MAIL_RCPT, o->rcpt);
+	curl_easy_setopt(o->easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(o->easy, CURLOPT_READFUNCTION, mail_read_cb);
+	curl_easy_setopt(o->easy, CURLOPT_READDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t) o->mail_len);
+	curl_easy_setopt(o->easy, CURLOPT_USE_SSL, (long) (starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+	if (secret && strchr(secret, ':'))
+	{
+		char	   *user = pnstrdup(secret, strchr(secret, ':') - secret);
+
+		curl_easy_setopt(o->easy, CURLOPT_USERNAME, user);
+		curl_easy_setopt(o->easy, CURLOPT_PASSWORD, strchr(secret, ':') + 1);
+	}
+	return true;
+}
+
+/* Prepare a curl easy handle for one HTTP delivery */
 static bool
 prepare_request(Outgoing *o, const char *type, const char *base_url, const char *secret_header,
 				const char *secret, const char *key, const DeliverSettings *ds)
@@ -306,7 +438,7 @@ prepare_request(Outgoing *o, const char *type, const char *base_url, const char 
 
 	if (strcmp(type, "telegram") == 0)
 		url = psprintf("%s/bot%s/sendMessage", base_url, secret ? secret : "");
-	else if (strcmp(type, "slack") == 0 && secret)
+	else if ((strcmp(type, "slack") == 0 || strcmp(type, "teams") == 0) && secret)
 		url = pstrdup(secret);
 	else
 		url = pstrdup(base_url);
@@ -326,7 +458,7 @@ prepare_request(Outgoing *o, const char *type, const char *base_url, const char 
 		snprintf(header, sizeof(header), "%s: %s", secret_header, secret);
 		o->headers = curl_slist_append(o->headers, header);
 	}
-	curl_easy_setopt(o->easy, CURLOPT_URL, o->url);
+	set_common_options(o, ds);
 	curl_easy_setopt(o->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(o->easy, CURLOPT_POSTFIELDS, o->body);
 	curl_easy_setopt(o->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(o->body));
@@ -334,20 +466,8 @@ prepare_request(Outgoing *o, const char *type, const char *base_url, const char 
 	curl_easy_setopt(o->easy, CURLOPT_USERAGENT, "tripl/0.1");
 	curl_easy_setopt(o->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(o->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(o->easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(o->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) ds->connect_timeout_ms);
-	curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long) ds->timeout_ms);
-	curl_easy_setopt(o->easy, CURLOPT_ERRORBUFFER, o->errbuf);
-	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETDATA, o);
-	curl_easy_setopt(o->easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(o->easy, CURLOPT_WRITEDATA, o);
 	curl_easy_setopt(o->easy, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(o->easy, CURLOPT_HEADERDATA, o);
-	curl_easy_setopt(o->easy, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(o->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o);
 	return true;
 }
 
@@ -359,11 +479,14 @@ free_request(Outgoing *o)
 		curl_easy_cleanup(o->easy);
 	if (o->headers)
 		curl_slist_free_all(o->headers);
+	if (o->rcpt)
+		curl_slist_free_all(o->rcpt);
 	free(o->url);
 	free(o->body);
+	free(o->mail);
 	o->easy = NULL;
-	o->headers = NULL;
-	o->url = o->body = NULL;
+	o->headers = o->rcpt = NULL;
+	o->url = o->body = o->mail = NULL;
 }
 
 /* Send every request concurrently (at most ds->concurrency connections) */
@@ -380,7 +503,7 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) Max(ds->concurrency, 1));
 	for (i = 0; i < n; i++)
 	{
-		if (reqs[i].easy)
+		if (reqs[i].easy && !reqs[i].invalid)
 			curl_multi_add_handle(multi, reqs[i].easy);
 	}
 	do
@@ -451,7 +574,11 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 					"  CASE WHEN dest.type = 'pagerduty' "
 					"       THEN (d.payload || jsonb_build_object('routing_key', s.secret))::text "
 					"       ELSE d.payload::text END, "
-					"  dest.type, dest.url, dest.secret_header, s.secret",
+					"  dest.type, dest.url, dest.secret_header, s.secret, "
+					"  dest.options->>'from', array_to_string(ARRAY(SELECT jsonb_array_elements_text("
+					"    CASE WHEN jsonb_typeof(dest.options->'to') = 'array' THEN dest.options->'to' ELSE '[]' END)), ' '), "
+					"  coalesce(dest.options->>'starttls', 'true'), d.payload->>'subject', d.payload->>'text', "
+					"  d.payload->>'html', (extract(epoch FROM d.created_at) * 1000000)::int8",
 					3, types, values, NULL, false, 0);
 	if (SPI_processed > 0)
 	{
@@ -473,8 +600,13 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 		o->body = strdup(spi_text(i, 3));
 		MemoryContextSwitchTo(old);
 		if (o->body == NULL ||
-			!prepare_request(o, spi_text(i, 4), spi_text(i, 5), spi_text(i, 6), secret,
-							 spi_text(i, 2), ds))
+			!(strcmp(spi_text(i, 4), "email") == 0 ?
+			  prepare_mail(o, spi_text(i, 5), secret, spi_text(i, 8), spi_text(i, 9),
+						   strcmp(spi_text(i, 10), "true") == 0 && strncmp(spi_text(i, 5), "smtp://", 7) == 0,
+						   spi_text(i, 11), spi_text(i, 12), spi_text(i, 13), spi_text(i, 2),
+						   spi_int64(i, 14), ds) :
+			  prepare_request(o, spi_text(i, 4), spi_text(i, 5), spi_text(i, 6), secret,
+							  spi_text(i, 2), ds)))
 			snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
 		n++;
 	}
@@ -522,6 +654,21 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 			outcome = DELIVERY_PERMANENT;
 			error = psprintf("%s (tripl.allow_private_destinations is off)", o->refused_why);
 		}
+		else if (o->invalid)
+		{
+			outcome = DELIVERY_PERMANENT;
+			error = pstrdup(o->errbuf);
+		}
+		else if (o->is_mail)
+		{
+			/* the SMTP server's last reply code is kept as the status */
+			outcome = classify_smtp(o->status, o->finished && o->code == CURLE_OK);
+			if (outcome != DELIVERY_SENT)
+				error = o->errbuf[0] ? pstrdup(o->errbuf) :
+					pstrdup(o->finished ? curl_easy_strerror(o->code) : "the transfer did not complete");
+			if (outcome != DELIVERY_SENT && o->status > 0)
+				error = psprintf("%s (SMTP reply %ld)", error, o->status);
+		}
 		else if (!o->finished || o->code != CURLE_OK)
 		{
 			outcome = DELIVERY_RETRY;
@@ -562,7 +709,7 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 		statuses[i] = CStringGetTextDatum(status);
 		nexts[i] = TimestampTzGetDatum(unix_to_ts(next));
 		ats[i] = TimestampTzGetDatum(unix_to_ts(at));
-		code_nulls[i] = !(o->finished && o->code == CURLE_OK);
+		code_nulls[i] = !(o->finished && (o->code == CURLE_OK || (o->is_mail && o->status > 0)));
 		codes[i] = Int32GetDatum((int32) o->status);
 
 		/*

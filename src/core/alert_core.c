@@ -14,6 +14,7 @@
 #include "grid.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Match a signal against a rule, reporting the first gate that failed */
@@ -857,4 +858,31 @@ alert_redact_secret(const char *text, const char *secret)
 	core_free(used);
 	core_free(covered);
 	return out;
+}
+
+/* A duration for people: "45s", "12m", "3h 10m", "2d 4h" */
+void
+alert_format_duration(int64_t us, char *out, size_t outlen)
+{
+	int64_t		s = us > 0 ? us / CORE_USECS_PER_SEC : 0;
+
+	if (s < 60)
+		snprintf(out, outlen, "%llds", (long long) s);
+	else if (s < 3600)
+		snprintf(out, outlen, "%lldm", (long long) (s / 60));
+	else if (s < 86400)
+		snprintf(out, outlen, "%lldh %lldm", (long long) (s / 3600), (long long) (s / 60 % 60));
+	else
+		snprintf(out, outlen, "%lldd %lldh", (long long) (s / 86400), (long long) (s / 3600 % 24));
+}
+
+/* What an SMTP transfer's end means (see alert_core.h) */
+DeliveryOutcome
+classify_smtp(long reply_code, bool transfer_ok)
+{
+	if (transfer_ok)
+		return DELIVERY_SENT;
+	if (reply_code >= 500 && reply_code <= 599)
+		return DELIVERY_PERMANENT;
+	return DELIVERY_RETRY;
 }
