@@ -79,8 +79,24 @@ mail_url_check(const char *url, char *host_out, size_t host_len, int *port_out,
 	path = strpbrk(rest, "/?#");
 	if (path != NULL && strcmp(path, "/") != 0)
 		return core_errorf(errbuf, errlen, "an SMTP url has no path, query or fragment");
-	if (*port_out <= 0)
-		*port_out = *implicit_tls ? 465 : 25;
+	{
+		/* no port written: SMTP's, not http's */
+		size_t		alen = path ? (size_t) (path - rest) : strlen(rest);
+		const char *colon = NULL;
+		const char *q;
+
+		for (q = rest; q < rest + alen; q++)
+		{
+			if (*q == ']')
+				colon = NULL;
+			else if (*q == ':')
+				colon = q;
+		}
+		if (rest[0] == '[' && colon != NULL && colon < (const char *) memchr(rest, ']', alen))
+			colon = NULL;
+		if (colon == NULL)
+			*port_out = *implicit_tls ? 465 : 25;
+	}
 	return true;
 }
 
