@@ -217,3 +217,35 @@ CREATE FUNCTION tripl.alter_alert_rule(
     message_template text DEFAULT NULL,
     notify_on_resolve boolean DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;
+
+-- tripl.status: open incidents and resolutions waiting to be sent
+CREATE OR REPLACE VIEW tripl.status AS
+WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
+     state AS (
+         SELECT m.id, m.bucket, s.watermark, s.last_status,
+                date_bin(m.bucket, tripl.now(), CASE WHEN extract(epoch FROM m.bucket)::bigint % 604800 = 0
+                         THEN timestamptz '1970-01-05 00:00+00' ELSE timestamptz '1970-01-01 00:00+00' END) AS due_to
+         FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
+     pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                        count(*) FILTER (WHERE status = 'dead') AS dead,
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest,
+                        count(*) FILTER (WHERE status IN ('pending', 'sending') AND kind = 'resolution') AS resolutions
+                 FROM tripl.deliveries)
+SELECT current_database() AS database,
+       current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
+           AND (SELECT scheduler_pid FROM w) IS NOT NULL AS scheduler_running,
+       coalesce(current_setting('tripl.scheduler', true), 'on') AS scheduler_setting,
+       (SELECT scheduler_pid FROM w) AS scheduler_pid,
+       (SELECT delivery_pid FROM w) AS delivery_pid,
+       (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to - 2 * bucket) AS metrics_overdue,
+       (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
+       pending.pending AS deliveries_pending,
+       pending.dead AS deliveries_dead,
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age,
+       (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
+       pending.resolutions AS resolutions_pending
+FROM pending;
+COMMENT ON VIEW tripl.status IS
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent';

@@ -850,7 +850,8 @@ WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database
          FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
      pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
                         count(*) FILTER (WHERE status = 'dead') AS dead,
-                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest,
+                        count(*) FILTER (WHERE status IN ('pending', 'sending') AND kind = 'resolution') AS resolutions
                  FROM tripl.deliveries)
 SELECT current_database() AS database,
        current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
@@ -864,10 +865,12 @@ SELECT current_database() AS database,
        (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
        pending.pending AS deliveries_pending,
        pending.dead AS deliveries_dead,
-       tripl.now() - pending.oldest AS oldest_pending_delivery_age
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age,
+       (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
+       pending.resolutions AS resolutions_pending
 FROM pending;
 COMMENT ON VIEW tripl.status IS
-    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending';
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent';
 
 -- A row of values as ▁▂▃▄▅▆▇█ (scaled between their minimum and maximum;
 -- NULL is a space, a constant series the middle block)

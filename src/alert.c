@@ -12,9 +12,12 @@
  *	  reopened / still active / closed with the cooldown rules, and what is
  *	  to be sent is written to tripl.deliveries — in the same transaction
  *	  as the state, so a crash can neither lose nor duplicate an enqueue.
- *	  Digest destinations buffer one item per (rule, metric, direction) in
- *	  tripl.digest_items and send them when their cron schedule fires.
- *	  Sending is deliver.c's job.
+ *	  When an incident closes, a rule with notify_on_resolve enqueues its
+ *	  resolution (doc/alerting.md, "Resolutions") in the same transaction,
+ *	  once per incident.  Digest destinations buffer one item per (rule,
+ *	  metric, direction, anomaly or resolved) in tripl.digest_items and send
+ *	  them when their cron schedule fires.  Message texts and bodies are
+ *	  alert_msg.c's; sending is deliver.c's job.
  *
  *-------------------------------------------------------------------------
  */

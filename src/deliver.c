@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * deliver.c
- *	  Sending the outbox (tripl.deliveries) over HTTP with libcurl, at least
- *	  once, never inside an open transaction.
+ *	  Sending the outbox (tripl.deliveries) over HTTP, and email over SMTP,
+ *	  with libcurl, at least once, never inside an open transaction.
  *
  *	  A pass: (1) in one short transaction, claim due deliveries (pending
  *	  and due, or "sending" with an expired lease) with FOR UPDATE SKIP
@@ -16,7 +16,13 @@
  *	  next pass reclaims when the lease expires, and every attempt carries
  *	  the delivery's Idempotency-Key, so receivers can drop duplicates.
  *
- *	  Safety: only http and https, no redirects, no proxies, and every
+ *	  Email (doc/alerting.md, "Email"): the message is built from the
+ *	  stored subject and parts by core/mail.c when sent; STARTTLS is
+ *	  required on smtp:// unless the destination turned it off; a 5xx
+ *	  reply is final, anything else that fails is retried.
+ *
+ *	  Safety: only http and https (smtp and smtps for email), no redirects,
+ *	  no proxies, and every
  *	  address a host name resolves to is checked right before connecting
  *	  (curl's open-socket callback), so loopback, private, link-local and
  *	  metadata addresses are refused unless tripl.allow_private_destinations
