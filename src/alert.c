@@ -496,17 +496,21 @@ resolution_item(RuleDef *r, const StateRow *sr, int64 metric_id, int64 now_us)
 
 /*
  * Enqueue the resolution of one incident (exactly once: its key is the
- * incident and the time it opened), or buffer it into a digest
+ * incident and the time it opened), or buffer it into a digest; counted
+ * in the summary
  */
-static int
-send_resolution(RuleDef *r, AlertItem *it, TimestampTz now)
+static void
+send_resolution(RuleDef *r, AlertItem *it, TimestampTz now, AlertSummary *summary)
 {
 	char	   *key;
 	char	   *message;
 	char	   *payload;
 
 	if (r->dest.schedule != NULL)
-		return buffer_digest(r, list_make1(it), now) > 0 ? 0 : 0;
+	{
+		summary->buffered += buffer_digest(r, list_make1(it), now);
+		return;
+	}
 	key = delivery_key(psprintf("resolve:" INT64_FORMAT ":" INT64_FORMAT ":%s:" INT64_FORMAT,
 								r->id, r->dest.id, it->incident, it->opened_at));
 	message = alert_msg_render(NULL, r->name, &r->dest, list_make1(it), ALERT_MSG_RESOLUTION);
@@ -515,7 +519,8 @@ send_resolution(RuleDef *r, AlertItem *it, TimestampTz now)
 	else
 		payload = alert_msg_payload(&r->dest, r->id, r->name, message, list_make1(it), key,
 									ALERT_MSG_RESOLUTION);
-	return enqueue(r->id, r->dest.id, "resolution", key, payload, now) > 0 ? 1 : 0;
+	if (enqueue(r->id, r->dest.id, "resolution", key, payload, now) > 0)
+		summary->enqueued++;
 }
 
 /*
@@ -607,7 +612,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 					   ev.matched ? (c->item.direction > 0 ? "spike" : "drop") : NULL,
 					   ev.matched ? c->item.incident : NULL, peak);
 			if (resolution)
-				summary->enqueued += send_resolution(r, resolution, now);
+				send_resolution(r, resolution, now, summary);
 			summary->transitions++;
 			if (events)
 			{
@@ -641,7 +646,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 			resolution = resolution_item(r, sr, sr->metric_id, now_us);
 			save_state(r->id, sr->metric_id, &tr.state, NULL, NULL, NULL);
 			if (resolution)
-				summary->enqueued += send_resolution(r, resolution, now);
+				send_resolution(r, resolution, now, summary);
 			summary->transitions++;
 			if (events)
 			{
