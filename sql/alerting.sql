@@ -56,6 +56,19 @@ SELECT tripl.create_destination('team', 'teams', 'https://prod-1.westeurope.logi
 SELECT tripl.create_destination('bad', 'teams', 'https://example.com/x', secret => 'x');
 SELECT d.name, d.url, s.secret FROM tripl.destinations d JOIN tripl.destination_secrets s ON s.destination_id = d.id
 WHERE d.type IN ('teams', 'email') ORDER BY d.id;
+-- jira: the site URL, secret email:api_token, a project key; never a digest
+SELECT tripl.create_destination('tracker', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok',
+       options => '{"project": "OPS", "labels": ["metrics"]}') > 0 AS ok;
+SELECT options FROM tripl.destinations WHERE name = 'tracker';
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'tok', options => '{"project": "OPS"}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', options => '{"project": "OPS"}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "ops"}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS", "labels": ["two words"]}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS", "api_version": 4}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS", "board": 1}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS"}', schedule => '0 9 * * *');
+SELECT tripl.drop_destination('tracker');
 SELECT tripl.drop_destination('mail1');
 SELECT tripl.drop_destination('team');
 SELECT tripl.drop_destination('mail');

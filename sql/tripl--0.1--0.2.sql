@@ -141,9 +141,9 @@ COMMENT ON AGGREGATE tripl._engine_agg_rows(bytea, record) IS
 ALTER TABLE tripl.destinations ADD COLUMN options jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE tripl.destinations DROP CONSTRAINT destinations_type;
 ALTER TABLE tripl.destinations ADD CONSTRAINT destinations_type
-    CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams'));
+    CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams', 'jira'));
 COMMENT ON TABLE tripl.destinations IS
-    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams); schedule makes a digest; options: the type''s settings (email: from, to, starttls)';
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams, jira); schedule makes a digest; options: the type''s settings (email: from, to, starttls; jira: project, issue_type, labels, api_version)';
 
 ALTER TABLE tripl.alert_rules ADD COLUMN notify_on_resolve boolean NOT NULL DEFAULT true;
 
@@ -175,7 +175,7 @@ CREATE FUNCTION tripl.create_destination(
     options jsonb DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
 COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
-    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams); options: the type''s settings';
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams, jira); options: the type''s settings';
 
 DROP FUNCTION tripl.alter_destination(text, boolean, text, text, text, text);
 CREATE FUNCTION tripl.alter_destination(
@@ -218,6 +218,25 @@ CREATE FUNCTION tripl.alter_alert_rule(
     notify_on_resolve boolean DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;
 
+-- The issue a tracker destination opened for an incident (one per
+-- destination and incident occurrence, ref), so that later messages about
+-- it become comments and a retry never opens a second issue
+CREATE TABLE tripl.tickets (
+    destination_id  bigint NOT NULL REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    ref             text NOT NULL,
+    issue_key       text NOT NULL,
+    created_at      timestamptz NOT NULL,
+    PRIMARY KEY (destination_id, ref)
+);
+COMMENT ON TABLE tripl.tickets IS 'Issues opened in trackers (jira): one per destination and incident, found again by the label tripl-<ref>';
+SELECT pg_catalog.pg_extension_config_dump('tripl.tickets', '');
+CREATE TRIGGER restore_guard AFTER INSERT ON tripl.tickets
+    FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();
+CREATE INDEX deliveries_ref ON tripl.deliveries (destination_id, (payload->>'ref'))
+    WHERE status IN ('pending', 'sending') AND payload ? 'ref';
+REVOKE ALL ON tripl.tickets FROM PUBLIC;
+GRANT SELECT ON tripl.tickets TO tripl_admin;
+
 -- tripl.status: open incidents and resolutions waiting to be sent
 CREATE OR REPLACE VIEW tripl.status AS
 WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
@@ -245,7 +264,8 @@ SELECT current_database() AS database,
        pending.dead AS deliveries_dead,
        tripl.now() - pending.oldest AS oldest_pending_delivery_age,
        (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
-       pending.resolutions AS resolutions_pending
+       pending.resolutions AS resolutions_pending,
+       (SELECT count(*) FROM tripl.tickets) AS tickets
 FROM pending;
 COMMENT ON VIEW tripl.status IS
-    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent';
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';

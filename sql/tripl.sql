@@ -342,12 +342,12 @@ CREATE TABLE tripl.destinations (
     CONSTRAINT destinations_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT destinations_type
-        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams')),
+        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams', 'jira')),
     CONSTRAINT destinations_chat_id
         CHECK ((type = 'telegram') = (chat_id IS NOT NULL))
 );
 COMMENT ON TABLE tripl.destinations IS
-    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams); schedule makes a digest; options: the type''s settings (email: from, to, starttls)';
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams, jira); schedule makes a digest; options: the type''s settings (email: from, to, starttls; jira: project, issue_type, labels, api_version)';
 
 CREATE TABLE tripl.destination_secrets (
     destination_id  bigint PRIMARY KEY REFERENCES tripl.destinations (id) ON DELETE CASCADE,
@@ -447,6 +447,20 @@ CREATE TABLE tripl.deliveries (
     CONSTRAINT deliveries_status CHECK (status IN ('pending', 'sending', 'sent', 'dead'))
 );
 CREATE INDEX deliveries_due ON tripl.deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
+-- a tracker's deliveries about one incident go in order (deliver.c)
+CREATE INDEX deliveries_ref ON tripl.deliveries (destination_id, (payload->>'ref'))
+    WHERE status IN ('pending', 'sending') AND payload ? 'ref';
+-- The issue a tracker destination opened for an incident (one per
+-- destination and incident occurrence, ref), so that later messages about
+-- it become comments and a retry never opens a second issue
+CREATE TABLE tripl.tickets (
+    destination_id  bigint NOT NULL REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    ref             text NOT NULL,
+    issue_key       text NOT NULL,
+    created_at      timestamptz NOT NULL,
+    PRIMARY KEY (destination_id, ref)
+);
+COMMENT ON TABLE tripl.tickets IS 'Issues opened in trackers (jira): one per destination and incident, found again by the label tripl-<ref>';
 COMMENT ON TABLE tripl.deliveries IS
     'Outbox of notifications: pending, sending (leased), sent or dead, with the last HTTP status and error';
 
@@ -504,6 +518,7 @@ SELECT pg_catalog.pg_extension_config_dump('tripl.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.digest_items', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.tickets', '');
 
 -- A restore loads the tables above while the new database's scheduler may
 -- already run; a tick in the middle would write rows the load is still to
@@ -758,7 +773,7 @@ CREATE FUNCTION tripl.create_destination(
     options jsonb DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
 COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
-    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams); options: the type''s settings';
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams, jira); options: the type''s settings';
 
 CREATE FUNCTION tripl.alter_destination(
     name text,
@@ -867,10 +882,11 @@ SELECT current_database() AS database,
        pending.dead AS deliveries_dead,
        tripl.now() - pending.oldest AS oldest_pending_delivery_age,
        (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
-       pending.resolutions AS resolutions_pending
+       pending.resolutions AS resolutions_pending,
+       (SELECT count(*) FROM tripl.tickets) AS tickets
 FROM pending;
 COMMENT ON VIEW tripl.status IS
-    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent';
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';
 
 -- A row of values as ▁▂▃▄▅▆▇█ (scaled between their minimum and maximum;
 -- NULL is a space, a constant series the middle block)
@@ -996,7 +1012,7 @@ REVOKE ALL ON FUNCTION tripl._register_database() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tripl.schedule_with_pg_cron(text, text) FROM PUBLIC;
 -- alerting is run by administrators: they see the outbox and their own secrets
 GRANT USAGE ON SCHEMA tripl TO tripl_admin;
-GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items TO tripl_admin;
+GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items, tripl.tickets TO tripl_admin;
 -- the run log (error texts of every owner's metrics) is for administrators
 GRANT SELECT ON tripl.runs TO tripl_admin;
 GRANT USAGE ON SCHEMA tripl TO tripl_reader;

@@ -414,6 +414,25 @@ buffer_digest(RuleDef *r, List *items, TimestampTz now)
 	return list_length(items);
 }
 
+/* The reference of the issue a tracker opens for one incident */
+static char *
+ticket_ref(int64 dest_id, const AlertItem *it)
+{
+	return delivery_key(psprintf("ticket:" INT64_FORMAT ":%s:" INT64_FORMAT, dest_id, it->incident, it->opened_at));
+}
+
+/* A jira delivery: open the incident's issue, comment on it, or resolve it */
+static bool
+send_jira(RuleDef *r, AlertItem *it, const char *message, const char *action, TimestampTz now)
+{
+	char	   *ref = ticket_ref(r->dest.id, it);
+	char	   *key = delivery_key(psprintf("jira:%s:%s:" INT64_FORMAT ":" INT64_FORMAT, ref, action,
+											it->bucket, (int64) now));
+
+	return enqueue(r->id, r->dest.id, strcmp(action, "resolve") == 0 ? "resolution" : "alert", key,
+				   alert_msg_jira(it, r->name, message, action, ref), now) > 0;
+}
+
 /* Enqueue what a rule sends now to an immediate destination */
 static int
 send_items(RuleDef *r, List *items, TimestampTz now)
@@ -422,6 +441,20 @@ send_items(RuleDef *r, List *items, TimestampTz now)
 	ListCell   *lc;
 	char	   *message;
 	int			n = 0;
+
+	if (strcmp(r->dest.type, "jira") == 0)
+	{
+		/* one issue per incident: its first message opens it, later ones comment */
+		foreach(lc, items)
+		{
+			AlertItem  *it = lfirst(lc);
+
+			message = alert_msg_render(r->tmpl, r->name, &r->dest, list_make1(it), ALERT_MSG_ALERT);
+			if (send_jira(r, it, message, it->followup ? "comment" : "open", now))
+				n++;
+		}
+		return n;
+	}
 
 	if (strcmp(r->dest.type, "pagerduty") == 0)
 	{
@@ -514,6 +547,12 @@ send_resolution(RuleDef *r, AlertItem *it, TimestampTz now, AlertSummary *summar
 	key = delivery_key(psprintf("resolve:" INT64_FORMAT ":" INT64_FORMAT ":%s:" INT64_FORMAT,
 								r->id, r->dest.id, it->incident, it->opened_at));
 	message = alert_msg_render(NULL, r->name, &r->dest, list_make1(it), ALERT_MSG_RESOLUTION);
+	if (strcmp(r->dest.type, "jira") == 0)
+	{
+		if (send_jira(r, it, message, "resolve", now))
+			summary->enqueued++;
+		return;
+	}
 	if (strcmp(r->dest.type, "pagerduty") == 0)
 		payload = alert_msg_pagerduty(it, message);
 	else
@@ -600,6 +639,8 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 			if (tr.send)
 			{
 				alert_state_mark_notified(&tr.state, now_us);
+				c->item.opened_at = tr.state.opened_at;
+				c->item.followup = (tr.event == ALERT_STATE_STILL_ACTIVE);
 				to_send = lappend(to_send, &c->item);
 			}
 			/* the incident's peak: the anomaly with the largest |z| since it opened */
@@ -842,6 +883,8 @@ tripl_test_destination(PG_FUNCTION_ARGS)
 		alert_msg_json_string(&b, "idempotency_key", key);
 		appendStringInfoChar(&b, '}');
 	}
+	else if (strcmp(d.type, "jira") == 0)
+		appendStringInfoString(&b, "{\"action\": \"test\"}");	/* reads the project: checks the login */
 	else if (strcmp(d.type, "pagerduty") == 0)
 	{
 		/* resolving an unknown dedup key checks the routing key without paging anyone */

@@ -213,6 +213,8 @@ redacted_url(const char *url)
 	return psprintf("%.*s://%s/...", (int) (scheme_end - url), url, host);
 }
 
+static char *check_jira_options(const char *options);
+
 /*
  * A destination's options (the settings of its type), checked and made
  * into the jsonb text stored in tripl.destinations.options.  Only email
@@ -235,6 +237,8 @@ check_options(const char *type, const char *options, const char *url)
 	bool		isnull;
 	bool		starttls = true;
 
+	if (strcmp(type, "jira") == 0)
+		return check_jira_options(options);
 	if (strcmp(type, "email") != 0)
 	{
 		if (options != NULL && strcmp(options, "{}") != 0)
@@ -321,17 +325,126 @@ check_options(const char *type, const char *options, const char *url)
 	return out.data;
 }
 
-/* An email destination's secret is "username:password" */
+/*
+ * A Jira destination's options: project (a project key), issue_type (a
+ * name, default Task), labels (up to 10, letters, digits, '_', '-', '.'),
+ * api_version (2 or 3, default 3)
+ */
+static char *
+check_jira_options(const char *options)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	const char *p;
+	char	   *project;
+	char	   *issue_type;
+	char	   *labels;
+	int			version;
+
+	if (options == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a jira destination needs options with a project"),
+				 errhint("E.g. options => '{\"project\": \"OPS\", \"issue_type\": \"Task\", \"labels\": [\"metrics\"]}'.")));
+	values[0] = CStringGetTextDatum(options);
+	catalog_execute("SELECT jsonb_typeof(o), "
+					"(SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(o) = 'object' "
+					"  THEN o ELSE '{}' END) k WHERE k NOT IN ('project', 'issue_type', 'labels', 'api_version')), "
+					"CASE WHEN jsonb_typeof(o->'project') = 'string' THEN o->>'project' END, "
+					"CASE WHEN o->'issue_type' IS NULL THEN 'Task' WHEN jsonb_typeof(o->'issue_type') = 'string' THEN o->>'issue_type' END, "
+					"CASE WHEN o->'labels' IS NULL THEN '' WHEN jsonb_typeof(o->'labels') = 'array' "
+					"  AND (SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(o->'labels') e) "
+					"  AND jsonb_array_length(o->'labels') <= 10 "
+					"  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(o->'labels') l WHERE l !~ '^[A-Za-z0-9_.-]{1,100}$') "
+					"  THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(o->'labels')), ' ') END, "
+					"CASE WHEN o->'api_version' IS NULL THEN 3 WHEN o->>'api_version' IN ('2', '3') THEN (o->>'api_version')::int ELSE 0 END "
+					"FROM (SELECT $1::jsonb AS o) s", 1, types, values, NULL, true, 0);
+	if (strcmp(spi_text(0, 0), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	if (spi_text(0, 1) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown option for a jira destination: %s", spi_text(0, 1)),
+				 errhint("The options of a jira destination are project, issue_type, labels and api_version.")));
+	project = (char *) spi_text(0, 2);
+	issue_type = (char *) spi_text(0, 3);
+	labels = (char *) spi_text(0, 4);
+	version = atoi(spi_text(0, 5));
+	if (project == NULL || project[0] == '\0' || strlen(project) > 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"project\" must be a Jira project key")));
+	for (p = project; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (p > project && ((*p >= '0' && *p <= '9') || *p == '_'))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"project\" must be a Jira project key (upper-case letters, then letters, digits or '_')")));
+	if (issue_type == NULL || issue_type[0] == '\0' || strlen(issue_type) > 60)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"issue_type\" must be an issue type name of 1 to 60 characters")));
+	for (p = issue_type; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"issue_type\" must not contain control characters")));
+	if (labels == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"labels\" must be an array of at most 10 labels of 1 to 100 letters, digits, '_', '-' or '.'")));
+	for (p = labels; *p; p++)
+		if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '-' || *p == '.' || *p == ' ') || IS_HIGHBIT_SET(*p))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a Jira label has only letters, digits, '_', '-' and '.'")));
+	if (version == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"api_version\" must be 2 or 3")));
+	{
+		StringInfoData out;
+		char	   *copy = pstrdup(labels);
+		char	   *tok;
+		char	   *save = NULL;
+		bool		first = true;
+
+		initStringInfo(&out);
+		appendStringInfoString(&out, "{\"project\": ");
+		escape_json(&out, project);
+		appendStringInfoString(&out, ", \"issue_type\": ");
+		escape_json(&out, issue_type);
+		appendStringInfoString(&out, ", \"labels\": [");
+		for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		{
+			if (!first)
+				appendStringInfoString(&out, ", ");
+			escape_json(&out, tok);
+			first = false;
+		}
+		appendStringInfo(&out, "], \"api_version\": %d}", version);
+		return out.data;
+	}
+}
+
+/*
+ * An email destination's secret is "username:password" (the SMTP login), a
+ * jira destination's "email:api_token" (Basic authentication)
+ */
 static void
-check_email_secret(const char *secret)
+check_email_secret(const char *secret, const char *type)
 {
 	const char *colon = strchr(secret, ':');
+	bool		jira = strcmp(type, "jira") == 0;
 
 	if (colon == NULL || colon == secret)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an email destination's secret is \"username:password\""),
-				 errhint("The SMTP login: the user name, a colon, the password.")));
+				 errmsg("a%s %s destination's secret is \"%s\"", jira ? "" : "n", type,
+						jira ? "email:api_token" : "username:password"),
+				 errhint(jira ? "The Atlassian account's email, a colon, an API token." :
+						 "The SMTP login: the user name, a colon, the password.")));
 }
 
 /*--------------------------------------------------------------------
@@ -365,14 +478,14 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("type must not be NULL"),
-				 errhint("Use webhook, slack, telegram, pagerduty, email or teams.")));
+				 errhint("Use webhook, slack, telegram, pagerduty, email, teams or jira.")));
 	if (strcmp(type, "webhook") != 0 && strcmp(type, "slack") != 0 &&
 		strcmp(type, "telegram") != 0 && strcmp(type, "pagerduty") != 0 &&
-		strcmp(type, "email") != 0 && strcmp(type, "teams") != 0)
+		strcmp(type, "email") != 0 && strcmp(type, "teams") != 0 && strcmp(type, "jira") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid destination type \"%s\"", type),
-				 errhint("Use webhook, slack, telegram, pagerduty, email or teams.")));
+				 errhint("Use webhook, slack, telegram, pagerduty, email, teams or jira.")));
 	if (secret_header && strcmp(type, "webhook") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -385,11 +498,11 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		schedule = NULL;
 	if (schedule)
 	{
-		if (strcmp(type, "pagerduty") == 0)
+		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("pagerduty destinations cannot be digests"),
-					 errhint("PagerDuty gets one event per incident, as it happens.")));
+					 errmsg("%s destinations cannot be digests", type),
+					 errhint("They get one event or issue per incident, as it happens.")));
 		check_schedule(schedule);
 	}
 
@@ -423,6 +536,22 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		secret = url;
 		shown_url = redacted_url(url);
 	}
+	else if (strcmp(type, "jira") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for a jira destination"),
+					 errhint("The site's base URL, e.g. https://example.atlassian.net.")));
+		if (secret == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("secret is required for a jira destination"),
+					 errhint("Pass \"email:api_token\" (Basic authentication).")));
+		check_secret(secret);
+		check_email_secret(secret, type);
+		shown_url = url;
+	}
 	else if (strcmp(type, "email") == 0)
 	{
 		if (url == NULL)
@@ -433,7 +562,7 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		if (secret)
 		{
 			check_secret(secret);
-			check_email_secret(secret);
+			check_email_secret(secret, type);
 		}
 		shown_url = url;
 	}
@@ -627,8 +756,8 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 		check_secret(secret);
 		if (strcmp(type, "telegram") == 0)
 			check_telegram_token(secret);
-		if (strcmp(type, "email") == 0)
-			check_email_secret(secret);
+		if (strcmp(type, "email") == 0 || strcmp(type, "jira") == 0)
+			check_email_secret(secret, type);
 	}
 	if (strcmp(type, "webhook") == 0)
 	{
@@ -650,10 +779,10 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	}
 	if (schedule && schedule[0] != '\0')
 	{
-		if (strcmp(type, "pagerduty") == 0)
+		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("pagerduty destinations cannot be digests")));
+					 errmsg("%s destinations cannot be digests", type)));
 		check_schedule(schedule);
 	}
 	if (has_enabled)

@@ -587,3 +587,29 @@ alert_msg_pagerduty(const AlertItem *it, const char *message)
 	appendStringInfo(&b, ", \"custom_details\": %s}}", alert_msg_item_json(it));
 	return b.data;
 }
+
+char *
+alert_msg_jira(const AlertItem *it, const char *rule, const char *message, const char *action,
+			   const char *ref)
+{
+	StringInfoData b;
+	char	   *summary = psprintf("tripl: %s %s (rule %s)", it->metric, it->direction > 0 ? "spike" : "drop",
+								   rule);
+
+	/* a Jira summary is one line of at most 255 characters */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		summary = pnstrdup(summary, alert_utf8_prefix(summary, 250));
+	initStringInfo(&b);
+	appendStringInfoChar(&b, '{');
+	json_string(&b, "action", action);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "ref", ref);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "incident_id", it->incident);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "subject", summary);
+	appendStringInfoString(&b, ", ");
+	json_string(&b, "text", message);
+	appendStringInfoChar(&b, '}');
+	return b.data;
+}

@@ -36,7 +36,8 @@ typedef struct AlertItem
 	int64		bucket;			/* Unix microseconds */
 	char		incident[37];
 	bool		resolved;
-	int64		opened_at;		/* resolved: Unix microseconds */
+	bool		followup;		/* a newer anomaly of an incident already notified */
+	int64		opened_at;		/* when the incident opened, Unix microseconds */
 	int64		closed_at;
 } AlertItem;
 
@@ -75,6 +76,13 @@ extern char *alert_msg_payload(const AlertDestination *d, int64 rule_id, const c
 
 /* A PagerDuty Events v2 trigger for one item, or the resolve of its incident */
 extern char *alert_msg_pagerduty(const AlertItem *it, const char *message);
+
+/*
+ * What a jira delivery holds: {"action": open | comment | resolve, "ref",
+ * "incident_id", "subject", "text"}; deliver.c makes the Jira requests of it
+ */
+extern char *alert_msg_jira(const AlertItem *it, const char *rule, const char *message,
+							const char *action, const char *ref);
 
 /* An item as the JSON object of webhook payloads and digest buffers */
 extern char *alert_msg_item_json(const AlertItem *it);

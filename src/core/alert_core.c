@@ -886,3 +886,70 @@ classify_smtp(long reply_code, bool transfer_ok)
 		return DELIVERY_PERMANENT;
 	return DELIVERY_RETRY;
 }
+
+/* The first string value of a field named name in a JSON text (see alert_core.h) */
+bool
+alert_json_first_string(const char *json, const char *name, char *out, size_t outlen)
+{
+	size_t		nlen = strlen(name);
+	const char *p = json;
+
+	if (json == NULL || outlen == 0)
+		return false;
+	while ((p = strchr(p, '"')) != NULL)
+	{
+		const char *q = p + 1;
+		size_t		o = 0;
+
+		if (strncmp(q, name, nlen) == 0 && q[nlen] == '"')
+		{
+			q += nlen + 1;
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			if (*q == ':')
+			{
+				q++;
+				while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+					q++;
+				if (*q != '"')
+				{
+					p = q;
+					continue;
+				}
+				for (q++; *q && *q != '"'; q++)
+				{
+					if (*q == '\\' || o + 1 >= outlen)
+						return false;	/* an escape or too long: not a plain value */
+					out[o++] = *q;
+				}
+				out[o] = '\0';
+				return *q == '"';
+			}
+		}
+		/* skip this string (it may be a value holding the name) */
+		for (q = p + 1; *q && *q != '"'; q++)
+			if (*q == '\\' && q[1])
+				q++;
+		if (*q == '\0')
+			return false;
+		p = q + 1;
+	}
+	return false;
+}
+
+/* Is key a Jira issue key: PROJECT-123 (see alert_core.h) */
+bool
+alert_jira_key_valid(const char *key)
+{
+	const char *p = key;
+
+	if (!(*p >= 'A' && *p <= 'Z'))
+		return false;
+	while ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	if (*p++ != '-' || !(*p >= '0' && *p <= '9'))
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '\0' && p - key < 64;
+}

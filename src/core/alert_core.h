@@ -221,6 +221,16 @@ extern const char *delivery_outcome_name(DeliveryOutcome o);
  */
 extern size_t alert_utf8_prefix(const char *s, size_t max_bytes);
 
+/*
+ * The first string value of a field called name in a JSON text (a
+ * tracker's answer): scans member names in order, skipping strings;
+ * false when there is none, or it holds an escape or does not fit outlen
+ */
+extern bool alert_json_first_string(const char *json, const char *name, char *out, size_t outlen);
+
+/* Is key a Jira issue key, PROJECT-123 (it goes into a URL path)? */
+extern bool alert_jira_key_valid(const char *key);
+
 /* A duration for people: "45s", "12m", "3h 10m", "2d 4h" (negative: "0s") */
 extern void alert_format_duration(int64_t us, char *out, size_t outlen);
 

@@ -2,7 +2,8 @@
 # Delivery throughput per destination type to receivers on 127.0.0.1
 # (test/lib/http_sink.py, test/lib/smtp_sink.py): N deliveries of each type
 # (the body of a real tripl.test_destination() copied N times) sent by one
-# tripl.deliver(N) pass; prints deliveries per second.  The receivers are
+# tripl.deliver(N) pass (jira: N issues created, each its own incident);
+# prints deliveries per second.  The receivers are
 # single Python processes, so the figures are a floor for tripl.
 #
 #   bash test/bench/delivery.sh            # N=2000 (BENCH_N), REPS=3
@@ -49,6 +50,7 @@ start_sink() {
 }
 HTTP=$(start_sink http python3 "$REPO/test/lib/http_sink.py" --port 0 --log /dev/null)
 SMTP=$(start_sink smtp python3 "$REPO/test/lib/smtp_sink.py" --port 0 --log /dev/null)
+JIRA=$(start_sink jira python3 "$REPO/test/lib/jira_sink.py" --port 0 --auth me@example.com:tok --project OPS)
 SMTPTLS=$(start_sink smtptls python3 "$REPO/test/lib/smtp_sink.py" --port 0 --log /dev/null \
 	--cert "$DIR/cert.pem" --key "$DIR/key.pem" --auth tripl:s3cret)
 
@@ -59,6 +61,8 @@ SELECT tripl.create_destination('slack', 'slack', 'http://127.0.0.1:$HTTP/slack'
 SELECT tripl.create_destination('telegram', 'telegram', 'http://127.0.0.1:$HTTP', secret => '1:a', chat_id => '1');
 SELECT tripl.create_destination('pagerduty', 'pagerduty', 'http://127.0.0.1:$HTTP/pd', secret => 'key');
 SELECT tripl.create_destination('teams', 'teams', 'http://127.0.0.1:$HTTP/teams?sig=x');
+SELECT tripl.create_destination('jira', 'jira', 'http://127.0.0.1:$JIRA', secret => 'me@example.com:tok',
+    options => '{"project": "OPS"}');
 SELECT tripl.create_destination('email', 'email', 'smtp://127.0.0.1:$SMTP',
     options => '{"from": "tripl@example.com", "to": "ops@example.com", "starttls": false}');
 SELECT tripl.create_destination('email_starttls', 'email', 'smtp://127.0.0.1:$SMTPTLS', secret => 'tripl:s3cret',
@@ -66,14 +70,16 @@ SELECT tripl.create_destination('email_starttls', 'email', 'smtp://127.0.0.1:$SM
 SQL
 
 echo "== delivery throughput, $N deliveries per pass, median of $REPS passes (receivers on 127.0.0.1)"
-for dest in webhook slack telegram pagerduty teams email email_starttls; do
+for dest in webhook slack telegram pagerduty teams jira email email_starttls; do
 	rates=()
 	for rep in $(seq 1 "$REPS"); do
 		psql_b -c "SELECT tripl.test_destination('$dest')" >/dev/null
 		psql_b <<SQL >/dev/null
 DELETE FROM tripl.deliveries d USING tripl.destinations x WHERE x.id = d.destination_id AND x.name = '$dest' AND d.status = 'sent';
 INSERT INTO tripl.deliveries (destination_id, kind, idempotency_key, payload, next_attempt_at, created_at)
-SELECT d.destination_id, 'test', 'bench-$dest-$rep-' || i, d.payload, now(), now()
+SELECT d.destination_id, 'test', 'bench-$dest-$rep-' || i,
+       CASE WHEN '$dest' = 'jira' THEN jsonb_build_object('action', 'open', 'ref', md5('$rep-' || i),
+            'subject', 'tripl: bench', 'text', 'bench ' || i) ELSE d.payload END, now(), now()
 FROM (SELECT * FROM tripl.deliveries WHERE destination_id = (SELECT id FROM tripl.destinations WHERE name = '$dest')
       AND status = 'pending' LIMIT 1) d, generate_series(2, $N) i;
 SQL

@@ -2,7 +2,8 @@
  * mail_test.c
  *	  Unit tests of core/mail.c (the email tripl sends): SMTP URLs,
  *	  addresses, RFC 2047 subjects, dates, the whole message; and the
- *	  SMTP outcome, durations and Markdown escaping of the other cores.
+ *	  SMTP outcome, durations, Markdown escaping and the reading of a
+ *	  tracker's answer (issue keys) of the other cores.
  */
 #include "unit.h"
 
@@ -293,9 +294,27 @@ test_others(void)
 	core_free(s);
 }
 
+static void
+test_tracker(void)
+{
+	char		key[64];
+
+	CHECK(alert_json_first_string("{\"id\": \"10001\", \"key\": \"OPS-12\", \"self\": \"x\"}", "key", key, sizeof(key)) &&
+		  strcmp(key, "OPS-12") == 0, "the key of a Jira create answer");
+	CHECK(alert_json_first_string("{\"expand\": \"key\", \"issues\": [{\"id\": \"1\", \"key\": \"OPS-3\"}]}", "key", key,
+								  sizeof(key)) && strcmp(key, "OPS-3") == 0, "a value that reads \"key\" is skipped");
+	CHECK(!alert_json_first_string("{\"issues\": [], \"isLast\": true}", "key", key, sizeof(key)), "no issue: none");
+	CHECK(!alert_json_first_string("{\"key\": \"OPS\\\"-1\"}", "key", key, sizeof(key)), "an escaped value is refused");
+	CHECK(!alert_json_first_string("{\"key\": 12}", "key", key, sizeof(key)), "a number is not a string");
+	CHECK(alert_jira_key_valid("OPS-12") && alert_jira_key_valid("A1_B-7"), "issue keys");
+	CHECK(!alert_jira_key_valid("ops-1") && !alert_jira_key_valid("OPS-") && !alert_jira_key_valid("OPS-1/../x") &&
+		  !alert_jira_key_valid("-1") && !alert_jira_key_valid("OPS1"), "not issue keys (they go into a URL path)");
+}
+
 int
 main(void)
 {
+	test_tracker();
 	test_url();
 	test_address();
 	test_subject();
