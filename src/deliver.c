@@ -1014,20 +1014,38 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "tripl: recording deliveries");
 	/* the issues trackers opened (or that a retry found), in the same transaction */
-	for (i = 0; i < n; i++)
 	{
-		Outgoing   *o = &reqs[i];
-		Oid			ttypes[4] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-		Datum		tvalues[4];
+		Datum	   *tdest = palloc(sizeof(Datum) * n);
+		Datum	   *tref = palloc(sizeof(Datum) * n);
+		Datum	   *tkey = palloc(sizeof(Datum) * n);
+		Datum	   *tat = palloc(sizeof(Datum) * n);
+		int			k = 0;
 
-		if (o->jira_step == JIRA_NONE || o->jira_recorded || o->jira_key[0] == '\0' || o->jira_ref[0] == '\0')
-			continue;
-		tvalues[0] = Int64GetDatum(o->dest_id);
-		tvalues[1] = CStringGetTextDatum(o->jira_ref);
-		tvalues[2] = CStringGetTextDatum(o->jira_key);
-		tvalues[3] = TimestampTzGetDatum(unix_to_ts(observed_us(ds, o->done_at ? o->done_at : recording)));
-		catalog_execute("INSERT INTO tripl.tickets (destination_id, ref, issue_key, created_at) "
-						"VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", 4, ttypes, tvalues, NULL, false, 0);
+		for (i = 0; i < n; i++)
+		{
+			Outgoing   *o = &reqs[i];
+
+			if (o->jira_step == JIRA_NONE || o->jira_recorded || o->jira_key[0] == '\0' || o->jira_ref[0] == '\0')
+				continue;
+			tdest[k] = Int64GetDatum(o->dest_id);
+			tref[k] = CStringGetTextDatum(o->jira_ref);
+			tkey[k] = CStringGetTextDatum(o->jira_key);
+			tat[k] = TimestampTzGetDatum(unix_to_ts(observed_us(ds, o->done_at ? o->done_at : recording)));
+			k++;
+		}
+		if (k > 0)
+		{
+			Oid			ttypes[4] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+			Datum		tvalues[4];
+
+			tvalues[0] = PointerGetDatum(construct_array(tdest, k, INT8OID, 8, true, TYPALIGN_DOUBLE));
+			tvalues[1] = PointerGetDatum(construct_array(tref, k, TEXTOID, -1, false, TYPALIGN_INT));
+			tvalues[2] = PointerGetDatum(construct_array(tkey, k, TEXTOID, -1, false, TYPALIGN_INT));
+			tvalues[3] = PointerGetDatum(construct_array(tat, k, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+			catalog_execute("INSERT INTO tripl.tickets (destination_id, ref, issue_key, created_at) "
+							"SELECT * FROM unnest($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+							4, ttypes, tvalues, NULL, false, 0);
+		}
 	}
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(statuses, n, TEXTOID, -1, false, TYPALIGN_INT));

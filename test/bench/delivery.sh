@@ -6,7 +6,8 @@
 # prints deliveries per second.  The receivers are
 # single Python processes, so the figures are a floor for tripl.
 #
-#   bash test/bench/delivery.sh            # N=2000 (BENCH_N), REPS=3
+#   bash test/bench/delivery.sh            # N=2000 (BENCH_N), REPS=3, every type
+#   BENCH_TYPES="jira email" bash test/bench/delivery.sh
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,7 +71,7 @@ SELECT tripl.create_destination('email_starttls', 'email', 'smtp://127.0.0.1:$SM
 SQL
 
 echo "== delivery throughput, $N deliveries per pass, median of $REPS passes (receivers on 127.0.0.1)"
-for dest in webhook slack telegram pagerduty teams jira email email_starttls; do
+for dest in ${BENCH_TYPES:-webhook slack telegram pagerduty teams jira email email_starttls}; do
 	rates=()
 	for rep in $(seq 1 "$REPS"); do
 		psql_b -c "SELECT tripl.test_destination('$dest')" >/dev/null
