@@ -16,11 +16,11 @@ MODULE_big = tripl
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
 # They live in src/core/ and include nothing outside it (make layers checks).
 PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_stats.c detect_core.c detect_trend.c detect_incident.c detect_run.c detect_forecast.c stl.c order.c corebuf.c \
-	cron.c template.c uuid5.c alert_core.c netguard.c engine.c engine_image.c engine_result.c engine_window.c plot.c ddsketch.c hll.c derived.c)
+	cron.c template.c uuid5.c alert_core.c netguard.c mail.c engine.c engine_image.c engine_result.c engine_window.c plot.c ddsketch.c hll.c derived.c)
 # The PostgreSQL side, bottom layer first (src/README.md)
 PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
 	sqlguard.c grid_pg.c aggsql.c userquery.c distsrc.c fnargs.c defs.c engine_pg.c \
-	defcheck.c catalog.c catalog_metric.c defio.c collect_due.c collect_slot.c collect_derived.c collect.c monitor.c series.c forecast.c plot_pg.c alert_defs.c alert.c deliver.c tick.c \
+	defcheck.c catalog.c catalog_metric.c defio.c collect_due.c collect_slot.c collect_derived.c collect.c monitor.c series.c forecast.c plot_pg.c alert_defs.c alert_msg.c alert.c deliver.c tick.c \
 	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 # PGXS tracks no header dependencies: a changed header rebuilds every object
@@ -57,7 +57,7 @@ endif
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc/core -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect detect_noise stl cron template uuid5 alert netguard engine engine_agg engine_window plot sketch derived)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect detect_noise stl cron template uuid5 alert netguard engine engine_agg engine_window plot sketch derived mail)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
 	@mkdir -p test/unit/bin

@@ -23,7 +23,55 @@ SELECT name, type, url, secret_header, chat_id, schedule, enabled, owner FROM tr
 SELECT d.name, s.secret FROM tripl.destination_secrets s JOIN tripl.destinations d ON d.id = s.destination_id ORDER BY d.id;
 
 SELECT tripl.create_destination('hook', 'webhook', 'https://hooks.example.com/x');
-SELECT tripl.create_destination('bad', 'email', 'https://hooks.example.com/x');
+SELECT tripl.create_destination('bad', 'sms', 'https://hooks.example.com/x');
+-- email: an SMTP URL, from and 1-50 recipients in options, secret user:password
+SELECT tripl.create_destination('mail', 'email', 'smtp://mail.example.com:587', secret => 'tripl:pa55word',
+       options => '{"from": "tripl@example.com", "to": ["ops@example.com", "cto@example.com"]}') > 0 AS ok;
+SELECT tripl.create_destination('mail1', 'email', 'smtps://mail.example.com',
+       options => '{"from": "tripl@example.com", "to": "ops@example.com"}') > 0 AS ok;
+SELECT name, url, options FROM tripl.destinations WHERE type = 'email' ORDER BY id;
+SELECT tripl.create_destination('bad', 'email', 'https://mail.example.com', options => '{"from": "a@b.c", "to": "d@e.f"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com/path', options => '{"from": "a@b.c", "to": "d@e.f"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://127.0.0.1:25', options => '{"from": "a@b.c", "to": "d@e.f"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '[]');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"to": "d@e.f"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"from": "a@b.c"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"from": "a@b.c", "to": [], "cc": 1}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"from": "a@b.c", "to": []}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"from": "a@b.c", "to": [1]}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com',
+       options => jsonb_build_object('from', 'a@b.c', 'to', (SELECT jsonb_agg('u' || i || '@e.f') FROM generate_series(1, 51) i)));
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => E'{"from": "a@b.c\\r\\nBcc: x@evil.example", "to": "d@e.f"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"from": "a@b.c", "to": "Eve <d@e.f>"}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', options => '{"from": "a@b.c", "to": "d@e.f", "starttls": "no"}');
+SELECT tripl.create_destination('bad', 'email', 'smtps://mail.example.com', options => '{"from": "a@b.c", "to": "d@e.f", "starttls": false}');
+SELECT tripl.create_destination('bad', 'email', 'smtp://mail.example.com', secret => 'nopassword', options => '{"from": "a@b.c", "to": "d@e.f"}');
+SELECT tripl.create_destination('bad', 'webhook', 'https://hooks.example.com/x', options => '{"from": "a@b.c"}');
+SELECT tripl.alter_destination('mail', options => '{"from": "tripl@example.com", "to": "ops@example.com", "starttls": false}');
+SELECT tripl.alter_destination('mail', options => '{"from": "tripl@example.com"}');
+SELECT options FROM tripl.destinations WHERE name = 'mail';
+-- teams: the workflow URL is the secret, shown without its path and query
+SELECT tripl.create_destination('team', 'teams', 'https://prod-1.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=S3CR3T') > 0 AS ok;
+SELECT tripl.create_destination('bad', 'teams', 'https://example.com/x', secret => 'x');
+SELECT d.name, d.url, s.secret FROM tripl.destinations d JOIN tripl.destination_secrets s ON s.destination_id = d.id
+WHERE d.type IN ('teams', 'email') ORDER BY d.id;
+-- jira: the site URL, secret email:api_token, a project key; never a digest
+SELECT tripl.create_destination('tracker', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok',
+       options => '{"project": "OPS", "labels": ["metrics"]}') > 0 AS ok;
+SELECT options FROM tripl.destinations WHERE name = 'tracker';
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'tok', options => '{"project": "OPS"}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', options => '{"project": "OPS"}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "ops"}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS", "labels": ["two words"]}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS", "api_version": 4}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS", "board": 1}');
+SELECT tripl.create_destination('bad', 'jira', 'https://example.atlassian.net', secret => 'me@example.com:tok', options => '{"project": "OPS"}', schedule => '0 9 * * *');
+SELECT tripl.drop_destination('tracker');
+SELECT tripl.drop_destination('mail1');
+SELECT tripl.drop_destination('team');
+SELECT tripl.drop_destination('mail');
 SELECT tripl.create_destination('bad', NULL, 'https://hooks.example.com/x');
 SELECT tripl.create_destination('bad name', 'webhook', 'https://hooks.example.com/x');
 SELECT tripl.create_destination('bad', 'webhook', NULL);
@@ -182,13 +230,31 @@ SET tripl.mock_now = '2026-02-01 17:05+00';
 SELECT * FROM tripl.evaluate_alerts() ORDER BY rule, metric;
 SELECT r.name AS rule, m.name AS metric, s.active, s.closed_at FROM tripl.alert_state s
 JOIN tripl.alert_rules r ON r.id = s.rule_id JOIN tripl.metrics m ON m.id = s.metric_id ORDER BY 1, 2;
+-- Each closed incident that was notified gets one resolution: PagerDuty a
+-- resolve of the incident's dedup key, the webhook a tripl.resolved message
+-- whose peak is the incident's largest |z| (the 11:00 anomaly, 30 against
+-- 100, z -7; not the first one, 40, z -6), open from 13:05 to 17:05; the
+-- digest buffers it
+SELECT d.name AS destination, x.kind, coalesce(x.payload->>'event', x.payload->>'event_action') AS event,
+       x.payload->>'dedup_key' = s.incident_id::text AS dedup_is_incident, x.payload->>'message' AS message,
+       x.payload->'items'->0->>'actual_count' AS peak_actual, x.payload->'items'->0->>'duration_seconds' AS seconds,
+       x.payload->'items'->0->>'incident_id' = s.incident_id::text AS item_incident
+FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
+JOIN tripl.alert_state s ON s.rule_id = x.rule_id
+WHERE x.kind = 'resolution' ORDER BY x.id;
+SELECT g.event, g.item->>'scope_name' AS metric, g.item->>'actual_count' AS peak_actual,
+       g.item->>'duration_seconds' AS seconds FROM tripl.digest_items g WHERE g.event = 'resolved';
+-- evaluating again sends nothing more
+SELECT * FROM tripl.evaluate_alerts() ORDER BY rule, metric;
+SELECT count(*) AS resolutions FROM tripl.deliveries WHERE kind = 'resolution';
 
 -- It comes back within the cooldown: reopened but not sent
 INSERT INTO tripl.anomalies (metric_id, bucket, actual, expected, stddev, effective_stddev, z_score, detector, direction)
 SELECT id, '2026-02-01 14:00+00', 20, 100, 8, 10, -8, 'phase', 'drop' FROM tripl.metrics WHERE name = 'a_count';
 SELECT * FROM tripl.evaluate_alerts() WHERE metric = 'a_count' ORDER BY rule;
 SELECT count(*) AS deliveries FROM tripl.deliveries WHERE kind = 'alert';
--- closed again, then back after the cooldown: reopened and sent
+-- closed again (its reopening was not notified, so no resolution goes out),
+-- then back after the cooldown: reopened and sent
 SET tripl.mock_now = '2026-02-02 12:00+00';
 INSERT INTO tripl.metric_values SELECT id, b, 100 FROM tripl.metrics,
     generate_series('2026-02-01 17:00+00'::timestamptz, '2026-02-02 11:00+00', '1 hour') b;
@@ -212,6 +278,10 @@ WHERE rule_id = (SELECT id FROM tripl.alert_rules WHERE name = 'everything');
 SELECT * FROM tripl.evaluate_alerts() WHERE rule = 'everything';
 SELECT count(*) AS alert_deliveries FROM tripl.deliveries WHERE kind = 'alert';
 SELECT tripl.alter_alert_rule('everything', unmute => true);
+-- notify_on_resolve: on by default, changed by alter_alert_rule
+SELECT tripl.alter_alert_rule('counts', notify_on_resolve => false);
+SELECT name, notify_on_resolve FROM tripl.alert_rules ORDER BY name;
+SELECT tripl.alter_alert_rule('counts', notify_on_resolve => true);
 
 -- Digest: one item per (rule, metric, direction), refreshed with the latest
 -- numbers, sent when the schedule (09:00 daily) fires: the Feb 1 item went

@@ -1009,3 +1009,142 @@ JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
 WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
+
+--------------------------------------------------------------------------
+-- Alerting that closes the loop (doc/alerting.md): resolutions when an
+-- incident closes (notify_on_resolve, the incident's peak, 'resolution'
+-- deliveries, resolved items in digests) and the email and teams
+-- destination types with their options.
+--------------------------------------------------------------------------
+
+ALTER TABLE tripl.destinations ADD COLUMN options jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE tripl.destinations DROP CONSTRAINT destinations_type;
+ALTER TABLE tripl.destinations ADD CONSTRAINT destinations_type
+    CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams', 'jira'));
+COMMENT ON TABLE tripl.destinations IS
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams, jira); schedule makes a digest; options: the type''s settings (email: from, to, starttls; jira: project, issue_type, labels, api_version)';
+
+ALTER TABLE tripl.alert_rules ADD COLUMN notify_on_resolve boolean NOT NULL DEFAULT true;
+
+ALTER TABLE tripl.alert_state ADD COLUMN peak_actual float8;
+ALTER TABLE tripl.alert_state ADD COLUMN peak_expected float8;
+ALTER TABLE tripl.alert_state ADD COLUMN peak_z float8;
+ALTER TABLE tripl.alert_state ADD COLUMN peak_bucket timestamptz;
+COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified; peak_*: the anomaly of the open incident with the largest |z|';
+
+ALTER TABLE tripl.digest_items ADD COLUMN event text NOT NULL DEFAULT 'anomaly';
+ALTER TABLE tripl.digest_items ADD CONSTRAINT digest_items_event CHECK (event IN ('anomaly', 'resolved'));
+ALTER TABLE tripl.digest_items DROP CONSTRAINT digest_items_pkey;
+ALTER TABLE tripl.digest_items ADD PRIMARY KEY (destination_id, rule_id, metric_id, direction, event);
+
+ALTER TABLE tripl.deliveries DROP CONSTRAINT deliveries_kind;
+ALTER TABLE tripl.deliveries ADD CONSTRAINT deliveries_kind
+    CHECK (kind IN ('alert', 'digest', 'test', 'resolution'));
+
+DROP FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean);
+CREATE FUNCTION tripl.create_destination(
+    name text,
+    type text,
+    url text DEFAULT NULL,
+    secret text DEFAULT NULL,
+    secret_header text DEFAULT NULL,
+    chat_id text DEFAULT NULL,
+    schedule text DEFAULT NULL,
+    enabled boolean DEFAULT true,
+    options jsonb DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams, jira); options: the type''s settings';
+
+DROP FUNCTION tripl.alter_destination(text, boolean, text, text, text, text);
+CREATE FUNCTION tripl.alter_destination(
+    name text,
+    enabled boolean DEFAULT NULL,
+    url text DEFAULT NULL,
+    secret text DEFAULT NULL,
+    schedule text DEFAULT NULL,
+    secret_header text DEFAULT NULL,
+    options jsonb DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text, jsonb) IS
+    'Change a destination: NULL keeps a setting; a webhook secret needs a secret_header (given or stored); schedule '''' makes it immediate';
+
+DROP FUNCTION tripl.create_alert_rule(text, text, text[], boolean, boolean, float8, float8, float8, interval,
+                                      text, timestamptz, boolean);
+CREATE FUNCTION tripl.create_alert_rule(
+    name text,
+    destination text,
+    metrics text[] DEFAULT NULL,
+    notify_on_spike boolean DEFAULT true,
+    notify_on_drop boolean DEFAULT true,
+    min_percent_delta float8 DEFAULT 30,
+    min_absolute_delta float8 DEFAULT 0,
+    min_expected float8 DEFAULT 0,
+    cooldown interval DEFAULT '1 day',
+    message_template text DEFAULT NULL,
+    muted_until timestamptz DEFAULT NULL,
+    enabled boolean DEFAULT true,
+    notify_on_resolve boolean DEFAULT true) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'tripl_create_alert_rule' LANGUAGE C;
+
+DROP FUNCTION tripl.alter_alert_rule(text, boolean, timestamptz, boolean, text);
+CREATE FUNCTION tripl.alter_alert_rule(
+    name text,
+    enabled boolean DEFAULT NULL,
+    muted_until timestamptz DEFAULT NULL,
+    unmute boolean DEFAULT false,
+    message_template text DEFAULT NULL,
+    notify_on_resolve boolean DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;
+
+-- The issue a tracker destination opened for an incident (one per
+-- destination and incident occurrence, ref), so that later messages about
+-- it become comments and a retry never opens a second issue
+CREATE TABLE tripl.tickets (
+    destination_id  bigint NOT NULL REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    ref             text NOT NULL,
+    issue_key       text NOT NULL,
+    created_at      timestamptz NOT NULL,
+    PRIMARY KEY (destination_id, ref)
+);
+COMMENT ON TABLE tripl.tickets IS 'Issues opened in trackers (jira): one per destination and incident, found again by the label tripl-<ref>';
+SELECT pg_catalog.pg_extension_config_dump('tripl.tickets', '');
+CREATE TRIGGER restore_guard AFTER INSERT ON tripl.tickets
+    FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();
+CREATE INDEX deliveries_ref ON tripl.deliveries (destination_id, (payload->>'ref'))
+    WHERE status IN ('pending', 'sending') AND payload ? 'ref';
+REVOKE ALL ON tripl.tickets FROM PUBLIC;
+GRANT SELECT ON tripl.tickets TO tripl_admin;
+
+-- tripl.status: open incidents and resolutions waiting to be sent
+CREATE OR REPLACE VIEW tripl.status AS
+WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
+     state AS (
+         SELECT m.id, m.bucket, s.watermark, s.last_status,
+                tripl._bucket_start(tripl.now(), m.bucket, m.timezone) AS due_to,
+                tripl._bucket_step(tripl.now(), m.bucket, m.timezone, -2) AS overdue_to
+         FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
+     pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                        count(*) FILTER (WHERE status = 'dead') AS dead,
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest,
+                        count(*) FILTER (WHERE status IN ('pending', 'sending') AND kind = 'resolution') AS resolutions
+                 FROM tripl.deliveries)
+SELECT current_database() AS database,
+       current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
+           AND (SELECT scheduler_pid FROM w) IS NOT NULL AS scheduler_running,
+       coalesce(current_setting('tripl.scheduler', true), 'on') AS scheduler_setting,
+       (SELECT scheduler_pid FROM w) AS scheduler_pid,
+       (SELECT delivery_pid FROM w) AS delivery_pid,
+       (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
+       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < overdue_to) AS metrics_overdue,
+       (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
+       pending.pending AS deliveries_pending,
+       pending.dead AS deliveries_dead,
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age,
+       (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
+       pending.resolutions AS resolutions_pending,
+       (SELECT count(*) FROM tripl.tickets) AS tickets
+FROM pending;
+COMMENT ON VIEW tripl.status IS
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';

@@ -381,15 +381,16 @@ CREATE TABLE tripl.destinations (
     last_flushed_at timestamptz,
     owner           regrole NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    options         jsonb NOT NULL DEFAULT '{}',
     CONSTRAINT destinations_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT destinations_type
-        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty')),
+        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams', 'jira')),
     CONSTRAINT destinations_chat_id
         CHECK ((type = 'telegram') = (chat_id IS NOT NULL))
 );
 COMMENT ON TABLE tripl.destinations IS
-    'Alert destinations (webhook, slack, telegram, pagerduty); schedule makes a digest';
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams, jira); schedule makes a digest; options: the type''s settings (email: from, to, starttls; jira: project, issue_type, labels, api_version)';
 
 CREATE TABLE tripl.destination_secrets (
     destination_id  bigint PRIMARY KEY REFERENCES tripl.destinations (id) ON DELETE CASCADE,
@@ -418,6 +419,7 @@ CREATE TABLE tripl.alert_rules (
     enabled             boolean NOT NULL DEFAULT true,
     owner               regrole NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
+    notify_on_resolve   boolean NOT NULL DEFAULT true,
     CONSTRAINT alert_rules_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT alert_rules_thresholds
@@ -444,9 +446,13 @@ CREATE TABLE tripl.alert_state (
     last_notified_at    timestamptz,
     last_anomaly_bucket timestamptz,
     incident_id         uuid,
+    peak_actual         float8,
+    peak_expected       float8,
+    peak_z              float8,
+    peak_bucket         timestamptz,
     PRIMARY KEY (rule_id, metric_id)
 );
-COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified';
+COMMENT ON TABLE tripl.alert_state IS 'Per rule and metric: whether an alert is open, and when it last notified; peak_*: the anomaly of the open incident with the largest |z|';
 
 -- Digest destinations buffer one item per (rule, metric, direction)
 CREATE TABLE tripl.digest_items (
@@ -456,7 +462,9 @@ CREATE TABLE tripl.digest_items (
     direction       text NOT NULL,
     item            jsonb NOT NULL,
     updated_at      timestamptz NOT NULL,
-    PRIMARY KEY (destination_id, rule_id, metric_id, direction)
+    event           text NOT NULL DEFAULT 'anomaly',
+    CONSTRAINT digest_items_event CHECK (event IN ('anomaly', 'resolved')),
+    PRIMARY KEY (destination_id, rule_id, metric_id, direction, event)
 );
 COMMENT ON TABLE tripl.digest_items IS 'Items waiting for a digest destination''s next scheduled send';
 
@@ -478,10 +486,24 @@ CREATE TABLE tripl.deliveries (
     last_response       text,
     created_at          timestamptz NOT NULL,
     sent_at             timestamptz,
-    CONSTRAINT deliveries_kind CHECK (kind IN ('alert', 'digest', 'test')),
+    CONSTRAINT deliveries_kind CHECK (kind IN ('alert', 'digest', 'test', 'resolution')),
     CONSTRAINT deliveries_status CHECK (status IN ('pending', 'sending', 'sent', 'dead'))
 );
 CREATE INDEX deliveries_due ON tripl.deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
+-- a tracker's deliveries about one incident go in order (deliver.c)
+CREATE INDEX deliveries_ref ON tripl.deliveries (destination_id, (payload->>'ref'))
+    WHERE status IN ('pending', 'sending') AND payload ? 'ref';
+-- The issue a tracker destination opened for an incident (one per
+-- destination and incident occurrence, ref), so that later messages about
+-- it become comments and a retry never opens a second issue
+CREATE TABLE tripl.tickets (
+    destination_id  bigint NOT NULL REFERENCES tripl.destinations (id) ON DELETE CASCADE,
+    ref             text NOT NULL,
+    issue_key       text NOT NULL,
+    created_at      timestamptz NOT NULL,
+    PRIMARY KEY (destination_id, ref)
+);
+COMMENT ON TABLE tripl.tickets IS 'Issues opened in trackers (jira): one per destination and incident, found again by the label tripl-<ref>';
 COMMENT ON TABLE tripl.deliveries IS
     'Outbox of notifications: pending, sending (leased), sent or dead, with the last HTTP status and error';
 
@@ -540,6 +562,7 @@ SELECT pg_catalog.pg_extension_config_dump('tripl.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.digest_items', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('tripl.deliveries_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tripl.tickets', '');
 
 -- A restore loads the tables above while the new database's scheduler may
 -- already run; a tick in the middle would write rows the load is still to
@@ -810,8 +833,11 @@ CREATE FUNCTION tripl.create_destination(
     secret_header text DEFAULT NULL,
     chat_id text DEFAULT NULL,
     schedule text DEFAULT NULL,
-    enabled boolean DEFAULT true) RETURNS bigint
+    enabled boolean DEFAULT true,
+    options jsonb DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
+COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams, jira); options: the type''s settings';
 
 CREATE FUNCTION tripl.alter_destination(
     name text,
@@ -819,9 +845,10 @@ CREATE FUNCTION tripl.alter_destination(
     url text DEFAULT NULL,
     secret text DEFAULT NULL,
     schedule text DEFAULT NULL,
-    secret_header text DEFAULT NULL) RETURNS void
+    secret_header text DEFAULT NULL,
+    options jsonb DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_destination' LANGUAGE C;
-COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text) IS
+COMMENT ON FUNCTION tripl.alter_destination(text, boolean, text, text, text, text, jsonb) IS
     'Change a destination: NULL keeps a setting; a webhook secret needs a secret_header (given or stored); schedule '''' makes it immediate';
 
 CREATE FUNCTION tripl.drop_destination(name text) RETURNS void
@@ -839,7 +866,8 @@ CREATE FUNCTION tripl.create_alert_rule(
     cooldown interval DEFAULT '1 day',
     message_template text DEFAULT NULL,
     muted_until timestamptz DEFAULT NULL,
-    enabled boolean DEFAULT true) RETURNS bigint
+    enabled boolean DEFAULT true,
+    notify_on_resolve boolean DEFAULT true) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_alert_rule' LANGUAGE C;
 
 CREATE FUNCTION tripl.alter_alert_rule(
@@ -847,7 +875,8 @@ CREATE FUNCTION tripl.alter_alert_rule(
     enabled boolean DEFAULT NULL,
     muted_until timestamptz DEFAULT NULL,
     unmute boolean DEFAULT false,
-    message_template text DEFAULT NULL) RETURNS void
+    message_template text DEFAULT NULL,
+    notify_on_resolve boolean DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'tripl_alter_alert_rule' LANGUAGE C;
 
 CREATE FUNCTION tripl.drop_alert_rule(name text) RETURNS void
@@ -900,7 +929,8 @@ WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database
          FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
      pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
                         count(*) FILTER (WHERE status = 'dead') AS dead,
-                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest
+                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest,
+                        count(*) FILTER (WHERE status IN ('pending', 'sending') AND kind = 'resolution') AS resolutions
                  FROM tripl.deliveries)
 SELECT current_database() AS database,
        current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
@@ -914,10 +944,13 @@ SELECT current_database() AS database,
        (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
        pending.pending AS deliveries_pending,
        pending.dead AS deliveries_dead,
-       tripl.now() - pending.oldest AS oldest_pending_delivery_age
+       tripl.now() - pending.oldest AS oldest_pending_delivery_age,
+       (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
+       pending.resolutions AS resolutions_pending,
+       (SELECT count(*) FROM tripl.tickets) AS tickets
 FROM pending;
 COMMENT ON VIEW tripl.status IS
-    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending';
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';
 
 -- A row of values as ▁▂▃▄▅▆▇█ (scaled between their minimum and maximum;
 -- NULL is a space, a constant series the middle block)
@@ -1689,7 +1722,7 @@ REVOKE ALL ON FUNCTION tripl._register_database() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tripl.schedule_with_pg_cron(text, text) FROM PUBLIC;
 -- alerting is run by administrators: they see the outbox and their own secrets
 GRANT USAGE ON SCHEMA tripl TO tripl_admin;
-GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items TO tripl_admin;
+GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items, tripl.tickets TO tripl_admin;
 -- the run log (error texts of every owner's metrics) is for administrators
 GRANT SELECT ON tripl.runs TO tripl_admin;
 GRANT USAGE ON SCHEMA tripl TO tripl_reader;

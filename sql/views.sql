@@ -89,7 +89,11 @@ SELECT database = current_database() AS this_database, scheduler_setting,
        metrics_in_error = (SELECT count(*) FROM tripl.metric_state WHERE last_status = 'error') AS in_error_ok,
        metrics_in_error >= 1 AS has_error,
        deliveries_pending = (SELECT count(*) FROM tripl.deliveries WHERE status IN ('pending', 'sending')) AS pending_ok,
-       deliveries_dead = (SELECT count(*) FROM tripl.deliveries WHERE status = 'dead') AS dead_ok
+       deliveries_dead = (SELECT count(*) FROM tripl.deliveries WHERE status = 'dead') AS dead_ok,
+       open_incidents = (SELECT count(*) FROM tripl.alert_state WHERE active) AS incidents_ok,
+       resolutions_pending = (SELECT count(*) FROM tripl.deliveries
+                              WHERE kind = 'resolution' AND status IN ('pending', 'sending')) AS resolutions_ok,
+       tickets = (SELECT count(*) FROM tripl.tickets) AS tickets_ok
 FROM tripl.status;
 SELECT column_name FROM information_schema.columns
 WHERE table_schema = 'tripl' AND table_name = 'status' ORDER BY ordinal_position;

@@ -12,15 +12,16 @@
  *	  reopened / still active / closed with the cooldown rules, and what is
  *	  to be sent is written to tripl.deliveries — in the same transaction
  *	  as the state, so a crash can neither lose nor duplicate an enqueue.
- *	  Digest destinations buffer one item per (rule, metric, direction) in
- *	  tripl.digest_items and send them when their cron schedule fires.
- *	  Sending is deliver.c's job.
+ *	  When an incident closes, a rule with notify_on_resolve enqueues its
+ *	  resolution (doc/alerting.md, "Resolutions") in the same transaction,
+ *	  once per incident.  Digest destinations buffer one item per (rule,
+ *	  metric, direction, anomaly or resolved) in tripl.digest_items and send
+ *	  them when their cron schedule fires.  Message texts and bodies are
+ *	  alert_msg.c's; sending is deliver.c's job.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include "pgtime.h"
 
 #include <math.h>
 
@@ -39,13 +40,13 @@
 
 #include "alert.h"
 #include "alert_defs.h"
+#include "alert_msg.h"
 #include "core/alert_core.h"
 #include "core/cron.h"
 #include "core/netguard.h"
 #include "core/template.h"
 #include "core/uuid5.h"
 #include "fnargs.h"
-#include "grid_pg.h"
 #include "guc.h"
 #include "spiutil.h"
 #include "tripl.h"
@@ -57,360 +58,6 @@ TRIPL_SQL_FUNCTION(tripl_test_destination);
 /* Advisory lock key serialising alert evaluation in a database ('aler') */
 #define ALERT_LOCK_KEY 1634493810
 
-#define PAGERDUTY_SUMMARY_BYTES	1000
-
-/* One anomaly to be reported */
-typedef struct AlertItem
-{
-	int64		metric_id;
-	char	   *metric;
-	char	   *unit;
-	char	   *description;
-	int			direction;		/* +1 spike, -1 drop */
-	double		actual;
-	double		expected;
-	double		z;
-	char	   *detector;
-	int64		bucket;			/* Unix microseconds */
-	char	   *timezone;		/* the metric's (NULL: UTC) */
-	char		incident[37];
-} AlertItem;
-
-/* A destination, as evaluation and payload building need it */
-typedef struct Destination
-{
-	int64		id;
-	char	   *name;
-	char	   *type;
-	char	   *chat_id;
-	char	   *schedule;
-} Destination;
-
-/*--------------------------------------------------------------------
- * Messages and payloads
- *--------------------------------------------------------------------
- */
-
-/* A number for people: up to 6 significant digits */
-static char *
-fmt_number(double v)
-{
-	if (!isfinite(v))
-		return pstrdup("n/a");
-	if (fabs(v) >= 1e6 || (fabs(v) < 1e-3 && v != 0))
-		return psprintf("%.4g", v);
-	return psprintf("%.6g", v);
-}
-
-/*
- * A bucket start for people, in the metric's time zone with its
- * abbreviation: "2026-11-24 00:00 UTC", "2026-11-24 00:00 EST"
- */
-static char *
-fmt_bucket(int64 bucket, const char *zone)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
-	const char *abbrev = NULL;
-	pg_tz	   *tz = (zone == NULL || grid_pg_is_utc(zone)) ? NULL : pg_tzset(zone);
-
-	if (tz == NULL)
-	{
-		if (timestamp2tm(unix_to_ts(bucket), NULL, &tm, &fsec, NULL, NULL) != 0)
-			return pstrdup("?");
-		abbrev = "UTC";
-	}
-	else if (timestamp2tm(unix_to_ts(bucket), &tzoff, &tm, &fsec, &abbrev, tz) != 0)
-		return pstrdup("?");
-	return psprintf("%04d-%02d-%02d %02d:%02d %s", tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, abbrev ? abbrev : zone);
-}
-
-/* A bucket start as ISO 8601 (for JSON) */
-static char *
-iso_bucket(int64 bucket)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (timestamp2tm(unix_to_ts(bucket), NULL, &tm, &fsec, NULL, NULL) != 0)
-		return pstrdup("");
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* The percent change of an item, or NaN when expected is 0 */
-static double
-item_percent(const AlertItem *it)
-{
-	double		abs_delta;
-	double		pct;
-
-	alert_deltas(it->actual, it->expected, &abs_delta, &pct);
-	return pct;
-}
-
-/* One human line per item */
-static char *
-item_line(const AlertItem *it, TemplateEscape esc)
-{
-	double		pct = item_percent(it);
-	char	   *line = psprintf("%s %s: %s%s%s, expected %s%s at %s",
-								it->metric, it->direction > 0 ? "spike" : "drop",
-								fmt_number(it->actual), it->unit ? " " : "", it->unit ? it->unit : "",
-								fmt_number(it->expected),
-								isnan(pct) ? "" : psprintf(" (%+.1f%%)", pct),
-								fmt_bucket(it->bucket, it->timezone));
-
-	return template_escape(line, esc);
-}
-
-/* Context for template lookups */
-typedef struct AlertMessage
-{
-	const char *rule;
-	const char *destination;
-	List	   *items;			/* AlertItem * */
-	TemplateEscape escape;
-} AlertMessage;
-
-/* Lookup callback: the value of a placeholder */
-static const char *
-message_lookup(void *arg, const char *name)
-{
-	AlertMessage *mc = arg;
-	AlertItem  *first = mc->items ? linitial(mc->items) : NULL;
-	int			n = list_length(mc->items);
-	double		abs_delta = NAN;
-	double		pct = NAN;
-
-	if (strcmp(name, "rule") == 0)
-		return mc->rule;
-	if (strcmp(name, "destination") == 0)
-		return mc->destination;
-	if (strcmp(name, "database") == 0)
-		return get_database_name(MyDatabaseId);
-	if (strcmp(name, "count") == 0)
-		return psprintf("%d", n);
-	if (strcmp(name, "summary") == 0)
-		return psprintf("%d %s", n, n == 1 ? "anomaly" : "anomalies");
-	if (strcmp(name, "items") == 0)
-	{
-		StringInfoData buf;
-		ListCell   *lc;
-
-		initStringInfo(&buf);
-		foreach(lc, mc->items)
-			appendStringInfo(&buf, "%s%s", buf.len ? "\n" : "",
-							 item_line(lfirst(lc), TEMPLATE_ESCAPE_NONE));
-		return buf.data;
-	}
-	if (first == NULL)
-		return NULL;
-	alert_deltas(first->actual, first->expected, &abs_delta, &pct);
-	if (strcmp(name, "metric") == 0)
-		return first->metric;
-	if (strcmp(name, "direction") == 0)
-		return first->direction > 0 ? "spike" : "drop";
-	if (strcmp(name, "actual") == 0)
-		return fmt_number(first->actual);
-	if (strcmp(name, "expected") == 0)
-		return fmt_number(first->expected);
-	if (strcmp(name, "absolute_delta") == 0)
-		return fmt_number(abs_delta);
-	if (strcmp(name, "percent_delta") == 0)
-		return isnan(pct) ? "n/a" : psprintf("%+.1f%%", pct);
-	if (strcmp(name, "bucket") == 0)
-		return fmt_bucket(first->bucket, first->timezone);
-	if (strcmp(name, "z_score") == 0)
-		return psprintf("%.1f", first->z);
-	if (strcmp(name, "unit") == 0)
-		return first->unit;
-	if (strcmp(name, "detector") == 0)
-		return first->detector;
-	if (strcmp(name, "incident_id") == 0)
-		return first->incident;
-	if (strcmp(name, "description") == 0)
-		return first->description;
-	return NULL;
-}
-
-/* Render a rule's message for a destination type */
-static char *
-render_message(const char *tmpl, const char *rule, const Destination *d, List *items, bool digest)
-{
-	AlertMessage mc;
-	bool		telegram = strcmp(d->type, "telegram") == 0;
-	bool		slack = strcmp(d->type, "slack") == 0;
-
-	mc.rule = rule;
-	mc.destination = d->name;
-	mc.items = items;
-	mc.escape = telegram ? TEMPLATE_ESCAPE_HTML : slack ? TEMPLATE_ESCAPE_SLACK : TEMPLATE_ESCAPE_NONE;
-	if (tmpl == NULL)
-	{
-		if (telegram)
-			tmpl = digest ? "<b>tripl digest</b>: {{summary}}\n{{items}}" :
-				"<b>tripl alert {{rule}}</b>: {{summary}}\n{{items}}";
-		else
-			tmpl = digest ? "tripl digest: {{summary}}\n{{items}}" :
-				"tripl alert {{rule}}: {{summary}}\n{{items}}";
-	}
-	return template_render(tmpl, message_lookup, &mc, mc.escape);
-}
-
-/* Append "key": number-or-null */
-static void
-json_number(StringInfo buf, const char *key, double v)
-{
-	appendStringInfo(buf, "\"%s\": ", key);
-	if (isfinite(v))
-		appendStringInfo(buf, "%.17g", v);
-	else
-		appendStringInfoString(buf, "null");
-}
-
-/* Append "key": "string"-or-null */
-static void
-json_string(StringInfo buf, const char *key, const char *v)
-{
-	appendStringInfo(buf, "\"%s\": ", key);
-	if (v)
-		escape_json(buf, v);
-	else
-		appendStringInfoString(buf, "null");
-}
-
-/* An item as the webhook payload's JSON object (doc/alerting.md, "What is sent") */
-static char *
-item_json(const AlertItem *it)
-{
-	StringInfoData b;
-	double		abs_delta;
-	double		pct;
-
-	alert_deltas(it->actual, it->expected, &abs_delta, &pct);
-	initStringInfo(&b);
-	appendStringInfoString(&b, "{\"scope_type\": \"metric\", ");
-	appendStringInfo(&b, "\"scope_ref\": \"" INT64_FORMAT "\", ", it->metric_id);
-	json_string(&b, "scope_name", it->metric);
-	appendStringInfo(&b, ", \"direction\": \"%s\", ", it->direction > 0 ? "spike" : "drop");
-	json_number(&b, "actual_count", it->actual);
-	appendStringInfoString(&b, ", ");
-	json_number(&b, "expected_count", it->expected);
-	appendStringInfoString(&b, ", ");
-	json_number(&b, "absolute_delta", abs_delta);
-	appendStringInfoString(&b, ", ");
-	json_number(&b, "percent_delta", pct);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "bucket", iso_bucket(it->bucket));
-	appendStringInfoString(&b, ", ");
-	json_number(&b, "z_score", it->z);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "detector", it->detector);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "unit", it->unit);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "incident_id", it->incident);
-	appendStringInfoString(&b, ", \"details_url\": null, \"monitoring_url\": null}");
-	return b.data;
-}
-
-/* The body sent to a destination for a set of items (not pagerduty) */
-static char *
-payload_json(const Destination *d, int64 rule_id_, const char *rule, const char *message,
-			 List *items, const char *key, bool digest)
-{
-	StringInfoData b;
-	ListCell   *lc;
-	char	   *db = get_database_name(MyDatabaseId);
-
-	initStringInfo(&b);
-	if (strcmp(d->type, "slack") == 0)
-	{
-		int			shown = 0;
-
-		appendStringInfoChar(&b, '{');
-		json_string(&b, "text", message);
-		appendStringInfoString(&b, ", \"blocks\": [{\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
-		json_string(&b, "text", digest ? "*tripl digest*" :
-					rule ? psprintf("*tripl alert* %s", rule) : "*tripl test message*");
-		appendStringInfoString(&b, "}}");
-		foreach(lc, items)
-		{
-			if (++shown > 45)
-				break;
-			appendStringInfoString(&b, ", {\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", ");
-			json_string(&b, "text", item_line(lfirst(lc), TEMPLATE_ESCAPE_SLACK));
-			appendStringInfoString(&b, "}}");
-		}
-		appendStringInfoString(&b, "]}");
-		return b.data;
-	}
-	if (strcmp(d->type, "telegram") == 0)
-	{
-		appendStringInfoChar(&b, '{');
-		json_string(&b, "chat_id", d->chat_id);
-		appendStringInfoString(&b, ", ");
-		json_string(&b, "text", message);
-		appendStringInfoString(&b, ", \"parse_mode\": \"HTML\", \"disable_web_page_preview\": true}");
-		return b.data;
-	}
-	appendStringInfo(&b, "{\"event\": \"%s\", \"project\": {", digest ? "tripl.digest" : "tripl.alert");
-	json_string(&b, "name", db);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "slug", db);
-	appendStringInfo(&b, "}, \"destination\": {\"id\": " INT64_FORMAT ", ", d->id);
-	json_string(&b, "name", d->name);
-	if (rule)
-	{
-		appendStringInfo(&b, "}, \"rule\": {\"id\": " INT64_FORMAT ", ", rule_id_);
-		json_string(&b, "name", rule);
-		appendStringInfoChar(&b, '}');
-	}
-	else
-		appendStringInfoString(&b, "}, \"rule\": null");
-	appendStringInfo(&b, ", \"scan\": null, \"matched_count\": %d, ", list_length(items));
-	json_string(&b, "message", message);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "idempotency_key", key);
-	appendStringInfoString(&b, ", \"items\": [");
-	foreach(lc, items)
-		appendStringInfo(&b, "%s%s", foreach_current_index(lc) ? ", " : "", item_json(lfirst(lc)));
-	appendStringInfoString(&b, "]}");
-	return b.data;
-}
-
-/* A PagerDuty Events v2 trigger for one item (routing_key added when sent) */
-static char *
-pagerduty_json(const AlertItem *it, const char *message)
-{
-	StringInfoData b;
-	char	   *summary;
-
-	/* PagerDuty takes up to 1024 characters: cut on a character boundary */
-	if (GetDatabaseEncoding() == PG_UTF8)
-		summary = pnstrdup(message, alert_utf8_prefix(message, PAGERDUTY_SUMMARY_BYTES));
-	else
-		summary = pnstrdup(message, pg_mbcliplen(message, strlen(message), PAGERDUTY_SUMMARY_BYTES));
-
-	initStringInfo(&b);
-	appendStringInfoString(&b, "{\"event_action\": \"trigger\", ");
-	json_string(&b, "dedup_key", it->incident);
-	appendStringInfoString(&b, ", \"payload\": {");
-	json_string(&b, "summary", summary);
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "source", get_database_name(MyDatabaseId));
-	appendStringInfo(&b, ", \"severity\": \"%s\", ", fabs(it->z) >= 8 ? "critical" : "error");
-	json_string(&b, "timestamp", iso_bucket(it->bucket));
-	appendStringInfoString(&b, ", ");
-	json_string(&b, "component", it->metric);
-	appendStringInfoString(&b, ", \"group\": \"tripl\", ");
-	json_string(&b, "class", it->detector);
-	appendStringInfo(&b, ", \"custom_details\": %s}}", item_json(it));
-	return b.data;
-}
 
 /* A stable idempotency key: UUIDv5 of what a delivery is about */
 static char *
@@ -546,11 +193,12 @@ typedef struct RuleDef
 {
 	int64		id;
 	char	   *name;
-	Destination dest;
+	AlertDestination dest;
 	AlertRule	match;
 	int64		cooldown_us;
 	char	   *tmpl;
 	bool		muted;
+	bool		notify_on_resolve;
 	List	   *metric_ids;		/* int64 * */
 } RuleDef;
 
@@ -567,7 +215,8 @@ load_rules(TimestampTz now)
 	catalog_execute("SELECT r.id, r.name, d.id, d.name, d.type, d.chat_id, d.schedule, r.all_metrics, "
 					"r.notify_on_spike::int, r.notify_on_drop::int, r.min_expected, r.min_absolute_delta, "
 					"r.min_percent_delta, (extract(epoch FROM r.cooldown) * 1000000)::int8, "
-					"r.message_template, (r.muted_until IS NOT NULL AND r.muted_until > $1)::int "
+					"r.message_template, (r.muted_until IS NOT NULL AND r.muted_until > $1)::int, "
+					"r.notify_on_resolve::int "
 					"FROM tripl.alert_rules r JOIN tripl.destinations d ON d.id = r.destination_id "
 					"WHERE r.enabled AND d.enabled ORDER BY r.id",
 					1, types, values, NULL, true, 0);
@@ -592,6 +241,7 @@ load_rules(TimestampTz now)
 		r->cooldown_us = spi_int64(i, 13);
 		r->tmpl = (char *) spi_text(i, 14);
 		r->muted = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 16, &isnull)) != 0;
+		r->notify_on_resolve = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 17, &isnull)) != 0;
 		rules = lappend(rules, r);
 	}
 	foreach(lc, rules)
@@ -619,6 +269,12 @@ typedef struct StateRow
 {
 	int64		metric_id;
 	AlertRuleState s;
+	int			direction;		/* +1 spike, -1 drop, 0 unknown */
+	char		incident[37];	/* empty if unknown */
+	double		peak_actual;	/* the open incident's peak (NaN: none) */
+	double		peak_expected;
+	double		peak_z;
+	int64		peak_bucket;
 } StateRow;
 
 /* The rule's stored states */
@@ -630,7 +286,8 @@ load_states(int64 rule)
 	List	   *result = NIL;
 	uint64		i;
 
-	catalog_execute("SELECT metric_id, active::int, opened_at, closed_at, last_notified_at, last_anomaly_bucket "
+	catalog_execute("SELECT metric_id, active::int, opened_at, closed_at, last_notified_at, last_anomaly_bucket, "
+					"direction, incident_id::text, peak_actual, peak_expected, peak_z, peak_bucket "
 					"FROM tripl.alert_state WHERE rule_id = $1", 1, types, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -644,6 +301,12 @@ load_states(int64 rule)
 		sr->s.closed_at = cell_time(i, 3);
 		sr->s.last_notified_at = cell_time(i, 4);
 		sr->s.last_anomaly_bucket = cell_time(i, 5);
+		sr->direction = spi_text(i, 6) == NULL ? 0 : strcmp(spi_text(i, 6), "spike") == 0 ? 1 : -1;
+		strlcpy(sr->incident, spi_text(i, 7) ? spi_text(i, 7) : "", sizeof(sr->incident));
+		sr->peak_actual = cell_float(i, 8);
+		sr->peak_expected = cell_float(i, 9);
+		sr->peak_z = cell_float(i, 10);
+		sr->peak_bucket = cell_time(i, 11);
 		result = lappend(result, sr);
 	}
 	return result;
@@ -665,14 +328,19 @@ time_param(int64 t, Datum *d, char *null)
 	}
 }
 
-/* Persist a rule x metric state */
+/*
+ * Persist a rule x metric state; peak, when given, becomes the incident's
+ * peak (NULL keeps the stored one)
+ */
 static void
-save_state(int64 rule, int64 metric, const AlertRuleState *s, const char *direction, const char *incident)
+save_state(int64 rule, int64 metric, const AlertRuleState *s, const char *direction, const char *incident,
+		   const AlertItem *peak)
 {
-	Oid			types[9] = {INT8OID, INT8OID, BOOLOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID};
-	Datum		values[9];
-	char		nulls[10] = "         ";
+	Oid			types[14] = {INT8OID, INT8OID, BOOLOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID, BOOLOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID};
+	Datum		values[14];
+	char		nulls[15] = "              ";
+	int			k;
 
 	values[0] = Int64GetDatum(rule);
 	values[1] = Int64GetDatum(metric);
@@ -686,15 +354,29 @@ save_state(int64 rule, int64 metric, const AlertRuleState *s, const char *direct
 		values[8] = DirectFunctionCall1(uuid_in, CStringGetDatum(incident));
 	else
 		nulls[8] = 'n';
+	values[9] = BoolGetDatum(peak != NULL);
+	for (k = 10; k < 13; k++)
+	{
+		double		v = peak == NULL ? NAN : k == 10 ? peak->actual : k == 11 ? peak->expected : peak->z;
+
+		values[k] = Float8GetDatum(v);
+		nulls[k] = isfinite(v) ? ' ' : 'n';
+	}
+	time_param(peak ? peak->bucket : ALERT_TIME_NONE, &values[13], &nulls[13]);
 	catalog_execute("INSERT INTO tripl.alert_state AS s (rule_id, metric_id, active, direction, opened_at, "
-					"closed_at, last_notified_at, last_anomaly_bucket, incident_id) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+					"closed_at, last_notified_at, last_anomaly_bucket, incident_id, "
+					"peak_actual, peak_expected, peak_z, peak_bucket) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $13, $14) "
 					"ON CONFLICT (rule_id, metric_id) DO UPDATE SET active = EXCLUDED.active, "
 					"direction = coalesce(EXCLUDED.direction, s.direction), opened_at = EXCLUDED.opened_at, "
 					"closed_at = EXCLUDED.closed_at, last_notified_at = EXCLUDED.last_notified_at, "
 					"last_anomaly_bucket = EXCLUDED.last_anomaly_bucket, "
-					"incident_id = coalesce(EXCLUDED.incident_id, s.incident_id)",
-					9, types, values, nulls, false, 0);
+					"incident_id = coalesce(EXCLUDED.incident_id, s.incident_id), "
+					"peak_actual = CASE WHEN $10 THEN $11 ELSE s.peak_actual END, "
+					"peak_expected = CASE WHEN $10 THEN $12 ELSE s.peak_expected END, "
+					"peak_z = CASE WHEN $10 THEN $13 ELSE s.peak_z END, "
+					"peak_bucket = CASE WHEN $10 THEN $14 ELSE s.peak_bucket END",
+					14, types, values, nulls, false, 0);
 }
 
 /* One event of an evaluation, for tripl.evaluate_alerts */
@@ -707,7 +389,7 @@ typedef struct AlertEventRow
 	bool		muted;
 } AlertEventRow;
 
-/* Buffer items into a digest destination's pending set */
+/* Buffer items (anomalies or resolutions) into a digest destination's pending set */
 static int
 buffer_digest(RuleDef *r, List *items, TimestampTz now)
 {
@@ -716,22 +398,42 @@ buffer_digest(RuleDef *r, List *items, TimestampTz now)
 	foreach(lc, items)
 	{
 		AlertItem  *it = lfirst(lc);
-		Oid			types[6] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-		Datum		values[6];
+		Oid			types[7] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+		Datum		values[7];
 
 		values[0] = Int64GetDatum(r->dest.id);
 		values[1] = Int64GetDatum(r->id);
 		values[2] = Int64GetDatum(it->metric_id);
 		values[3] = CStringGetTextDatum(it->direction > 0 ? "spike" : "drop");
-		values[4] = CStringGetTextDatum(item_json(it));
+		values[4] = CStringGetTextDatum(alert_msg_item_json(it));
 		values[5] = TimestampTzGetDatum(now);
-		catalog_execute("INSERT INTO tripl.digest_items (destination_id, rule_id, metric_id, direction, item, updated_at) "
-						"VALUES ($1, $2, $3, $4, $5::jsonb, $6) "
-						"ON CONFLICT (destination_id, rule_id, metric_id, direction) DO UPDATE "
+		values[6] = CStringGetTextDatum(it->resolved ? "resolved" : "anomaly");
+		catalog_execute("INSERT INTO tripl.digest_items (destination_id, rule_id, metric_id, direction, item, "
+						"updated_at, event) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) "
+						"ON CONFLICT (destination_id, rule_id, metric_id, direction, event) DO UPDATE "
 						"SET item = EXCLUDED.item, updated_at = EXCLUDED.updated_at",
-						6, types, values, NULL, false, 0);
+						7, types, values, NULL, false, 0);
 	}
 	return list_length(items);
+}
+
+/* The reference of the issue a tracker opens for one incident */
+static char *
+ticket_ref(int64 dest_id, const AlertItem *it)
+{
+	return delivery_key(psprintf("ticket:" INT64_FORMAT ":%s:" INT64_FORMAT, dest_id, it->incident, it->opened_at));
+}
+
+/* A jira delivery: open the incident's issue, comment on it, or resolve it */
+static bool
+send_jira(RuleDef *r, AlertItem *it, const char *message, const char *action, TimestampTz now)
+{
+	char	   *ref = ticket_ref(r->dest.id, it);
+	char	   *key = delivery_key(psprintf("jira:%s:%s:" INT64_FORMAT ":" INT64_FORMAT, ref, action,
+											it->bucket, (int64) now));
+
+	return enqueue(r->id, r->dest.id, strcmp(action, "resolve") == 0 ? "resolution" : "alert", key,
+				   alert_msg_jira(it, r->name, message, action, ref), now) > 0;
 }
 
 /* Enqueue what a rule sends now to an immediate destination */
@@ -743,17 +445,31 @@ send_items(RuleDef *r, List *items, TimestampTz now)
 	char	   *message;
 	int			n = 0;
 
+	if (strcmp(r->dest.type, "jira") == 0)
+	{
+		/* one issue per incident: its first message opens it, later ones comment */
+		foreach(lc, items)
+		{
+			AlertItem  *it = lfirst(lc);
+
+			message = alert_msg_render(r->tmpl, r->name, &r->dest, list_make1(it), ALERT_MSG_ALERT);
+			if (send_jira(r, it, message, it->followup ? "comment" : "open", now))
+				n++;
+		}
+		return n;
+	}
+
 	if (strcmp(r->dest.type, "pagerduty") == 0)
 	{
 		foreach(lc, items)
 		{
 			AlertItem  *it = lfirst(lc);
 
-			message = render_message(r->tmpl, r->name, &r->dest, list_make1(it), false);
+			message = alert_msg_render(r->tmpl, r->name, &r->dest, list_make1(it), ALERT_MSG_ALERT);
 			if (enqueue(r->id, r->dest.id, "alert",
 						delivery_key(psprintf("pd:%s:" INT64_FORMAT ":" INT64_FORMAT, it->incident,
 											  it->bucket, (int64) now)),
-						pagerduty_json(it, message), now) > 0)
+						alert_msg_pagerduty(it, message), now) > 0)
 				n++;
 		}
 		return n;
@@ -767,15 +483,87 @@ send_items(RuleDef *r, List *items, TimestampTz now)
 		appendStringInfo(&what, ":" INT64_FORMAT "@" INT64_FORMAT "%c", it->metric_id, it->bucket,
 						 it->direction > 0 ? '+' : '-');
 	}
-	message = render_message(r->tmpl, r->name, &r->dest, items, false);
+	message = alert_msg_render(r->tmpl, r->name, &r->dest, items, ALERT_MSG_ALERT);
 	{
 		char	   *key = delivery_key(what.data);
 
 		if (enqueue(r->id, r->dest.id, "alert", key,
-					payload_json(&r->dest, r->id, r->name, message, items, key, false), now) > 0)
+					alert_msg_payload(&r->dest, r->id, r->name, message, items, key, ALERT_MSG_ALERT), now) > 0)
 			n++;
 	}
 	return n;
+}
+
+/*
+ * When an incident closes: its resolution, if the rule asks for one and a
+ * message about this incident went out (it was notified since it opened).
+ * Returns the resolution item, or NULL.  sr is the state before closing.
+ */
+static AlertItem *
+resolution_item(RuleDef *r, const StateRow *sr, int64 metric_id, int64 now_us)
+{
+	AlertItem  *it;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(metric_id)};
+
+	if (!r->notify_on_resolve || !sr->s.active || sr->incident[0] == '\0' ||
+		sr->s.last_notified_at == ALERT_TIME_NONE || sr->s.last_notified_at < sr->s.opened_at)
+		return NULL;
+	catalog_execute("SELECT name, unit, description, timezone FROM tripl.metrics WHERE id = $1",
+					1, types, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		return NULL;
+	it = palloc0(sizeof(AlertItem));
+	it->metric_id = metric_id;
+	it->metric = (char *) spi_text(0, 0);
+	it->unit = (char *) spi_text(0, 1);
+	it->description = (char *) spi_text(0, 2);
+	it->timezone = (char *) spi_text(0, 3);
+	it->direction = sr->direction >= 0 ? 1 : -1;
+	it->actual = sr->peak_actual;
+	it->expected = sr->peak_expected;
+	it->z = sr->peak_z;
+	it->bucket = sr->peak_bucket != ALERT_TIME_NONE ? sr->peak_bucket : sr->s.last_anomaly_bucket;
+	strlcpy(it->incident, sr->incident, sizeof(it->incident));
+	it->resolved = true;
+	it->opened_at = sr->s.opened_at;
+	it->closed_at = now_us;
+	return it;
+}
+
+/*
+ * Enqueue the resolution of one incident (exactly once: its key is the
+ * incident and the time it opened), or buffer it into a digest; counted
+ * in the summary
+ */
+static void
+send_resolution(RuleDef *r, AlertItem *it, TimestampTz now, AlertSummary *summary)
+{
+	char	   *key;
+	char	   *message;
+	char	   *payload;
+
+	if (r->dest.schedule != NULL)
+	{
+		summary->buffered += buffer_digest(r, list_make1(it), now);
+		return;
+	}
+	key = delivery_key(psprintf("resolve:" INT64_FORMAT ":" INT64_FORMAT ":%s:" INT64_FORMAT,
+								r->id, r->dest.id, it->incident, it->opened_at));
+	message = alert_msg_render(NULL, r->name, &r->dest, list_make1(it), ALERT_MSG_RESOLUTION);
+	if (strcmp(r->dest.type, "jira") == 0)
+	{
+		if (send_jira(r, it, message, "resolve", now))
+			summary->enqueued++;
+		return;
+	}
+	if (strcmp(r->dest.type, "pagerduty") == 0)
+		payload = alert_msg_pagerduty(it, message);
+	else
+		payload = alert_msg_payload(&r->dest, r->id, r->name, message, list_make1(it), key,
+									ALERT_MSG_RESOLUTION);
+	if (enqueue(r->id, r->dest.id, "resolution", key, payload, now) > 0)
+		summary->enqueued++;
 }
 
 /*
@@ -813,6 +601,9 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 			AlertEvaluation ev;
 			AlertTransition tr;
 			ListCell   *ls;
+			StateRow   *before = NULL;
+			AlertItem  *resolution = NULL;
+			const AlertItem *peak = NULL;
 			bool		in_scope = r->match.all_metrics;
 			int			k;
 
@@ -830,6 +621,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 				if (sr->metric_id == c->item.metric_id)
 				{
 					prev = sr->s;
+					before = sr;
 					sr->metric_id = -1;		/* handled */
 				}
 			}
@@ -851,11 +643,21 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 			if (tr.send)
 			{
 				alert_state_mark_notified(&tr.state, now_us);
+				c->item.opened_at = tr.state.opened_at;
+				c->item.followup = (tr.event == ALERT_STATE_STILL_ACTIVE);
 				to_send = lappend(to_send, &c->item);
 			}
+			/* the incident's peak: the anomaly with the largest |z| since it opened */
+			if (ev.matched && (tr.event != ALERT_STATE_STILL_ACTIVE || before == NULL ||
+							   !(fabs(before->peak_z) >= fabs(c->item.z))))
+				peak = &c->item;
+			if (tr.event == ALERT_STATE_CLOSED && before != NULL)
+				resolution = resolution_item(r, before, c->item.metric_id, now_us);
 			save_state(r->id, c->item.metric_id, &tr.state,
 					   ev.matched ? (c->item.direction > 0 ? "spike" : "drop") : NULL,
-					   ev.matched ? c->item.incident : NULL);
+					   ev.matched ? c->item.incident : NULL, peak);
+			if (resolution)
+				send_resolution(r, resolution, now, summary);
 			summary->transitions++;
 			if (events)
 			{
@@ -864,7 +666,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 				e->rule = r->name;
 				e->metric = c->item.metric;
 				e->event = alert_state_event_name(tr.event);
-				e->sent = tr.send;
+				e->sent = tr.send || resolution != NULL;
 				e->muted = tr.muted_send;
 				*events = lappend(*events, e);
 			}
@@ -875,6 +677,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 			StateRow   *sr = lfirst(lc);
 			AlertEvaluation ev;
 			AlertTransition tr;
+			AlertItem  *resolution;
 
 			if (sr->metric_id < 0 || !sr->s.active)
 				continue;
@@ -885,7 +688,10 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 			ev.is_digest = digest;
 			ev.muted = r->muted;
 			alert_state_transition(&sr->s, &ev, &tr);
-			save_state(r->id, sr->metric_id, &tr.state, NULL, NULL);
+			resolution = resolution_item(r, sr, sr->metric_id, now_us);
+			save_state(r->id, sr->metric_id, &tr.state, NULL, NULL, NULL);
+			if (resolution)
+				send_resolution(r, resolution, now, summary);
 			summary->transitions++;
 			if (events)
 			{
@@ -897,6 +703,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 				e->rule = r->name;
 				e->metric = SPI_processed ? (char *) spi_text(0, 0) : "?";
 				e->event = alert_state_event_name(tr.event);
+				e->sent = resolution != NULL;
 				*events = lappend(*events, e);
 			}
 		}
@@ -930,7 +737,7 @@ alert_flush_digests(TimestampTz now)
 					0, NULL, NULL, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		Destination *d = palloc0(sizeof(Destination));
+		AlertDestination *d = palloc0(sizeof(AlertDestination));
 		int64	   *since = palloc(sizeof(int64));
 
 		d->id = spi_int64(i, 0);
@@ -944,7 +751,7 @@ alert_flush_digests(TimestampTz now)
 	foreach(lc, dests)
 	{
 		List	   *pair = lfirst(lc);
-		Destination *d = linitial(pair);
+		AlertDestination *d = linitial(pair);
 		int64		since = *(int64 *) lsecond(pair);
 		CronSchedule cs;
 		char		err[256];
@@ -952,6 +759,7 @@ alert_flush_digests(TimestampTz now)
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 		Datum		values[2];
 		List	   *items = NIL;
+		List	   *resolved = NIL;
 		StringInfoData json;
 
 		if (d->schedule != NULL)
@@ -969,6 +777,7 @@ alert_flush_digests(TimestampTz now)
 						"item->>'direction', (item->>'actual_count')::float8, "
 						"(item->>'expected_count')::float8, (item->>'z_score')::float8, "
 						"item->>'detector', (item->>'bucket')::timestamptz, item->>'unit', item->>'incident_id', "
+						"(event = 'resolved')::int, (item->>'opened_at')::timestamptz, (item->>'closed_at')::timestamptz, "
 						"(SELECT m.timezone FROM tripl.metrics m WHERE m.id = (item->>'scope_ref')::int8)",
 						1, types, values, NULL, false, 0);
 		initStringInfo(&json);
@@ -986,15 +795,24 @@ alert_flush_digests(TimestampTz now)
 			it->bucket = cell_time(i, 8);
 			it->unit = (char *) spi_text(i, 9);
 			strlcpy(it->incident, spi_text(i, 10) ? spi_text(i, 10) : "", sizeof(it->incident));
-			it->timezone = (char *) spi_text(i, 11);
-			items = lappend(items, it);
+			it->resolved = strcmp(spi_text(i, 11), "1") == 0;
+			it->opened_at = cell_time(i, 12);
+			it->closed_at = cell_time(i, 13);
+			it->timezone = (char *) spi_text(i, 14);
+			if (it->resolved)
+				resolved = lappend(resolved, it);
+			else
+				items = lappend(items, it);
 		}
+		/* anomalies first, then the incidents that closed */
+		items = list_concat(items, resolved);
 		if (items != NIL)
 		{
-			char	   *message = render_message(NULL, NULL, d, items, true);
+			char	   *message = alert_msg_render(NULL, NULL, d, items, ALERT_MSG_DIGEST);
 			char	   *key = delivery_key(psprintf("digest:" INT64_FORMAT ":" INT64_FORMAT, d->id, now_us));
 
-			if (enqueue(0, d->id, "digest", key, payload_json(d, 0, NULL, message, items, key, true), now) > 0)
+			if (enqueue(0, d->id, "digest", key,
+						alert_msg_payload(d, 0, NULL, message, items, key, ALERT_MSG_DIGEST), now) > 0)
 				flushed++;
 		}
 		catalog_execute("UPDATE tripl.destinations SET last_flushed_at = $2 WHERE id = $1",
@@ -1039,7 +857,7 @@ tripl_test_destination(PG_FUNCTION_ARGS)
 {
 	char	   *name = fn_arg_text(fcinfo, 0);
 	Oid			owner;
-	Destination d;
+	AlertDestination d;
 	TimestampTz now = tripl_now();
 	StringInfoData b;
 	char	   *key;
@@ -1064,25 +882,25 @@ tripl_test_destination(PG_FUNCTION_ARGS)
 	{
 		appendStringInfoString(&b, "{\"event\": \"tripl.destination_test\", \"destination\": {");
 		appendStringInfo(&b, "\"id\": " INT64_FORMAT ", ", d.id);
-		json_string(&b, "name", name);
+		alert_msg_json_string(&b, "name", name);
 		appendStringInfoString(&b, "}, ");
-		json_string(&b, "message", message);
+		alert_msg_json_string(&b, "message", message);
 		appendStringInfoString(&b, ", ");
-		json_string(&b, "idempotency_key", key);
+		alert_msg_json_string(&b, "idempotency_key", key);
 		appendStringInfoChar(&b, '}');
 	}
+	else if (strcmp(d.type, "jira") == 0)
+		appendStringInfoString(&b, "{\"action\": \"test\"}");	/* reads the project: checks the login */
 	else if (strcmp(d.type, "pagerduty") == 0)
 	{
 		/* resolving an unknown dedup key checks the routing key without paging anyone */
 		appendStringInfoString(&b, "{\"event_action\": \"resolve\", ");
-		json_string(&b, "dedup_key", psprintf("tripl-test-%s", key));
+		alert_msg_json_string(&b, "dedup_key", psprintf("tripl-test-%s", key));
 		appendStringInfoChar(&b, '}');
 	}
 	else
-		appendStringInfoString(&b, payload_json(&d, 0, NULL,
-												template_escape(message, strcmp(d.type, "telegram") == 0 ?
-																TEMPLATE_ESCAPE_HTML : TEMPLATE_ESCAPE_SLACK),
-												NIL, key, false));
+		appendStringInfoString(&b, alert_msg_payload(&d, 0, NULL, template_escape(message, alert_msg_escape(d.type)),
+													 NIL, key, ALERT_MSG_TEST));
 	id = enqueue(0, d.id, "test", key, b.data, now);
 	SPI_finish();
 	PG_RETURN_INT64(id);

@@ -28,6 +28,7 @@
 #include "alert_defs.h"
 #include "core/alert_core.h"
 #include "core/cron.h"
+#include "core/mail.h"
 #include "core/netguard.h"
 #include "core/template.h"
 #include "core/uuid5.h"
@@ -76,19 +77,27 @@ alert_require_admin(const char *what)
 				 errhint("Only superusers and members of the tripl_admin role may do this.")));
 }
 
-/* Check a destination URL: http/https, no literal private addresses */
+/*
+ * Check a destination URL: http/https (smtp/smtps for email), no literal
+ * private addresses
+ */
 static void
-check_destination_url(const char *url)
+check_destination_url(const char *url, const char *type)
 {
 	char		host[NETGUARD_HOST_BUFLEN];
 	char		err[256];
 	char		why[128];
 	int			port;
+	bool		implicit_tls;
 
-	if (!url_check(url, host, sizeof(host), &port, err, sizeof(err)))
+	if (strcmp(type, "email") == 0 ?
+		!mail_url_check(url, host, sizeof(host), &port, &implicit_tls, err, sizeof(err)) :
+		!url_check(url, host, sizeof(host), &port, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid destination URL: %s", err)));
+				 errmsg("invalid destination URL: %s", err),
+				 strcmp(type, "email") == 0 ?
+				 errhint("An email destination's url is smtp://host:port (STARTTLS) or smtps://host:port (TLS).") : 0));
 	if (!tripl_allow_private_destinations && host_literal_is_forbidden(host, why, sizeof(why)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -204,6 +213,240 @@ redacted_url(const char *url)
 	return psprintf("%.*s://%s/...", (int) (scheme_end - url), url, host);
 }
 
+static char *check_jira_options(const char *options);
+
+/*
+ * A destination's options (the settings of its type), checked and made
+ * into the jsonb text stored in tripl.destinations.options.  Only email
+ * has options: from (an address), to (1 to 50 addresses, an array or one
+ * string) and starttls (boolean, default true; false only for smtp://).
+ */
+static char *
+check_options(const char *type, const char *options, const char *url)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	StringInfoData out;
+	char		err[256];
+	const char *from;
+	ArrayType  *to;
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	int			i;
+	bool		isnull;
+	bool		starttls = true;
+
+	if (strcmp(type, "jira") == 0)
+		return check_jira_options(options);
+	if (strcmp(type, "email") != 0)
+	{
+		if (options != NULL && strcmp(options, "{}") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s destinations take no options", type),
+					 errhint("Only email destinations have options (from, to, starttls).")));
+		return pstrdup("{}");
+	}
+	if (options == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("an email destination needs options with from and to"),
+				 errhint("E.g. options => '{\"from\": \"tripl@example.com\", \"to\": [\"ops@example.com\"]}'.")));
+	values[0] = CStringGetTextDatum(options);
+	catalog_execute("SELECT jsonb_typeof(o), "
+					"(SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(o) = 'object' "
+					"  THEN o ELSE '{}' END) k WHERE k NOT IN ('from', 'to', 'starttls')), "
+					"jsonb_typeof(o->'from'), o->>'from', jsonb_typeof(o->'to'), "
+					"(SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(CASE jsonb_typeof(o->'to') "
+					"  WHEN 'array' THEN o->'to' WHEN 'string' THEN jsonb_build_array(o->'to') ELSE '[]' END) e), "
+					"ARRAY(SELECT e FROM jsonb_array_elements_text(CASE jsonb_typeof(o->'to') "
+					"  WHEN 'array' THEN o->'to' WHEN 'string' THEN jsonb_build_array(o->'to') ELSE '[]' END) e), "
+					"jsonb_typeof(o->'starttls'), o->>'starttls' "
+					"FROM (SELECT $1::jsonb AS o) s", 1, types, values, NULL, true, 0);
+	if (strcmp(spi_text(0, 0), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	if (spi_text(0, 1) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown option for an email destination: %s", spi_text(0, 1)),
+				 errhint("The options of an email destination are from, to and starttls.")));
+	if (spi_text(0, 2) == NULL || strcmp(spi_text(0, 2), "string") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"from\" must be an email address")));
+	from = spi_text(0, 3);
+	if (!mail_address_check(from, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"from\": %s", err)));
+	if (spi_text(0, 5) == NULL || strcmp(spi_text(0, 5), "t") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"to\" must be an address or an array of 1 to %d addresses", MAIL_MAX_RECIPIENTS)));
+	to = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
+	deconstruct_array(to, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+	if (n < 1 || n > MAIL_MAX_RECIPIENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"to\" must be an address or an array of 1 to %d addresses", MAIL_MAX_RECIPIENTS)));
+	if (spi_text(0, 7) != NULL)
+	{
+		if (strcmp(spi_text(0, 7), "boolean") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"starttls\" must be true or false")));
+		starttls = strcmp(spi_text(0, 8), "true") == 0;
+		if (!starttls && strncmp(url, "smtp://", 7) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"starttls\": false is only for smtp:// URLs"),
+					 errhint("An smtps:// URL always uses TLS.")));
+	}
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"from\": ");
+	escape_json(&out, from);
+	appendStringInfoString(&out, ", \"to\": [");
+	for (i = 0; i < n; i++)
+	{
+		char	   *addr = TextDatumGetCString(elems[i]);
+
+		if (!mail_address_check(addr, err, sizeof(err)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"to\": %s", err)));
+		if (i > 0)
+			appendStringInfoString(&out, ", ");
+		escape_json(&out, addr);
+	}
+	appendStringInfo(&out, "], \"starttls\": %s}", starttls ? "true" : "false");
+	return out.data;
+}
+
+/*
+ * A Jira destination's options: project (a project key), issue_type (a
+ * name, default Task), labels (up to 10, letters, digits, '_', '-', '.'),
+ * api_version (2 or 3, default 3)
+ */
+static char *
+check_jira_options(const char *options)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	const char *p;
+	char	   *project;
+	char	   *issue_type;
+	char	   *labels;
+	int			version;
+
+	if (options == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a jira destination needs options with a project"),
+				 errhint("E.g. options => '{\"project\": \"OPS\", \"issue_type\": \"Task\", \"labels\": [\"metrics\"]}'.")));
+	values[0] = CStringGetTextDatum(options);
+	catalog_execute("SELECT jsonb_typeof(o), "
+					"(SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(o) = 'object' "
+					"  THEN o ELSE '{}' END) k WHERE k NOT IN ('project', 'issue_type', 'labels', 'api_version')), "
+					"CASE WHEN jsonb_typeof(o->'project') = 'string' THEN o->>'project' END, "
+					"CASE WHEN o->'issue_type' IS NULL THEN 'Task' WHEN jsonb_typeof(o->'issue_type') = 'string' THEN o->>'issue_type' END, "
+					"CASE WHEN o->'labels' IS NULL THEN '' WHEN jsonb_typeof(o->'labels') = 'array' "
+					"  AND (SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(o->'labels') e) "
+					"  AND jsonb_array_length(o->'labels') <= 10 "
+					"  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(o->'labels') l WHERE l !~ '^[A-Za-z0-9_.-]{1,100}$') "
+					"  THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(o->'labels')), ' ') END, "
+					"CASE WHEN o->'api_version' IS NULL THEN 3 WHEN o->>'api_version' IN ('2', '3') THEN (o->>'api_version')::int ELSE 0 END "
+					"FROM (SELECT $1::jsonb AS o) s", 1, types, values, NULL, true, 0);
+	if (strcmp(spi_text(0, 0), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	if (spi_text(0, 1) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown option for a jira destination: %s", spi_text(0, 1)),
+				 errhint("The options of a jira destination are project, issue_type, labels and api_version.")));
+	project = (char *) spi_text(0, 2);
+	issue_type = (char *) spi_text(0, 3);
+	labels = (char *) spi_text(0, 4);
+	version = atoi(spi_text(0, 5));
+	if (project == NULL || project[0] == '\0' || strlen(project) > 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"project\" must be a Jira project key")));
+	for (p = project; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (p > project && ((*p >= '0' && *p <= '9') || *p == '_'))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"project\" must be a Jira project key (upper-case letters, then letters, digits or '_')")));
+	if (issue_type == NULL || issue_type[0] == '\0' || strlen(issue_type) > 60)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"issue_type\" must be an issue type name of 1 to 60 characters")));
+	for (p = issue_type; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"issue_type\" must not contain control characters")));
+	if (labels == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"labels\" must be an array of at most 10 labels of 1 to 100 letters, digits, '_', '-' or '.'")));
+	for (p = labels; *p; p++)
+		if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '-' || *p == '.' || *p == ' ') || IS_HIGHBIT_SET(*p))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a Jira label has only letters, digits, '_', '-' and '.'")));
+	if (version == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"api_version\" must be 2 or 3")));
+	{
+		StringInfoData out;
+		char	   *copy = pstrdup(labels);
+		char	   *tok;
+		char	   *save = NULL;
+		bool		first = true;
+
+		initStringInfo(&out);
+		appendStringInfoString(&out, "{\"project\": ");
+		escape_json(&out, project);
+		appendStringInfoString(&out, ", \"issue_type\": ");
+		escape_json(&out, issue_type);
+		appendStringInfoString(&out, ", \"labels\": [");
+		for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		{
+			if (!first)
+				appendStringInfoString(&out, ", ");
+			escape_json(&out, tok);
+			first = false;
+		}
+		appendStringInfo(&out, "], \"api_version\": %d}", version);
+		return out.data;
+	}
+}
+
+/*
+ * An email destination's secret is "username:password" (the SMTP login), a
+ * jira destination's "email:api_token" (Basic authentication)
+ */
+static void
+check_email_secret(const char *secret, const char *type)
+{
+	const char *colon = strchr(secret, ':');
+	bool		jira = strcmp(type, "jira") == 0;
+
+	if (colon == NULL || colon == secret)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a%s %s destination's secret is \"%s\"", jira ? "" : "n", type,
+						jira ? "email:api_token" : "username:password"),
+				 errhint(jira ? "The Atlassian account's email, a colon, an API token." :
+						 "The SMTP login: the user name, a colon, the password.")));
+}
+
 /*--------------------------------------------------------------------
  * Destinations
  *--------------------------------------------------------------------
@@ -221,11 +464,13 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 	char	   *chat_id = fn_arg_text(fcinfo, 5);
 	char	   *schedule = fn_arg_text(fcinfo, 6);
 	bool		enabled = PG_ARGISNULL(7) ? true : PG_GETARG_BOOL(7);
+	char	   *options = PG_NARGS() > 8 && !PG_ARGISNULL(8) ?
+		DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(8))) : NULL;
 	char	   *shown_url;
 	int64		id;
-	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[7];
-	char		nulls[8] = "       ";
+	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[9] = "        ";
 
 	alert_require_admin("create an alert destination");
 	check_definition_name(name, "destination");
@@ -233,13 +478,14 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("type must not be NULL"),
-				 errhint("Use webhook, slack, telegram or pagerduty.")));
+				 errhint("Use webhook, slack, telegram, pagerduty, email, teams or jira.")));
 	if (strcmp(type, "webhook") != 0 && strcmp(type, "slack") != 0 &&
-		strcmp(type, "telegram") != 0 && strcmp(type, "pagerduty") != 0)
+		strcmp(type, "telegram") != 0 && strcmp(type, "pagerduty") != 0 &&
+		strcmp(type, "email") != 0 && strcmp(type, "teams") != 0 && strcmp(type, "jira") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid destination type \"%s\"", type),
-				 errhint("Use webhook, slack, telegram or pagerduty.")));
+				 errhint("Use webhook, slack, telegram, pagerduty, email, teams or jira.")));
 	if (secret_header && strcmp(type, "webhook") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -252,11 +498,11 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		schedule = NULL;
 	if (schedule)
 	{
-		if (strcmp(type, "pagerduty") == 0)
+		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("pagerduty destinations cannot be digests"),
-					 errhint("PagerDuty gets one event per incident, as it happens.")));
+					 errmsg("%s destinations cannot be digests", type),
+					 errhint("They get one event or issue per incident, as it happens.")));
 		check_schedule(schedule);
 	}
 
@@ -275,19 +521,50 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 			check_header_name(secret_header);
 		shown_url = url;
 	}
-	else if (strcmp(type, "slack") == 0)
+	else if (strcmp(type, "slack") == 0 || strcmp(type, "teams") == 0)
 	{
 		if (url == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("url is required for a slack destination"),
-					 errhint("Use the incoming-webhook URL Slack gave you; tripl keeps it as the secret.")));
+					 errmsg("url is required for a %s destination", type),
+					 errhint("Use the webhook URL %s gave you; tripl keeps it as the secret.",
+							 strcmp(type, "slack") == 0 ? "Slack" : "the Teams workflow")));
 		if (secret)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a slack destination takes no secret: its URL is the secret")));
+					 errmsg("a %s destination takes no secret: its URL is the secret", type)));
 		secret = url;
 		shown_url = redacted_url(url);
+	}
+	else if (strcmp(type, "jira") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for a jira destination"),
+					 errhint("The site's base URL, e.g. https://example.atlassian.net.")));
+		if (secret == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("secret is required for a jira destination"),
+					 errhint("Pass \"email:api_token\" (Basic authentication).")));
+		check_secret(secret);
+		check_email_secret(secret, type);
+		shown_url = url;
+	}
+	else if (strcmp(type, "email") == 0)
+	{
+		if (url == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("url is required for an email destination"),
+					 errhint("The SMTP server: smtp://host:587 (STARTTLS) or smtps://host:465 (TLS).")));
+		if (secret)
+		{
+			check_secret(secret);
+			check_email_secret(secret, type);
+		}
+		shown_url = url;
 	}
 	else
 	{
@@ -310,11 +587,12 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		}
 		shown_url = url;
 	}
-	check_destination_url(url);
+	check_destination_url(url, type);
 	if (secret)
 		check_secret(secret);
 
 	SPI_connect();
+	options = check_options(type, options, url);
 	values[0] = CStringGetTextDatum(name);
 	catalog_execute("SELECT 1 FROM tripl.destinations WHERE name = $1", 1, types, values, NULL, true, 0);
 	if (SPI_processed > 0)
@@ -327,10 +605,16 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 	spi_param_text(values, nulls, 4, chat_id);
 	spi_param_text(values, nulls, 5, schedule);
 	values[6] = BoolGetDatum(enabled);
-	catalog_execute("INSERT INTO tripl.destinations (name, type, url, secret_header, chat_id, schedule, "
+	values[7] = CStringGetTextDatum(options);
+	/* called through the 0.1 signature (before ALTER EXTENSION UPDATE): no options column yet */
+	catalog_execute(PG_NARGS() > 8 ?
+					"INSERT INTO tripl.destinations (name, type, url, secret_header, chat_id, schedule, "
+					"enabled, owner, last_flushed_at, options) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, current_user::regrole, tripl.now(), $8::jsonb) RETURNING id" :
+					"INSERT INTO tripl.destinations (name, type, url, secret_header, chat_id, schedule, "
 					"enabled, owner, last_flushed_at) "
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, current_user::regrole, tripl.now()) RETURNING id",
-					7, types, values, nulls, false, 0);
+					PG_NARGS() > 8 ? 8 : 7, types, values, nulls, false, 0);
 	id = spi_int64(0, 0);
 	if (secret)
 	{
@@ -414,45 +698,54 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	char	   *secret = fn_arg_text(fcinfo, 3);
 	char	   *schedule = fn_arg_text(fcinfo, 4);
 	char	   *secret_header = PG_NARGS() > 5 ? fn_arg_text(fcinfo, 5) : NULL;
+	char	   *options = PG_NARGS() > 6 && !PG_ARGISNULL(6) ?
+		DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(6))) : NULL;
 	bool		has_enabled = !PG_ARGISNULL(1);
 	char	   *type;
 	Oid			owner;
 	int64		id;
 	bool		has_secret;
 	char	   *stored_header;
-	Oid			types[5] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[6] = "     ";
+	char	   *stored_url;
+	bool		url_is_secret;
+	Oid			types[6] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[7] = "      ";
 
 	alert_require_admin("change an alert destination");
 	SPI_connect();
 	id = alert_destination_id(name, &owner, &type);
 	alert_require_destination_owner(owner, name, "change it");
-	if (!has_enabled && url == NULL && secret == NULL && schedule == NULL && secret_header == NULL)
+	if (!has_enabled && url == NULL && secret == NULL && schedule == NULL && secret_header == NULL &&
+		options == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("nothing to change for destination \"%s\"", name),
-				 errhint("Pass at least one of enabled, url, secret, secret_header or schedule.")));
+				 errhint("Pass at least one of enabled, url, secret, secret_header, schedule or options.")));
 	values[0] = Int64GetDatum(id);
 	catalog_execute("SELECT d.secret_header, EXISTS (SELECT 1 FROM tripl.destination_secrets s "
-					"WHERE s.destination_id = d.id) FROM tripl.destinations d WHERE d.id = $1",
+					"WHERE s.destination_id = d.id), d.url FROM tripl.destinations d WHERE d.id = $1",
 					1, types, values, NULL, true, 0);
 	stored_header = (char *) spi_text(0, 0);
 	has_secret = strcmp(spi_text(0, 1), "t") == 0;
+	stored_url = (char *) spi_text(0, 2);
+	url_is_secret = strcmp(type, "slack") == 0 || strcmp(type, "teams") == 0;
 
 	if (secret_header && strcmp(type, "webhook") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("secret_header is only for webhook destinations")));
-	if (strcmp(type, "slack") == 0 && secret)
+	if (url_is_secret && secret)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a slack destination takes no secret: change its url instead"),
-				 errhint("The incoming-webhook URL is the secret of a Slack destination.")));
+				 errmsg("a %s destination takes no secret: change its url instead", type),
+				 errhint("The webhook URL is the secret of a %s destination.", type)));
+	if (options)
+		options = check_options(type, options, url ? url : stored_url);
 	if (url)
 	{
-		check_destination_url(url);
-		if (strcmp(type, "slack") == 0)
+		check_destination_url(url, type);
+		if (url_is_secret)
 		{
 			secret = url;
 			url = redacted_url(url);
@@ -463,6 +756,8 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 		check_secret(secret);
 		if (strcmp(type, "telegram") == 0)
 			check_telegram_token(secret);
+		if (strcmp(type, "email") == 0 || strcmp(type, "jira") == 0)
+			check_email_secret(secret, type);
 	}
 	if (strcmp(type, "webhook") == 0)
 	{
@@ -484,10 +779,10 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	}
 	if (schedule && schedule[0] != '\0')
 	{
-		if (strcmp(type, "pagerduty") == 0)
+		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("pagerduty destinations cannot be digests")));
+					 errmsg("%s destinations cannot be digests", type)));
 		check_schedule(schedule);
 	}
 	if (has_enabled)
@@ -497,10 +792,11 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	spi_param_text(values, nulls, 2, url);
 	spi_param_text(values, nulls, 3, schedule);
 	spi_param_text(values, nulls, 4, secret_header);
+	spi_param_text(values, nulls, 5, options);
 	catalog_execute("UPDATE tripl.destinations SET enabled = coalesce($2, enabled), url = coalesce($3, url), "
 					"schedule = CASE WHEN $4 IS NULL THEN schedule WHEN $4 = '' THEN NULL ELSE $4 END, "
-					"secret_header = coalesce($5, secret_header) "
-					"WHERE id = $1", 5, types, values, nulls, false, 0);
+					"secret_header = coalesce($5, secret_header), options = coalesce($6::jsonb, options) "
+					"WHERE id = $1", 6, types, values, nulls, false, 0);
 	if (secret)
 	{
 		/* a webhook made without a secret has no row yet: its owner's */
@@ -591,14 +887,15 @@ tripl_create_alert_rule(PG_FUNCTION_ARGS)
 	Interval   *cooldown = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
 	char	   *tmpl = fn_arg_text(fcinfo, 9);
 	bool		enabled = PG_ARGISNULL(11) ? true : PG_GETARG_BOOL(11);
+	bool		notify_on_resolve = PG_NARGS() <= 12 || PG_ARGISNULL(12) ? true : PG_GETARG_BOOL(12);
 	int64		dest_id;
 	Oid			dest_owner;
 	int64		id;
 	ListCell   *lc;
-	Oid			types[12] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, BOOLOID, FLOAT8OID, FLOAT8OID,
-	FLOAT8OID, INTERVALOID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
-	Datum		values[12];
-	char		nulls[13] = "            ";
+	Oid			types[13] = {TEXTOID, INT8OID, BOOLOID, BOOLOID, BOOLOID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, INTERVALOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, BOOLOID};
+	Datum		values[13];
+	char		nulls[14] = "             ";
 
 	alert_require_admin("create an alert rule");
 	check_definition_name(name, "alert rule");
@@ -651,12 +948,20 @@ tripl_create_alert_rule(PG_FUNCTION_ARGS)
 	else
 		values[10] = PG_GETARG_DATUM(10);
 	values[11] = BoolGetDatum(enabled);
-	catalog_execute("INSERT INTO tripl.alert_rules (name, destination_id, all_metrics, notify_on_spike, "
+	values[12] = BoolGetDatum(notify_on_resolve);
+	/* called through the 0.1 signature (before ALTER EXTENSION UPDATE): no notify_on_resolve yet */
+	catalog_execute(PG_NARGS() > 12 ?
+					"INSERT INTO tripl.alert_rules (name, destination_id, all_metrics, notify_on_spike, "
+					"notify_on_drop, min_percent_delta, min_absolute_delta, min_expected, cooldown, "
+					"message_template, muted_until, enabled, owner, notify_on_resolve) "
+					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '1 day'), $10, $11, $12, "
+					"'-'::regrole, $13) RETURNING id" :
+					"INSERT INTO tripl.alert_rules (name, destination_id, all_metrics, notify_on_spike, "
 					"notify_on_drop, min_percent_delta, min_absolute_delta, min_expected, cooldown, "
 					"message_template, muted_until, enabled, owner) "
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '1 day'), $10, $11, $12, "
 					"'-'::regrole) RETURNING id",
-					12, types, values, nulls, false, 0);
+					PG_NARGS() > 12 ? 13 : 12, types, values, nulls, false, 0);
 	id = spi_int64(0, 0);
 	{
 		Oid			t2[2] = {INT8OID, OIDOID};
@@ -691,7 +996,7 @@ rule_id(const char *name, Oid *owner)
 	return spi_int64(0, 0);
 }
 
-/* SQL: tripl.alter_alert_rule(name, enabled, muted_until, unmute, message_template) */
+/* SQL: tripl.alter_alert_rule(name, enabled, muted_until, unmute, message_template, notify_on_resolve) */
 Datum
 tripl_alter_alert_rule(PG_FUNCTION_ARGS)
 {
@@ -699,9 +1004,9 @@ tripl_alter_alert_rule(PG_FUNCTION_ARGS)
 	bool		unmute = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	char	   *tmpl = fn_arg_text(fcinfo, 4);
 	Oid			owner;
-	Oid			types[5] = {INT8OID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[6] = "     ";
+	Oid			types[6] = {INT8OID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[7] = "      ";
 
 	alert_require_admin("change an alert rule");
 	if (unmute && !PG_ARGISNULL(2))
@@ -728,10 +1033,15 @@ tripl_alter_alert_rule(PG_FUNCTION_ARGS)
 		values[2] = PG_GETARG_DATUM(2);
 	values[3] = BoolGetDatum(unmute);
 	spi_param_text(values, nulls, 4, tmpl);
+	if (PG_NARGS() <= 5 || PG_ARGISNULL(5))
+		nulls[5] = 'n';
+	else
+		values[5] = BoolGetDatum(PG_GETARG_BOOL(5));
 	catalog_execute("UPDATE tripl.alert_rules SET enabled = coalesce($2, enabled), "
 					"muted_until = CASE WHEN $4 THEN NULL ELSE coalesce($3, muted_until) END, "
-					"message_template = coalesce($5, message_template) WHERE id = $1",
-					5, types, values, nulls, false, 0);
+					"message_template = coalesce($5, message_template), "
+					"notify_on_resolve = coalesce($6, notify_on_resolve) WHERE id = $1",
+					6, types, values, nulls, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -214,7 +214,7 @@ static const DefField def_fields[] = {
 	{"monitoring", "settling_minutes", "integer", I4, "null", "alter", "settling_minutes", NULL, false, NULL, NULL, NULL},
 	{"monitoring", "recent_signal_window", "string", IV, "null", "alter", "recent_signal_window", NULL, false, NULL, NULL, NULL},
 
-	/* destinations: email, teams, jira and linear add their options here */
+	/* destinations: a type's settings are its options (email, teams, jira) */
 	{"destination", "type", "string", T, NULL, "replace", NULL, NULL, false, NULL, "to_jsonb(o.type)", NULL},
 	{"destination", "url", "secret", T, "null", "alter", "url", NULL, false, NULL,
 		"CASE WHEN o.type = 'slack' THEN pg_catalog.jsonb_build_object('secret_of', o.name) ELSE to_jsonb(o.url) END",
@@ -226,8 +226,9 @@ static const DefField def_fields[] = {
 	{"destination", "chat_id", "string", T, "null", "replace", NULL, NULL, false, NULL, "to_jsonb(o.chat_id)", NULL},
 	{"destination", "schedule", "string", T, "null", "alter", "schedule", "schedule => ''", false, NULL, "to_jsonb(o.schedule)", NULL},
 	{"destination", "enabled", "boolean", B, "true", "alter", "enabled", NULL, false, NULL, "to_jsonb(o.enabled)", NULL},
+	{"destination", "options", "object", J, "{}", "alter", "options", NULL, false, NULL, "o.options", NULL},
 
-	/* alert rules: notify_on_resolve goes here */
+	/* alert rules */
 	{"alert_rule", "destination", "string", T, NULL, "replace", NULL, NULL, false, NULL, "to_jsonb(d.name)", NULL},
 	{"alert_rule", "metrics", "string_array", TA, "null", "replace", NULL, NULL, false, "name_set",
 		"CASE WHEN NOT o.all_metrics THEN coalesce((SELECT pg_catalog.jsonb_agg(m.name ORDER BY m.name COLLATE \"C\")"
@@ -242,6 +243,7 @@ static const DefField def_fields[] = {
 	{"alert_rule", "message_template", "string", T, "null", "alter", "message_template", NULL, false, NULL, "to_jsonb(o.message_template)", NULL},
 	{"alert_rule", "muted_until", "string", TZ, "null", "alter", "muted_until", "unmute => true", false, NULL, "to_jsonb(o.muted_until)", NULL},
 	{"alert_rule", "enabled", "boolean", B, "true", "alter", "enabled", NULL, false, NULL, "to_jsonb(o.enabled)", NULL},
+	{"alert_rule", "notify_on_resolve", "boolean", B, "true", "alter", "notify_on_resolve", NULL, false, NULL, "to_jsonb(o.notify_on_resolve)", NULL},
 };
 
 /* A text datum, or NULL */

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * deliver.c
- *	  Sending the outbox (tripl.deliveries) over HTTP with libcurl, at least
- *	  once, never inside an open transaction.
+ *	  Sending the outbox (tripl.deliveries) over HTTP, and email over SMTP,
+ *	  with libcurl, at least once, never inside an open transaction.
  *
  *	  A pass: (1) in one short transaction, claim due deliveries (pending
  *	  and due, or "sending" with an expired lease) with FOR UPDATE SKIP
@@ -16,7 +16,13 @@
  *	  next pass reclaims when the lease expires, and every attempt carries
  *	  the delivery's Idempotency-Key, so receivers can drop duplicates.
  *
- *	  Safety: only http and https, no redirects, no proxies, and every
+ *	  Email (doc/alerting.md, "Email"): the message is built from the
+ *	  stored subject and parts by core/mail.c when sent; STARTTLS is
+ *	  required on smtp:// unless the destination turned it off; a 5xx
+ *	  reply is final, anything else that fails is retried.
+ *
+ *	  Safety: only http and https (smtp and smtps for email), no redirects,
+ *	  no proxies, and every
  *	  address a host name resolves to is checked right before connecting
  *	  (curl's open-socket callback), so loopback, private, link-local and
  *	  metadata addresses are refused unless tripl.allow_private_destinations
@@ -54,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "core/alert_core.h"
+#include "core/mail.h"
 #include "core/netguard.h"
 #include "deliver.h"
 #include "guc.h"
@@ -67,6 +74,19 @@ PGDLLEXPORT void tripl_deliver_worker_main(Datum arg);
 
 /* Longest response body kept, in bytes */
 #define MAX_RESPONSE	1024
+
+/* Longest answer of a tracker that is read (for an issue key), in bytes */
+#define MAX_TRACKER_ANSWER	8192
+
+/* The request a jira delivery makes now (doc/alerting.md, "Jira") */
+typedef enum JiraStep
+{
+	JIRA_NONE = 0,				/* not a jira delivery */
+	JIRA_TEST,					/* GET the project: checks the login */
+	JIRA_SEARCH,				/* find the incident's issue by its label */
+	JIRA_CREATE,				/* open the incident's issue */
+	JIRA_COMMENT				/* comment on it */
+} JiraStep;
 
 /* What a lease adds to the request timeouts (see deliver_effective_lease_ms) */
 #define DELIVERY_LEASE_MARGIN_MS	10000
@@ -86,6 +106,7 @@ typedef struct DeliverSettings
 	int			retry_cap_ms;
 	int			lease_ms;
 	int			concurrency;
+	char		ca_file[MAXPGPATH];	/* empty: the system's store */
 } DeliverSettings;
 
 /* Shared with the caller of tripl.deliver() */
@@ -108,6 +129,27 @@ typedef struct Outgoing
 	char	   *body;			/* malloc'd */
 	char	   *secret;			/* what redaction looks for; palloc'd, may be NULL */
 	struct curl_slist *headers;
+	bool		is_mail;		/* an email (SMTP), not an HTTP request */
+	struct curl_slist *rcpt;	/* email: the recipients */
+	char	   *mail;			/* email: the whole message (malloc'd) */
+	size_t		mail_len;
+	size_t		mail_pos;		/* bytes handed to curl so far */
+	bool		invalid;		/* could not be sent as stored: dead */
+	JiraStep	jira_step;		/* jira: the request in flight */
+	bool		jira_done;		/* jira: nothing to send (the issue is already open) */
+	bool		jira_open;		/* jira: the delivery opens the issue (not a comment) */
+	bool		jira_recorded;	/* jira: the issue key was known before */
+	char	   *jira_base;		/* jira: the site's REST base, .../rest/api/N (malloc'd) */
+	char	   *jira_create;	/* jira: the create body (malloc'd) */
+	char	   *jira_comment;	/* jira: the comment body (malloc'd) */
+	char	   *jira_search;	/* jira: the search URL (malloc'd) */
+	char	   *jira_project;	/* jira: the project URL (malloc'd) */
+	char	   *jira_url;		/* jira: the URL of the request in flight (malloc'd) */
+	char		jira_key[64];	/* jira: the issue (known, found or created) */
+	char		jira_ref[64];
+	int64		dest_id;
+	char	   *tracker;		/* the tracker's answer, parsed, never stored (malloc'd) */
+	size_t		tracker_len;
 	CURL	   *easy;
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		keep_body;		/* false for a destination with a secret */
@@ -176,6 +218,7 @@ settings_from_gucs(DeliverSettings *ds, int max_deliveries)
 	ds->retry_cap_ms = tripl_delivery_retry_cap_ms;
 	ds->lease_ms = deliver_effective_lease_ms();
 	ds->concurrency = tripl_delivery_concurrency;
+	strlcpy(ds->ca_file, tripl_delivery_ca_file ? tripl_delivery_ca_file : "", sizeof(ds->ca_file));
 }
 
 /*
@@ -189,7 +232,10 @@ secret_to_redact(const char *type, const char *secret)
 {
 	const char *p;
 
-	if (secret == NULL || strcmp(type, "slack") != 0)
+	/* an email or jira destination's secret is "user:password": the password */
+	if (secret != NULL && (strcmp(type, "email") == 0 || strcmp(type, "jira") == 0) && strchr(secret, ':') != NULL)
+		return strchr(secret, ':') + 1;
+	if (secret == NULL || (strcmp(type, "slack") != 0 && strcmp(type, "teams") != 0))
 		return secret;
 	p = strstr(secret, "://");
 	p = p ? strpbrk(p + 3, "/?#") : NULL;
@@ -261,6 +307,14 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		o->response_len += k;
 		o->response[o->response_len] = '\0';
 	}
+	if (o->tracker != NULL && o->tracker_len < MAX_TRACKER_ANSWER)
+	{
+		size_t		k = Min(n, MAX_TRACKER_ANSWER - o->tracker_len);
+
+		memcpy(o->tracker + o->tracker_len, ptr, k);
+		o->tracker_len += k;
+		o->tracker[o->tracker_len] = '\0';
+	}
 	return n;
 }
 
@@ -289,6 +343,20 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+/* curl: hand over the next part of an email */
+static size_t
+mail_read_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	Outgoing   *o = userdata;
+	size_t		room = size * nitems;
+	size_t		left = o->mail_len - o->mail_pos;
+	size_t		n = left < room ? left : room;
+
+	memcpy(buffer, o->mail + o->mail_pos, n);
+	o->mail_pos += n;
+	return n;
+}
+
 /* curl: abort transfers when the process is asked to stop */
 static int
 progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -296,7 +364,305 @@ progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ulto
 	return (ProcDiePending || QueryCancelPending) ? 1 : 0;
 }
 
-/* Prepare a curl easy handle for one delivery */
+/*
+ * The options of every request: its URL, time limits, the address guard
+ * (open_socket_cb), the trusted CAs, what to do with the answer
+ */
+static void
+set_common_options(Outgoing *o, const DeliverSettings *ds)
+{
+	curl_easy_setopt(o->easy, CURLOPT_URL, o->url);
+	curl_easy_setopt(o->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(o->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) ds->connect_timeout_ms);
+	curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long) ds->timeout_ms);
+	curl_easy_setopt(o->easy, CURLOPT_ERRORBUFFER, o->errbuf);
+	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(o->easy, CURLOPT_WRITEDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(o->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o);
+	if (ds->ca_file[0] != '\0')
+		curl_easy_setopt(o->easy, CURLOPT_CAINFO, ds->ca_file);
+}
+
+/*
+ * Prepare an email (doc/alerting.md, "Email"): the message built from the
+ * stored subject and parts (core/mail.c), sent over SMTP with STARTTLS
+ * required (unless the destination turned it off for an smtp:// URL) or
+ * over SMTPS, with the login of the secret "user:password"
+ */
+static bool
+prepare_mail(Outgoing *o, const char *url, const char *secret, const char *options_from,
+			 const char *options_to, bool starttls, const char *subject, const char *text,
+			 const char *html, const char *key, int64 created_us, const DeliverSettings *ds)
+{
+	MailMessage m;
+	char		err[256];
+	char	   *to_copy = pstrdup(options_to ? options_to : "");
+	const char **to = palloc0(sizeof(char *) * (MAIL_MAX_RECIPIENTS + 1));
+	int			n_to = 0;
+	char	   *tok;
+	char	   *save = NULL;
+	char	   *built;
+	char		addr[MAIL_MAX_ADDRESS + 3];
+
+	o->is_mail = true;
+	o->url = strdup(url);
+	o->easy = curl_easy_init();
+	if (o->url == NULL || o->easy == NULL)
+		return false;
+	o->allow_private = ds->allow_private;
+	for (tok = strtok_r(to_copy, " ", &save); tok && n_to < MAIL_MAX_RECIPIENTS; tok = strtok_r(NULL, " ", &save))
+		to[n_to++] = tok;
+	/* checked when defined; checked again, as they become SMTP commands and headers */
+	if (options_from == NULL || !mail_address_check(options_from, err, sizeof(err)) || n_to == 0 ||
+		subject == NULL || text == NULL)
+	{
+		o->invalid = true;
+		snprintf(o->errbuf, sizeof(o->errbuf), "the destination's from/to options or the stored message are not valid");
+		return true;
+	}
+	for (int i = 0; i < n_to; i++)
+	{
+		if (!mail_address_check(to[i], err, sizeof(err)))
+		{
+			o->invalid = true;
+			snprintf(o->errbuf, sizeof(o->errbuf), "invalid recipient: %s", err);
+			return true;
+		}
+		snprintf(addr, sizeof(addr), "<%s>", to[i]);
+		o->rcpt = curl_slist_append(o->rcpt, addr);
+	}
+	m.from = options_from;
+	m.to = to;
+	m.n_to = n_to;
+	m.subject = subject;
+	m.text = text;
+	m.html = html;
+	m.date_us = created_us;
+	m.key = key;
+	built = mail_build(&m);
+	o->mail_len = strlen(built);
+	o->mail = malloc(o->mail_len + 1);
+	if (o->mail == NULL)
+		return false;
+	memcpy(o->mail, built, o->mail_len + 1);
+	snprintf(addr, sizeof(addr), "<%s>", options_from);
+	set_common_options(o, ds);
+	curl_easy_setopt(o->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(o->easy, CURLOPT_MAIL_FROM, addr);
+	curl_easy_setopt(o->easy, CURLOPT_MAIL_RCPT, o->rcpt);
+	curl_easy_setopt(o->easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(o->easy, CURLOPT_READFUNCTION, mail_read_cb);
+	curl_easy_setopt(o->easy, CURLOPT_READDATA, o);
+	curl_easy_setopt(o->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t) o->mail_len);
+	curl_easy_setopt(o->easy, CURLOPT_USE_SSL, (long) (starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+	if (secret && strchr(secret, ':'))
+	{
+		char	   *user = pnstrdup(secret, strchr(secret, ':') - secret);
+
+		curl_easy_setopt(o->easy, CURLOPT_USERNAME, user);
+		curl_easy_setopt(o->easy, CURLOPT_PASSWORD, strchr(secret, ':') + 1);
+	}
+	return true;
+}
+
+/* A malloc'd copy of a palloc'd string (NULL stays NULL) */
+static char *
+mdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* An Atlassian Document Format document of one code block (v3), or the text (v2) */
+static void
+jira_text(StringInfo b, const char *text, int version)
+{
+	if (version == 2)
+	{
+		escape_json(b, text[0] ? text : "-");
+		return;
+	}
+	appendStringInfoString(b, "{\"type\": \"doc\", \"version\": 1, \"content\": [{\"type\": \"codeBlock\", "
+						   "\"content\": [{\"type\": \"text\", \"text\": ");
+	escape_json(b, text[0] ? text : "-");
+	appendStringInfoString(b, "}]}]}");
+}
+
+/* Point the request at the step's URL and method */
+static void
+jira_set_step(Outgoing *o, JiraStep step)
+{
+	o->jira_step = step;
+	o->tracker_len = 0;
+	o->tracker[0] = '\0';
+	o->response_len = 0;
+	o->retry_after[0] = '\0';
+	free(o->jira_url);
+	if (step == JIRA_COMMENT)
+	{
+		size_t		len = strlen(o->jira_base) + strlen(o->jira_key) + 32;
+
+		o->jira_url = malloc(len);
+		if (o->jira_url)
+			snprintf(o->jira_url, len, "%s/issue/%s/comment", o->jira_base, o->jira_key);
+	}
+	else
+		o->jira_url = strdup(step == JIRA_SEARCH ? o->jira_search : step == JIRA_TEST ? o->jira_project :
+							 o->jira_base);
+	if (step == JIRA_CREATE && o->jira_url)
+	{
+		size_t		len = strlen(o->jira_base) + 8;
+
+		free(o->jira_url);
+		o->jira_url = malloc(len);
+		if (o->jira_url)
+			snprintf(o->jira_url, len, "%s/issue", o->jira_base);
+	}
+	curl_easy_setopt(o->easy, CURLOPT_URL, o->jira_url ? o->jira_url : "");
+	if (step == JIRA_SEARCH || step == JIRA_TEST)
+		curl_easy_setopt(o->easy, CURLOPT_HTTPGET, 1L);
+	else
+	{
+		const char *body = step == JIRA_CREATE ? o->jira_create : o->jira_comment;
+
+		curl_easy_setopt(o->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(o->easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(o->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+	}
+}
+
+/*
+ * Prepare a jira delivery: the requests it may need, and the first.  With
+ * the issue known (tripl.tickets) a comment is posted; without it, the
+ * first attempt to open it creates it, and anything else (a retry, whose
+ * first attempt may have created it; a comment) first searches for the
+ * label tripl-<ref> the issue was created with.
+ */
+static void
+prepare_jira(Outgoing *o, const char *base_url, const char *secret, const char *project,
+			 const char *issue_type, const char *labels, int version, const char *action,
+			 const char *ref, const char *known_key, const char *summary, const char *text)
+{
+	StringInfoData b;
+	char	   *jql;
+	char	   *esc;
+	char	   *tok;
+	char	   *save = NULL;
+	char	   *copy;
+	size_t		blen = strlen(base_url);
+
+	while (blen > 0 && base_url[blen - 1] == '/')
+		blen--;
+	o->tracker = malloc(MAX_TRACKER_ANSWER + 1);
+	o->jira_base = mdup(psprintf("%.*s/rest/api/%d", (int) blen, base_url, version));
+	if (o->tracker == NULL || o->jira_base == NULL)
+	{
+		o->invalid = true;
+		snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+		return;
+	}
+	o->tracker[0] = '\0';
+	curl_easy_setopt(o->easy, CURLOPT_USERPWD, secret ? secret : "");
+	curl_easy_setopt(o->easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+	o->headers = curl_slist_append(o->headers, "Accept: application/json");
+	curl_easy_setopt(o->easy, CURLOPT_HTTPHEADER, o->headers);
+	if (strcmp(action, "test") == 0)
+	{
+		o->jira_project = mdup(psprintf("%s/project/%s", o->jira_base, project));
+		jira_set_step(o, JIRA_TEST);
+		return;
+	}
+	strlcpy(o->jira_ref, ref ? ref : "", sizeof(o->jira_ref));
+	o->jira_open = strcmp(action, "open") == 0;
+	/* the issue, with the incident's label */
+	initStringInfo(&b);
+	appendStringInfoString(&b, "{\"fields\": {\"project\": {\"key\": ");
+	escape_json(&b, project);
+	appendStringInfoString(&b, "}, \"issuetype\": {\"name\": ");
+	escape_json(&b, issue_type);
+	appendStringInfoString(&b, "}, \"summary\": ");
+	escape_json(&b, summary ? summary : "tripl");
+	appendStringInfo(&b, ", \"labels\": [\"tripl\", \"tripl-%s\"", o->jira_ref);
+	copy = pstrdup(labels ? labels : "");
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+	{
+		appendStringInfoString(&b, ", ");
+		escape_json(&b, tok);
+	}
+	appendStringInfoString(&b, "], \"description\": ");
+	jira_text(&b, text ? text : "", version);
+	appendStringInfoString(&b, "}}");
+	o->jira_create = mdup(b.data);
+	resetStringInfo(&b);
+	appendStringInfoString(&b, "{\"body\": ");
+	jira_text(&b, text ? text : "", version);
+	appendStringInfoChar(&b, '}');
+	o->jira_comment = mdup(b.data);
+	jql = psprintf("labels = \"tripl-%s\"", o->jira_ref);
+	esc = curl_easy_escape(o->easy, jql, 0);
+	o->jira_search = mdup(psprintf("%s/%s?jql=%s&fields=key&maxResults=1", o->jira_base,
+								   version == 2 ? "search" : "search/jql", esc ? esc : ""));
+	curl_free(esc);
+	if (o->jira_create == NULL || o->jira_comment == NULL || o->jira_search == NULL)
+	{
+		o->invalid = true;
+		snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+		return;
+	}
+	if (known_key && alert_jira_key_valid(known_key))
+	{
+		strlcpy(o->jira_key, known_key, sizeof(o->jira_key));
+		o->jira_recorded = true;
+		if (o->jira_open)
+			o->jira_done = true;	/* opened by an earlier delivery */
+		else
+			jira_set_step(o, JIRA_COMMENT);
+	}
+	else if (o->jira_open && o->attempts <= 1)
+		jira_set_step(o, JIRA_CREATE);
+	else
+		jira_set_step(o, JIRA_SEARCH);
+}
+
+/*
+ * A jira request ended: set up the next one and return true, or return
+ * false when the delivery is done (or failed with this answer)
+ */
+static bool
+jira_next(Outgoing *o)
+{
+	char		key[64];
+
+	if (o->code != CURLE_OK || o->status < 200 || o->status > 299)
+		return false;
+	switch (o->jira_step)
+	{
+		case JIRA_SEARCH:
+			if (alert_json_first_string(o->tracker, "key", key, sizeof(key)) && alert_jira_key_valid(key))
+			{
+				strlcpy(o->jira_key, key, sizeof(o->jira_key));
+				if (o->jira_open)
+					return false;	/* the first attempt did open it */
+				jira_set_step(o, JIRA_COMMENT);
+				return true;
+			}
+			/* no such issue yet: open it, with this message */
+			jira_set_step(o, JIRA_CREATE);
+			return true;
+		case JIRA_CREATE:
+			if (alert_json_first_string(o->tracker, "key", key, sizeof(key)) && alert_jira_key_valid(key))
+				strlcpy(o->jira_key, key, sizeof(o->jira_key));
+			return false;
+		default:
+			return false;
+	}
+}
+
+/* Prepare a curl easy handle for one HTTP delivery */
 static bool
 prepare_request(Outgoing *o, const char *type, const char *base_url, const char *secret_header,
 				const char *secret, const char *key, const DeliverSettings *ds)
@@ -306,7 +672,7 @@ prepare_request(Outgoing *o, const char *type, const char *base_url, const char 
 
 	if (strcmp(type, "telegram") == 0)
 		url = psprintf("%s/bot%s/sendMessage", base_url, secret ? secret : "");
-	else if (strcmp(type, "slack") == 0 && secret)
+	else if ((strcmp(type, "slack") == 0 || strcmp(type, "teams") == 0) && secret)
 		url = pstrdup(secret);
 	else
 		url = pstrdup(base_url);
@@ -326,7 +692,7 @@ prepare_request(Outgoing *o, const char *type, const char *base_url, const char 
 		snprintf(header, sizeof(header), "%s: %s", secret_header, secret);
 		o->headers = curl_slist_append(o->headers, header);
 	}
-	curl_easy_setopt(o->easy, CURLOPT_URL, o->url);
+	set_common_options(o, ds);
 	curl_easy_setopt(o->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(o->easy, CURLOPT_POSTFIELDS, o->body);
 	curl_easy_setopt(o->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(o->body));
@@ -334,20 +700,8 @@ prepare_request(Outgoing *o, const char *type, const char *base_url, const char 
 	curl_easy_setopt(o->easy, CURLOPT_USERAGENT, "tripl/0.1");
 	curl_easy_setopt(o->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(o->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(o->easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(o->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(o->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) ds->connect_timeout_ms);
-	curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, (long) ds->timeout_ms);
-	curl_easy_setopt(o->easy, CURLOPT_ERRORBUFFER, o->errbuf);
-	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(o->easy, CURLOPT_OPENSOCKETDATA, o);
-	curl_easy_setopt(o->easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(o->easy, CURLOPT_WRITEDATA, o);
 	curl_easy_setopt(o->easy, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(o->easy, CURLOPT_HEADERDATA, o);
-	curl_easy_setopt(o->easy, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(o->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o);
 	return true;
 }
 
@@ -359,11 +713,23 @@ free_request(Outgoing *o)
 		curl_easy_cleanup(o->easy);
 	if (o->headers)
 		curl_slist_free_all(o->headers);
+	if (o->rcpt)
+		curl_slist_free_all(o->rcpt);
 	free(o->url);
 	free(o->body);
+	free(o->mail);
+	free(o->jira_base);
+	free(o->jira_create);
+	free(o->jira_comment);
+	free(o->jira_search);
+	free(o->jira_project);
+	free(o->jira_url);
+	free(o->tracker);
+	o->jira_base = o->jira_create = o->jira_comment = o->jira_search = o->jira_project = o->jira_url = NULL;
+	o->tracker = NULL;
 	o->easy = NULL;
-	o->headers = NULL;
-	o->url = o->body = NULL;
+	o->headers = o->rcpt = NULL;
+	o->url = o->body = o->mail = NULL;
 }
 
 /* Send every request concurrently (at most ds->concurrency connections) */
@@ -380,13 +746,14 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) Max(ds->concurrency, 1));
 	for (i = 0; i < n; i++)
 	{
-		if (reqs[i].easy)
+		if (reqs[i].easy && !reqs[i].invalid && !reqs[i].jira_done)
 			curl_multi_add_handle(multi, reqs[i].easy);
 	}
 	do
 	{
 		CURLMsg    *msg;
 		int			left;
+		bool		again = false;
 
 		curl_multi_perform(multi, &running);
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
@@ -398,9 +765,21 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &o);
 			o->code = msg->data.result;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &o->status);
+			curl_multi_remove_handle(multi, msg->easy_handle);
+			/* a jira delivery may need another request: search, then create or comment */
+			if (o->jira_step != JIRA_NONE && jira_next(o))
+			{
+				curl_multi_add_handle(multi, o->easy);
+				again = true;
+				continue;
+			}
 			o->finished = true;
 			o->done_at = GetCurrentTimestamp();
-			curl_multi_remove_handle(multi, msg->easy_handle);
+		}
+		if (again)
+		{
+			curl_multi_perform(multi, &running);
+			running = Max(running, 1);
 		}
 		if (running > 0)
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
@@ -439,8 +818,13 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 	catalog_execute("WITH due AS ("
 					"  SELECT d.id FROM tripl.deliveries d "
 					"  JOIN tripl.destinations x ON x.id = d.destination_id AND x.enabled "
-					"  WHERE (d.status = 'pending' AND d.next_attempt_at <= $1) "
-					"     OR (d.status = 'sending' AND d.lease_until < $1) "
+					"  WHERE ((d.status = 'pending' AND d.next_attempt_at <= $1) "
+					"     OR (d.status = 'sending' AND d.lease_until < $1)) "
+					/* a tracker's deliveries about one incident go in order */
+					"    AND NOT (x.type = 'jira' AND EXISTS (SELECT 1 FROM tripl.deliveries e "
+					"         WHERE e.destination_id = d.destination_id AND e.id < d.id "
+					"         AND e.status IN ('pending', 'sending') AND e.payload ? 'ref' "
+					"         AND e.payload->>'ref' = d.payload->>'ref')) "
 					"  ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
 					"UPDATE tripl.deliveries d SET status = 'sending', attempts = d.attempts + 1, "
 					"       lease_until = $1 + $3 "
@@ -451,7 +835,16 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 					"  CASE WHEN dest.type = 'pagerduty' "
 					"       THEN (d.payload || jsonb_build_object('routing_key', s.secret))::text "
 					"       ELSE d.payload::text END, "
-					"  dest.type, dest.url, dest.secret_header, s.secret",
+					"  dest.type, dest.url, dest.secret_header, s.secret, "
+					"  dest.options->>'from', array_to_string(ARRAY(SELECT jsonb_array_elements_text("
+					"    CASE WHEN jsonb_typeof(dest.options->'to') = 'array' THEN dest.options->'to' ELSE '[]' END)), ' '), "
+					"  coalesce(dest.options->>'starttls', 'true'), d.payload->>'subject', d.payload->>'text', "
+					"  d.payload->>'html', (extract(epoch FROM d.created_at) * 1000000)::int8, "
+					"  dest.id, dest.options->>'project', dest.options->>'issue_type', "
+					"  array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(dest.options->'labels') = 'array' "
+					"    THEN dest.options->'labels' ELSE '[]' END)), ' '), coalesce(dest.options->>'api_version', '3'), "
+					"  d.payload->>'action', d.payload->>'ref', "
+					"  (SELECT t.issue_key FROM tripl.tickets t WHERE t.destination_id = dest.id AND t.ref = d.payload->>'ref')",
 					3, types, values, NULL, false, 0);
 	if (SPI_processed > 0)
 	{
@@ -473,9 +866,21 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 		o->body = strdup(spi_text(i, 3));
 		MemoryContextSwitchTo(old);
 		if (o->body == NULL ||
-			!prepare_request(o, spi_text(i, 4), spi_text(i, 5), spi_text(i, 6), secret,
-							 spi_text(i, 2), ds))
+			!(strcmp(spi_text(i, 4), "email") == 0 ?
+			  prepare_mail(o, spi_text(i, 5), secret, spi_text(i, 8), spi_text(i, 9),
+						   strcmp(spi_text(i, 10), "true") == 0 && strncmp(spi_text(i, 5), "smtp://", 7) == 0,
+						   spi_text(i, 11), spi_text(i, 12), spi_text(i, 13), spi_text(i, 2),
+						   spi_int64(i, 14), ds) :
+			  prepare_request(o, spi_text(i, 4), spi_text(i, 5), spi_text(i, 6), secret,
+							  spi_text(i, 2), ds)))
 			snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+		else if (strcmp(spi_text(i, 4), "jira") == 0)
+		{
+			o->dest_id = spi_int64(i, 15);
+			prepare_jira(o, spi_text(i, 5), secret, spi_text(i, 16), spi_text(i, 17), spi_text(i, 18),
+						 atoi(spi_text(i, 19)), spi_text(i, 20) ? spi_text(i, 20) : "test", spi_text(i, 21),
+						 spi_text(i, 22), spi_text(i, 11), spi_text(i, 12));
+		}
 		n++;
 	}
 	SPI_finish();
@@ -522,6 +927,23 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 			outcome = DELIVERY_PERMANENT;
 			error = psprintf("%s (tripl.allow_private_destinations is off)", o->refused_why);
 		}
+		else if (o->invalid)
+		{
+			outcome = DELIVERY_PERMANENT;
+			error = pstrdup(o->errbuf);
+		}
+		else if (o->jira_done)
+			outcome = DELIVERY_SENT;
+		else if (o->is_mail)
+		{
+			/* the SMTP server's last reply code is kept as the status */
+			outcome = classify_smtp(o->status, o->finished && o->code == CURLE_OK);
+			if (outcome != DELIVERY_SENT)
+				error = o->errbuf[0] ? pstrdup(o->errbuf) :
+					pstrdup(o->finished ? curl_easy_strerror(o->code) : "the transfer did not complete");
+			if (outcome != DELIVERY_SENT && o->status > 0)
+				error = psprintf("%s (SMTP reply %ld)", error, o->status);
+		}
 		else if (!o->finished || o->code != CURLE_OK)
 		{
 			outcome = DELIVERY_RETRY;
@@ -562,7 +984,7 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 		statuses[i] = CStringGetTextDatum(status);
 		nexts[i] = TimestampTzGetDatum(unix_to_ts(next));
 		ats[i] = TimestampTzGetDatum(unix_to_ts(at));
-		code_nulls[i] = !(o->finished && o->code == CURLE_OK);
+		code_nulls[i] = !(o->finished && (o->code == CURLE_OK || (o->is_mail && o->status > 0)));
 		codes[i] = Int32GetDatum((int32) o->status);
 
 		/*
@@ -591,6 +1013,40 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "tripl: recording deliveries");
+	/* the issues trackers opened (or that a retry found), in the same transaction */
+	{
+		Datum	   *tdest = palloc(sizeof(Datum) * n);
+		Datum	   *tref = palloc(sizeof(Datum) * n);
+		Datum	   *tkey = palloc(sizeof(Datum) * n);
+		Datum	   *tat = palloc(sizeof(Datum) * n);
+		int			k = 0;
+
+		for (i = 0; i < n; i++)
+		{
+			Outgoing   *o = &reqs[i];
+
+			if (o->jira_step == JIRA_NONE || o->jira_recorded || o->jira_key[0] == '\0' || o->jira_ref[0] == '\0')
+				continue;
+			tdest[k] = Int64GetDatum(o->dest_id);
+			tref[k] = CStringGetTextDatum(o->jira_ref);
+			tkey[k] = CStringGetTextDatum(o->jira_key);
+			tat[k] = TimestampTzGetDatum(unix_to_ts(observed_us(ds, o->done_at ? o->done_at : recording)));
+			k++;
+		}
+		if (k > 0)
+		{
+			Oid			ttypes[4] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+			Datum		tvalues[4];
+
+			tvalues[0] = PointerGetDatum(construct_array(tdest, k, INT8OID, 8, true, TYPALIGN_DOUBLE));
+			tvalues[1] = PointerGetDatum(construct_array(tref, k, TEXTOID, -1, false, TYPALIGN_INT));
+			tvalues[2] = PointerGetDatum(construct_array(tkey, k, TEXTOID, -1, false, TYPALIGN_INT));
+			tvalues[3] = PointerGetDatum(construct_array(tat, k, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+			catalog_execute("INSERT INTO tripl.tickets (destination_id, ref, issue_key, created_at) "
+							"SELECT * FROM unnest($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+							4, ttypes, tvalues, NULL, false, 0);
+		}
+	}
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(statuses, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(nexts, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));

@@ -44,6 +44,7 @@ int			tripl_delivery_retry_base_ms = 30000;
 int			tripl_delivery_retry_cap_ms = 3600000;
 int			tripl_delivery_lease_ms = 120000;
 int			tripl_delivery_concurrency = 32;
+char	   *tripl_delivery_ca_file = NULL;
 bool		tripl_scheduler_enabled = true;
 int			tripl_tick_interval_ms = 60000;
 char	   *tripl_databases = NULL;
@@ -255,6 +256,12 @@ guc_define(void)
 							"Most alert deliveries sent at once.",
 							NULL, &tripl_delivery_concurrency,
 							32, 1, 1000, PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tripl.delivery_ca_file",
+							   "File of CA certificates that HTTPS and SMTP (TLS) deliveries trust instead of the system's.",
+							   "Empty: the system's certificate store.",
+							   &tripl_delivery_ca_file,
+							   "", PGC_SUSET, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("tripl.scheduler",
 							 "Run tripl's background scheduler and delivery workers.",

@@ -33,6 +33,7 @@ extern int	tripl_delivery_retry_base_ms;
 extern int	tripl_delivery_retry_cap_ms;
 extern int	tripl_delivery_lease_ms;
 extern int	tripl_delivery_concurrency;
+extern char *tripl_delivery_ca_file;
 
 /* Scheduler and retention */
 extern bool tripl_scheduler_enabled;

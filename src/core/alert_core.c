@@ -14,6 +14,7 @@
 #include "grid.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Match a signal against a rule, reporting the first gate that failed */
@@ -857,4 +858,98 @@ alert_redact_secret(const char *text, const char *secret)
 	core_free(used);
 	core_free(covered);
 	return out;
+}
+
+/* A duration for people: "45s", "12m", "3h 10m", "2d 4h" */
+void
+alert_format_duration(int64_t us, char *out, size_t outlen)
+{
+	int64_t		s = us > 0 ? us / CORE_USECS_PER_SEC : 0;
+
+	if (s < 60)
+		snprintf(out, outlen, "%llds", (long long) s);
+	else if (s < 3600)
+		snprintf(out, outlen, "%lldm", (long long) (s / 60));
+	else if (s < 86400)
+		snprintf(out, outlen, "%lldh %lldm", (long long) (s / 3600), (long long) (s / 60 % 60));
+	else
+		snprintf(out, outlen, "%lldd %lldh", (long long) (s / 86400), (long long) (s / 3600 % 24));
+}
+
+/* What an SMTP transfer's end means (see alert_core.h) */
+DeliveryOutcome
+classify_smtp(long reply_code, bool transfer_ok)
+{
+	if (transfer_ok)
+		return DELIVERY_SENT;
+	if (reply_code >= 500 && reply_code <= 599)
+		return DELIVERY_PERMANENT;
+	return DELIVERY_RETRY;
+}
+
+/* The first string value of a field named name in a JSON text (see alert_core.h) */
+bool
+alert_json_first_string(const char *json, const char *name, char *out, size_t outlen)
+{
+	size_t		nlen = strlen(name);
+	const char *p = json;
+
+	if (json == NULL || outlen == 0)
+		return false;
+	while ((p = strchr(p, '"')) != NULL)
+	{
+		const char *q = p + 1;
+		size_t		o = 0;
+
+		if (strncmp(q, name, nlen) == 0 && q[nlen] == '"')
+		{
+			q += nlen + 1;
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			if (*q == ':')
+			{
+				q++;
+				while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+					q++;
+				if (*q != '"')
+				{
+					p = q;
+					continue;
+				}
+				for (q++; *q && *q != '"'; q++)
+				{
+					if (*q == '\\' || o + 1 >= outlen)
+						return false;	/* an escape or too long: not a plain value */
+					out[o++] = *q;
+				}
+				out[o] = '\0';
+				return *q == '"';
+			}
+		}
+		/* skip this string (it may be a value holding the name) */
+		for (q = p + 1; *q && *q != '"'; q++)
+			if (*q == '\\' && q[1])
+				q++;
+		if (*q == '\0')
+			return false;
+		p = q + 1;
+	}
+	return false;
+}
+
+/* Is key a Jira issue key: PROJECT-123 (see alert_core.h) */
+bool
+alert_jira_key_valid(const char *key)
+{
+	const char *p = key;
+
+	if (!(*p >= 'A' && *p <= 'Z'))
+		return false;
+	while ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	if (*p++ != '-' || !(*p >= '0' && *p <= '9'))
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '\0' && p - key < 64;
 }

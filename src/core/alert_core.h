@@ -196,6 +196,14 @@ extern int64_t parse_retry_after(const char *value, int64_t now_us);
 /* Classify an HTTP answer (redirects are not followed, so 3xx is final) */
 extern DeliveryOutcome classify_http(long status, bool transport_error);
 
+/*
+ * Classify the end of an SMTP transfer: sent when the server accepted the
+ * message (transfer_ok); a 5xx reply (a refused login, sender or
+ * recipient, a refused message) is permanent; a 4xx reply, no reply, a
+ * timeout or a TLS failure are retried
+ */
+extern DeliveryOutcome classify_smtp(long reply_code, bool transfer_ok);
+
 /* Short lower-case name of an outcome ("sent", "retry", "permanent") */
 extern const char *delivery_outcome_name(DeliveryOutcome o);
 
@@ -212,6 +220,19 @@ extern const char *delivery_outcome_name(DeliveryOutcome o);
  * input is still cut at or below max_bytes.
  */
 extern size_t alert_utf8_prefix(const char *s, size_t max_bytes);
+
+/*
+ * The first string value of a field called name in a JSON text (a
+ * tracker's answer): scans member names in order, skipping strings;
+ * false when there is none, or it holds an escape or does not fit outlen
+ */
+extern bool alert_json_first_string(const char *json, const char *name, char *out, size_t outlen);
+
+/* Is key a Jira issue key, PROJECT-123 (it goes into a URL path)? */
+extern bool alert_jira_key_valid(const char *key);
+
+/* A duration for people: "45s", "12m", "3h 10m", "2d 4h" (negative: "0s") */
+extern void alert_format_duration(int64_t us, char *out, size_t outlen);
 
 /* ---------------------------------------------------------------------
  * Keeping secrets out of stored texts

@@ -68,6 +68,16 @@ tbuf_append_escaped(TemplateBuf *b, const char *s, TemplateEscape escape)
 					break;
 			}
 		}
+		else if (escape == TEMPLATE_ESCAPE_MARKDOWN)
+		{
+			if (c != '\0' && strchr("\\`*_[]()#~<>!|", c) != NULL)
+			{
+				hex[0] = '\\';
+				hex[1] = (char) c;
+				hex[2] = '\0';
+				rep = hex;
+			}
+		}
 		else
 		{
 			switch (c)

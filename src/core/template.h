@@ -43,7 +43,9 @@ typedef enum TemplateEscape
 	TEMPLATE_ESCAPE_HTML,		/* & < > " become &amp; &lt; &gt; &quot; */
 	TEMPLATE_ESCAPE_SLACK,		/* Slack mrkdwn: only & < > become &amp; &lt;
 								 * &gt; (Slack decodes no other entity) */
-	TEMPLATE_ESCAPE_JSON		/* content of a JSON string: \" \\ \n \u0001 ... */
+	TEMPLATE_ESCAPE_JSON,		/* content of a JSON string: \" \\ \n \u0001 ... */
+	TEMPLATE_ESCAPE_MARKDOWN	/* Markdown (Teams cards): \ ` * _ [ ] ( ) # ~ < > ! |
+								 * get a backslash before them */
 } TemplateEscape;
 
 /* Returns the value of a placeholder (or NULL for empty); must not fail */

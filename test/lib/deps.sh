@@ -11,6 +11,7 @@ packages=(
 	liblz4-dev libzstd-dev libkrb5-dev   # to build Citus for test/t/090_citus.pl (test/lib/citus.sh)
 	libipc-run-perl
 	python3
+	openssl                            # a throwaway certificate for the SMTP tests (test/t/022_email.pl)
 	chromium
 )
 
