@@ -33,17 +33,6 @@ typedef struct Row
 	int			g;
 } Row;
 
-/* A deterministic pseudo-random sequence (splitmix64) */
-static uint64_t
-next_rand(uint64_t *s)
-{
-	uint64_t	z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 static EngineOperand
 mkop(EngineAgg agg, int key, bool disjoint)
 {
@@ -172,7 +161,7 @@ main(void)
 	/* users appear under several group values in one bucket; value 'a' most often */
 	for (i = 0; i < 4000; i++)
 	{
-		uint64_t	r = next_rand(&seed);
+		uint64_t	r = unit_rand(&seed);
 
 		rows[n].b = (int) (r % NB);
 		rows[n].user = (int) ((r >> 8) % NUSERS);
