@@ -57,7 +57,7 @@ endif
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc/core -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect detect_noise stl cron template uuid5 alert netguard engine engine_agg engine_window plot sketch derived mail)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect detect_noise stl cron template uuid5 alert netguard engine engine_agg engine_ship engine_window plot sketch derived mail)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
 	@mkdir -p test/unit/bin

@@ -35,6 +35,7 @@
 #include "core/compose.h"
 #include "core/grid.h"
 #include "defs.h"
+#include "distsrc.h"
 #include "engine_pg.h"
 #include "guc.h"
 #include "subxact.h"
@@ -269,6 +270,50 @@ engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
 	}
 }
 
+/* Mark the slot's distinct counts over its distribution column (in a subxact) */
+static void
+slot_disjoint_body(void *arg)
+{
+	SourceSlot *slot = arg;
+	DistSource	ds;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (!distsrc_inspect(slot->src.query, slot->role, slot->search_path, &ds))
+		return;
+	foreach(lc, slot->ops)
+	{
+		AggOperand *op = lfirst(lc);
+
+		slot->disjoint[i++] = engine_agg_of(op->agg) == ENGINE_COUNT_DISTINCT &&
+			distsrc_is_dist_column(&ds, op->column);
+	}
+}
+
+/*
+ * Per operand of a slot: is it an exact distinct count over the
+ * distribution column of the Citus table the source reads?  Then each
+ * shard holds its own values, and its partial state ships counts instead
+ * of sets (EngineOperand.disjoint).  Inspected once per slot; a source
+ * that cannot be inspected ships sets.
+ */
+static const bool *
+slot_disjoint(SourceSlot *slot)
+{
+	ListCell   *lc;
+	bool		any = false;
+
+	if (slot->disjoint != NULL)
+		return slot->disjoint;
+	slot->disjoint = MemoryContextAllocZero(GetMemoryChunkContext(slot),
+											sizeof(bool) * (list_length(slot->ops) + 1));
+	foreach(lc, slot->ops)
+		any = any || engine_agg_of(((AggOperand *) lfirst(lc))->agg) == ENGINE_COUNT_DISTINCT;
+	if (any && slot_engine_rows() && subxact_run_message(slot_disjoint_body, slot, NULL, NULL) != NULL)
+		memset(slot->disjoint, 0, sizeof(bool) * list_length(slot->ops));
+	return slot->disjoint;
+}
+
 /*
  * A slot's engine statement and this chunk's configuration: every operand
  * of the slot, and the breakdowns of the tasks reading it that meet the
@@ -290,6 +335,7 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	EngineFilterArg *fargs;
 	List	   *generic = NIL;
 	bool		filter_array;
+	const bool *disjoint = slot_disjoint(slot);
 	ListCell   *lc;
 	int			i = 0;
 
@@ -306,6 +352,8 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		e->key = -1;
 		e->percentile = op->percentile;
 		e->window = slot->window;
+		/* a rolling window unites sets across buckets: counts cannot do that */
+		e->disjoint = disjoint[i - 1] && slot->window <= 1;
 		if (agg_counts_distinct(op->agg))
 			e->key = list_index_add(&keys, op->column);
 		else if (op->agg != AGG_COUNT)

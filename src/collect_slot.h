@@ -51,6 +51,9 @@ typedef struct SourceSlot
 	List	   *columns;		/* ColumnInfo * of the source, when known */
 	bool		engine;			/* computed by tripl._engine_agg */
 	bytea	   *config;			/* this chunk's engine configuration */
+	bool	   *disjoint;		/* per operand: a count_distinct of the Citus
+								 * distribution column (distsrc.c), or NULL:
+								 * not inspected yet */
 	int64		chunk_from;		/* this chunk's first bucket */
 	int64	   *chunk_bounds;	/* calendar grids: the chunk's bucket starts */
 	int			chunk_nbuckets;

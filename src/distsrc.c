@@ -233,7 +233,8 @@ distsrc_plan_shape(const DistSource *ds, bool engine, List *distinct_columns)
 
 		if (distsrc_is_dist_column(ds, col))
 			appendStringInfo(&b, "-- count_distinct of %s: the distribution column (each shard's values are its own): %s\n",
-							 col, engine ? "each shard still ships its exact set of values per bucket"
+							 col, engine ? "each shard ships its count of values per bucket, the coordinator adds "
+							 "them (a breakdown folding values into 'Other' still ships sets)"
 							 : "pushed down, the per-shard counts added");
 		else if (engine)
 			appendStringInfo(&b, "-- count_distinct of %s: not the distribution column: each shard ships its exact set "

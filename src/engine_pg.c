@@ -198,6 +198,7 @@ engine_config(const EngineSpec *spec, const EngineFilterArg *fargs, bool filter_
 		put_int32(&b, spec->ops[i].key);
 		appendBinaryStringInfo(&b, (const char *) &spec->ops[i].percentile, sizeof(double));
 		put_int32(&b, spec->ops[i].window);
+		put_int32(&b, spec->ops[i].disjoint ? 1 : 0);
 	}
 	put_int32(&b, spec->nbreakdowns);
 	for (i = 0; i < spec->nbreakdowns; i++)
@@ -423,6 +424,7 @@ decode_config(bytea *config, EngineAggState *st)
 		st->ops[i].key = get_int32(&c);
 		memcpy(&st->ops[i].percentile, take(&c, sizeof(double)), sizeof(double));
 		st->ops[i].window = get_int32(&c);
+		st->ops[i].disjoint = get_int32(&c) != 0;
 	}
 	st->spec.ops = st->ops;
 	st->spec.nbreakdowns = get_int32(&c);
@@ -1028,9 +1030,12 @@ tripl_engine_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-/* A state's flat image: its configuration, then the engine image */
+/*
+ * A state's flat image: its configuration, then the engine image (ship:
+ * engine_ship's, for a shard's state sent to the Citus coordinator)
+ */
 static bytea *
-state_flatten(const EngineAggState *st)
+state_flatten(const EngineAggState *st, bool ship)
 {
 	char	   *image;
 	size_t		len;
@@ -1038,7 +1043,10 @@ state_flatten(const EngineAggState *st)
 	bytea	   *out;
 	char	   *p;
 
-	engine_serialize(st->engine, &image, &len);
+	if (ship)
+		engine_ship(st->engine, &image, &len);
+	else
+		engine_serialize(st->engine, &image, &len);
 	out = palloc_extended(VARHDRSZ + sizeof(int32) + clen + len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, VARHDRSZ + sizeof(int32) + clen + len);
 	p = VARDATA(out);
@@ -1088,7 +1096,7 @@ tripl_engine_serialize(PG_FUNCTION_ARGS)
 	EngineAggState *st = (EngineAggState *) PG_GETARG_POINTER(0);
 
 	(void) agg_context(fcinfo);
-	PG_RETURN_BYTEA_P(state_flatten(st));
+	PG_RETURN_BYTEA_P(state_flatten(st, false));
 }
 
 /* SQL: deserialise a partial state */
@@ -1213,7 +1221,7 @@ ee_get_flat_size(ExpandedObjectHeader *eohptr)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ee->hdr.eoh_context);
 
-		ee->flat = state_flatten(ee->st);
+		ee->flat = state_flatten(ee->st, false);
 		MemoryContextSwitchTo(old);
 	}
 	return VARSIZE(ee->flat);
@@ -1418,11 +1426,19 @@ tripl_engine_rows_final(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(state_result(ee_read(PG_GETARG_DATUM(0), CurrentMemoryContext)));
 }
 
-/* SQL: tripl.engine_state's text form: base64 of the flat image */
+/*
+ * SQL: tripl.engine_state's text form: base64 of the flat image.  Citus
+ * ships a shard's partial state in this form (worker_partial_agg's final
+ * function outputs the expanded state the transition function built over
+ * the shard's rows): its disjoint distinct counts go as counts
+ * (engine_ship).  A flat state (stored, or the merge of parallel workers'
+ * partial states) is shown as it is.
+ */
 Datum
 tripl_engine_state_out(PG_FUNCTION_ARGS)
 {
-	bytea	   *flat = PG_GETARG_BYTEA_PP(0);	/* flattens an expanded state */
+	EngineExpanded *ee = ee_of(PG_GETARG_DATUM(0));
+	bytea	   *flat = ee != NULL ? state_flatten(ee->st, true) : PG_GETARG_BYTEA_PP(0);
 	int			len = VARSIZE_ANY_EXHDR(flat);
 	int			cap = pg_b64_enc_len(len) + 1;
 	char	   *out = palloc_extended(cap, MCXT_ALLOC_HUGE);

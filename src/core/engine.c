@@ -340,7 +340,7 @@ engine_acc_value(const Slot *sl, const char *a)
 			{
 				const AccDistinct *d = (const AccDistinct *) a;
 
-				return d->n > 0 ? (double) (iset_size(&d->iv) + (int64_t) d->ib.count) : NAN;
+				return d->n > 0 ? (double) (iset_size(&d->iv) + (int64_t) d->ib.count + d->shipped) : NAN;
 			}
 	}
 }
@@ -502,6 +502,7 @@ engine_merge_cell(char *dst, const char *src, const Layout *lay, Arena *arena,
 					const AccDistinct *sd = (const AccDistinct *) s;
 
 					dd->n += sd->n;
+					dd->shipped += sd->shipped;
 					if (!iset_union(&dd->iv, &sd->iv, mem) ||
 						!bset_union(&dd->ib, &sd->ib, arena, mem))
 						return core_errorf(errbuf, errlen, "count_distinct set too large");
@@ -655,6 +656,7 @@ spec_fingerprint(const EngineSpec *spec)
 		h = fp_mix(h, (uint64_t) op->filter);
 		h = fp_mix(h, (uint64_t) op->measure);
 		h = fp_mix(h, (uint64_t) op->key);
+		h = fp_mix(h, op->agg == ENGINE_COUNT_DISTINCT && op->disjoint ? 1 : 0);
 		if (op->agg == ENGINE_PERCENTILE || op->agg == ENGINE_APPROX_PERCENTILE)
 		{
 			uint64_t	bits;
@@ -690,9 +692,13 @@ spec_fingerprint(const EngineSpec *spec)
 	return h;
 }
 
-/* Build a cell layout over the operands marked in use (all when NULL) */
+/*
+ * Build a cell layout over the operands marked in use (all when NULL);
+ * disjoint: its cells are never folded together, so disjoint operands may
+ * be shipped as counts.
+ */
 static void
-layout_build(EngineState *st, Layout *lay, const bool *use, size_t base)
+layout_build(EngineState *st, Layout *lay, const bool *use, size_t base, bool disjoint)
 {
 	int			i;
 	int			n = 0;
@@ -720,6 +726,7 @@ layout_build(EngineState *st, Layout *lay, const bool *use, size_t base)
 			op->agg == ENGINE_COUNT ? -1 : op->measure;
 		sl->off = (uint32_t) off;
 		sl->p = op->percentile;
+		sl->disjoint = disjoint && op->disjoint && sl->kind == ENGINE_COUNT_DISTINCT;
 		off += acc_size(sl->kind);
 		if (sl->kind == ENGINE_COUNT_DISTINCT)
 			lay->has_distinct = true;
@@ -818,7 +825,7 @@ engine_create(const EngineSpec *spec, char *errbuf, size_t errlen)
 	/* main values */
 	if (!st->skip_main)
 	{
-		layout_build(st, &st->mlay, NULL, MAIN_BASE);
+		layout_build(st, &st->mlay, NULL, MAIN_BASE, true);
 		if (st->nbuckets > 0)
 			st->main = mem_alloc(&st->mem, st->mlay.cellsize * (size_t) st->nbuckets);
 	}
@@ -848,6 +855,7 @@ engine_create(const EngineSpec *spec, char *errbuf, size_t errlen)
 	{
 		GTable	   *t = &st->tables[i];
 		int			k = 0;
+		bool		folds = false;
 
 		st->need_groups = true;
 		t->bd = mem_alloc(&st->mem, sizeof(int) * (size_t) t->nbd);
@@ -870,12 +878,14 @@ engine_create(const EngineSpec *spec, char *errbuf, size_t errlen)
 				st->need_filters = true;
 			if (b->keep == 0 && !b->use_preset)
 				t->capped = true;
+			else
+				folds = true;
 			use[b->ops[0]] = true;
 			if (b->nops > 1)
 				use[b->ops[1]] = true;
 			k++;
 		}
-		layout_build(st, &t->lay, use, TABLE_BASE);
+		layout_build(st, &t->lay, use, TABLE_BASE, !folds);
 	}
 	core_free(use);
 	return st;

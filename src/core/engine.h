@@ -59,6 +59,11 @@ typedef struct EngineOperand
 	int			window;			/* rolling: the value at bucket b combines
 								 * buckets b-window+1 .. b (engine_values);
 								 * 0 or 1: per bucket */
+	bool		disjoint;		/* count_distinct: the states merged into one
+								 * another hold disjoint sets of keys (each
+								 * holds its own values of a Citus
+								 * distribution column), so engine_ship()
+								 * ships counts, not sets; else ignored */
 } EngineOperand;
 
 /*
@@ -165,7 +170,11 @@ typedef struct EngineBreakdownRow
  * same results as if every row had been added to into.  from is unchanged.
  *
  * engine_serialize: the whole state as a core_alloc'ed image (native byte
- * order).  engine_deserialize: the state back, given the same spec; NULL
+ * order).  engine_ship: the same for a partial state that is only merged
+ * with states of disjoint keys (another shard's): the sets of disjoint
+ * count_distinct operands are replaced by their sizes (main values, and
+ * breakdowns without folding into 'Other', whose folding unites the sets
+ * of several values); merging adds those counts.  engine_deserialize: the state back, given the same spec; NULL
  * with a message on a foreign, truncated or corrupt image.
  */
 extern EngineState *engine_create(const EngineSpec *spec, char *errbuf, size_t errlen);
@@ -173,6 +182,7 @@ extern bool engine_add(EngineState *st, const EngineRow *row, char *errbuf, size
 extern bool engine_merge(EngineState *into, const EngineState *from,
 						 char *errbuf, size_t errlen);
 extern void engine_serialize(const EngineState *st, char **buf, size_t *len);
+extern void engine_ship(const EngineState *st, char **buf, size_t *len);
 extern EngineState *engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 									   char *errbuf, size_t errlen);
 

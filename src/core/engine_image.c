@@ -100,9 +100,9 @@ wr_image(Wr *w, char *img, size_t len)
 	core_free(img);
 }
 
-/* Append a cell's contents */
+/* Append a cell's contents (ship: disjoint distinct sets as counts) */
 static void
-wr_cell(Wr *w, const char *cell, const Layout *lay)
+wr_cell(Wr *w, const char *cell, const Layout *lay, bool ship)
 {
 	int			i;
 
@@ -164,6 +164,17 @@ wr_cell(Wr *w, const char *cell, const Layout *lay)
 					const AccDistinct *d = (const AccDistinct *) a;
 
 					wr_u64(w, (uint64_t) d->n);
+					if (ship && sl->disjoint)
+					{
+						ISet		no_iv = {0};
+						BSet		no_ib = {0};
+
+						wr_u64(w, (uint64_t) (d->shipped + iset_size(&d->iv) + (int64_t) d->ib.count));
+						wr_set(w, &no_iv);
+						wr_bset(w, &no_ib);
+						break;
+					}
+					wr_u64(w, (uint64_t) d->shipped);
 					wr_set(w, &d->iv);
 					wr_bset(w, &d->ib);
 				}
@@ -189,9 +200,9 @@ wr_dict(Wr *w, const Dict *d)
 	}
 }
 
-/* Serialize a state into a core_alloc'ed buffer */
-void
-engine_serialize(const EngineState *st, char **buf, size_t *len)
+/* Serialize a state into a core_alloc'ed buffer (see engine_ship) */
+static void
+serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 {
 	Wr			w;
 	int			b;
@@ -221,7 +232,7 @@ engine_serialize(const EngineState *st, char **buf, size_t *len)
 			if (*(const int64_t *) cell == 0)
 				continue;
 			wr_u32(&w, (uint32_t) b);
-			wr_cell(&w, cell, &st->mlay);
+			wr_cell(&w, cell, &st->mlay, ship);
 		}
 	}
 	for (ti = 0; ti < st->ntables; ti++)
@@ -239,13 +250,25 @@ engine_serialize(const EngineState *st, char **buf, size_t *len)
 
 			wr_u32(&w, h->vid);
 			wr_u32(&w, (uint32_t) h->bucket);
-			wr_cell(&w, (const char *) h, &t->lay);
+			wr_cell(&w, (const char *) h, &t->lay, ship);
 		}
 	}
 	if (w.buf == NULL)
 		w.buf = core_alloc(1);
 	*buf = w.buf;
 	*len = w.len;
+}
+
+void
+engine_serialize(const EngineState *st, char **buf, size_t *len)
+{
+	serialize(st, false, buf, len);
+}
+
+void
+engine_ship(const EngineState *st, char **buf, size_t *len)
+{
+	serialize(st, true, buf, len);
 }
 
 /* Read bytes; false past the end */
@@ -406,10 +429,12 @@ rd_cell(EngineState *st, Rd *r, char *cell, const Layout *lay)
 				{
 					AccDistinct *d = (AccDistinct *) a;
 					uint64_t	n;
+					uint64_t	shipped;
 
-					if (!rd_u64(r, &n))
+					if (!rd_u64(r, &n) || !rd_u64(r, &shipped) || shipped > n)
 						return false;
 					d->n = (int64_t) n;
+					d->shipped = (int64_t) shipped;
 					if (!rd_set(st, r, &d->iv) || !rd_bset(st, r, &d->ib))
 						return false;
 				}

@@ -24,7 +24,7 @@
 #include "hll.h"
 
 #define ENGINE_MAGIC		UINT64_C(0x31474e454c505254)	/* "TRPLENG1" */
-#define ENGINE_FORMAT		1
+#define ENGINE_FORMAT		2
 
 #define HASH_MUL			UINT64_C(0x9E3779B97F4A7C15)
 #define NO_ID				UINT32_MAX
@@ -86,6 +86,8 @@ typedef struct BSet
 typedef struct AccDistinct
 {
 	int64_t		n;
+	int64_t		shipped;		/* keys counted by shipped states (engine_ship),
+								 * disjoint from the sets and from each other */
 	ISet		iv;				/* by-value keys */
 	BSet		ib;				/* byte keys */
 } AccDistinct;
@@ -141,6 +143,7 @@ typedef struct Slot
 	int			arg;			/* measure or key index */
 	uint32_t	off;
 	double		p;				/* percentile kinds: the fraction */
+	bool		disjoint;		/* count_distinct shipped as a count */
 } Slot;
 
 typedef struct Layout

@@ -2,7 +2,7 @@
 # tripl on a Citus cluster: a coordinator and two workers on this machine,
 # over Unix sockets, and the same rows in a plain table.  Measures (does not
 # assert):
-#   - collection time of the same 13 metrics (test/lib/citus_setup.sql) on
+#   - collection time of the same 17 metrics (test/lib/citus_setup.sql) on
 #     the plain table and on the distributed table, C engine and SQL path
 #     (median of $REPS replays of the whole window);
 #   - EXPLAIN (ANALYZE, VERBOSE) of the statements collection runs, on the
@@ -50,7 +50,7 @@ coord -c "SELECT citus_set_coordinator_host('$DIR/coord/sock', $PORT)" >/dev/nul
 coord -c "SELECT citus_add_node('$DIR/w1/sock', $((PORT + 1)))" -c "SELECT citus_add_node('$DIR/w2/sock', $((PORT + 2)))" >/dev/null
 coord -c "SET client_min_messages = warning" -c "CREATE EXTENSION tripl"
 
-echo "== $ROWS rows over $DAYS days, $SHARDS shards on 2 workers; 13 hourly metrics on each table"
+echo "== $ROWS rows over $DAYS days, $SHARDS shards on 2 workers; 17 hourly metrics on each table"
 t0=$(date +%s)
 coord -v rows="$ROWS" -v days="$DAYS" -v shards="$SHARDS" -f "$REPO/test/lib/citus_setup.sql" >/dev/null
 echo "   set up in $(($(date +%s) - t0)) s"
@@ -70,7 +70,7 @@ collect_time() {
 		awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.0f %.0f", m, a[1]}'
 }
 
-echo "== collection of the whole window (13 metrics, one pass), median of $REPS (min) in ms"
+echo "== collection of the whole window (17 metrics, one pass), median of $REPS (min) in ms"
 declare -A T
 for side in p d; do
 	for engine in c sql; do
@@ -170,12 +170,16 @@ explain_engine() {
 echo "== EXPLAIN (VERBOSE) on the coordinator of the collection statements (auto_explain)"
 echo "   tripl.engine = c, metric d_count (no ANALYZE; every shard task run on its node):"
 explain_engine d_count
-echo "   tripl.engine = c, all 13 d_ metrics in one pass:"
+for m in d_users d_users_by_device d_devices d_approx_users; do
+	echo "   tripl.engine = c, metric $m alone:"
+	explain_engine $m
+done
+echo "   tripl.engine = c, all 17 d_ metrics in one pass:"
 explain_engine
 for engine in sql; do
 	echo "   tripl.engine = $engine, metric d_count (ANALYZE):"
 	explain_collect "$engine" d_count
-	echo "   tripl.engine = $engine, all 13 d_ metrics in one pass:"
+	echo "   tripl.engine = $engine, all 17 d_ metrics in one pass:"
 	explain_collect "$engine"
 done
 coord -c "SELECT citus_activate('pd')" >/dev/null

@@ -77,6 +77,17 @@ BEGIN
             distinct_column => 'user_id');
         PERFORM tripl.create_metric(t || '_devices', 'fact', fact_table => t || '_events', aggregation => 'count_distinct',
             distinct_column => 'device', row_filters => '{purchase}');
+        -- distinct users by breakdown: every value (per-shard counts added), and
+        -- a values limit (folding into 'Other' unites sets); approximate sketches
+        PERFORM tripl.create_metric(t || '_users_by_country', 'fact', fact_table => t || '_events',
+            aggregation => 'count_distinct', distinct_column => 'user_id', breakdowns => '{country}');
+        PERFORM tripl.create_metric(t || '_users_by_device', 'fact', fact_table => t || '_events',
+            aggregation => 'count_distinct', distinct_column => 'user_id', breakdowns => '{device}',
+            breakdown_values_limit => 3);
+        PERFORM tripl.create_metric(t || '_approx_users', 'fact', fact_table => t || '_events',
+            aggregation => 'approx_count_distinct', distinct_column => 'user_id');
+        PERFORM tripl.create_metric(t || '_approx_devices', 'fact', fact_table => t || '_events',
+            aggregation => 'approx_count_distinct', distinct_column => 'device', breakdowns => '{country}');
         PERFORM tripl.create_metric(t || '_by_country', 'fact', fact_table => t || '_events', aggregation => 'count',
             breakdowns => '{country}');
         PERFORM tripl.create_metric(t || '_aov', 'fact',
@@ -106,7 +117,8 @@ LANGUAGE sql AS $$
     WITH pairs AS (
         SELECT substr(d.name, 3) AS metric, d.id AS did, p.id AS pid,
                substr(d.name, 3) IN ('count', 'purchases', 'min', 'max', 'users', 'devices', 'by_country',
-                                     'ev_purchases') AS exact
+                                     'ev_purchases', 'users_by_country', 'users_by_device', 'approx_users',
+                                     'approx_devices') AS exact
         FROM tripl.metrics d JOIN tripl.metrics p ON p.name = 'p_' || substr(d.name, 3)
         WHERE d.name LIKE 'd\_%'
     )

@@ -5,7 +5,7 @@
 #   - CREATE EXTENSION tripl on the coordinator is propagated to the workers
 #   - a worker node with tripl preloaded runs no scheduler over its empty
 #     catalog
-#   - every stored value and breakdown of 13 metrics over a distributed
+#   - every stored value and breakdown of 17 metrics over a distributed
 #     table (32 shards) equals that of the same metrics over a plain table
 #     with the same rows, under tripl.engine = c and = sql
 #   - the coordinator's scheduler (tripl preloaded there) collects the
@@ -109,7 +109,7 @@ foreach my $engine ('c', 'sql')
 		SELECT count(*) || ' collected, ' || count(*) FILTER (WHERE status <> 'success') || ' failed'
 		    || coalesce(': ' || string_agg(metric || ' ' || error, '; ') FILTER (WHERE status <> 'success'), '')
 		FROM tripl.collect($window)});
-	is($res, '26 collected, 0 failed', "engine $engine: the 26 metrics are collected");
+	is($res, '34 collected, 0 failed', "engine $engine: the 34 metrics are collected");
 	diag(sprintf('engine %s: collected in %d s', $engine, time - $t));
 	my $diff = csql(q{SELECT string_agg(format('%s: %s/%s values, %s/%s breakdowns differ', metric, bad_values, n_values,
 		bad_breakdowns, n_breakdowns), E'\n') FILTER (WHERE bad_values + bad_breakdowns > 0) FROM citus_diff()});
@@ -117,7 +117,8 @@ foreach my $engine ('c', 'sql')
 	my $sums = csql(q{SELECT sum(n_values) || ' values, ' || sum(n_breakdowns) || ' breakdown rows; ' ||
 		count(*) FILTER (WHERE n_values = 0) || ' metrics without values' FROM citus_diff()});
 	like($sums, qr/^\d+ values, \d+ breakdown rows; 0 metrics without values$/, "engine $engine: every metric has values ($sums)");
-	is(csql(q{SELECT count(*) FROM citus_diff() WHERE metric IN ('by_country', 'aov') AND n_breakdowns > 0}), '2',
+	is(csql(q{SELECT count(*) FROM citus_diff() WHERE metric IN ('by_country', 'aov', 'users_by_country', 'users_by_device',
+		'approx_devices') AND n_breakdowns > 0}), '5',
 		"engine $engine: both breakdown metrics have breakdown rows");
 	is(csql(q{SELECT count(*) FROM tripl.metric_breakdowns b JOIN tripl.metrics m ON m.id = b.metric_id
 		WHERE m.name = 'd_aov' AND b.breakdown_column = 'device' AND b.is_other}), '72',
@@ -127,6 +128,31 @@ foreach my $engine ('c', 'sql')
 		JOIN (SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00') AS b, count(DISTINCT user_id) AS c
 		      FROM events_plain GROUP BY 1) h ON h.b = v.bucket AND h.c = v.value WHERE m.name = 'd_users'}), '72',
 		"engine $engine: d_users equals a hand-written count(DISTINCT user_id) in all 72 buckets");
+	# distinct users of the distribution column by breakdown: per value (the
+	# shards' counts added) and 'Other' (sets united: a user seen on two
+	# folded devices counts once), by hand over the plain table
+	is(csql(q{SELECT count(*) FROM tripl.metric_breakdowns v JOIN tripl.metrics m ON m.id = v.metric_id
+		JOIN (SELECT date_bin('1 hour', ts, '1970-01-01 00:00+00') AS b, country, count(DISTINCT user_id) AS c
+		      FROM events_plain GROUP BY 1, 2) h ON h.b = v.bucket AND h.country IS NOT DISTINCT FROM v.breakdown_value
+		      AND h.c = v.value
+		WHERE m.name = 'd_users_by_country' AND NOT v.is_other}),
+		csql(q{SELECT count(DISTINCT (date_bin('1 hour', ts, '1970-01-01 00:00+00'), country)) FROM events_plain}),
+		"engine $engine: d_users_by_country equals a hand-written count(DISTINCT user_id) per hour and country");
+	is(csql(q{SELECT count(*) FROM tripl.metric_breakdowns v JOIN tripl.metrics m ON m.id = v.metric_id
+		WHERE m.name = 'd_users_by_device' AND v.is_other
+		  AND v.value = (SELECT count(DISTINCT e.user_id) FROM events_plain e
+		                 WHERE date_bin('1 hour', e.ts, '1970-01-01 00:00+00') = v.bucket
+		                   AND e.device NOT IN (SELECT k.breakdown_value FROM tripl.metric_breakdowns k
+		                                        WHERE k.metric_id = v.metric_id AND k.bucket = v.bucket AND NOT k.is_other))}),
+		'72', "engine $engine: d_users_by_device's 'Other' equals a hand-written distinct count over the folded devices");
+	cmp_ok(csql(q{SELECT count(*) FROM tripl.metric_breakdowns v JOIN tripl.metrics m ON m.id = v.metric_id
+		WHERE m.name = 'd_users_by_device' AND v.is_other
+		  AND v.value < (SELECT sum(c) FROM (SELECT count(DISTINCT e.user_id) AS c FROM events_plain e
+		                 WHERE date_bin('1 hour', e.ts, '1970-01-01 00:00+00') = v.bucket
+		                   AND e.device NOT IN (SELECT k.breakdown_value FROM tripl.metric_breakdowns k
+		                                        WHERE k.metric_id = v.metric_id AND k.bucket = v.bucket AND NOT k.is_other)
+		                 GROUP BY e.device) per_device)}),
+		'>', 10, "... where adding the folded devices' counts would count users twice (in many buckets)");
 	# the C engine's distributable form (used on both tables here) against
 	# the SQL path: every stored value and breakdown row
 	csql(q{CREATE TABLE c_values AS SELECT * FROM tripl.metric_values;
@@ -227,6 +253,8 @@ like($x{sql}{d_devices}, qr/^-- plan: rows gathered: a count_distinct not over t
 	'explain_metric, engine sql: count_distinct of device gathers rows');
 like($x{c}{d_devices}, qr/^-- count_distinct of device: not the distribution column: each shard ships its exact set/m,
 	'explain_metric, engine c: count_distinct of device ships sets');
+like($x{c}{d_users}, qr/^-- count_distinct of user_id: the distribution column .*each shard ships its count of values per bucket/m,
+	'explain_metric, engine c: count_distinct of user_id (the distribution column) ships counts');
 like($x{sql}{d_users}, qr/^-- count_distinct of user_id: the distribution column .*pushed down/m,
 	'explain_metric, engine sql: count_distinct of user_id (the distribution column) is pushed down');
 like($x{sql}{j_users}, qr/^-- Citus: reads distributed table public\.events_dist .*, 1 reference table read$/m,

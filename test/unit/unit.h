@@ -11,6 +11,7 @@
 #define TRIPL_UNIT_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,17 @@ unit_report(int ok, const char *file, int line, const char *what)
 	if (!ok)
 		printf(" (%s:%d)\n", file, line);
 	fflush(stdout);
+}
+
+/* A deterministic pseudo-random sequence (splitmix64) */
+static inline uint64_t
+unit_rand(uint64_t *s)
+{
+	uint64_t	z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
 }
 
 #define CHECK(cond, what) unit_report((cond) ? 1 : 0, __FILE__, __LINE__, (what))

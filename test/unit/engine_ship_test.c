@@ -1,0 +1,342 @@
+/*
+ * engine_ship_test.c
+ *	  Unit tests for shipping partial states with disjoint distinct counts
+ *	  (engine_ship): rows split into "shards" by their key, each shard's
+ *	  state shipped and read back, the images merged.  Distinct counts of
+ *	  the disjoint key (main values, a breakdown keeping every value) must
+ *	  equal brute-force counts; a breakdown folding values into 'Other'
+ *	  (whose sets are united: the same key under two folded values counts
+ *	  once) and a distinct count of another key must be exact too; the
+ *	  shipped image carries no sets for the disjoint operand; a state that
+ *	  is serialized (not shipped) and merged with another holding the same
+ *	  keys stays exact.
+ */
+#include "unit.h"
+#include "engine.h"
+
+#define ERRLEN 256
+#define NB 4					/* buckets */
+#define WIDTH 100
+#define NUSERS 300
+#define NDEV 17
+#define NSHARDS 3
+#define NVAL 4
+
+static const char *const vals[NVAL] = {"a", "b", "c", "d"};
+
+/* One row: bucket, user (the disjoint key), device, group value index */
+typedef struct Row
+{
+	int			b;
+	int			user;
+	int			dev;
+	int			g;
+} Row;
+
+static EngineOperand
+mkop(EngineAgg agg, int key, bool disjoint)
+{
+	EngineOperand o;
+
+	memset(&o, 0, sizeof(o));
+	o.agg = agg;
+	o.filter = -1;
+	o.measure = -1;
+	o.key = key;
+	o.disjoint = disjoint;
+	return o;
+}
+
+static void
+add(EngineState *st, const Row *r)
+{
+	EngineValue k[2];
+	EngineValue g[2];
+	EngineRow	row;
+	char		dev[16];
+	char		err[ERRLEN];
+
+	memset(k, 0, sizeof(k));
+	memset(g, 0, sizeof(g));
+	k[0].byval = true;
+	k[0].ival = r->user;
+	snprintf(dev, sizeof(dev), "device-%d", r->dev);
+	k[1].data = dev;
+	k[1].len = (uint32_t) strlen(dev);
+	g[0].data = g[1].data = vals[r->g];
+	g[0].len = g[1].len = 1;
+	memset(&row, 0, sizeof(row));
+	row.ts = (int64_t) r->b * WIDTH + 1;
+	row.keys = k;
+	row.groups = g;
+	if (!engine_add(st, &row, err, sizeof(err)))
+	{
+		printf("# engine_add: %s\n", err);
+		abort();
+	}
+}
+
+/* Brute force: distinct users of bucket b with a group value in mask (bit per value) */
+static int
+brute_users(const Row *rows, int n, int b, unsigned mask)
+{
+	bool		seen[NUSERS];
+	int			c = 0;
+	int			i;
+
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++)
+		if (rows[i].b == b && (mask & (1u << rows[i].g)) && !seen[rows[i].user])
+		{
+			seen[rows[i].user] = true;
+			c++;
+		}
+	return c;
+}
+
+/* Same breakdown rows (bucket, value, composed value) in two states */
+static bool
+same_rows(const EngineState *a, const EngineState *b, int bd)
+{
+	EngineBreakdownRow *ra;
+	EngineBreakdownRow *rb;
+	char		err[ERRLEN];
+	int			na = engine_breakdown_rows(a, bd, &ra, err, sizeof(err));
+	int			nb = engine_breakdown_rows(b, bd, &rb, err, sizeof(err));
+	bool		ok = na == nb && na > 0;
+	int			i;
+
+	for (i = 0; ok && i < na; i++)
+		ok = ra[i].bucket == rb[i].bucket && ra[i].is_other == rb[i].is_other &&
+			ra[i].value_len == rb[i].value_len &&
+			(ra[i].is_other || memcmp(ra[i].value, rb[i].value, ra[i].value_len) == 0) &&
+			ra[i].v == rb[i].v;
+	core_free(ra);
+	core_free(rb);
+	return ok;
+}
+
+int
+main(void)
+{
+	EngineOperand ops[3];
+	EngineBreakdown bds[2];
+	EngineSpec	spec;
+	Row			rows[4000];
+	int			n = 0;
+	uint64_t	seed = 7;
+	EngineState *one;
+	EngineState *shard[NSHARDS];
+	EngineState *coord;
+	EngineState *plain_ops;
+	char		err[ERRLEN];
+	size_t		shipped_len = 0;
+	size_t		serial_len = 0;
+	int			i;
+	int			s;
+	int			b;
+	bool		ok;
+
+	ops[0] = mkop(ENGINE_COUNT_DISTINCT, 0, true);	/* users: disjoint */
+	ops[1] = mkop(ENGINE_COUNT_DISTINCT, 1, false); /* devices: shared */
+	ops[2] = mkop(ENGINE_COUNT, -1, false);
+	memset(bds, 0, sizeof(bds));
+	bds[0].group = 0;			/* every value */
+	bds[0].nops = 1;
+	bds[0].ops[0] = 0;
+	bds[1].group = 1;			/* keep 1: one value plus 'Other' */
+	bds[1].nops = 1;
+	bds[1].ops[0] = 0;
+	bds[1].keep = 1;
+	memset(&spec, 0, sizeof(spec));
+	spec.width = WIDTH;
+	spec.nbuckets = NB;
+	spec.nkeys = 2;
+	spec.ngroups = 2;
+	spec.nops = 3;
+	spec.ops = ops;
+	spec.nbreakdowns = 2;
+	spec.breakdowns = bds;
+
+	/* users appear under several group values in one bucket; value 'a' most often */
+	for (i = 0; i < 4000; i++)
+	{
+		uint64_t	r = unit_rand(&seed);
+
+		rows[n].b = (int) (r % NB);
+		rows[n].user = (int) ((r >> 8) % NUSERS);
+		rows[n].dev = (int) ((r >> 20) % NDEV);
+		rows[n].g = ((r >> 32) % 10) < 4 ? 0 : 1 + (int) ((r >> 40) % (NVAL - 1));
+		n++;
+	}
+
+	one = engine_create(&spec, err, sizeof(err));
+	coord = engine_create(&spec, err, sizeof(err));
+	CHECK(one != NULL && coord != NULL, "a spec with a disjoint distinct count is accepted");
+	for (s = 0; s < NSHARDS; s++)
+		shard[s] = engine_create(&spec, err, sizeof(err));
+	for (i = 0; i < n; i++)
+	{
+		add(one, &rows[i]);
+		add(shard[rows[i].user % NSHARDS], &rows[i]);
+	}
+
+	/* each shard ships its state; the coordinator reads and merges them */
+	ok = true;
+	for (s = 0; s < NSHARDS; s++)
+	{
+		char	   *img;
+		char	   *full;
+		size_t		len;
+		size_t		flen;
+		EngineState *back;
+
+		engine_ship(shard[s], &img, &len);
+		engine_serialize(shard[s], &full, &flen);
+		shipped_len += len;
+		serial_len += flen;
+		back = engine_deserialize(&spec, img, len, err, sizeof(err));
+		ok = ok && back != NULL && engine_merge(coord, back, err, sizeof(err));
+		if (back != NULL)
+			engine_free(back);
+		core_free(img);
+		core_free(full);
+	}
+	CHECK(ok, "shipped states read back and merge");
+	/* 300 users in 4 buckets: at least 8 bytes per user and bucket less */
+	CHECK(shipped_len + 8 * 250 * NB < serial_len, "the shipped images carry no sets of users");
+
+	/* main values against brute force */
+	{
+		double		v0[NB];
+		double		v1[NB];
+		double		o1[NB];
+
+		engine_values(coord, 0, v0);
+		engine_values(coord, 1, v1);
+		engine_values(one, 1, o1);
+		ok = true;
+		for (b = 0; b < NB; b++)
+			ok = ok && v0[b] == (double) brute_users(rows, n, b, (1u << NVAL) - 1);
+		CHECK(ok, "distinct users per bucket: the shards' counts added equal the brute-force count");
+		CHECK(memcmp(v1, o1, sizeof(v1)) == 0, "distinct devices (not disjoint) united from sets: exact");
+	}
+
+	/* the breakdown keeping every value: per (bucket, value) brute force */
+	{
+		EngineBreakdownRow *r;
+		int			nr = engine_breakdown_rows(coord, 0, &r, err, sizeof(err));
+
+		ok = nr == NB * NVAL;
+		for (i = 0; ok && i < nr; i++)
+			ok = !r[i].is_other && r[i].value_len == 1 &&
+				r[i].v == (double) brute_users(rows, n, r[i].bucket, 1u << (r[i].value[0] - 'a'));
+		CHECK(ok, "breakdown without folding: per-value counts added equal brute force");
+		core_free(r);
+	}
+
+	/* the folding breakdown: 'Other' unites the sets of b, c, d */
+	{
+		EngineBreakdownRow *r;
+		int			nr = engine_breakdown_rows(coord, 1, &r, err, sizeof(err));
+		int			nother = 0;
+		bool		overlap = false;
+
+		ok = nr == NB * 2;
+		for (i = 0; ok && i < nr; i++)
+		{
+			unsigned	mask = r[i].is_other ? 0xEu : 1u;
+			int			sum = 0;
+			int			k;
+
+			if (r[i].is_other)
+			{
+				nother++;
+				for (k = 1; k < NVAL; k++)
+					sum += brute_users(rows, n, r[i].bucket, 1u << k);
+				overlap = overlap || sum > brute_users(rows, n, r[i].bucket, mask);
+			}
+			else
+				ok = r[i].value_len == 1 && r[i].value[0] == 'a';
+			ok = ok && r[i].v == (double) brute_users(rows, n, r[i].bucket, mask);
+		}
+		CHECK(ok && nother == NB, "breakdown folding into 'Other': exact (sets shipped, united)");
+		CHECK(overlap, "... where adding the folded values' counts would have been wrong");
+		core_free(r);
+		CHECK(same_rows(coord, one, 1) && same_rows(coord, one, 0), "merged breakdowns equal one state's");
+	}
+
+	/*
+	 * Serialized (not shipped) states of rows split otherwise (two halves of
+	 * one shard, the same users in both) merge exactly: sets are kept.
+	 */
+	{
+		EngineState *h[2];
+		EngineState *m = engine_create(&spec, err, sizeof(err));
+		double		v[NB];
+		double		o[NB];
+
+		for (s = 0; s < 2; s++)
+			h[s] = engine_create(&spec, err, sizeof(err));
+		for (i = 0; i < n; i++)
+			add(h[i % 2], &rows[i]);
+		ok = true;
+		for (s = 0; s < 2; s++)
+		{
+			char	   *img;
+			size_t		len;
+			EngineState *back;
+
+			engine_serialize(h[s], &img, &len);
+			back = engine_deserialize(&spec, img, len, err, sizeof(err));
+			ok = ok && back != NULL && engine_merge(m, back, err, sizeof(err));
+			if (back != NULL)
+				engine_free(back);
+			core_free(img);
+			engine_free(h[s]);
+		}
+		engine_values(m, 0, v);
+		engine_values(one, 0, o);
+		CHECK(ok && memcmp(v, o, sizeof(v)) == 0, "serialized halves sharing users merge exactly");
+		engine_free(m);
+	}
+
+	/* without a disjoint operand, shipping is serializing */
+	{
+		char	   *a;
+		char	   *c;
+		size_t		la;
+		size_t		lc;
+
+		ops[0].disjoint = false;
+		plain_ops = engine_create(&spec, err, sizeof(err));
+		for (i = 0; i < n; i++)
+			add(plain_ops, &rows[i]);
+		engine_ship(plain_ops, &a, &la);
+		engine_serialize(plain_ops, &c, &lc);
+		CHECK(la == lc && memcmp(a, c, la) == 0, "no disjoint operand: the shipped image is the serialized one");
+		core_free(a);
+		core_free(c);
+		engine_free(plain_ops);
+	}
+
+	/* a shipped image read against a spec without the disjoint mark is refused */
+	{
+		char	   *img;
+		size_t		len;
+		EngineState *back;
+
+		engine_ship(shard[0], &img, &len);
+		back = engine_deserialize(&spec, img, len, err, sizeof(err));
+		CHECK(back == NULL, "a shipped image of another spec (disjoint mark differs) is refused");
+		if (back != NULL)
+			engine_free(back);
+		core_free(img);
+	}
+
+	for (s = 0; s < NSHARDS; s++)
+		engine_free(shard[s]);
+	engine_free(one);
+	engine_free(coord);
+	return unit_done();
+}
