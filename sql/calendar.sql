@@ -367,3 +367,39 @@ FULL JOIN (SELECT m.name, v.bucket, v.value FROM tripl.metric_values v JOIN trip
            WHERE m.name IN ('cal_sqlm', 'cal_xratio')) v ON v.name = h.name AND v.bucket = h.bucket
 JOIN tripl.metrics m ON m.name = coalesce(h.name, v.name)
 GROUP BY m.name ORDER BY 1;
+
+-- Event compositions on a calendar grid in the southern hemisphere
+-- (Australia/Sydney: DST ends 2024-04-07, starts 2024-10-06): single,
+-- ratio and per_distinct_user, daily, against hand-written date_trunc SQL
+SELECT tripl.create_event_source('cal_es', 'SELECT ts, country, user_id FROM cal_events', 'ts', 'country',
+                                 user_column => 'user_id') > 0 AS ok;
+SELECT tripl.create_metric('cal_ev_us', 'event_composition', '1 day', event_source => 'cal_es',
+                           numerator_event => 'US', timezone => 'Australia/Sydney') > 0 AS ok;
+SELECT tripl.create_metric('cal_ev_us_de', 'event_composition', '1 day', event_source => 'cal_es',
+                           numerator_event => 'US', denominator_event => 'DE', timezone => 'Australia/Sydney') > 0 AS ok;
+SELECT tripl.create_metric('cal_ev_us_per_user', 'event_composition', '1 day', event_source => 'cal_es',
+                           numerator_event => 'US', composition => 'per_distinct_user',
+                           timezone => 'Australia/Sydney') > 0 AS ok;
+SELECT metric, rows_written > 0 AS written, status
+FROM tripl.collect(window_from => '2024-01-01 00:00 Australia/Sydney', window_to => '2025-01-01 00:00 Australia/Sydney')
+WHERE metric LIKE 'cal\_ev\_%' ORDER BY 1;
+SELECT h.name, count(*) AS days,
+       count(*) FILTER (WHERE h.v IS NULL OR v.value IS NULL OR abs(h.v - v.value) > 1e-9 * greatest(1, abs(h.v))) AS mismatches
+FROM (SELECT x.name, x.bucket, x.v FROM (
+        SELECT date_trunc('day', ts, 'Australia/Sydney') AS bucket,
+               count(*) FILTER (WHERE country = 'US')::float8 AS us,
+               count(*) FILTER (WHERE country = 'DE')::float8 AS de,
+               count(DISTINCT user_id)::float8 AS users
+        FROM cal_events
+        WHERE ts >= '2024-01-01 00:00 Australia/Sydney' AND ts < '2025-01-01 00:00 Australia/Sydney' GROUP BY 1) d,
+      LATERAL (VALUES ('cal_ev_us', d.bucket, d.us), ('cal_ev_us_de', d.bucket, d.us / nullif(d.de, 0)),
+                      ('cal_ev_us_per_user', d.bucket, d.us / nullif(d.users, 0))) x (name, bucket, v)
+      WHERE x.v IS NOT NULL) h
+FULL JOIN (SELECT m.name, v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+           WHERE m.name LIKE 'cal\_ev\_%') v ON v.name = h.name AND v.bucket = h.bucket
+GROUP BY h.name ORDER BY 1;
+-- the 25-hour and 23-hour local days are one bucket each
+SELECT bucket, value FROM tripl.series('cal_ev_us', '2024-04-06 00:00 Australia/Sydney', '2024-04-09 00:00 Australia/Sydney')
+ORDER BY bucket;
+SELECT bucket, value FROM tripl.series('cal_ev_us', '2024-10-05 00:00 Australia/Sydney', '2024-10-08 00:00 Australia/Sydney')
+ORDER BY bucket;

@@ -50,10 +50,10 @@ bold "3. Definitions: a fact table, an event source, five metrics"
 sql -f "$REPO/test/demo/define.sql" >/dev/null
 sql -c "SELECT name, kind, bucket, coalesce(unit, '') AS unit, description FROM tripl.metrics ORDER BY id"
 
-bold "4. Backfill thirty days: SELECT * FROM tripl.collect(window_from => ..., window_to => ...)"
+bold "4. Backfill thirty days, up to six hours ago: SELECT * FROM tripl.collect(window_from => ..., window_to => ...)"
 sql -c "SELECT metric, rows_written, status
         FROM tripl.collect(window_from => date_trunc('hour', now()) - interval '30 days',
-                           window_to => date_trunc('hour', now()))
+                           window_to => date_trunc('hour', now()) - interval '6 hours')
         ORDER BY metric"
 
 bold "5. Detect: SELECT * FROM tripl.detect()"
@@ -70,6 +70,17 @@ echo "receiver listening on http://127.0.0.1:$SINK_PORT/hook"
 sql -c "SELECT tripl.create_destination('team-webhook', 'webhook', 'http://127.0.0.1:$SINK_PORT/hook') AS destination_id" \
 	-c "SELECT tripl.create_alert_rule('everything', 'team-webhook', min_percent_delta => 20) AS rule_id"
 sql -c "SELECT rule, metric, event, sent FROM tripl.evaluate_alerts() ORDER BY metric"
+
+bold "7. The last six hours, as the scheduler runs them: collect, detect, evaluate_alerts once an hour"
+note "tripl.mock_now plays the clock: each pass collects the hour that ended, detects and evaluates
+the alert rules; an incident is reported once, in the pass that first sees it."
+for h in 5 4 3 2 1 0; do
+	sql -q -c "SET tripl.mock_now = '$(val -c "SELECT (date_trunc('hour', now()) - interval '$h hours' + interval '2 minutes')::text")'" \
+		-c "SELECT to_char(tripl.now(), 'HH24:MI') AS pass_at,
+		           (SELECT count(*) FROM tripl.collect()) AS metrics_collected,
+		           (SELECT coalesce(sum(anomalies), 0) FROM tripl.detect()) AS anomalies,
+		           (SELECT count(*) FROM tripl.evaluate_alerts() WHERE sent) AS alerts"
+done
 sent=$(val -c "SELECT tripl.deliver()")
 echo "SELECT tripl.deliver() sent $sent notification(s)"
 sql -c "SELECT d.name AS destination, x.kind, x.status, x.attempts, coalesce(x.last_error, '') AS last_error
