@@ -175,6 +175,16 @@ SET ROLE regress_bob;
 SELECT tripl.create_metric('dv_bad', 'derived', expression => 'dv_a * 2');
 RESET ROLE;
 SELECT * FROM dv_count;
+-- an owner who may no longer read an input: the derived metric fails, the input is written
+GRANT tripl_reader TO regress_bob;
+SET ROLE regress_bob;
+SELECT tripl.create_metric('dv_bob', 'derived', expression => 'dv_a * 2') > 0 AS ok;
+RESET ROLE;
+REVOKE tripl_reader FROM regress_bob;
+SELECT metric, status, error
+FROM tripl.collect('dv_a', '2026-05-01 03:00+00', '2026-05-01 04:00+00') WHERE metric IN ('dv_a', 'dv_bob') ORDER BY metric;
+SELECT count(*) AS bob_values FROM dv_stored('dv_bob');
+SELECT tripl.drop_metric('dv_bob');
 
 -- Dropping an input is refused while a derived metric uses it; nothing changes
 SELECT tripl.drop_metric('dv_b');

@@ -128,7 +128,7 @@ clear_metric_values(List *metric_ids)
 	ids = palloc(sizeof(Datum) * list_length(metric_ids));
 	foreach(lc, metric_ids)
 		ids[n++] = Int64GetDatum(*(int64 *) lfirst(lc));
-	vals[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	vals[0] = PointerGetDatum(spi_int8_array(ids, n));
 	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = ANY($1)",
 					1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = ANY($1)",

@@ -896,7 +896,7 @@ metric_insert(MetricArgs *m)
 		for (k = 0; k < m->ninputs; k++)
 			ids[k] = Int64GetDatum(m->input_ids[k]);
 		types[1] = INT8ARRAYOID;
-		vals[1] = PointerGetDatum(construct_array(ids, m->ninputs, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		vals[1] = PointerGetDatum(spi_int8_array(ids, m->ninputs));
 		catalog_execute("INSERT INTO tripl.metric_inputs (metric_id, input_metric_id) "
 						"SELECT $1, unnest($2::int8[])", 2, types, vals, NULL, false, 0);
 	}

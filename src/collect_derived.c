@@ -51,7 +51,7 @@ task_ids_datum(List *tasks)
 
 	foreach(lc, tasks)
 		ids[n++] = Int64GetDatum(((MetricTask *) lfirst(lc))->m->id);
-	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	return PointerGetDatum(spi_int8_array(ids, n));
 }
 
 /* The task of a metric id among tasks, or NULL */
@@ -156,6 +156,27 @@ collect_derived_plan(List **tasks, List *derived)
 		}
 	}
 
+	/* inputs the owner may no longer read (privilege.c's rule, as create_metric) */
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		vals[1] = {task_ids_datum(derived)};
+		uint64		r;
+
+		catalog_execute("SELECT i.metric_id, im.owner::oid::int8, pg_catalog.format('%I', im.name) "
+						"FROM tripl.metric_inputs i JOIN tripl.metrics im ON im.id = i.input_metric_id "
+						"WHERE i.metric_id = ANY($1) ORDER BY i.metric_id, im.name",
+						1, types, vals, NULL, true, 0);
+		for (r = 0; r < SPI_processed; r++)
+		{
+			MetricTask *t = task_of(derived, spi_int64(r, 0));
+
+			if (t == NULL || role_may_read(t->m->owner, (Oid) spi_int64(r, 1)))
+				continue;
+			t->read_error = t->read_error == NULL ? pstrdup(spi_text(r, 2)) :
+				psprintf("%s, %s", t->read_error, spi_text(r, 2));
+		}
+	}
+
 	/* depth: after every derived input; still changing after n rounds: a cycle */
 	for (round = 0; changed && round <= list_length(derived); round++)
 	{
@@ -226,19 +247,24 @@ collect_derived_check_inputs(MetricTask *t)
 								in->error ? in->error : "(no message)");
 		}
 	}
+	if (!t->failed && t->read_error != NULL && t->win.from < t->win.to)
+	{
+		t->failed = true;
+		t->error = psprintf("the owner of derived metric \"%s\" may no longer read the values of %s",
+							t->m->name, t->read_error);
+	}
 }
 
 /*
  * The ids of a derived metric's inputs, in the order of its expression's
- * inputs; checks that its owner may still read them all.
+ * inputs, and as an int8[] datum (whether its owner may still read them:
+ * collect_derived_plan)
  */
 static int64 *
-expression_input_ids(MetricDef *m, DerivedExpr *e)
+expression_input_ids(MetricDef *m, DerivedExpr *e, Datum *ids_array)
 {
 	int64	   *ids = palloc(sizeof(int64) * (e->ninputs + 1));
 	Datum	   *d = palloc(sizeof(Datum) * (e->ninputs + 1));
-	Oid			types[2] = {INT8ARRAYOID, OIDOID};
-	Datum		vals[2];
 	int			k;
 
 	for (k = 0; k < e->ninputs; k++)
@@ -255,21 +281,7 @@ expression_input_ids(MetricDef *m, DerivedExpr *e)
 		ids[k] = m->input_ids[j];
 		d[k] = Int64GetDatum(ids[k]);
 	}
-	/* as caller_may_read, for the derived metric's owner */
-	vals[0] = PointerGetDatum(construct_array(d, e->ninputs, INT8OID, 8, true, TYPALIGN_DOUBLE));
-	vals[1] = ObjectIdGetDatum(m->owner);
-	catalog_execute("SELECT pg_catalog.string_agg(pg_catalog.format('%I', im.name), ', ' ORDER BY im.name) "
-					"FROM tripl.metrics im WHERE im.id = ANY($1) AND NOT ("
-					"  pg_catalog.pg_has_role($2, im.owner::oid, 'USAGE')"
-					"  OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = $2)"
-					"  OR (pg_catalog.to_regrole('tripl_admin') IS NOT NULL AND pg_catalog.pg_has_role($2, 'tripl_admin', 'USAGE'))"
-					"  OR (pg_catalog.to_regrole('tripl_reader') IS NOT NULL AND pg_catalog.pg_has_role($2, 'tripl_reader', 'USAGE')))",
-					2, types, vals, NULL, true, 0);
-	if (!spi_isnull(0, 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("the owner of derived metric \"%s\" may no longer read the values of %s",
-						m->name, spi_text(0, 0))));
+	*ids_array = PointerGetDatum(spi_int8_array(d, e->ninputs));
 	return ids;
 }
 
@@ -287,6 +299,7 @@ collect_derived_values(MetricTask *t, GridWindow chunk, const Grid *g, int64 **b
 	DerivedError kind;
 	char		errbuf[512];
 	int64	   *ids;
+	Datum		ids_array;
 	int			nbi;
 	int64_t    *bounds = grid_bounds(g, chunk, &nbi);	/* nbi + 1 starts */
 	int64		nb = nbi;
@@ -304,7 +317,7 @@ collect_derived_values(MetricTask *t, GridWindow chunk, const Grid *g, int64 **b
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the expression of derived metric \"%s\" is invalid: %s", m->name, errbuf)));
-	ids = expression_input_ids(m, e);
+	ids = expression_input_ids(m, e, &ids_array);
 	grid = palloc(sizeof(double) * (nb * e->ninputs + 1));
 	seen = palloc0(sizeof(bool) * (nb + 1));
 	for (b = 0; b < nb * e->ninputs; b++)
@@ -314,11 +327,8 @@ collect_derived_values(MetricTask *t, GridWindow chunk, const Grid *g, int64 **b
 	{
 		Oid			types[3] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 		Datum		v[3];
-		Datum	   *d = palloc(sizeof(Datum) * (e->ninputs + 1));
 
-		for (k = 0; k < e->ninputs; k++)
-			d[k] = Int64GetDatum(ids[k]);
-		v[0] = PointerGetDatum(construct_array(d, e->ninputs, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		v[0] = ids_array;
 		v[1] = TimestampTzGetDatum(unix_to_ts(chunk.from));
 		v[2] = TimestampTzGetDatum(unix_to_ts(chunk.to));
 		catalog_execute("SELECT metric_id, (extract(epoch FROM bucket) * 1000000)::int8, value "
@@ -392,6 +402,7 @@ collect_derived_explain(MetricDef *m)
 	StringInfoData buf;
 	const char **cols;
 	int64	   *ids;
+	Datum		ids_array;
 	int			k;
 	char	   *sql;
 
@@ -399,7 +410,7 @@ collect_derived_explain(MetricDef *m)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the expression of derived metric \"%s\" is invalid: %s", m->name, errbuf)));
-	ids = expression_input_ids(m, e);
+	ids = expression_input_ids(m, e, &ids_array);
 	cols = palloc(sizeof(char *) * (e->ninputs + 1));
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "-- tripl: metric %s is derived: computed from the stored values of its inputs,\n"

@@ -171,7 +171,7 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 		Oid			types[1] = {INT8ARRAYOID};
 		Datum		vals[1];
 
-		vals[0] = PointerGetDatum(construct_array(ids, ncand, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		vals[0] = PointerGetDatum(spi_int8_array(ids, ncand));
 		catalog_execute("SELECT c.id, (SELECT max(v.bucket) FROM tripl.metric_values v WHERE v.metric_id = c.id) "
 						"FROM unnest($1::int8[]) AS c(id) ORDER BY c.id",
 						1, types, vals, NULL, true, 0);
@@ -198,7 +198,7 @@ collect_due_metrics(TimestampTz now_ts, int limit, bool ignore_running)
 		Oid			types[1] = {INT8ARRAYOID};
 		Datum		vals[1];
 
-		vals[0] = PointerGetDatum(construct_array(ids, ndue, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		vals[0] = PointerGetDatum(spi_int8_array(ids, ndue));
 		metrics = defs_metrics("m.id = ANY($1)", 1, types, vals);
 	}
 	i = 0;

@@ -84,6 +84,7 @@ typedef struct MetricTask
 	bool		multi_chunk;	/* the window spans more than one chunk */
 	List	   *input_tasks;	/* derived: the tasks of its inputs in this pass */
 	int			depth;			/* derived: 1 + the deepest derived input's */
+	char	   *read_error;		/* derived: inputs its owner may no longer read */
 } MetricTask;
 
 /* Metrics sharing an owner and a bucket grid */

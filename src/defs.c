@@ -155,7 +155,7 @@ load_operands(List *metrics)
 	ids = palloc(sizeof(Datum) * list_length(metrics));
 	foreach(lc, metrics)
 		ids[n++] = Int64GetDatum(((MetricDef *) lfirst(lc))->id);
-	arr = construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+	arr = spi_int8_array(ids, n);
 	vals[0] = PointerGetDatum(arr);
 	/* percentile through to_jsonb: a 0.1 catalog (not updated yet) has no such column */
 	catalog_execute("SELECT metric_id, role, fact_table_id, aggregation, measure_column, "
@@ -218,7 +218,7 @@ load_derived(List *metrics)
 	}
 	if (n == 0)
 		return;					/* also: a 0.1 catalog has no such column */
-	vals[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	vals[0] = PointerGetDatum(spi_int8_array(ids, n));
 	catalog_execute("SELECT m.id, m.expression, "
 					"(SELECT count(*) FROM tripl.metric_inputs i WHERE i.metric_id = m.id), "
 					"i.input_metric_id, im.name "

@@ -1038,7 +1038,7 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 			Oid			ttypes[4] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
 			Datum		tvalues[4];
 
-			tvalues[0] = PointerGetDatum(construct_array(tdest, k, INT8OID, 8, true, TYPALIGN_DOUBLE));
+			tvalues[0] = PointerGetDatum(spi_int8_array(tdest, k));
 			tvalues[1] = PointerGetDatum(construct_array(tref, k, TEXTOID, -1, false, TYPALIGN_INT));
 			tvalues[2] = PointerGetDatum(construct_array(tkey, k, TEXTOID, -1, false, TYPALIGN_INT));
 			tvalues[3] = PointerGetDatum(construct_array(tat, k, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
@@ -1047,7 +1047,7 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 							4, ttypes, tvalues, NULL, false, 0);
 		}
 	}
-	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[0] = PointerGetDatum(spi_int8_array(ids, n));
 	values[1] = PointerGetDatum(construct_array(statuses, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(nexts, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
 	values[3] = PointerGetDatum(construct_md_array(codes, code_nulls, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));

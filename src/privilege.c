@@ -18,11 +18,18 @@
 bool
 caller_is_admin(void)
 {
+	return role_is_admin(GetUserId());
+}
+
+/* Is role a superuser or a member of tripl_admin? */
+bool
+role_is_admin(Oid role)
+{
 	Oid			admin = get_role_oid("tripl_admin", true);
 
-	if (superuser())
+	if (superuser_arg(role))
 		return true;
-	return OidIsValid(admin) && has_privs_of_role(GetUserId(), admin);
+	return OidIsValid(admin) && has_privs_of_role(role, admin);
 }
 
 /* May the current role collect (or otherwise manage) what owner defined? */
@@ -40,11 +47,18 @@ caller_may_manage(Oid owner)
 bool
 caller_may_read(Oid owner)
 {
+	return role_may_read(GetUserId(), owner);
+}
+
+/* caller_may_read for any role (a derived metric's owner reading its inputs) */
+bool
+role_may_read(Oid role, Oid owner)
+{
 	Oid			reader = get_role_oid("tripl_reader", true);
 
-	if (caller_may_manage(owner))
+	if (has_privs_of_role(role, owner) || role_is_admin(role))
 		return true;
-	return OidIsValid(reader) && has_privs_of_role(GetUserId(), reader);
+	return OidIsValid(reader) && has_privs_of_role(role, reader);
 }
 
 /* Refuse unless the current role may read the metric's values */

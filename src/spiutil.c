@@ -230,3 +230,10 @@ spi_text_array(int row, int col)
 	}
 	return result;
 }
+
+/* An int8[] of n Int64GetDatum elements (a query parameter of ids) */
+ArrayType *
+spi_int8_array(Datum *elems, int n)
+{
+	return construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 
 /* Owner of the extension's objects: catalog writes run as this role */
 extern Oid	tripl_catalog_owner(void);
@@ -24,6 +25,7 @@ extern const char *spi_text(int row, int col);
 extern bool spi_isnull(int row, int col);
 extern int64 spi_int64(int row, int col);
 extern List *spi_text_array(int row, int col);
+extern ArrayType *spi_int8_array(Datum *elems, int n);
 extern void spi_param_text(Datum *values, char *nulls, int i, const char *s);
 
 #endif							/* TRIPL_SPIUTIL_H */

@@ -286,7 +286,7 @@ mark_due_running(TimestampTz now, TimestampTz started)
 			Oid			types[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
 			Datum		values[2];
 
-			values[0] = PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+			values[0] = PointerGetDatum(spi_int8_array(d, n));
 			values[1] = TimestampTzGetDatum(now);
 			catalog_execute("UPDATE tripl.metric_state SET last_status = 'running', last_started_at = $2 "
 							"WHERE metric_id = ANY($1)", 2, types, values, NULL, false, 0);
