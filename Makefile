@@ -23,8 +23,6 @@ PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlo
 	defcheck.c catalog.c catalog_metric.c defio.c collect_due.c collect_slot.c collect_derived.c collect.c monitor.c series.c forecast.c plot_pg.c alert_defs.c alert_msg.c alert.c deliver.c tick.c \
 	worker_shmem.c worker.c init.c)
 OBJS = $(PURE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
-# PGXS tracks no header dependencies: a changed header rebuilds every object
-$(OBJS): $(wildcard src/*.h src/core/*.h)
 
 # sql/tripl.sql is the install script of the current version, installed as
 # tripl--$(EXTVERSION).sql; each release before it keeps its update script
@@ -53,6 +51,9 @@ ifneq ($(PGXS),)
 include $(PGXS)
 override with_llvm = no
 endif
+
+# PGXS tracks no header dependencies: a changed header rebuilds every object
+$(OBJS): $(wildcard src/*.h src/core/*.h)
 
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \

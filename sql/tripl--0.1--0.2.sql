@@ -45,51 +45,6 @@ REVOKE SELECT ON tripl.runs FROM PUBLIC;
 GRANT SELECT ON tripl.runs TO tripl_admin;
 GRANT USAGE ON SCHEMA tripl TO tripl_reader;
 
--- Views run with their owner's rights: they filter rows themselves.
-CREATE OR REPLACE VIEW tripl.signals AS
-SELECT m.name AS metric,
-       CASE
-           WHEN lv.latest IS NULL THEN 'closed'
-           WHEN a.bucket >= lv.latest - h.lag AND a.bucket >= tripl.now() - h.horizon THEN 'latest'
-           WHEN a.bucket >= tripl.now() - h.horizon THEN 'recent'
-           ELSE 'closed'
-       END AS state,
-       a.bucket, a.direction, a.actual, a.expected, a.z_score
-FROM tripl.metrics m
-JOIN tripl.monitoring mo ON mo.metric_id = m.id
-CROSS JOIN LATERAL (
-    SELECT greatest(mo.recent_signal_window, 3 * m.bucket) AS horizon,
-           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int * m.bucket AS lag) h
-JOIN LATERAL (
-    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
-LEFT JOIN LATERAL (
-    SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
-WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
-
-CREATE OR REPLACE VIEW tripl.catalog AS
-SELECT m.name,
-       m.kind,
-       m.status,
-       m.bucket,
-       lv.bucket AS latest_bucket,
-       lv.value AS latest_value,
-       sg.state AS signal,
-       CASE WHEN lv.bucket IS NOT NULL THEN (
-           SELECT tripl.sparkline(array_agg(s.value ORDER BY s.bucket))
-           FROM tripl.series(m.name, lv.bucket - 23 * m.bucket, lv.bucket + m.bucket) s)
-       END AS sparkline,
-       m.unit,
-       st.last_collected_at,
-       st.last_status,
-       CASE WHEN pg_catalog.pg_has_role('tripl_admin', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE')
-            THEN st.last_error END AS last_error
-FROM tripl.metrics m
-LEFT JOIN tripl.metric_state st ON st.metric_id = m.id
-LEFT JOIN LATERAL (
-    SELECT v.bucket, v.value FROM tripl.metric_values v
-    WHERE v.metric_id = m.id ORDER BY v.bucket DESC LIMIT 1) lv ON true
-LEFT JOIN tripl.signals sg ON sg.metric = m.name
-WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
 
 -- Dead deliveries can be revived by their destination's owner
 CREATE FUNCTION tripl.retry_deliveries(destination text DEFAULT NULL) RETURNS bigint
@@ -234,32 +189,9 @@ CREATE FUNCTION tripl._bucket_start(ts timestamptz, bucket interval, timezone te
 CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone text, k int) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'tripl_bucket_step' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
-CREATE OR REPLACE VIEW tripl.status AS
-WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database()),
-     state AS (
-         SELECT m.id, m.bucket, s.watermark, s.last_status,
-                tripl._bucket_start(tripl.now(), m.bucket, m.timezone) AS due_to,
-                tripl._bucket_step(tripl.now(), m.bucket, m.timezone, -2) AS overdue_to
-         FROM tripl.metrics m JOIN tripl.metric_state s ON s.metric_id = m.id WHERE m.status = 'active'),
-     pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
-                        count(*) FILTER (WHERE status = 'dead') AS dead,
-                        min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest
-                 FROM tripl.deliveries)
-SELECT current_database() AS database,
-       current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
-           AND (SELECT scheduler_pid FROM w) IS NOT NULL AS scheduler_running,
-       coalesce(current_setting('tripl.scheduler', true), 'on') AS scheduler_setting,
-       (SELECT scheduler_pid FROM w) AS scheduler_pid,
-       (SELECT delivery_pid FROM w) AS delivery_pid,
-       (SELECT max(finished_at) FROM tripl.runs WHERE kind = 'tick' AND NOT skipped) AS last_tick_at,
-       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < due_to) AS metrics_due,
-       (SELECT count(*) FROM state WHERE watermark IS NULL OR watermark < overdue_to) AS metrics_overdue,
-       (SELECT count(*) FROM state WHERE last_status = 'error') AS metrics_in_error,
-       pending.pending AS deliveries_pending,
-       pending.dead AS deliveries_dead,
-       tripl.now() - pending.oldest AS oldest_pending_delivery_age
-FROM pending;
-
+-- Views run with their owner's rights: they filter rows themselves.  Each
+-- view below is its final 0.2 form (tripl.signals and tripl.status further
+-- down, after the objects they read).
 CREATE OR REPLACE VIEW tripl.catalog AS
 SELECT m.name,
        m.kind,
@@ -985,6 +917,8 @@ REVOKE ALL ON tripl.metric_inputs FROM PUBLIC;
 GRANT SELECT ON tripl.metric_inputs TO PUBLIC;
 CREATE TRIGGER restore_guard AFTER INSERT ON tripl.metric_inputs
     FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();
+
+--------------------------------------------------------------------------
 -- Calendar time, continued: signals count buckets on the metric's grid
 -- (doc/detection.md, "Signals")
 --------------------------------------------------------------------------

@@ -216,16 +216,45 @@ redacted_url(const char *url)
 static char *check_jira_options(const char *options);
 
 /*
+ * Run a query over a destination's options, o ($1::jsonb): the type of o
+ * and its keys outside allowed (an SQL list) are checked here, columns are
+ * the caller's, from column 2 of row 0 on.  what names the destination
+ * kind ("an email destination"), names its options for the hint.
+ */
+static void
+options_query(const char *options, const char *what, const char *allowed, const char *names,
+			  const char *columns)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(options);
+	catalog_execute(psprintf("SELECT jsonb_typeof(o), "
+							 "(SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(o) = 'object' "
+							 "  THEN o ELSE '{}' END) k WHERE k NOT IN (%s)), %s "
+							 "FROM (SELECT $1::jsonb AS o) s", allowed, columns),
+					1, types, values, NULL, true, 0);
+	if (strcmp(spi_text(0, 0), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	if (spi_text(0, 1) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown option for %s: %s", what, spi_text(0, 1)),
+				 errhint("The options of %s are %s.", what, names)));
+}
+
+/*
  * A destination's options (the settings of its type), checked and made
- * into the jsonb text stored in tripl.destinations.options.  Only email
- * has options: from (an address), to (1 to 50 addresses, an array or one
- * string) and starttls (boolean, default true; false only for smtp://).
+ * into the jsonb text stored in tripl.destinations.options.  Email has
+ * from (an address), to (1 to 50 addresses, an array or one string) and
+ * starttls (boolean, default true; false only for smtp://); jira has
+ * check_jira_options'; other types have none.
  */
 static char *
 check_options(const char *type, const char *options, const char *url)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	StringInfoData out;
 	char		err[256];
 	const char *from;
@@ -245,7 +274,7 @@ check_options(const char *type, const char *options, const char *url)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s destinations take no options", type),
-					 errhint("Only email destinations have options (from, to, starttls).")));
+					 errhint("Only email and jira destinations have options.")));
 		return pstrdup("{}");
 	}
 	if (options == NULL)
@@ -253,26 +282,13 @@ check_options(const char *type, const char *options, const char *url)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("an email destination needs options with from and to"),
 				 errhint("E.g. options => '{\"from\": \"tripl@example.com\", \"to\": [\"ops@example.com\"]}'.")));
-	values[0] = CStringGetTextDatum(options);
-	catalog_execute("SELECT jsonb_typeof(o), "
-					"(SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(o) = 'object' "
-					"  THEN o ELSE '{}' END) k WHERE k NOT IN ('from', 'to', 'starttls')), "
-					"jsonb_typeof(o->'from'), o->>'from', jsonb_typeof(o->'to'), "
-					"(SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(CASE jsonb_typeof(o->'to') "
-					"  WHEN 'array' THEN o->'to' WHEN 'string' THEN jsonb_build_array(o->'to') ELSE '[]' END) e), "
-					"ARRAY(SELECT e FROM jsonb_array_elements_text(CASE jsonb_typeof(o->'to') "
-					"  WHEN 'array' THEN o->'to' WHEN 'string' THEN jsonb_build_array(o->'to') ELSE '[]' END) e), "
-					"jsonb_typeof(o->'starttls'), o->>'starttls' "
-					"FROM (SELECT $1::jsonb AS o) s", 1, types, values, NULL, true, 0);
-	if (strcmp(spi_text(0, 0), "object") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a JSON object")));
-	if (spi_text(0, 1) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown option for an email destination: %s", spi_text(0, 1)),
-				 errhint("The options of an email destination are from, to and starttls.")));
+	options_query(options, "an email destination", "'from', 'to', 'starttls'", "from, to and starttls",
+				  "jsonb_typeof(o->'from'), o->>'from', jsonb_typeof(o->'to'), "
+				  "(SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(CASE jsonb_typeof(o->'to') "
+				  "  WHEN 'array' THEN o->'to' WHEN 'string' THEN jsonb_build_array(o->'to') ELSE '[]' END) e), "
+				  "ARRAY(SELECT e FROM jsonb_array_elements_text(CASE jsonb_typeof(o->'to') "
+				  "  WHEN 'array' THEN o->'to' WHEN 'string' THEN jsonb_build_array(o->'to') ELSE '[]' END) e), "
+				  "jsonb_typeof(o->'starttls'), o->>'starttls'");
 	if (spi_text(0, 2) == NULL || strcmp(spi_text(0, 2), "string") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -333,8 +349,6 @@ check_options(const char *type, const char *options, const char *url)
 static char *
 check_jira_options(const char *options)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	const char *p;
 	char	   *project;
 	char	   *issue_type;
@@ -346,28 +360,16 @@ check_jira_options(const char *options)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("a jira destination needs options with a project"),
 				 errhint("E.g. options => '{\"project\": \"OPS\", \"issue_type\": \"Task\", \"labels\": [\"metrics\"]}'.")));
-	values[0] = CStringGetTextDatum(options);
-	catalog_execute("SELECT jsonb_typeof(o), "
-					"(SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(o) = 'object' "
-					"  THEN o ELSE '{}' END) k WHERE k NOT IN ('project', 'issue_type', 'labels', 'api_version')), "
-					"CASE WHEN jsonb_typeof(o->'project') = 'string' THEN o->>'project' END, "
-					"CASE WHEN o->'issue_type' IS NULL THEN 'Task' WHEN jsonb_typeof(o->'issue_type') = 'string' THEN o->>'issue_type' END, "
-					"CASE WHEN o->'labels' IS NULL THEN '' WHEN jsonb_typeof(o->'labels') = 'array' "
-					"  AND (SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(o->'labels') e) "
-					"  AND jsonb_array_length(o->'labels') <= 10 "
-					"  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(o->'labels') l WHERE l !~ '^[A-Za-z0-9_.-]{1,100}$') "
-					"  THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(o->'labels')), ' ') END, "
-					"CASE WHEN o->'api_version' IS NULL THEN 3 WHEN o->>'api_version' IN ('2', '3') THEN (o->>'api_version')::int ELSE 0 END "
-					"FROM (SELECT $1::jsonb AS o) s", 1, types, values, NULL, true, 0);
-	if (strcmp(spi_text(0, 0), "object") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a JSON object")));
-	if (spi_text(0, 1) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown option for a jira destination: %s", spi_text(0, 1)),
-				 errhint("The options of a jira destination are project, issue_type, labels and api_version.")));
+	options_query(options, "a jira destination", "'project', 'issue_type', 'labels', 'api_version'",
+				  "project, issue_type, labels and api_version",
+				  "CASE WHEN jsonb_typeof(o->'project') = 'string' THEN o->>'project' END, "
+				  "CASE WHEN o->'issue_type' IS NULL THEN 'Task' WHEN jsonb_typeof(o->'issue_type') = 'string' THEN o->>'issue_type' END, "
+				  "CASE WHEN o->'labels' IS NULL THEN '' WHEN jsonb_typeof(o->'labels') = 'array' "
+				  "  AND (SELECT bool_and(jsonb_typeof(e) = 'string') FROM jsonb_array_elements(o->'labels') e) "
+				  "  AND jsonb_array_length(o->'labels') <= 10 "
+				  "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(o->'labels') l WHERE l !~ '^[A-Za-z0-9_.-]{1,100}$') "
+				  "  THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(o->'labels')), ' ') END, "
+				  "CASE WHEN o->'api_version' IS NULL THEN 3 WHEN o->>'api_version' IN ('2', '3') THEN (o->>'api_version')::int ELSE 0 END");
 	project = (char *) spi_text(0, 2);
 	issue_type = (char *) spi_text(0, 3);
 	labels = (char *) spi_text(0, 4);
