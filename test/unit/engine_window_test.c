@@ -175,6 +175,7 @@ main(void)
 		}
 	}
 
+	memset(ops, 0, sizeof(ops));
 	for (w = 0; w < 3; w++)
 		for (a = 0; a < naggs; a++)
 		{

@@ -253,6 +253,7 @@ test_hll(void)
 	hll_merge(&a, &b);
 	CHECK(hll_count(&a) == hll_count(&h), "overlapping halves merged count as the union");
 	hll_free(&b);
+	hll_free(&h);
 
 	/* exact + exact beyond the threshold turns dense */
 	hll_init(&b);
