@@ -145,7 +145,14 @@ cell_float(int row, int col)
 	return isnull ? NAN : DatumGetFloat8(d);
 }
 
-/* The alert candidates: each monitored metric's newest anomaly while "latest" */
+/*
+ * The alert candidates: each monitored metric's newest anomaly while
+ * "latest" (doc/alerting.md, "What a rule looks at"): a tracked incident
+ * while it is open and its newest flag is no older than max(24 hours, 3
+ * buckets) — also when it began long before the newest value (a late
+ * batch) — and an untracked row while its bucket is within the settling lag
+ * of the newest value and as young
+ */
 static List *
 alert_candidates(TimestampTz now)
 {
@@ -161,11 +168,13 @@ alert_candidates(TimestampTz now)
 					"              ORDER BY x.bucket DESC LIMIT 1) a ON true "
 					"JOIN LATERAL (SELECT max(v.bucket) AS latest FROM tripl.metric_values v "
 					"              WHERE v.metric_id = m.id) lv ON true "
+					"CROSS JOIN LATERAL (SELECT coalesce(a.last_bucket, a.bucket) AS at) t "
 					"WHERE m.status = 'active' AND m.anomaly_detection "
-					"AND a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, "
-					"                   -ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int) "
-					"AND (a.bucket >= $1 - interval '24 hours' "
-					"     OR a.bucket > tripl._bucket_step($1 - interval '1 microsecond', m.bucket, m.timezone, -3)) "
+					"AND CASE WHEN a.last_bucket IS NOT NULL THEN a.ended_at IS NULL "
+					"         ELSE a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, "
+					"                   -ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int) END "
+					"AND (t.at >= $1 - interval '24 hours' "
+					"     OR t.at > tripl._bucket_step($1 - interval '1 microsecond', m.bucket, m.timezone, -3)) "
 					"ORDER BY m.id",
 					1, types, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
