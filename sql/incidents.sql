@@ -83,9 +83,48 @@ CREATE TEMP TABLE inc_before AS SELECT metric_id, bucket, xmin::text AS x FROM t
 SELECT metric, error FROM tripl.detect('inc_late');
 SELECT count(*) AS rewritten FROM tripl.anomalies a JOIN inc_before b USING (metric_id, bucket) WHERE a.xmin::text <> b.x;
 
+-- 4. Driven by: a metric with a breakdown by country; DE (60 an hour)
+-- collapses to 5 from 2026-06-22 04:00, US stays at 40.  By hand, as
+-- tripl.explain_anomaly computes it: DE's expected value is the median of
+-- the same hour one, two and three weeks earlier, 60; its delta is -55, the
+-- whole change of the column (US: 0), share 1; its own change -55 / 60 =
+-- -91.7 %, "-92%" in the text.  US, with no share of the change, is not named.
+CREATE TABLE inc_bd_facts (ts timestamptz, country text, v float8);
+INSERT INTO inc_bd_facts
+SELECT '2026-06-01 00:00+00'::timestamptz + i * interval '1 hour', c,
+       CASE WHEN c = 'US' THEN 40
+            WHEN '2026-06-01 00:00+00'::timestamptz + i * interval '1 hour' >= '2026-06-22 04:00+00' THEN 5
+            ELSE 60 END
+FROM generate_series(0, 21 * 24 + 11) AS i, unnest(ARRAY['DE', 'US']) AS c;
+SELECT tripl.create_fact_table('inc_bd', 'SELECT ts, country, v FROM inc_bd_facts', 'ts') > 0 AS ok;
+SELECT tripl.create_metric('inc_revenue', 'fact', fact_table => 'inc_bd', aggregation => 'sum', measure_column => 'v',
+                           breakdowns => '{country}') > 0 AS ok;
+SELECT tripl.create_alert_rule('inc_bd_rule', 'inc_hook', metrics => '{inc_revenue}') > 0 AS ok;
+SET tripl.mock_now = '2026-06-22 12:05+00';
+SELECT metric, status FROM tripl.collect('inc_revenue', '2026-06-01 00:00+00', '2026-06-22 12:00+00');
+SELECT metric, error FROM tripl.detect('inc_revenue');
+SELECT a.bucket, a.actual, a.expected, a.direction, a.ended_at
+FROM tripl.anomalies a JOIN tripl.metrics m ON m.id = a.metric_id WHERE m.name = 'inc_revenue';
+-- the breakdown by hand, from the facts themselves
+SELECT f.country, sum(f.v) FILTER (WHERE f.ts = '2026-06-22 04:00+00') AS actual,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY f.v) FILTER (WHERE f.ts IN ('2026-06-15 04:00+00',
+           '2026-06-08 04:00+00', '2026-06-01 04:00+00')) AS expected
+FROM inc_bd_facts f GROUP BY 1 ORDER BY 1;
+SELECT rule, metric, event, sent FROM tripl.evaluate_alerts() WHERE rule = 'inc_bd_rule' ORDER BY 2;
+SELECT x.payload->>'message' AS message, jsonb_pretty(x.payload->'items'->0->'drivers') AS drivers
+FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
+WHERE d.name = 'inc_hook' AND x.payload->'items'->0->>'scope_name' = 'inc_revenue';
+-- a metric without breakdowns has no drivers: the first alert above
+SELECT x.payload->'items'->0 ? 'drivers' AS has_drivers
+FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
+WHERE d.name = 'inc_hook' AND x.kind = 'alert' AND x.payload->'items'->0->>'scope_name' = 'inc_late';
+
 SELECT tripl.drop_alert_rule('inc_rule');
+SELECT tripl.drop_alert_rule('inc_bd_rule');
 SELECT tripl.drop_destination('inc_hook');
 SELECT tripl.drop_metric('inc_late');
 SELECT tripl.drop_metric('inc_hist');
 SELECT tripl.drop_fact_table('inc');
+SELECT tripl.drop_metric('inc_revenue');
+SELECT tripl.drop_fact_table('inc_bd');
 RESET tripl.mock_now;
