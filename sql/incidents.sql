@@ -100,6 +100,8 @@ SELECT tripl.create_fact_table('inc_bd', 'SELECT ts, country, v FROM inc_bd_fact
 SELECT tripl.create_metric('inc_revenue', 'fact', fact_table => 'inc_bd', aggregation => 'sum', measure_column => 'v',
                            breakdowns => '{country}') > 0 AS ok;
 SELECT tripl.create_alert_rule('inc_bd_rule', 'inc_hook', metrics => '{inc_revenue}') > 0 AS ok;
+SELECT tripl.create_destination('inc_slack', 'slack', 'https://hooks.slack.com/services/T000/B000/XXXX') > 0 AS ok;
+SELECT tripl.create_alert_rule('inc_bd_slack', 'inc_slack', metrics => '{inc_revenue}') > 0 AS ok;
 SET tripl.mock_now = '2026-06-22 12:05+00';
 SELECT metric, status FROM tripl.collect('inc_revenue', '2026-06-01 00:00+00', '2026-06-22 12:00+00');
 SELECT metric, error FROM tripl.detect('inc_revenue');
@@ -110,10 +112,15 @@ SELECT f.country, sum(f.v) FILTER (WHERE f.ts = '2026-06-22 04:00+00') AS actual
        percentile_cont(0.5) WITHIN GROUP (ORDER BY f.v) FILTER (WHERE f.ts IN ('2026-06-15 04:00+00',
            '2026-06-08 04:00+00', '2026-06-01 04:00+00')) AS expected
 FROM inc_bd_facts f GROUP BY 1 ORDER BY 1;
-SELECT rule, metric, event, sent FROM tripl.evaluate_alerts() WHERE rule = 'inc_bd_rule' ORDER BY 2;
+SELECT rule, metric, event, sent FROM tripl.evaluate_alerts() WHERE rule LIKE 'inc\_bd\_%' ORDER BY 1;
 SELECT x.payload->>'message' AS message, jsonb_pretty(x.payload->'items'->0->'drivers') AS drivers
 FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
 WHERE d.name = 'inc_hook' AND x.payload->'items'->0->>'scope_name' = 'inc_revenue';
+-- Slack: the anomaly's block names them too
+SELECT b->'text'->>'text' AS slack_block
+FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id,
+     jsonb_array_elements(x.payload->'blocks') AS b
+WHERE d.name = 'inc_slack' AND b->'text'->>'text' LIKE 'inc_revenue%';
 -- a metric without breakdowns has no drivers: the first alert above
 SELECT x.payload->'items'->0 ? 'drivers' AS has_drivers
 FROM tripl.deliveries x JOIN tripl.destinations d ON d.id = x.destination_id
@@ -121,6 +128,8 @@ WHERE d.name = 'inc_hook' AND x.kind = 'alert' AND x.payload->'items'->0->>'scop
 
 SELECT tripl.drop_alert_rule('inc_rule');
 SELECT tripl.drop_alert_rule('inc_bd_rule');
+SELECT tripl.drop_alert_rule('inc_bd_slack');
+SELECT tripl.drop_destination('inc_slack');
 SELECT tripl.drop_destination('inc_hook');
 SELECT tripl.drop_metric('inc_late');
 SELECT tripl.drop_metric('inc_hist');
