@@ -197,7 +197,9 @@ load_drivers(Candidate *c)
 	c->drivers_loaded = true;
 	values[0] = Int64GetDatum(c->item.metric_id);
 	values[1] = TimestampTzGetDatum(unix_to_ts(c->item.bucket));
-	catalog_execute("SELECT 1 FROM tripl.metric_breakdowns WHERE metric_id = $1 AND bucket = $2 LIMIT 1",
+	catalog_execute("SELECT 1 FROM tripl.metrics m WHERE m.id = $1 AND cardinality(m.breakdowns) > 0 "
+					"AND EXISTS (SELECT 1 FROM tripl.metric_breakdowns b WHERE b.metric_id = m.id "
+					"            AND b.breakdown_column = m.breakdowns[1] AND b.bucket = $2)",
 					2, types, values, NULL, true, 0);
 	if (SPI_processed == 0)
 		return;
