@@ -31,7 +31,7 @@ DATA_built = sql/tripl--$(EXTVERSION).sql
 DATA = sql/tripl--0.1.sql sql/tripl--0.1--0.2.sql
 
 # pg_regress suites: sql/<name>.sql with expected/<name>.out
-REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect forecast views engine tick_many aggregations derived definitions_io calendar rolling
+REGRESS = setup sql_guard fact_tables event_sources metrics privileges security collect alerting detect forecast views engine tick_many aggregations derived definitions_io calendar rolling incidents
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CONFIG ?= pg_config

@@ -918,31 +918,7 @@ GRANT SELECT ON tripl.metric_inputs TO PUBLIC;
 CREATE TRIGGER restore_guard AFTER INSERT ON tripl.metric_inputs
     FOR EACH STATEMENT EXECUTE FUNCTION tripl._note_restore_session();
 
---------------------------------------------------------------------------
--- Calendar time, continued: signals count buckets on the metric's grid
--- (doc/detection.md, "Signals")
---------------------------------------------------------------------------
-CREATE OR REPLACE VIEW tripl.signals AS
-SELECT m.name AS metric,
-       CASE
-           WHEN lv.latest IS NULL THEN 'closed'
-           WHEN a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, -h.lag)
-                AND (a.bucket >= h.since OR a.bucket > h.since_buckets) THEN 'latest'
-           WHEN a.bucket >= h.since OR a.bucket > h.since_buckets THEN 'recent'
-           ELSE 'closed'
-       END AS state,
-       a.bucket, a.direction, a.actual, a.expected, a.z_score
-FROM tripl.metrics m
-JOIN tripl.monitoring mo ON mo.metric_id = m.id
-CROSS JOIN LATERAL (
-    SELECT tripl.now() - mo.recent_signal_window AS since,
-           tripl._bucket_step(tripl.now() - interval '1 microsecond', m.bucket, m.timezone, -3) AS since_buckets,
-           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int AS lag) h
-JOIN LATERAL (
-    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
-LEFT JOIN LATERAL (
-    SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
-WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
+-- (tripl.signals' final 0.2 form is at the end, with incidents)
 
 --------------------------------------------------------------------------
 -- Alerting that closes the loop (doc/alerting.md): resolutions when an
@@ -1082,3 +1058,41 @@ SELECT current_database() AS database,
 FROM pending;
 COMMENT ON VIEW tripl.status IS
     'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';
+
+--------------------------------------------------------------------------
+-- Incidents, not buckets (doc/detection.md, "Incidents"): an anomaly row is
+-- an incident, tracked while it lasts; signals and alert candidates follow
+-- it.  Signals count buckets on the metric's grid (doc/detection.md,
+-- "Signals").
+--------------------------------------------------------------------------
+ALTER TABLE tripl.anomalies ADD COLUMN last_bucket timestamptz, ADD COLUMN ended_at timestamptz;
+COMMENT ON TABLE tripl.anomalies IS
+    'Incidents the detector flagged, by their first bucket: actual and expected value, spread, z-score, detector, direction, newest flagged bucket and end';
+COMMENT ON COLUMN tripl.anomalies.last_bucket IS
+    'Newest flagged bucket of the incident (NULL: stored before incidents were tracked)';
+COMMENT ON COLUMN tripl.anomalies.ended_at IS
+    'Bucket after the incident''s last flag, once the series is back; NULL while it lasts';
+CREATE OR REPLACE VIEW tripl.signals AS
+SELECT m.name AS metric,
+       CASE
+           WHEN lv.latest IS NULL THEN 'closed'
+           WHEN a.last_bucket IS NOT NULL THEN
+               CASE WHEN a.ended_at IS NULL AND (a.last_bucket >= h.since OR a.last_bucket > h.since_buckets)
+                    THEN 'latest' ELSE 'closed' END
+           WHEN a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, -h.lag)
+                AND (a.bucket >= h.since OR a.bucket > h.since_buckets) THEN 'latest'
+           WHEN a.bucket >= h.since OR a.bucket > h.since_buckets THEN 'recent'
+           ELSE 'closed'
+       END AS state,
+       a.bucket, a.direction, a.actual, a.expected, a.z_score, a.last_bucket, a.ended_at
+FROM tripl.metrics m
+JOIN tripl.monitoring mo ON mo.metric_id = m.id
+CROSS JOIN LATERAL (
+    SELECT tripl.now() - mo.recent_signal_window AS since,
+           tripl._bucket_step(tripl.now() - interval '1 microsecond', m.bucket, m.timezone, -3) AS since_buckets,
+           ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int AS lag) h
+JOIN LATERAL (
+    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
+LEFT JOIN LATERAL (
+    SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
+WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');

@@ -275,12 +275,18 @@ CREATE TABLE tripl.anomalies (
     detector            text NOT NULL,
     direction           text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
+    last_bucket         timestamptz,
+    ended_at            timestamptz,
     PRIMARY KEY (metric_id, bucket),
     CONSTRAINT anomalies_detector CHECK (detector IN ('phase', 'rolling', 'trend', 'fractional', 'burst')),
     CONSTRAINT anomalies_direction CHECK (direction IN ('spike', 'drop'))
 );
 COMMENT ON TABLE tripl.anomalies IS
-    'Buckets the detector flagged: actual and expected value, spread, z-score, detector and direction';
+    'Incidents the detector flagged, by their first bucket: actual and expected value, spread, z-score, detector, direction, newest flagged bucket and end';
+COMMENT ON COLUMN tripl.anomalies.last_bucket IS
+    'Newest flagged bucket of the incident (NULL: stored before incidents were tracked)';
+COMMENT ON COLUMN tripl.anomalies.ended_at IS
+    'Bucket after the incident''s last flag, once the series is back; NULL while it lasts';
 
 -- Detection settings: one optional row of defaults (metric_id NULL) and
 -- per-metric overrides; NULL fields inherit.  Built-in defaults apply when
@@ -333,8 +339,11 @@ CREATE FUNCTION tripl._bucket_step(ts timestamptz, bucket interval, timezone tex
 
 -- A metric's newest anomaly and how current it is (doc/detection.md, "Signals"):
 -- horizon = max(recent_signal_window, 3 buckets); emission lag = settling
--- buckets.  latest: at the newest emittable bucket and within the horizon;
--- recent: within the horizon; closed: older, or no values at all.  Buckets
+-- buckets.  A tracked incident (last_bucket set, doc/detection.md,
+-- "Incidents") is latest while it is open and its newest flag is within the
+-- horizon, else closed.  A row from before incidents were tracked: latest
+-- at the newest emittable bucket and within the horizon; recent: within the
+-- horizon; closed: older, or no values at all.  Buckets
 -- are counted on the metric's grid (tripl._bucket_step), so a local day
 -- across a DST change or a month is one bucket: a bucket is younger than 3
 -- buckets when it starts after the bucket 3 before now's (at now itself
@@ -343,12 +352,15 @@ CREATE VIEW tripl.signals AS
 SELECT m.name AS metric,
        CASE
            WHEN lv.latest IS NULL THEN 'closed'
+           WHEN a.last_bucket IS NOT NULL THEN
+               CASE WHEN a.ended_at IS NULL AND (a.last_bucket >= h.since OR a.last_bucket > h.since_buckets)
+                    THEN 'latest' ELSE 'closed' END
            WHEN a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, -h.lag)
                 AND (a.bucket >= h.since OR a.bucket > h.since_buckets) THEN 'latest'
            WHEN a.bucket >= h.since OR a.bucket > h.since_buckets THEN 'recent'
            ELSE 'closed'
        END AS state,
-       a.bucket, a.direction, a.actual, a.expected, a.z_score
+       a.bucket, a.direction, a.actual, a.expected, a.z_score, a.last_bucket, a.ended_at
 FROM tripl.metrics m
 JOIN tripl.monitoring mo ON mo.metric_id = m.id
 CROSS JOIN LATERAL (

@@ -49,6 +49,7 @@
 #include "fnargs.h"
 #include "guc.h"
 #include "spiutil.h"
+#include "subxact.h"
 #include "tripl.h"
 #include "worker_shmem.h"
 
@@ -123,6 +124,7 @@ enqueue(int64 rule_id_, int64 dest_id, const char *kind, const char *key, const 
 typedef struct Candidate
 {
 	AlertItem	item;
+	bool		drivers_loaded;
 } Candidate;
 
 /* A timestamptz result cell as Unix microseconds, ALERT_TIME_NONE for NULL */
@@ -145,7 +147,78 @@ cell_float(int row, int col)
 	return isnull ? NAN : DatumGetFloat8(d);
 }
 
-/* The alert candidates: each monitored metric's newest anomaly while "latest" */
+/* Subtransaction body: the drivers of a candidate (see load_drivers) */
+static void
+load_drivers_body(void *arg)
+{
+	Candidate  *c = arg;
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(c->item.metric);
+	values[1] = TimestampTzGetDatum(unix_to_ts(c->item.bucket));
+	catalog_execute("SELECT e.breakdown_column, coalesce(e.breakdown_value, '(null)'), e.actual, e.expected, "
+					"e.share_of_change FROM tripl.explain_anomaly($1, $2) e "
+					"WHERE e.share_of_change > 0 AND e.actual IS NOT NULL AND e.expected IS NOT NULL "
+					"ORDER BY e.share_of_change DESC, abs(e.delta) DESC, e.breakdown_column COLLATE \"C\", "
+					"e.breakdown_value COLLATE \"C\" LIMIT " CppAsString2(ALERT_MAX_DRIVERS),
+					2, types, values, NULL, true, 0);
+	c->item.n_drivers = 0;
+	for (i = 0; i < SPI_processed && i < ALERT_MAX_DRIVERS; i++)
+	{
+		AlertDriver *dr = &c->item.drivers[c->item.n_drivers++];
+
+		dr->column = (char *) spi_text(i, 0);
+		dr->value = (char *) spi_text(i, 1);
+		dr->actual = cell_float(i, 2);
+		dr->expected = cell_float(i, 3);
+		dr->share = cell_float(i, 4);
+	}
+}
+
+/*
+ * The drivers of a candidate about to be sent (doc/alerting.md, "Drivers"):
+ * the breakdown values of tripl.explain_anomaly for its bucket that moved
+ * with the change (share_of_change > 0), largest share first, at most
+ * ALERT_MAX_DRIVERS of them.  Once per candidate and evaluation, in its
+ * transaction; nothing for a metric without breakdowns in that bucket, and
+ * nothing (the alert goes out without them) when the explanation fails.
+ */
+static void
+load_drivers(Candidate *c)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2];
+	ErrorData  *edata;
+
+	if (c->drivers_loaded)
+		return;
+	c->drivers_loaded = true;
+	values[0] = Int64GetDatum(c->item.metric_id);
+	values[1] = TimestampTzGetDatum(unix_to_ts(c->item.bucket));
+	catalog_execute("SELECT 1 FROM tripl.metrics m WHERE m.id = $1 AND cardinality(m.breakdowns) > 0 "
+					"AND EXISTS (SELECT 1 FROM tripl.metric_breakdowns b WHERE b.metric_id = m.id "
+					"            AND b.breakdown_column = m.breakdowns[1] AND b.bucket = $2)",
+					2, types, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		return;
+	edata = subxact_run(load_drivers_body, c);
+	if (edata != NULL)
+	{
+		c->item.n_drivers = 0;
+		FreeErrorData(edata);
+	}
+}
+
+/*
+ * The alert candidates: each monitored metric's newest anomaly while
+ * "latest" (doc/alerting.md, "What a rule looks at"): a tracked incident
+ * while it is open and its newest flag is no older than max(24 hours, 3
+ * buckets) — also when it began long before the newest value (a late
+ * batch) — and an untracked row while its bucket is within the settling lag
+ * of the newest value and as young
+ */
 static List *
 alert_candidates(TimestampTz now)
 {
@@ -161,11 +234,13 @@ alert_candidates(TimestampTz now)
 					"              ORDER BY x.bucket DESC LIMIT 1) a ON true "
 					"JOIN LATERAL (SELECT max(v.bucket) AS latest FROM tripl.metric_values v "
 					"              WHERE v.metric_id = m.id) lv ON true "
+					"CROSS JOIN LATERAL (SELECT coalesce(a.last_bucket, a.bucket) AS at) t "
 					"WHERE m.status = 'active' AND m.anomaly_detection "
-					"AND a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, "
-					"                   -ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int) "
-					"AND (a.bucket >= $1 - interval '24 hours' "
-					"     OR a.bucket > tripl._bucket_step($1 - interval '1 microsecond', m.bucket, m.timezone, -3)) "
+					"AND CASE WHEN a.last_bucket IS NOT NULL THEN a.ended_at IS NULL "
+					"         ELSE a.bucket >= tripl._bucket_step(lv.latest, m.bucket, m.timezone, "
+					"                   -ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int) END "
+					"AND (t.at >= $1 - interval '24 hours' "
+					"     OR t.at > tripl._bucket_step($1 - interval '1 microsecond', m.bucket, m.timezone, -3)) "
 					"ORDER BY m.id",
 					1, types, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
@@ -642,6 +717,7 @@ alert_evaluate(TimestampTz now, AlertSummary *summary, List **events)
 							  c->item.incident);
 			if (tr.send)
 			{
+				load_drivers(c);
 				alert_state_mark_notified(&tr.state, now_us);
 				c->item.opened_at = tr.state.opened_at;
 				c->item.followup = (tr.event == ALERT_STATE_STILL_ACTIVE);

@@ -109,8 +109,38 @@ fmt_duration(int64 us)
 }
 
 /*
- * One human line per item: an anomaly, or a resolution with the incident's
- * duration and peak
+ * "; driven by country = DE: -91%, country = US: -5%" for an item with
+ * drivers (a value's own change; "new" when it was expected at 0), else ""
+ */
+static char *
+drivers_text(const AlertItem *it)
+{
+	StringInfoData b;
+	int			k;
+
+	if (it->resolved || it->n_drivers == 0)
+		return "";
+	initStringInfo(&b);
+	appendStringInfoString(&b, "; driven by ");
+	for (k = 0; k < it->n_drivers; k++)
+	{
+		const AlertDriver *dr = &it->drivers[k];
+		double		abs_delta;
+		double		pct;
+
+		alert_deltas(dr->actual, dr->expected, &abs_delta, &pct);
+		appendStringInfo(&b, "%s%s = %s: ", k > 0 ? ", " : "", dr->column, dr->value);
+		if (isnan(pct))
+			appendStringInfoString(&b, "new");
+		else
+			appendStringInfo(&b, "%+.0f%%", pct);
+	}
+	return b.data;
+}
+
+/*
+ * One human line per item: an anomaly (with what drove it), or a
+ * resolution with the incident's duration and peak
  */
 static char *
 item_line(const AlertItem *it, TemplateEscape esc)
@@ -128,10 +158,11 @@ item_line(const AlertItem *it, TemplateEscape esc)
 						fmt_number(it->actual), unit_sep, unit, fmt_number(it->expected), change,
 						fmt_bucket(it->bucket, it->timezone));
 	else
-		line = psprintf("%s %s: %s%s%s, expected %s%s at %s",
+		line = psprintf("%s %s: %s%s%s, expected %s%s at %s%s",
 						it->metric, it->direction > 0 ? "spike" : "drop",
 						fmt_number(it->actual), it->unit ? " " : "", unit,
-						fmt_number(it->expected), change, fmt_bucket(it->bucket, it->timezone));
+						fmt_number(it->expected), change, fmt_bucket(it->bucket, it->timezone),
+						drivers_text(it));
 	return template_escape(line, esc);
 }
 
@@ -325,6 +356,32 @@ alert_msg_item_json(const AlertItem *it)
 	appendStringInfoString(&b, ", ");
 	json_string(&b, "incident_id", it->incident);
 	appendStringInfoString(&b, ", \"details_url\": null, \"monitoring_url\": null");
+	if (!it->resolved && it->n_drivers > 0)
+	{
+		int			k;
+
+		appendStringInfoString(&b, ", \"drivers\": [");
+		for (k = 0; k < it->n_drivers; k++)
+		{
+			const AlertDriver *dr = &it->drivers[k];
+
+			alert_deltas(dr->actual, dr->expected, &abs_delta, &pct);
+			appendStringInfoString(&b, k > 0 ? ", {" : "{");
+			json_string(&b, "column", dr->column);
+			appendStringInfoString(&b, ", ");
+			json_string(&b, "value", dr->value);
+			appendStringInfoString(&b, ", ");
+			json_number(&b, "actual", dr->actual);
+			appendStringInfoString(&b, ", ");
+			json_number(&b, "expected", dr->expected);
+			appendStringInfoString(&b, ", ");
+			json_number(&b, "percent_delta", pct);
+			appendStringInfoString(&b, ", ");
+			json_number(&b, "share_of_change", dr->share);
+			appendStringInfoChar(&b, '}');
+		}
+		appendStringInfoChar(&b, ']');
+	}
 	if (it->resolved)
 	{
 		appendStringInfoString(&b, ", \"event\": \"resolved\", ");

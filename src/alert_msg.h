@@ -18,6 +18,22 @@
 
 #include "core/template.h"
 
+/* Most breakdown values an alert names as drivers of its change */
+#define ALERT_MAX_DRIVERS	3
+
+/*
+ * A breakdown value that drove an anomaly's change, as
+ * tripl.explain_anomaly computes it (doc/alerting.md, "Drivers")
+ */
+typedef struct AlertDriver
+{
+	char	   *column;
+	char	   *value;
+	double		actual;
+	double		expected;
+	double		share;			/* share_of_change */
+} AlertDriver;
+
 /*
  * One anomaly to be reported, or (resolved) one incident that closed: then
  * the numbers are the incident's peak, the anomaly with the largest |z|
@@ -40,6 +56,8 @@ typedef struct AlertItem
 	bool		followup;		/* a newer anomaly of an incident already notified */
 	int64		opened_at;		/* when the incident opened, Unix microseconds */
 	int64		closed_at;
+	int			n_drivers;		/* top contributors of the change (anomalies only) */
+	AlertDriver drivers[ALERT_MAX_DRIVERS];
 } AlertItem;
 
 /* A destination, as evaluation and payload building need it */

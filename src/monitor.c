@@ -672,6 +672,15 @@ detect_calendar(MetricDef *m, const int64 *buckets, const double *vals, int n, i
 		out->suppressed[i].from = season_to_bucket(slots, nslots, out->suppressed[i].from, &exact, eval_end);
 		out->suppressed[i].to = season_to_bucket(slots, nslots, out->suppressed[i].to, &exact, eval_end);
 	}
+	for (i = 0; i < out->n_incidents; i++)
+	{
+		DetectIncident *inc = &out->incidents[i];
+
+		inc->first = season_to_bucket(slots, nslots, inc->first, &exact, eval_end);
+		inc->last = season_to_bucket(slots, nslots, inc->last, &exact, eval_end);
+		if (inc->ended_at != DETECT_OPEN)
+			inc->ended_at = season_to_bucket(slots, nslots, inc->ended_at, &exact, eval_end);
+	}
 	out->emission_end = season_to_bucket(slots, nslots, out->emission_end, &exact, eval_end);
 	return true;
 }
@@ -761,6 +770,69 @@ float_array(double *v, int n)
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
 }
 
+/* An array Datum of timestamptz from Unix microseconds, DETECT_OPEN as NULL */
+static Datum
+ts_array_open(int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		nulls[i] = v[i] == DETECT_OPEN;
+		d[i] = TimestampTzGetDatum(nulls[i] ? 0 : unix_to_ts(v[i]));
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TIMESTAMPTZOID, 8, true,
+											  TYPALIGN_DOUBLE));
+}
+
+/*
+ * Track the incidents an earlier pass reported (doc/detection.md,
+ * "Incidents"): each carried incident's stored row — the newest anomaly
+ * before eval_start in its direction, at or before its newest flag, whose
+ * own newest flag (its bucket when untracked) is no older than the carried
+ * chain's first flag — gets the incident's newest flagged bucket and end.
+ * An UPDATE of the one row, never a new row; nothing when none matches.
+ */
+static void
+persist_carried_incidents(MetricDef *m, DetectOutput *out, int64 eval_start)
+{
+	int			i;
+
+	for (i = 0; i < out->n_incidents; i++)
+	{
+		DetectIncident *inc = &out->incidents[i];
+		Oid			types[6] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID};
+		Datum		values[6];
+		char		nulls[7] = "      ";
+
+		if (!inc->carried)
+			continue;
+		values[0] = Int64GetDatum(m->id);
+		values[1] = TimestampTzGetDatum(unix_to_ts(Min(eval_start, inc->last + 1)));
+		values[2] = CStringGetTextDatum(inc->direction > 0 ? "spike" : "drop");
+		values[3] = TimestampTzGetDatum(unix_to_ts(inc->first));
+		values[4] = TimestampTzGetDatum(unix_to_ts(inc->last));
+		if (inc->ended_at == DETECT_OPEN)
+		{
+			nulls[5] = 'n';
+			values[5] = (Datum) 0;
+		}
+		else
+			values[5] = TimestampTzGetDatum(unix_to_ts(inc->ended_at));
+		catalog_execute("UPDATE tripl.anomalies a SET last_bucket = $5, ended_at = $6 "
+						"WHERE (a.metric_id, a.bucket) = (SELECT x.metric_id, x.bucket FROM tripl.anomalies x "
+						"      WHERE x.metric_id = $1 AND x.bucket < $2 AND x.direction = $3 "
+						"      AND coalesce(x.last_bucket, x.bucket) >= $4 ORDER BY x.bucket DESC LIMIT 1) "
+						"AND (a.last_bucket, a.ended_at) IS DISTINCT FROM ($5, $6)",
+						6, types, values, nulls, false, 0);
+	}
+}
+
 /* Store the detector's verdicts for [eval_start, eval_end), idempotently */
 static int
 persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_end)
@@ -775,11 +847,14 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 	double	   *z = palloc(sizeof(double) * (out->n_rows + 1));
 	Datum	   *kind = palloc(sizeof(Datum) * (out->n_rows + 1));
 	Datum	   *dir = palloc(sizeof(Datum) * (out->n_rows + 1));
+	int64	   *last = palloc(sizeof(int64) * (out->n_rows + 1));
+	int64	   *ended = palloc(sizeof(int64) * (out->n_rows + 1));
+	int			inc = 0;
 	int64	   *sfrom = palloc(sizeof(int64) * (out->n_suppressed + 1));
 	int64	   *sto = palloc(sizeof(int64) * (out->n_suppressed + 1));
 	Oid			types[12] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
 		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-	FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID};
+	FLOAT8ARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		values[13];
 
 	for (i = 0; i < out->n_rows; i++)
@@ -796,6 +871,20 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 		z[n] = r->z_score;
 		kind[n] = CStringGetTextDatum(detector_kind_name(r->kind));
 		dir[n] = CStringGetTextDatum(r->direction > 0 ? "spike" : "drop");
+		/* its incident's extent (incidents ascend by first, as rows do) */
+		while (inc < out->n_incidents &&
+			   (out->incidents[inc].carried || out->incidents[inc].first < r->bucket))
+			inc++;
+		if (inc < out->n_incidents && out->incidents[inc].first == r->bucket)
+		{
+			last[n] = out->incidents[inc].last;
+			ended[n] = out->incidents[inc].ended_at;
+		}
+		else
+		{
+			last[n] = r->bucket;
+			ended[n] = DETECT_OPEN;
+		}
 		n++;
 	}
 	for (i = 0; i < out->n_suppressed; i++)
@@ -831,19 +920,27 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 		values[6] = float_array(z, n);
 		values[7] = PointerGetDatum(construct_array(kind, n, TEXTOID, -1, false, TYPALIGN_INT));
 		values[8] = PointerGetDatum(construct_array(dir, n, TEXTOID, -1, false, TYPALIGN_INT));
+		types[9] = TIMESTAMPTZARRAYOID;
+		types[10] = TIMESTAMPTZARRAYOID;
+		values[9] = ts_array(last, n);
+		values[10] = ts_array_open(ended, n);
 		catalog_execute("INSERT INTO tripl.anomalies AS a (metric_id, bucket, actual, expected, stddev, "
-						"effective_stddev, z_score, detector, direction) "
-						"SELECT $1, u.b, u.a, u.e, u.s, u.f, u.z, u.k, u.d "
-						"FROM unnest($2, $3, $4, $5, $6, $7, $8, $9) AS u(b, a, e, s, f, z, k, d) "
+						"effective_stddev, z_score, detector, direction, last_bucket, ended_at) "
+						"SELECT $1, u.b, u.a, u.e, u.s, u.f, u.z, u.k, u.d, u.l, u.x "
+						"FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS u(b, a, e, s, f, z, k, d, l, x) "
 						"ON CONFLICT (metric_id, bucket) DO UPDATE SET actual = EXCLUDED.actual, "
 						"expected = EXCLUDED.expected, stddev = EXCLUDED.stddev, "
 						"effective_stddev = EXCLUDED.effective_stddev, z_score = EXCLUDED.z_score, "
-						"detector = EXCLUDED.detector, direction = EXCLUDED.direction "
-						"WHERE (a.actual, a.expected, a.stddev, a.effective_stddev, a.z_score, a.detector, a.direction) "
+						"detector = EXCLUDED.detector, direction = EXCLUDED.direction, "
+						"last_bucket = EXCLUDED.last_bucket, ended_at = EXCLUDED.ended_at "
+						"WHERE (a.actual, a.expected, a.stddev, a.effective_stddev, a.z_score, a.detector, a.direction, "
+						"a.last_bucket, a.ended_at) "
 						"IS DISTINCT FROM (EXCLUDED.actual, EXCLUDED.expected, EXCLUDED.stddev, "
-						"EXCLUDED.effective_stddev, EXCLUDED.z_score, EXCLUDED.detector, EXCLUDED.direction)",
-						9, types, values, NULL, false, 0);
+						"EXCLUDED.effective_stddev, EXCLUDED.z_score, EXCLUDED.detector, EXCLUDED.direction, "
+						"EXCLUDED.last_bucket, EXCLUDED.ended_at)",
+						11, types, values, NULL, false, 0);
 	}
+	persist_carried_incidents(m, out, eval_start);
 	types[1] = TIMESTAMPTZOID;
 	types[2] = TIMESTAMPTZOID;
 	values[1] = TimestampTzGetDatum(unix_to_ts(eval_start));

@@ -6,7 +6,10 @@
  *	  The series is read by calling tripl.series through SPI, as the
  *	  caller, so the picture shows exactly what tripl.series returns and
  *	  every error (unknown metric, NULL arguments, bad windows) is the one
- *	  tripl.series gives.  The unit comes from tripl.metrics.  Drawing is
+ *	  tripl.series gives.  When the window reaches the end of the collected
+ *	  range, tripl.forecast's next buckets (a quarter of the window's, at
+ *	  least one, at most PLOT_FORECAST_MAX) are drawn as a tail after it;
+ *	  a forecast that fails draws none.  The unit comes from tripl.metrics.  Drawing is
  *	  the pure core in plot.c; its output is plain ASCII, valid in any
  *	  server encoding.
  *
@@ -26,7 +29,24 @@
 #include "core/plot.h"
 #include "grid_pg.h"
 #include "spiutil.h"
+#include "subxact.h"
 #include "tripl.h"
+
+/* Most buckets of a forecast tail */
+#define PLOT_FORECAST_MAX	1000
+
+/* The forecast tail of a plot, read by read_forecast */
+typedef struct ForecastTail
+{
+	Datum		metric;			/* text */
+	int			horizon;
+	int64		window_to;
+	int			n;
+	int64_t    *bucket;
+	double	   *expected;
+	double	   *lower;
+	double	   *upper;
+} ForecastTail;
 
 TRIPL_SQL_FUNCTION(tripl_plot);
 
@@ -77,6 +97,45 @@ read_series(MemoryContext outer, Oid *types, Datum *values, const char *nulls)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * Subtransaction body: tripl.forecast(metric, horizon) as the caller, kept
+ * when its first bucket is not after the window's end (the window reaches
+ * the end of the collected range)
+ */
+static void
+read_forecast(void *arg)
+{
+	ForecastTail *t = arg;
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	uint64		r;
+
+	values[0] = t->metric;
+	values[1] = Int32GetDatum(t->horizon);
+	if (SPI_execute_with_args("SELECT bucket, expected, lower_bound, upper_bound FROM tripl.forecast($1, $2)",
+							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tripl.forecast failed");
+	t->n = 0;
+	if (SPI_processed == 0)
+		return;
+	t->bucket = palloc(sizeof(int64_t) * SPI_processed);
+	t->expected = palloc(sizeof(double) * SPI_processed);
+	t->lower = palloc(sizeof(double) * SPI_processed);
+	t->upper = palloc(sizeof(double) * SPI_processed);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+		t->bucket[r] = ts_to_unix(DatumGetTimestampTz(d));
+		t->expected[r] = spi_float8_or_nan(r, 1);
+		t->lower[r] = spi_float8_or_nan(r, 2);
+		t->upper[r] = spi_float8_or_nan(r, 3);
+	}
+	if (t->bucket[0] <= t->window_to)
+		t->n = (int) SPI_processed;
 }
 
 /* SQL: tripl.plot(metric, window_from, window_to) */
@@ -175,6 +234,28 @@ tripl_plot(PG_FUNCTION_ARGS)
 	in.window_to = ts_to_unix(PG_GETARG_TIMESTAMPTZ(2));
 	grid_pg_zone_of(zone, &in.zone);
 	in.zone_abbrev = grid_pg_zone_abbrev;
+
+	/* the forecast tail after the collected range */
+	{
+		ForecastTail tail;
+		ErrorData  *edata;
+
+		memset(&tail, 0, sizeof(tail));
+		tail.metric = CStringGetTextDatum(name);
+		tail.horizon = (int) Min(Max(n / 4, 1), PLOT_FORECAST_MAX);
+		tail.window_to = in.window_to;
+		edata = subxact_run(read_forecast, &tail);
+		if (edata != NULL)
+			FreeErrorData(edata);
+		else if (tail.n > 0 && n > 0)
+		{
+			in.n_forecast = tail.n;
+			in.forecast_bucket = tail.bucket;
+			in.forecast_expected = tail.expected;
+			in.forecast_lower = tail.lower;
+			in.forecast_upper = tail.upper;
+		}
+	}
 	svg = plot_svg(&in);
 
 	spi_cxt = MemoryContextSwitchTo(outer);

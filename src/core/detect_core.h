@@ -75,6 +75,26 @@ typedef struct DetectRange
 	int64_t		to;
 } DetectRange;					/* half-open */
 
+/*
+ * One incident of a detection (doc/detection.md, "Incidents"): flagged
+ * buckets in one direction no more than the incident gap apart.  first is
+ * the bucket of its reported row, or, for an incident that began before
+ * eval_start (carried: an earlier pass reported it), the first flagged
+ * bucket of the chain the history hands on; last is its newest flagged
+ * bucket; ended_at, once gap more buckets after last were judged with no
+ * flag that continues it, the bucket after last (else DETECT_OPEN).
+ */
+#define DETECT_OPEN					INT64_MIN
+
+typedef struct DetectIncident
+{
+	int64_t		first;
+	int64_t		last;
+	int64_t		ended_at;
+	int			direction;		/* +1 spike, -1 drop */
+	bool		carried;
+} DetectIncident;
+
 typedef struct DetectOutput
 {
 	int			n_rows;			/* one row per prepared series point,
@@ -86,6 +106,8 @@ typedef struct DetectOutput
 	DetectRange *suppressed;
 	int64_t		emission_end;	/* no anomaly at/after this bucket */
 	bool		skipped_small;	/* silent skip of a tiny count series happened */
+	int			n_incidents;	/* ascending by first */
+	DetectIncident *incidents;
 } DetectOutput;
 
 /* Fill s with the defaults of doc/detection.md, "Settings" */

@@ -19,7 +19,8 @@
  *	  - incidents: flagged buckets close together are one incident, reported
  *	    once by its first flagged bucket; an incident that began before the
  *	    evaluated range was reported by an earlier pass, and its range is
- *	    suppressed so that the stored row stays.
+ *	    suppressed so that the stored row stays; each incident's newest
+ *	    flag and whether it is over are returned for the stored row.
  *
  *	  All linear in the prepared series (the burst test is O(window) per
  *	  bucket with running counts).
@@ -241,14 +242,75 @@ detect_shift_tolerance(Detection *d, int first_eval)
 }
 
 /*
+ * Whether row i of the evaluated range carries a flag that can continue an
+ * open incident, and its direction: an emitted flag, a flag silenced by a
+ * trend row or an outage's single row, or a zero continuing a flagged run
+ * of zeros (an outage's quiet hours).  Nothing at or after emission_end.
+ */
+static bool
+incident_mark(const Detection *d, int i, int *direction)
+{
+	const DetectRow *row = &d->rows[i];
+
+	if (row->bucket >= d->emission_end)
+		return false;
+	if (row->is_anomaly)
+	{
+		*direction = row->direction;
+		return true;
+	}
+	if (row->silenced || (d->count_shaped && d->value[i] <= 0.0 && d->anomalous[i] == ANOMALY_DOWN))
+	{
+		if (d->anomalous[i])
+			*direction = d->anomalous[i] == ANOMALY_UP ? 1 : -1;
+		else
+			*direction = isnan(row->expected) || row->actual < row->expected ? -1 : 1;
+		return true;
+	}
+	return false;
+}
+
+/* Record the incident [start, last] of direction (open or over, see DetectIncident) */
+static void
+add_incident(Detection *d, int start, int last, int direction, int first_eval, int gap)
+{
+	DetectIncident *inc;
+	int64_t		judged_slots = (d->emission_end - d->bucket[0]) / d->width;
+
+	if (d->n_incidents == d->cap_incidents)
+	{
+		int			cap = d->cap_incidents > 0 ? 2 * d->cap_incidents : 8;
+		DetectIncident *grown = (DetectIncident *) core_alloc(sizeof(DetectIncident) * (size_t) cap);
+
+		if (d->incidents != NULL)
+		{
+			memcpy(grown, d->incidents, sizeof(DetectIncident) * (size_t) d->n_incidents);
+			core_free(d->incidents);
+		}
+		d->incidents = grown;
+		d->cap_incidents = cap;
+	}
+	inc = &d->incidents[d->n_incidents++];
+	inc->first = d->bucket[start];
+	inc->last = d->bucket[last];
+	inc->direction = direction;
+	inc->carried = start < first_eval;
+	/* over once the gap after its last flag has been judged without a flag */
+	inc->ended_at = judged_slots > d->slot[last] + gap ? d->bucket[last] + d->width : DETECT_OPEN;
+}
+
+/*
  * Incidents: flagged buckets in the same direction no more than the
  * incident gap apart (the judged history before first_eval counting with
  * its anomalous points) are one incident, reported by its first flagged
  * bucket only; a flag in the other direction starts a new incident (a
- * spike, then a drop ten minutes later, are two).  An incident that began
- * before first_eval was reported by an earlier pass: its rows in the
- * evaluated range are dropped and its range is suppressed, so the stored
- * row stays.
+ * spike, then a drop ten minutes later, are two).  Flags silenced by a
+ * trend row or an outage's row, and the zeros of an outage, continue an
+ * incident as flags do (they start none).  An incident that began before
+ * first_eval was reported by an earlier pass: its rows in the evaluated
+ * range are dropped and its range is suppressed, so the stored row stays.
+ * Every incident touching the evaluated range is recorded with its newest
+ * flag and whether it is over (d->incidents).
  */
 void
 detect_collapse_incidents(Detection *d, int first_eval)
@@ -280,9 +342,16 @@ detect_collapse_incidents(Detection *d, int first_eval)
 	for (i = first_eval; i < d->m; i++)
 	{
 		DetectRow  *row = &d->rows[i];
+		int			mark_direction = 0;
 
 		if (!row->is_anomaly)
+		{
+			/* a silenced flag or an outage's zero continues the open incident */
+			if (start >= 0 && d->slot[i] - d->slot[last] <= gap &&
+				incident_mark(d, i, &mark_direction) && mark_direction == direction)
+				last = i;
 			continue;
+		}
 		if (start >= 0 && d->slot[i] - d->slot[last] <= gap && row->direction == direction)
 		{
 			/* continues the open incident */
@@ -290,12 +359,20 @@ detect_collapse_incidents(Detection *d, int first_eval)
 			last = i;
 			continue;
 		}
-		if (start >= 0 && start < first_eval)
-			detect_add_suppressed_range(d, d->bucket[start], d->bucket[last] + d->width);
+		if (start >= 0)
+		{
+			if (start < first_eval)
+				detect_add_suppressed_range(d, d->bucket[start], d->bucket[last] + d->width);
+			add_incident(d, start, last, direction, first_eval, gap);
+		}
 		start = i;
 		last = i;
 		direction = row->direction;
 	}
-	if (start >= 0 && start < first_eval)
-		detect_add_suppressed_range(d, d->bucket[start], d->bucket[last] + d->width);
+	if (start >= 0)
+	{
+		if (start < first_eval)
+			detect_add_suppressed_range(d, d->bucket[start], d->bucket[last] + d->width);
+		add_incident(d, start, last, direction, first_eval, gap);
+	}
 }

@@ -223,6 +223,10 @@ typedef struct Detection
 	int		   *active_prefix;	/* [m + 1] running counts of non-zero points (sparse) */
 	double	   *active_sum;		/* [m + 1] running sums of them (sparse) */
 
+	/* incidents (detect_collapse_incidents), grown by doubling */
+	DetectIncident *incidents;
+	int			n_incidents;
+	int			cap_incidents;
 	/* suppressed ranges gathered so far (at most a few) */
 	DetectRange ranges[8];
 	int			n_ranges;

@@ -1066,6 +1066,8 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 		memcpy(out->suppressed, d.ranges, sizeof(DetectRange) * (size_t) d.n_ranges);
 		out->n_suppressed = d.n_ranges;
 	}
+	out->incidents = d.incidents;
+	out->n_incidents = d.n_incidents;
 	free_series(&d);
 	return true;
 }
@@ -1080,6 +1082,10 @@ detect_output_free(DetectOutput *out)
 		core_free(out->rows);
 	if (out->suppressed != NULL)
 		core_free(out->suppressed);
+	if (out->incidents != NULL)
+		core_free(out->incidents);
+	out->incidents = NULL;
+	out->n_incidents = 0;
 	out->rows = NULL;
 	out->suppressed = NULL;
 	out->n_rows = 0;

@@ -977,7 +977,8 @@ typedef enum LegendKind
 	LEGEND_EXPECTED,
 	LEGEND_BAND,
 	LEGEND_SPIKE,
-	LEGEND_DROP
+	LEGEND_DROP,
+	LEGEND_FORECAST
 } LegendKind;
 
 typedef struct LegendItem
@@ -1028,6 +1029,13 @@ draw_legend(PlotBuf *b, const LegendItem *items, int n)
 				corebuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"10\" fill=\"" COLOR_BAND
 							"\" fill-opacity=\"0.35\"/>\n", x, y - 9);
 				break;
+			case LEGEND_FORECAST:
+				corebuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"10\" fill=\""
+							PLOT_COLOR_FORECAST "\" fill-opacity=\"0.2\"/>\n", x, y - 9);
+				corebuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+							PLOT_COLOR_FORECAST "\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\n",
+							x, y - 4, x + 16, y - 4);
+				break;
 			case LEGEND_SPIKE:
 			case LEGEND_DROP:
 				corebuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\"/>\n", x + 8, y - 4,
@@ -1069,6 +1077,7 @@ typedef struct PlotSummary
 	double		hi;
 	double		band_lo;		/* range of the band */
 	double		band_hi;
+	bool		have_forecast;	/* a forecast tail with a finite expected value or band */
 } PlotSummary;
 
 /* Summarise the n points of a series */
@@ -1113,6 +1122,25 @@ summarise(const PlotInput *in, int n, PlotSummary *sum)
 				break;
 			default:
 				break;
+		}
+	}
+	/* the forecast tail counts as expected values and band */
+	for (i = 0; in->forecast_bucket != NULL && i < in->n_forecast; i++)
+	{
+		if (finite_at(in->forecast_expected, i))
+		{
+			sum->have_forecast = sum->have_expected = true;
+			sum->lo = fmin(sum->lo, clamp_value(in->forecast_expected[i]));
+			sum->hi = fmax(sum->hi, clamp_value(in->forecast_expected[i]));
+		}
+		if (finite_at(in->forecast_lower, i) && finite_at(in->forecast_upper, i))
+		{
+			double		l = clamp_value(in->forecast_lower[i]);
+			double		u = clamp_value(in->forecast_upper[i]);
+
+			sum->have_forecast = sum->have_band = true;
+			sum->band_lo = fmin(sum->band_lo, fmin(l, u));
+			sum->band_hi = fmax(sum->band_hi, fmax(l, u));
 		}
 	}
 }
@@ -1167,7 +1195,10 @@ y_ticks(const PlotSummary *sum, double *ticks, double *step)
 	return plot_nice_ticks(lo, hi, 5, ticks, step);
 }
 
-/* The x domain: first to last bucket; the window when that is empty */
+/*
+ * The x domain: first to last bucket (of the forecast tail too); the window
+ * when that is empty
+ */
 static void
 x_domain(const PlotInput *in, int n, PlotFrame *f)
 {
@@ -1183,6 +1214,9 @@ x_domain(const PlotInput *in, int n, PlotFrame *f)
 			if (in->bucket[i] > f->t1)
 				f->t1 = in->bucket[i];
 		}
+		for (i = 0; in->forecast_bucket != NULL && i < in->n_forecast; i++)
+			if (in->forecast_bucket[i] > f->t1)
+				f->t1 = in->forecast_bucket[i];
 	}
 	if (n > 0 && f->t0 < f->t1)
 		return;
@@ -1256,7 +1290,7 @@ draw_header(PlotBuf *b, const PlotInput *in, const PlotFrame *f, const PlotSumma
 	/* the legend names only what is drawn */
 	if (has_data(sum))
 	{
-		LegendItem	items[5];
+		LegendItem	items[6];
 		int			ni = 0;
 
 		if (sum->have_value)
@@ -1265,6 +1299,8 @@ draw_header(PlotBuf *b, const PlotInput *in, const PlotFrame *f, const PlotSumma
 			legend_add(items, &ni, "expected", LEGEND_EXPECTED);
 		if (sum->have_band)
 			legend_add(items, &ni, "expected range", LEGEND_BAND);
+		if (sum->have_forecast)
+			legend_add(items, &ni, "forecast", LEGEND_FORECAST);
 		if (sum->n_spikes > 0)
 			legend_add(items, &ni, "spike", LEGEND_SPIKE);
 		if (sum->n_drops > 0)
@@ -1335,6 +1371,28 @@ draw_axes(PlotBuf *b, const PlotFrame *f, const double *yticks, int n_yticks, do
 	corebuf_puts(b, "</g>\n");
 }
 
+/* The forecast tail: its band shaded, its expected value dashed */
+static void
+draw_forecast(PlotBuf *b, const PlotInput *in, const PlotFrame *f, PlotBuf *line, PlotBuf *dots)
+{
+	int			n = in->n_forecast;
+
+	corebuf_puts(b, "<path class=\"forecast-band\" fill=\"" PLOT_COLOR_FORECAST "\" fill-opacity=\"0.2\" "
+				 "stroke=\"none\" d=\"");
+	path_band(b, f, in->forecast_bucket, in->forecast_lower, in->forecast_upper, n);
+	corebuf_puts(b, "\"/>\n");
+	line->len = dots->len = 0;
+	path_line(line, dots, f, in->forecast_bucket, in->forecast_expected, n);
+	if (line->len > 0)
+		corebuf_printf(b, "<path class=\"forecast\" fill=\"none\" stroke=\"" PLOT_COLOR_FORECAST "\" "
+					"stroke-width=\"1.5\" stroke-dasharray=\"5 3\" stroke-linejoin=\"round\" d=\"%s\"/>\n",
+					line->data);
+	if (dots->len > 0)
+		corebuf_printf(b, "<path class=\"forecast\" fill=\"none\" stroke=\"" PLOT_COLOR_FORECAST "\" "
+					"stroke-width=\"3\" stroke-linecap=\"round\" d=\"%s\"/>\n", dots->data);
+	line->len = dots->len = 0;
+}
+
 /* The band, the expected line and the value line, clipped to the plot area */
 static void
 draw_series(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f, const PlotSummary *sum)
@@ -1370,6 +1428,8 @@ draw_series(PlotBuf *b, const PlotInput *in, int n, const PlotFrame *f, const Pl
 			corebuf_printf(b, "<path fill=\"none\" stroke=\"" COLOR_VALUE "\" stroke-width=\"4\" "
 						"stroke-linecap=\"round\" d=\"%s\"/>\n", dots.data);
 	}
+	if (sum->have_forecast)
+		draw_forecast(b, in, f, &line, &dots);
 	corebuf_free(&line);
 	corebuf_free(&dots);
 	corebuf_puts(b, "</g>\n");

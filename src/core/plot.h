@@ -21,6 +21,9 @@
  *		(seconds to years, labelled by time of day, day or month as the
  *		span needs: daily ticks on local midnights, monthly ones on
  *		local month starts; a local time a DST change skips has no tick);
+ *	  - a forecast tail after the last bucket, when one is given: its
+ *		expected value dashed and its band shaded in PLOT_COLOR_FORECAST,
+ *		the x axis extended to its last bucket;
  *	  - a legend naming only what is drawn;
  *	  - "no data" in the middle when no value, expected value or bound is
  *		finite.
@@ -52,6 +55,8 @@
 /* Anomaly colours (documented in the legend of every plot that has them) */
 #define PLOT_COLOR_SPIKE	"#d62728"	/* red */
 #define PLOT_COLOR_DROP		"#1f77b4"	/* blue */
+/* The forecast tail's line and band */
+#define PLOT_COLOR_FORECAST	"#ff7f0e"	/* orange */
 
 /* Direction of an anomaly */
 #define PLOT_DIRECTION_NONE		0	/* unknown: judged from value vs expected */
@@ -83,6 +88,12 @@ typedef struct PlotInput
 	GridZone	zone;			/* the axis's time zone; zeroed: UTC */
 	/* the zone's abbreviation at an instant ("EST"); NULL: "UTC" */
 	void		(*zone_abbrev) (const void *arg, int64_t utc, char *buf, size_t len);
+	/* the forecast tail: n_forecast buckets after the series, ascending */
+	int			n_forecast;
+	const int64_t *forecast_bucket;
+	const double *forecast_expected;
+	const double *forecast_lower;
+	const double *forecast_upper;
 } PlotInput;
 
 /* Draw a series; returns a core_alloc'ed NUL-terminated SVG */

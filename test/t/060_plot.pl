@@ -60,6 +60,18 @@ like($svg, qr/fill="#1f77b4"/i, 'the drop colour is used');
 like($svg, qr/<title>spike 2026-03-21 08:00 UTC: 517 \(expected/, 'the spike dot has a tooltip');
 unlike($svg, qr/nan|inf/i, 'no nan or inf');
 
+# The window reaches the end of the collected range (03-22 00:00): the
+# forecast's next 72 / 4 = 18 buckets (03-22 00:00 to 17:00) are its tail,
+# dashed and shaded in orange and named in the legend; the x axis reaches
+# 03-22 17:00.  A window that ends before the collected range has none.
+like($svg, qr/>forecast<\/text>/, 'the legend names the forecast tail');
+like($svg, qr/stroke="#ff7f0e" stroke-width="1.5" stroke-dasharray="5 3"/, 'the tail is a dashed line');
+like($svg, qr/fill="#ff7f0e" fill-opacity="0.2" stroke="none" d="M/, '... over a shaded band');
+is(sql(q{SELECT count(*) FROM tripl.forecast('visits', 18) WHERE bucket = '2026-03-22 17:00+00'}), '1',
+	'the forecast of 18 buckets ends at 03-22 17:00');
+my $history = sql(q{SELECT tripl.plot('visits', '2026-03-19 00:00+00', '2026-03-21 00:00+00')});
+unlike($history, qr/forecast|#ff7f0e/, 'a window before the end of the collected range has no tail');
+
 my $empty = sql(q{SELECT tripl.plot('visits', '2026-01-01 00:00+00', '2026-01-02 00:00+00')});
 like($empty, qr/\A<svg.*>no data<\/text>.*<\/svg>\s*\z/s, 'an empty window gives an SVG saying "no data"');
 
@@ -98,11 +110,12 @@ my $png = read_png($png_file);
 ok($png, 'the screenshot is a PNG we can decode') or do { done_testing(); exit 1; };
 is("$png->{width}x$png->{height}", '900x320', 'the screenshot is 900x320');
 
-# The plot area, from the SVG's clip path; the x domain is first..last bucket
+# The plot area, from the SVG's clip path; the x domain is the first bucket
+# to the last of the forecast tail
 my ($ax, $ay, $aw, $ah) =
   $svg =~ /<clipPath id="tripl-plot-area"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/;
 ok(defined $ah, 'the plot area is in the SVG');
-my $last = 71;    # hours from the first bucket (03-19 00:00) to the last (03-21 23:00)
+my $last = 71 + 18;    # hours from the first bucket (03-19 00:00) to the tail's last (03-22 17:00)
 my %expect_x = (spike => $ax + (48 + 8) / $last * $aw, drop => $ax + (48 + 15) / $last * $aw);
 
 my (%colours, $non_white);

@@ -62,6 +62,73 @@ hand_typical_step(const double *v, int n)
 	return result;
 }
 
+/* The incident of out whose first bucket is first; NULL when none */
+static const DetectIncident *
+find_incident(const DetectOutput *out, int64_t first)
+{
+	int			k;
+
+	for (k = 0; k < out->n_incidents; k++)
+		if (out->incidents[k].first == first)
+			return &out->incidents[k];
+	return NULL;
+}
+
+/*
+ * An incident's extent: an hourly count of ~100 that doubles for exactly
+ * five hours (600..604) is one incident whose first bucket is 600 and whose
+ * last flagged bucket is 604; the gap of an hourly grid is 2 buckets, so it
+ * is over (ended at 605) once 605 and 606 are judged without a flag, and
+ * open while 606 is not judged yet.  A pass starting inside it carries it
+ * (first = its first flag, known from the history) with the same extent.
+ */
+static void
+test_incident_extent(void)
+{
+	int			n = 28 * 24;
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * (size_t) n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	const DetectIncident *inc;
+	char		err[128];
+	uint64_t	rng = 23;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v[i] = floor((i >= 600 && i < 605 ? 200.0 : 100.0) + 5.0 * test_normal(&rng) + 0.5);
+
+	/* values up to 606: judged through 606, two quiet buckets after 604 */
+	CHECK(detect_run(b, v, 607, HOUR, true, T0 + 590 * HOUR, T0 + 607 * HOUR, &s, &out, err, sizeof(err)),
+		  "extent: runs");
+	inc = find_incident(&out, T0 + 600 * HOUR);
+	CHECK(inc != NULL && !inc->carried && inc->direction == 1, "extent: one spike incident from 600");
+	CHECK(inc != NULL && inc->last == T0 + 604 * HOUR, "extent: its last flagged bucket is 604");
+	CHECK(inc != NULL && inc->ended_at == T0 + 605 * HOUR, "extent: over, ended at 605");
+	CHECK(count_flags(&out, 600, 607) == 1, "extent: reported once");
+	detect_output_free(&out);
+
+	/* values up to 605: 606 not judged yet, a flag there would continue it */
+	CHECK(detect_run(b, v, 606, HOUR, true, T0 + 590 * HOUR, T0 + 606 * HOUR, &s, &out, err, sizeof(err)),
+		  "extent: shorter series runs");
+	inc = find_incident(&out, T0 + 600 * HOUR);
+	CHECK(inc != NULL && inc->last == T0 + 604 * HOUR && inc->ended_at == DETECT_OPEN,
+		  "extent: still open while the gap after its last flag is not judged");
+	detect_output_free(&out);
+
+	/* a later pass starting at 602 carries it */
+	CHECK(detect_run(b, v, 610, HOUR, true, T0 + 602 * HOUR, T0 + 610 * HOUR, &s, &out, err, sizeof(err)),
+		  "extent: later pass runs");
+	inc = find_incident(&out, T0 + 600 * HOUR);
+	CHECK(inc != NULL && inc->carried, "extent: the later pass carries the incident");
+	CHECK(inc != NULL && inc->last == T0 + 604 * HOUR && inc->ended_at == T0 + 605 * HOUR,
+		  "extent: carried with the same last bucket and end");
+	CHECK(count_flags(&out, 602, 610) == 0, "extent: the later pass reports nothing new");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
 /*
  * A lasting condition is one incident: an hourly count of ~100 doubling
  * for 60 hours is flagged once, at its first hour; a pass that starts
@@ -383,6 +450,7 @@ int
 main(void)
 {
 	test_incident_once();
+	test_incident_extent();
 	test_offset_scale();
 	test_stepped();
 	test_zero_typical();

@@ -895,7 +895,72 @@ test_huge(void)
 	series_free(&s);
 }
 
-/* Run every test group and print the TAP plan */
+/*
+ * The forecast tail: 24 hourly buckets after a 72-hour series (2026-03-21
+ * 00:00 to 03-23 23:00), drawn as a shaded band and a dashed line in the
+ * forecast colour, named in the legend; the x axis reaches 03-24 23:00, so
+ * it has a "Mar 24" tick that the series alone does not.  A tail without
+ * a finite number is not drawn.
+ */
+static void
+test_forecast_tail(void)
+{
+	Series		s = series_new(72, H);
+	int			nf = 24;
+	int64_t    *fb = core_alloc(sizeof(int64_t) * (size_t) nf);
+	double	   *fe = core_alloc(sizeof(double) * (size_t) nf);
+	double	   *fl = core_alloc(sizeof(double) * (size_t) nf);
+	double	   *fu = core_alloc(sizeof(double) * (size_t) nf);
+	PlotInput	in;
+	char	   *svg;
+	int			i;
+
+	for (i = 0; i < nf; i++)
+	{
+		fb[i] = T0 + (int64_t) (72 + i) * H;
+		fe[i] = 100 + 30 * sin((72 + i) * 2 * M_PI / 24);
+		fl[i] = fe[i] - 15;
+		fu[i] = fe[i] + 15;
+	}
+	in = input_of(&s, "signups", NULL);
+	svg = plot_svg(&in);
+	CHECK(strstr(svg, PLOT_COLOR_FORECAST) == NULL && strstr(svg, ">forecast</text>") == NULL,
+		  "no tail: no forecast colour, no legend entry");
+	CHECK(strstr(svg, ">Mar 24</text>") == NULL, "no tail: the axis ends with the series");
+	core_free(svg);
+
+	in.n_forecast = nf;
+	in.forecast_bucket = fb;
+	in.forecast_expected = fe;
+	in.forecast_lower = fl;
+	in.forecast_upper = fu;
+	svg = plot_svg(&in);
+	check_svg(svg, "a series with a forecast tail: well-formed");
+	CHECK(count_of(svg, PLOT_COLOR_FORECAST) == 4,
+		  "the forecast colour: its band, its line and the legend's swatch and line");
+	CHECK(strstr(svg, "fill=\"" PLOT_COLOR_FORECAST "\" fill-opacity=\"0.2\" stroke=\"none\" d=\"M") != NULL,
+		  "the tail's band is shaded");
+	CHECK(strstr(svg, "stroke=\"" PLOT_COLOR_FORECAST "\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"") != NULL,
+		  "the tail's expected line is dashed");
+	CHECK(strstr(svg, ">forecast</text>") != NULL, "the legend names the forecast");
+	CHECK(strstr(svg, ">Mar 24</text>") != NULL, "the x axis reaches the tail's end");
+	CHECK(!has_nan_or_inf(svg), "tail: no nan or inf");
+	core_free(svg);
+
+	for (i = 0; i < nf; i++)
+		fe[i] = fl[i] = fu[i] = NAN;
+	svg = plot_svg(&in);
+	CHECK(strstr(svg, ">forecast</text>") == NULL && count_of(svg, PLOT_COLOR_FORECAST) == 0,
+		  "a tail without numbers is not drawn");
+	core_free(svg);
+	core_free(fb);
+	core_free(fe);
+	core_free(fl);
+	core_free(fu);
+	series_free(&s);
+}
+
+/* Run every test */
 int
 main(void)
 {
@@ -909,5 +974,6 @@ main(void)
 	test_empty();
 	test_hostile_numbers();
 	test_huge();
+	test_forecast_tail();
 	return unit_done();
 }
