@@ -263,6 +263,7 @@ run_tap() {
 			TESTDIR="$WORK/tap/$name" \
 			PG_REGRESS="$PGXS_SRC/test/regress/pg_regress" \
 			TRIPL_SRC="$WORK/src" \
+			TRIPL_VALGRIND="$VALGRIND" \
 			PG_TEST_TIMEOUT_DEFAULT=${TAP_TIMEOUT:-120} \
 			perl "$t" >"$out" 2>&1
 		local status=$?

@@ -26,11 +26,14 @@ system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$
 	'-out', "$dir/cert.pem", '-days', '2', '-subj', '/CN=127.0.0.1',
 	'-addext', 'subjectAltName=IP:127.0.0.1') == 0 or die 'openssl failed';
 
+# a server under valgrind (make valgrind) needs many seconds for a TLS
+# handshake: the timeouts are longer there, the hang test waits longer
+my ($timeout, $connect, $lease) = ($ENV{TRIPL_VALGRIND} // '0') eq '1' ? ('60s', '30s', '100s') : ('2s', '1s', '3s');
 $node->append_conf('postgresql.conf', qq{
 tripl.allow_private_destinations = on
-tripl.delivery_timeout = '2s'
-tripl.delivery_connect_timeout = '1s'
-tripl.delivery_lease = '3s'
+tripl.delivery_timeout = '$timeout'
+tripl.delivery_connect_timeout = '$connect'
+tripl.delivery_lease = '$lease'
 tripl.delivery_retry_base = '10s'
 tripl.delivery_ca_file = '$dir/cert.pem'
 max_worker_processes = 16
