@@ -9,6 +9,7 @@
 #include "unit.h"
 
 #include "detect_core.h"
+#include "order.h"
 
 #define HOUR	CORE_USECS_PER_HOUR
 #define DAY		CORE_USECS_PER_DAY
@@ -1086,12 +1087,120 @@ test_ten_million(void)
 	core_free(v);
 }
 
+/* qsort order of doubles */
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of x[0..n) by sorting a copy (mean of the middle two when even) */
+static double
+sorted_median(const double *x, int n)
+{
+	double	   *c = (double *) core_alloc(sizeof(double) * (size_t) n);
+	double		m;
+
+	memcpy(c, x, sizeof(double) * (size_t) n);
+	qsort(c, (size_t) n, sizeof(double), compare_doubles);
+	m = n % 2 == 1 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2.0;
+	core_free(c);
+	return m;
+}
+
+/*
+ * The rank set's median and MAD of a window moved by small steps, by jumps
+ * (forward and back) and resized, against sorting the window and its
+ * absolute deviations; continuous values and heavily tied quantised ones
+ */
+static void
+test_rank_set_window(void)
+{
+	enum
+	{
+		N = 3000
+	};
+	double	   *v = (double *) core_alloc(sizeof(double) * N);
+	double	   *dev = (double *) core_alloc(sizeof(double) * N);
+	uint64_t	rng = 7;
+	int			kind;
+
+	for (kind = 0; kind < 2; kind++)
+	{
+		OrderRankSet set;
+		int			lo = 0,
+					hi = 0,
+					step,
+					k;
+		int			bad_median = 0,
+					bad_mad = 0,
+					checks = 0;
+
+		for (k = 0; k < N; k++)
+			v[k] = kind == 0 ? test_normal(&rng) * 3.0 + 1.0 :
+				(double) (unit_rand(&rng) % 5) * 0.066;
+		order_rank_set_init(&set, v, N);
+		for (step = 0; step < 400; step++)
+		{
+			int			new_lo,
+						new_hi,
+						n,
+						j;
+			double		median,
+						mad,
+						want_median;
+
+			if (step % 7 == 3)
+				new_lo = (int) (unit_rand(&rng) % (N - 50));	/* a jump */
+			else
+				new_lo = lo + (int) (unit_rand(&rng) % 5);
+			new_hi = new_lo + 1 + (int) (unit_rand(&rng) % 700);
+			if (new_hi > N)
+				new_hi = N;
+			if (new_lo >= new_hi)
+				new_lo = new_hi - 1;
+			/* move the set: remove what left, add what came */
+			for (j = lo; j < hi; j++)
+				if (j < new_lo || j >= new_hi)
+					order_rank_set_remove(&set, j);
+			for (j = new_lo; j < new_hi; j++)
+				if (j < lo || j >= hi)
+					order_rank_set_add(&set, j);
+			lo = new_lo;
+			hi = new_hi;
+			n = hi - lo;
+			order_rank_set_median_mad(&set, &median, &mad);
+			want_median = sorted_median(v + lo, n);
+			for (j = 0; j < n; j++)
+				dev[j] = fabs(v[lo + j] - want_median);
+			checks++;
+			if (set.count != n || median != want_median)
+				bad_median++;
+			if (mad != sorted_median(dev, n))
+				bad_mad++;
+		}
+		CHECK(checks == 400 && bad_median == 0,
+			  kind == 0 ? "rank set: window medians equal sorting (continuous)" :
+			  "rank set: window medians equal sorting (tied, quantised)");
+		CHECK(bad_mad == 0,
+			  kind == 0 ? "rank set: window MADs equal sorting the deviations (continuous)" :
+			  "rank set: window MADs equal sorting the deviations (tied, quantised)");
+		order_rank_set_free(&set);
+	}
+	core_free(v);
+	core_free(dev);
+}
+
 /* Run every detector test */
 int
 main(void)
 {
 	test_settings_and_names();
 	test_median_mad_robust();
+	test_rank_set_window();
 	test_periods_and_settling();
 	test_partners();
 	test_level_adaptive_expected();
