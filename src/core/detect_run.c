@@ -1012,6 +1012,7 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 		row->stddev = NAN;
 		row->effective_stddev = NAN;
 		row->z_score = NAN;
+		row->score = NAN;
 		row->kind = DETECTOR_NONE;
 		row->withheld = d.bucket[i] >= d.emission_end;
 		if (d.value[i] < 0.0)
@@ -1052,6 +1053,10 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 		detect_collapse_outages(&d);
 	detect_shift_tolerance(&d, first_eval);
 	detect_collapse_incidents(&d, first_eval);
+
+	/* the anomaly score of every row with a z-score, from its final z */
+	for (i = 0; i < d.m; i++)
+		d.rows[i].score = detect_score(d.rows[i].z_score);
 
 	if (d.n_ranges > 0)
 	{

@@ -1195,6 +1195,58 @@ test_rank_set_window(void)
 }
 
 /*
+ * The anomaly score: the logistic of doc/detection.md at hand-computed
+ * points, its inverse, and on a run: every row's score is that of its z
+ * (NaN exactly where z is), the flagged rows score at least 0.5
+ */
+static void
+test_anomaly_score(void)
+{
+	int			n = 840;
+	int64_t    *b = make_buckets(n, HOUR);
+	double	   *v = (double *) core_alloc(sizeof(double) * n);
+	DetectSettings s = no_settling();
+	DetectOutput out;
+	char		err[128];
+	int			i,
+				bad = 0,
+				with_z = 0;
+
+	CHECK_NEAR(detect_score(4.0), 0.5, 1e-15, "score: |z| = 4 scores 0.5");
+	CHECK_NEAR(detect_score(-6.0), 1.0 / (1.0 + exp(-3.0)), 1e-15, "score: z = -6 scores 1 / (1 + e^-3)");
+	CHECK_NEAR(detect_score(0.0), 1.0 / (1.0 + exp(6.0)), 1e-15, "score: z = 0 scores 1 / (1 + e^6)");
+	CHECK(isnan(detect_score(NAN)), "score: NaN z has no score");
+	CHECK_NEAR(detect_sigma_for_score(0.5), 4.0, 1e-12, "score threshold 0.5 is sigma 4");
+	CHECK_NEAR(detect_sigma_for_score(0.9), 4.0 + log(9.0) / 1.5, 1e-12,
+			   "score threshold 0.9 is sigma 4 + ln 9 / 1.5");
+
+	seasonal_series(v, n, 7);
+	v[700] = 3.0 * seasonal_mean(700, 1000.0);
+	CHECK(detect_run(b, v, n, HOUR, true, b[504], T0 + n * HOUR, &s, &out, err, sizeof(err)),
+		  "score: seasonal series with a spike runs");
+	for (i = 0; i < out.n_rows; i++)
+	{
+		const DetectRow *row = &out.rows[i];
+
+		if (isnan(row->z_score) != isnan(row->score))
+			bad++;
+		else if (!isnan(row->z_score))
+		{
+			double		want = 1.0 / (1.0 + exp(-1.5 * (fabs(row->z_score) - 4.0)));
+
+			with_z++;
+			if (fabs(row->score - want) > 1e-12 || (row->is_anomaly && row->score < 0.5))
+				bad++;
+		}
+	}
+	CHECK(bad == 0 && with_z > 300, "score: every row's score is that of its z, flags score >= 0.5");
+	CHECK(out.rows[700].is_anomaly && out.rows[700].score > 0.99, "score: the x3 spike scores above 0.99");
+	detect_output_free(&out);
+	core_free(v);
+	core_free(b);
+}
+
+/*
  * A daily count with a weekly pattern and 8 % day-to-day noise (far above
  * sqrt(expected): ~2 % at 2 000 a day), judged over its last 28 days in the
  * way a detection pass loads it (21 days of history, then 30 evaluated): no
@@ -1262,6 +1314,7 @@ main(void)
 	test_gate_and_silent_skip();
 	test_settling();
 	test_seasonal_spike_drop();
+	test_anomaly_score();
 	test_daily_count_noise();
 	test_outage_collapse();
 	test_robust_level_outage();
