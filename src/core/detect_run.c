@@ -56,7 +56,7 @@
  *	  count is pooled like a ratio: a few weekly partners and a
  *	  sqrt(expected) far below its day-to-day noise gave spuriously tiny
  *	  spreads (measured: 49 false incidents in 30 daily count series over
- *	  28 days, 0 with the pool).
+ *	  28 days, 1 with the pool).
  *
  *	  Trend path: a run of shifted points goes on through points whose
  *	  trend change keeps the run's direction and the effect size (the z
