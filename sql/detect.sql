@@ -59,6 +59,34 @@ SELECT count(*) FILTER (WHERE d.is_anomaly) AS flagged
 FROM hourly(336, 100, '{"310": 60}') h,
      tripl.detect_series(h.b, h.v, '1 hour', settings => '{"sigma_threshold": 4.5}') d;
 
+-- 5b. The anomaly score, 1 / (1 + exp(-1.5 (|z| - 4))): by hand the drop
+-- to 60 (z = -4) scores 0.5, an hour at its expectation (z = 0) scores
+-- 1 / (1 + e^6) = 0.002473, the drop to 40 (z = -6) 1 / (1 + e^-3) = 0.952574
+SELECT d.bucket, d.actual, d.z_score, round(d.score::numeric, 6) AS score
+FROM hourly(336, 100, '{"310": 60}') h, tripl.detect_series(h.b, h.v, '1 hour') d
+WHERE d.bucket IN ('2026-05-13 21:00+00', '2026-05-13 22:00+00');
+SELECT d.bucket, d.actual, d.z_score, round(d.score::numeric, 6) AS score
+FROM hourly(336, 100, '{"310": 40}') h, tripl.detect_series(h.b, h.v, '1 hour') d
+WHERE d.is_anomaly;
+-- every bucket with a z-score has a score in [0, 1], and no other bucket
+SELECT count(*) FILTER (WHERE d.z_score IS NOT NULL) AS with_z,
+       count(*) FILTER (WHERE d.score IS NOT NULL) AS with_score,
+       count(*) FILTER (WHERE (d.score IS NULL) <> (d.z_score IS NULL)) AS mismatched,
+       count(*) FILTER (WHERE d.score < 0 OR d.score > 1) AS out_of_range
+FROM hourly(336, 100, '{"300": 300}') h, tripl.detect_series(h.b, h.v, '1 hour') d;
+-- score_threshold is sigma_threshold on the score's scale: 0.5 is sigma 4
+-- (the drop to 60 is flagged), 0.9 is sigma 4 + ln(9) / 1.5 = 5.4648 (a
+-- drop to 50, z = -5, is not; a drop to 40, z = -6, is)
+SELECT (SELECT count(*) FROM hourly(336, 100, '{"310": 60}') h,
+        tripl.detect_series(h.b, h.v, '1 hour', settings => '{"score_threshold": 0.5}') d
+        WHERE d.is_anomaly) AS at_60_score_05,
+       (SELECT count(*) FROM hourly(336, 100, '{"310": 50}') h,
+        tripl.detect_series(h.b, h.v, '1 hour', settings => '{"score_threshold": 0.9}') d
+        WHERE d.is_anomaly) AS at_50_score_09,
+       (SELECT count(*) FROM hourly(336, 100, '{"310": 40}') h,
+        tripl.detect_series(h.b, h.v, '1 hour', settings => '{"score_threshold": 0.9}') d
+        WHERE d.is_anomaly) AS at_40_score_09;
+
 -- 6. A fractional series (a ratio of 0.5) doubling for one hour: flagged
 -- as a spike; the same step that stays is a trend change, reported once
 SELECT d.bucket, d.actual, d.expected, d.is_anomaly, d.direction
@@ -93,6 +121,12 @@ SELECT * FROM tripl.detect_series(ARRAY['2026-05-01 00:00+00']::timestamptz[], A
                                   settings => '{"sigma_threshold": "high"}');
 SELECT * FROM tripl.detect_series(ARRAY['2026-05-01 00:00+00']::timestamptz[], ARRAY[1]::float8[], '1 hour',
                                   settings => '[1, 2]');
+SELECT * FROM tripl.detect_series(ARRAY['2026-05-01 00:00+00']::timestamptz[], ARRAY[1]::float8[], '1 hour',
+                                  settings => '{"score_threshold": 1}');
+SELECT * FROM tripl.detect_series(ARRAY['2026-05-01 00:00+00']::timestamptz[], ARRAY[1]::float8[], '1 hour',
+                                  settings => '{"score_threshold": 0}');
+SELECT * FROM tripl.detect_series(ARRAY['2026-05-01 00:00+00']::timestamptz[], ARRAY[1]::float8[], '1 hour',
+                                  settings => '{"score_threshold": 0.9, "sigma_threshold": 5}');
 -- NaN and infinite values are skipped, not scored
 SELECT count(*) AS scored_without_odd_values
 FROM hourly(100, 100, '{"50": "NaN", "60": "Infinity"}') h, tripl.detect_series(h.b, h.v, '1 hour') d
@@ -124,6 +158,12 @@ WHERE metric LIKE 'det\_%' ORDER BY 1;
 -- outage is one drop at its first hour, z = -120 / 10.954 (its two newer
 -- hours are still settling)
 SELECT m.name, a.bucket, a.actual, a.expected, a.effective_stddev, a.z_score, a.detector, a.direction
+FROM tripl.anomalies a JOIN tripl.metrics m ON m.id = a.metric_id WHERE m.name LIKE 'det\_%' ORDER BY 1, 2;
+-- each stored anomaly has the score of its z: 1 / (1 + exp(-1.5 (|z| - 4)))
+-- (by hand 1.000000 for the spike, 1 / (1 + exp(-1.5 x 6.954451)) = 0.999971
+-- for the outage)
+SELECT m.name, a.bucket, round(a.score::numeric, 6) AS score,
+       abs(a.score - 1 / (1 + exp(-1.5 * (abs(a.z_score) - 4)))) < 1e-12 AS score_of_z
 FROM tripl.anomalies a JOIN tripl.metrics m ON m.id = a.metric_id WHERE m.name LIKE 'det\_%' ORDER BY 1, 2;
 -- detecting again with nothing new evaluates nothing and rewrites nothing
 CREATE TEMP TABLE det_before AS

@@ -1060,6 +1060,26 @@ COMMENT ON VIEW tripl.status IS
     'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';
 
 --------------------------------------------------------------------------
+-- Anomaly score (doc/detection.md, "Anomaly score"): stored with each
+-- anomaly and returned by detect_series as its last column
+--------------------------------------------------------------------------
+ALTER TABLE tripl.anomalies ADD COLUMN score float8;
+COMMENT ON TABLE tripl.anomalies IS
+    'Buckets the detector flagged: actual and expected value, spread, z-score, detector, direction and anomaly score';
+DROP FUNCTION tripl.detect_series(timestamptz[], float8[], interval, boolean, jsonb);
+CREATE FUNCTION tripl.detect_series(
+    buckets timestamptz[],
+    vals float8[],
+    bucket interval,
+    count_shaped boolean DEFAULT true,
+    settings jsonb DEFAULT '{}')
+    RETURNS TABLE (bucket timestamptz, actual float8, expected float8, effective_stddev float8,
+                   z_score float8, is_anomaly boolean, detector text, direction text, score float8)
+    AS 'MODULE_PATHNAME', 'tripl_detect_series' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tripl.detect_series(timestamptz[], float8[], interval, boolean, jsonb) IS
+    'Run the detector on any series; touches no table';
+
+--------------------------------------------------------------------------
 -- Incidents, not buckets (doc/detection.md, "Incidents"): an anomaly row is
 -- an incident, tracked while it lasts; signals and alert candidates follow
 -- it.  Signals count buckets on the metric's grid (doc/detection.md,
@@ -1067,7 +1087,7 @@ COMMENT ON VIEW tripl.status IS
 --------------------------------------------------------------------------
 ALTER TABLE tripl.anomalies ADD COLUMN last_bucket timestamptz, ADD COLUMN ended_at timestamptz;
 COMMENT ON TABLE tripl.anomalies IS
-    'Incidents the detector flagged, by their first bucket: actual and expected value, spread, z-score, detector, direction, newest flagged bucket and end';
+    'Incidents the detector flagged, by their first bucket: actual and expected value, spread, z-score, detector, direction, anomaly score, newest flagged bucket and end';
 COMMENT ON COLUMN tripl.anomalies.last_bucket IS
     'Newest flagged bucket of the incident (NULL: stored before incidents were tracked)';
 COMMENT ON COLUMN tripl.anomalies.ended_at IS
@@ -1092,7 +1112,8 @@ CROSS JOIN LATERAL (
            tripl._bucket_step(tripl.now() - interval '1 microsecond', m.bucket, m.timezone, -3) AS since_buckets,
            ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int AS lag) h
 JOIN LATERAL (
-    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
+    SELECT x.bucket, x.direction, x.actual, x.expected, x.z_score, x.last_bucket, x.ended_at
+    FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
 LEFT JOIN LATERAL (
     SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
 WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');

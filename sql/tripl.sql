@@ -275,6 +275,7 @@ CREATE TABLE tripl.anomalies (
     detector            text NOT NULL,
     direction           text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
+    score               float8,
     last_bucket         timestamptz,
     ended_at            timestamptz,
     PRIMARY KEY (metric_id, bucket),
@@ -282,7 +283,7 @@ CREATE TABLE tripl.anomalies (
     CONSTRAINT anomalies_direction CHECK (direction IN ('spike', 'drop'))
 );
 COMMENT ON TABLE tripl.anomalies IS
-    'Incidents the detector flagged, by their first bucket: actual and expected value, spread, z-score, detector, direction, newest flagged bucket and end';
+    'Incidents the detector flagged, by their first bucket: actual and expected value, spread, z-score, detector, direction, anomaly score, newest flagged bucket and end';
 COMMENT ON COLUMN tripl.anomalies.last_bucket IS
     'Newest flagged bucket of the incident (NULL: stored before incidents were tracked)';
 COMMENT ON COLUMN tripl.anomalies.ended_at IS
@@ -368,7 +369,8 @@ CROSS JOIN LATERAL (
            tripl._bucket_step(tripl.now() - interval '1 microsecond', m.bucket, m.timezone, -3) AS since_buckets,
            ceil(mo.settling_minutes * 60 / extract(epoch FROM m.bucket))::int AS lag) h
 JOIN LATERAL (
-    SELECT x.* FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
+    SELECT x.bucket, x.direction, x.actual, x.expected, x.z_score, x.last_bucket, x.ended_at
+    FROM tripl.anomalies x WHERE x.metric_id = m.id ORDER BY x.bucket DESC LIMIT 1) a ON true
 LEFT JOIN LATERAL (
     SELECT max(v.bucket) AS latest FROM tripl.metric_values v WHERE v.metric_id = m.id) lv ON true
 WHERE pg_catalog.pg_has_role('tripl_reader', 'USAGE') OR pg_catalog.pg_has_role(m.owner::oid, 'USAGE');
@@ -795,7 +797,7 @@ CREATE FUNCTION tripl.detect_series(
     count_shaped boolean DEFAULT true,
     settings jsonb DEFAULT '{}')
     RETURNS TABLE (bucket timestamptz, actual float8, expected float8, effective_stddev float8,
-                   z_score float8, is_anomaly boolean, detector text, direction text)
+                   z_score float8, is_anomaly boolean, detector text, direction text, score float8)
     AS 'MODULE_PATHNAME', 'tripl_detect_series' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION tripl.detect_series(timestamptz[], float8[], interval, boolean, jsonb) IS
     'Run the detector on any series; touches no table';

@@ -270,6 +270,8 @@ parse_settings_json(Jsonb *j, MonitorSettings *s)
 	Oid			types[1] = {JSONBOID};
 	Datum		values[1] = {JsonbPGetDatum(j)};
 	uint64		i;
+	bool		have_sigma = false,
+				have_score = false;
 
 	catalog_execute("SELECT jsonb_typeof($1)", 1, types, values, NULL, true, 0);
 	if (strcmp(spi_text(0, 0), "object") != 0)
@@ -291,7 +293,29 @@ parse_settings_json(Jsonb *j, MonitorSettings *s)
 					 errmsg("setting \"%s\" must be a number", key)));
 		v = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
 		if (strcmp(key, "sigma_threshold") == 0)
+		{
+			if (have_score)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("sigma_threshold and score_threshold cannot both be given"),
+						 errhint("score_threshold is sigma_threshold on the anomaly score's scale.")));
+			have_sigma = true;
 			s->detect.sigma_threshold = v;
+		}
+		else if (strcmp(key, "score_threshold") == 0)
+		{
+			if (have_sigma)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("sigma_threshold and score_threshold cannot both be given"),
+						 errhint("score_threshold is sigma_threshold on the anomaly score's scale.")));
+			if (!(v > 0.0 && v < 1.0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("score_threshold must be between 0 and 1 (exclusive)")));
+			have_score = true;
+			s->detect.sigma_threshold = detect_sigma_for_score(v);
+		}
 		else if (strcmp(key, "min_expected_count") == 0)
 			s->detect.min_expected_count = v;
 		else
@@ -308,7 +332,7 @@ parse_settings_json(Jsonb *j, MonitorSettings *s)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown setting \"%s\"", key),
-						 errhint("The settings are sigma_threshold, min_expected_count, baseline_window_buckets, min_history_buckets and settling_minutes.")));
+						 errhint("The settings are sigma_threshold (or score_threshold), min_expected_count, baseline_window_buckets, min_history_buckets and settling_minutes.")));
 			if (v != floor(v) || v < -1e9 || v > 1e9)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -474,8 +498,8 @@ tripl_detect_series(PG_FUNCTION_ARGS)
 	r = 0;
 	for (i = 0; i < nb; i++)
 	{
-		Datum		o[8];
-		bool		n[8] = {false, true, true, true, true, false, true, true};
+		Datum		o[9];
+		bool		n[9] = {false, true, true, true, true, false, true, true, true};
 		DetectRow  *row = NULL;
 
 		while (r < out.n_rows && out.rows[r].bucket < pts[i].bucket)
@@ -502,6 +526,11 @@ tripl_detect_series(PG_FUNCTION_ARGS)
 			{
 				o[4] = Float8GetDatum(row->z_score);
 				n[4] = false;
+			}
+			if (!isnan(row->score))
+			{
+				o[8] = Float8GetDatum(row->score);
+				n[8] = false;
 			}
 		}
 		if (row && row->kind != DETECTOR_NONE && detector_kind_name(row->kind))
@@ -845,6 +874,7 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 	double	   *stddev = palloc(sizeof(double) * (out->n_rows + 1));
 	double	   *eff = palloc(sizeof(double) * (out->n_rows + 1));
 	double	   *z = palloc(sizeof(double) * (out->n_rows + 1));
+	double	   *score = palloc(sizeof(double) * (out->n_rows + 1));
 	Datum	   *kind = palloc(sizeof(Datum) * (out->n_rows + 1));
 	Datum	   *dir = palloc(sizeof(Datum) * (out->n_rows + 1));
 	int64	   *last = palloc(sizeof(int64) * (out->n_rows + 1));
@@ -852,7 +882,7 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 	int			inc = 0;
 	int64	   *sfrom = palloc(sizeof(int64) * (out->n_suppressed + 1));
 	int64	   *sto = palloc(sizeof(int64) * (out->n_suppressed + 1));
-	Oid			types[12] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
+	Oid			types[13] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
 		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
 	FLOAT8ARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		values[13];
@@ -869,6 +899,7 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 		stddev[n] = r->stddev;
 		eff[n] = r->effective_stddev;
 		z[n] = r->z_score;
+		score[n] = r->score;
 		kind[n] = CStringGetTextDatum(detector_kind_name(r->kind));
 		dir[n] = CStringGetTextDatum(r->direction > 0 ? "spike" : "drop");
 		/* its incident's extent (incidents ascend by first, as rows do) */
@@ -922,23 +953,25 @@ persist_anomalies(MetricDef *m, DetectOutput *out, int64 eval_start, int64 eval_
 		values[8] = PointerGetDatum(construct_array(dir, n, TEXTOID, -1, false, TYPALIGN_INT));
 		types[9] = TIMESTAMPTZARRAYOID;
 		types[10] = TIMESTAMPTZARRAYOID;
+		types[11] = FLOAT8ARRAYOID;
 		values[9] = ts_array(last, n);
 		values[10] = ts_array_open(ended, n);
+		values[11] = float_array(score, n);
 		catalog_execute("INSERT INTO tripl.anomalies AS a (metric_id, bucket, actual, expected, stddev, "
-						"effective_stddev, z_score, detector, direction, last_bucket, ended_at) "
-						"SELECT $1, u.b, u.a, u.e, u.s, u.f, u.z, u.k, u.d, u.l, u.x "
-						"FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS u(b, a, e, s, f, z, k, d, l, x) "
+						"effective_stddev, z_score, detector, direction, last_bucket, ended_at, score) "
+						"SELECT $1, u.b, u.a, u.e, u.s, u.f, u.z, u.k, u.d, u.l, u.x, u.c "
+						"FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS u(b, a, e, s, f, z, k, d, l, x, c) "
 						"ON CONFLICT (metric_id, bucket) DO UPDATE SET actual = EXCLUDED.actual, "
 						"expected = EXCLUDED.expected, stddev = EXCLUDED.stddev, "
 						"effective_stddev = EXCLUDED.effective_stddev, z_score = EXCLUDED.z_score, "
 						"detector = EXCLUDED.detector, direction = EXCLUDED.direction, "
-						"last_bucket = EXCLUDED.last_bucket, ended_at = EXCLUDED.ended_at "
+						"last_bucket = EXCLUDED.last_bucket, ended_at = EXCLUDED.ended_at, score = EXCLUDED.score "
 						"WHERE (a.actual, a.expected, a.stddev, a.effective_stddev, a.z_score, a.detector, a.direction, "
-						"a.last_bucket, a.ended_at) "
+						"a.last_bucket, a.ended_at, a.score) "
 						"IS DISTINCT FROM (EXCLUDED.actual, EXCLUDED.expected, EXCLUDED.stddev, "
 						"EXCLUDED.effective_stddev, EXCLUDED.z_score, EXCLUDED.detector, EXCLUDED.direction, "
-						"EXCLUDED.last_bucket, EXCLUDED.ended_at)",
-						11, types, values, NULL, false, 0);
+						"EXCLUDED.last_bucket, EXCLUDED.ended_at, EXCLUDED.score)",
+						12, types, values, NULL, false, 0);
 	}
 	persist_carried_incidents(m, out, eval_start);
 	types[1] = TIMESTAMPTZOID;

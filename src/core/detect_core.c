@@ -31,6 +31,22 @@ detect_default_settings(DetectSettings *s)
 	s->settling_minutes = 120;
 }
 
+/* The anomaly score of a z-score (see detect_core.h) */
+double
+detect_score(double z)
+{
+	if (isnan(z))
+		return NAN;
+	return 1.0 / (1.0 + exp(-DETECT_SCORE_SLOPE * (fabs(z) - DETECT_SCORE_MIDPOINT)));
+}
+
+/* The |z| whose score is s, 0 < s < 1 (the inverse of detect_score) */
+double
+detect_sigma_for_score(double s)
+{
+	return DETECT_SCORE_MIDPOINT + log(s / (1.0 - s)) / DETECT_SCORE_SLOPE;
+}
+
 /* The stored name of a detector kind */
 const char *
 detector_kind_name(DetectorKind k)

@@ -67,6 +67,8 @@ typedef struct DetectRow
 	bool		silenced;		/* would have been flagged on its own, but the
 								 * incident is reported by a trend row or an
 								 * outage's single row instead (draw no band) */
+	double		score;			/* anomaly score in [0, 1] of |z_score|
+								 * (detect_score); NAN when z_score is */
 } DetectRow;
 
 typedef struct DetectRange
@@ -109,6 +111,21 @@ typedef struct DetectOutput
 	int			n_incidents;	/* ascending by first */
 	DetectIncident *incidents;
 } DetectOutput;
+
+/*
+ * The anomaly score of a z-score: roughly the probability that a point this
+ * far from its expectation is not explained by the model, calibrated on the
+ * seeded bench (doc/detection-quality.md, "Anomaly score"):
+ * 1 / (1 + exp(-DETECT_SCORE_SLOPE * (|z| - DETECT_SCORE_MIDPOINT))),
+ * NAN for a NaN z.  Monotonic in |z|, so a score threshold is a sigma
+ * threshold: detect_sigma_for_score is its inverse.
+ */
+#define DETECT_SCORE_MIDPOINT		4.0
+#define DETECT_SCORE_SLOPE			1.5
+extern double detect_score(double z);
+
+/* The |z| whose score is s (0 < s < 1): the sigma_threshold of a score threshold */
+extern double detect_sigma_for_score(double s);
 
 /* Fill s with the defaults of doc/detection.md, "Settings" */
 extern void detect_default_settings(DetectSettings *s);

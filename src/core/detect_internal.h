@@ -109,6 +109,12 @@
  * 0.67449)] = 0.78194 for a standard normal Z).
  */
 #define POOL_CYCLES					3
+/*
+ * Count series are pooled too on grids of this width or more (a daily
+ * metric: a few weekly partners, a sqrt(expected) floor far below its real
+ * day-to-day noise); on finer grids the pool was measured to cost recall.
+ */
+#define POOL_COUNTS_MIN_WIDTH		CORE_USECS_PER_DAY
 #define POOL_MIN_WINDOW				56
 #define POOL_LOCAL_MIN_CYCLE		12
 #define POOL_NEIGHBOURS				2
@@ -209,6 +215,9 @@ typedef struct Detection
 	 */
 	double	   *residual;		/* [m] */
 	int64_t		pool_window;
+	bool		pooled;			/* phase scales use the pool: fractional
+								 * series, and count series on grids of a
+								 * day or more (POOL_COUNTS_MIN_WIDTH) */
 
 	double	   *scratch;		/* [m] medians */
 	double	   *scratch2;		/* [m] absolute deviations */

@@ -69,13 +69,14 @@ typedef struct TrendPath
 	double	   *z;
 
 	/*
-	 * The remainders of the last window whose robust scale was taken,
-	 * ascending: consecutive points' windows differ by one point at each
-	 * end, so the next window is an insertion and a removal away.
+	 * The remainders of the last window whose robust scale was taken, as a
+	 * set over their ranks (built on the first use)
 	 */
-	double	   *sorted;			/* [length] */
+	int			length;			/* decomposed points */
+	bool		ranked;			/* window is initialised */
+	OrderRankSet window;
 	int			sorted_lo;		/* window [sorted_lo, sorted_hi), indices */
-	int			sorted_hi;		/* sorted_hi <= sorted_lo: nothing kept */
+	int			sorted_hi;
 
 	/* scratch of split_anchor, [length] each */
 	double	   *departure;
@@ -83,70 +84,81 @@ typedef struct TrendPath
 	unsigned char *valid;
 } TrendPath;
 
-/* Position of the first element >= v in ascending x[0..n) */
-static int
-lower_bound_value(const double *x, int n, double v)
-{
-	int			lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (x[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
  * Robust scale (1.4826 * MAD, or the population stddev when the MAD is 0)
- * of the remainders of the points [lo, hi), kept sorted from one call to
- * the next.
+ * of the remainders of the points [lo, hi).  The remainders are ranked
+ * once (on the first call of a pass) and the window is kept as a set over
+ * their ranks: moving it from one call's window to the next adds and
+ * removes only the points that differ (all of them when it jumps), each
+ * in O(log n), and the median and MAD are selections, O(log^2 n).  A pass
+ * whose windows sweep the series forward (and once backward) costs
+ * O(n log n) in all however the tested points are spread; the values are
+ * those of sorting the window.
  */
 static double
 window_robust_scale(TrendPath *t, int lo, int hi)
 {
-	int			n = t->sorted_hi - t->sorted_lo;
+	OrderRankSet *set = &t->window;
 	double		center,
 				mad;
 	int			k;
 
-	if (t->sorted_hi > t->sorted_lo && lo >= t->sorted_lo && hi >= t->sorted_hi &&
-		lo <= t->sorted_hi && (lo - t->sorted_lo) + (hi - t->sorted_hi) <= 16)
+	if (!t->ranked)
 	{
-		for (k = t->sorted_lo; k < lo; k++)
-		{
-			int			at = lower_bound_value(t->sorted, n, t->remainder[k - t->base]);
-
-			memmove(t->sorted + at, t->sorted + at + 1, sizeof(double) * (size_t) (n - at - 1));
-			n--;
-		}
-		for (k = t->sorted_hi; k < hi; k++)
-		{
-			double		v = t->remainder[k - t->base];
-			int			at = lower_bound_value(t->sorted, n, v);
-
-			memmove(t->sorted + at + 1, t->sorted + at, sizeof(double) * (size_t) (n - at));
-			t->sorted[at] = v;
-			n++;
-		}
+		order_rank_set_init(set, t->remainder, t->length);
+		t->ranked = true;
+		t->sorted_lo = t->sorted_hi = lo;
 	}
-	else
+	if (hi <= t->sorted_lo || lo >= t->sorted_hi)
 	{
-		n = hi - lo;
-		memcpy(t->sorted, t->remainder + (lo - t->base), sizeof(double) * (size_t) n);
-		order_heap_sort(t->sorted, n);
+		/* disjoint: empty the set, then fill it */
+		for (k = t->sorted_lo; k < t->sorted_hi; k++)
+			order_rank_set_remove(set, k - t->base);
+		t->sorted_lo = t->sorted_hi = lo;
 	}
+	for (k = t->sorted_lo; k < lo; k++)
+		order_rank_set_remove(set, k - t->base);
+	for (k = lo; k < t->sorted_lo; k++)
+		order_rank_set_add(set, k - t->base);
+	for (k = hi; k < t->sorted_hi; k++)
+		order_rank_set_remove(set, k - t->base);
+	for (k = t->sorted_hi > lo ? t->sorted_hi : lo; k < hi; k++)
+		order_rank_set_add(set, k - t->base);
 	t->sorted_lo = lo;
 	t->sorted_hi = hi;
-	if (n <= 0)
+	if (set->count <= 0)
 		return 0.0;
-	detect_sorted_median_and_mad(t->sorted, n, &center, &mad);
-	return mad > 0.0 ? MAD_TO_STDDEV * mad : detect_population_stddev(t->sorted, n);
+	order_rank_set_median_mad(set, &center, &mad);
+	if (mad > 0.0)
+		return MAD_TO_STDDEV * mad;
+
+	/* the population stddev, summed in ascending order as a sorted window */
+	{
+		double		mean = 0.0,
+					sum_squares = 0.0;
+		int			r;
+
+		for (r = 0; r < set->n; r++)
+		{
+			int			at = set->index_at[r] + t->base;
+
+			if (at >= lo && at < hi)
+				mean += t->remainder[at - t->base];
+		}
+		mean /= (double) set->count;
+		for (r = 0; r < set->n; r++)
+		{
+			int			at = set->index_at[r] + t->base;
+
+			if (at >= lo && at < hi)
+			{
+				double		v = t->remainder[at - t->base];
+
+				sum_squares += (v - mean) * (v - mean);
+			}
+		}
+		return sqrt(sum_squares / (double) set->count);
+	}
 }
 
 /* Evaluate (once) the trend-shift test at point i */
@@ -461,13 +473,15 @@ detect_trend_shifts(Detection *d, int first_eval)
 	t.scale = block + (size_t) length * 3;
 	t.effective = block + (size_t) length * 4;
 	t.z = block + (size_t) length * 5;
-	t.sorted = block + (size_t) length * 6;
-	t.departure = block + (size_t) length * 7;
-	t.relative = block + (size_t) length * 8;
+	t.departure = block + (size_t) length * 6;
+	t.relative = block + (size_t) length * 7;
 	t.previous = d->trend_ints;
 	t.state = d->trend_bytes;
 	t.valid = t.state + length;
 	t.sorted_lo = t.sorted_hi = 0;
+	t.length = length;
+	t.ranked = false;
+	memset(&t.window, 0, sizeof(t.window));
 
 	if (!mstl_decompose_work(d->value + base, length, ascending, d->n_periods,
 							 (double *) t.trend, (double *) t.seasonal,
@@ -520,6 +534,8 @@ detect_trend_shifts(Detection *d, int first_eval)
 	}
 	if (run_first >= 0)
 		settle_trend_run(d, &t, run_first, run_last);
+	if (t.ranked)
+		order_rank_set_free(&t.window);
 }
 
 /*

@@ -144,6 +144,8 @@ typedef struct Verdicts
 	bool	   *flag;			/* flagged by some pass */
 	int		   *detected_at;	/* index of the newest bucket of that pass */
 	bool	   *judged;			/* scored by some pass */
+	DetectRow  *first;			/* the row of the first pass that flagged it */
+	DetectRow  *largest;		/* the scored row of largest |z| over the passes */
 	int			stored;			/* flags stored after the last pass */
 } Verdicts;
 
@@ -632,6 +634,8 @@ verdicts_alloc(Verdicts *v, int n)
 	v->flag = (bool *) core_alloc(sizeof(bool) * (size_t) n);
 	v->detected_at = (int *) core_alloc(sizeof(int) * (size_t) n);
 	v->judged = (bool *) core_alloc(sizeof(bool) * (size_t) n);
+	v->first = (DetectRow *) core_alloc(sizeof(DetectRow) * (size_t) n);
+	v->largest = (DetectRow *) core_alloc(sizeof(DetectRow) * (size_t) n);
 	v->stored = 0;
 }
 
@@ -642,6 +646,8 @@ verdicts_free(Verdicts *v)
 	core_free(v->flag);
 	core_free(v->detected_at);
 	core_free(v->judged);
+	core_free(v->first);
+	core_free(v->largest);
 }
 
 /* Keep a 5-minute pass's time */
@@ -706,6 +712,9 @@ replay_tripl(const FmSeries *s, const DetectSettings *settings, Verdicts *v)
 				continue;
 			if (row->scored)
 				v->judged[k] = true;
+			if ((row->scored || row->is_anomaly) && isfinite(row->z_score) &&
+				(v->largest[k].bucket == 0 || fabs(row->z_score) > fabs(v->largest[k].z_score)))
+				v->largest[k] = *row;
 			if (!row->is_anomaly)
 				continue;
 			stored[k] = true;
@@ -713,6 +722,7 @@ replay_tripl(const FmSeries *s, const DetectSettings *settings, Verdicts *v)
 			{
 				v->flag[k] = true;
 				v->detected_at[k] = end - 1;
+				v->first[k] = *row;
 			}
 		}
 		detect_output_free(&out);
@@ -813,8 +823,14 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 		{
 			int64_t		offset = s->buckets[run_starts[k]] - START_BUCKET;
 
+			const DetectRow *row = &v->first[run_starts[k]];
+
 			printf("%s d%d %02d:%02d", k == 0 ? " from" : ",", (int) (offset / DAY),
 				   (int) (offset % DAY / HOUR), (int) (offset % HOUR / MINUTE));
+			if (row->bucket != 0)
+				printf(" (%s z %.1f, %.0f/%.0f)",
+					   detector_kind_name(row->kind) ? detector_kind_name(row->kind) : "-",
+					   row->z_score, row->actual, row->expected);
 		}
 		printf(";");
 	}
@@ -855,7 +871,16 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 			}
 		}
 		else if (verbose)
-			printf(" inc %d: missed, %ld after;", l, after);
+		{
+			const DetectRow *row = &v->largest[lab->start];
+
+			printf(" inc %d: missed, %ld after", l, after);
+			if (row->bucket != 0)
+				printf(" (largest: %s z %.1f, %.0f/%.0f)",
+					   detector_kind_name(row->kind) ? detector_kind_name(row->kind) : "-",
+					   row->z_score, row->actual, row->expected);
+			printf(";");
+		}
 	}
 	if (verbose)
 		printf("\n");
@@ -1060,11 +1085,17 @@ print_pass_times(void)
 		   sorted_median(medians, n_shapes), all_max);
 	if (n_timed > 0)
 	{
+		int			over = 0;
+
 		qsort(timed_ms, (size_t) n_timed, sizeof(double), compare_doubles);
+		for (i = 0; i < n_timed; i++)
+			if (timed_ms[i] > 5.0)
+				over++;
 		printf("  %-44s median %7.2f ms   p90 %7.2f ms   max %7.2f ms\n",
 			   "every 5-minute pass of the replay above", sorted_median(timed_ms, n_timed),
 			   timed_ms[(int) (0.9 * (n_timed - 1))], timed_ms[n_timed - 1]);
-		printf("  (%d passes)\n", n_timed);
+		printf("  (%d passes; p99 %.2f ms; %d over 5 ms)\n", n_timed,
+			   timed_ms[(int) (0.99 * (n_timed - 1))], over);
 	}
 }
 

@@ -478,6 +478,87 @@ baseline_flags(const Series *s, bool *flags)
 	zscore_flags(s->values, s->n, flags);
 }
 
+/*
+ * Calibration of the anomaly score: the judged buckets (scored, flagged or
+ * silenced) of the stateless runs by |z| bin, and how many of them lie in an
+ * injected incident (its buckets and AFTER_BUCKETS after it), per series
+ * kind (0 counts, 1 ratios)
+ */
+#define CALIB_BIN		0.25
+#define CALIB_BINS		64		/* |z| up to 16; larger in the last bin */
+static long calib_n[2][CALIB_BINS];
+static long calib_in[2][CALIB_BINS];
+
+/* Count a judged row in the calibration bins */
+static void
+calibrate_row(const Series *s, const DetectRow *row, int i, bool count_shaped)
+{
+	int			bin;
+
+	if (!(row->scored || row->is_anomaly || row->silenced) || !isfinite(row->z_score))
+		return;
+	bin = (int) (fabs(row->z_score) / CALIB_BIN);
+	if (bin >= CALIB_BINS)
+		bin = CALIB_BINS - 1;
+	calib_n[count_shaped ? 0 : 1][bin]++;
+	if (incident_of(s, i) >= 0)
+		calib_in[count_shaped ? 0 : 1][bin]++;
+}
+
+/*
+ * Print the calibration: the share of injected-incident buckets per |z|
+ * bin (with the score of the bin's middle), then, for score thresholds,
+ * the share among the buckets scored at least that
+ */
+static void
+print_calibration(void)
+{
+	static const double thresholds[] = {0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99};
+	int			kind,
+				b,
+				t;
+
+	printf("\nanomaly score calibration (stateless runs above; judged buckets; in = in an\n"
+		   "injected incident or the %d buckets after it)\n", AFTER_BUCKETS);
+	printf("  |z| from   counts: n      in   share   ratios: n      in   share   score\n");
+	for (b = 0; b < CALIB_BINS; b += (b < 32 ? 2 : 8))
+	{
+		int			width = b < 32 ? 2 : 8;
+		long		n[2] = {0, 0},
+					in[2] = {0, 0};
+		int			k;
+
+		for (k = b; k < b + width && k < CALIB_BINS; k++)
+			for (kind = 0; kind < 2; kind++)
+			{
+				n[kind] += calib_n[kind][k];
+				in[kind] += calib_in[kind][k];
+			}
+		printf("  %6.2f   %10ld %7ld  %6.3f  %10ld %7ld  %6.3f  %6.3f\n", b * CALIB_BIN,
+			   n[0], in[0], n[0] ? (double) in[0] / (double) n[0] : 0.0,
+			   n[1], in[1], n[1] ? (double) in[1] / (double) n[1] : 0.0,
+			   detect_score((b + width / 2.0) * CALIB_BIN));
+	}
+	printf("  score >=  |z| >=   counts: n     in   share   ratios: n     in   share\n");
+	for (t = 0; t < (int) (sizeof(thresholds) / sizeof(thresholds[0])); t++)
+	{
+		double		z = detect_sigma_for_score(thresholds[t]);
+		long		n[2] = {0, 0},
+					in[2] = {0, 0};
+
+		for (kind = 0; kind < 2; kind++)
+			for (b = 0; b < CALIB_BINS; b++)
+				if ((b + 0.5) * CALIB_BIN >= z)
+				{
+					n[kind] += calib_n[kind][b];
+					in[kind] += calib_in[kind][b];
+				}
+		printf("  %7.2f  %6.2f  %10ld %6ld  %6.3f  %10ld %6ld  %6.3f\n", thresholds[t], z,
+			   n[0], in[0], n[0] ? (double) in[0] / (double) n[0] : 0.0,
+			   n[1], in[1], n[1] ? (double) in[1] / (double) n[1] : 0.0);
+	}
+}
+
 /* Flags from detect_run; returns false if it failed */
 static bool
 detector_flags(const Series *s, int64_t width, int first_eval, const DetectSettings *settings,
@@ -499,8 +580,11 @@ detector_flags(const Series *s, int64_t width, int first_eval, const DetectSetti
 	for (i = 0; i < out.n_rows; i++)
 	{
 		/* contiguous input, every value finite: row i is bucket i */
+		int			k = (int) ((out.rows[i].bucket - s->buckets[0]) / width);
+
 		if (out.rows[i].is_anomaly)
-			flags[(out.rows[i].bucket - s->buckets[0]) / width] = true;
+			flags[k] = true;
+		calibrate_row(s, &out.rows[i], k, count_shaped);
 	}
 	detect_output_free(&out);
 	return true;
@@ -751,6 +835,8 @@ main(void)
 		   "100 daily series of the fractional table)\n");
 	evaluate_online("hourly", &FRACTIONAL_SERIES, true, 30, 1500, UINT64_C(4343));
 	evaluate_online("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
+
+	print_calibration();
 
 	printf("\nspeed (one core, default settings, settling 120 min):\n");
 	rate = time_detector(&COUNT_SERIES, 1000, 2000, 0, &per_series_ms);
