@@ -973,8 +973,9 @@ tracker_next(Outgoing *o)
 			}
 			/* sent (the comment is there), with the reason it stayed where it is */
 			snprintf(o->tr_warning, sizeof(o->tr_warning),
-					 "resolution comment posted, but %s does not offer the transition \"%s\" (offered: %s)",
-					 o->tr_key, o->tr_transition, offered[0] ? offered : "none");
+					 "resolution comment posted, but %s does not offer the transition \"%s\" (offered: %s)%s",
+					 o->tr_key, o->tr_transition, offered[0] ? offered : "none",
+					 o->attempts > 1 ? "; an earlier attempt may have made it" : "");
 			return false;
 		default:
 			return false;

@@ -34,6 +34,8 @@ The first line on stdout is "PORT <n>".  Control (never counted):
                   {"create_then_hang": 1} the next create(s) make the issue,
                                           then never answer (a lost answer)
                   {"down": 1}             the next request(s) get 503
+                  {"hold": 1}             the next request(s) wait for POST /_release
+                                          ("held" in /_state counts them)
                   {"answer_then_hang": 1} the next comment or transition is made,
                                           then never answered
     GET  /_state  {"issues": [{"key", "fields", "status", "comments": [...]}],
@@ -49,7 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 LOCK = threading.Lock()
-STATE = {"issues": [], "requests": [], "plan": {}}
+RELEASE = threading.Event()
+STATE = {"issues": [], "requests": [], "plan": {}, "held": 0}
 WORKFLOW = {"To Do": [("11", "Start progress", "In Progress"), ("31", "Done", "Done")],
             "In Progress": [("31", "Done", "Done")],
             "Done": [("41", "Reopen", "To Do")]}
@@ -105,9 +108,19 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         url = urlsplit(self.path)
         raw = self.body()
+        if url.path == "/_release":
+            RELEASE.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if url.path == "/_plan":
+            plan = json.loads(raw or b"{}")
             with LOCK:
-                STATE["plan"].update(json.loads(raw or b"{}"))
+                STATE["plan"].update(plan)
+                if "hold" in plan:
+                    RELEASE.clear()
+                    STATE["held"] = 0
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -115,13 +128,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         if url.path == "/_state":
             with LOCK:
-                body = json.dumps({"issues": STATE["issues"], "requests": STATE["requests"]}).encode()
+                body = json.dumps({"issues": STATE["issues"], "requests": STATE["requests"], "held": STATE["held"]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
             return
+        if take("hold"):
+            # held until POST /_release (a test stops tripl meanwhile)
+            with LOCK:
+                STATE["held"] += 1
+            RELEASE.wait(60)
         if take("down"):
             return self.answer(503, err(["Service unavailable"]))
         if take("rate_limit"):

@@ -31,6 +31,8 @@ The first line on stdout is "PORT <n>".  Control (never counted):
                   {"create_then_hang": 1} the next create(s) make the issue, never answer
                   {"answer_then_hang": 1} the next comment(s) are made, never answered
                   {"down": 1}             the next request(s): HTTP 503
+                  {"hold": 1}             the next request(s) wait for POST /_release
+                                          ("held" in /_state counts them)
     GET  /_state  {"issues": [{"id", "identifier", "title", "description", "labelIds",
                    "comments": [...]}], "requests": [{"op", "status"}], "bad": [...]}
 """
@@ -44,7 +46,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"issues": [], "requests": [], "plan": {}, "bad": []}
+RELEASE = threading.Event()
+STATE = {"issues": [], "requests": [], "plan": {}, "held": 0, "bad": []}
 ARGS = None
 
 OPS = [
@@ -120,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/_state":
             with LOCK:
-                body = json.dumps({k: STATE[k] for k in ("issues", "requests", "bad")}).encode()
+                body = json.dumps({k: STATE[k] for k in ("issues", "requests", "bad", "held")}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -134,9 +137,19 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
+        if self.path == "/_release":
+            RELEASE.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/_plan":
+            plan = json.loads(raw or b"{}")
             with LOCK:
-                STATE["plan"].update(json.loads(raw or b"{}"))
+                STATE["plan"].update(plan)
+                if "hold" in plan:
+                    RELEASE.clear()
+                    STATE["held"] = 0
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -146,6 +159,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.bad("POST to %s, not /graphql" % self.path)
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
             return self.bad("Content-Type is not application/json")
+        if take("hold"):
+            # held until POST /_release (a test stops tripl meanwhile)
+            with LOCK:
+                STATE["held"] += 1
+            RELEASE.wait(60)
         if take("down"):
             return self.answer(503, {"error": "Service Unavailable"}, "down")
         if take("too_many"):
