@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "access/xact.h"
@@ -1055,29 +1056,87 @@ free_request(Outgoing *o)
 	o->url = o->body = o->mail = NULL;
 }
 
-/* Send every request concurrently (at most ds->concurrency connections) */
+/* A request ended: what curl said; its handle's memory is given back now */
+static void
+request_finished(Outgoing *o)
+{
+	o->finished = true;
+	o->done_at = GetCurrentTimestamp();
+	curl_easy_cleanup(o->easy);
+	o->easy = NULL;
+}
+
+/*
+ * The time a request may still take: what is left of the pass's
+ * tripl.delivery_timeout (every request of a pass ends within it, queueing
+ * and a tracker's further requests included: the lease counts on it), in
+ * ms; 0 if nothing is left
+ */
+static long
+time_left_ms(TimestampTz deadline)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return now >= deadline ? 0 : (long) Max((deadline - now) / 1000, 1);
+}
+
+/* Out of the pass's time before a request could start: it is retried */
+static void
+out_of_time(Outgoing *o)
+{
+	o->code = CURLE_OPERATION_TIMEDOUT;
+	snprintf(o->errbuf, sizeof(o->errbuf), "tripl.delivery_timeout ran out before the request could be sent");
+	request_finished(o);
+}
+
+/*
+ * Send every request concurrently (at most ds->concurrency connections,
+ * which the multi handle keeps open and reuses).  Only twice as many
+ * requests as connections are handed to curl at a time, the next ones as
+ * these end, and a request's handle is freed when it ends: a pass of
+ * thousands does not hold thousands of transfer buffers, and curl's lists
+ * stay short.
+ */
 static void
 send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 {
 	CURLM	   *multi = curl_multi_init();
 	int			running = 0;
-	int			i;
+	int			active = 0;
+	int			next = 0;
+	int			window = Max(ds->concurrency, 1) * 2;
+	TimestampTz deadline = GetCurrentTimestamp() + (TimestampTz) ds->timeout_ms * 1000;
 
 	if (multi == NULL)
 		elog(ERROR, "could not create a curl multi handle");
 	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) Max(ds->concurrency, 1));
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) Max(ds->concurrency, 1));
-	for (i = 0; i < n; i++)
-	{
-		if (reqs[i].easy && !reqs[i].invalid && !reqs[i].tr_done)
-			curl_multi_add_handle(multi, reqs[i].easy);
-	}
-	do
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(ds->concurrency, 1));
+	for (;;)
 	{
 		CURLMsg    *msg;
 		int			left;
-		bool		again = false;
 
+		/* hand curl the next requests */
+		while (active < window && next < n)
+		{
+			Outgoing   *o = &reqs[next++];
+			long		ms;
+
+			if (o->easy == NULL || o->invalid || o->tr_done)
+				continue;
+			ms = time_left_ms(deadline);
+			if (ms == 0)
+			{
+				out_of_time(o);
+				continue;
+			}
+			curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, ms);
+			curl_multi_add_handle(multi, o->easy);
+			active++;
+		}
+		if (active == 0)
+			break;
 		curl_multi_perform(multi, &running);
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 		{
@@ -1092,19 +1151,21 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 			/* a tracker delivery may need another request: search, then create or comment */
 			if (o->tr_step != TRACKER_NONE && tracker_next(o))
 			{
-				curl_multi_add_handle(multi, o->easy);
-				again = true;
-				continue;
+				long		ms = time_left_ms(deadline);
+
+				if (ms > 0)
+				{
+					curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, ms);
+					curl_multi_add_handle(multi, o->easy);
+					continue;
+				}
+				out_of_time(o);
 			}
-			o->finished = true;
-			o->done_at = GetCurrentTimestamp();
+			else
+				request_finished(o);
+			active--;
 		}
-		if (again)
-		{
-			curl_multi_perform(multi, &running);
-			running = Max(running, 1);
-		}
-		if (running > 0)
+		if (active > 0)
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
 		/* a stop request aborts the transfers through progress_cb */
 		if (ProcDiePending || QueryCancelPending)
@@ -1114,7 +1175,7 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 			multi = NULL;
 			break;
 		}
-	} while (running > 0);
+	}
 	if (multi)
 		curl_multi_cleanup(multi);
 }
@@ -1139,8 +1200,11 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 	values[2] = DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d milliseconds", ds->lease_ms)),
 									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	catalog_execute("WITH due AS ("
-					"  SELECT d.id FROM tripl.deliveries d "
+					"  SELECT d.id, t.issue_key, t.issue_id FROM tripl.deliveries d "
 					"  JOIN tripl.destinations x ON x.id = d.destination_id AND x.enabled "
+					/* the issue a tracker opened for the incident, if recorded */
+					"  LEFT JOIN tripl.tickets t ON x.type IN ('jira', 'linear') AND t.destination_id = d.destination_id "
+					"    AND t.ref = d.payload->>'ref' "
 					"  WHERE ((d.status = 'pending' AND d.next_attempt_at <= $1) "
 					"     OR (d.status = 'sending' AND d.lease_until < $1)) "
 					/* a tracker's deliveries about one incident go in order */
@@ -1167,8 +1231,7 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 					"  array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(dest.options->'labels') = 'array' "
 					"    THEN dest.options->'labels' ELSE '[]' END)), ' '), coalesce(dest.options->>'api_version', '3'), "
 					"  d.payload->>'action', d.payload->>'ref', "
-					"  (SELECT t.issue_key FROM tripl.tickets t WHERE t.destination_id = dest.id AND t.ref = d.payload->>'ref'), "
-					"  (SELECT t.issue_id FROM tripl.tickets t WHERE t.destination_id = dest.id AND t.ref = d.payload->>'ref'), "
+					"  due.issue_key, due.issue_id, "
 					"  dest.options->>'resolve_transition', dest.options->>'team_id', "
 					"  array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(dest.options->'label_ids') = 'array' "
 					"    THEN dest.options->'label_ids' ELSE '[]' END)), ' ')",
@@ -1432,6 +1495,25 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 }
 
 /*
+ * Where the last pass of this process spent its time (ms; cpu_ms < 0:
+ * not measured), for the run log's details
+ */
+static double pass_cpu_ms = -1;
+static double pass_phase_ms[3];		/* claim, send, record */
+
+/* CPU time (user and system) this process has used, in ms */
+static double
+process_cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+/*
  * Write a pass's row to the run log, in a transaction of its own (a pass
  * commits its claims and results itself, whatever its caller does)
  */
@@ -1447,8 +1529,14 @@ deliver_log_pass(TimestampTz started, int claimed, int sent, const char *error)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	initStringInfo(&d);
-	appendStringInfo(&d, "{\"claimed\": %d, \"sent\": %d, \"not_sent\": %d, \"duration_ms\": %.1f, \"error\": ",
+	appendStringInfo(&d, "{\"claimed\": %d, \"sent\": %d, \"not_sent\": %d, \"duration_ms\": %.1f, ",
 					 claimed, sent, claimed - sent, (GetCurrentTimestamp() - started) / 1000.0);
+	/* the delivering process's CPU time and the phases' wall times */
+	if (pass_cpu_ms >= 0 && error == NULL)
+		appendStringInfo(&d, "\"cpu_ms\": %.1f, \"claim_ms\": %.1f, \"send_ms\": %.1f, \"record_ms\": %.1f, ",
+						 pass_cpu_ms, pass_phase_ms[0], pass_phase_ms[1], pass_phase_ms[2]);
+	pass_cpu_ms = -1;
+	appendStringInfoString(&d, "\"error\": ");
 	runlog_end_details(&d, error);
 	memset(&r, 0, sizeof(r));
 	r.kind = "deliver";
@@ -1480,8 +1568,13 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 	int			sent = 0;
 	int			i;
 
+	double		cpu_start = process_cpu_ms();
+	TimestampTz t0;
+
 	ensure_curl();
 	n = claim(ds, &reqs, cxt);
+	pass_phase_ms[0] = (GetCurrentTimestamp() - started) / 1000.0;
+	pass_phase_ms[1] = pass_phase_ms[2] = 0;
 	if (claimed)
 		*claimed = n;
 	if (n > 0)
@@ -1491,8 +1584,12 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 			/* between transactions the current context is TopMemoryContext */
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
+			t0 = GetCurrentTimestamp();
 			send_all(reqs, n, ds);
+			pass_phase_ms[1] = (GetCurrentTimestamp() - t0) / 1000.0;
+			t0 = GetCurrentTimestamp();
 			sent = record(reqs, n, ds);
+			pass_phase_ms[2] = (GetCurrentTimestamp() - t0) / 1000.0;
 			MemoryContextSwitchTo(old);
 		}
 		PG_CATCH();
@@ -1506,6 +1603,7 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 			free_request(&reqs[i]);
 	}
 	MemoryContextDelete(cxt);
+	pass_cpu_ms = process_cpu_ms() - cpu_start;
 	if (n > 0 || log_always)
 		deliver_log_pass(started, n, sent, NULL);
 	return sent;

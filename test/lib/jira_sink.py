@@ -79,6 +79,9 @@ def take(name):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body are two writes: without TCP_NODELAY the body waits
+    # for the client's delayed ACK of the headers (~40 ms per answer)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass

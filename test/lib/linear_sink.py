@@ -99,6 +99,9 @@ def is_str_list(v):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body are two writes: without TCP_NODELAY the body waits
+    # for the client's delayed ACK of the headers (~40 ms per answer)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
