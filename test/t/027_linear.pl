@@ -125,6 +125,14 @@ like($d->{error}, qr/Authentication required, not authenticated \(AUTHENTICATION
 unlike($d->{error} . sql("SELECT coalesce(last_response, '') FROM tripl.deliveries WHERE id = $id"), qr/wr0ng/,
 	'... nothing stored shows the key');
 
+# the address guard at connection time too (tripl.deliver uses the session's setting)
+$id = sql(q{SET tripl.mock_now = '2026-02-01 11:00+00'; SELECT tripl.test_destination('linear')});
+sql(q{SET tripl.allow_private_destinations = off; SET tripl.mock_now = '2026-02-01 11:00+00'; SELECT tripl.deliver()});
+$d = delivery($id);
+is("$d->{status} $d->{error}",
+	'dead refused to connect to a loopback address (tripl.allow_private_destinations is off)',
+	'a loopback address is refused when connecting');
+
 plan_next({ errors_200 => 1 });
 $id = sql(q{SET tripl.mock_now = '2026-02-01 11:00+00'; SELECT tripl.test_destination('linear')});
 deliver_at('2026-02-01 11:00+00');
