@@ -145,6 +145,8 @@ typedef struct Outgoing
 	bool		tr_open;		/* the delivery opens the issue (not a comment) */
 	bool		tr_resolve;		/* the delivery is the incident's resolution */
 	bool		tr_recorded;	/* the issue was known before (tripl.tickets) */
+	bool		tr_tried;		/* an earlier attempt may have reached the tracker (a retry, or
+								 * revived by tripl.retry_deliveries, which counts attempts afresh) */
 	bool		tr_failed;		/* linear: a GraphQL answer reporting an error */
 	bool		tr_rate_limited;	/* linear: ... the error RATELIMITED */
 	int			tr_version;		/* jira: REST API version (2 or 3) */
@@ -672,7 +674,8 @@ tracker_oom(Outgoing *o)
 
 /*
  * The first request of a tracker delivery.  With the issue known
- * (tripl.tickets) a comment is posted (on a retry, after checking that the
+ * (tripl.tickets) a comment is posted (on a retry, or a delivery revived by
+ * tripl.retry_deliveries, after checking that the
  * earlier attempt did not post it: every comment carries the marker
  * tripl-d-<idempotency key>); without it, the first attempt to open it
  * creates it, and anything else (a retry, whose first attempt may have
@@ -696,9 +699,9 @@ tracker_first_step(Outgoing *o, const char *action, const char *known_key, const
 		if (o->tr_open)
 			o->tr_done = true;	/* opened by an earlier delivery */
 		else
-			tracker_set_step(o, o->attempts > 1 ? TRACKER_COMMENTS : TRACKER_COMMENT);
+			tracker_set_step(o, o->tr_tried ? TRACKER_COMMENTS : TRACKER_COMMENT);
 	}
-	else if (o->tr_open && o->attempts <= 1)
+	else if (o->tr_open && !o->tr_tried)
 		tracker_set_step(o, TRACKER_CREATE);
 	else
 		tracker_set_step(o, TRACKER_SEARCH);
@@ -949,7 +952,7 @@ tracker_next(Outgoing *o)
 				if (o->tr_open)
 					return false;	/* the first attempt did open it */
 				/* an earlier attempt may have commented already */
-				tracker_set_step(o, o->attempts > 1 ? TRACKER_COMMENTS : TRACKER_COMMENT);
+				tracker_set_step(o, o->tr_tried ? TRACKER_COMMENTS : TRACKER_COMMENT);
 				return true;
 			}
 			/* no such issue yet: open it, with this message */
@@ -976,7 +979,7 @@ tracker_next(Outgoing *o)
 			snprintf(o->tr_warning, sizeof(o->tr_warning),
 					 "resolution comment posted, but %s does not offer the transition \"%s\" (offered: %s)%s",
 					 o->tr_key, o->tr_transition, offered[0] ? offered : "none",
-					 o->attempts > 1 ? "; an earlier attempt may have made it" : "");
+					 o->tr_tried ? "; an earlier attempt may have made it" : "");
 			return false;
 		default:
 			return false;
@@ -1234,7 +1237,8 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 					"  due.issue_key, due.issue_id, "
 					"  dest.options->>'resolve_transition', dest.options->>'team_id', "
 					"  array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(dest.options->'label_ids') = 'array' "
-					"    THEN dest.options->'label_ids' ELSE '[]' END)), ' ')",
+					"    THEN dest.options->'label_ids' ELSE '[]' END)), ' '), "
+					"  d.attempts > 1 OR d.last_http_status IS NOT NULL OR d.last_error IS NOT NULL",
 					3, types, values, NULL, false, 0);
 	if (SPI_processed > 0)
 	{
@@ -1266,6 +1270,7 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 			snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
 		else if (strcmp(spi_text(i, 4), "jira") == 0)
 		{
+			o->tr_tried = strcmp(spi_text(i, 27), "t") == 0;
 			o->dest_id = spi_int64(i, 15);
 			prepare_jira(o, spi_text(i, 5), secret, spi_text(i, 16), spi_text(i, 17), spi_text(i, 18),
 						 atoi(spi_text(i, 19)), spi_text(i, 20) ? spi_text(i, 20) : "test", spi_text(i, 21),
@@ -1274,6 +1279,7 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 		}
 		else if (strcmp(spi_text(i, 4), "linear") == 0)
 		{
+			o->tr_tried = strcmp(spi_text(i, 27), "t") == 0;
 			o->dest_id = spi_int64(i, 15);
 			prepare_linear(o, spi_text(i, 5), secret, spi_text(i, 25), spi_text(i, 26),
 						   spi_text(i, 20) ? spi_text(i, 20) : "test", spi_text(i, 21), spi_text(i, 22),

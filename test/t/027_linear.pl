@@ -193,11 +193,17 @@ plan_next({ too_many => 1 });
 is(deliver_at('2026-02-01 13:10+00'), '0', 'then HTTP 429');
 is(delivery($comment)->{status}, 'pending', '... retried later');
 
-# the comment is made but its answer is lost: the retry sees it and does not post it again
+# the comment is made but its answer is lost, and the delivery gives up;
+# revived, it sees the comment and does not post it again
 plan_next({ answer_then_hang => 1 });
-is(deliver_at('2026-02-01 13:20+00'), '0', 'the comment is posted, its answer lost');
+is(sql(q{SET tripl.delivery_max_attempts = 1; SET tripl.mock_now = '2026-02-01 13:20+00'; SELECT tripl.deliver()}), '0',
+	'the comment is posted, its answer lost');
 is(scalar(@{ lstate()->{issues}[0]{comments} }), 1, '... Linear has it');
-is(deliver_at('2026-02-01 13:40+00'), '1', 'the retry');
+like(delivery($comment)->{status} . ' ' . delivery($comment)->{error}, qr/^dead .*gave up after 3 attempts/, '... the delivery gave up');
+is(sql(q{SET tripl.mock_now = '2026-02-01 13:40+00'; SELECT tripl.retry_deliveries('linear')}), '3',
+	'revived, with the two dead tests');
+is(deliver_at('2026-02-01 13:40+00'), '3', 'the retries');
+is(delivery($comment)->{status}, 'sent', '... the comment\'s too');
 $s = lstate();
 is(scalar(@{ $s->{issues}[0]{comments} }), 1, '... found it (its marker) and did not post it twice');
 my $ckey = sql(qq{SELECT idempotency_key FROM tripl.deliveries WHERE id = $comment});
