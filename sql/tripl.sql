@@ -399,12 +399,12 @@ CREATE TABLE tripl.destinations (
     CONSTRAINT destinations_name_format
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'),
     CONSTRAINT destinations_type
-        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams', 'jira')),
+        CHECK (type IN ('webhook', 'slack', 'telegram', 'pagerduty', 'email', 'teams', 'jira', 'linear')),
     CONSTRAINT destinations_chat_id
         CHECK ((type = 'telegram') = (chat_id IS NOT NULL))
 );
 COMMENT ON TABLE tripl.destinations IS
-    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams, jira); schedule makes a digest; options: the type''s settings (email: from, to, starttls; jira: project, issue_type, labels, api_version)';
+    'Alert destinations (webhook, slack, telegram, pagerduty, email, teams, jira, linear); schedule makes a digest; options: the type''s settings (email: from, to, starttls; jira: project, issue_type, labels, api_version, resolve_transition; linear: team_id, label_ids)';
 
 CREATE TABLE tripl.destination_secrets (
     destination_id  bigint PRIMARY KEY REFERENCES tripl.destinations (id) ON DELETE CASCADE,
@@ -515,9 +515,11 @@ CREATE TABLE tripl.tickets (
     ref             text NOT NULL,
     issue_key       text NOT NULL,
     created_at      timestamptz NOT NULL,
+    issue_id        text,
+    resolved_at     timestamptz,
     PRIMARY KEY (destination_id, ref)
 );
-COMMENT ON TABLE tripl.tickets IS 'Issues opened in trackers (jira): one per destination and incident, found again by the label tripl-<ref>';
+COMMENT ON TABLE tripl.tickets IS 'Issues opened in trackers (jira, linear): one per destination and incident, found again by the label (jira) or description marker (linear) tripl-<ref>; issue_id: the tracker''s internal id; resolved_at: when the resolution was posted';
 COMMENT ON TABLE tripl.deliveries IS
     'Outbox of notifications: pending, sending (leased), sent or dead, with the last HTTP status and error';
 
@@ -851,7 +853,7 @@ CREATE FUNCTION tripl.create_destination(
     options jsonb DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'tripl_create_destination' LANGUAGE C;
 COMMENT ON FUNCTION tripl.create_destination(text, text, text, text, text, text, text, boolean, jsonb) IS
-    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams, jira); options: the type''s settings';
+    'Create an alert destination (webhook, slack, telegram, pagerduty, email, teams, jira, linear); options: the type''s settings';
 
 CREATE FUNCTION tripl.alter_destination(
     name text,
@@ -944,7 +946,8 @@ WITH w AS (SELECT * FROM tripl.worker_status() WHERE database = current_database
      pending AS (SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
                         count(*) FILTER (WHERE status = 'dead') AS dead,
                         min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest,
-                        count(*) FILTER (WHERE status IN ('pending', 'sending') AND kind = 'resolution') AS resolutions
+                        count(*) FILTER (WHERE status IN ('pending', 'sending') AND kind = 'resolution') AS resolutions,
+                        count(*) FILTER (WHERE status = 'dead' AND kind = 'resolution') AS dead_resolutions
                  FROM tripl.deliveries)
 SELECT current_database() AS database,
        current_setting('tripl.scheduler', true) IS DISTINCT FROM 'off'
@@ -961,10 +964,47 @@ SELECT current_database() AS database,
        tripl.now() - pending.oldest AS oldest_pending_delivery_age,
        (SELECT count(*) FROM tripl.alert_state WHERE active) AS open_incidents,
        pending.resolutions AS resolutions_pending,
-       (SELECT count(*) FROM tripl.tickets) AS tickets
+       (SELECT count(*) FROM tripl.tickets) AS tickets,
+       (SELECT count(*) FROM tripl.tickets WHERE resolved_at IS NULL) AS tickets_open,
+       pending.dead_resolutions AS resolutions_dead
 FROM pending;
 COMMENT ON VIEW tripl.status IS
-    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';
+    'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent and dead, issues opened in trackers and those not yet resolved';
+
+-- One row per destination: its outbox and its tracker issues (for
+-- administrators, who may read the outbox)
+CREATE VIEW tripl.destination_status AS
+SELECT x.name AS destination,
+       x.type,
+       x.enabled,
+       coalesce(d.pending, 0) AS pending,
+       coalesce(d.dead, 0) AS dead,
+       coalesce(d.sent, 0) AS sent,
+       coalesce(d.warnings, 0) AS sent_with_warning,
+       coalesce(d.resolutions_sent, 0) AS resolutions_sent,
+       coalesce(d.resolutions_dead, 0) AS resolutions_dead,
+       d.last_sent_at,
+       (SELECT e.last_error FROM tripl.deliveries e
+        WHERE e.destination_id = x.id AND e.last_error IS NOT NULL
+        ORDER BY coalesce(e.sent_at, e.next_attempt_at) DESC, e.id DESC LIMIT 1) AS last_error,
+       coalesce(t.tickets, 0) AS tickets,
+       coalesce(t.open, 0) AS tickets_open,
+       t.latest_issue
+FROM tripl.destinations x
+LEFT JOIN (SELECT destination_id,
+                  count(*) FILTER (WHERE status IN ('pending', 'sending')) AS pending,
+                  count(*) FILTER (WHERE status = 'dead') AS dead,
+                  count(*) FILTER (WHERE status = 'sent') AS sent,
+                  count(*) FILTER (WHERE status = 'sent' AND last_error IS NOT NULL) AS warnings,
+                  count(*) FILTER (WHERE status = 'sent' AND kind = 'resolution') AS resolutions_sent,
+                  count(*) FILTER (WHERE status = 'dead' AND kind = 'resolution') AS resolutions_dead,
+                  max(sent_at) AS last_sent_at
+           FROM tripl.deliveries GROUP BY destination_id) d ON d.destination_id = x.id
+LEFT JOIN (SELECT destination_id, count(*) AS tickets, count(*) FILTER (WHERE resolved_at IS NULL) AS open,
+                  (array_agg(issue_key ORDER BY created_at DESC))[1] AS latest_issue
+           FROM tripl.tickets GROUP BY destination_id) t ON t.destination_id = x.id;
+COMMENT ON VIEW tripl.destination_status IS
+    'Per destination: deliveries pending, dead, sent (and sent with a warning, e.g. a Jira transition not offered), resolutions sent and dead, the last error, tracker issues opened and not yet resolved';
 
 -- A row of values as ▁▂▃▄▅▆▇█ (scaled between their minimum and maximum;
 -- NULL is a space, a constant series the middle block)
@@ -1736,7 +1776,8 @@ REVOKE ALL ON FUNCTION tripl._register_database() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tripl.schedule_with_pg_cron(text, text) FROM PUBLIC;
 -- alerting is run by administrators: they see the outbox and their own secrets
 GRANT USAGE ON SCHEMA tripl TO tripl_admin;
-GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items, tripl.tickets TO tripl_admin;
+GRANT SELECT ON tripl.destination_secrets, tripl.deliveries, tripl.digest_items, tripl.tickets,
+    tripl.destination_status TO tripl_admin;
 -- the run log (error texts of every owner's metrics) is for administrators
 GRANT SELECT ON tripl.runs TO tripl_admin;
 GRANT USAGE ON SCHEMA tripl TO tripl_reader;

@@ -97,6 +97,22 @@ SELECT database = current_database() AS this_database, scheduler_setting,
 FROM tripl.status;
 SELECT column_name FROM information_schema.columns
 WHERE table_schema = 'tripl' AND table_name = 'status' ORDER BY ordinal_position;
+-- tickets not yet resolved, dead resolutions; tripl.destination_status: a
+-- row per destination, its counts matching the outbox and the tickets
+SELECT tickets_open = (SELECT count(*) FROM tripl.tickets WHERE resolved_at IS NULL) AS tickets_open_ok,
+       resolutions_dead = (SELECT count(*) FROM tripl.deliveries
+                           WHERE kind = 'resolution' AND status = 'dead') AS resolutions_dead_ok
+FROM tripl.status;
+SELECT count(*) = (SELECT count(*) FROM tripl.destinations) AS one_row_each,
+       bool_and(s.pending = (SELECT count(*) FROM tripl.deliveries d WHERE d.destination_id = x.id
+                             AND d.status IN ('pending', 'sending'))) AS pending_ok,
+       bool_and(s.dead = (SELECT count(*) FROM tripl.deliveries d WHERE d.destination_id = x.id
+                          AND d.status = 'dead')) AS dead_ok,
+       bool_and(s.sent = (SELECT count(*) FROM tripl.deliveries d WHERE d.destination_id = x.id
+                          AND d.status = 'sent')) AS sent_ok,
+       bool_and(s.tickets = (SELECT count(*) FROM tripl.tickets t WHERE t.destination_id = x.id)) AS tickets_ok,
+       sum(s.dead) = (SELECT count(*) FROM tripl.deliveries WHERE status = 'dead') AS dead_total_ok
+FROM tripl.destination_status s JOIN tripl.destinations x ON x.name = s.destination;
 
 -- explain_metric: the statement collection runs, which EXPLAIN accepts
 CREATE FUNCTION explain_runs(metric text) RETURNS TABLE (statements int, plans_with_scan int)

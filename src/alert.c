@@ -499,7 +499,7 @@ ticket_ref(int64 dest_id, const AlertItem *it)
 	return delivery_key(psprintf("ticket:" INT64_FORMAT ":%s:" INT64_FORMAT, dest_id, it->incident, it->opened_at));
 }
 
-/* A jira delivery: open the incident's issue, comment on it, or resolve it */
+/* A tracker (jira, linear) delivery: open the incident's issue, comment on it, or resolve it */
 static bool
 send_jira(RuleDef *r, AlertItem *it, const char *message, const char *action, TimestampTz now)
 {
@@ -520,7 +520,7 @@ send_items(RuleDef *r, List *items, TimestampTz now)
 	char	   *message;
 	int			n = 0;
 
-	if (strcmp(r->dest.type, "jira") == 0)
+	if (strcmp(r->dest.type, "jira") == 0 || strcmp(r->dest.type, "linear") == 0)
 	{
 		/* one issue per incident: its first message opens it, later ones comment */
 		foreach(lc, items)
@@ -626,7 +626,7 @@ send_resolution(RuleDef *r, AlertItem *it, TimestampTz now, AlertSummary *summar
 	key = delivery_key(psprintf("resolve:" INT64_FORMAT ":" INT64_FORMAT ":%s:" INT64_FORMAT,
 								r->id, r->dest.id, it->incident, it->opened_at));
 	message = alert_msg_render(NULL, r->name, &r->dest, list_make1(it), ALERT_MSG_RESOLUTION);
-	if (strcmp(r->dest.type, "jira") == 0)
+	if (strcmp(r->dest.type, "jira") == 0 || strcmp(r->dest.type, "linear") == 0)
 	{
 		if (send_jira(r, it, message, "resolve", now))
 			summary->enqueued++;
@@ -965,8 +965,8 @@ tripl_test_destination(PG_FUNCTION_ARGS)
 		alert_msg_json_string(&b, "idempotency_key", key);
 		appendStringInfoChar(&b, '}');
 	}
-	else if (strcmp(d.type, "jira") == 0)
-		appendStringInfoString(&b, "{\"action\": \"test\"}");	/* reads the project: checks the login */
+	else if (strcmp(d.type, "jira") == 0 || strcmp(d.type, "linear") == 0)
+		appendStringInfoString(&b, "{\"action\": \"test\"}");	/* reads the project or team: checks the login */
 	else if (strcmp(d.type, "pagerduty") == 0)
 	{
 		/* resolving an unknown dedup key checks the routing key without paging anyone */

@@ -50,6 +50,10 @@ TRIPL_SQL_FUNCTION(tripl_drop_alert_rule);
 
 #define DEFAULT_TELEGRAM_URL	"https://api.telegram.org"
 #define DEFAULT_PAGERDUTY_URL	"https://events.pagerduty.com/v2/enqueue"
+#define DEFAULT_LINEAR_URL		"https://api.linear.app/graphql"
+
+/* A UUID, as Linear's ids are (a POSIX regular expression) */
+#define LINEAR_UUID	"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 #define MAX_SECRET_LENGTH		4096
 
 /* Placeholders a message template may use */
@@ -214,6 +218,7 @@ redacted_url(const char *url)
 }
 
 static char *check_jira_options(const char *options);
+static char *check_linear_options(const char *options);
 
 /*
  * Run a query over a destination's options, o ($1::jsonb): the type of o
@@ -250,7 +255,7 @@ options_query(const char *options, const char *what, const char *allowed, const 
  * into the jsonb text stored in tripl.destinations.options.  Email has
  * from (an address), to (1 to 50 addresses, an array or one string) and
  * starttls (boolean, default true; false only for smtp://); jira has
- * check_jira_options'; other types have none.
+ * check_jira_options', linear check_linear_options'; other types have none.
  */
 static char *
 check_options(const char *type, const char *options, const char *url)
@@ -268,13 +273,15 @@ check_options(const char *type, const char *options, const char *url)
 
 	if (strcmp(type, "jira") == 0)
 		return check_jira_options(options);
+	if (strcmp(type, "linear") == 0)
+		return check_linear_options(options);
 	if (strcmp(type, "email") != 0)
 	{
 		if (options != NULL && strcmp(options, "{}") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s destinations take no options", type),
-					 errhint("Only email and jira destinations have options.")));
+					 errhint("Only email, jira and linear destinations have options.")));
 		return pstrdup("{}");
 	}
 	if (options == NULL)
@@ -353,6 +360,7 @@ check_jira_options(const char *options)
 	char	   *project;
 	char	   *issue_type;
 	char	   *labels;
+	char	   *transition;
 	int			version;
 
 	if (options == NULL)
@@ -360,8 +368,8 @@ check_jira_options(const char *options)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("a jira destination needs options with a project"),
 				 errhint("E.g. options => '{\"project\": \"OPS\", \"issue_type\": \"Task\", \"labels\": [\"metrics\"]}'.")));
-	options_query(options, "a jira destination", "'project', 'issue_type', 'labels', 'api_version'",
-				  "project, issue_type, labels and api_version",
+	options_query(options, "a jira destination", "'project', 'issue_type', 'labels', 'api_version', 'resolve_transition'",
+				  "project, issue_type, labels, api_version and resolve_transition",
 				  "CASE WHEN jsonb_typeof(o->'project') = 'string' THEN o->>'project' END, "
 				  "CASE WHEN o->'issue_type' IS NULL THEN 'Task' WHEN jsonb_typeof(o->'issue_type') = 'string' THEN o->>'issue_type' END, "
 				  "CASE WHEN o->'labels' IS NULL THEN '' WHEN jsonb_typeof(o->'labels') = 'array' "
@@ -369,7 +377,16 @@ check_jira_options(const char *options)
 				  "  AND jsonb_array_length(o->'labels') <= 10 "
 				  "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(o->'labels') l WHERE l !~ '^[A-Za-z0-9_.-]{1,100}$') "
 				  "  THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(o->'labels')), ' ') END, "
-				  "CASE WHEN o->'api_version' IS NULL THEN 3 WHEN o->>'api_version' IN ('2', '3') THEN (o->>'api_version')::int ELSE 0 END");
+				  "CASE WHEN o->'api_version' IS NULL THEN 3 WHEN o->>'api_version' IN ('2', '3') THEN (o->>'api_version')::int ELSE 0 END, "
+				  "CASE WHEN o->'resolve_transition' IS NULL THEN '' WHEN jsonb_typeof(o->'resolve_transition') = 'string' "
+				  "  AND length(o->>'resolve_transition') BETWEEN 1 AND 100 AND o->>'resolve_transition' !~ '[[:cntrl:]]' "
+				  "  THEN o->>'resolve_transition' END");
+	transition = (char *) spi_text(0, 6);
+	if (transition == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"resolve_transition\" must be the name of a Jira transition (1 to 100 characters, no control characters)"),
+				 errhint("The name shown on the issue's workflow button, e.g. \"Done\"; it is looked up when an incident closes.")));
 	project = (char *) spi_text(0, 2);
 	issue_type = (char *) spi_text(0, 3);
 	labels = (char *) spi_text(0, 4);
@@ -425,9 +442,69 @@ check_jira_options(const char *options)
 			escape_json(&out, tok);
 			first = false;
 		}
-		appendStringInfo(&out, "], \"api_version\": %d}", version);
+		appendStringInfo(&out, "], \"api_version\": %d", version);
+		if (transition[0] != '\0')
+		{
+			appendStringInfoString(&out, ", \"resolve_transition\": ");
+			escape_json(&out, transition);
+		}
+		appendStringInfoChar(&out, '}');
 		return out.data;
 	}
+}
+
+/*
+ * A Linear destination's options: team_id (the team's id, a UUID; issues
+ * are created in it) and label_ids (up to 10 label ids, UUIDs)
+ */
+static char *
+check_linear_options(const char *options)
+{
+	const char *team;
+	const char *labels;
+	StringInfoData out;
+	char	   *copy;
+	char	   *tok;
+	char	   *save = NULL;
+	bool		first = true;
+
+	if (options == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a linear destination needs options with a team_id"),
+				 errhint("E.g. options => '{\"team_id\": \"9cfb482a-81e3-4154-b5b9-2c805e70a02d\", \"label_ids\": []}' (the team's id, from Linear's API or its settings).")));
+	options_query(options, "a linear destination", "'team_id', 'label_ids'", "team_id and label_ids",
+				  "CASE WHEN jsonb_typeof(o->'team_id') = 'string' AND o->>'team_id' ~* '^" LINEAR_UUID "$' THEN lower(o->>'team_id') END, "
+				  "CASE WHEN o->'label_ids' IS NULL THEN '' WHEN jsonb_typeof(o->'label_ids') = 'array' "
+				  "  AND jsonb_array_length(o->'label_ids') <= 10 "
+				  "  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(o->'label_ids') e "
+				  "                  WHERE jsonb_typeof(e) <> 'string' OR e #>> '{}' !~* '^" LINEAR_UUID "$') "
+				  "  THEN array_to_string(ARRAY(SELECT lower(jsonb_array_elements_text(o->'label_ids'))), ' ') END");
+	team = spi_text(0, 2);
+	labels = spi_text(0, 3);
+	if (team == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"team_id\" must be a Linear team id (a UUID)"),
+				 errhint("Query { teams { nodes { id key name } } } in Linear's API explorer, or copy it from the team's settings.")));
+	if (labels == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"label_ids\" must be an array of at most 10 Linear label ids (UUIDs)")));
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"team_id\": ");
+	escape_json(&out, team);
+	appendStringInfoString(&out, ", \"label_ids\": [");
+	copy = pstrdup(labels);
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+	{
+		if (!first)
+			appendStringInfoString(&out, ", ");
+		escape_json(&out, tok);
+		first = false;
+	}
+	appendStringInfoString(&out, "]}");
+	return out.data;
 }
 
 /*
@@ -480,14 +557,15 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("type must not be NULL"),
-				 errhint("Use webhook, slack, telegram, pagerduty, email, teams or jira.")));
+				 errhint("Use webhook, slack, telegram, pagerduty, email, teams, jira or linear.")));
 	if (strcmp(type, "webhook") != 0 && strcmp(type, "slack") != 0 &&
 		strcmp(type, "telegram") != 0 && strcmp(type, "pagerduty") != 0 &&
-		strcmp(type, "email") != 0 && strcmp(type, "teams") != 0 && strcmp(type, "jira") != 0)
+		strcmp(type, "email") != 0 && strcmp(type, "teams") != 0 && strcmp(type, "jira") != 0 &&
+		strcmp(type, "linear") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid destination type \"%s\"", type),
-				 errhint("Use webhook, slack, telegram, pagerduty, email, teams or jira.")));
+				 errhint("Use webhook, slack, telegram, pagerduty, email, teams, jira or linear.")));
 	if (secret_header && strcmp(type, "webhook") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -500,7 +578,7 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 		schedule = NULL;
 	if (schedule)
 	{
-		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0)
+		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0 || strcmp(type, "linear") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s destinations cannot be digests", type),
@@ -552,6 +630,17 @@ tripl_create_destination(PG_FUNCTION_ARGS)
 					 errhint("Pass \"email:api_token\" (Basic authentication).")));
 		check_secret(secret);
 		check_email_secret(secret, type);
+		shown_url = url;
+	}
+	else if (strcmp(type, "linear") == 0)
+	{
+		if (url == NULL)
+			url = DEFAULT_LINEAR_URL;
+		if (secret == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("secret is required for a linear destination"),
+					 errhint("Pass a Linear API key (lin_api_...), or \"Bearer <OAuth access token>\".")));
 		shown_url = url;
 	}
 	else if (strcmp(type, "email") == 0)
@@ -781,7 +870,7 @@ tripl_alter_destination(PG_FUNCTION_ARGS)
 	}
 	if (schedule && schedule[0] != '\0')
 	{
-		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0)
+		if (strcmp(type, "pagerduty") == 0 || strcmp(type, "jira") == 0 || strcmp(type, "linear") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s destinations cannot be digests", type)));

@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "access/xact.h"
@@ -75,18 +76,21 @@ PGDLLEXPORT void tripl_deliver_worker_main(Datum arg);
 /* Longest response body kept, in bytes */
 #define MAX_RESPONSE	1024
 
-/* Longest answer of a tracker that is read (for an issue key), in bytes */
-#define MAX_TRACKER_ANSWER	8192
+/* Longest answer of a tracker that is read (an issue key, a comment list), in bytes */
+#define MAX_TRACKER_ANSWER	(1024 * 1024)
 
-/* The request a jira delivery makes now (doc/alerting.md, "Jira") */
-typedef enum JiraStep
+/* The request a tracker (jira, linear) delivery makes now (doc/alerting.md, "Jira", "Linear") */
+typedef enum TrackerStep
 {
-	JIRA_NONE = 0,				/* not a jira delivery */
-	JIRA_TEST,					/* GET the project: checks the login */
-	JIRA_SEARCH,				/* find the incident's issue by its label */
-	JIRA_CREATE,				/* open the incident's issue */
-	JIRA_COMMENT				/* comment on it */
-} JiraStep;
+	TRACKER_NONE = 0,			/* not a tracker delivery */
+	TRACKER_TEST,				/* jira: GET the project; linear: read the team; checks the login */
+	TRACKER_SEARCH,				/* find the incident's issue by its marker tripl-<ref> */
+	TRACKER_CREATE,				/* open the incident's issue */
+	TRACKER_COMMENTS,			/* a retried comment: is it there already (its marker)? */
+	TRACKER_COMMENT,			/* comment on the issue */
+	TRACKER_TRANSITIONS,		/* jira resolution: the transitions the issue offers */
+	TRACKER_TRANSITION			/* jira resolution: make the named one */
+} TrackerStep;
 
 /* What a lease adds to the request timeouts (see deliver_effective_lease_ms) */
 #define DELIVERY_LEASE_MARGIN_MS	10000
@@ -135,21 +139,36 @@ typedef struct Outgoing
 	size_t		mail_len;
 	size_t		mail_pos;		/* bytes handed to curl so far */
 	bool		invalid;		/* could not be sent as stored: dead */
-	JiraStep	jira_step;		/* jira: the request in flight */
-	bool		jira_done;		/* jira: nothing to send (the issue is already open) */
-	bool		jira_open;		/* jira: the delivery opens the issue (not a comment) */
-	bool		jira_recorded;	/* jira: the issue key was known before */
-	char	   *jira_base;		/* jira: the site's REST base, .../rest/api/N (malloc'd) */
-	char	   *jira_create;	/* jira: the create body (malloc'd) */
-	char	   *jira_comment;	/* jira: the comment body (malloc'd) */
-	char	   *jira_search;	/* jira: the search URL (malloc'd) */
-	char	   *jira_project;	/* jira: the project URL (malloc'd) */
-	char	   *jira_url;		/* jira: the URL of the request in flight (malloc'd) */
-	char		jira_key[64];	/* jira: the issue (known, found or created) */
-	char		jira_ref[64];
+	TrackerStep tr_step;		/* jira, linear: the request in flight */
+	bool		tr_linear;		/* a linear delivery (else jira) */
+	bool		tr_done;		/* nothing to send (the issue is already open) */
+	bool		tr_open;		/* the delivery opens the issue (not a comment) */
+	bool		tr_resolve;		/* the delivery is the incident's resolution */
+	bool		tr_recorded;	/* the issue was known before (tripl.tickets) */
+	bool		tr_tried;		/* an earlier attempt may have reached the tracker (a retry, or
+								 * revived by tripl.retry_deliveries, which counts attempts afresh) */
+	bool		tr_failed;		/* linear: a GraphQL answer reporting an error */
+	bool		tr_rate_limited;	/* linear: ... the error RATELIMITED */
+	int			tr_version;		/* jira: REST API version (2 or 3) */
+	char	   *tr_base;		/* jira: .../rest/api/N; linear: the GraphQL URL (malloc'd) */
+	char	   *tr_create;		/* the create body (malloc'd) */
+	char	   *tr_comment;		/* jira: the comment body; linear: its text as a JSON string (malloc'd) */
+	char	   *tr_search;		/* jira: the search URL; linear: the search body (malloc'd) */
+	char	   *tr_test;		/* jira: the project URL; linear: the team query (malloc'd) */
+	char	   *tr_transition;	/* jira: the transition to make on resolution, or NULL (malloc'd) */
+	char	   *tr_url;			/* the URL of the request in flight (malloc'd) */
+	char	   *tr_body;		/* the body of the request in flight, if built for it (malloc'd) */
+	char		tr_key[64];		/* the issue (known, found or created): OPS-1, ENG-1 */
+	char		tr_id[64];		/* the tracker's internal id of the issue */
+	char		tr_ref[64];
+	char		tr_marker[64];	/* tripl-d-<idempotency key>: in every comment */
+	char		tr_transition_id[64];
+	char		tr_error[256];	/* linear: the GraphQL error */
+	char		tr_warning[300];	/* sent, but: the transition is not offered */
 	int64		dest_id;
 	char	   *tracker;		/* the tracker's answer, parsed, never stored (malloc'd) */
 	size_t		tracker_len;
+	size_t		tracker_cap;	/* bytes allocated for it */
 	CURL	   *easy;
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		keep_body;		/* false for a destination with a secret */
@@ -311,6 +330,16 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	{
 		size_t		k = Min(n, MAX_TRACKER_ANSWER - o->tracker_len);
 
+		if (o->tracker_len + k + 1 > o->tracker_cap)
+		{
+			size_t		cap = Min(Max(o->tracker_cap * 2, o->tracker_len + k + 1), (size_t) MAX_TRACKER_ANSWER + 1);
+			char	   *bigger = realloc(o->tracker, cap);
+
+			if (bigger == NULL)
+				return 0;		/* fails the transfer: retried */
+			o->tracker = bigger;
+			o->tracker_cap = cap;
+		}
 		memcpy(o->tracker + o->tracker_len, ptr, k);
 		o->tracker_len += k;
 		o->tracker[o->tracker_len] = '\0';
@@ -477,75 +506,234 @@ mdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-/* An Atlassian Document Format document of one code block (v3), or the text (v2) */
+/*
+ * The message as Atlassian Document Format (v3): a code block, and the
+ * marker (if any) as a paragraph after it; or as text (v2)
+ */
 static void
-jira_text(StringInfo b, const char *text, int version)
+jira_text(StringInfo b, const char *text, int version, const char *marker)
 {
 	if (version == 2)
 	{
-		escape_json(b, text[0] ? text : "-");
+		escape_json(b, marker ? psprintf("%s\n\n%s", text[0] ? text : "-", marker) : (text[0] ? text : "-"));
 		return;
 	}
 	appendStringInfoString(b, "{\"type\": \"doc\", \"version\": 1, \"content\": [{\"type\": \"codeBlock\", "
 						   "\"content\": [{\"type\": \"text\", \"text\": ");
 	escape_json(b, text[0] ? text : "-");
-	appendStringInfoString(b, "}]}]}");
+	appendStringInfoString(b, "}]}");
+	if (marker)
+	{
+		appendStringInfoString(b, ", {\"type\": \"paragraph\", \"content\": [{\"type\": \"text\", \"text\": ");
+		escape_json(b, marker);
+		appendStringInfoString(b, "}]}");
+	}
+	appendStringInfoString(b, "]}");
 }
 
-/* Point the request at the step's URL and method */
-static void
-jira_set_step(Outgoing *o, JiraStep step)
+/*
+ * The message as Markdown for Linear: a fenced code block (its fence
+ * longer than any run of backticks in the text, so nothing in a metric
+ * name or template becomes markup), then the marker line
+ */
+static char *
+linear_markdown(const char *text, const char *marker)
 {
-	o->jira_step = step;
+	StringInfoData b;
+	int			run = 0;
+	int			longest = 0;
+	int			fence;
+	const char *p;
+
+	for (p = text; *p; p++)
+	{
+		run = (*p == '`') ? run + 1 : 0;
+		longest = Max(longest, run);
+	}
+	fence = Max(3, longest + 1);
+	initStringInfo(&b);
+	for (int i = 0; i < fence; i++)
+		appendStringInfoChar(&b, '`');
+	appendStringInfo(&b, "\n%s\n", text[0] ? text : "-");
+	for (int i = 0; i < fence; i++)
+		appendStringInfoChar(&b, '`');
+	appendStringInfo(&b, "\n\n%s", marker);
+	return b.data;
+}
+
+/* A URL of the issue: .../issue/KEY/what (malloc'd) */
+static char *
+jira_issue_url(Outgoing *o, const char *what)
+{
+	return mdup(psprintf("%s/issue/%s%s", o->tr_base, o->tr_key, what));
+}
+
+/* Point the request at the step's URL, method and body */
+static void
+tracker_set_step(Outgoing *o, TrackerStep step)
+{
+	StringInfoData b;
+	const char *body = NULL;
+
+	o->tr_step = step;
 	o->tracker_len = 0;
-	o->tracker[0] = '\0';
+	if (o->tracker)
+		o->tracker[0] = '\0';
 	o->response_len = 0;
 	o->retry_after[0] = '\0';
-	free(o->jira_url);
-	if (step == JIRA_COMMENT)
+	free(o->tr_url);
+	free(o->tr_body);
+	o->tr_url = o->tr_body = NULL;
+	initStringInfo(&b);
+	if (o->tr_linear)
 	{
-		size_t		len = strlen(o->jira_base) + strlen(o->jira_key) + 32;
-
-		o->jira_url = malloc(len);
-		if (o->jira_url)
-			snprintf(o->jira_url, len, "%s/issue/%s/comment", o->jira_base, o->jira_key);
+		/* every request is a POST of a GraphQL document to the one URL */
+		o->tr_url = mdup(o->tr_base);
+		switch (step)
+		{
+			case TRACKER_TEST:
+				body = o->tr_test;
+				break;
+			case TRACKER_SEARCH:
+				body = o->tr_search;
+				break;
+			case TRACKER_CREATE:
+				body = o->tr_create;
+				break;
+			case TRACKER_COMMENTS:
+				appendStringInfo(&b, "{\"query\": \"query TriplComments($id: String!) { issue(id: $id) "
+								 "{ comments(first: 250) { nodes { body } } } }\", \"variables\": {\"id\": \"%s\"}}",
+								 o->tr_id);
+				break;
+			case TRACKER_COMMENT:
+				appendStringInfo(&b, "{\"query\": \"mutation TriplCommentCreate($input: CommentCreateInput!) "
+								 "{ commentCreate(input: $input) { success comment { id } } }\", "
+								 "\"variables\": {\"input\": {\"issueId\": \"%s\", \"body\": %s}}}",
+								 o->tr_id, o->tr_comment);
+				break;
+			default:
+				break;
+		}
 	}
 	else
-		o->jira_url = strdup(step == JIRA_SEARCH ? o->jira_search : step == JIRA_TEST ? o->jira_project :
-							 o->jira_base);
-	if (step == JIRA_CREATE && o->jira_url)
 	{
-		size_t		len = strlen(o->jira_base) + 8;
-
-		free(o->jira_url);
-		o->jira_url = malloc(len);
-		if (o->jira_url)
-			snprintf(o->jira_url, len, "%s/issue", o->jira_base);
+		switch (step)
+		{
+			case TRACKER_TEST:
+				o->tr_url = mdup(o->tr_test);
+				break;
+			case TRACKER_SEARCH:
+				o->tr_url = mdup(o->tr_search);
+				break;
+			case TRACKER_CREATE:
+				o->tr_url = mdup(psprintf("%s/issue", o->tr_base));
+				body = o->tr_create;
+				break;
+			case TRACKER_COMMENTS:
+				o->tr_url = jira_issue_url(o, "/comment?orderBy=-created&maxResults=100");
+				break;
+			case TRACKER_COMMENT:
+				o->tr_url = jira_issue_url(o, "/comment");
+				body = o->tr_comment;
+				break;
+			case TRACKER_TRANSITIONS:
+				o->tr_url = jira_issue_url(o, "/transitions");
+				break;
+			case TRACKER_TRANSITION:
+				o->tr_url = jira_issue_url(o, "/transitions");
+				appendStringInfo(&b, "{\"transition\": {\"id\": \"%s\"}}", o->tr_transition_id);
+				break;
+			default:
+				break;
+		}
 	}
-	curl_easy_setopt(o->easy, CURLOPT_URL, o->jira_url ? o->jira_url : "");
-	if (step == JIRA_SEARCH || step == JIRA_TEST)
+	if (b.len > 0)
+	{
+		o->tr_body = mdup(b.data);
+		body = o->tr_body;
+	}
+	curl_easy_setopt(o->easy, CURLOPT_URL, o->tr_url ? o->tr_url : "");
+	if (body == NULL)
 		curl_easy_setopt(o->easy, CURLOPT_HTTPGET, 1L);
 	else
 	{
-		const char *body = step == JIRA_CREATE ? o->jira_create : o->jira_comment;
-
 		curl_easy_setopt(o->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(o->easy, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(o->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
 	}
 }
 
+/* Out of memory while preparing: the delivery is retried */
+static bool
+tracker_oom(Outgoing *o)
+{
+	o->invalid = true;
+	snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+	return false;
+}
+
 /*
- * Prepare a jira delivery: the requests it may need, and the first.  With
- * the issue known (tripl.tickets) a comment is posted; without it, the
- * first attempt to open it creates it, and anything else (a retry, whose
- * first attempt may have created it; a comment) first searches for the
- * label tripl-<ref> the issue was created with.
+ * The first request of a tracker delivery.  With the issue known
+ * (tripl.tickets) a comment is posted (on a retry, or a delivery revived by
+ * tripl.retry_deliveries, after checking that the
+ * earlier attempt did not post it: every comment carries the marker
+ * tripl-d-<idempotency key>); without it, the first attempt to open it
+ * creates it, and anything else (a retry, whose first attempt may have
+ * created it; a comment) first searches for the marker tripl-<ref> the
+ * issue was created with (a Jira label, text in a Linear description).
+ */
+static void
+tracker_first_step(Outgoing *o, const char *action, const char *known_key, const char *known_id)
+{
+	if (strcmp(action, "test") == 0)
+	{
+		tracker_set_step(o, TRACKER_TEST);
+		return;
+	}
+	if (known_key && alert_jira_key_valid(known_key) &&
+		(!o->tr_linear || (known_id && alert_tracker_id_valid(known_id))))
+	{
+		strlcpy(o->tr_key, known_key, sizeof(o->tr_key));
+		strlcpy(o->tr_id, known_id ? known_id : "", sizeof(o->tr_id));
+		o->tr_recorded = true;
+		if (o->tr_open)
+			o->tr_done = true;	/* opened by an earlier delivery */
+		else
+			tracker_set_step(o, o->tr_tried ? TRACKER_COMMENTS : TRACKER_COMMENT);
+	}
+	else if (o->tr_open && !o->tr_tried)
+		tracker_set_step(o, TRACKER_CREATE);
+	else
+		tracker_set_step(o, TRACKER_SEARCH);
+}
+
+/* What jira and linear deliveries share: the answer buffer, the ref and marker */
+static bool
+tracker_common(Outgoing *o, const char *action, const char *ref, const char *key)
+{
+	o->tracker_cap = 4096;
+	o->tracker = malloc(o->tracker_cap);
+	if (o->tracker == NULL)
+		return tracker_oom(o);
+	o->tracker[0] = '\0';
+	strlcpy(o->tr_ref, ref ? ref : "", sizeof(o->tr_ref));
+	snprintf(o->tr_marker, sizeof(o->tr_marker), "tripl-d-%s", key);
+	o->tr_open = strcmp(action, "open") == 0;
+	o->tr_resolve = strcmp(action, "resolve") == 0;
+	return true;
+}
+
+/*
+ * Prepare a jira delivery (Jira Cloud REST API v3, or v2): the requests it
+ * may need (see tracker_first_step), with the incident's label
+ * tripl-<ref>; on resolution, after the comment, the transition named by
+ * the destination's resolve_transition, if any
  */
 static void
 prepare_jira(Outgoing *o, const char *base_url, const char *secret, const char *project,
 			 const char *issue_type, const char *labels, int version, const char *action,
-			 const char *ref, const char *known_key, const char *summary, const char *text)
+			 const char *ref, const char *known_key, const char *known_id, const char *summary,
+			 const char *text, const char *transition, const char *key)
 {
 	StringInfoData b;
 	char	   *jql;
@@ -557,27 +745,25 @@ prepare_jira(Outgoing *o, const char *base_url, const char *secret, const char *
 
 	while (blen > 0 && base_url[blen - 1] == '/')
 		blen--;
-	o->tracker = malloc(MAX_TRACKER_ANSWER + 1);
-	o->jira_base = mdup(psprintf("%.*s/rest/api/%d", (int) blen, base_url, version));
-	if (o->tracker == NULL || o->jira_base == NULL)
+	o->tr_version = version;
+	o->tr_base = mdup(psprintf("%.*s/rest/api/%d", (int) blen, base_url, version));
+	if (o->tr_base == NULL || !tracker_common(o, action, ref, key))
 	{
-		o->invalid = true;
-		snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+		tracker_oom(o);
 		return;
 	}
-	o->tracker[0] = '\0';
 	curl_easy_setopt(o->easy, CURLOPT_USERPWD, secret ? secret : "");
 	curl_easy_setopt(o->easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
 	o->headers = curl_slist_append(o->headers, "Accept: application/json");
 	curl_easy_setopt(o->easy, CURLOPT_HTTPHEADER, o->headers);
 	if (strcmp(action, "test") == 0)
 	{
-		o->jira_project = mdup(psprintf("%s/project/%s", o->jira_base, project));
-		jira_set_step(o, JIRA_TEST);
+		o->tr_test = mdup(psprintf("%s/project/%s", o->tr_base, project));
+		tracker_first_step(o, action, NULL, NULL);
 		return;
 	}
-	strlcpy(o->jira_ref, ref ? ref : "", sizeof(o->jira_ref));
-	o->jira_open = strcmp(action, "open") == 0;
+	if (o->tr_resolve && transition && transition[0])
+		o->tr_transition = mdup(transition);
 	/* the issue, with the incident's label */
 	initStringInfo(&b);
 	appendStringInfoString(&b, "{\"fields\": {\"project\": {\"key\": ");
@@ -586,7 +772,7 @@ prepare_jira(Outgoing *o, const char *base_url, const char *secret, const char *
 	escape_json(&b, issue_type);
 	appendStringInfoString(&b, "}, \"summary\": ");
 	escape_json(&b, summary ? summary : "tripl");
-	appendStringInfo(&b, ", \"labels\": [\"tripl\", \"tripl-%s\"", o->jira_ref);
+	appendStringInfo(&b, ", \"labels\": [\"tripl\", \"tripl-%s\"", o->tr_ref);
 	copy = pstrdup(labels ? labels : "");
 	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
 	{
@@ -594,68 +780,206 @@ prepare_jira(Outgoing *o, const char *base_url, const char *secret, const char *
 		escape_json(&b, tok);
 	}
 	appendStringInfoString(&b, "], \"description\": ");
-	jira_text(&b, text ? text : "", version);
+	jira_text(&b, text ? text : "", version, NULL);
 	appendStringInfoString(&b, "}}");
-	o->jira_create = mdup(b.data);
+	o->tr_create = mdup(b.data);
 	resetStringInfo(&b);
 	appendStringInfoString(&b, "{\"body\": ");
-	jira_text(&b, text ? text : "", version);
+	jira_text(&b, text ? text : "", version, o->tr_marker);
 	appendStringInfoChar(&b, '}');
-	o->jira_comment = mdup(b.data);
-	jql = psprintf("labels = \"tripl-%s\"", o->jira_ref);
+	o->tr_comment = mdup(b.data);
+	jql = psprintf("labels = \"tripl-%s\"", o->tr_ref);
 	esc = curl_easy_escape(o->easy, jql, 0);
-	o->jira_search = mdup(psprintf("%s/%s?jql=%s&fields=key&maxResults=1", o->jira_base,
-								   version == 2 ? "search" : "search/jql", esc ? esc : ""));
+	o->tr_search = mdup(psprintf("%s/%s?jql=%s&fields=key&maxResults=1", o->tr_base,
+								 version == 2 ? "search" : "search/jql", esc ? esc : ""));
 	curl_free(esc);
-	if (o->jira_create == NULL || o->jira_comment == NULL || o->jira_search == NULL)
+	if (o->tr_create == NULL || o->tr_comment == NULL || o->tr_search == NULL ||
+		(o->tr_resolve && transition && transition[0] && o->tr_transition == NULL))
 	{
-		o->invalid = true;
-		snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
+		tracker_oom(o);
 		return;
 	}
-	if (known_key && alert_jira_key_valid(known_key))
-	{
-		strlcpy(o->jira_key, known_key, sizeof(o->jira_key));
-		o->jira_recorded = true;
-		if (o->jira_open)
-			o->jira_done = true;	/* opened by an earlier delivery */
-		else
-			jira_set_step(o, JIRA_COMMENT);
-	}
-	else if (o->jira_open && o->attempts <= 1)
-		jira_set_step(o, JIRA_CREATE);
-	else
-		jira_set_step(o, JIRA_SEARCH);
+	tracker_first_step(o, action, known_key, known_id);
 }
 
 /*
- * A jira request ended: set up the next one and return true, or return
+ * Prepare a linear delivery (Linear's GraphQL API): issueCreate in the
+ * destination's team with its labels, the description ending with the
+ * marker tripl-<ref> that a search finds again; commentCreate for later
+ * messages and the resolution; the API key in the Authorization header
+ */
+static void
+prepare_linear(Outgoing *o, const char *url, const char *secret, const char *team,
+			   const char *label_ids, const char *action, const char *ref, const char *known_key,
+			   const char *known_id, const char *summary, const char *text, const char *key)
+{
+	StringInfoData b;
+	char	   *tok;
+	char	   *save = NULL;
+	char	   *copy;
+	char	   *marker;
+	bool		first = true;
+
+	o->tr_linear = true;
+	o->tr_base = mdup(url);
+	if (o->tr_base == NULL || !tracker_common(o, action, ref, key))
+	{
+		tracker_oom(o);
+		return;
+	}
+	o->headers = curl_slist_append(o->headers, "Accept: application/json");
+	o->headers = curl_slist_append(o->headers, psprintf("Authorization: %s", secret ? secret : ""));
+	curl_easy_setopt(o->easy, CURLOPT_HTTPHEADER, o->headers);
+	initStringInfo(&b);
+	if (strcmp(action, "test") == 0)
+	{
+		appendStringInfoString(&b, "{\"query\": \"query TriplTeam($id: String!) { team(id: $id) { id key name } }\", "
+							   "\"variables\": {\"id\": ");
+		escape_json(&b, team ? team : "");
+		appendStringInfoString(&b, "}}");
+		o->tr_test = mdup(b.data);
+		if (o->tr_test == NULL)
+			tracker_oom(o);
+		else
+			tracker_first_step(o, action, NULL, NULL);
+		return;
+	}
+	marker = psprintf("tripl-%s", o->tr_ref);
+	appendStringInfoString(&b, "{\"query\": \"mutation TriplIssueCreate($input: IssueCreateInput!) "
+						   "{ issueCreate(input: $input) { success issue { id identifier url } } }\", "
+						   "\"variables\": {\"input\": {\"teamId\": ");
+	escape_json(&b, team ? team : "");
+	appendStringInfoString(&b, ", \"title\": ");
+	escape_json(&b, summary ? summary : "tripl");
+	appendStringInfoString(&b, ", \"description\": ");
+	escape_json(&b, linear_markdown(text ? text : "", marker));
+	appendStringInfoString(&b, ", \"labelIds\": [");
+	copy = pstrdup(label_ids ? label_ids : "");
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+	{
+		if (!first)
+			appendStringInfoString(&b, ", ");
+		escape_json(&b, tok);
+		first = false;
+	}
+	appendStringInfoString(&b, "]}}}");
+	o->tr_create = mdup(b.data);
+	resetStringInfo(&b);
+	escape_json(&b, linear_markdown(text ? text : "", o->tr_marker));
+	o->tr_comment = mdup(b.data);
+	resetStringInfo(&b);
+	appendStringInfoString(&b, "{\"query\": \"query TriplIssueSearch($filter: IssueFilter) "
+						   "{ issues(filter: $filter, first: 1, includeArchived: true) { nodes { id identifier } } }\", "
+						   "\"variables\": {\"filter\": {\"team\": {\"id\": {\"eq\": ");
+	escape_json(&b, team ? team : "");
+	appendStringInfoString(&b, "}}, \"description\": {\"contains\": ");
+	escape_json(&b, marker);
+	appendStringInfoString(&b, "}}}}");
+	o->tr_search = mdup(b.data);
+	if (o->tr_create == NULL || o->tr_comment == NULL || o->tr_search == NULL)
+	{
+		tracker_oom(o);
+		return;
+	}
+	tracker_first_step(o, action, known_key, known_id);
+}
+
+/* After the comment: a jira resolution makes its transition, if it names one */
+static bool
+tracker_after_comment(Outgoing *o)
+{
+	if (o->tr_resolve && o->tr_transition != NULL)
+	{
+		tracker_set_step(o, TRACKER_TRANSITIONS);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The issue in a tracker's answer (a search's first, or the created one):
+ * its key (Jira's "key", Linear's "identifier") and internal id (Linear
+ * needs it to comment), both checked, as they go into URLs and bodies
+ */
+static bool
+tracker_issue(Outgoing *o)
+{
+	char		key[64];
+	char		id[64];
+
+	if (!alert_json_first_string(o->tracker, o->tr_linear ? "identifier" : "key", key, sizeof(key)) ||
+		!alert_jira_key_valid(key))
+		return false;
+	if (!alert_json_first_string(o->tracker, "id", id, sizeof(id)) || !alert_tracker_id_valid(id))
+	{
+		if (o->tr_linear)
+			return false;
+		id[0] = '\0';
+	}
+	strlcpy(o->tr_key, key, sizeof(o->tr_key));
+	strlcpy(o->tr_id, id, sizeof(o->tr_id));
+	return true;
+}
+
+/*
+ * A tracker request ended: set up the next one and return true, or return
  * false when the delivery is done (or failed with this answer)
  */
 static bool
-jira_next(Outgoing *o)
+tracker_next(Outgoing *o)
 {
-	char		key[64];
+	char		code[64];
+	char		offered[200];
 
-	if (o->code != CURLE_OK || o->status < 200 || o->status > 299)
+	if (o->code != CURLE_OK)
 		return false;
-	switch (o->jira_step)
+	/* Linear answers errors with 200 (and 400) and a body of "errors" */
+	if (o->tr_linear && (o->status == 200 || o->status == 400) &&
+		!alert_graphql_ok(o->tracker, o->tr_error, sizeof(o->tr_error), code, sizeof(code), &o->tr_rate_limited))
 	{
-		case JIRA_SEARCH:
-			if (alert_json_first_string(o->tracker, "key", key, sizeof(key)) && alert_jira_key_valid(key))
+		o->tr_failed = true;
+		if (code[0])
+			snprintf(o->tr_error + strlen(o->tr_error), sizeof(o->tr_error) - strlen(o->tr_error), " (%s)", code);
+		return false;
+	}
+	if (o->status < 200 || o->status > 299)
+		return false;
+	switch (o->tr_step)
+	{
+		case TRACKER_SEARCH:
+			if (tracker_issue(o))
 			{
-				strlcpy(o->jira_key, key, sizeof(o->jira_key));
-				if (o->jira_open)
+				if (o->tr_open)
 					return false;	/* the first attempt did open it */
-				jira_set_step(o, JIRA_COMMENT);
+				/* an earlier attempt may have commented already */
+				tracker_set_step(o, o->tr_tried ? TRACKER_COMMENTS : TRACKER_COMMENT);
 				return true;
 			}
 			/* no such issue yet: open it, with this message */
-			jira_set_step(o, JIRA_CREATE);
+			tracker_set_step(o, TRACKER_CREATE);
 			return true;
-		case JIRA_CREATE:
-			if (alert_json_first_string(o->tracker, "key", key, sizeof(key)) && alert_jira_key_valid(key))
-				strlcpy(o->jira_key, key, sizeof(o->jira_key));
+		case TRACKER_CREATE:
+			(void) tracker_issue(o);
+			return false;
+		case TRACKER_COMMENTS:
+			if (o->tracker_len < MAX_TRACKER_ANSWER && strstr(o->tracker, o->tr_marker) != NULL)
+				return tracker_after_comment(o);	/* posted by an earlier attempt */
+			tracker_set_step(o, TRACKER_COMMENT);
+			return true;
+		case TRACKER_COMMENT:
+			return tracker_after_comment(o);
+		case TRACKER_TRANSITIONS:
+			if (alert_jira_transition_id(o->tracker, o->tr_transition, o->tr_transition_id,
+										 sizeof(o->tr_transition_id), offered, sizeof(offered)))
+			{
+				tracker_set_step(o, TRACKER_TRANSITION);
+				return true;
+			}
+			/* sent (the comment is there), with the reason it stayed where it is */
+			snprintf(o->tr_warning, sizeof(o->tr_warning),
+					 "resolution comment posted, but %s does not offer the transition \"%s\" (offered: %s)%s",
+					 o->tr_key, o->tr_transition, offered[0] ? offered : "none",
+					 o->tr_tried ? "; an earlier attempt may have made it" : "");
 			return false;
 		default:
 			return false;
@@ -718,43 +1042,104 @@ free_request(Outgoing *o)
 	free(o->url);
 	free(o->body);
 	free(o->mail);
-	free(o->jira_base);
-	free(o->jira_create);
-	free(o->jira_comment);
-	free(o->jira_search);
-	free(o->jira_project);
-	free(o->jira_url);
+	free(o->tr_base);
+	free(o->tr_create);
+	free(o->tr_comment);
+	free(o->tr_search);
+	free(o->tr_test);
+	free(o->tr_transition);
+	free(o->tr_url);
+	free(o->tr_body);
 	free(o->tracker);
-	o->jira_base = o->jira_create = o->jira_comment = o->jira_search = o->jira_project = o->jira_url = NULL;
+	o->tr_base = o->tr_create = o->tr_comment = o->tr_search = o->tr_test = o->tr_transition = NULL;
+	o->tr_url = o->tr_body = NULL;
 	o->tracker = NULL;
 	o->easy = NULL;
 	o->headers = o->rcpt = NULL;
 	o->url = o->body = o->mail = NULL;
 }
 
-/* Send every request concurrently (at most ds->concurrency connections) */
+/* A request ended: what curl said; its handle's memory is given back now */
+static void
+request_finished(Outgoing *o)
+{
+	o->finished = true;
+	o->done_at = GetCurrentTimestamp();
+	curl_easy_cleanup(o->easy);
+	o->easy = NULL;
+}
+
+/*
+ * The time a request may still take: what is left of the pass's
+ * tripl.delivery_timeout (every request of a pass ends within it, queueing
+ * and a tracker's further requests included: the lease counts on it), in
+ * ms; 0 if nothing is left
+ */
+static long
+time_left_ms(TimestampTz deadline)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return now >= deadline ? 0 : (long) Max((deadline - now) / 1000, 1);
+}
+
+/* Out of the pass's time before a request could start: it is retried */
+static void
+out_of_time(Outgoing *o)
+{
+	o->code = CURLE_OPERATION_TIMEDOUT;
+	snprintf(o->errbuf, sizeof(o->errbuf), "tripl.delivery_timeout ran out before the request could be sent");
+	request_finished(o);
+}
+
+/*
+ * Send every request concurrently (at most ds->concurrency connections,
+ * which the multi handle keeps open and reuses).  Only twice as many
+ * requests as connections are handed to curl at a time, the next ones as
+ * these end, and a request's handle is freed when it ends: a pass of
+ * thousands does not hold thousands of transfer buffers, and curl's lists
+ * stay short.
+ */
 static void
 send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 {
 	CURLM	   *multi = curl_multi_init();
 	int			running = 0;
-	int			i;
+	int			active = 0;
+	int			next = 0;
+	int			window = Max(ds->concurrency, 1) * 2;
+	TimestampTz deadline = GetCurrentTimestamp() + (TimestampTz) ds->timeout_ms * 1000;
 
 	if (multi == NULL)
 		elog(ERROR, "could not create a curl multi handle");
 	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) Max(ds->concurrency, 1));
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) Max(ds->concurrency, 1));
-	for (i = 0; i < n; i++)
-	{
-		if (reqs[i].easy && !reqs[i].invalid && !reqs[i].jira_done)
-			curl_multi_add_handle(multi, reqs[i].easy);
-	}
-	do
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(ds->concurrency, 1));
+	for (;;)
 	{
 		CURLMsg    *msg;
 		int			left;
-		bool		again = false;
 
+		/* hand curl the next requests */
+		while (active < window && next < n)
+		{
+			Outgoing   *o = &reqs[next++];
+			long		ms;
+
+			if (o->easy == NULL || o->invalid || o->tr_done)
+				continue;
+			ms = time_left_ms(deadline);
+			if (ms == 0)
+			{
+				out_of_time(o);
+				continue;
+			}
+			curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, ms);
+			curl_multi_add_handle(multi, o->easy);
+			active++;
+		}
+		if (active == 0)
+			break;
 		curl_multi_perform(multi, &running);
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 		{
@@ -766,22 +1151,24 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 			o->code = msg->data.result;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &o->status);
 			curl_multi_remove_handle(multi, msg->easy_handle);
-			/* a jira delivery may need another request: search, then create or comment */
-			if (o->jira_step != JIRA_NONE && jira_next(o))
+			/* a tracker delivery may need another request: search, then create or comment */
+			if (o->tr_step != TRACKER_NONE && tracker_next(o))
 			{
-				curl_multi_add_handle(multi, o->easy);
-				again = true;
-				continue;
+				long		ms = time_left_ms(deadline);
+
+				if (ms > 0)
+				{
+					curl_easy_setopt(o->easy, CURLOPT_TIMEOUT_MS, ms);
+					curl_multi_add_handle(multi, o->easy);
+					continue;
+				}
+				out_of_time(o);
 			}
-			o->finished = true;
-			o->done_at = GetCurrentTimestamp();
+			else
+				request_finished(o);
+			active--;
 		}
-		if (again)
-		{
-			curl_multi_perform(multi, &running);
-			running = Max(running, 1);
-		}
-		if (running > 0)
+		if (active > 0)
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
 		/* a stop request aborts the transfers through progress_cb */
 		if (ProcDiePending || QueryCancelPending)
@@ -791,7 +1178,7 @@ send_all(Outgoing *reqs, int n, const DeliverSettings *ds)
 			multi = NULL;
 			break;
 		}
-	} while (running > 0);
+	}
 	if (multi)
 		curl_multi_cleanup(multi);
 }
@@ -816,12 +1203,15 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 	values[2] = DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d milliseconds", ds->lease_ms)),
 									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	catalog_execute("WITH due AS ("
-					"  SELECT d.id FROM tripl.deliveries d "
+					"  SELECT d.id, t.issue_key, t.issue_id FROM tripl.deliveries d "
 					"  JOIN tripl.destinations x ON x.id = d.destination_id AND x.enabled "
+					/* the issue a tracker opened for the incident, if recorded */
+					"  LEFT JOIN tripl.tickets t ON x.type IN ('jira', 'linear') AND t.destination_id = d.destination_id "
+					"    AND t.ref = d.payload->>'ref' "
 					"  WHERE ((d.status = 'pending' AND d.next_attempt_at <= $1) "
 					"     OR (d.status = 'sending' AND d.lease_until < $1)) "
 					/* a tracker's deliveries about one incident go in order */
-					"    AND NOT (x.type = 'jira' AND EXISTS (SELECT 1 FROM tripl.deliveries e "
+					"    AND NOT (x.type IN ('jira', 'linear') AND EXISTS (SELECT 1 FROM tripl.deliveries e "
 					"         WHERE e.destination_id = d.destination_id AND e.id < d.id "
 					"         AND e.status IN ('pending', 'sending') AND e.payload ? 'ref' "
 					"         AND e.payload->>'ref' = d.payload->>'ref')) "
@@ -844,7 +1234,11 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 					"  array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(dest.options->'labels') = 'array' "
 					"    THEN dest.options->'labels' ELSE '[]' END)), ' '), coalesce(dest.options->>'api_version', '3'), "
 					"  d.payload->>'action', d.payload->>'ref', "
-					"  (SELECT t.issue_key FROM tripl.tickets t WHERE t.destination_id = dest.id AND t.ref = d.payload->>'ref')",
+					"  due.issue_key, due.issue_id, "
+					"  dest.options->>'resolve_transition', dest.options->>'team_id', "
+					"  array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(dest.options->'label_ids') = 'array' "
+					"    THEN dest.options->'label_ids' ELSE '[]' END)), ' '), "
+					"  d.attempts > 1 OR d.last_http_status IS NOT NULL OR d.last_error IS NOT NULL",
 					3, types, values, NULL, false, 0);
 	if (SPI_processed > 0)
 	{
@@ -876,10 +1270,20 @@ claim(const DeliverSettings *ds, Outgoing **out, MemoryContext cxt)
 			snprintf(o->errbuf, sizeof(o->errbuf), "out of memory preparing the request");
 		else if (strcmp(spi_text(i, 4), "jira") == 0)
 		{
+			o->tr_tried = strcmp(spi_text(i, 27), "t") == 0;
 			o->dest_id = spi_int64(i, 15);
 			prepare_jira(o, spi_text(i, 5), secret, spi_text(i, 16), spi_text(i, 17), spi_text(i, 18),
 						 atoi(spi_text(i, 19)), spi_text(i, 20) ? spi_text(i, 20) : "test", spi_text(i, 21),
-						 spi_text(i, 22), spi_text(i, 11), spi_text(i, 12));
+						 spi_text(i, 22), spi_text(i, 23), spi_text(i, 11), spi_text(i, 12), spi_text(i, 24),
+						 spi_text(i, 2));
+		}
+		else if (strcmp(spi_text(i, 4), "linear") == 0)
+		{
+			o->tr_tried = strcmp(spi_text(i, 27), "t") == 0;
+			o->dest_id = spi_int64(i, 15);
+			prepare_linear(o, spi_text(i, 5), secret, spi_text(i, 25), spi_text(i, 26),
+						   spi_text(i, 20) ? spi_text(i, 20) : "test", spi_text(i, 21), spi_text(i, 22),
+						   spi_text(i, 23), spi_text(i, 11), spi_text(i, 12), spi_text(i, 2));
 		}
 		n++;
 	}
@@ -932,8 +1336,14 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 			outcome = DELIVERY_PERMANENT;
 			error = pstrdup(o->errbuf);
 		}
-		else if (o->jira_done)
+		else if (o->tr_done)
 			outcome = DELIVERY_SENT;
+		else if (o->tr_failed)
+		{
+			/* a GraphQL error: retried when rate-limited (or a 5xx), else final */
+			outcome = o->tr_rate_limited ? DELIVERY_RETRY : DELIVERY_PERMANENT;
+			error = psprintf("Linear answered HTTP %ld with an error: %s", o->status, o->tr_error);
+		}
 		else if (o->is_mail)
 		{
 			/* the SMTP server's last reply code is kept as the status */
@@ -955,6 +1365,8 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 			outcome = classify_http(o->status, false);
 			if (outcome != DELIVERY_SENT)
 				error = psprintf("HTTP status %ld", o->status);
+			else if (o->tr_warning[0])
+				error = pstrdup(o->tr_warning);
 		}
 		if (outcome == DELIVERY_RETRY && o->attempts >= ds->max_attempts)
 		{
@@ -1013,38 +1425,58 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "tripl: recording deliveries");
-	/* the issues trackers opened (or that a retry found), in the same transaction */
+	/*
+	 * the issues trackers opened (or that a retry found), in the same
+	 * transaction; and the tickets whose resolution was posted
+	 */
 	{
 		Datum	   *tdest = palloc(sizeof(Datum) * n);
 		Datum	   *tref = palloc(sizeof(Datum) * n);
 		Datum	   *tkey = palloc(sizeof(Datum) * n);
+		Datum	   *tid = palloc(sizeof(Datum) * n);
+		bool	   *tid_nulls = palloc(sizeof(bool) * n);
 		Datum	   *tat = palloc(sizeof(Datum) * n);
+		Datum	   *tres = palloc(sizeof(Datum) * n);
+		bool	   *tres_nulls = palloc(sizeof(bool) * n);
 		int			k = 0;
 
 		for (i = 0; i < n; i++)
 		{
 			Outgoing   *o = &reqs[i];
+			bool		resolved = o->tr_resolve && strcmp(TextDatumGetCString(statuses[i]), "sent") == 0;
 
-			if (o->jira_step == JIRA_NONE || o->jira_recorded || o->jira_key[0] == '\0' || o->jira_ref[0] == '\0')
+			if (o->tr_step == TRACKER_NONE || o->tr_key[0] == '\0' || o->tr_ref[0] == '\0' ||
+				(o->tr_recorded && !resolved))
 				continue;
 			tdest[k] = Int64GetDatum(o->dest_id);
-			tref[k] = CStringGetTextDatum(o->jira_ref);
-			tkey[k] = CStringGetTextDatum(o->jira_key);
-			tat[k] = TimestampTzGetDatum(unix_to_ts(observed_us(ds, o->done_at ? o->done_at : recording)));
+			tref[k] = CStringGetTextDatum(o->tr_ref);
+			tkey[k] = CStringGetTextDatum(o->tr_key);
+			tid_nulls[k] = o->tr_id[0] == '\0';
+			tid[k] = tid_nulls[k] ? (Datum) 0 : CStringGetTextDatum(o->tr_id);
+			tat[k] = ats[i];
+			tres_nulls[k] = !resolved;
+			tres[k] = ats[i];
 			k++;
 		}
 		if (k > 0)
 		{
-			Oid			ttypes[4] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-			Datum		tvalues[4];
+			Oid			ttypes[6] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+			TIMESTAMPTZARRAYOID};
+			Datum		tvalues[6];
+			int			tdims[1] = {k};
 
 			tvalues[0] = PointerGetDatum(spi_int8_array(tdest, k));
 			tvalues[1] = PointerGetDatum(construct_array(tref, k, TEXTOID, -1, false, TYPALIGN_INT));
 			tvalues[2] = PointerGetDatum(construct_array(tkey, k, TEXTOID, -1, false, TYPALIGN_INT));
-			tvalues[3] = PointerGetDatum(construct_array(tat, k, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
-			catalog_execute("INSERT INTO tripl.tickets (destination_id, ref, issue_key, created_at) "
-							"SELECT * FROM unnest($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-							4, ttypes, tvalues, NULL, false, 0);
+			tvalues[3] = PointerGetDatum(construct_md_array(tid, tid_nulls, 1, tdims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+			tvalues[4] = PointerGetDatum(construct_array(tat, k, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+			tvalues[5] = PointerGetDatum(construct_md_array(tres, tres_nulls, 1, tdims, lbs, TIMESTAMPTZOID, 8, true,
+															TYPALIGN_DOUBLE));
+			catalog_execute("INSERT INTO tripl.tickets (destination_id, ref, issue_key, issue_id, created_at, resolved_at) "
+							"SELECT * FROM unnest($1, $2, $3, $4, $5, $6) "
+							"ON CONFLICT (destination_id, ref) DO UPDATE "
+							"SET resolved_at = coalesce(tickets.resolved_at, EXCLUDED.resolved_at)",
+							6, ttypes, tvalues, NULL, false, 0);
 		}
 	}
 	values[0] = PointerGetDatum(spi_int8_array(ids, n));
@@ -1069,6 +1501,25 @@ record(Outgoing *reqs, int n, const DeliverSettings *ds)
 }
 
 /*
+ * Where the last pass of this process spent its time (ms; cpu_ms < 0:
+ * not measured), for the run log's details
+ */
+static double pass_cpu_ms = -1;
+static double pass_phase_ms[3];		/* claim, send, record */
+
+/* CPU time (user and system) this process has used, in ms */
+static double
+process_cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+/*
  * Write a pass's row to the run log, in a transaction of its own (a pass
  * commits its claims and results itself, whatever its caller does)
  */
@@ -1084,8 +1535,14 @@ deliver_log_pass(TimestampTz started, int claimed, int sent, const char *error)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	initStringInfo(&d);
-	appendStringInfo(&d, "{\"claimed\": %d, \"sent\": %d, \"not_sent\": %d, \"duration_ms\": %.1f, \"error\": ",
+	appendStringInfo(&d, "{\"claimed\": %d, \"sent\": %d, \"not_sent\": %d, \"duration_ms\": %.1f, ",
 					 claimed, sent, claimed - sent, (GetCurrentTimestamp() - started) / 1000.0);
+	/* the delivering process's CPU time and the phases' wall times */
+	if (pass_cpu_ms >= 0 && error == NULL)
+		appendStringInfo(&d, "\"cpu_ms\": %.1f, \"claim_ms\": %.1f, \"send_ms\": %.1f, \"record_ms\": %.1f, ",
+						 pass_cpu_ms, pass_phase_ms[0], pass_phase_ms[1], pass_phase_ms[2]);
+	pass_cpu_ms = -1;
+	appendStringInfoString(&d, "\"error\": ");
 	runlog_end_details(&d, error);
 	memset(&r, 0, sizeof(r));
 	r.kind = "deliver";
@@ -1117,8 +1574,13 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 	int			sent = 0;
 	int			i;
 
+	double		cpu_start = process_cpu_ms();
+	TimestampTz t0;
+
 	ensure_curl();
 	n = claim(ds, &reqs, cxt);
+	pass_phase_ms[0] = (GetCurrentTimestamp() - started) / 1000.0;
+	pass_phase_ms[1] = pass_phase_ms[2] = 0;
 	if (claimed)
 		*claimed = n;
 	if (n > 0)
@@ -1128,8 +1590,12 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 			/* between transactions the current context is TopMemoryContext */
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
+			t0 = GetCurrentTimestamp();
 			send_all(reqs, n, ds);
+			pass_phase_ms[1] = (GetCurrentTimestamp() - t0) / 1000.0;
+			t0 = GetCurrentTimestamp();
 			sent = record(reqs, n, ds);
+			pass_phase_ms[2] = (GetCurrentTimestamp() - t0) / 1000.0;
 			MemoryContextSwitchTo(old);
 		}
 		PG_CATCH();
@@ -1143,6 +1609,7 @@ deliver_pass_with(const DeliverSettings *ds, int *claimed, bool log_always)
 			free_request(&reqs[i]);
 	}
 	MemoryContextDelete(cxt);
+	pass_cpu_ms = process_cpu_ms() - cpu_start;
 	if (n > 0 || log_always)
 		deliver_log_pass(started, n, sent, NULL);
 	return sent;

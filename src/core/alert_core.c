@@ -13,6 +13,7 @@
 #include "alert_core.h"
 #include "grid.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -952,4 +953,244 @@ alert_jira_key_valid(const char *key)
 	while (*p >= '0' && *p <= '9')
 		p++;
 	return *p == '\0' && p - key < 64;
+}
+
+/* Is id a tracker's internal id (see alert_core.h) */
+bool
+alert_tracker_id_valid(const char *id)
+{
+	const char *p;
+
+	for (p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return p > id && p - id < 64;
+}
+
+/* Past blanks */
+static const char *
+json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	return p;
+}
+
+/* Past a JSON value starting at p (NULL if it does not end); depth-limited */
+static const char *
+json_skip(const char *p, int depth)
+{
+	p = json_ws(p);
+	if (depth > 64)
+		return NULL;
+	if (*p == '"')
+	{
+		for (p++; *p && *p != '"'; p++)
+			if (*p == '\\' && p[1])
+				p++;
+		return *p == '"' ? p + 1 : NULL;
+	}
+	if (*p == '{' || *p == '[')
+	{
+		char		close = *p == '{' ? '}' : ']';
+
+		p = json_ws(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;)
+		{
+			if (close == '}')
+			{
+				p = json_skip(p, depth + 1);	/* the member's name */
+				if (p == NULL)
+					return NULL;
+				p = json_ws(p);
+				if (*p != ':')
+					return NULL;
+				p++;
+			}
+			p = json_skip(p, depth + 1);
+			if (p == NULL)
+				return NULL;
+			p = json_ws(p);
+			if (*p == ',')
+			{
+				p = json_ws(p + 1);
+				continue;
+			}
+			return *p == close ? p + 1 : NULL;
+		}
+	}
+	if (*p == '\0' || *p == ',' || *p == '}' || *p == ']' || *p == ':')
+		return NULL;
+	while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+		p++;
+	return p;
+}
+
+/*
+ * The value of the member called name of the object at obj (its own
+ * members only, not nested ones), or NULL
+ */
+static const char *
+json_member(const char *obj, const char *name)
+{
+	const char *p = json_ws(obj);
+	size_t		nlen = strlen(name);
+
+	if (*p != '{')
+		return NULL;
+	p = json_ws(p + 1);
+	while (*p == '"')
+	{
+		const char *key = p + 1;
+		const char *end = json_skip(p, 0);
+
+		if (end == NULL)
+			return NULL;
+		p = json_ws(end);
+		if (*p != ':')
+			return NULL;
+		p = json_ws(p + 1);
+		if ((size_t) (end - 1 - key) == nlen && strncmp(key, name, nlen) == 0)
+			return p;
+		p = json_skip(p, 0);
+		if (p == NULL)
+			return NULL;
+		p = json_ws(p);
+		if (*p != ',')
+			return NULL;
+		p = json_ws(p + 1);
+	}
+	return NULL;
+}
+
+/* A plain JSON string value at p (no escapes) into out; false if it is not one or does not fit */
+static bool
+json_plain_string(const char *p, char *out, size_t outlen)
+{
+	size_t		o = 0;
+
+	if (p == NULL || *p != '"')
+		return false;
+	for (p++; *p && *p != '"'; p++)
+	{
+		if (*p == '\\' || o + 1 >= outlen)
+			return false;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return *p == '"';
+}
+
+/* A GraphQL answer: did it work (see alert_core.h) */
+bool
+alert_graphql_ok(const char *json, char *msg, size_t msglen, char *code, size_t codelen, bool *rate_limited)
+{
+	const char *errors;
+	const char *p = json_ws(json ? json : "");
+
+	*rate_limited = false;
+	if (msglen > 0)
+		msg[0] = '\0';
+	if (codelen > 0)
+		code[0] = '\0';
+	if (*p != '{' || json_skip(p, 0) == NULL)
+	{
+		snprintf(msg, msglen, "the answer is not a JSON object");
+		return false;
+	}
+	errors = json_member(p, "errors");
+	if (errors != NULL && *errors == '[' && *json_ws(errors + 1) != ']')
+	{
+		const char *first = json_ws(errors + 1);
+		const char *ext = json_member(first, "extensions");
+
+		if (!json_plain_string(json_member(first, "message"), msg, msglen))
+			snprintf(msg, msglen, "an error without a plain message");
+		if (ext != NULL)
+			json_plain_string(json_member(ext, "code"), code, codelen);
+		*rate_limited = strcmp(code, "RATELIMITED") == 0;
+		return false;
+	}
+	/* a mutation that did not happen: {"data": {"issueCreate": {"success": false}}} */
+	{
+		const char *data = json_member(p, "data");
+		const char *m;
+
+		if (data == NULL || *data != '{')
+		{
+			snprintf(msg, msglen, "the answer has no data");
+			return false;
+		}
+		m = json_ws(data + 1);
+		if (*m == '"')
+		{
+			const char *end = json_skip(m, 0);
+			const char *v = end ? json_ws(end) : NULL;
+
+			v = (v && *v == ':') ? json_ws(v + 1) : NULL;
+			if (v && *v == '{')
+			{
+				const char *success = json_member(v, "success");
+
+				if (success && strncmp(success, "false", 5) == 0)
+				{
+					snprintf(msg, msglen, "the mutation was not successful (\"success\": false)");
+					return false;
+				}
+			}
+		}
+	}
+	return true;
+}
+
+/* The id of a Jira transition by name (see alert_core.h) */
+bool
+alert_jira_transition_id(const char *json, const char *name, char *out, size_t outlen,
+						 char *offered, size_t offeredlen)
+{
+	const char *list = json ? json_member(json, "transitions") : NULL;
+	const char *p;
+	size_t		used = 0;
+
+	if (offeredlen > 0)
+		offered[0] = '\0';
+	if (list == NULL || *list != '[')
+		return false;
+	p = json_ws(list + 1);
+	while (*p == '{')
+	{
+		char		tname[256];
+		char		tid[64];
+		const char *end = json_skip(p, 0);
+
+		if (end == NULL)
+			return false;
+		if (json_plain_string(json_member(p, "name"), tname, sizeof(tname)) &&
+			json_plain_string(json_member(p, "id"), tid, sizeof(tid)))
+		{
+			const char *a = tname;
+			const char *b = name;
+
+			while (*a && *b && tolower((unsigned char) *a) == tolower((unsigned char) *b))
+				a++, b++;
+			if (*a == '\0' && *b == '\0')
+			{
+				if (strlen(tid) >= outlen)
+					return false;
+				strcpy(out, tid);
+				return true;
+			}
+			if (offeredlen > 0 && used + strlen(tname) + 3 < offeredlen)
+			{
+				used += snprintf(offered + used, offeredlen - used, "%s\"%s\"", used ? ", " : "", tname);
+			}
+		}
+		p = json_ws(end);
+		if (*p != ',')
+			break;
+		p = json_ws(p + 1);
+	}
+	return false;
 }

@@ -231,6 +231,29 @@ extern bool alert_json_first_string(const char *json, const char *name, char *ou
 /* Is key a Jira issue key, PROJECT-123 (it goes into a URL path)? */
 extern bool alert_jira_key_valid(const char *key);
 
+/* Is id a tracker's internal id (Linear's UUIDs, Jira's numbers): 1 to 63 of [A-Za-z0-9-]? */
+extern bool alert_tracker_id_valid(const char *id);
+
+/*
+ * A GraphQL answer (Linear): false when it reports a failure, with the
+ * first error's message (and extensions.code, "" if none) in msg and
+ * code: a top-level "errors" array that is not empty, a body that is not
+ * a JSON object, or a mutation's "success": false.  rate_limited is set
+ * for the code RATELIMITED (Linear's answer when a client is over its
+ * limit, with HTTP 400).
+ */
+extern bool alert_graphql_ok(const char *json, char *msg, size_t msglen, char *code, size_t codelen,
+							 bool *rate_limited);
+
+/*
+ * The id of the transition called name (ASCII case-insensitive) in Jira's
+ * answer to GET .../issue/KEY/transitions ({"transitions": [{"id", "name",
+ * "to": {...}}, ...]}); false when none is; offered gets the names that
+ * are, comma-separated (cut to offeredlen)
+ */
+extern bool alert_jira_transition_id(const char *json, const char *name, char *out, size_t outlen,
+									 char *offered, size_t offeredlen);
+
 /* A duration for people: "45s", "12m", "3h 10m", "2d 4h" (negative: "0s") */
 extern void alert_format_duration(int64_t us, char *out, size_t outlen);
 

@@ -6,9 +6,16 @@ Listens on 127.0.0.1, keeps issues in memory and answers as Jira does:
 
     POST /rest/api/{2,3}/issue                 create (201 {"id", "key", "self"})
     POST /rest/api/{2,3}/issue/KEY/comment     comment (201 {"id", ...})
+    GET  /rest/api/{2,3}/issue/KEY/comment     the comments ({"comments": [{"id", "body"}], ...})
+    GET  /rest/api/{2,3}/issue/KEY/transitions the transitions the issue's status offers
+    POST /rest/api/{2,3}/issue/KEY/transitions {"transition": {"id"}}: 204, or 400 if not offered
     GET  /rest/api/3/search/jql?jql=labels = "X"&fields=key&maxResults=1
     GET  /rest/api/2/search?jql=...            search by one label
     GET  /rest/api/{2,3}/project/KEY           the project (404 if unknown)
+
+Workflow: an issue starts "To Do"; "To Do" offers the transitions
+"Start progress" (11, to "In Progress") and "Done" (31, to "Done"); "In
+Progress" offers "Done" (31); "Done" offers "Reopen" (41, to "To Do").
 
 It checks what Jira checks and answers with Jira's error bodies
 ({"errorMessages": [...], "errors": {...}}): Basic authentication (401),
@@ -27,7 +34,11 @@ The first line on stdout is "PORT <n>".  Control (never counted):
                   {"create_then_hang": 1} the next create(s) make the issue,
                                           then never answer (a lost answer)
                   {"down": 1}             the next request(s) get 503
-    GET  /_state  {"issues": [{"key", "fields", "comments": [...]}],
+                  {"hold": 1}             the next request(s) wait for POST /_release
+                                          ("held" in /_state counts them)
+                  {"answer_then_hang": 1} the next comment or transition is made,
+                                          then never answered
+    GET  /_state  {"issues": [{"key", "fields", "status", "comments": [...]}],
                    "requests": [{"method", "path", "status"}]}
 """
 import argparse
@@ -40,7 +51,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 LOCK = threading.Lock()
-STATE = {"issues": [], "requests": [], "plan": {}}
+RELEASE = threading.Event()
+STATE = {"issues": [], "requests": [], "plan": {}, "held": 0}
+WORKFLOW = {"To Do": [("11", "Start progress", "In Progress"), ("31", "Done", "Done")],
+            "In Progress": [("31", "Done", "Done")],
+            "Done": [("41", "Reopen", "To Do")]}
 ARGS = None
 
 
@@ -64,6 +79,9 @@ def take(name):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body are two writes: without TCP_NODELAY the body waits
+    # for the client's delayed ACK of the headers (~40 ms per answer)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
@@ -93,9 +111,19 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         url = urlsplit(self.path)
         raw = self.body()
+        if url.path == "/_release":
+            RELEASE.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if url.path == "/_plan":
+            plan = json.loads(raw or b"{}")
             with LOCK:
-                STATE["plan"].update(json.loads(raw or b"{}"))
+                STATE["plan"].update(plan)
+                if "hold" in plan:
+                    RELEASE.clear()
+                    STATE["held"] = 0
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -103,13 +131,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         if url.path == "/_state":
             with LOCK:
-                body = json.dumps({"issues": STATE["issues"], "requests": STATE["requests"]}).encode()
+                body = json.dumps({"issues": STATE["issues"], "requests": STATE["requests"], "held": STATE["held"]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
             return
+        if take("hold"):
+            # held until POST /_release (a test stops tripl meanwhile)
+            with LOCK:
+                STATE["held"] += 1
+            RELEASE.wait(60)
         if take("down"):
             return self.answer(503, err(["Service unavailable"]))
         if take("rate_limit"):
@@ -131,6 +164,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.create(doc, v3)
         if self.command == "POST" and len(rest) == 3 and rest[0] == "issue" and rest[2] == "comment":
             return self.comment(rest[1], doc, v3)
+        if self.command == "GET" and len(rest) == 3 and rest[0] == "issue" and rest[2] == "comment":
+            return self.comments(rest[1])
+        if len(rest) == 3 and rest[0] == "issue" and rest[2] == "transitions":
+            return self.transitions(rest[1], doc if self.command == "POST" else None)
         if self.command == "GET" and (rest == ["search", "jql"] and v3 or rest == ["search"] and not v3):
             return self.search(parse_qs(url.query))
         if self.command == "GET" and len(rest) == 2 and rest[0] == "project":
@@ -162,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             n = len(STATE["issues"]) + 1
             key = "%s-%d" % (ARGS.project, n)
-            STATE["issues"].append({"id": str(10000 + n), "key": key, "fields": f, "comments": []})
+            STATE["issues"].append({"id": str(10000 + n), "key": key, "fields": f, "comments": [],
+                                    "status": "To Do"})
         if take("create_then_hang"):
             time.sleep(30)
             return
@@ -180,7 +218,48 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             issue["comments"].append(b)
             cid = str(len(issue["comments"]))
+        if take("answer_then_hang"):
+            time.sleep(30)
+            return
         return self.answer(201, {"id": cid, "body": b})
+
+    def find(self, key):
+        with LOCK:
+            return next((i for i in STATE["issues"] if i["key"] == key), None)
+
+    def comments(self, key):
+        issue = self.find(key)
+        if issue is None:
+            return self.answer(404, err(["Issue does not exist or you do not have permission to see it."]))
+        with LOCK:
+            cs = [{"id": str(n + 1), "body": b} for n, b in enumerate(issue["comments"])]
+        cs.reverse()  # orderBy=-created
+        return self.answer(200, {"startAt": 0, "maxResults": 100, "total": len(cs), "comments": cs[:100]})
+
+    def transitions(self, key, doc):
+        issue = self.find(key)
+        if issue is None:
+            return self.answer(404, err(["Issue does not exist or you do not have permission to see it."]))
+        offered = WORKFLOW[issue["status"]]
+        if doc is None:
+            return self.answer(200, {"expand": "transitions", "transitions": [
+                {"id": i, "name": n, "to": {"id": str(10000 + len(t)), "name": t}, "hasScreen": False,
+                 "isGlobal": False, "isInitial": False, "isConditional": False}
+                for (i, n, t) in offered]})
+        tid = ((doc or {}).get("transition") or {}).get("id")
+        match = [t for (i, n, t) in offered if i == tid]
+        if not match:
+            return self.answer(400, err(["Transition id '%s' is not valid for this issue." % tid]))
+        with LOCK:
+            issue["status"] = match[0]
+        if take("answer_then_hang"):
+            time.sleep(30)
+            return
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        with LOCK:
+            STATE["requests"].append({"method": self.command, "path": self.path, "status": 204})
 
     def search(self, q):
         jql = (q.get("jql") or [""])[0]

@@ -3,7 +3,8 @@
 # (a comment) -> closed (a resolution comment); the first create's answer
 # is lost (the issue exists, tripl timed out) and the retry finds the issue
 # by its label instead of opening a second one; a comment waits for its
-# issue; a 429 is retried; a wrong login is final; API v2 bodies.
+# issue; a 429 is retried; a wrong login is final; API v2 bodies; on
+# resolution the transition named by resolve_transition, and one not offered.
 use strict;
 use warnings;
 use JSON::PP;
@@ -163,6 +164,55 @@ is($s->{issues}[1]{fields}{description},
 	'v2: the description is a string');
 ok((grep { $_->{path} eq '/rest/api/2/issue' } @{ $s->{requests} }), '... posted to /rest/api/2/issue');
 is(sql(q{SELECT count(*) FROM tripl.tickets}), '2', 'two tickets recorded');
+
+# 6. resolve_transition: after the resolution comment, the transition of that name
+sub fails
+{
+	my ($ret, $out, $err) = $node->psql('postgres', $_[0]);
+	return $ret == 0 ? 'succeeded' : $err;
+}
+like(fails(q{SELECT tripl.alter_destination('jira', options => '{"project": "OPS", "resolve_transition": 5}')}),
+	qr/option "resolve_transition" must be the name of a Jira transition/, 'resolve_transition is a name');
+like(fails(q{SELECT tripl.alter_destination('jira', options => '{"project": "OPS", "resolve_transition": ""}')}),
+	qr/option "resolve_transition" must be the name/, '... not empty');
+sql(q{SELECT tripl.alter_destination('jira', options => '{"project": "OPS", "api_version": 2, "resolve_transition": "done"}')});
+is(sql(q{SELECT options->>'resolve_transition' FROM tripl.destinations WHERE name = 'jira'}), 'done', 'stored as given');
+sql(q{INSERT INTO tripl.metric_values SELECT id, b, 100 FROM tripl.metrics,
+	generate_series('2026-02-01 17:00+00'::timestamptz, '2026-02-01 21:00+00', '1 hour') b});
+is(sql(q{SET tripl.mock_now = '2026-02-01 22:05+00'; SELECT event || ' ' || sent FROM tripl.evaluate_alerts()}),
+	'closed true', 'the second incident closes');
+is(deliver_at('2026-02-01 22:06+00'), '1', 'its resolution is sent');
+$s = jira_state();
+is($s->{issues}[1]{status}, 'Done', '... and OPS-2 moved to Done ("done" matches the transition "Done")');
+is(scalar(@{ $s->{issues}[1]{comments} }), 1, '... after the resolution comment');
+ok((grep { $_->{method} eq 'GET' && $_->{path} eq '/rest/api/2/issue/OPS-2/transitions' } @{ $s->{requests} }),
+	'... GET .../issue/OPS-2/transitions');
+ok((grep { $_->{method} eq 'POST' && $_->{path} eq '/rest/api/2/issue/OPS-2/transitions' && $_->{status} == 204 } @{ $s->{requests} }),
+	'... POST .../issue/OPS-2/transitions: 204');
+is(sql(q{SELECT status || ' ' || (last_error IS NULL) FROM tripl.deliveries WHERE kind = 'resolution' ORDER BY id DESC LIMIT 1}),
+	'sent true', '... without a warning');
+
+# a transition the issue does not offer: sent, with a warning (never retried)
+sql(q{SELECT tripl.alter_destination('jira', options => '{"project": "OPS", "resolve_transition": "Ship it"}')});
+sql(q{INSERT INTO tripl.metric_values SELECT id, '2026-02-01 22:00+00', 100 FROM tripl.metrics;
+	INSERT INTO tripl.anomalies (metric_id, bucket, actual, expected, stddev, effective_stddev, z_score, detector, direction)
+	SELECT id, '2026-02-01 22:00+00', 400, 100, 8, 10, 12, 'phase', 'spike' FROM tripl.metrics});
+is(sql(q{SET tripl.mock_now = '2026-02-01 23:05+00'; SELECT event || ' ' || sent FROM tripl.evaluate_alerts()}),
+	'reopened true', 'a third incident');
+deliver_at('2026-02-01 23:05+00');
+sql(q{INSERT INTO tripl.metric_values SELECT id, b, 100 FROM tripl.metrics,
+	generate_series('2026-02-01 23:00+00'::timestamptz, '2026-02-02 03:00+00', '1 hour') b});
+is(sql(q{SET tripl.mock_now = '2026-02-02 04:05+00'; SELECT event || ' ' || sent FROM tripl.evaluate_alerts()}),
+	'closed true', '... closes');
+is(deliver_at('2026-02-02 04:06+00'), '1', 'its resolution is sent');
+is(sql(q{SELECT status || ' | ' || last_error FROM tripl.deliveries WHERE kind = 'resolution' ORDER BY id DESC LIMIT 1}),
+	'sent | resolution comment posted, but OPS-3 does not offer the transition "Ship it" (offered: "Start progress", "Done")',
+	'... with a warning naming the transitions offered');
+$s = jira_state();
+is($s->{issues}[2]{status} . ' ' . scalar(@{ $s->{issues}[2]{comments} }), 'To Do 1', 'OPS-3 keeps its status, has the comment');
+is(deliver_at('2026-02-02 05:00+00'), '0', 'nothing is retried');
+is(sql(q{SELECT sent_with_warning || ' ' || tickets || ' ' || tickets_open || ' ' || resolutions_sent
+	FROM tripl.destination_status WHERE destination = 'jira'}), '1 3 0 3', 'tripl.destination_status: the warning, tickets resolved');
 
 kill 'TERM', $pid;
 waitpid($pid, 0);

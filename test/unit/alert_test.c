@@ -823,6 +823,54 @@ test_redact(void)
 }
 
 /* Run every test group and print the TAP plan */
+/* GraphQL answers (Linear) and Jira's transitions, as those services send them */
+static void
+test_tracker_answers(void)
+{
+	char		msg[128];
+	char		code[64];
+	char		id[64];
+	char		offered[128];
+	bool		rl;
+
+	CHECK(alert_graphql_ok("{\"data\": {\"issueCreate\": {\"success\": true, \"issue\": {\"id\": \"a-1\", \"identifier\": \"ENG-1\"}}}}",
+						   msg, sizeof(msg), code, sizeof(code), &rl) && !rl, "a created issue is a success");
+	CHECK(!alert_graphql_ok("{\"data\": {\"issueCreate\": {\"success\": false, \"issue\": null}}}",
+							msg, sizeof(msg), code, sizeof(code), &rl) && !rl, "success false is a failure");
+	CHECK(!alert_graphql_ok("{\"errors\": [{\"message\": \"Argument Validation Error\", \"extensions\": {\"code\": \"INVALID_INPUT\", \"userError\": true}}], \"data\": null}",
+							msg, sizeof(msg), code, sizeof(code), &rl), "errors with HTTP 200 are a failure");
+	CHECK_STR(msg, "Argument Validation Error", "... the first error's message");
+	CHECK_STR(code, "INVALID_INPUT", "... and its code");
+	CHECK(!rl, "... not a rate limit");
+	CHECK(!alert_graphql_ok("{\"errors\":[{\"message\":\"Rate limit exceeded\",\"extensions\":{\"code\":\"RATELIMITED\"}}]}",
+							msg, sizeof(msg), code, sizeof(code), &rl) && rl, "RATELIMITED is a rate limit");
+	CHECK(alert_graphql_ok("{\"errors\": [], \"data\": {\"issues\": {\"nodes\": []}}}", msg, sizeof(msg), code, sizeof(code), &rl),
+		  "an empty errors array and data is a success");
+	CHECK(!alert_graphql_ok("<html>Bad gateway</html>", msg, sizeof(msg), code, sizeof(code), &rl), "not JSON: a failure");
+	CHECK(!alert_graphql_ok("{\"data\": {\"x\": 1}", msg, sizeof(msg), code, sizeof(code), &rl), "cut JSON: a failure");
+	CHECK(!alert_graphql_ok("{\"data\": {\"a\": {\"errors\": [1]}}, \"extensions\": {}}", msg, sizeof(msg), code, sizeof(code), &rl) == false,
+		  "a nested member called errors is not the answer's errors");
+	CHECK(!alert_graphql_ok(NULL, msg, sizeof(msg), code, sizeof(code), &rl), "no answer: a failure");
+
+	CHECK(alert_tracker_id_valid("2c8e3f0a-1b2c-4d5e-8f90-123456789abc"), "a UUID is an id");
+	CHECK(alert_tracker_id_valid("10001"), "a number is an id");
+	CHECK(!alert_tracker_id_valid("a/b") && !alert_tracker_id_valid("") && !alert_tracker_id_valid("a b"),
+		  "no slash, blank or empty id");
+
+	{
+		const char *t = "{\"expand\": \"transitions\", \"transitions\": ["
+			"{\"id\": \"11\", \"name\": \"To Do\", \"to\": {\"id\": \"10000\", \"name\": \"Done\"}},"
+			"{\"id\": \"31\", \"name\": \"Done\", \"to\": {\"name\": \"Done\", \"id\": \"10002\"}, \"hasScreen\": false}]}";
+
+		CHECK(alert_jira_transition_id(t, "done", id, sizeof(id), offered, sizeof(offered)), "found by name, any case");
+		CHECK_STR(id, "31", "... the transition's id, not its target status's");
+		CHECK(!alert_jira_transition_id(t, "Close", id, sizeof(id), offered, sizeof(offered)), "a name not offered");
+		CHECK_STR(offered, "\"To Do\", \"Done\"", "... the names that are");
+		CHECK(!alert_jira_transition_id("{\"errorMessages\": [\"no\"]}", "Done", id, sizeof(id), offered, sizeof(offered)),
+			  "no transitions member");
+	}
+}
+
 int
 main(void)
 {
@@ -836,5 +884,6 @@ main(void)
 	test_classify();
 	test_utf8_prefix();
 	test_redact();
+	test_tracker_answers();
 	return unit_done();
 }
