@@ -80,32 +80,28 @@ hll_hash_bytes(const void *data, size_t len)
 	return h;
 }
 
-/* Set a register from a hash: the top HLL_P bits pick it, the rest rank */
-static void
-dense_add(uint8_t *registers, uint64_t hash)
-{
-	uint32_t	idx = (uint32_t) (hash >> HLL_Q);
-	uint64_t	rest = hash << HLL_P;
-	uint8_t		rho = rest == 0 ? HLL_Q + 1 : (uint8_t) (__builtin_clzll(rest) + 1);
-
-	if (rho > HLL_Q + 1)
-		rho = HLL_Q + 1;
-	if (rho > registers[idx])
-		registers[idx] = rho;
-}
-
-/* Turn an exact sketch into registers */
+/*
+ * Turn an exact sketch into registers.  Half the slots are empty, at
+ * random: instead of a branch per slot (mispredicted half the time), an
+ * empty slot's update goes to a scratch register.
+ */
 static void
 make_dense(Hll *h)
 {
+	uint8_t    *registers = core_alloc(HLL_M);
+	uint8_t		scratch = 0;
 	uint32_t	i;
 
-	h->registers = core_alloc(HLL_M);
 	for (i = 0; i < h->capacity; i++)
 	{
-		if (h->exact[i] != 0)
-			dense_add(h->registers, h->exact[i]);
+		uint64_t	v = h->exact[i];
+		uint64_t	rest = (v << HLL_P) | (UINT64_C(1) << (HLL_P - 1));
+		uint8_t		rho = (uint8_t) (__builtin_clzll(rest) + 1);
+		uint8_t    *r = v != 0 ? &registers[v >> HLL_Q] : &scratch;
+
+		*r = rho > *r ? rho : *r;
 	}
+	h->registers = registers;
 	core_free(h->exact);
 	h->exact = NULL;
 	h->nexact = 0;
@@ -128,29 +124,56 @@ table_put(uint64_t *table, uint32_t capacity, uint64_t v)
 	return true;
 }
 
+/* Grow the exact set to capacity slots (a power of 2, larger than now) */
+static void
+exact_grow(Hll *h, uint32_t capacity)
+{
+	uint64_t   *table = core_alloc(sizeof(uint64_t) * capacity);
+	uint32_t	j;
+
+	for (j = 0; j < h->capacity; j++)
+	{
+		if (h->exact[j] != 0)
+			(void) table_put(table, capacity, h->exact[j]);
+	}
+	core_free(h->exact);
+	h->exact = table;
+	h->capacity = capacity;
+}
+
 /* Insert into the exact set (0 is stored as 1: 0 marks empty slots) */
 static void
 exact_insert(Hll *h, uint64_t hash)
 {
 	if (hash == 0)
 		hash = 1;
-	if (h->capacity == 0 || (h->nexact + 1) * 2 > h->capacity)
-	{
-		uint32_t	capacity = h->capacity ? h->capacity * 2 : 16;
-		uint64_t   *table = core_alloc(sizeof(uint64_t) * capacity);
-		uint32_t	j;
-
-		for (j = 0; j < h->capacity; j++)
-		{
-			if (h->exact[j] != 0)
-				(void) table_put(table, capacity, h->exact[j]);
-		}
-		core_free(h->exact);
-		h->exact = table;
-		h->capacity = capacity;
-	}
+	/* at most half full, except for the one value that makes it dense */
+	if (h->capacity == 0 || ((h->nexact + 1) * 2 > h->capacity && h->nexact < HLL_EXACT_MAX))
+		exact_grow(h, h->capacity ? h->capacity * 2 : 16);
 	if (table_put(h->exact, h->capacity, hash))
 		h->nexact++;
+}
+
+/*
+ * Make room in an empty or exact sketch for n distinct values without
+ * growing (a sketch of the same key's previous bucket tells how many to
+ * expect); past HLL_EXACT_MAX, room for HLL_EXACT_MAX: the sketch turns
+ * dense only when its values do.  (2 * HLL_EXACT_MAX slots hold the
+ * value that makes it dense too: see exact_insert.)
+ */
+void
+hll_reserve(Hll *h, uint32_t n)
+{
+	uint32_t	capacity = 16;
+
+	if (h->registers != NULL)
+		return;
+	if (n > HLL_EXACT_MAX)
+		n = HLL_EXACT_MAX;
+	while (capacity < 2 * n)
+		capacity *= 2;
+	if (capacity > h->capacity)
+		exact_grow(h, capacity);
 }
 
 /* Add one hashed value */
@@ -159,7 +182,7 @@ hll_add_hash(Hll *h, uint64_t hash)
 {
 	if (h->registers != NULL)
 	{
-		dense_add(h->registers, hash);
+		hll_dense_add(h->registers, hash);
 		return;
 	}
 	exact_insert(h, hash);
@@ -245,8 +268,22 @@ hll_count(const Hll *h)
 	if (h->registers == NULL)
 		return h->nexact;
 	memset(c, 0, sizeof(c));
-	for (i = 0; i < HLL_M; i++)
-		c[h->registers[i]]++;
+	for (i = 0; i < HLL_M; i += 8)
+	{
+		uint64_t	w;
+
+		/* most registers of a sketch that just turned dense are 0 */
+		memcpy(&w, h->registers + i, sizeof(w));
+		if (w == 0)
+			c[0] += 8;
+		else
+		{
+			int			j;
+
+			for (j = 0; j < 8; j++)
+				c[h->registers[i + j]]++;
+		}
+	}
 	z = m * hll_tau((m - c[HLL_Q + 1]) / m);
 	for (k = HLL_Q; k >= 1; k--)
 		z = 0.5 * (z + c[k]);
