@@ -6,12 +6,91 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hll.h"
 
 #define HLL_MAGIC_EXACT	0x31454C48u	/* "HLE1" */
 #define HLL_MAGIC_DENSE	0x31444C48u	/* "HLD1" */
+#define HLL_MAGIC_INTS	0x31494C48u	/* "HLI1" */
+
+/* hll_hash_int's inverse: the integer whose hash is h */
+static uint64_t
+hash_int_inverse(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= UINT64_C(0x9cb4b2f8129337db);	/* 0xc4ceb9fe1a85ec53^-1 mod 2^64 */
+	h ^= h >> 33;
+	h *= UINT64_C(0x4f74430c22a54005);	/* 0xff51afd7ed558ccd^-1 mod 2^64 */
+	h ^= h >> 33;
+	return h ^ UINT64_C(0x7472697068686c6c);
+}
+
+/* Bytes of v as a varint (7 bits a byte, low first) */
+static size_t
+varint_size(uint64_t v)
+{
+	size_t		n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Write v as a varint at p; the bytes written */
+static size_t
+varint_put(char *p, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (char) ((v & 0x7f) | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (char) v;
+	return n;
+}
+
+/* Read a varint from [*p, end); false when cut or longer than 64 bits */
+static bool
+varint_get(const char **p, const char *end, uint64_t *v)
+{
+	uint64_t	r = 0;
+	int			shift = 0;
+
+	while (*p < end)
+	{
+		unsigned char b = (unsigned char) *(*p)++;
+
+		if (shift == 63 && b > 1)
+			return false;
+		r |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = r;
+			return true;
+		}
+		shift += 7;
+		if (shift > 63)
+			return false;
+	}
+	return false;
+}
+
+/* qsort order of uint64 */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
 
 /* Start an empty sketch */
 void
@@ -305,7 +384,12 @@ hll_memory(const Hll *h)
 	return sizeof(Hll) + (h->registers ? HLL_M : sizeof(uint64_t) * h->capacity);
 }
 
-/* A flat image: magic, then the exact hashes or the registers */
+/*
+ * A flat image: magic, then the registers (HLD1), or the exact set: its
+ * hashes (HLE1), or -- when shorter, as for the hashes of a small integer
+ * column -- the integers they are the hll_hash_int of (hll_hash_int is a
+ * bijection), ascending, as the varint count and varint gaps (HLI1).
+ */
 void
 hll_serialize(const Hll *h, char **out, size_t *len)
 {
@@ -324,15 +408,47 @@ hll_serialize(const Hll *h, char **out, size_t *len)
 	{
 		uint32_t	i;
 		size_t		k = 0;
+		uint64_t   *ints = core_alloc(sizeof(uint64_t) * (h->nexact + 1));
+		size_t		isize = varint_size(h->nexact);
+		uint64_t	prev = 0;
 
-		magic = HLL_MAGIC_EXACT;
-		n = sizeof(uint32_t) + sizeof(uint64_t) * h->nexact;
-		p = core_alloc(n);
 		for (i = 0; i < h->capacity; i++)
 		{
 			if (h->exact[i] != 0)
-				memcpy(p + sizeof(uint32_t) + sizeof(uint64_t) * k++, &h->exact[i], sizeof(uint64_t));
+				ints[k++] = hash_int_inverse(h->exact[i]);
 		}
+		qsort(ints, k, sizeof(uint64_t), cmp_u64);
+		for (i = 0; i < k; i++)
+		{
+			isize += varint_size(ints[i] - prev);
+			prev = ints[i];
+		}
+		if (isize < sizeof(uint64_t) * h->nexact)
+		{
+			magic = HLL_MAGIC_INTS;
+			n = sizeof(uint32_t) + isize;
+			p = core_alloc(n);
+			k = sizeof(uint32_t) + varint_put(p + sizeof(uint32_t), h->nexact);
+			prev = 0;
+			for (i = 0; i < h->nexact; i++)
+			{
+				k += varint_put(p + k, ints[i] - prev);
+				prev = ints[i];
+			}
+		}
+		else
+		{
+			magic = HLL_MAGIC_EXACT;
+			n = sizeof(uint32_t) + sizeof(uint64_t) * h->nexact;
+			p = core_alloc(n);
+			k = 0;
+			for (i = 0; i < h->capacity; i++)
+			{
+				if (h->exact[i] != 0)
+					memcpy(p + sizeof(uint32_t) + sizeof(uint64_t) * k++, &h->exact[i], sizeof(uint64_t));
+			}
+		}
+		core_free(ints);
 	}
 	memcpy(p, &magic, sizeof(uint32_t));
 	*out = p;
@@ -379,6 +495,36 @@ hll_deserialize(Hll *h, const char *data, size_t len)
 
 			memcpy(&v, data + sizeof(uint32_t) + sizeof(uint64_t) * k, sizeof(uint64_t));
 			exact_insert(h, v);
+		}
+		return true;
+	}
+	if (magic == HLL_MAGIC_INTS)
+	{
+		const char *p = data + sizeof(uint32_t);
+		const char *end = data + len;
+		uint64_t	n;
+		uint64_t	k;
+		uint64_t	v = 0;
+
+		if (!varint_get(&p, end, &n) || n > HLL_EXACT_MAX)
+			return false;
+		for (k = 0; k < n; k++)
+		{
+			uint64_t	gap;
+
+			/* ascending: every gap after the first is positive, no wrap */
+			if (!varint_get(&p, end, &gap) || (k > 0 && gap == 0) || gap > UINT64_MAX - v)
+			{
+				hll_free(h);
+				return false;
+			}
+			v += gap;
+			exact_insert(h, hll_hash_int(v));
+		}
+		if (p != end || h->nexact != n)
+		{
+			hll_free(h);
+			return false;
 		}
 		return true;
 	}

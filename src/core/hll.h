@@ -15,6 +15,11 @@
  *	  which corrects the small- and large-range bias of the original
  *	  HyperLogLog without HLL++'s empirical tables.
  *
+ *	  Images (hll_serialize) are versioned by a magic: the registers, the
+ *	  exact set's hashes, or -- when shorter -- the integers whose
+ *	  hll_hash_int the exact set holds, ascending, varint-coded gaps (a
+ *	  small integer column: 1 to 3 bytes a value instead of 8).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef TRIPL_HLL_H

@@ -385,6 +385,40 @@ test_hll_int(void)
 	hll_free(&u);
 	hll_free(&h);
 
+	/* images of an integer column's exact set: the integers, not the hashes */
+	{
+		Hll			e;
+		Hll			back;
+		char	   *image;
+		size_t		len;
+
+		hll_init(&e);
+		hll_int_of(1000, 1000, &e);
+		hll_serialize(&e, &image, &len);
+		CHECK(len < 4 + 2 * 1000, "an exact set of 1000 consecutive integers: an image of 2 bytes a value or less");
+		CHECK(hll_deserialize(&back, image, len) && hll_is_exact(&back) && hll_count(&back) == 1000,
+			  "... reads back exact");
+		hll_add(&back, hll_hash_int(1999));
+		hll_add(&back, hll_hash_int(2000));
+		CHECK(hll_count(&back) == 1001, "... with the same hashes (one old value, one new)");
+		hll_free(&back);
+		CHECK(!hll_deserialize(&back, image, len - 1), "a cut integer image is refused");
+		image[len - 1] = 0;		/* a gap of 0: a repeated integer */
+		CHECK(!hll_deserialize(&back, image, len), "an integer image with a repeated value is refused");
+		core_free(image);
+		hll_free(&e);
+		hll_init(&e);
+		hll_add(&e, hll_hash_int(0));
+		hll_add(&e, hll_hash_int(UINT64_MAX));
+		hll_add(&e, hll_hash_int(UINT64_C(1) << 63));
+		hll_serialize(&e, &image, &len);
+		CHECK(hll_deserialize(&back, image, len) && hll_count(&back) == 3,
+			  "the extreme integers read back (the image keeps whichever form is shorter)");
+		hll_free(&back);
+		core_free(image);
+		hll_free(&e);
+	}
+
 	/* presized: the same answers */
 	hll_init(&h);
 	hll_reserve(&h, 100000);
