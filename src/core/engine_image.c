@@ -67,7 +67,59 @@ typedef struct Wc
 	Dict		keys;			/* compact: byte keys written, by id */
 	Arena		arena;
 	size_t		mem;
+	uint64_t   *hkeys;			/* compact: sketch hashes written (0: free) */
+	uint32_t   *hids;			/* ... their ids */
+	uint32_t	nh;
+	uint32_t	hcap;			/* a power of 2, or 0 */
 } Wc;
+
+/* The id of a sketch hash written before, or NO_ID */
+static uint32_t
+hash_id(const Wc *w, uint64_t h)
+{
+	uint32_t	i;
+
+	if (w->hcap == 0)
+		return NO_ID;
+	for (i = (uint32_t) (h * HASH_MUL >> 32) & (w->hcap - 1); w->hkeys[i] != 0; i = (i + 1) & (w->hcap - 1))
+		if (w->hkeys[i] == h)
+			return w->hids[i];
+	return NO_ID;
+}
+
+/* Give a new sketch hash (non-zero) the next id */
+static void
+hash_intern(Wc *w, uint64_t h)
+{
+	uint32_t	i;
+
+	if ((w->nh + 1) * 2 > w->hcap)
+	{
+		uint32_t	cap = w->hcap == 0 ? 1024 : w->hcap * 2;
+		uint64_t   *keys = core_alloc(sizeof(uint64_t) * cap);
+		uint32_t   *ids = core_alloc(sizeof(uint32_t) * cap);
+		uint32_t	j;
+
+		for (j = 0; j < w->hcap; j++)
+		{
+			if (w->hkeys[j] == 0)
+				continue;
+			for (i = (uint32_t) (w->hkeys[j] * HASH_MUL >> 32) & (cap - 1); keys[i] != 0; i = (i + 1) & (cap - 1))
+				;
+			keys[i] = w->hkeys[j];
+			ids[i] = w->hids[j];
+		}
+		core_free(w->hkeys);
+		core_free(w->hids);
+		w->hkeys = keys;
+		w->hids = ids;
+		w->hcap = cap;
+	}
+	for (i = (uint32_t) (h * HASH_MUL >> 32) & (w->hcap - 1); w->hkeys[i] != 0; i = (i + 1) & (w->hcap - 1))
+		;
+	w->hkeys[i] = h;
+	w->hids[i] = w->nh++;
+}
 
 /* Append a varint */
 static void
@@ -83,6 +135,20 @@ wr_varint(Wr *w, uint64_t v)
 	}
 	b[n++] = (char) v;
 	wr_bytes(w, b, n);
+}
+
+/* Bytes of a varint */
+static int
+varint_size(uint64_t v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
 }
 
 /* Append a uint32 (compact: a varint) */
@@ -315,6 +381,62 @@ wr_cell(Wc *w, const char *cell, const Layout *lay, bool ship)
 
 					wr_u64(w, (uint64_t) h->n);
 					hll_serialize(&h->h, &img, &len);
+					if (w->compact && h->h.registers == NULL)
+					{
+						/*
+						 * An exact sketch: its image (length + 1), or -- unless
+						 * that is shorter by more than a byte a value, as the
+						 * integers of a small column are -- 0, the count, and
+						 * each hash as a reference:
+						 * 0 and its 8 bytes the first time in the image, else
+						 * its id + 1.
+						 */
+						size_t		refs = 0;
+						uint32_t	k;
+
+						for (k = 0; k < h->h.capacity; k++)
+						{
+							uint32_t	id;
+
+							if (h->h.exact[k] == 0)
+								continue;
+							id = hash_id(w, h->h.exact[k]);
+							refs += id == NO_ID ? 9 : (size_t) varint_size((uint64_t) id + 1);
+						}
+						/*
+						 * (A new hash costs one byte more than in the
+						 * image; only hashes written as references can be
+						 * referred to later.)
+						 */
+						if (refs <= len + h->h.nexact)
+						{
+							wr_varint(&w->w, 0);
+							wr_varint(&w->w, h->h.nexact);
+							for (k = 0; k < h->h.capacity; k++)
+							{
+								uint64_t	x = h->h.exact[k];
+								uint32_t	id;
+
+								if (x == 0)
+									continue;
+								id = hash_id(w, x);
+								if (id != NO_ID)
+									wr_varint(&w->w, (uint64_t) id + 1);
+								else
+								{
+									wr_varint(&w->w, 0);
+									wr_bytes(&w->w, &x, sizeof(x));
+									hash_intern(w, x);
+								}
+							}
+							core_free(img);
+							break;
+						}
+						wr_varint(&w->w, (uint64_t) len + 1);
+						wr_bytes(&w->w, img, len);
+						core_free(img);
+						break;
+					}
 					wr_image(w, img, len);
 				}
 				break;
@@ -421,6 +543,8 @@ serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 	}
 	dict_free(&w.keys, &w.mem);
 	arena_free(&w.arena, &w.mem);
+	core_free(w.hkeys);
+	core_free(w.hids);
 	if (w.w.buf == NULL)
 		w.w.buf = core_alloc(1);
 	*buf = w.w.buf;
@@ -460,6 +584,9 @@ typedef struct Rc
 	BEnt	   *keys;			/* compact: by id, pointing into the image */
 	uint32_t	nkeys;
 	uint32_t	keycap;
+	uint64_t   *hashes;			/* compact: sketch hashes by id */
+	uint32_t	nhashes;
+	uint32_t	hashcap;
 } Rc;
 
 /* Read a varint; false when cut or beyond 64 bits */
@@ -673,6 +800,47 @@ rd_bset(EngineState *st, Rc *r, BSet *s)
 	return true;
 }
 
+/* Read an exact sketch written as hash references (wr_cell) */
+static bool
+rd_hll_refs(Rc *r, Hll *h)
+{
+	uint64_t	n;
+	uint64_t	k;
+
+	if (!rd_varint(&r->r, &n) || n > HLL_EXACT_MAX || n > r->r.left)
+		return false;
+	for (k = 0; k < n; k++)
+	{
+		uint64_t	ref;
+		uint64_t	x;
+
+		if (!rd_varint(&r->r, &ref) || ref > r->nhashes)
+			return false;
+		if (ref > 0)
+			x = r->hashes[ref - 1];
+		else
+		{
+			if (!rd_bytes(&r->r, &x, sizeof(x)) || x == 0)
+				return false;
+			if (r->nhashes == r->hashcap)
+			{
+				uint32_t	cap = r->hashcap == 0 ? 1024 : r->hashcap * 2;
+				uint64_t   *hashes = core_alloc(sizeof(uint64_t) * cap);
+
+				if (r->nhashes > 0)
+					memcpy(hashes, r->hashes, sizeof(uint64_t) * r->nhashes);
+				core_free(r->hashes);
+				r->hashes = hashes;
+				r->hashcap = cap;
+			}
+			r->hashes[r->nhashes++] = x;
+		}
+		hll_add_hash(h, x);
+	}
+	/* distinct hashes, still exact */
+	return hll_is_exact(h) && (uint64_t) h->nexact == n;
+}
+
 /* Read a sketch image's length and point at it */
 #define rd_image(r, p, len) rd_str((r), (p), (len))
 
@@ -764,9 +932,31 @@ rd_cell(EngineState *st, Rc *r, char *cell, const Layout *lay)
 					const char *img;
 					uint32_t	len;
 
-					if (!rd_u64(r, &n) || !rd_image(r, &img, &len))
+					if (!rd_u64(r, &n))
 						return false;
 					h->n = (int64_t) n;
+					if (r->compact)
+					{
+						uint64_t	tag;
+
+						if (!rd_varint(&r->r, &tag))
+							return false;
+						if (tag == 0)
+						{
+							if (!rd_hll_refs(r, &h->h))
+								return false;
+							st->mem += acc_hll_heap(&h->h);
+							break;
+						}
+						if (tag - 1 > r->r.left)
+							return false;
+						img = r->r.p;
+						len = (uint32_t) (tag - 1);
+						r->r.p += len;
+						r->r.left -= len;
+					}
+					else if (!rd_image(r, &img, &len))
+						return false;
 					if (!hll_deserialize(&h->h, img, len))
 						return false;
 					st->mem += acc_hll_heap(&h->h);
@@ -945,6 +1135,7 @@ engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 	r.r.left = len;
 	ok = deserialize_into(st, &r, errbuf, errlen);
 	core_free(r.keys);
+	core_free(r.hashes);
 	if (!ok)
 	{
 		engine_free(st);
