@@ -280,12 +280,21 @@ dds_acc_add(AccDds *a, double x, size_t *mem)
 		*mem += acc_dds_heap(&a->s) - before;
 }
 
-/* Add a hash to an approx_distinct sketch, counting its growth */
+/*
+ * Add a hash to an approx_distinct sketch, counting its growth (a dense
+ * sketch does not grow: one register update, inline)
+ */
 static inline void
 hll_acc_add(AccHll *a, uint64_t hash, size_t *mem)
 {
-	size_t		before = acc_hll_heap(&a->h);
+	size_t		before;
 
+	if (a->h.registers != NULL)
+	{
+		hll_dense_add(a->h.registers, hash);
+		return;
+	}
+	before = acc_hll_heap(&a->h);
 	hll_add_hash(&a->h, hash);
 	if (mem != NULL)
 		*mem += acc_hll_heap(&a->h) - before;
@@ -411,6 +420,20 @@ cell_presize(char *cell, const char *prev, const Layout *lay, size_t *mem)
 				iset_reserve(&d->iv, p->iv.count, mem);
 			if (p->ib.count > 0)
 				bset_reserve(&d->ib, p->ib.count, mem);
+		}
+		else if (lay->slots[i].kind == ENGINE_APPROX_DISTINCT)
+		{
+			AccHll	   *d = (AccHll *) (cell + lay->slots[i].off);
+			const AccHll *p = (const AccHll *) (prev + lay->slots[i].off);
+			uint32_t	n = p->h.registers != NULL ? HLL_EXACT_MAX : p->h.nexact;
+			size_t		before = acc_hll_heap(&d->h);
+
+			if (n > 0)
+			{
+				hll_reserve(&d->h, n);
+				if (mem != NULL)
+					*mem += acc_hll_heap(&d->h) - before;
+			}
 		}
 	}
 }
@@ -728,7 +751,7 @@ layout_build(EngineState *st, Layout *lay, const bool *use, size_t base, bool di
 		sl->p = op->percentile;
 		sl->disjoint = disjoint && op->disjoint && sl->kind == ENGINE_COUNT_DISTINCT;
 		off += acc_size(sl->kind);
-		if (sl->kind == ENGINE_COUNT_DISTINCT)
+		if (sl->kind == ENGINE_COUNT_DISTINCT || sl->kind == ENGINE_APPROX_DISTINCT)
 			lay->has_distinct = true;
 		if (acc_has_heap(sl->kind))
 			lay->has_heap = true;
@@ -1121,7 +1144,7 @@ apply_row(EngineState *st, const Layout *lay, char *cell, const EngineRow *row,
 					if (k->isnull)
 						break;
 					if (k->byval)
-						hll_acc_add(h, hll_hash_bytes(&k->ival, sizeof(k->ival)), &st->mem);
+						hll_acc_add(h, hll_hash_int((uint64_t) k->ival), &st->mem);
 					else
 					{
 						if (!value_ok(k))

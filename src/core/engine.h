@@ -174,7 +174,9 @@ typedef struct EngineBreakdownRow
  * with states of disjoint keys (another shard's): the sets of disjoint
  * count_distinct operands are replaced by their sizes (main values, and
  * breakdowns without folding into 'Other', whose folding unites the sets
- * of several values); merging adds those counts.  engine_deserialize: the state back, given the same spec; NULL
+ * of several values); merging adds those counts; and the image is in a
+ * compact encoding (see engine_image.c).  engine_deserialize: the state
+ * back from either image, given the same spec; NULL
  * with a message on a foreign, truncated or corrupt image.
  */
 extern EngineState *engine_create(const EngineSpec *spec, char *errbuf, size_t errlen);

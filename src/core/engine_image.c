@@ -7,6 +7,17 @@
  *	  and for the partial states of a distributed plan), guarded by a
  *	  fingerprint of the spec; reading checks every length and index.
  *
+ *	  Two encodings of the same fields, told apart by the format number:
+ *	  fixed-width (engine_serialize: parallel workers of one server, where
+ *	  writing and reading fast matters more than bytes) and compact
+ *	  (engine_ship: a shard's state sent as text to a Citus coordinator,
+ *	  where the bytes are the cost).  Compact: counts and ids as varints
+ *	  (7 bits a byte), signed ones zigzag-coded; doubles as a byte telling
+ *	  how many low bytes are 0 and the others (0.0 takes one byte, an
+ *	  integer-valued double three); bucket numbers as gaps; exact sets of
+ *	  by-value keys sorted, as varint gaps; byte keys deduplicated over the
+ *	  whole image (a key's bytes are written once, later as its id).
+ *
  *-------------------------------------------------------------------------
  */
 #include <math.h>
@@ -15,6 +26,8 @@
 #include <string.h>
 
 #include "engine_int.h"
+
+#define ENGINE_FORMAT_COMPACT	3	/* engine_ship's encoding */
 
 /* ---------------------------------------------------------------------
  * Serialization
@@ -46,27 +59,205 @@ wr_bytes(Wr *w, const void *p, size_t n)
 	w->len += n;
 }
 
-/* Append a uint32 */
-static void
-wr_u32(Wr *w, uint32_t v)
+/* A writer: fixed-width or compact, with the byte keys written so far */
+typedef struct Wc
 {
-	wr_bytes(w, &v, sizeof(v));
+	Wr			w;
+	bool		compact;
+	Dict		keys;			/* compact: byte keys written, by id */
+	Arena		arena;
+	size_t		mem;
+	uint64_t   *hkeys;			/* compact: sketch hashes written (0: free) */
+	uint32_t   *hids;			/* ... their ids */
+	uint32_t	nh;
+	uint32_t	hcap;			/* a power of 2, or 0 */
+} Wc;
+
+/* The id of a sketch hash written before, or NO_ID */
+static uint32_t
+hash_id(const Wc *w, uint64_t h)
+{
+	uint32_t	i;
+
+	if (w->hcap == 0)
+		return NO_ID;
+	for (i = (uint32_t) (h * HASH_MUL >> 32) & (w->hcap - 1); w->hkeys[i] != 0; i = (i + 1) & (w->hcap - 1))
+		if (w->hkeys[i] == h)
+			return w->hids[i];
+	return NO_ID;
 }
 
-/* Append a uint64 */
+/* Give a new sketch hash (non-zero) the next id */
 static void
-wr_u64(Wr *w, uint64_t v)
+hash_intern(Wc *w, uint64_t h)
 {
-	wr_bytes(w, &v, sizeof(v));
+	uint32_t	i;
+
+	if ((w->nh + 1) * 2 > w->hcap)
+	{
+		uint32_t	cap = w->hcap == 0 ? 1024 : w->hcap * 2;
+		uint64_t   *keys = core_alloc(sizeof(uint64_t) * cap);
+		uint32_t   *ids = core_alloc(sizeof(uint32_t) * cap);
+		uint32_t	j;
+
+		for (j = 0; j < w->hcap; j++)
+		{
+			if (w->hkeys[j] == 0)
+				continue;
+			for (i = (uint32_t) (w->hkeys[j] * HASH_MUL >> 32) & (cap - 1); keys[i] != 0; i = (i + 1) & (cap - 1))
+				;
+			keys[i] = w->hkeys[j];
+			ids[i] = w->hids[j];
+		}
+		core_free(w->hkeys);
+		core_free(w->hids);
+		w->hkeys = keys;
+		w->hids = ids;
+		w->hcap = cap;
+	}
+	for (i = (uint32_t) (h * HASH_MUL >> 32) & (w->hcap - 1); w->hkeys[i] != 0; i = (i + 1) & (w->hcap - 1))
+		;
+	w->hkeys[i] = h;
+	w->hids[i] = w->nh++;
 }
 
-/* Append a set: has_zero, count, keys */
+/* Append a varint */
 static void
-wr_set(Wr *w, const ISet *s)
+wr_varint(Wr *w, uint64_t v)
+{
+	char		b[10];
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		b[n++] = (char) ((v & 0x7f) | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (char) v;
+	wr_bytes(w, b, n);
+}
+
+/* Bytes of a varint */
+static int
+varint_size(uint64_t v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Append a uint32 (compact: a varint) */
+static void
+wr_u32(Wc *w, uint32_t v)
+{
+	if (w->compact)
+		wr_varint(&w->w, v);
+	else
+		wr_bytes(&w->w, &v, sizeof(v));
+}
+
+/* Append a uint64 (compact: a varint) */
+static void
+wr_u64(Wc *w, uint64_t v)
+{
+	if (w->compact)
+		wr_varint(&w->w, v);
+	else
+		wr_bytes(&w->w, &v, sizeof(v));
+}
+
+/* Append an int64 (compact: a zigzag varint) */
+static void
+wr_i64(Wc *w, int64_t v)
+{
+	if (w->compact)
+		wr_varint(&w->w, ((uint64_t) v << 1) ^ (uint64_t) (v >> 63));
+	else
+		wr_bytes(&w->w, &v, sizeof(v));
+}
+
+/*
+ * Append a double (compact: a byte t, the count of its low bytes that are
+ * 0, then its 8 - t other bytes, lowest first; bit-exact)
+ */
+static void
+wr_double(Wc *w, double d)
+{
+	uint64_t	bits;
+	char		b[9];
+	int			t = 0;
+	int			i;
+
+	if (!w->compact)
+	{
+		wr_bytes(&w->w, &d, sizeof(d));
+		return;
+	}
+	memcpy(&bits, &d, sizeof(bits));
+	while (t < 8 && ((bits >> (8 * t)) & 0xff) == 0)
+		t++;
+	b[0] = (char) t;
+	for (i = t; i < 8; i++)
+		b[1 + i - t] = (char) ((bits >> (8 * i)) & 0xff);
+	wr_bytes(&w->w, b, (size_t) (1 + 8 - t));
+}
+
+/* Append a length and bytes */
+static void
+wr_str(Wc *w, const char *p, uint32_t len)
+{
+	wr_u32(w, len);
+	wr_bytes(&w->w, p, len);
+}
+
+/* qsort order of uint64 */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Append a set.  Fixed: has_zero, count, the non-zero keys.  Compact:
+ * count * 2 + has_zero, then the non-zero keys ascending as varint gaps
+ * (the first from 0).
+ */
+static void
+wr_set(Wc *w, const ISet *s)
 {
 	uint32_t	cap = s->log2 == 0 ? 0 : (UINT32_C(1) << s->log2);
 	uint32_t	i;
 
+	if (w->compact)
+	{
+		uint64_t   *keys;
+		uint32_t	k = 0;
+		uint64_t	prev = 0;
+
+		wr_varint(&w->w, (uint64_t) s->count * 2 + (s->has_zero ? 1 : 0));
+		if (s->count == 0)
+			return;
+		keys = core_alloc(sizeof(uint64_t) * s->count);
+		for (i = 0; i < cap; i++)
+			if (s->slots[i] != 0)
+				keys[k++] = s->slots[i];
+		qsort(keys, k, sizeof(uint64_t), cmp_u64);
+		for (i = 0; i < k; i++)
+		{
+			wr_varint(&w->w, keys[i] - prev);
+			prev = keys[i];
+		}
+		core_free(keys);
+		return;
+	}
 	wr_u32(w, s->has_zero ? 1 : 0);
 	wr_u32(w, s->count);
 	for (i = 0; i < cap; i++)
@@ -74,9 +265,13 @@ wr_set(Wr *w, const ISet *s)
 			wr_u64(w, s->slots[i]);
 }
 
-/* Append a byte set: count, then each key's length and bytes */
+/*
+ * Append a byte set: count, then each key.  Fixed: its length and bytes.
+ * Compact: 0, length and bytes the first time the image has the key, else
+ * its id + 1 (ids in order of first appearance).
+ */
 static void
-wr_bset(Wr *w, const BSet *s)
+wr_bset(Wc *w, const BSet *s)
 {
 	uint32_t	cap = s->log2 == 0 ? 0 : (UINT32_C(1) << s->log2);
 	uint32_t	i;
@@ -84,25 +279,39 @@ wr_bset(Wr *w, const BSet *s)
 	wr_u32(w, s->count);
 	for (i = 0; i < cap; i++)
 	{
-		if (s->slots[i].p == NULL)
+		const BEnt *e = &s->slots[i];
+
+		if (e->p == NULL)
 			continue;
-		wr_u32(w, s->slots[i].len);
-		wr_bytes(w, s->slots[i].p, s->slots[i].len);
+		if (w->compact)
+		{
+			uint32_t	id = dict_find(&w->keys, e->p, e->len, e->hash);
+
+			if (id != NO_ID)
+			{
+				wr_varint(&w->w, (uint64_t) id + 1);
+				continue;
+			}
+			/* the ids stay below the key count, far below MAX_IDS */
+			(void) dict_intern(&w->keys, &w->arena, &w->mem, e->p, e->len, &id, NULL, 0);
+			wr_varint(&w->w, 0);
+		}
+		wr_str(w, e->p, e->len);
 	}
 }
 
 /* Append a sketch image: its length, then its bytes (core_alloc'ed, freed) */
 static void
-wr_image(Wr *w, char *img, size_t len)
+wr_image(Wc *w, char *img, size_t len)
 {
 	wr_u32(w, (uint32_t) len);
-	wr_bytes(w, img, len);
+	wr_bytes(&w->w, img, len);
 	core_free(img);
 }
 
 /* Append a cell's contents (ship: disjoint distinct sets as counts) */
 static void
-wr_cell(Wr *w, const char *cell, const Layout *lay, bool ship)
+wr_cell(Wc *w, const char *cell, const Layout *lay, bool ship)
 {
 	int			i;
 
@@ -115,22 +324,38 @@ wr_cell(Wr *w, const char *cell, const Layout *lay, bool ship)
 		switch (sl->kind)
 		{
 			case ENGINE_COUNT:
-				wr_bytes(w, a, sizeof(AccCount));
+				wr_i64(w, ((const AccCount *) a)->n);
 				break;
 			case ENGINE_SUM:
 			case ENGINE_AVG:
-				wr_bytes(w, a, sizeof(AccSum));
+				{
+					const AccSum *s = (const AccSum *) a;
+
+					wr_double(w, s->s);
+					wr_double(w, s->c);
+					wr_i64(w, s->n);
+				}
 				break;
 			case ENGINE_MIN:
 			case ENGINE_MAX:
-				wr_bytes(w, a, sizeof(AccExt));
+				{
+					const AccExt *e = (const AccExt *) a;
+
+					wr_double(w, e->v);
+					wr_i64(w, e->n);
+				}
 				break;
 			case ENGINE_PERCENTILE:
 				{
 					const AccPct *p = (const AccPct *) a;
+					int64_t		k;
 
 					wr_u64(w, (uint64_t) p->n);
-					wr_bytes(w, p->v, sizeof(double) * (size_t) p->n);
+					if (!w->compact)
+						wr_bytes(&w->w, p->v, sizeof(double) * (size_t) p->n);
+					else
+						for (k = 0; k < p->n; k++)
+							wr_double(w, p->v[k]);
 				}
 				break;
 			case ENGINE_APPROX_PERCENTILE:
@@ -156,6 +381,62 @@ wr_cell(Wr *w, const char *cell, const Layout *lay, bool ship)
 
 					wr_u64(w, (uint64_t) h->n);
 					hll_serialize(&h->h, &img, &len);
+					if (w->compact && h->h.registers == NULL)
+					{
+						/*
+						 * An exact sketch: its image (length + 1), or -- unless
+						 * that is shorter by more than a byte a value, as the
+						 * integers of a small column are -- 0, the count, and
+						 * each hash as a reference:
+						 * 0 and its 8 bytes the first time in the image, else
+						 * its id + 1.
+						 */
+						size_t		refs = 0;
+						uint32_t	k;
+
+						for (k = 0; k < h->h.capacity; k++)
+						{
+							uint32_t	id;
+
+							if (h->h.exact[k] == 0)
+								continue;
+							id = hash_id(w, h->h.exact[k]);
+							refs += id == NO_ID ? 9 : (size_t) varint_size((uint64_t) id + 1);
+						}
+						/*
+						 * (A new hash costs one byte more than in the
+						 * image; only hashes written as references can be
+						 * referred to later.)
+						 */
+						if (refs <= len + h->h.nexact)
+						{
+							wr_varint(&w->w, 0);
+							wr_varint(&w->w, h->h.nexact);
+							for (k = 0; k < h->h.capacity; k++)
+							{
+								uint64_t	x = h->h.exact[k];
+								uint32_t	id;
+
+								if (x == 0)
+									continue;
+								id = hash_id(w, x);
+								if (id != NO_ID)
+									wr_varint(&w->w, (uint64_t) id + 1);
+								else
+								{
+									wr_varint(&w->w, 0);
+									wr_bytes(&w->w, &x, sizeof(x));
+									hash_intern(w, x);
+								}
+							}
+							core_free(img);
+							break;
+						}
+						wr_varint(&w->w, (uint64_t) len + 1);
+						wr_bytes(&w->w, img, len);
+						core_free(img);
+						break;
+					}
 					wr_image(w, img, len);
 				}
 				break;
@@ -185,18 +466,17 @@ wr_cell(Wr *w, const char *cell, const Layout *lay, bool ship)
 
 /* Append a dictionary: n, null id, then each entry's length and bytes */
 static void
-wr_dict(Wr *w, const Dict *d)
+wr_dict(Wc *w, const Dict *d)
 {
 	uint32_t	i;
 
 	wr_u32(w, d->n);
-	wr_u32(w, d->null_id);
+	wr_u32(w, w->compact ? d->null_id + 1 : d->null_id);	/* NO_ID + 1 = 0 */
 	for (i = 0; i < d->n; i++)
 	{
 		if (i == d->null_id)
 			continue;
-		wr_u32(w, d->ent[i].len);
-		wr_bytes(w, d->ent[i].p, d->ent[i].len);
+		wr_str(w, d->ent[i].p, d->ent[i].len);
 	}
 }
 
@@ -204,7 +484,7 @@ wr_dict(Wr *w, const Dict *d)
 static void
 serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 {
-	Wr			w;
+	Wc			w;
 	int			b;
 	int			ti;
 
@@ -217,12 +497,15 @@ serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 		*len = 0;
 		return;
 	}
-	wr_u64(&w, ENGINE_MAGIC);
-	wr_u32(&w, ENGINE_FORMAT);
-	wr_u64(&w, st->fingerprint);
+	w.compact = ship;
+	w.keys.null_id = NO_ID;
+	wr_bytes(&w.w, &(uint64_t) {ENGINE_MAGIC}, sizeof(uint64_t));
+	wr_bytes(&w.w, &(uint32_t) {ship ? ENGINE_FORMAT_COMPACT : ENGINE_FORMAT}, sizeof(uint32_t));
+	wr_bytes(&w.w, &st->fingerprint, sizeof(uint64_t));
 	if (!st->skip_main)
 	{
 		size_t		cs = st->mlay.cellsize;
+		int			prev = -1;
 
 		wr_u64(&w, (uint64_t) st->nonempty);
 		for (b = 0; b < st->nbuckets; b++)
@@ -231,7 +514,9 @@ serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 
 			if (*(const int64_t *) cell == 0)
 				continue;
-			wr_u32(&w, (uint32_t) b);
+			/* compact: the gap from the previous bucket, less one */
+			wr_u32(&w, (uint32_t) (w.compact ? b - prev - 1 : b));
+			prev = b;
 			wr_cell(&w, cell, &st->mlay, ship);
 		}
 	}
@@ -241,8 +526,11 @@ serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 		uint32_t	i;
 
 		wr_dict(&w, &t->dict);
-		if (t->dict.n > 0)
-			wr_bytes(&w, t->rank, sizeof(int64_t) * (size_t) t->dict.n * (size_t) t->nbd);
+		if (!w.compact && t->dict.n > 0)
+			wr_bytes(&w.w, t->rank, sizeof(int64_t) * (size_t) t->dict.n * (size_t) t->nbd);
+		else
+			for (i = 0; i < t->dict.n * (uint32_t) t->nbd; i++)
+				wr_i64(&w, t->rank[i]);
 		wr_u32(&w, t->ncells);
 		for (i = 0; i < t->ncells; i++)
 		{
@@ -253,10 +541,14 @@ serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 			wr_cell(&w, (const char *) h, &t->lay, ship);
 		}
 	}
-	if (w.buf == NULL)
-		w.buf = core_alloc(1);
-	*buf = w.buf;
-	*len = w.len;
+	dict_free(&w.keys, &w.mem);
+	arena_free(&w.arena, &w.mem);
+	core_free(w.hkeys);
+	core_free(w.hids);
+	if (w.w.buf == NULL)
+		w.w.buf = core_alloc(1);
+	*buf = w.w.buf;
+	*len = w.w.len;
 }
 
 void
@@ -284,34 +576,158 @@ rd_bytes(Rd *r, void *out, size_t n)
 	return true;
 }
 
+/* A reader: fixed-width or compact, with the byte keys read so far */
+typedef struct Rc
+{
+	Rd			r;
+	bool		compact;
+	BEnt	   *keys;			/* compact: by id, pointing into the image */
+	uint32_t	nkeys;
+	uint32_t	keycap;
+	uint64_t   *hashes;			/* compact: sketch hashes by id */
+	uint32_t	nhashes;
+	uint32_t	hashcap;
+} Rc;
+
+/* Read a varint; false when cut or beyond 64 bits */
+static bool
+rd_varint(Rd *r, uint64_t *v)
+{
+	uint64_t	x = 0;
+	int			shift = 0;
+
+	while (r->left > 0)
+	{
+		unsigned char b = (unsigned char) *r->p;
+
+		r->p++;
+		r->left--;
+		if (shift == 63 && b > 1)
+			return false;
+		x |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = x;
+			return true;
+		}
+		shift += 7;
+		if (shift > 63)
+			return false;
+	}
+	return false;
+}
+
 /* Read a uint32 */
 static bool
-rd_u32(Rd *r, uint32_t *v)
+rd_u32(Rc *r, uint32_t *v)
 {
-	return rd_bytes(r, v, sizeof(*v));
+	uint64_t	x;
+
+	if (!r->compact)
+		return rd_bytes(&r->r, v, sizeof(*v));
+	if (!rd_varint(&r->r, &x) || x > UINT32_MAX)
+		return false;
+	*v = (uint32_t) x;
+	return true;
 }
 
 /* Read a uint64 */
 static bool
-rd_u64(Rd *r, uint64_t *v)
+rd_u64(Rc *r, uint64_t *v)
 {
-	return rd_bytes(r, v, sizeof(*v));
+	if (!r->compact)
+		return rd_bytes(&r->r, v, sizeof(*v));
+	return rd_varint(&r->r, v);
+}
+
+/* Read an int64 */
+static bool
+rd_i64(Rc *r, int64_t *v)
+{
+	uint64_t	x;
+
+	if (!r->compact)
+		return rd_bytes(&r->r, v, sizeof(*v));
+	if (!rd_varint(&r->r, &x))
+		return false;
+	*v = (int64_t) ((x >> 1) ^ (0 - (x & 1)));
+	return true;
+}
+
+/* Read a double written by wr_double */
+static bool
+rd_double(Rc *r, double *d)
+{
+	unsigned char b[8];
+	uint64_t	bits = 0;
+	uint8_t		t;
+	int			i;
+
+	if (!r->compact)
+		return rd_bytes(&r->r, d, sizeof(*d));
+	if (!rd_bytes(&r->r, &t, 1) || t > 8 || !rd_bytes(&r->r, b, (size_t) (8 - t)))
+		return false;
+	for (i = 0; i < 8 - t; i++)
+		bits |= (uint64_t) b[i] << (8 * (i + t));
+	memcpy(d, &bits, sizeof(*d));
+	return true;
+}
+
+/* Read a length and point at that many bytes (they stay in the image) */
+static bool
+rd_str(Rc *r, const char **p, uint32_t *len)
+{
+	if (!rd_u32(r, len) || r->r.left < *len)
+		return false;
+	*p = r->r.p;
+	r->r.p += *len;
+	r->r.left -= *len;
+	return true;
 }
 
 /* Read a set written by wr_set */
 static bool
-rd_set(EngineState *st, Rd *r, ISet *s)
+rd_set(EngineState *st, Rc *r, ISet *s)
 {
 	uint32_t	has_zero;
 	uint32_t	count;
 	uint32_t	i;
 
-	if (!rd_u32(r, &has_zero) || !rd_u32(r, &count) || has_zero > 1)
+	if (r->compact)
+	{
+		uint64_t	x;
+
+		if (!rd_varint(&r->r, &x) || x / 2 > UINT32_MAX)
+			return false;
+		has_zero = (uint32_t) (x & 1);
+		count = (uint32_t) (x / 2);
+	}
+	else if (!rd_u32(r, &has_zero) || !rd_u32(r, &count) || has_zero > 1)
 		return false;
 	if (has_zero && iset_add(s, 0, &st->mem) < 0)
 		return false;
-	if (r->left / sizeof(uint64_t) < count)
+	/* at least a byte a key (compact), 8 (fixed) */
+	if (r->r.left / (r->compact ? 1 : sizeof(uint64_t)) < count)
 		return false;
+	if (r->compact)
+	{
+		uint64_t	k = 0;
+
+		if (count > 0)
+			iset_reserve(s, count, &st->mem);
+		for (i = 0; i < count; i++)
+		{
+			uint64_t	gap;
+
+			/* ascending, non-zero keys: every gap positive, no wrap */
+			if (!rd_varint(&r->r, &gap) || gap == 0 || gap > UINT64_MAX - k)
+				return false;
+			k += gap;
+			if (iset_add(s, k, &st->mem) < 0)
+				return false;
+		}
+		return true;
+	}
 	for (i = 0; i < count; i++)
 	{
 		uint64_t	k;
@@ -326,35 +742,118 @@ rd_set(EngineState *st, Rd *r, ISet *s)
 
 /* Read a byte set written by wr_bset */
 static bool
-rd_bset(EngineState *st, Rd *r, BSet *s)
+rd_bset(EngineState *st, Rc *r, BSet *s)
 {
 	uint32_t	count;
 	uint32_t	i;
 
-	if (!rd_u32(r, &count) || r->left / sizeof(uint32_t) < count)
+	if (!rd_u32(r, &count) || r->r.left / (r->compact ? 1 : sizeof(uint32_t)) < count)
 		return false;
 	for (i = 0; i < count; i++)
 	{
+		const char *p;
 		uint32_t	len;
+		uint32_t	h;
 
-		if (!rd_u32(r, &len) || r->left < len)
+		if (r->compact)
+		{
+			uint64_t	ref;
+
+			if (!rd_varint(&r->r, &ref) || ref > r->nkeys)
+				return false;
+			if (ref > 0)
+			{
+				const BEnt *e = &r->keys[ref - 1];
+
+				if (bset_add(s, e->p, e->len, e->hash, &st->arena, &st->mem) < 0)
+					return false;
+				continue;
+			}
+			if (!rd_str(r, &p, &len))
+				return false;
+			h = hash_bytes(p, len);
+			if (r->nkeys == r->keycap)
+			{
+				uint32_t	cap = r->keycap == 0 ? 64 : r->keycap * 2;
+				BEnt	   *keys = core_alloc(sizeof(BEnt) * cap);
+
+				if (r->nkeys > 0)
+					memcpy(keys, r->keys, sizeof(BEnt) * r->nkeys);
+				core_free(r->keys);
+				r->keys = keys;
+				r->keycap = cap;
+			}
+			r->keys[r->nkeys].p = p;
+			r->keys[r->nkeys].len = len;
+			r->keys[r->nkeys].hash = h;
+			r->nkeys++;
+		}
+		else
+		{
+			if (!rd_str(r, &p, &len))
+				return false;
+			h = hash_bytes(p, len);
+		}
+		if (bset_add(s, p, len, h, &st->arena, &st->mem) < 0)
 			return false;
-		if (bset_add(s, r->p, len, hash_bytes(r->p, len), &st->arena, &st->mem) < 0)
-			return false;
-		r->p += len;
-		r->left -= len;
 	}
 	return true;
 }
 
+/* Read an exact sketch written as hash references (wr_cell) */
+static bool
+rd_hll_refs(Rc *r, Hll *h)
+{
+	uint64_t	n;
+	uint64_t	k;
+
+	if (!rd_varint(&r->r, &n) || n > HLL_EXACT_MAX || n > r->r.left)
+		return false;
+	for (k = 0; k < n; k++)
+	{
+		uint64_t	ref;
+		uint64_t	x;
+
+		if (!rd_varint(&r->r, &ref) || ref > r->nhashes)
+			return false;
+		if (ref > 0)
+			x = r->hashes[ref - 1];
+		else
+		{
+			if (!rd_bytes(&r->r, &x, sizeof(x)) || x == 0)
+				return false;
+			if (r->nhashes == r->hashcap)
+			{
+				uint32_t	cap = r->hashcap == 0 ? 1024 : r->hashcap * 2;
+				uint64_t   *hashes = core_alloc(sizeof(uint64_t) * cap);
+
+				if (r->nhashes > 0)
+					memcpy(hashes, r->hashes, sizeof(uint64_t) * r->nhashes);
+				core_free(r->hashes);
+				r->hashes = hashes;
+				r->hashcap = cap;
+			}
+			r->hashes[r->nhashes++] = x;
+		}
+		hll_add_hash(h, x);
+	}
+	/* distinct hashes, still exact */
+	return hll_is_exact(h) && (uint64_t) h->nexact == n;
+}
+
+/* Read a sketch image's length and point at it */
+#define rd_image(r, p, len) rd_str((r), (p), (len))
+
 /* Read a cell written by wr_cell into an empty cell */
 static bool
-rd_cell(EngineState *st, Rd *r, char *cell, const Layout *lay)
+rd_cell(EngineState *st, Rc *r, char *cell, const Layout *lay)
 {
 	int			i;
+	uint64_t	rows;
 
-	if (!rd_bytes(r, cell, sizeof(int64_t)))
+	if (!rd_u64(r, &rows))
 		return false;
+	*(int64_t *) cell = (int64_t) rows;
 	for (i = 0; i < lay->nslots; i++)
 	{
 		const Slot *sl = &lay->slots[i];
@@ -363,66 +862,104 @@ rd_cell(EngineState *st, Rd *r, char *cell, const Layout *lay)
 		switch (sl->kind)
 		{
 			case ENGINE_COUNT:
-				if (!rd_bytes(r, a, sizeof(AccCount)))
+				if (!rd_i64(r, &((AccCount *) a)->n))
 					return false;
 				break;
 			case ENGINE_SUM:
 			case ENGINE_AVG:
-				if (!rd_bytes(r, a, sizeof(AccSum)))
-					return false;
+				{
+					AccSum	   *s = (AccSum *) a;
+
+					if (!rd_double(r, &s->s) || !rd_double(r, &s->c) || !rd_i64(r, &s->n))
+						return false;
+				}
 				break;
 			case ENGINE_MIN:
 			case ENGINE_MAX:
-				if (!rd_bytes(r, a, sizeof(AccExt)))
-					return false;
+				{
+					AccExt	   *e = (AccExt *) a;
+
+					if (!rd_double(r, &e->v) || !rd_i64(r, &e->n))
+						return false;
+				}
 				break;
 			case ENGINE_PERCENTILE:
 				{
 					AccPct	   *p = (AccPct *) a;
 					uint64_t	n;
+					int64_t		k;
 
-					if (!rd_u64(r, &n) || n > (uint64_t) (r->left / sizeof(double)))
+					/* at least a byte a value (compact), 8 (fixed) */
+					if (!rd_u64(r, &n) ||
+						n > (uint64_t) (r->r.left / (r->compact ? 1 : sizeof(double))))
 						return false;
 					if (n > 0)
 					{
 						p->v = mem_alloc(&st->mem, sizeof(double) * (size_t) n);
 						p->cap = p->n = (int64_t) n;
-						if (!rd_bytes(r, p->v, sizeof(double) * (size_t) n))
-							return false;
+						if (!r->compact)
+						{
+							if (!rd_bytes(&r->r, p->v, sizeof(double) * (size_t) n))
+								return false;
+						}
+						else
+							for (k = 0; k < p->n; k++)
+								if (!rd_double(r, &p->v[k]))
+									return false;
 					}
 				}
 				break;
 			case ENGINE_APPROX_PERCENTILE:
 				{
 					AccDds	   *d = (AccDds *) a;
+					const char *img;
 					uint32_t	len;
 
-					if (!rd_u32(r, &len) || r->left < len)
+					if (!rd_image(r, &img, &len))
 						return false;
 					if (len > 0)
 					{
-						if (!dds_deserialize(&d->s, r->p, len) || d->s.count == 0)
+						if (!dds_deserialize(&d->s, img, len) || d->s.count == 0)
 							return false;
 						st->mem += acc_dds_heap(&d->s);
 					}
-					r->p += len;
-					r->left -= len;
 				}
 				break;
 			case ENGINE_APPROX_DISTINCT:
 				{
 					AccHll	   *h = (AccHll *) a;
 					uint64_t	n;
+					const char *img;
 					uint32_t	len;
 
-					if (!rd_u64(r, &n) || !rd_u32(r, &len) || r->left < len)
+					if (!rd_u64(r, &n))
 						return false;
 					h->n = (int64_t) n;
-					if (!hll_deserialize(&h->h, r->p, len))
+					if (r->compact)
+					{
+						uint64_t	tag;
+
+						if (!rd_varint(&r->r, &tag))
+							return false;
+						if (tag == 0)
+						{
+							if (!rd_hll_refs(r, &h->h))
+								return false;
+							st->mem += acc_hll_heap(&h->h);
+							break;
+						}
+						if (tag - 1 > r->r.left)
+							return false;
+						img = r->r.p;
+						len = (uint32_t) (tag - 1);
+						r->r.p += len;
+						r->r.left -= len;
+					}
+					else if (!rd_image(r, &img, &len))
+						return false;
+					if (!hll_deserialize(&h->h, img, len))
 						return false;
 					st->mem += acc_hll_heap(&h->h);
-					r->p += len;
-					r->left -= len;
 				}
 				break;
 			default:
@@ -446,7 +983,7 @@ rd_cell(EngineState *st, Rd *r, char *cell, const Layout *lay)
 
 /* Read a dictionary written by wr_dict into an empty one */
 static bool
-rd_dict(EngineState *st, Rd *r, Dict *d)
+rd_dict(EngineState *st, Rc *r, Dict *d)
 {
 	uint32_t	n;
 	uint32_t	null_id;
@@ -454,11 +991,14 @@ rd_dict(EngineState *st, Rd *r, Dict *d)
 
 	if (!rd_u32(r, &n) || !rd_u32(r, &null_id))
 		return false;
+	if (r->compact)
+		null_id -= 1;			/* 0 - 1 = NO_ID */
 	if (n >= MAX_IDS || (null_id != NO_ID && null_id >= n))
 		return false;
 	for (i = 0; i < n; i++)
 	{
 		uint32_t	id;
+		const char *p;
 		uint32_t	len;
 
 		if (i == null_id)
@@ -468,12 +1008,10 @@ rd_dict(EngineState *st, Rd *r, Dict *d)
 		}
 		else
 		{
-			if (!rd_u32(r, &len) || r->left < len)
+			if (!rd_str(r, &p, &len))
 				return false;
-			if (!dict_intern(d, &st->arena, &st->mem, r->p, len, &id, NULL, 0))
+			if (!dict_intern(d, &st->arena, &st->mem, p, len, &id, NULL, 0))
 				return false;
-			r->p += len;
-			r->left -= len;
 		}
 		if (id != i)
 			return false;
@@ -483,17 +1021,19 @@ rd_dict(EngineState *st, Rd *r, Dict *d)
 
 /* Fill a fresh state from a serialized image */
 static bool
-deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
+deserialize_into(EngineState *st, Rc *r, char *errbuf, size_t errlen)
 {
 	uint64_t	magic;
 	uint32_t	format;
 	uint64_t	fp;
 	int			ti;
 
-	if (!rd_u64(r, &magic) || magic != ENGINE_MAGIC ||
-		!rd_u32(r, &format) || format != ENGINE_FORMAT)
+	if (!rd_bytes(&r->r, &magic, sizeof(magic)) || magic != ENGINE_MAGIC ||
+		!rd_bytes(&r->r, &format, sizeof(format)) ||
+		(format != ENGINE_FORMAT && format != ENGINE_FORMAT_COMPACT))
 		return core_errorf(errbuf, errlen, "not a serialized engine state");
-	if (!rd_u64(r, &fp) || fp != st->fingerprint)
+	r->compact = format == ENGINE_FORMAT_COMPACT;
+	if (!rd_bytes(&r->r, &fp, sizeof(fp)) || fp != st->fingerprint)
 		return core_errorf(errbuf, errlen, "serialized engine state does not match the spec");
 	if (!st->skip_main)
 	{
@@ -508,7 +1048,18 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 			uint32_t	b;
 			char	   *cell;
 
-			if (!rd_u32(r, &b) || (int64_t) b <= prev || b >= (uint32_t) st->nbuckets)
+			if (!rd_u32(r, &b))
+				return core_errorf(errbuf, errlen, "corrupt engine state");
+			/* compact: the gap from the previous bucket, less one */
+			if (r->compact)
+			{
+				uint64_t	nb = (uint64_t) b + (uint64_t) (prev + 1);
+
+				if (nb >= (uint64_t) st->nbuckets)
+					return core_errorf(errbuf, errlen, "corrupt engine state");
+				b = (uint32_t) nb;
+			}
+			if ((int64_t) b <= prev || b >= (uint32_t) st->nbuckets)
 				return core_errorf(errbuf, errlen, "corrupt engine state");
 			prev = b;
 			cell = st->main + (size_t) b * st->mlay.cellsize;
@@ -526,9 +1077,17 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 		if (!rd_dict(st, r, &t->dict))
 			return core_errorf(errbuf, errlen, "corrupt engine state");
 		engine_table_values_reserve(st, t);
-		if (t->dict.n > 0 &&
-			!rd_bytes(r, t->rank, sizeof(int64_t) * (size_t) t->dict.n * (size_t) t->nbd))
+		if (!r->compact && t->dict.n > 0 &&
+			!rd_bytes(&r->r, t->rank, sizeof(int64_t) * (size_t) t->dict.n * (size_t) t->nbd))
 			return core_errorf(errbuf, errlen, "corrupt engine state");
+		if (r->compact)
+		{
+			uint32_t	k;
+
+			for (k = 0; k < t->dict.n * (uint32_t) t->nbd; k++)
+				if (!rd_i64(r, &t->rank[k]))
+					return core_errorf(errbuf, errlen, "corrupt engine state");
+		}
 		if (!rd_u32(r, &ncells))
 			return core_errorf(errbuf, errlen, "corrupt engine state");
 		for (i = 0; i < ncells; i++)
@@ -549,7 +1108,7 @@ deserialize_into(EngineState *st, Rd *r, char *errbuf, size_t errlen)
 				return core_errorf(errbuf, errlen, "corrupt engine state");
 		}
 	}
-	if (r->left != 0)
+	if (r->r.left != 0)
 		return core_errorf(errbuf, errlen, "corrupt engine state");
 	return true;
 }
@@ -560,7 +1119,8 @@ engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 				   char *errbuf, size_t errlen)
 {
 	EngineState *st;
-	Rd			r;
+	Rc			r;
+	bool		ok;
 
 	if (buf == NULL && len > 0)
 	{
@@ -570,9 +1130,13 @@ engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 	st = engine_create(spec, errbuf, errlen);
 	if (st == NULL)
 		return NULL;
-	r.p = buf;
-	r.left = len;
-	if (!deserialize_into(st, &r, errbuf, errlen))
+	memset(&r, 0, sizeof(r));
+	r.r.p = buf;
+	r.r.left = len;
+	ok = deserialize_into(st, &r, errbuf, errlen);
+	core_free(r.keys);
+	core_free(r.hashes);
+	if (!ok)
 	{
 		engine_free(st);
 		return NULL;

@@ -6,12 +6,91 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hll.h"
 
 #define HLL_MAGIC_EXACT	0x31454C48u	/* "HLE1" */
 #define HLL_MAGIC_DENSE	0x31444C48u	/* "HLD1" */
+#define HLL_MAGIC_INTS	0x31494C48u	/* "HLI1" */
+
+/* hll_hash_int's inverse: the integer whose hash is h */
+static uint64_t
+hash_int_inverse(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= UINT64_C(0x9cb4b2f8129337db);	/* 0xc4ceb9fe1a85ec53^-1 mod 2^64 */
+	h ^= h >> 33;
+	h *= UINT64_C(0x4f74430c22a54005);	/* 0xff51afd7ed558ccd^-1 mod 2^64 */
+	h ^= h >> 33;
+	return h ^ UINT64_C(0x7472697068686c6c);
+}
+
+/* Bytes of v as a varint (7 bits a byte, low first) */
+static size_t
+varint_size(uint64_t v)
+{
+	size_t		n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Write v as a varint at p; the bytes written */
+static size_t
+varint_put(char *p, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (char) ((v & 0x7f) | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (char) v;
+	return n;
+}
+
+/* Read a varint from [*p, end); false when cut or longer than 64 bits */
+static bool
+varint_get(const char **p, const char *end, uint64_t *v)
+{
+	uint64_t	r = 0;
+	int			shift = 0;
+
+	while (*p < end)
+	{
+		unsigned char b = (unsigned char) *(*p)++;
+
+		if (shift == 63 && b > 1)
+			return false;
+		r |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = r;
+			return true;
+		}
+		shift += 7;
+		if (shift > 63)
+			return false;
+	}
+	return false;
+}
+
+/* qsort order of uint64 */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
 
 /* Start an empty sketch */
 void
@@ -80,32 +159,28 @@ hll_hash_bytes(const void *data, size_t len)
 	return h;
 }
 
-/* Set a register from a hash: the top HLL_P bits pick it, the rest rank */
-static void
-dense_add(uint8_t *registers, uint64_t hash)
-{
-	uint32_t	idx = (uint32_t) (hash >> HLL_Q);
-	uint64_t	rest = hash << HLL_P;
-	uint8_t		rho = rest == 0 ? HLL_Q + 1 : (uint8_t) (__builtin_clzll(rest) + 1);
-
-	if (rho > HLL_Q + 1)
-		rho = HLL_Q + 1;
-	if (rho > registers[idx])
-		registers[idx] = rho;
-}
-
-/* Turn an exact sketch into registers */
+/*
+ * Turn an exact sketch into registers.  Half the slots are empty, at
+ * random: instead of a branch per slot (mispredicted half the time), an
+ * empty slot's update goes to a scratch register.
+ */
 static void
 make_dense(Hll *h)
 {
+	uint8_t    *registers = core_alloc(HLL_M);
+	uint8_t		scratch = 0;
 	uint32_t	i;
 
-	h->registers = core_alloc(HLL_M);
 	for (i = 0; i < h->capacity; i++)
 	{
-		if (h->exact[i] != 0)
-			dense_add(h->registers, h->exact[i]);
+		uint64_t	v = h->exact[i];
+		uint64_t	rest = (v << HLL_P) | (UINT64_C(1) << (HLL_P - 1));
+		uint8_t		rho = (uint8_t) (__builtin_clzll(rest) + 1);
+		uint8_t    *r = v != 0 ? &registers[v >> HLL_Q] : &scratch;
+
+		*r = rho > *r ? rho : *r;
 	}
+	h->registers = registers;
 	core_free(h->exact);
 	h->exact = NULL;
 	h->nexact = 0;
@@ -128,29 +203,56 @@ table_put(uint64_t *table, uint32_t capacity, uint64_t v)
 	return true;
 }
 
+/* Grow the exact set to capacity slots (a power of 2, larger than now) */
+static void
+exact_grow(Hll *h, uint32_t capacity)
+{
+	uint64_t   *table = core_alloc(sizeof(uint64_t) * capacity);
+	uint32_t	j;
+
+	for (j = 0; j < h->capacity; j++)
+	{
+		if (h->exact[j] != 0)
+			(void) table_put(table, capacity, h->exact[j]);
+	}
+	core_free(h->exact);
+	h->exact = table;
+	h->capacity = capacity;
+}
+
 /* Insert into the exact set (0 is stored as 1: 0 marks empty slots) */
 static void
 exact_insert(Hll *h, uint64_t hash)
 {
 	if (hash == 0)
 		hash = 1;
-	if (h->capacity == 0 || (h->nexact + 1) * 2 > h->capacity)
-	{
-		uint32_t	capacity = h->capacity ? h->capacity * 2 : 16;
-		uint64_t   *table = core_alloc(sizeof(uint64_t) * capacity);
-		uint32_t	j;
-
-		for (j = 0; j < h->capacity; j++)
-		{
-			if (h->exact[j] != 0)
-				(void) table_put(table, capacity, h->exact[j]);
-		}
-		core_free(h->exact);
-		h->exact = table;
-		h->capacity = capacity;
-	}
+	/* at most half full, except for the one value that makes it dense */
+	if (h->capacity == 0 || ((h->nexact + 1) * 2 > h->capacity && h->nexact < HLL_EXACT_MAX))
+		exact_grow(h, h->capacity ? h->capacity * 2 : 16);
 	if (table_put(h->exact, h->capacity, hash))
 		h->nexact++;
+}
+
+/*
+ * Make room in an empty or exact sketch for n distinct values without
+ * growing (a sketch of the same key's previous bucket tells how many to
+ * expect); past HLL_EXACT_MAX, room for HLL_EXACT_MAX: the sketch turns
+ * dense only when its values do.  (2 * HLL_EXACT_MAX slots hold the
+ * value that makes it dense too: see exact_insert.)
+ */
+void
+hll_reserve(Hll *h, uint32_t n)
+{
+	uint32_t	capacity = 16;
+
+	if (h->registers != NULL)
+		return;
+	if (n > HLL_EXACT_MAX)
+		n = HLL_EXACT_MAX;
+	while (capacity < 2 * n)
+		capacity *= 2;
+	if (capacity > h->capacity)
+		exact_grow(h, capacity);
 }
 
 /* Add one hashed value */
@@ -159,7 +261,7 @@ hll_add_hash(Hll *h, uint64_t hash)
 {
 	if (h->registers != NULL)
 	{
-		dense_add(h->registers, hash);
+		hll_dense_add(h->registers, hash);
 		return;
 	}
 	exact_insert(h, hash);
@@ -245,8 +347,22 @@ hll_count(const Hll *h)
 	if (h->registers == NULL)
 		return h->nexact;
 	memset(c, 0, sizeof(c));
-	for (i = 0; i < HLL_M; i++)
-		c[h->registers[i]]++;
+	for (i = 0; i < HLL_M; i += 8)
+	{
+		uint64_t	w;
+
+		/* most registers of a sketch that just turned dense are 0 */
+		memcpy(&w, h->registers + i, sizeof(w));
+		if (w == 0)
+			c[0] += 8;
+		else
+		{
+			int			j;
+
+			for (j = 0; j < 8; j++)
+				c[h->registers[i + j]]++;
+		}
+	}
 	z = m * hll_tau((m - c[HLL_Q + 1]) / m);
 	for (k = HLL_Q; k >= 1; k--)
 		z = 0.5 * (z + c[k]);
@@ -268,7 +384,12 @@ hll_memory(const Hll *h)
 	return sizeof(Hll) + (h->registers ? HLL_M : sizeof(uint64_t) * h->capacity);
 }
 
-/* A flat image: magic, then the exact hashes or the registers */
+/*
+ * A flat image: magic, then the registers (HLD1), or the exact set: its
+ * hashes (HLE1), or -- when shorter, as for the hashes of a small integer
+ * column -- the integers they are the hll_hash_int of (hll_hash_int is a
+ * bijection), ascending, as the varint count and varint gaps (HLI1).
+ */
 void
 hll_serialize(const Hll *h, char **out, size_t *len)
 {
@@ -287,15 +408,47 @@ hll_serialize(const Hll *h, char **out, size_t *len)
 	{
 		uint32_t	i;
 		size_t		k = 0;
+		uint64_t   *ints = core_alloc(sizeof(uint64_t) * (h->nexact + 1));
+		size_t		isize = varint_size(h->nexact);
+		uint64_t	prev = 0;
 
-		magic = HLL_MAGIC_EXACT;
-		n = sizeof(uint32_t) + sizeof(uint64_t) * h->nexact;
-		p = core_alloc(n);
 		for (i = 0; i < h->capacity; i++)
 		{
 			if (h->exact[i] != 0)
-				memcpy(p + sizeof(uint32_t) + sizeof(uint64_t) * k++, &h->exact[i], sizeof(uint64_t));
+				ints[k++] = hash_int_inverse(h->exact[i]);
 		}
+		qsort(ints, k, sizeof(uint64_t), cmp_u64);
+		for (i = 0; i < k; i++)
+		{
+			isize += varint_size(ints[i] - prev);
+			prev = ints[i];
+		}
+		if (isize < sizeof(uint64_t) * h->nexact)
+		{
+			magic = HLL_MAGIC_INTS;
+			n = sizeof(uint32_t) + isize;
+			p = core_alloc(n);
+			k = sizeof(uint32_t) + varint_put(p + sizeof(uint32_t), h->nexact);
+			prev = 0;
+			for (i = 0; i < h->nexact; i++)
+			{
+				k += varint_put(p + k, ints[i] - prev);
+				prev = ints[i];
+			}
+		}
+		else
+		{
+			magic = HLL_MAGIC_EXACT;
+			n = sizeof(uint32_t) + sizeof(uint64_t) * h->nexact;
+			p = core_alloc(n);
+			k = 0;
+			for (i = 0; i < h->capacity; i++)
+			{
+				if (h->exact[i] != 0)
+					memcpy(p + sizeof(uint32_t) + sizeof(uint64_t) * k++, &h->exact[i], sizeof(uint64_t));
+			}
+		}
+		core_free(ints);
 	}
 	memcpy(p, &magic, sizeof(uint32_t));
 	*out = p;
@@ -342,6 +495,36 @@ hll_deserialize(Hll *h, const char *data, size_t len)
 
 			memcpy(&v, data + sizeof(uint32_t) + sizeof(uint64_t) * k, sizeof(uint64_t));
 			exact_insert(h, v);
+		}
+		return true;
+	}
+	if (magic == HLL_MAGIC_INTS)
+	{
+		const char *p = data + sizeof(uint32_t);
+		const char *end = data + len;
+		uint64_t	n;
+		uint64_t	k;
+		uint64_t	v = 0;
+
+		if (!varint_get(&p, end, &n) || n > HLL_EXACT_MAX)
+			return false;
+		for (k = 0; k < n; k++)
+		{
+			uint64_t	gap;
+
+			/* ascending: every gap after the first is positive, no wrap */
+			if (!varint_get(&p, end, &gap) || (k > 0 && gap == 0) || gap > UINT64_MAX - v)
+			{
+				hll_free(h);
+				return false;
+			}
+			v += gap;
+			exact_insert(h, hll_hash_int(v));
+		}
+		if (p != end || h->nexact != n)
+		{
+			hll_free(h);
+			return false;
 		}
 		return true;
 	}

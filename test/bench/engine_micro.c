@@ -17,6 +17,13 @@
  *	    bytekeys     main, with the distinct key as text ("u<n>")
  *	    grid100k     100 000 buckets x 8 operands without count_distinct
  *	                 (sum(m1) instead), 100 rows per bucket
+ *	    exact        count_distinct alone of an int64 key drawn from 50 000
+ *	                 users, about 33 000 rows per bucket (the bench's daily
+ *	                 users: about 24 000 distinct a bucket)
+ *	    approx       the same with approx_count_distinct
+ *	    exact1k, approx1k  the same two with about 1 300 rows and 1 200
+ *	                 distinct keys per bucket (a sketch's exact mode ends
+ *	                 at 1 024 values)
  *
  *	  Prints CPU ns/row (thread CPU time, so other load on the machine
  *	  counts less) for a cold run and for warm runs (see bench()),
@@ -83,6 +90,9 @@ typedef struct Block
 
 static const char *const platforms[] = {"web", "ios", "android", "api"};
 
+/* keys are drawn from 1 .. key_range */
+static uint64_t key_range = 10000000;
+
 /* xorshift64* */
 static uint64_t
 rnd(uint64_t *s)
@@ -112,7 +122,7 @@ gen_block(Block *b, int64_t first, int n, int64_t step, bool byte_keys, uint64_t
 	for (i = 0; i < n; i++)
 	{
 		uint64_t	x = rnd(seed);
-		uint64_t	u = 1 + rnd(seed) % 10000000;
+		uint64_t	u = 1 + rnd(seed) % key_range;
 		EngineRow  *r = &b->rows[i];
 
 		b->ts[i] = (first + i) * step;
@@ -362,6 +372,25 @@ main(int argc, char **argv)
 	spec.nbuckets = 100000;
 	spec.nkeys = 0;
 	bench("grid100k", only, &spec, 10 * INT64_C(1000000), MINUTE / 100, false, blk);
+
+	/* one distinct count alone: exact set against the sketch */
+	ops[0].agg = ENGINE_COUNT_DISTINCT;
+	ops[0].filter = -1;
+	ops[0].measure = -1;
+	ops[0].key = 0;
+	spec.nops = 1;
+	spec.nkeys = 1;
+	key_range = 50000;
+	spec.nbuckets = (int) ((nrows * (MINUTE / 33000)) / MINUTE + 1);
+	bench("exact", only, &spec, nrows, MINUTE / 33000, false, blk);
+	ops[0].agg = ENGINE_APPROX_DISTINCT;
+	bench("approx", only, &spec, nrows, MINUTE / 33000, false, blk);
+	key_range = 10000000;
+	spec.nbuckets = (int) ((nrows * step) / MINUTE + 1);
+	ops[0].agg = ENGINE_COUNT_DISTINCT;
+	bench("exact1k", only, &spec, nrows, step, false, blk);
+	ops[0].agg = ENGINE_APPROX_DISTINCT;
+	bench("approx1k", only, &spec, nrows, step, false, blk);
 
 	core_free(blk);
 	return 0;

@@ -291,10 +291,148 @@ test_hll(void)
 	hll_free(&h);
 }
 
+/* Distinct count of the integers first .. first + n - 1 (hll_hash_int) */
+static double
+hll_int_of(int64_t first, int64_t n, Hll *h)
+{
+	int64_t		i;
+
+	for (i = first; i < first + n; i++)
+	{
+		hll_add(h, hll_hash_int((uint64_t) i));
+		if (i % 5 == 0)
+			hll_add(h, hll_hash_int((uint64_t) i));
+	}
+	return hll_count(h);
+}
+
+/* The integer hash: exact below the threshold, accurate beyond, mergeable */
+static void
+test_hll_int(void)
+{
+	static const int64_t sizes[] = {1025, 3000, 30000, 300000, 3000000, 10000000};
+	double		se = 1.04 / sqrt(HLL_M);
+	Hll			h;
+	Hll			u;
+	Hll			parts[32];
+	char		label[200];
+	int			i;
+	int			ok;
+
+	for (i = 1; i <= HLL_EXACT_MAX; i *= 2)
+	{
+		hll_init(&h);
+		snprintf(label, sizeof(label), "integers: %d distinct values counted exactly", i);
+		CHECK_NEAR(hll_int_of(-7, i, &h), i, 0, label);
+		hll_free(&h);
+	}
+	hll_init(&h);
+	CHECK_NEAR(hll_int_of(INT64_MAX - 2 * HLL_EXACT_MAX, HLL_EXACT_MAX, &h), HLL_EXACT_MAX, 0,
+			   "integers: HLL_EXACT_MAX values near INT64_MAX counted exactly");
+	CHECK(hll_is_exact(&h), "... in the exact set (2 * HLL_EXACT_MAX slots)");
+	CHECK(hll_memory(&h) == sizeof(Hll) + 8 * 2 * HLL_EXACT_MAX, "... of 16 kB");
+	hll_add(&h, hll_hash_int(0));
+	CHECK(!hll_is_exact(&h) && hll_memory(&h) == sizeof(Hll) + HLL_M,
+		  "one more value turns it dense, without growing the exact set first");
+	hll_free(&h);
+	for (i = 0; i < (int) (sizeof(sizes) / sizeof(sizes[0])); i++)
+	{
+		double		est;
+		double		rel;
+
+		hll_init(&h);
+		est = hll_int_of(1, sizes[i], &h);
+		rel = fabs(est - sizes[i]) / sizes[i];
+		snprintf(label, sizeof(label), "integers: %lld distinct values: %.0f, within 3 standard errors (%.3f%%)",
+				 (long long) sizes[i], est, rel * 100);
+		CHECK(rel <= 3 * se && !hll_is_exact(&h), label);
+		hll_free(&h);
+	}
+
+	/*
+	 * 32 shards of 100 000 values (a stride, as hash distribution splits
+	 * them), some parts exact and some dense: the merged sketch equals the
+	 * sketch of all the values, register for register
+	 */
+	hll_init(&h);
+	hll_int_of(0, 100000, &h);
+	hll_init(&u);
+	for (i = 0; i < 32; i++)
+	{
+		int64_t		v;
+		int64_t		step = i < 16 ? 3200 : 32;	/* half the parts stay exact */
+
+		hll_init(&parts[i]);
+		for (v = i; v < 100000; v += step)
+			hll_add(&parts[i], hll_hash_int((uint64_t) v));
+	}
+	for (i = 0; i < 16; i++)
+	{
+		int64_t		v;
+
+		/* the values the exact parts skipped, in the dense parts */
+		for (v = i; v < 100000; v++)
+			if ((v - i) % 3200 != 0 && v % 32 == i)
+				hll_add(&parts[16 + i], hll_hash_int((uint64_t) v));
+	}
+	ok = hll_is_exact(&parts[0]) && !hll_is_exact(&parts[31]);
+	for (i = 31; i >= 0; i--)
+		hll_merge(&u, &parts[i]);
+	CHECK(ok && memcmp(u.registers, h.registers, HLL_M) == 0,
+		  "32 parts, exact and dense, merge to the registers of one sketch of the union");
+	for (i = 0; i < 32; i++)
+		hll_free(&parts[i]);
+	hll_free(&u);
+	hll_free(&h);
+
+	/* images of an integer column's exact set: the integers, not the hashes */
+	{
+		Hll			e;
+		Hll			back;
+		char	   *image;
+		size_t		len;
+
+		hll_init(&e);
+		hll_int_of(1000, 1000, &e);
+		hll_serialize(&e, &image, &len);
+		CHECK(len < 4 + 2 * 1000, "an exact set of 1000 consecutive integers: an image of 2 bytes a value or less");
+		CHECK(hll_deserialize(&back, image, len) && hll_is_exact(&back) && hll_count(&back) == 1000,
+			  "... reads back exact");
+		hll_add(&back, hll_hash_int(1999));
+		hll_add(&back, hll_hash_int(2000));
+		CHECK(hll_count(&back) == 1001, "... with the same hashes (one old value, one new)");
+		hll_free(&back);
+		CHECK(!hll_deserialize(&back, image, len - 1), "a cut integer image is refused");
+		image[len - 1] = 0;		/* a gap of 0: a repeated integer */
+		CHECK(!hll_deserialize(&back, image, len), "an integer image with a repeated value is refused");
+		core_free(image);
+		hll_free(&e);
+		hll_init(&e);
+		hll_add(&e, hll_hash_int(0));
+		hll_add(&e, hll_hash_int(UINT64_MAX));
+		hll_add(&e, hll_hash_int(UINT64_C(1) << 63));
+		hll_serialize(&e, &image, &len);
+		CHECK(hll_deserialize(&back, image, len) && hll_count(&back) == 3,
+			  "the extreme integers read back (the image keeps whichever form is shorter)");
+		hll_free(&back);
+		core_free(image);
+		hll_free(&e);
+	}
+
+	/* presized: the same answers */
+	hll_init(&h);
+	hll_reserve(&h, 100000);
+	CHECK(hll_is_exact(&h) && hll_memory(&h) == sizeof(Hll) + 8 * 2 * HLL_EXACT_MAX,
+		  "a reserve beyond the threshold makes room for the exact set only");
+	CHECK_NEAR(hll_int_of(0, 700, &h), 700, 0, "a presized sketch counts exactly");
+	hll_free(&h);
+}
+
 int
 main(void)
 {
 	test_ddsketch();
 	test_hll();
+	test_hll_int();
 	return unit_done();
 }
