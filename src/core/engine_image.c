@@ -642,6 +642,7 @@ engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 	int64_t		before;
 	int64_t		rows;
 	bool		ok;
+	bool		moved = false;
 
 	if (!bucket_layout(st, op, b, &mini, &slot))
 		return core_errorf(errbuf, errlen, "no such operand or bucket");
@@ -659,17 +660,28 @@ engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 	rows = *(int64_t *) tmp;
 	if (ok && slot.kind == ENGINE_COUNT_DISTINCT)
 	{
-		/* sized once, as in rd_set */
 		AccDistinct *d = (AccDistinct *) (cell + slot.off);
-		const AccDistinct *t = (const AccDistinct *) (tmp + slot.off);
+		AccDistinct *t = (AccDistinct *) (tmp + slot.off);
 
-		iset_reserve(&d->iv, d->iv.count + t->iv.count, &st->mem);
-		bset_reserve(&d->ib, d->ib.count + t->ib.count, &st->mem);
+		if (d->n == 0 && d->shipped == 0 && d->iv.log2 == 0 && !d->iv.has_zero && d->ib.log2 == 0)
+		{
+			/* an empty accumulator (a bucket not scanned): take the read one */
+			*d = *t;
+			memset(t, 0, sizeof(*t));
+			*(int64_t *) tmp = 0;
+			moved = true;
+		}
+		else
+		{
+			/* sized once, as in rd_set */
+			iset_reserve(&d->iv, d->iv.count + t->iv.count, &st->mem);
+			bset_reserve(&d->ib, d->ib.count + t->ib.count, &st->mem);
+		}
 	}
-	if (ok)
-		ok = engine_merge_cell(cell, tmp, &mini, NULL, &st->mem, errbuf, errlen);
-	else
+	if (!ok)
 		core_errorf(errbuf, errlen, "corrupt bucket state");
+	else if (!moved)
+		ok = engine_merge_cell(cell, tmp, &mini, NULL, &st->mem, errbuf, errlen);
 	engine_cell_free_sets(tmp, &mini, &st->mem);
 	core_free(tmp);
 	/* the bucket's row count: of the scan, or of the stored state */
