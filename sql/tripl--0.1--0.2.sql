@@ -1177,3 +1177,19 @@ COMMENT ON VIEW tripl.destination_status IS
 
 REVOKE ALL ON tripl.destination_status FROM PUBLIC;
 GRANT SELECT ON tripl.destination_status TO tripl_admin;
+
+-- Rolling metrics: per-bucket engine states kept between passes
+CREATE TABLE tripl.rolling_states (
+    metric_id   bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    operand     smallint NOT NULL,
+    bucket      timestamptz NOT NULL,
+    fingerprint bigint NOT NULL,
+    state       bytea NOT NULL,
+    PRIMARY KEY (metric_id, operand, bucket),
+    CONSTRAINT rolling_states_operand CHECK (operand IN (0, 1))
+);
+-- read every pass: compressing them would cost more time than it saves space
+ALTER TABLE tripl.rolling_states ALTER COLUMN state SET STORAGE EXTERNAL;
+COMMENT ON TABLE tripl.rolling_states IS
+    'Per-bucket engine states of rolling metrics (operand 0: value or numerator, 1: denominator), kept between passes; fingerprint ties a state to the definition it was computed under';
+REVOKE ALL ON tripl.rolling_states FROM PUBLIC;

@@ -553,6 +553,23 @@ COMMENT ON TABLE tripl.runs IS
 -- pg_dump keeps what users defined and what tripl computed.  Not the run
 -- log (tripl.runs): it is this database's history, and a restore's
 -- scheduler may already write to it before the data is loaded.
+-- Rolling metrics on the C engine keep the engine's state of each of their
+-- newest window + 1 buckets, so that a due pass reads only the buckets it
+-- recollects.  A cache, not dumped: a pass without the states rescans.
+CREATE TABLE tripl.rolling_states (
+    metric_id   bigint NOT NULL REFERENCES tripl.metrics (id) ON DELETE CASCADE,
+    operand     smallint NOT NULL,
+    bucket      timestamptz NOT NULL,
+    fingerprint bigint NOT NULL,
+    state       bytea NOT NULL,
+    PRIMARY KEY (metric_id, operand, bucket),
+    CONSTRAINT rolling_states_operand CHECK (operand IN (0, 1))
+);
+-- read every pass: compressing them would cost more time than it saves space
+ALTER TABLE tripl.rolling_states ALTER COLUMN state SET STORAGE EXTERNAL;
+COMMENT ON TABLE tripl.rolling_states IS
+    'Per-bucket engine states of rolling metrics (operand 0: value or numerator, 1: denominator), kept between passes; fingerprint ties a state to the definition it was computed under';
+
 --------------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('tripl.fact_tables', '');

@@ -984,6 +984,7 @@ alter_grid(MetricDef *m, Interval *bucket, char *zone)
 		return;
 	catalog_execute("DELETE FROM tripl.metric_values WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.metric_breakdowns WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
+	catalog_execute("DELETE FROM tripl.rolling_states WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.anomalies WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.alert_state WHERE metric_id = $1", 1, types, vals, NULL, false, 0);
 	catalog_execute("DELETE FROM tripl.digest_items WHERE metric_id = $1", 1, types, vals, NULL, false, 0);

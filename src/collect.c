@@ -706,6 +706,7 @@ run_group(CollectGroup *g, MemoryContext group_cxt)
 			if (slot->engine)
 				collect_slot_engine_prepare(slot, g, chunk);
 			collect_slot_run(slot, chunk, &g->grid, chunk_cxt);
+			collect_slot_keep_states(slot, g, chunk);
 		}
 
 		foreach(lc, g->tasks)
@@ -908,10 +909,12 @@ record_state(MetricTask *t, TimestampTz now)
 /*
  * Collect metrics over their windows (parallel lists of MetricDef * and
  * GridWindow *).  Returns a List of CollectResult *, in input order.
- * The caller is connected to SPI.
+ * replay: the windows are explicit (rolling metrics rescan their whole
+ * windows instead of using stored bucket states).  The caller is connected
+ * to SPI.
  */
 List *
-collect_run(List *metrics, List *windows, TimestampTz now)
+collect_run(List *metrics, List *windows, TimestampTz now, bool replay)
 {
 	MemoryContext group_cxt = CurrentMemoryContext;
 	List	   *groups = NIL;
@@ -930,6 +933,7 @@ collect_run(List *metrics, List *windows, TimestampTz now)
 
 		t->m = m;
 		t->win = *(GridWindow *) lfirst(lw);
+		t->replay = replay;
 		t->changed_from = PG_INT64_MIN;
 		tasks = lappend(tasks, t);
 		if (collect_derived_is(m))
@@ -1066,7 +1070,9 @@ collect_metric_sql(MetricDef *m)
 		}
 		if (slot->window > 1)
 			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b; "
-							 "$1 is the window's start less %d buckets\n",
+							 "$1 is the window's start less %d buckets\n"
+							 "-- (C engine: a due pass whose earlier buckets' states are stored in "
+							 "tripl.rolling_states reads from the window's start)\n",
 							 slot->window, slot->window - 1, slot->window - 1);
 		appendStringInfoString(&buf, "-- $1, $2: the window [from, to) as timestamptz");
 		if (engine)
@@ -1217,7 +1223,7 @@ tripl_collect(PG_FUNCTION_ARGS)
 							MAX_WINDOW_BUCKETS, m->name)));
 	}
 
-	results = collect_run(metrics, windows, now);
+	results = collect_run(metrics, windows, now, has_from);
 	memset(&run, 0, sizeof(run));
 	foreach(lc, results)
 	{

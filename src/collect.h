@@ -25,7 +25,7 @@ typedef struct CollectResult
 	char	   *error;
 } CollectResult;
 
-extern List *collect_run(List *metrics, List *windows, TimestampTz now);
+extern List *collect_run(List *metrics, List *windows, TimestampTz now, bool replay);
 extern char *collect_metric_sql(MetricDef *m);
 
 #endif							/* TRIPL_COLLECT_H */

@@ -16,6 +16,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -40,6 +41,7 @@
 #include "guc.h"
 #include "subxact.h"
 #include "tripl.h"
+#include "spiutil.h"
 #include "userquery.h"
 
 /* Add an operand to a slot unless an equal one is there; return its column */
@@ -314,6 +316,264 @@ slot_disjoint(SourceSlot *slot)
 	return slot->disjoint;
 }
 
+/*--------------------------------------------------------------------
+ * Rolling states kept between passes (tripl.rolling_states)
+ *
+ * A rolling slot on the C engine stores, per metric operand, the engine's
+ * state of each of the last window + 1 buckets it computed (the exact set
+ * of distinct keys, the sums, the sketch...).  A due pass whose window's
+ * earlier window - 1 buckets are all stored scans only its own buckets
+ * and merges the stored states in before the window is combined; an
+ * explicit window (a replay), a slot with breakdowns, or a missing state
+ * rescans.  Rows rescanned replace their buckets' states.
+ *--------------------------------------------------------------------
+ */
+
+/* Rolling statements prepared by this backend (their preload tokens) */
+static uint64 rolling_statements = 0;
+
+/* Does a task read this slot in this chunk? */
+static bool
+slot_task_in_chunk(MetricTask *t, SourceSlot *slot, GridWindow chunk)
+{
+	return t->win.to > chunk.from && t->win.from < chunk.to &&
+		(t->slot[0] == slot || (t->nops == 2 && t->slot[1] == slot));
+}
+
+/*
+ * What a stored state of a slot operand depends on: the source (query,
+ * time column, search_path, owner), the grid and window, the operand and
+ * its column's type.  A state stored under another fingerprint is never
+ * used.
+ */
+static int64
+rolling_fingerprint(SourceSlot *slot, int op, MetricTask *t, const Grid *grid)
+{
+	AggOperand *o = list_nth(slot->ops, op);
+	const char *type = o->column ? slot_column_type(slot, o->column) : NULL;
+	StringInfoData b;
+	int64		fp;
+
+	initStringInfo(&b);
+	appendStringInfo(&b, "%s\x1f%s\x1f%s\x1f%s\x1f%u\x1f%d\x1f%d\x1f" INT64_FORMAT "\x1f%s\x1f%d\x1f%s\x1f%s\x1f%.17g\x1f%s",
+					 slot->src.query, slot->src.ts_column, slot->src.ts_type,
+					 slot->search_path ? slot->search_path : "", slot->role, slot->window,
+					 (int) grid->unit, (int64) grid->width, t->m->timezone ? t->m->timezone : "",
+					 (int) o->agg, o->column ? o->column : "", o->filter ? o->filter : "",
+					 o->percentile, type ? type : "");
+	fp = (int64) hash_bytes_extended((const unsigned char *) b.data, b.len, 0);
+	pfree(b.data);
+	return fp;
+}
+
+/*
+ * May this chunk of a rolling engine slot read only its own buckets?  Then
+ * every operand's stored states of the window - 1 buckets before the chunk
+ * are appended to the configuration (bucket indexes 0 .. window - 2 of the
+ * chunk's grid).  Always: the result carries the states of the scanned
+ * buckets among the last window + 1, to store.
+ */
+static void
+rolling_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk, int nbuckets)
+{
+	int			nops = list_length(slot->ops);
+	int			need = slot->window - 1;
+	MetricTask **rep = palloc0(sizeof(MetricTask *) * (nops + 1));
+	int		   *repk = palloc0(sizeof(int) * (nops + 1));
+	int		   *pops = palloc0(sizeof(int) * ((size_t) nops * need + 1));
+	int		   *pbuckets = palloc0(sizeof(int) * ((size_t) nops * need + 1));
+	bytea	  **images = palloc0(sizeof(bytea *) * ((size_t) nops * need + 1));
+	int			npre = 0;
+	bool		ok = true;
+	ListCell   *lc;
+	int			i;
+
+	slot->roll_incremental = false;
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+		int			k;
+
+		if (t->failed || !slot_task_in_chunk(t, slot, chunk))
+			continue;
+		if (t->replay || t->m->breakdowns != NIL)
+			ok = false;
+		for (k = 0; k < t->nops; k++)
+			if (t->slot[k] == slot && rep[t->col[k]] == NULL)
+			{
+				rep[t->col[k]] = t;
+				repk[t->col[k]] = k;
+			}
+	}
+	for (i = 0; ok && i < nops; i++)
+	{
+		Oid			types[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		values[5];
+		uint64		r;
+
+		if (rep[i] == NULL)
+		{
+			ok = false;
+			break;
+		}
+		values[0] = Int64GetDatum(rep[i]->m->id);
+		values[1] = Int16GetDatum(repk[i]);
+		values[2] = Int64GetDatum(rolling_fingerprint(slot, i, rep[i], &g->grid));
+		values[3] = TimestampTzGetDatum(unix_to_ts(collect_slot_bucket(slot, &g->grid, 0)));
+		values[4] = TimestampTzGetDatum(unix_to_ts(chunk.from));
+		catalog_execute("SELECT bucket, state FROM tripl.rolling_states "
+						"WHERE metric_id = $1 AND operand = $2 AND fingerprint = $3 "
+						"AND bucket >= $4 AND bucket < $5 ORDER BY bucket",
+						5, types, values, NULL, true, 0);
+		if (SPI_processed != (uint64) need)
+		{
+			ok = false;
+			break;
+		}
+		for (r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (isnull || ts_to_unix(DatumGetTimestampTz(d)) != collect_slot_bucket(slot, &g->grid, (int) r))
+			{
+				ok = false;
+				break;
+			}
+			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+			pops[npre] = i;
+			pbuckets[npre] = (int) r;
+			images[npre++] = DatumGetByteaPCopy(d);
+		}
+	}
+	if (!ok)
+		npre = 0;
+	slot->roll_incremental = ok;
+	slot->roll_npre = npre;
+	slot->roll_ops = pops;
+	slot->roll_buckets = pbuckets;
+	slot->roll_images = images;
+	slot->roll_token = (int64) (++rolling_statements) ^ ((int64) MyProcPid << 40);
+	elog(DEBUG1, "tripl: rolling slot over %d buckets: %s", slot->window,
+		 ok ? "stored states of the earlier buckets, scanning the chunk only" : "scanning the whole window");
+	slot->config = engine_config_rolling(slot->config, slot->roll_token, npre,
+										 Max(ok ? need : 0, nbuckets - (slot->window + 1)));
+}
+
+/*
+ * After a rolling slot ran for a chunk: store the states its result
+ * carries under each metric operand reading it, drop the other stored
+ * states of the buckets it scanned (a rescanned bucket never keeps an older
+ * state), and keep the newest window + 1 per operand.  A slot on the SQL
+ * path only drops; one that failed after reading stored states drops them
+ * all (the next pass rescans).
+ */
+typedef struct KeepArg
+{
+	SourceSlot *slot;
+	MetricTask *t;
+	int			k;
+	GridWindow	scan;
+	const Grid *grid;
+	bool		drop_all;
+} KeepArg;
+
+/* Subxact body of collect_slot_keep_states for one metric operand */
+static void
+keep_states_body(void *arg)
+{
+	KeepArg    *a = arg;
+	SourceSlot *slot = a->slot;
+	int			op = a->t->col[a->k];
+	int64		fp = rolling_fingerprint(slot, op, a->t, a->grid);
+	Oid			types[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	int			i;
+
+	values[0] = Int64GetDatum(a->t->m->id);
+	values[1] = Int16GetDatum(a->k);
+	values[2] = Int64GetDatum(fp);
+	values[3] = TimestampTzGetDatum(unix_to_ts(a->scan.from));
+	values[4] = TimestampTzGetDatum(unix_to_ts(a->scan.to));
+	if (a->drop_all)
+	{
+		catalog_execute("DELETE FROM tripl.rolling_states WHERE metric_id = $1 AND operand = $2",
+						2, types, values, NULL, false, 0);
+		return;
+	}
+	catalog_execute("DELETE FROM tripl.rolling_states WHERE metric_id = $1 AND operand = $2 "
+					"AND (fingerprint <> $3 OR (bucket >= $4 AND bucket < $5))",
+					5, types, values, NULL, false, 0);
+	if (!slot->engine || slot->failed)
+		return;
+	for (i = 0; i < slot->eres.nimages; i++)
+	{
+		Oid			itypes[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, BYTEAOID};
+		Datum		ivalues[5];
+
+		if (slot->eres.image_op[i] != op)
+			continue;
+		ivalues[0] = values[0];
+		ivalues[1] = values[1];
+		ivalues[2] = values[2];
+		ivalues[3] = TimestampTzGetDatum(unix_to_ts(collect_slot_bucket(slot, a->grid,
+																		slot->eres.image_bucket[i])));
+		ivalues[4] = PointerGetDatum(slot->eres.images[i]);
+		catalog_execute("INSERT INTO tripl.rolling_states (metric_id, operand, fingerprint, bucket, state) "
+						"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (metric_id, operand, bucket) "
+						"DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state",
+						5, itypes, ivalues, NULL, false, 0);
+	}
+	values[2] = Int64GetDatum(slot->window);
+	catalog_execute("DELETE FROM tripl.rolling_states WHERE metric_id = $1 AND operand = $2 "
+					"AND bucket < (SELECT s.bucket FROM tripl.rolling_states s "
+					"WHERE s.metric_id = $1 AND s.operand = $2 ORDER BY s.bucket DESC OFFSET $3 LIMIT 1)",
+					3, types, values, NULL, false, 0);
+}
+
+void
+collect_slot_keep_states(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
+{
+	ListCell   *lc;
+	bool		incremental = slot->engine && slot->roll_incremental;
+	GridWindow	scan = incremental ? chunk : collect_rolling_scan(chunk, &g->grid, slot->window);
+
+	if (slot->window <= 1)
+		return;
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+		int			k;
+
+		if (t->nops < 1 || !slot_task_in_chunk(t, slot, chunk))
+			continue;
+		for (k = 0; k < t->nops; k++)
+		{
+			KeepArg		a;
+			char	   *err;
+
+			if (t->slot[k] != slot)
+				continue;
+			a.slot = slot;
+			a.t = t;
+			a.k = k;
+			a.scan = scan;
+			a.grid = &g->grid;
+			a.drop_all = slot->failed && incremental;
+			err = subxact_run_message(keep_states_body, &a, NULL, NULL);
+			if (err != NULL)
+			{
+				ereport(LOG,
+						(errmsg("could not keep the bucket states of metric \"%s\": %s", t->m->name, err),
+						 errdetail("Its next pass rescans its whole window.")));
+				/* nothing stored may outlive a failed update: rescan next time */
+				a.drop_all = true;
+				(void) subxact_run_message(keep_states_body, &a, NULL, NULL);
+			}
+		}
+	}
+}
+
 /*
  * A slot's engine statement and this chunk's configuration: every operand
  * of the slot, and the breakdowns of the tasks reading it that meet the
@@ -336,6 +596,7 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	List	   *generic = NIL;
 	bool		filter_array;
 	const bool *disjoint = slot_disjoint(slot);
+	GridWindow	grid_chunk;
 	ListCell   *lc;
 	int			i = 0;
 
@@ -425,16 +686,16 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		ebds[i++] = *(EngineBreakdown *) lfirst(lc);
 
 	/* a rolling slot's grid starts window - 1 buckets before the chunk */
-	chunk = collect_rolling_scan(chunk, &g->grid, slot->window);
-	spec.start = chunk.from;
+	grid_chunk = collect_rolling_scan(chunk, &g->grid, slot->window);
+	spec.start = grid_chunk.from;
 	spec.width = g->grid.width;
 	slot->chunk_bounds = NULL;
 	if (g->grid.unit == GRID_FIXED)
-		spec.nbuckets = (int) ((chunk.to - chunk.from) / g->grid.width);
+		spec.nbuckets = (int) ((grid_chunk.to - grid_chunk.from) / g->grid.width);
 	else
 	{
 		/* calendar grids: the chunk's boundaries, computed once (core/grid.c) */
-		int64_t    *bounds = grid_bounds(&g->grid, chunk, &spec.nbuckets);
+		int64_t    *bounds = grid_bounds(&g->grid, grid_chunk, &spec.nbuckets);
 
 		slot->chunk_bounds = palloc(sizeof(int64) * (spec.nbuckets + 1));
 		memcpy(slot->chunk_bounds, bounds, sizeof(int64) * (spec.nbuckets + 1));
@@ -451,11 +712,14 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	spec.breakdowns = ebds;
 	spec.max_rows = TRIPL_MAX_CHUNK_ROWS;
 	slot->config = engine_config(&spec, fargs, filter_array);
-	slot->chunk_from = chunk.from;
+	slot->chunk_from = grid_chunk.from;
 	slot->chunk_nbuckets = spec.nbuckets;
 	slot->nbreakdowns = spec.nbreakdowns;
 	slot->sql = aggsql_engine_query(&slot->src, generic, filter_array, measures, native, keys, groups, raw,
 								   slot_engine_rows());
+	slot->roll_incremental = false;
+	if (slot->window > 1)
+		rolling_prepare(slot, g, chunk, spec.nbuckets);
 }
 
 /* Read an engine result into the slot (in the chunk's context) */
@@ -593,6 +857,8 @@ slot_run_body(void *arg)
 		old = MemoryContextSwitchTo(run->cxt);
 		if (!isnull)
 			raw = DatumGetByteaPCopy(d);
+		else if (slot->window > 1)
+			raw = engine_config_result(slot->config);	/* stored states, no new rows */
 		engine_slot_result(slot, raw, run->grid);
 		MemoryContextSwitchTo(old);
 		return;
@@ -639,11 +905,16 @@ collect_slot_run(SourceSlot *slot, GridWindow chunk, const Grid *grid, MemoryCon
 	memset(&slot->res, 0, sizeof(SlotResult));
 	memset(&slot->eres, 0, sizeof(EngineResult));
 	run.slot = slot;
-	run.window = collect_rolling_scan(chunk, grid, slot->window);
+	run.window = (slot->engine && slot->roll_incremental) ? chunk :
+		collect_rolling_scan(chunk, grid, slot->window);
 	run.out = &slot->res;
 	run.cxt = cxt;
 	run.grid = grid;
+	if (slot->engine && slot->window > 1)
+		engine_set_preload(slot->roll_token, slot->roll_npre, slot->roll_ops, slot->roll_buckets,
+						   slot->roll_images);
 	slot->error = subxact_run_message(slot_run_body, &run, &errcode, &slot->node_failure);
+	engine_set_preload(0, 0, NULL, NULL, NULL);
 	slot->failed = (slot->error != NULL);
 	slot->timed_out = slot->failed && userquery_is_time_limit(errcode, slot->error);
 

@@ -59,6 +59,15 @@ typedef struct SourceSlot
 	int			chunk_nbuckets;
 	int			nbreakdowns;	/* engine breakdowns in this chunk */
 	EngineResult eres;			/* this chunk's engine result */
+	/* rolling slots on the C engine: per-bucket states kept between passes */
+	bool		roll_incremental;	/* this chunk reads only its own buckets;
+									 * the window's earlier ones are stored */
+	int64		roll_token;		/* this chunk's statement (engine_set_preload) */
+	int			roll_npre;		/* stored states merged in: operand, bucket
+								 * index, engine_bucket_image's bytes */
+	int		   *roll_ops;
+	int		   *roll_buckets;
+	bytea	  **roll_images;
 } SourceSlot;
 
 /* One metric being collected */
@@ -82,6 +91,8 @@ typedef struct MetricTask
 	int			bd_base;		/* engine breakdown index of the first breakdown in
 								 * this chunk, or -1 */
 	bool		multi_chunk;	/* the window spans more than one chunk */
+	bool		replay;			/* an explicit window: rolling metrics rescan
+								 * every bucket of their windows */
 	List	   *input_tasks;	/* derived: the tasks of its inputs in this pass */
 	int			depth;			/* derived: 1 + the deepest derived input's */
 	char	   *read_error;		/* derived: inputs its owner may no longer read */
@@ -108,6 +119,7 @@ extern bool collect_slot_in_use(CollectGroup *g, SourceSlot *slot, GridWindow ch
 extern void collect_slot_run(SourceSlot *slot, GridWindow chunk, const Grid *grid, MemoryContext cxt);
 extern int64 collect_slot_bucket(const SourceSlot *slot, const Grid *grid, int b);
 extern void collect_window_params(GridWindow w, Oid *types, Datum *values);
+extern void collect_slot_keep_states(SourceSlot *slot, CollectGroup *g, GridWindow chunk);
 extern GridWindow collect_rolling_scan(GridWindow chunk, const Grid *grid, int window);
 
 #endif							/* TRIPL_COLLECT_SLOT_H */

@@ -90,6 +90,7 @@ check_engine_memory(const EngineState *engine, size_t limit)
 }
 
 #define CONFIG_MAGIC	0x7472706c	/* "trpl" */
+#define ROLLING_MAGIC	0x726f6c6c	/* "roll": the rolling trailer */
 
 /* Threshold filters on one measure: its sorted distinct constants */
 typedef struct ThresholdGroup
@@ -146,6 +147,13 @@ typedef struct EngineAggState
 	ThresholdFilter *thr;
 	int			ntg;
 	ThresholdGroup *tg;
+	/* rolling states kept between passes (engine_config_rolling) */
+	int			npreload;		/* stored bucket states merged in at the end
+								 * (engine_set_preload) */
+	int64		preload_token;
+	bool		preloaded;
+	int			emit_from;		/* first bucket whose states the result
+								 * carries, or -1 */
 } EngineAggState;
 
 /*--------------------------------------------------------------------
@@ -235,6 +243,56 @@ engine_config(const EngineSpec *spec, const EngineFilterArg *fargs, bool filter_
 		put_int32(&b, (int32) strlen(f->constant));
 		appendBinaryStringInfo(&b, f->constant, strlen(f->constant));
 	}
+	result = palloc(VARHDRSZ + b.len);
+	SET_VARSIZE(result, VARHDRSZ + b.len);
+	memcpy(VARDATA(result), b.data, b.len);
+	pfree(b.data);
+	return result;
+}
+
+/*
+ * The stored per-bucket states the next rolling statement merges in before
+ * its values are computed (see engine_config_rolling).  They stay in the
+ * backend that runs the statement (its final function runs there, also
+ * with parallel workers or Citus): they never travel as a parameter.
+ */
+static struct
+{
+	int64		token;
+	int			n;
+	const int  *ops;
+	const int  *buckets;
+	bytea	   *const *images;
+}			preload;
+
+/* Set (n > 0) or clear (n = 0) the stored states for the next statement */
+void
+engine_set_preload(int64 token, int n, const int *ops, const int *buckets, bytea *const *images)
+{
+	preload.token = token;
+	preload.n = n;
+	preload.ops = ops;
+	preload.buckets = buckets;
+	preload.images = images;
+}
+
+/*
+ * A rolling slot's configuration: config, then how many stored bucket
+ * states (engine_set_preload, under token) the final function merges in,
+ * and the first bucket whose states the result carries (-1: none)
+ */
+bytea *
+engine_config_rolling(bytea *config, int64 token, int npreload, int emit_from)
+{
+	StringInfoData b;
+	bytea	   *result;
+
+	initStringInfo(&b);
+	appendBinaryStringInfo(&b, VARDATA(config), VARSIZE(config) - VARHDRSZ);
+	put_int32(&b, ROLLING_MAGIC);
+	put_int32(&b, emit_from);
+	put_int64(&b, token);
+	put_int32(&b, npreload);
 	result = palloc(VARHDRSZ + b.len);
 	SET_VARSIZE(result, VARHDRSZ + b.len);
 	memcpy(VARDATA(result), b.data, b.len);
@@ -465,6 +523,19 @@ decode_config(bytea *config, EngineAggState *st)
 		st->spec.nmeasures < 0 || st->spec.nmeasures > ENGINE_MAX_COLUMNS)
 		elog(ERROR, "tripl engine: bad filter or measure count");
 	decode_thresholds(&c, st);
+	st->emit_from = -1;
+	if (c.p < c.end)
+	{
+		if (get_int32(&c) != ROLLING_MAGIC)
+			elog(ERROR, "tripl engine: malformed configuration or result");
+		st->emit_from = get_int32(&c);
+		st->preload_token = get_int64(&c);
+		st->npreload = get_int32(&c);
+		if (st->npreload < 0 || st->emit_from > st->spec.nbuckets)
+			elog(ERROR, "tripl engine: malformed configuration or result");
+		if (c.p != c.end)
+			elog(ERROR, "tripl engine: malformed configuration or result");
+	}
 	st->measure_datums = palloc0(sizeof(Datum) * (st->spec.nmeasures + 1));
 	st->filters = palloc0(sizeof(bool) * (st->spec.nfilters + 1));
 	st->measures = palloc0(sizeof(double) * (st->spec.nmeasures + 1));
@@ -1123,6 +1194,22 @@ state_result(EngineAggState *st)
 	char		errbuf[256];
 	bytea	   *out;
 
+	/* a rolling slot's stored bucket states, before the window is combined */
+	if (!st->preloaded && st->npreload > 0)
+	{
+		if (preload.token != st->preload_token || preload.n != st->npreload)
+			elog(ERROR, "tripl engine: the stored rolling states of this statement are not available");
+		for (i = 0; i < st->npreload; i++)
+			if (preload.ops[i] < 0 || preload.ops[i] >= st->spec.nops ||
+				!engine_bucket_load(st->engine, preload.ops[i], preload.buckets[i],
+									VARDATA_ANY(preload.images[i]), VARSIZE_ANY_EXHDR(preload.images[i]),
+									errbuf, sizeof(errbuf)))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("tripl engine: a stored rolling state cannot be used: %s", errbuf)));
+		st->preloaded = true;
+		check_engine_memory(st->engine, st->memory_limit);
+	}
 	elog(DEBUG1, "tripl engine: %d buckets, %d operands, %d breakdowns, %zu bytes of state",
 		 st->spec.nbuckets, st->spec.nops, st->spec.nbreakdowns, engine_memory(st->engine));
 	initStringInfo(&b);
@@ -1156,9 +1243,41 @@ state_result(EngineAggState *st)
 		if (rows)
 			core_free(rows);
 	}
-	out = palloc(VARHDRSZ + b.len);
+	/* rolling: the per-bucket states to keep for the next pass */
+	if (st->emit_from >= 0)
+	{
+		put_int32(&b, (st->spec.nbuckets - st->emit_from) * st->spec.nops);
+		for (i = st->emit_from; i < st->spec.nbuckets; i++)
+			for (k = 0; k < st->spec.nops; k++)
+			{
+				char	   *image;
+				size_t		len;
+
+				engine_bucket_image(st->engine, k, i, &image, &len);
+				put_int32(&b, k);
+				put_int32(&b, i);
+				put_int32(&b, (int32) len);
+				appendBinaryStringInfo(&b, image, len);
+				core_free(image);
+			}
+	}
+	out = palloc_extended(VARHDRSZ + b.len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, VARHDRSZ + b.len);
 	memcpy(VARDATA(out), b.data, b.len);
+	return out;
+}
+
+/*
+ * The result of a configuration over no rows at all (a rolling slot whose
+ * scan found none still combines its stored bucket states)
+ */
+bytea *
+engine_config_result(bytea *config)
+{
+	EngineAggState *st = state_create(PointerGetDatum(config), CurrentMemoryContext);
+	bytea	   *out = state_result(st);
+
+	engine_free(st->engine);
 	return out;
 }
 
@@ -1487,6 +1606,7 @@ engine_result_decode(bytea *raw, int nops, int nbuckets, int nbreakdowns, Engine
 	out->values = palloc(sizeof(double) * ((size_t) nops * nbuckets + 1));
 	out->nrows = palloc0(sizeof(int) * (nbreakdowns + 1));
 	out->rows = palloc0(sizeof(EngineBreakdownRow *) * (nbreakdowns + 1));
+	out->nimages = 0;
 	if (raw == NULL)
 	{
 		for (i = 0; i < nops * nbuckets; i++)
@@ -1517,6 +1637,31 @@ engine_result_decode(bytea *raw, int nops, int nbuckets, int nbreakdowns, Engine
 			r->value_len = len;
 			r->value = r->value_null ? NULL : pnstrdup(take(&c, len), len);
 			memcpy(&r->v, take(&c, sizeof(double)), sizeof(double));
+		}
+	}
+	out->nimages = 0;
+	if (c.p < c.end)
+	{
+		int			n = get_int32(&c);
+
+		if (n < 0)
+			elog(ERROR, "tripl engine: malformed configuration or result");
+		out->nimages = n;
+		out->image_op = palloc0(sizeof(int) * (n + 1));
+		out->image_bucket = palloc0(sizeof(int) * (n + 1));
+		out->images = palloc0(sizeof(bytea *) * (n + 1));
+		for (i = 0; i < n; i++)
+		{
+			int32		len;
+
+			out->image_op[i] = get_int32(&c);
+			out->image_bucket[i] = get_int32(&c);
+			len = get_int32(&c);
+			if (len < 0)
+				elog(ERROR, "tripl engine: malformed configuration or result");
+			out->images[i] = palloc(VARHDRSZ + len);
+			SET_VARSIZE(out->images[i], VARHDRSZ + len);
+			memcpy(VARDATA(out->images[i]), take(&c, len), len);
 		}
 	}
 }

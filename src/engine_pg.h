@@ -50,6 +50,10 @@ typedef struct EngineFilterArg
 
 extern bytea *engine_config(const EngineSpec *spec, const EngineFilterArg *fargs,
 							bool filter_array);
+extern void engine_set_preload(int64 token, int n, const int *ops, const int *buckets,
+							   bytea *const *images);
+extern bytea *engine_config_rolling(bytea *config, int64 token, int npreload, int emit_from);
+extern bytea *engine_config_result(bytea *config);
 extern bool engine_threshold_filter(const char *filter, char **column,
 									EngineThresholdOp *op, char **constant);
 extern bool engine_key_type_supported(const char *native_type);
@@ -64,6 +68,11 @@ typedef struct EngineResult
 	int			nbreakdowns;
 	int		   *nrows;			/* per breakdown */
 	EngineBreakdownRow **rows;	/* per breakdown */
+	/* rolling slots: the per-bucket states to keep (engine_config_rolling) */
+	int			nimages;
+	int		   *image_op;
+	int		   *image_bucket;
+	bytea	  **images;			/* engine_bucket_image's bytes */
 } EngineResult;
 
 extern void engine_result_decode(bytea *raw, int nops, int nbuckets, int nbreakdowns,

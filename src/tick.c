@@ -203,7 +203,7 @@ tick_run(TimestampTz now, List *due, TickSummary *s)
 		metrics = lappend(metrics, d->m);
 		windows = lappend(windows, w);
 	}
-	foreach(lc, collect_run(metrics, windows, now))
+	foreach(lc, collect_run(metrics, windows, now, false))
 	{
 		CollectResult *r = lfirst(lc);
 

@@ -189,6 +189,18 @@ extern EngineState *engine_deserialize(const EngineSpec *spec, const char *buf, 
 									   char *errbuf, size_t errlen);
 
 /*
+ * Rolling metrics keep per-bucket states between passes: the state of
+ * operand op at bucket b (its accumulator: counts, sums, the exact set of
+ * distinct keys, a sketch, a percentile buffer) as a core_alloc'ed image
+ * (engine_bucket_image, native byte order, tagged with the engine's format
+ * and the aggregation), and merged back into bucket b of a state with an
+ * operand of the same aggregation (engine_bucket_load: false with a message
+ * on a foreign, truncated or corrupt image, or another aggregation's).
+ */
+extern void engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *len);
+extern bool engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
+							   char *errbuf, size_t errlen);
+/*
  * Per operand, per bucket: out[nbuckets] gets the values, NaN for a gap;
  * an operand with a window gets its rolling values (engine_window_values)
  */

@@ -2,7 +2,9 @@
  *
  * engine_image.c
  *	  The aggregation engine's serialized image (see engine.h):
- *	  engine_serialize() and engine_deserialize().  The image is logical,
+ *	  engine_serialize() and engine_deserialize(), and the image of one
+ *	  operand at one bucket that rolling metrics keep between passes
+ *	  (engine_bucket_image(), engine_bucket_load()).  The image is logical,
  *	  in native byte order (it is for parallel workers of the same server
  *	  and for the partial states of a distributed plan), guarded by a
  *	  fingerprint of the spec; reading checks every length and index.
@@ -709,12 +711,13 @@ rd_set(EngineState *st, Rc *r, ISet *s)
 	/* at least a byte a key (compact), 8 (fixed) */
 	if (r->r.left / (r->compact ? 1 : sizeof(uint64_t)) < count)
 		return false;
+	/* sized once: keys arrive in hash order, which growing tables cluster */
+	if (count > 0)
+		iset_reserve(s, count, &st->mem);
 	if (r->compact)
 	{
 		uint64_t	k = 0;
 
-		if (count > 0)
-			iset_reserve(s, count, &st->mem);
 		for (i = 0; i < count; i++)
 		{
 			uint64_t	gap;
@@ -749,6 +752,7 @@ rd_bset(EngineState *st, Rc *r, BSet *s)
 
 	if (!rd_u32(r, &count) || r->r.left / (r->compact ? 1 : sizeof(uint32_t)) < count)
 		return false;
+	bset_reserve(s, count, &st->mem);
 	for (i = 0; i < count; i++)
 	{
 		const char *p;
@@ -1142,4 +1146,121 @@ engine_deserialize(const EngineSpec *spec, const char *buf, size_t len,
 		return NULL;
 	}
 	return st;
+}
+
+/* ---------------------------------------------------------------------
+ * One operand's state at one bucket (rolling metrics keep these between
+ * passes: see engine.h)
+ * ---------------------------------------------------------------------
+ */
+
+/* A one-slot layout over a state's main cells, for operand op */
+static bool
+bucket_layout(const EngineState *st, int op, int b, Layout *mini, Slot *slot)
+{
+	if (st == NULL || st->main == NULL || op < 0 || op >= st->nops ||
+		b < 0 || b >= st->nbuckets || st->mlay.op_slot[op] < 0)
+		return false;
+	memset(mini, 0, sizeof(*mini));
+	*slot = st->mlay.slots[st->mlay.op_slot[op]];
+	mini->slots = slot;
+	mini->nslots = 1;
+	mini->cellsize = st->mlay.cellsize;
+	return true;
+}
+
+void
+engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *len)
+{
+	Wc			w;
+	Layout		mini;
+	Slot		slot;
+
+	/* the fixed-width form, as engine_serialize writes it */
+	memset(&w, 0, sizeof(w));
+	w.keys.null_id = NO_ID;
+	wr_u64(&w, ENGINE_MAGIC);
+	wr_u32(&w, ENGINE_FORMAT);
+	if (bucket_layout(st, op, b, &mini, &slot))
+	{
+		wr_u32(&w, (uint32_t) slot.kind);
+		wr_cell(&w, st->main + (size_t) b * st->mlay.cellsize, &mini, false);
+	}
+	else
+		wr_u32(&w, UINT32_MAX);
+	dict_free(&w.keys, &w.mem);
+	arena_free(&w.arena, &w.mem);
+	core_free(w.hkeys);
+	core_free(w.hids);
+	if (w.w.buf == NULL)
+		w.w.buf = core_alloc(1);
+	*buf = w.w.buf;
+	*len = w.w.len;
+}
+
+bool
+engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
+				   char *errbuf, size_t errlen)
+{
+	Layout		mini;
+	Slot		slot;
+	Rc			r;
+	uint64_t	magic;
+	uint32_t	format;
+	uint32_t	kind;
+	char	   *tmp;
+	char	   *cell;
+	int64_t		before;
+	int64_t		rows;
+	bool		ok;
+	bool		moved = false;
+
+	if (!bucket_layout(st, op, b, &mini, &slot))
+		return core_errorf(errbuf, errlen, "no such operand or bucket");
+	memset(&r, 0, sizeof(r));
+	r.r.p = buf;
+	r.r.left = len;
+	if (buf == NULL || !rd_u64(&r, &magic) || magic != ENGINE_MAGIC ||
+		!rd_u32(&r, &format) || format != ENGINE_FORMAT)
+		return core_errorf(errbuf, errlen, "not a bucket state of this engine version");
+	if (!rd_u32(&r, &kind) || kind != (uint32_t) slot.kind)
+		return core_errorf(errbuf, errlen, "bucket state of another aggregation");
+	tmp = core_alloc(st->mlay.cellsize);
+	ok = rd_cell(st, &r, tmp, &mini) && r.r.left == 0 && *(int64_t *) tmp >= 0;
+	core_free(r.keys);
+	core_free(r.hashes);
+	cell = st->main + (size_t) b * st->mlay.cellsize;
+	before = *(int64_t *) cell;
+	rows = *(int64_t *) tmp;
+	if (ok && slot.kind == ENGINE_COUNT_DISTINCT)
+	{
+		AccDistinct *d = (AccDistinct *) (cell + slot.off);
+		AccDistinct *t = (AccDistinct *) (tmp + slot.off);
+
+		if (d->n == 0 && d->shipped == 0 && d->iv.log2 == 0 && !d->iv.has_zero && d->ib.log2 == 0)
+		{
+			/* an empty accumulator (a bucket not scanned): take the read one */
+			*d = *t;
+			memset(t, 0, sizeof(*t));
+			*(int64_t *) tmp = 0;
+			moved = true;
+		}
+		else
+		{
+			/* sized once, as in rd_set */
+			iset_reserve(&d->iv, d->iv.count + t->iv.count, &st->mem);
+			bset_reserve(&d->ib, d->ib.count + t->ib.count, &st->mem);
+		}
+	}
+	if (!ok)
+		core_errorf(errbuf, errlen, "corrupt bucket state");
+	else if (!moved)
+		ok = engine_merge_cell(cell, tmp, &mini, NULL, &st->mem, errbuf, errlen);
+	engine_cell_free_sets(tmp, &mini, &st->mem);
+	core_free(tmp);
+	/* the bucket's row count: of the scan, or of the stored state */
+	*(int64_t *) cell = before > rows ? before : rows;
+	if (before == 0 && rows > 0)
+		st->nonempty++;
+	return ok;
 }

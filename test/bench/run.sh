@@ -146,8 +146,11 @@ SQL
 		"SELECT count(*) FROM tripl.collect('r_mau', '2026-01-01 00:00+00', '2026-03-02 00:00+00');" "SET tripl.engine = sql;"
 	time_sql "daily distinct users, due pass one hour later" \
 		"SELECT count(*) FROM tripl.collect('r_daily');" "SET tripl.mock_now = '2026-03-02 01:00+00';"
+	# the SQL path keeps no bucket states: one C-engine pass stores them again
+	psql_b -o /dev/null -c "SET tripl.mock_now = '2026-03-02 01:00+00'" -c "SELECT count(*) FROM tripl.collect('r_mau')"
 	time_sql "28-day rolling distinct users, due pass one hour later" \
 		"SELECT count(*) FROM tripl.collect('r_mau');" "SET tripl.mock_now = '2026-03-02 01:00+00';"
+	psql_b -At -F ' ' -c "SELECT 'stored states of r_mau: ' || count(*) || ' buckets, ' || round(avg(length(s.state))) || ' bytes per bucket on average (' || round(avg(length(s.state)) / 8) || ' keys of 8 bytes), ' || pg_size_pretty(sum(length(s.state))::bigint) || ' in all' FROM tripl.rolling_states s JOIN tripl.metrics m ON m.id = s.metric_id WHERE m.name = 'r_mau'" | sed 's/^/   /'
 	psql_b -o /dev/null -c "SET tripl.mock_now = '2026-03-02 00:00+00'" \
 		-c "SELECT count(*) FROM tripl.collect('r_mau', '2026-01-01 00:00+00', '2026-03-02 00:00+00')"
 	bad=$(psql_b -At -c "SELECT count(*) FROM (SELECT b AS bucket, count(DISTINCT f.user_id)::float8 AS v FROM unnest(ARRAY['2026-01-01', '2026-01-20', '2026-02-10', '2026-03-01']::timestamptz[]) b JOIN bench_facts f ON f.ts >= b + interval '1 day' - interval '28 days' AND f.ts < b + interval '1 day' GROUP BY b) h LEFT JOIN (SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'r_mau') s ON s.bucket = h.bucket WHERE h.v IS DISTINCT FROM s.value")
