@@ -1082,3 +1082,11 @@ SELECT current_database() AS database,
 FROM pending;
 COMMENT ON VIEW tripl.status IS
     'Scheduler and delivery workers of this database, last tick, metrics due and in error, deliveries pending and dead, open incidents, resolutions waiting to be sent, issues opened in trackers';
+
+-- tripl.metric_values: a ratio metric's operands per bucket (the detector's
+-- ratio noise model); existing rows get NULL until their bucket is collected again
+ALTER TABLE tripl.metric_values ADD COLUMN numerator float8, ADD COLUMN denominator float8;
+COMMENT ON COLUMN tripl.metric_values.numerator IS
+    'A ratio metric''s numerator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
+COMMENT ON COLUMN tripl.metric_values.denominator IS
+    'A ratio metric''s denominator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
