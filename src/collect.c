@@ -284,6 +284,15 @@ write_values(int64 metric_id, GridWindow clip, int64 *buckets, double *vals,
 	types[2] = FLOAT8ARRAYOID;
 	values[1] = PointerGetDatum(construct_array(bd, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(vd, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+	/* the operands' columns are 0.2's (missing until ALTER EXTENSION UPDATE) */
+	if (!catalog_has_column("metric_values", "numerator"))
+	{
+		catalog_execute("INSERT INTO tripl.metric_values (metric_id, bucket, value) "
+						"SELECT $1, u.b, u.v FROM unnest($2, $3) AS u(b, v) "
+						"ON CONFLICT (metric_id, bucket) DO UPDATE SET value = EXCLUDED.value",
+						3, types, values, NULL, false, 0);
+		return;
+	}
 	if (nums != NULL && dens != NULL)
 	{
 		Datum	   *nd = palloc(sizeof(Datum) * n);
