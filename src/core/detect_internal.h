@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "detect_core.h"
+#include "detect_ratio.h"
 #include "detect_stats.h"
 
 /* Relative spread floors of the phase, rolling and trend paths */
@@ -222,6 +223,9 @@ typedef struct Detection
 	bool		sparse;			/* zero-typical: judged by the burst test too */
 	int		   *active_prefix;	/* [m + 1] running counts of non-zero points (sparse) */
 	double	   *active_sum;		/* [m + 1] running sums of them (sparse) */
+
+	/* the ratio noise model (detect_ratio.c); NULL without operands */
+	DetectRatio *ratio;
 
 	/* suppressed ranges gathered so far (at most a few) */
 	DetectRange ranges[8];
