@@ -49,13 +49,15 @@ detect_ratio_new(int m)
 	int			i;
 
 	r->m = m;
-	r->num = (double *) core_alloc(sizeof(double) * points * 4);
+	r->num = (double *) core_alloc(sizeof(double) * points * 5);
 	r->den = r->num + points;
 	r->residual = r->den + points;
 	r->expected = r->residual + points;
+	r->phi = r->expected + points;
 	r->scratch = (double *) core_alloc(sizeof(double) * RATIO_PHI_WINDOW);
+	r->last_phi = -1;
 	for (i = 0; i < m; i++)
-		r->num[i] = r->den[i] = r->residual[i] = r->expected[i] = NAN;
+		r->num[i] = r->den[i] = r->residual[i] = r->expected[i] = r->phi[i] = NAN;
 	return r;
 }
 
@@ -132,7 +134,12 @@ detect_ratio_note(DetectRatio *r, int i, double actual, double expected)
 	r->expected[i] = expected;
 }
 
-/* The overdispersion factor for point i; NAN when too few residuals */
+/*
+ * The overdispersion factor for point i; NAN when too few residuals.
+ * Points are judged in time order and a residual is noted after its point
+ * is judged, so phi of point i, once computed, stays (kept in phi[i]: runs
+ * ask for it again).
+ */
 double
 detect_ratio_phi(DetectRatio *r, int i)
 {
@@ -140,6 +147,15 @@ detect_ratio_phi(DetectRatio *r, int i)
 	int			j;
 	double		phi;
 
+	if (i >= 0 && i < r->m && !isnan(r->phi[i]))
+		return r->phi[i];
+	/* the phi of a point at most RATIO_PHI_EVERY - 1 before, if any */
+	if (i >= 0 && i < r->m && r->last_phi >= 0 && r->last_phi < i &&
+		i - r->last_phi < RATIO_PHI_EVERY)
+	{
+		r->phi[i] = r->phi[r->last_phi];
+		return r->phi[i];
+	}
 	for (j = i - 1; j >= 0 && j >= i - RATIO_PHI_WINDOW; j--)
 		if (!isnan(r->residual[j]))
 			r->scratch[n++] = r->residual[j];
@@ -147,7 +163,13 @@ detect_ratio_phi(DetectRatio *r, int i)
 		return NAN;
 	phi = order_select(r->scratch, n, (int) (RATIO_PHI_QUANTILE * (double) (n - 1))) /
 		RATIO_PHI_CHI_SQUARE * (1.0 + RATIO_PHI_FEW / (double) n);
-	return fmin(fmax(phi, 1.0), RATIO_PHI_MAX);
+	phi = fmin(fmax(phi, 1.0), RATIO_PHI_MAX);
+	if (i >= 0 && i < r->m)
+	{
+		r->phi[i] = phi;
+		r->last_phi = i;
+	}
+	return phi;
 }
 
 /*

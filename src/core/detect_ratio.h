@@ -41,6 +41,8 @@
 #define RATIO_PHI_QUANTILE			0.75
 #define RATIO_PHI_CHI_SQUARE		1.3233036969314653
 #define RATIO_PHI_FEW				5.0
+/* phi is recomputed every RATIO_PHI_EVERY points (a quantile of up to 504 residuals moves slowly) */
+#define RATIO_PHI_EVERY				8
 /*
  * Runs: at most RATIO_RUN_MAX buckets, each at least RATIO_RUN_MIN_Z of its
  * own spreads off, expecting at least RATIO_RUN_MIN_COUNT numerator counts
@@ -60,6 +62,8 @@ typedef struct DetectRatio
 	double	   *residual;		/* [m] squared standardized residual of a
 								 * judged point; NAN for any other */
 	double	   *expected;		/* [m] its expectation; NAN for any other */
+	double	   *phi;			/* [m] phi of a point once computed; NAN before */
+	int			last_phi;		/* the latest point phi was computed for; -1 */
 	double	   *scratch;		/* [RATIO_PHI_WINDOW] */
 } DetectRatio;
 
