@@ -15,7 +15,7 @@ MODULE_big = tripl
 
 # The pure cores (no PostgreSQL types) are also linked into the unit tests.
 # They live in src/core/ and include nothing outside it (make layers checks).
-PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_stats.c detect_core.c detect_trend.c detect_incident.c detect_run.c detect_forecast.c stl.c order.c corebuf.c \
+PURE_SRCS = $(addprefix src/core/,core.c grid.c compose.c detect_stats.c detect_core.c detect_trend.c detect_incident.c detect_ratio.c detect_run.c detect_forecast.c stl.c order.c corebuf.c \
 	cron.c template.c uuid5.c alert_core.c netguard.c mail.c engine.c engine_image.c engine_result.c engine_window.c plot.c ddsketch.c hll.c derived.c)
 # The PostgreSQL side, bottom layer first (src/README.md)
 PG_SRCS = $(addprefix src/,core_pg.c guc.c spiutil.c subxact.c privilege.c runlog.c \
@@ -58,7 +58,7 @@ $(OBJS): $(wildcard src/*.h src/core/*.h)
 UNIT_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes \
 	-Wpointer-arith -Wdeclaration-after-statement -Werror=vla \
 	-Wimplicit-fallthrough=3 -fwrapv -fno-strict-aliasing -Isrc/core -Itest/unit
-UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect detect_noise stl cron template uuid5 alert netguard engine engine_agg engine_ship engine_window plot sketch derived mail)
+UNIT_TESTS = $(patsubst %,test/unit/bin/%_test,grid compose detect detect_noise detect_ratio stl cron template uuid5 alert netguard engine engine_agg engine_ship engine_window plot sketch derived mail)
 
 test/unit/bin/%: test/unit/%.c $(PURE_SRCS) $(wildcard src/core/*.h) test/unit/unit.h
 	@mkdir -p test/unit/bin

@@ -159,6 +159,48 @@ UNION ALL SELECT 'per_distinct_user', * FROM check_values('c_per_user',
     FROM events GROUP BY 1$$)
 ORDER BY 1;
 
+-- A ratio's operands are stored with its values (a missing numerator as the
+-- 0 used); every other metric stores none
+CREATE FUNCTION check_operands(metric text, hand text)
+RETURNS TABLE (hand_rows bigint, stored_rows bigint, missing bigint, extra bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        WITH hand AS (%s),
+             stored AS (SELECT v.bucket, v.value, v.numerator, v.denominator FROM tripl.metric_values v
+                        JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = %L)
+        SELECT (SELECT count(*) FROM hand), (SELECT count(*) FROM stored),
+               (SELECT count(*) FROM (SELECT * FROM hand EXCEPT SELECT * FROM stored) d),
+               (SELECT count(*) FROM (SELECT * FROM stored EXCEPT SELECT * FROM hand) d)
+    $q$, hand, metric);
+END $$;
+SELECT 'aov' AS m, * FROM check_operands('c_aov',
+  $$SELECT date_bin('1 day', created_at, '1970-01-01 00:00+00'), sum(amount)::float8 / count(*)::float8,
+           sum(amount)::float8, count(*)::float8 FROM orders GROUP BY 1$$)
+UNION ALL SELECT 'cross table', * FROM check_operands('c_cross',
+  $$WITH n AS (SELECT date_bin('2 hours', created_at, '1970-01-01 00:00+00') AS b, sum(amount)::float8 AS v
+               FROM orders WHERE status = 'completed' GROUP BY 1),
+         d AS (SELECT date_bin('2 hours', created_at, '1970-01-01 00:00+00') AT TIME ZONE 'UTC' AS b, count(*)::float8 AS v
+               FROM orders_naive WHERE status = 'pending' GROUP BY 1)
+    SELECT coalesce(n.b, d.b), coalesce(n.v, 0) / d.v, coalesce(n.v, 0), d.v FROM n FULL JOIN d ON n.b = d.b WHERE d.v <> 0$$)
+UNION ALL SELECT 'event ratio', * FROM check_operands('c_conversion',
+  $$SELECT date_bin('1 hour', event_time, '1970-01-01 00:00+00'),
+           (count(*) FILTER (WHERE event_name = 'Purchase Completed'))::float8
+         / (count(*) FILTER (WHERE event_name = 'Home Screen View'))::float8,
+           (count(*) FILTER (WHERE event_name = 'Purchase Completed'))::float8,
+           (count(*) FILTER (WHERE event_name = 'Home Screen View'))::float8
+    FROM events GROUP BY 1$$)
+UNION ALL SELECT 'per_distinct_user', * FROM check_operands('c_per_user',
+  $$SELECT date_bin('1 hour', event_time, '1970-01-01 00:00+00'),
+           (count(*) FILTER (WHERE event_name = 'Purchase Completed'))::float8 / count(DISTINCT user_id)::float8,
+           (count(*) FILTER (WHERE event_name = 'Purchase Completed'))::float8, count(DISTINCT user_id)::float8
+    FROM events GROUP BY 1$$)
+ORDER BY 1;
+SELECT count(*) FILTER (WHERE v.numerator IS NOT NULL OR v.denominator IS NOT NULL) AS non_ratio_with_operands,
+       count(*) > 0 AS non_ratio_values
+FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+WHERE m.name NOT IN ('c_aov', 'c_zero_den', 'c_cross', 'c_conversion', 'c_per_user');
+
 -- Breakdowns: all values, and the top N-1 by row count (ties by value) plus 'Other'
 SELECT 'country top 2' AS b, * FROM check_breakdown('c_users', 'country',
   $$WITH top AS (SELECT country FROM orders GROUP BY 1 ORDER BY count(*) DESC, country COLLATE "C" LIMIT 2)

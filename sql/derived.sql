@@ -78,6 +78,10 @@ SELECT * FROM dv_check;
 -- the gaps: no a or no b (hours 5, 6, 7), b = 0 (hours 0, 4, 8, ...)
 SELECT bucket, value FROM dv_stored('dv_0_ratio') WHERE bucket < '2026-05-01 10:00+00' ORDER BY bucket;
 SELECT bucket, value FROM dv_stored('dv_0_safe') WHERE bucket < '2026-05-01 10:00+00' ORDER BY bucket;
+-- a derived ratio stores no operands
+SELECT count(*) FILTER (WHERE v.numerator IS NOT NULL OR v.denominator IS NOT NULL) AS derived_with_operands,
+       count(*) > 0 AS derived_values
+FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name LIKE 'dv\_0\_%';
 
 -- One tick: new hours and a changed input value; tick collects the inputs
 -- before the derived metrics

@@ -85,6 +85,19 @@ SELECT * FROM rl_check('rl_mau_names', rl_hand('count(DISTINCT e.user_name)', '1
 SELECT * FROM rl_check('rl_wau_approx', rl_hand('count(DISTINCT e.user_id)', '1 day', '7 days', '2026-03-01', '2026-04-15'));
 SELECT * FROM rl_check('rl_rev_per_wau', rl_hand('coalesce(sum(e.amount), 0)::float8 / count(DISTINCT e.user_id)',
                                                  '1 day', '7 days', '2026-03-01', '2026-04-15'));
+-- its stored operands are the window's: the revenue and the distinct users of the 7 days
+WITH hand AS (
+    SELECT b AS bucket, coalesce(sum(e.amount), 0)::float8 AS num, count(DISTINCT e.user_id)::float8 AS den
+    FROM generate_series('2026-03-01'::timestamptz, '2026-04-14', '1 day') b
+    JOIN rl_events e ON e.ts >= b + interval '1 day' - interval '7 days' AND e.ts < b + interval '1 day'
+    GROUP BY b),
+     stored AS (SELECT v.bucket, v.numerator, v.denominator FROM tripl.metric_values v
+                JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'rl_rev_per_wau')
+SELECT count(h.bucket) AS hand_rows, count(s.bucket) AS stored_rows,
+       count(*) FILTER (WHERE h.num IS DISTINCT FROM s.numerator OR h.den IS DISTINCT FROM s.denominator) AS different
+FROM hand h FULL JOIN stored s ON s.bucket = h.bucket;
+SELECT count(*) FILTER (WHERE v.numerator IS NOT NULL OR v.denominator IS NOT NULL) AS single_with_operands
+FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id WHERE m.name = 'rl_wau';
 -- the rolling values differ from per-day ones, and the monthly one grows as history accumulates
 SELECT v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
 WHERE m.name = 'rl_mau' AND v.bucket IN ('2026-03-01', '2026-03-02', '2026-03-11', '2026-03-12', '2026-03-28', '2026-04-14')

@@ -1193,3 +1193,11 @@ ALTER TABLE tripl.rolling_states ALTER COLUMN state SET STORAGE EXTERNAL;
 COMMENT ON TABLE tripl.rolling_states IS
     'Per-bucket engine states of rolling metrics (operand 0: value or numerator, 1: denominator), kept between passes; fingerprint ties a state to the definition it was computed under';
 REVOKE ALL ON tripl.rolling_states FROM PUBLIC;
+
+-- tripl.metric_values: a ratio metric's operands per bucket (the detector's
+-- ratio noise model); existing rows get NULL until their bucket is collected again
+ALTER TABLE tripl.metric_values ADD COLUMN numerator float8, ADD COLUMN denominator float8;
+COMMENT ON COLUMN tripl.metric_values.numerator IS
+    'A ratio metric''s numerator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
+COMMENT ON COLUMN tripl.metric_values.denominator IS
+    'A ratio metric''s denominator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';

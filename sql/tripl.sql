@@ -224,10 +224,16 @@ CREATE TABLE tripl.metric_values (
     metric_id   bigint NOT NULL,
     bucket      timestamptz NOT NULL,
     value       float8 NOT NULL,
+    numerator   float8,
+    denominator float8,
     PRIMARY KEY (metric_id, bucket)
 );
 COMMENT ON TABLE tripl.metric_values IS
     'One row per metric and bucket that has data (bucket = UTC bucket start); a gap has no row';
+COMMENT ON COLUMN tripl.metric_values.numerator IS
+    'A ratio metric''s numerator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
+COMMENT ON COLUMN tripl.metric_values.denominator IS
+    'A ratio metric''s denominator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
 
 CREATE TABLE tripl.metric_breakdowns (
     metric_id           bigint NOT NULL,

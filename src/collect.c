@@ -251,12 +251,17 @@ task_bind_operands(CollectGroup *g, MetricTask *t)
  *--------------------------------------------------------------------
  */
 
-/* Replace a metric's values in [from, to) with the given ones */
+/*
+ * Replace a metric's values in [from, to) with the given ones; nums and dens
+ * (both or neither) are a ratio's operands, stored with its values
+ */
 static void
-write_values(int64 metric_id, GridWindow clip, int64 *buckets, double *vals, int n)
+write_values(int64 metric_id, GridWindow clip, int64 *buckets, double *vals,
+			 double *nums, double *dens, int n)
 {
-	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3];
+	Oid			types[5] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', 'n', 'n'};
 	Datum	   *bd;
 	Datum	   *vd;
 	int			i;
@@ -279,10 +284,35 @@ write_values(int64 metric_id, GridWindow clip, int64 *buckets, double *vals, int
 	types[2] = FLOAT8ARRAYOID;
 	values[1] = PointerGetDatum(construct_array(bd, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(vd, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
-	catalog_execute("INSERT INTO tripl.metric_values (metric_id, bucket, value) "
-					"SELECT $1, u.b, u.v FROM unnest($2, $3) AS u(b, v) "
-					"ON CONFLICT (metric_id, bucket) DO UPDATE SET value = EXCLUDED.value",
-					3, types, values, NULL, false, 0);
+	/* the operands' columns are 0.2's (missing until ALTER EXTENSION UPDATE) */
+	if (!catalog_has_column("metric_values", "numerator"))
+	{
+		catalog_execute("INSERT INTO tripl.metric_values (metric_id, bucket, value) "
+						"SELECT $1, u.b, u.v FROM unnest($2, $3) AS u(b, v) "
+						"ON CONFLICT (metric_id, bucket) DO UPDATE SET value = EXCLUDED.value",
+						3, types, values, NULL, false, 0);
+		return;
+	}
+	if (nums != NULL && dens != NULL)
+	{
+		Datum	   *nd = palloc(sizeof(Datum) * n);
+		Datum	   *dd = palloc(sizeof(Datum) * n);
+
+		for (i = 0; i < n; i++)
+		{
+			nd[i] = Float8GetDatum(nums[i]);
+			dd[i] = Float8GetDatum(dens[i]);
+		}
+		values[3] = PointerGetDatum(construct_array(nd, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+		values[4] = PointerGetDatum(construct_array(dd, n, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+		nulls[3] = ' ';
+		nulls[4] = ' ';
+	}
+	catalog_execute("INSERT INTO tripl.metric_values (metric_id, bucket, value, numerator, denominator) "
+					"SELECT $1, u.b, u.v, $4[u.k], $5[u.k] FROM unnest($2, $3) WITH ORDINALITY AS u(b, v, k) "
+					"ON CONFLICT (metric_id, bucket) DO UPDATE SET value = EXCLUDED.value, "
+					"numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator",
+					5, types, values, nulls, false, 0);
 }
 
 /* One breakdown row, composed */
@@ -534,6 +564,8 @@ task_chunk_body(void *arg)
 	SlotResult *a = tc->res[0];
 	int64	   *ob;
 	double	   *ov;
+	double	   *on = NULL;		/* a ratio's operands */
+	double	   *od = NULL;
 	int			n;
 	int			i;
 	int			idx;
@@ -577,10 +609,12 @@ task_chunk_body(void *arg)
 			dv[i] = b->vals[i * b->nops + tc->col[1]];
 		ob = palloc(sizeof(int64) * (a->nrows + b->nrows + 1));
 		ov = palloc(sizeof(double) * (a->nrows + b->nrows + 1));
-		n = compose_ratio(a->buckets, nv, a->nrows, b->buckets, dv, b->nrows,
-						  tc->clip.from, tc->clip.to, ob, ov);
+		on = palloc(sizeof(double) * (a->nrows + b->nrows + 1));
+		od = palloc(sizeof(double) * (a->nrows + b->nrows + 1));
+		n = compose_ratio_operands(a->buckets, nv, a->nrows, b->buckets, dv, b->nrows,
+								   tc->clip.from, tc->clip.to, ob, ov, on, od);
 	}
-	write_values(t->m->id, tc->clip, ob, ov, n);
+	write_values(t->m->id, tc->clip, ob, ov, on, od, n);
 	tc->written = n;
 
 	if (t->m->breakdowns != NIL && tc->bslot != NULL)

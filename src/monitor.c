@@ -727,6 +727,9 @@ monitor_run_detector(MetricDef *m, int64 from, int64 to, int64 eval_start, int64
 	Datum		values[3];
 	int64	   *buckets;
 	double	   *vals;
+	double	   *nums;			/* a ratio's operands (ratio noise model) */
+	double	   *dens;
+	bool		operands = false;
 	int			n;
 	int			i;
 	char		errbuf[256];
@@ -735,26 +738,41 @@ monitor_run_detector(MetricDef *m, int64 from, int64 to, int64 eval_start, int64
 	values[0] = Int64GetDatum(m->id);
 	values[1] = TimestampTzGetDatum(unix_to_ts(from));
 	values[2] = TimestampTzGetDatum(unix_to_ts(to));
-	catalog_execute("SELECT bucket, value FROM tripl.metric_values "
-					"WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
-					3, types, values, NULL, true, 0);
+	/* the operands' columns are 0.2's (missing until ALTER EXTENSION UPDATE) */
+	if (catalog_has_column("metric_values", "numerator"))
+		catalog_execute("SELECT bucket, value, numerator, denominator FROM tripl.metric_values "
+						"WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
+						3, types, values, NULL, true, 0);
+	else
+		catalog_execute("SELECT bucket, value, NULL::float8, NULL::float8 FROM tripl.metric_values "
+						"WHERE metric_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
+						3, types, values, NULL, true, 0);
 	n = (int) SPI_processed;
 	memset(out, 0, sizeof(DetectOutput));
 	if (n == 0)
 		return false;
 	buckets = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
 	vals = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
+	nums = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
+	dens = palloc_extended(sizeof(double) * n, MCXT_ALLOC_HUGE);
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
+		Datum		d;
 
 		buckets[i] = ts_to_unix(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
 		vals[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		nums[i] = isnull ? NAN : DatumGetFloat8(d);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
+		dens[i] = isnull ? NAN : DatumGetFloat8(d);
+		operands |= !isnull;
 	}
 	errbuf[0] = '\0';
 	if (m->grid.unit == GRID_FIXED)
-		ok = detect_run(buckets, vals, n, m->width_us, defs_count_shaped(m), eval_start, eval_end,
-						&settings->detect, out, errbuf, sizeof(errbuf));
+		ok = detect_run_operands(buckets, vals, operands ? nums : NULL, operands ? dens : NULL, n,
+								 m->width_us, defs_count_shaped(m), eval_start, eval_end,
+								 &settings->detect, out, errbuf, sizeof(errbuf));
 	else
 	{
 		ok = detect_calendar(m, buckets, vals, n, eval_start, eval_end, &settings->detect, out,

@@ -237,3 +237,16 @@ spi_int8_array(Datum *elems, int n)
 {
 	return construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 }
+
+/*
+ * Whether tripl's table relname has the column (a column added by an update
+ * script is missing while a new library runs on the old release's schema)
+ */
+bool
+catalog_has_column(const char *relname, const char *column)
+{
+	Oid			nsp = get_namespace_oid("tripl", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}

@@ -20,6 +20,7 @@ extern Oid	tripl_catalog_owner(void);
 extern int	catalog_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							const char *nulls, bool read_only, long tcount);
 extern void metric_state_lock(Datum metric_id);
+extern bool catalog_has_column(const char *relname, const char *column);
 
 extern const char *spi_text(int row, int col);
 extern bool spi_isnull(int row, int col);

@@ -66,6 +66,22 @@ compose_ratio(const int64_t *nb, const double *nv, int nn,
 			  int64_t from, int64_t to,
 			  int64_t *out_buckets, double *out_values)
 {
+	return compose_ratio_operands(nb, nv, nn, db, dv, dn, from, to,
+								  out_buckets, out_values, NULL, NULL);
+}
+
+/*
+ * compose_ratio, and when out_num and out_den are given, the operands of
+ * each value written: the numerator as used (0 when missing) and the
+ * denominator.
+ */
+int
+compose_ratio_operands(const int64_t *nb, const double *nv, int nn,
+					   const int64_t *db, const double *dv, int dn,
+					   int64_t from, int64_t to,
+					   int64_t *out_buckets, double *out_values,
+					   double *out_num, double *out_den)
+{
 	int			i = 0;
 	int			j = 0;
 	int			k = 0;
@@ -101,6 +117,11 @@ compose_ratio(const int64_t *nb, const double *nv, int nn,
 		{
 			out_buckets[k] = b;
 			out_values[k] = r;
+			if (out_num != NULL && out_den != NULL)
+			{
+				out_num[k] = isnan(num) ? 0.0 : num;
+				out_den[k] = den;
+			}
 			k++;
 		}
 	}

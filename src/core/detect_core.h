@@ -151,6 +151,19 @@ extern bool detect_run(const int64_t *buckets, const double *values, int n,
 					   const DetectSettings *settings, DetectOutput *out,
 					   char *errbuf, size_t errlen);
 
+/*
+ * detect_run for a ratio series with its operands: numerators[] and
+ * denominators[] (aligned with values[], NaN where unknown; both NULL for
+ * none) give a fractional series the ratio noise model of doc/detection.md
+ * ("Ratio metrics: noise from the operands")
+ */
+extern bool detect_run_operands(const int64_t *buckets, const double *values,
+								const double *numerators, const double *denominators, int n,
+								int64_t width_us, bool count_shaped,
+								int64_t eval_start, int64_t eval_end,
+								const DetectSettings *settings, DetectOutput *out,
+								char *errbuf, size_t errlen);
+
 /* Free what detect_run allocated in out (safe on an empty output) */
 extern void detect_output_free(DetectOutput *out);
 

@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "detect_core.h"
+#include "detect_ratio.h"
 #include "detect_stats.h"
 
 /* Relative spread floors of the phase, rolling and trend paths */
@@ -236,6 +237,10 @@ typedef struct Detection
 	DetectIncident *incidents;
 	int			n_incidents;
 	int			cap_incidents;
+
+	/* the ratio noise model (detect_ratio.c); NULL without operands */
+	DetectRatio *ratio;
+
 	/* suppressed ranges gathered so far (at most a few) */
 	DetectRange ranges[8];
 	int			n_ranges;

@@ -510,7 +510,30 @@ add_pool_only_residual(Detection *d, int i)
 	b.unit = 0.0;
 	if (phase_baseline(d, i, d->periods[c], MARK_MAX_PARTNERS, &b) &&
 		b.unit > 0.0 && b.gated)
+	{
 		d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
+		if (d->ratio != NULL)
+			detect_ratio_note(d->ratio, i, d->value[i], b.expected);
+	}
+}
+
+/*
+ * A ratio series with its operands: the spread of point i is the ratio
+ * noise model's (the volume-scaled binomial or Poisson spread times the
+ * learned overdispersion, on the side of its deviation) in place of the
+ * fractional model's, where the model has operands and enough residuals
+ */
+static void
+ratio_spread(Detection *d, int i, Baseline *b)
+{
+	double		spread = detect_ratio_spread(d->ratio, i, b->expected,
+											 d->value[i] >= b->expected ? 1 : -1,
+											 d->settings->sigma_threshold);
+
+	if (!isfinite(spread))
+		return;
+	b->scale = spread;
+	b->effective = fmax(spread, FRACTIONAL_FLOOR_EPSILON);
 }
 
 /*
@@ -592,9 +615,14 @@ score_buckets(Detection *d, int first_eval)
 		}
 		flagged = false;
 		z = NAN;
+		if (have && d->ratio != NULL)
+			ratio_spread(d, i, &b);
 		if (have)
 		{
 			z = (d->value[i] - b.expected) / b.effective;
+			if (d->ratio != NULL && kind != DETECTOR_BURST)
+				z = detect_ratio_run_z(d->ratio, i, d->value[i], b.expected, b.effective,
+									   s->sigma_threshold);
 			flagged = b.gated && isfinite(z) && fabs(z) >= s->sigma_threshold;
 		}
 		if (d->sparse && !flagged)
@@ -620,7 +648,11 @@ score_buckets(Detection *d, int first_eval)
 		}
 		mark_point(d, i, flagged, d->value[i] >= b.expected);
 		if (d->pooled && period > 0 && b.unit > 0.0 && b.gated && kind != DETECTOR_BURST)
+		{
 			d->residual[i] = fabs(d->value[i] - b.expected) / b.unit;
+			if (d->ratio != NULL)
+				detect_ratio_note(d->ratio, i, d->value[i], b.expected);
+		}
 		if (!emitted)
 			continue;
 
@@ -743,6 +775,8 @@ static void
 free_series(Detection *d)
 {
 	detect_free_noise_model(d);
+	detect_ratio_free(d->ratio);
+	d->ratio = NULL;
 	if (d->block != NULL)
 		core_free(d->block);
 	d->block = NULL;
@@ -896,12 +930,56 @@ detect_absolute_floor(Detection *d)
 	return fmax(magnitude * FRACTIONAL_FLOOR_RATIO, FRACTIONAL_FLOOR_EPSILON);
 }
 
+/*
+ * The ratio noise model of a fractional series with operands: the operands
+ * of its prepared points (the finite values before eval_end, in order);
+ * NULL when too few carry them
+ */
+static DetectRatio *
+prepare_ratio(const Detection *d, const int64_t *buckets, const double *values,
+			  const double *numerators, const double *denominators, int n)
+{
+	DetectRatio *r;
+	int			i,
+				k = 0;
+
+	if (d->count_shaped || numerators == NULL || denominators == NULL || d->m == 0)
+		return NULL;
+	r = detect_ratio_new(d->m);
+	for (i = 0; i < n && k < d->m; i++)
+	{
+		if (!isfinite(values[i]) || buckets[i] != d->bucket[k])
+			continue;
+		r->num[k] = numerators[i];
+		r->den[k] = denominators[i];
+		k++;
+	}
+	if (!detect_ratio_ready(r))
+	{
+		detect_ratio_free(r);
+		return NULL;
+	}
+	return r;
+}
+
 /* Run the detector (see detect_core.h) */
 bool
 detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us,
 		   bool count_shaped, int64_t eval_start, int64_t eval_end,
 		   const DetectSettings *settings, DetectOutput *out,
 		   char *errbuf, size_t errlen)
+{
+	return detect_run_operands(buckets, values, NULL, NULL, n, width_us, count_shaped,
+							   eval_start, eval_end, settings, out, errbuf, errlen);
+}
+
+/* Run the detector on a series with its ratio operands (see detect_core.h) */
+bool
+detect_run_operands(const int64_t *buckets, const double *values,
+					const double *numerators, const double *denominators, int n,
+					int64_t width_us, bool count_shaped, int64_t eval_start, int64_t eval_end,
+					const DetectSettings *settings, DetectOutput *out,
+					char *errbuf, size_t errlen)
 {
 	DetectSettings defaults;
 	Detection	d;
@@ -1020,6 +1098,7 @@ detect_run(const int64_t *buckets, const double *values, int n, int64_t width_us
 	}
 
 	detect_noise_model(&d);
+	d.ratio = prepare_ratio(&d, buckets, values, numerators, denominators, n);
 
 	/*
 	 * silent skip: no gate of a tiny count series can ever be cleared (a

@@ -71,10 +71,14 @@ typedef struct SeriesKind
 	bool		count_shaped;
 	const IncidentType *columns;
 	int			n_columns;
+	double		numerator_low;	/* a ratio's numerator mean per bucket */
+	double		numerator_high;
 } SeriesKind;
 
-static const SeriesKind COUNT_SERIES = {true, count_columns, 5};
-static const SeriesKind FRACTIONAL_SERIES = {false, fractional_columns, 3};
+static const SeriesKind COUNT_SERIES = {true, count_columns, 5, 0.0, 0.0};
+static const SeriesKind FRACTIONAL_SERIES = {false, fractional_columns, 3, 20.0, 300.0};
+/* low volumes: denominators of about 20..200 a bucket (a trough's fewer) */
+static const SeriesKind LOW_VOLUME_SERIES = {false, fractional_columns, 3, 2.5, 20.0};
 
 /* An injected incident: buckets [start, end) of the series */
 typedef struct Incident
@@ -90,6 +94,8 @@ typedef struct Series
 	int			n;
 	int64_t    *buckets;
 	double	   *values;
+	double	   *numerators;		/* a ratio's operands (purchases, views); */
+	double	   *denominators;	/* NULL for counts */
 	int			n_incidents;
 	Incident	incidents[MAX_INCIDENTS];
 } Series;
@@ -147,6 +153,8 @@ generate_series(Series *s, uint64_t *rng, int n, bool hourly, int first_eval)
 	s->n = n;
 	s->buckets = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) n);
 	s->values = (double *) core_alloc(sizeof(double) * (size_t) n);
+	s->numerators = NULL;
+	s->denominators = NULL;
 	s->n_incidents = 0;
 
 	for (i = 0; i < n; i++)
@@ -275,12 +283,13 @@ generate_series(Series *s, uint64_t *rng, int n, bool hourly, int first_eval)
  * Zero to three incidents a series, so there are plenty of clean stretches.
  */
 static void
-generate_fractional(Series *s, uint64_t *rng, int n, bool hourly, int first_eval)
+generate_fractional(Series *s, uint64_t *rng, int n, bool hourly, int first_eval,
+					double numerator_low, double numerator_high)
 {
 	int			per_day = hourly ? 24 : 1;
 	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
 	int64_t		start_bucket = INT64_C(1704067200000000);	/* 2024-01-01, a Monday */
-	double		numerator = exp(uniform_between(rng, log(20.0), log(300.0)));
+	double		numerator = exp(uniform_between(rng, log(numerator_low), log(numerator_high)));
 	double		denominator_ratio = uniform_between(rng, 8.0, 10.0);
 	double		daily_amplitude = uniform_between(rng, 0.3, 0.8);
 	double		daily_phase = uniform_between(rng, 0.0, 24.0);
@@ -300,6 +309,8 @@ generate_fractional(Series *s, uint64_t *rng, int n, bool hourly, int first_eval
 	s->n = n;
 	s->buckets = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) n);
 	s->values = (double *) core_alloc(sizeof(double) * (size_t) n);
+	s->numerators = NULL;
+	s->denominators = NULL;
 	s->n_incidents = 0;
 
 	for (i = 0; i < n; i++)
@@ -379,6 +390,8 @@ generate_fractional(Series *s, uint64_t *rng, int n, bool hourly, int first_eval
 				break;
 		}
 	}
+	s->numerators = (double *) core_alloc(sizeof(double) * (size_t) n);
+	s->denominators = (double *) core_alloc(sizeof(double) * (size_t) n);
 	for (i = 0; i < n; i++)
 	{
 		double		views = poisson(rng, volume[i]);
@@ -388,6 +401,8 @@ generate_fractional(Series *s, uint64_t *rng, int n, bool hourly, int first_eval
 			views = 1.0;		/* never empty at these volumes; keep it defined */
 		purchases = poisson(rng, ratio[i] * views);
 		s->values[i] = purchases / views;
+		s->numerators[i] = purchases;
+		s->denominators[i] = views;
 	}
 	core_free(volume);
 	core_free(ratio);
@@ -399,6 +414,10 @@ free_series(Series *s)
 {
 	core_free(s->buckets);
 	core_free(s->values);
+	if (s->numerators != NULL)
+		core_free(s->numerators);
+	if (s->denominators != NULL)
+		core_free(s->denominators);
 }
 
 /* The incident a bucket belongs to (window incl. AFTER_BUCKETS), or -1 */
@@ -562,15 +581,16 @@ print_calibration(void)
 /* Flags from detect_run; returns false if it failed */
 static bool
 detector_flags(const Series *s, int64_t width, int first_eval, const DetectSettings *settings,
-			   bool count_shaped, bool *flags)
+			   bool count_shaped, bool operands, bool *flags)
 {
 	DetectOutput out;
 	char		err[256];
 	int			i;
 
-	if (!detect_run(s->buckets, s->values, s->n, width, count_shaped,
-					s->buckets[first_eval], s->buckets[s->n - 1] + width,
-					settings, &out, err, sizeof(err)))
+	if (!detect_run_operands(s->buckets, s->values, operands ? s->numerators : NULL,
+							 operands ? s->denominators : NULL, s->n, width, count_shaped,
+							 s->buckets[first_eval], s->buckets[s->n - 1] + width,
+							 settings, &out, err, sizeof(err)))
 	{
 		fprintf(stderr, "detect_run failed: %s\n", err);
 		return false;
@@ -619,7 +639,7 @@ generate_kind(Series *s, const SeriesKind *kind, uint64_t *rng, int n, bool hour
 	if (kind->count_shaped)
 		generate_series(s, rng, n, hourly, first_eval);
 	else
-		generate_fractional(s, rng, n, hourly, first_eval);
+		generate_fractional(s, rng, n, hourly, first_eval, kind->numerator_low, kind->numerator_high);
 }
 
 /* Evaluate both detectors on series of one kind and grid */
@@ -632,11 +652,13 @@ evaluate_grid(const char *grid, const SeriesKind *kind, bool hourly, int n_serie
 	int			first_eval = hourly ? 504 : 21;
 	DetectSettings settings;
 	Tally		ours,
+				with_operands,
 				theirs;
 	bool	   *flags = (bool *) core_alloc(sizeof(bool) * (size_t) length);
 	int			i;
 
 	memset(&ours, 0, sizeof(ours));
+	memset(&with_operands, 0, sizeof(with_operands));
 	memset(&theirs, 0, sizeof(theirs));
 	detect_default_settings(&settings);
 	settings.settling_minutes = 0;
@@ -646,13 +668,18 @@ evaluate_grid(const char *grid, const SeriesKind *kind, bool hourly, int n_serie
 		Series		s;
 
 		generate_kind(&s, kind, &rng, length, hourly, first_eval);
-		if (detector_flags(&s, width, first_eval, &settings, kind->count_shaped, flags))
+		if (detector_flags(&s, width, first_eval, &settings, kind->count_shaped, false, flags))
 			tally_flags(&ours, &s, flags, first_eval, hourly);
+		if (s.numerators != NULL &&
+			detector_flags(&s, width, first_eval, &settings, kind->count_shaped, true, flags))
+			tally_flags(&with_operands, &s, flags, first_eval, hourly);
 		baseline_flags(&s, flags);
 		tally_flags(&theirs, &s, flags, first_eval, hourly);
 		free_series(&s);
 	}
 	print_tally(grid, "tripl", kind, &ours);
+	if (!kind->count_shaped)
+		print_tally(grid, "tripl+ops", kind, &with_operands);
 	print_tally(grid, "mean/sd z", kind, &theirs);
 	core_free(flags);
 }
@@ -664,7 +691,7 @@ evaluate_grid(const char *grid, const SeriesKind *kind, bool hourly, int n_serie
  */
 static bool
 online_flags(const Series *s, int64_t width, int first_eval, int history,
-			 const DetectSettings *settings, bool count_shaped, bool *flags)
+			 const DetectSettings *settings, bool count_shaped, bool operands, bool *flags)
 {
 	int			end,
 				k,
@@ -679,9 +706,12 @@ online_flags(const Series *s, int64_t width, int first_eval, int history,
 		DetectOutput out;
 		char		err[256];
 
-		if (!detect_run(s->buckets + from, s->values + from, end - from, width, count_shaped,
-						s->buckets[window_start], s->buckets[end - 1] + width,
-						settings, &out, err, sizeof(err)))
+		if (!detect_run_operands(s->buckets + from, s->values + from,
+								 operands ? s->numerators + from : NULL,
+								 operands ? s->denominators + from : NULL,
+								 end - from, width, count_shaped,
+								 s->buckets[window_start], s->buckets[end - 1] + width,
+								 settings, &out, err, sizeof(err)))
 		{
 			fprintf(stderr, "detect_run failed: %s\n", err);
 			return false;
@@ -715,11 +745,13 @@ evaluate_online(const char *grid, const SeriesKind *kind, bool hourly, int n_ser
 	int			history = hourly ? 504 : 21;	/* max(14, 3 * longest period) */
 	DetectSettings settings;
 	Tally		ours,
+				with_operands,
 				theirs;
 	bool	   *flags = (bool *) core_alloc(sizeof(bool) * (size_t) length);
 	int			i;
 
 	memset(&ours, 0, sizeof(ours));
+	memset(&with_operands, 0, sizeof(with_operands));
 	memset(&theirs, 0, sizeof(theirs));
 	detect_default_settings(&settings);
 	for (i = 0; i < n_series; i++)
@@ -727,13 +759,18 @@ evaluate_online(const char *grid, const SeriesKind *kind, bool hourly, int n_ser
 		Series		s;
 
 		generate_kind(&s, kind, &rng, length, hourly, first_eval);
-		if (online_flags(&s, width, first_eval, history, &settings, kind->count_shaped, flags))
+		if (online_flags(&s, width, first_eval, history, &settings, kind->count_shaped, false, flags))
 			tally_flags(&ours, &s, flags, first_eval, hourly);
+		if (s.numerators != NULL &&
+			online_flags(&s, width, first_eval, history, &settings, kind->count_shaped, true, flags))
+			tally_flags(&with_operands, &s, flags, first_eval, hourly);
 		baseline_flags(&s, flags);
 		tally_flags(&theirs, &s, flags, first_eval, hourly);
 		free_series(&s);
 	}
 	print_tally(grid, "tripl", kind, &ours);
+	if (!kind->count_shaped)
+		print_tally(grid, "tripl+ops", kind, &with_operands);
 	print_tally(grid, "mean/sd z", kind, &theirs);
 	core_free(flags);
 }
@@ -747,7 +784,7 @@ cpu_seconds(void)
 
 /* Time detect_run over many hourly series; returns buckets per second */
 static double
-time_detector(const SeriesKind *kind, int n_series, int length, int window,
+time_detector(const SeriesKind *kind, int n_series, int length, int window, bool operands,
 			  double *per_series_ms)
 {
 	uint64_t	rng = UINT64_C(20240601);
@@ -769,11 +806,12 @@ time_detector(const SeriesKind *kind, int n_series, int length, int window,
 		char		err[256];
 		int			first_eval = window > 0 ? length - window : 0;
 
-		if (detect_run(all[i].buckets, all[i].values, length, CORE_USECS_PER_HOUR,
-					   kind->count_shaped,
-					   all[i].buckets[first_eval],
-					   all[i].buckets[length - 1] + CORE_USECS_PER_HOUR,
-					   &settings, &out, err, sizeof(err)))
+		if (detect_run_operands(all[i].buckets, all[i].values,
+								operands ? all[i].numerators : NULL,
+								operands ? all[i].denominators : NULL, length, CORE_USECS_PER_HOUR,
+								kind->count_shaped, all[i].buckets[first_eval],
+								all[i].buckets[length - 1] + CORE_USECS_PER_HOUR,
+								&settings, &out, err, sizeof(err)))
 		{
 			buckets += out.n_rows;
 			detect_output_free(&out);
@@ -803,50 +841,78 @@ print_header(const SeriesKind *kind)
 
 /* Print the quality table and the speed figures */
 int
-main(void)
+main(int argc, char **argv)
 {
 	double		per_series_ms;
 	double		rate;
+	/* "ratios": only the ratio tables; "ratios-batch": without the online ones */
+	bool		ratios_only = argc > 1 && strncmp(argv[1], "ratios", 6) == 0;
+	bool		online = !(argc > 1 && strcmp(argv[1], "ratios-batch") == 0);
 
 	printf("quality: recall = incidents with a flag inside or within %d buckets after;\n"
 		   "fa/1000 = flags outside every incident, per 1000 evaluated buckets;\n"
 		   "fa-recov = the same without flags in the recovery span after an incident\n"
 		   "(one level window, 24 h / 7 d; plus one week for level shifts and ramps)\n\n",
 		   AFTER_BUCKETS);
-	print_header(&COUNT_SERIES);
-	evaluate_grid("hourly", &COUNT_SERIES, true, 100, 1500, UINT64_C(42));
-	evaluate_grid("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
+	if (!ratios_only)
+	{
+		print_header(&COUNT_SERIES);
+		evaluate_grid("hourly", &COUNT_SERIES, true, 100, 1500, UINT64_C(42));
+		evaluate_grid("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
 
-	printf("\nonline (production-shaped: a pass per bucket over the history a pass loads,\n"
-		   "30-bucket window, settling 120 min, the persist rule; the first 30 hourly\n"
-		   "and all 100 daily series of the tables above; the stateless baseline is\n"
-		   "repeated for the same series)\n");
-	evaluate_online("hourly", &COUNT_SERIES, true, 30, 1500, UINT64_C(42));
-	evaluate_online("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
+		printf("\nonline (production-shaped: a pass per bucket over the history a pass loads,\n"
+			   "30-bucket window, settling 120 min, the persist rule; the first 30 hourly\n"
+			   "and all 100 daily series of the tables above; the stateless baseline is\n"
+			   "repeated for the same series)\n");
+		evaluate_online("hourly", &COUNT_SERIES, true, 30, 1500, UINT64_C(42));
+		evaluate_online("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
+		printf("\n");
+	}
 
-	printf("\nfractional (ratio) series: purchases / views, numerator 20..300 per bucket,\n"
+	printf("fractional (ratio) series: purchases / views, numerator 20..300 per bucket,\n"
 		   "denominator 8..10 x; ratio drops to 25..50 %%, spikes +60..100 %%, level\n"
-		   "shifts; 0..3 incidents a series (same columns and rules as above)\n");
+		   "shifts; 0..3 incidents a series (same columns and rules as above);\n"
+		   "tripl+ops: the same series with their operands (the ratio noise model)\n");
 	print_header(&FRACTIONAL_SERIES);
 	evaluate_grid("hourly", &FRACTIONAL_SERIES, true, 100, 1500, UINT64_C(4343));
 	evaluate_grid("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
 
-	printf("\nfractional, online (as the online count table: the first 30 hourly and all\n"
-		   "100 daily series of the fractional table)\n");
-	evaluate_online("hourly", &FRACTIONAL_SERIES, true, 30, 1500, UINT64_C(4343));
-	evaluate_online("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
+	if (online)
+	{
+		printf("\nfractional, online (as the online count table: the first 30 hourly and all\n"
+			   "100 daily series of the fractional table)\n");
+		evaluate_online("hourly", &FRACTIONAL_SERIES, true, 30, 1500, UINT64_C(4343));
+		evaluate_online("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
+	}
+
+	printf("\nlow-volume ratios (as the fractional table, numerator 2.5..20 per bucket:\n"
+		   "denominators of about 20..200, fewer in a daily trough)\n");
+	print_header(&LOW_VOLUME_SERIES);
+	evaluate_grid("hourly", &LOW_VOLUME_SERIES, true, 100, 1500, UINT64_C(4545));
+	evaluate_grid("daily", &LOW_VOLUME_SERIES, false, 100, 400, UINT64_C(454545));
+	if (online)
+	{
+		printf("\nlow-volume ratios, online (the first 30 hourly and all 100 daily series)\n");
+		evaluate_online("hourly", &LOW_VOLUME_SERIES, true, 30, 1500, UINT64_C(4545));
+		evaluate_online("daily", &LOW_VOLUME_SERIES, false, 100, 400, UINT64_C(454545));
+	}
+	if (ratios_only)
+		return 0;
 
 	print_calibration();
 
 	printf("\nspeed (one core, default settings, settling 120 min):\n");
-	rate = time_detector(&COUNT_SERIES, 1000, 2000, 0, &per_series_ms);
+	rate = time_detector(&COUNT_SERIES, 1000, 2000, 0, false, &per_series_ms);
 	printf("  1000 hourly series x 2000 buckets, every bucket scored: %.3f ms/series, %.0f buckets/s\n",
 		   per_series_ms, rate);
-	rate = time_detector(&COUNT_SERIES, 1000, 534, 30, &per_series_ms);
+	rate = time_detector(&COUNT_SERIES, 1000, 534, 30, false, &per_series_ms);
 	printf("  1000 hourly series x 534 buckets, 30-bucket window:     %.3f ms/series, %.0f buckets/s\n",
 		   per_series_ms, rate);
-	rate = time_detector(&FRACTIONAL_SERIES, 1000, 2000, 0, &per_series_ms);
+	rate = time_detector(&FRACTIONAL_SERIES, 1000, 2000, 0, false, &per_series_ms);
 	printf("  1000 hourly fractional series x 2000 buckets, all scored: %.3f ms/series, %.0f buckets/s\n",
+		   per_series_ms, rate);
+	rate = time_detector(&FRACTIONAL_SERIES, 1000, 2000, 0, true, &per_series_ms);
+	printf("  the same with their operands (ratio noise model):       %.3f ms/series, %.0f buckets/s\n",
 		   per_series_ms, rate);
 	return 0;
 }

@@ -50,6 +50,18 @@ main(void)
 		CHECK(n == 1 && ob[0] == 30, "ratio clips to the window");
 		n = compose_ratio(nb, nv, 0, db, dv, 0, 0, 100, ob, ov);
 		CHECK(n == 0, "empty operands give nothing");
+		{
+			double		on[8],
+						od[8];
+
+			n = compose_ratio_operands(nb, nv, 3, db, dv, 4, 0, 100, ob, ov, on, od);
+			CHECK(n == 3, "the operands come with the same 3 values");
+			CHECK(on[0] == 6.0 && od[0] == 3.0, "bucket 10's operands are 6 and 3");
+			CHECK(on[1] == 0.0 && od[1] == 5.0, "a missing numerator is stored as the 0 used");
+			CHECK(on[2] == 0.0 && od[2] == 2.0, "bucket 50's operands are 0 and 2");
+			n = compose_ratio_operands(nb, nv, 3, db, dv, 4, 0, 100, ob, ov, NULL, NULL);
+			CHECK(n == 3, "operands are optional");
+		}
 	}
 	return unit_done();
 }
