@@ -186,7 +186,7 @@ BEGIN
 END $$;
 SELECT count(*) AS passes, sum(rl_pass(now)) AS successful_collections FROM (SELECT now FROM rl_passes ORDER BY now) p;
 CREATE TABLE rl_incremental AS
-SELECT m.name, v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
+SELECT m.name, v.bucket, v.value, v.numerator, v.denominator FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
 WHERE m.name IN ('rl_mau_hr', 'rl_rev_per_wau_hr', 'rl_p50_4h', 'rl_max4h');
 SET tripl.mock_now = '2026-04-04 00:00+00';
 SELECT metric, window_from, window_to, status FROM tripl.collect('rl_mau_hr', '2026-03-03', '2026-04-04')
@@ -194,14 +194,18 @@ UNION ALL SELECT metric, window_from, window_to, status FROM tripl.collect('rl_r
 UNION ALL SELECT metric, window_from, window_to, status FROM tripl.collect('rl_p50_4h', '2026-03-03', '2026-04-04')
 UNION ALL SELECT metric, window_from, window_to, status FROM tripl.collect('rl_max4h', '2026-03-03', '2026-04-04');
 RESET tripl.mock_now;
--- equal to the last bit: values differing, or present on one side only
+-- equal to the last bit: values (and a ratio's operands) differing, or
+-- present on one side only
 SELECT i.name, count(*) AS incremental_buckets,
-       count(*) FILTER (WHERE f.value IS NULL OR float8send(f.value) <> float8send(i.value)) AS differing,
+       count(*) FILTER (WHERE f.value IS NULL OR float8send(f.value) <> float8send(i.value)
+                        OR f.numerator IS DISTINCT FROM i.numerator
+                        OR f.denominator IS DISTINCT FROM i.denominator) AS differing,
        (SELECT count(*) FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id
         WHERE m.name = i.name AND v.bucket >= (SELECT min(j.bucket) FROM rl_incremental j WHERE j.name = i.name)
           AND NOT EXISTS (SELECT 1 FROM rl_incremental j WHERE j.name = i.name AND j.bucket = v.bucket)) AS only_in_backfill
 FROM rl_incremental i
-LEFT JOIN (SELECT m.name, v.bucket, v.value FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id) f
+LEFT JOIN (SELECT m.name, v.bucket, v.value, v.numerator, v.denominator
+           FROM tripl.metric_values v JOIN tripl.metrics m ON m.id = v.metric_id) f
        ON f.name = i.name AND f.bucket = i.bucket
 GROUP BY i.name ORDER BY i.name;
 SELECT * FROM rl_check('rl_mau_hr', rl_hand('count(DISTINCT e.user_name)', '1 day', '28 days', '2026-03-03', '2026-04-04',
