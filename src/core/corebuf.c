@@ -85,3 +85,58 @@ corebuf_free(CoreBuf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+/* Bytes of v as a varint (7 bits a byte, low first) */
+size_t
+core_varint_size(uint64_t v)
+{
+	size_t		n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Write v as a varint at p; the bytes written */
+size_t
+core_varint_put(char *p, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (char) ((v & 0x7f) | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (char) v;
+	return n;
+}
+
+/* Read a varint from [*p, end); false when cut or longer than 64 bits */
+bool
+core_varint_get(const char **p, const char *end, uint64_t *v)
+{
+	uint64_t	r = 0;
+	int			shift = 0;
+
+	while (*p < end)
+	{
+		unsigned char b = (unsigned char) *(*p)++;
+
+		if (shift == 63 && b > 1)
+			return false;
+		r |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = r;
+			return true;
+		}
+		shift += 7;
+		if (shift > 63)
+			return false;
+	}
+	return false;
+}

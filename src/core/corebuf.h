@@ -25,4 +25,9 @@ extern void corebuf_printf(CoreBuf *b, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 extern void corebuf_free(CoreBuf *b);
 
+/* Varints: 7 bits a byte, low first (at most 10 bytes for 64 bits) */
+extern size_t core_varint_size(uint64_t v);
+extern size_t core_varint_put(char *p, uint64_t v);
+extern bool core_varint_get(const char **p, const char *end, uint64_t *v);
+
 #endif							/* TRIPL_COREBUF_H */

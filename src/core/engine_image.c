@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corebuf.h"
 #include "engine_int.h"
 
 #define ENGINE_FORMAT_COMPACT	3	/* engine_ship's encoding */
@@ -128,29 +129,8 @@ static void
 wr_varint(Wr *w, uint64_t v)
 {
 	char		b[10];
-	size_t		n = 0;
 
-	while (v >= 0x80)
-	{
-		b[n++] = (char) ((v & 0x7f) | 0x80);
-		v >>= 7;
-	}
-	b[n++] = (char) v;
-	wr_bytes(w, b, n);
-}
-
-/* Bytes of a varint */
-static int
-varint_size(uint64_t v)
-{
-	int			n = 1;
-
-	while (v >= 0x80)
-	{
-		v >>= 7;
-		n++;
-	}
-	return n;
+	wr_bytes(w, b, core_varint_put(b, v));
 }
 
 /* Append a uint32 (compact: a varint) */
@@ -403,7 +383,7 @@ wr_cell(Wc *w, const char *cell, const Layout *lay, bool ship)
 							if (h->h.exact[k] == 0)
 								continue;
 							id = hash_id(w, h->h.exact[k]);
-							refs += id == NO_ID ? 9 : (size_t) varint_size((uint64_t) id + 1);
+							refs += id == NO_ID ? 9 : core_varint_size((uint64_t) id + 1);
 						}
 						/*
 						 * (A new hash costs one byte more than in the
@@ -595,28 +575,13 @@ typedef struct Rc
 static bool
 rd_varint(Rd *r, uint64_t *v)
 {
-	uint64_t	x = 0;
-	int			shift = 0;
+	const char *p = r->p;
 
-	while (r->left > 0)
-	{
-		unsigned char b = (unsigned char) *r->p;
-
-		r->p++;
-		r->left--;
-		if (shift == 63 && b > 1)
-			return false;
-		x |= (uint64_t) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = x;
-			return true;
-		}
-		shift += 7;
-		if (shift > 63)
-			return false;
-	}
-	return false;
+	if (!core_varint_get(&p, r->p + r->left, v))
+		return false;
+	r->left -= (size_t) (p - r->p);
+	r->p = p;
+	return true;
 }
 
 /* Read a uint32 */

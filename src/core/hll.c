@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corebuf.h"
 #include "hll.h"
 
 #define HLL_MAGIC_EXACT	0x31454C48u	/* "HLE1" */
@@ -25,61 +26,6 @@ hash_int_inverse(uint64_t h)
 	h *= UINT64_C(0x4f74430c22a54005);	/* 0xff51afd7ed558ccd^-1 mod 2^64 */
 	h ^= h >> 33;
 	return h ^ UINT64_C(0x7472697068686c6c);
-}
-
-/* Bytes of v as a varint (7 bits a byte, low first) */
-static size_t
-varint_size(uint64_t v)
-{
-	size_t		n = 1;
-
-	while (v >= 0x80)
-	{
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* Write v as a varint at p; the bytes written */
-static size_t
-varint_put(char *p, uint64_t v)
-{
-	size_t		n = 0;
-
-	while (v >= 0x80)
-	{
-		p[n++] = (char) ((v & 0x7f) | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (char) v;
-	return n;
-}
-
-/* Read a varint from [*p, end); false when cut or longer than 64 bits */
-static bool
-varint_get(const char **p, const char *end, uint64_t *v)
-{
-	uint64_t	r = 0;
-	int			shift = 0;
-
-	while (*p < end)
-	{
-		unsigned char b = (unsigned char) *(*p)++;
-
-		if (shift == 63 && b > 1)
-			return false;
-		r |= (uint64_t) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = r;
-			return true;
-		}
-		shift += 7;
-		if (shift > 63)
-			return false;
-	}
-	return false;
 }
 
 /* qsort order of uint64 */
@@ -409,7 +355,7 @@ hll_serialize(const Hll *h, char **out, size_t *len)
 		uint32_t	i;
 		size_t		k = 0;
 		uint64_t   *ints = core_alloc(sizeof(uint64_t) * (h->nexact + 1));
-		size_t		isize = varint_size(h->nexact);
+		size_t		isize = core_varint_size(h->nexact);
 		uint64_t	prev = 0;
 
 		for (i = 0; i < h->capacity; i++)
@@ -420,7 +366,7 @@ hll_serialize(const Hll *h, char **out, size_t *len)
 		qsort(ints, k, sizeof(uint64_t), cmp_u64);
 		for (i = 0; i < k; i++)
 		{
-			isize += varint_size(ints[i] - prev);
+			isize += core_varint_size(ints[i] - prev);
 			prev = ints[i];
 		}
 		if (isize < sizeof(uint64_t) * h->nexact)
@@ -428,11 +374,11 @@ hll_serialize(const Hll *h, char **out, size_t *len)
 			magic = HLL_MAGIC_INTS;
 			n = sizeof(uint32_t) + isize;
 			p = core_alloc(n);
-			k = sizeof(uint32_t) + varint_put(p + sizeof(uint32_t), h->nexact);
+			k = sizeof(uint32_t) + core_varint_put(p + sizeof(uint32_t), h->nexact);
 			prev = 0;
 			for (i = 0; i < h->nexact; i++)
 			{
-				k += varint_put(p + k, ints[i] - prev);
+				k += core_varint_put(p + k, ints[i] - prev);
 				prev = ints[i];
 			}
 		}
@@ -506,14 +452,14 @@ hll_deserialize(Hll *h, const char *data, size_t len)
 		uint64_t	k;
 		uint64_t	v = 0;
 
-		if (!varint_get(&p, end, &n) || n > HLL_EXACT_MAX)
+		if (!core_varint_get(&p, end, &n) || n > HLL_EXACT_MAX)
 			return false;
 		for (k = 0; k < n; k++)
 		{
 			uint64_t	gap;
 
 			/* ascending: every gap after the first is positive, no wrap */
-			if (!varint_get(&p, end, &gap) || (k > 0 && gap == 0) || gap > UINT64_MAX - v)
+			if (!core_varint_get(&p, end, &gap) || (k > 0 && gap == 0) || gap > UINT64_MAX - v)
 			{
 				hll_free(h);
 				return false;
