@@ -799,14 +799,22 @@ ts_array(int64 *v, int n)
 	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
 }
 
+/* A one-dimensional array Datum of n 8-byte by-value elements, with NULLs */
+static Datum
+array8_with_nulls(Datum *d, bool *nulls, int n, Oid type)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, type, 8, true, TYPALIGN_DOUBLE));
+}
+
 /* An array Datum of float8 (NaN becomes NULL) */
 static Datum
 float_array(double *v, int n)
 {
 	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
 	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -814,7 +822,7 @@ float_array(double *v, int n)
 		nulls[i] = isnan(v[i]);
 		d[i] = Float8GetDatum(nulls[i] ? 0.0 : v[i]);
 	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, FLOAT8OID, 8, true, TYPALIGN_DOUBLE));
+	return array8_with_nulls(d, nulls, n, FLOAT8OID);
 }
 
 /* An array Datum of timestamptz from Unix microseconds, DETECT_OPEN as NULL */
@@ -823,8 +831,6 @@ ts_array_open(int64 *v, int n)
 {
 	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
 	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -832,8 +838,7 @@ ts_array_open(int64 *v, int n)
 		nulls[i] = v[i] == DETECT_OPEN;
 		d[i] = TimestampTzGetDatum(nulls[i] ? 0 : unix_to_ts(v[i]));
 	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TIMESTAMPTZOID, 8, true,
-											  TYPALIGN_DOUBLE));
+	return array8_with_nulls(d, nulls, n, TIMESTAMPTZOID);
 }
 
 /*

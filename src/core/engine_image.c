@@ -571,6 +571,21 @@ typedef struct Rc
 	uint32_t	hashcap;
 } Rc;
 
+/* A reader's table of n entries of size elem grown to twice its capacity
+ * (first when empty); returns the new table */
+static void *
+grow_table(void *old, uint32_t *cap, uint32_t n, size_t elem, uint32_t first)
+{
+	uint32_t	newcap = *cap == 0 ? first : *cap * 2;
+	void	   *t = core_alloc(elem * newcap);
+
+	if (n > 0)
+		memcpy(t, old, elem * n);
+	core_free(old);
+	*cap = newcap;
+	return t;
+}
+
 /* Read a varint; false when cut or beyond 64 bits */
 static bool
 rd_varint(Rd *r, uint64_t *v)
@@ -742,16 +757,7 @@ rd_bset(EngineState *st, Rc *r, BSet *s)
 				return false;
 			h = hash_bytes(p, len);
 			if (r->nkeys == r->keycap)
-			{
-				uint32_t	cap = r->keycap == 0 ? 64 : r->keycap * 2;
-				BEnt	   *keys = core_alloc(sizeof(BEnt) * cap);
-
-				if (r->nkeys > 0)
-					memcpy(keys, r->keys, sizeof(BEnt) * r->nkeys);
-				core_free(r->keys);
-				r->keys = keys;
-				r->keycap = cap;
-			}
+				r->keys = grow_table(r->keys, &r->keycap, r->nkeys, sizeof(BEnt), 64);
 			r->keys[r->nkeys].p = p;
 			r->keys[r->nkeys].len = len;
 			r->keys[r->nkeys].hash = h;
@@ -792,16 +798,7 @@ rd_hll_refs(Rc *r, Hll *h)
 			if (!rd_bytes(&r->r, &x, sizeof(x)) || x == 0)
 				return false;
 			if (r->nhashes == r->hashcap)
-			{
-				uint32_t	cap = r->hashcap == 0 ? 1024 : r->hashcap * 2;
-				uint64_t   *hashes = core_alloc(sizeof(uint64_t) * cap);
-
-				if (r->nhashes > 0)
-					memcpy(hashes, r->hashes, sizeof(uint64_t) * r->nhashes);
-				core_free(r->hashes);
-				r->hashes = hashes;
-				r->hashcap = cap;
-			}
+				r->hashes = grow_table(r->hashes, &r->hashcap, r->nhashes, sizeof(uint64_t), 1024);
 			r->hashes[r->nhashes++] = x;
 		}
 		hll_add_hash(h, x);
