@@ -6,7 +6,7 @@
 # tripl.mock_now advances with them (ALTER SYSTEM + reload, which the
 # workers pick up), so one tick in twenty or so collects and detects six
 # 1-minute metrics (count, sum, count_distinct, a breakdown, a fact ratio,
-# an event ratio); every 20th minute holds a spike and every 20th a drop,
+# an event ratio); every 40th minute holds a spike and every 40th a drop,
 # which the detector flags and two alert rules send to a local webhook
 # receiver.  Each step also enqueues a test message to both webhooks, so
 # that the delivery worker has a steady load (~4 deliveries a second).  The
@@ -124,15 +124,18 @@ sql(q{
 		country text NOT NULL);
 	CREATE TABLE app_events (ts timestamptz NOT NULL, name text NOT NULL, user_id int NOT NULL);
 	-- the rows of the minutes in [m0, m1): 50..70 orders a minute, five
-	-- times as many every 20th minute (a spike) and a tenth ten minutes
-	-- later (a drop); 80 events a minute, a quarter of them purchases
+	-- times as many every 40th minute (a spike) and a tenth twenty minutes
+	-- later (a drop); 80 events a minute, a quarter of them purchases.
+	-- With a day of 1-minute history the detector judges by its rolling
+	-- baseline (the previous 14 minutes, spikes included): 20 minutes
+	-- apart, no spike widens the baseline a drop is judged by
 	CREATE FUNCTION soak_fill(m0 timestamptz, m1 timestamptz) RETURNS void LANGUAGE sql AS $$
 		INSERT INTO orders
 		SELECT mm + (i % 60) * interval '1 second', (i * 7919 + n) % 500, 10 + i % 17,
 			(ARRAY['DE', 'FR', 'US', 'GB', 'NL'])[1 + i % 5]
 		FROM generate_series(m0, m1 - interval '1 minute', interval '1 minute') mm,
 			LATERAL (SELECT extract(epoch FROM mm)::bigint / 60 AS n) minute,
-			generate_series(1, (50 + n * 37 % 21) * CASE n % 20 WHEN 0 THEN 50 WHEN 10 THEN 1 ELSE 10 END / 10) i;
+			generate_series(1, (50 + n * 37 % 21) * CASE n % 40 WHEN 0 THEN 50 WHEN 20 THEN 1 ELSE 10 END / 10) i;
 		INSERT INTO app_events
 		SELECT mm + (i % 60) * interval '1 second', CASE WHEN i % 4 = 0 THEN 'Purchase' ELSE 'Visit' END,
 			(i * 31 + extract(epoch FROM mm)::int / 60) % 300
