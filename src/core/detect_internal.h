@@ -125,6 +125,16 @@
 #define HALF_NORMAL_MEDIAN			0.6744897501960817
 #define MEAN_ABSOLUTE_TO_STDDEV		1.2533141373155001
 #define POOL_CLIPPED_MEAN_TO_STDDEV	1.2788676634088707
+/*
+ * On grids whose shortest cycle has fewer than POOL_LOCAL_MIN_CYCLE buckets
+ * (daily: a week of 7) the pool mixes every position of the cycle; a point
+ * whose expectation departs from the level by more than this many partner
+ * spreads (a weekday shape clearly above the noise) pools its error relative
+ * to its expectation, not to the level (phase_baseline).  Below it the
+ * shape is within the noise of its few partners and the level is the
+ * steadier unit (a ratio's noise follows its volume, not its value).
+ */
+#define POOL_SHAPE_SPREADS			2.0
 
 
 /* Offset of Monday 1970-01-05 from the Unix epoch, the origin of week grids */
@@ -138,8 +148,9 @@ typedef struct Baseline
 	double		effective;		/* floored spread, the z denominator */
 	bool		gated;			/* cleared the volume gate */
 	double		unit;			/* the level residuals are pooled in (the
-								 * current level; 1 for a signed series); 0
-								 * when the baseline has none */
+								 * current level, or the expectation, see
+								 * POOL_SHAPE_SPREADS; 1 for a signed
+								 * series); 0 when the baseline has none */
 } Baseline;
 
 /* Outcome of the trend-shift test at one point */

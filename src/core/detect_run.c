@@ -56,7 +56,11 @@
  *	  count is pooled like a ratio: a few weekly partners and a
  *	  sqrt(expected) far below its day-to-day noise gave spuriously tiny
  *	  spreads (measured: 49 false incidents in 30 daily count series over
- *	  28 days, 1 with the pool).
+ *	  28 days, 1 with the pool).  A daily grid's pool mixes all seven
+ *	  weekdays, so a point whose expectation is clearly off the level (a
+ *	  weekend day at 60 % of it: more than two partner spreads away) pools
+ *	  its error relative to its expectation: in level units its noise was
+ *	  the weekdays' (measured: a -45 % holiday on a weekend day at z -2.6).
  *
  *	  Trend path: a run of shifted points goes on through points whose
  *	  trend change keeps the run's direction and the effect size (the z
@@ -411,7 +415,13 @@ phase_partners(Detection *d, int i, int period, int max_partners)
  * before it, re-levelled to the current level (paired_phase_baseline); the
  * partners' median and robust scale for a signed series or when no level
  * can be formed.  A pooled series' scale (fractional, or a count on a grid
- * of a day or more) is at least the pooled spread in the baseline's unit.  False when no same-phase point exists.
+ * of a day or more) is at least the pooled spread in the baseline's unit.
+ * Where the pool mixes every position of the shortest cycle (a daily grid's
+ * weekdays), the unit is the expectation instead of the level when the two
+ * differ by more than POOL_SHAPE_SPREADS partner spreads: a weekend day
+ * expected at 60 % of the week's level has 60 % of its volume's noise, and
+ * pooling weekday errors in level units judged it against the weekdays'
+ * noise.  False when no same-phase point exists.
  */
 static bool
 phase_baseline(Detection *d, int i, int period, int max_partners, Baseline *b)
@@ -432,6 +442,9 @@ phase_baseline(Detection *d, int i, int period, int max_partners, Baseline *b)
 								&b->expected, &b->scale);
 		b->unit = d->is_signed ? 1.0 : 0.0;
 	}
+	if (d->pooled && !d->is_signed && b->unit > 0.0 && d->shortest_period < POOL_LOCAL_MIN_CYCLE &&
+		b->expected > 0.0 && fabs(b->expected - b->unit) > POOL_SHAPE_SPREADS * b->scale)
+		b->unit = b->expected;
 	if (d->pooled && b->unit > 0.0)
 		b->scale = fmax(b->scale, b->unit * pooled_spread(d, i));
 	finish_baseline(d, PHASE_RATIO_FLOOR, b);

@@ -29,13 +29,15 @@
  *	  and sql metrics), as production would pass them.
  *
  *	  Replay: one detect_run pass per new point, each over the history
- *	  a detection pass loads (max(14, 3 x the longest phase period) buckets
- *	  before a 30-bucket re-evaluation window: 3 weeks at 5 minutes), with
+ *	  a detection pass loads (max(14, 3 x the longest phase period) buckets,
+ *	  + 30 on daily grids, before a 30-bucket re-evaluation window: 3 weeks
+ *	  at 5 minutes), with
  *	  default settings (sigma 4, settling 120 min) and the persist rule (a
  *	  pass replaces the stored anomalies of its window except suppressed
  *	  ranges).  A bucket counts as flagged when some pass stored it as an
- *	  anomaly (each would have raised an alert), and is detected at the end
- *	  of the newest bucket of the first such pass.  The plain z-score
+ *	  anomaly (each would have raised an alert), and is detected when the
+ *	  first such pass runs in production (pass_time: the end of its newest
+ *	  judged bucket plus the settling time).  The plain z-score
  *	  (|z| >= 3 over the previous 14 points, as detect_quality.c) is causal
  *	  by construction: a flag at bucket i is known at its end.
  *
@@ -142,7 +144,7 @@ typedef struct Tally
 typedef struct Verdicts
 {
 	bool	   *flag;			/* flagged by some pass */
-	int		   *detected_at;	/* index of the newest bucket of that pass */
+	int64_t    *detected_at;	/* when that pass runs (pass_time) */
 	bool	   *judged;			/* scored by some pass */
 	DetectRow  *first;			/* the row of the first pass that flagged it */
 	DetectRow  *largest;		/* the scored row of largest |z| over the passes */
@@ -184,7 +186,11 @@ after_span(int64_t width)
 	return width >= DAY ? 7 : per_day(width);
 }
 
-/* History a pass loads before its window: max(14, 3 x the longest period) */
+/*
+ * History a pass loads before its window: max(14, 3 x the longest period),
+ * plus the window where it spans a longest period (daily grids here), so
+ * that its oldest bucket has as many phase partners as its newest had
+ */
 static int
 history_buckets(int64_t width)
 {
@@ -192,7 +198,25 @@ history_buckets(int64_t width)
 	int			n = detect_phase_periods(width, periods);
 	int			h = n > 0 ? 3 * periods[0] : 0;
 
-	return h > 14 ? h : 14;
+	return (h > 14 ? h : 14) + (n > 0 && periods[0] <= WINDOW ? WINDOW : 0);
+}
+
+/*
+ * When a pass whose newest bucket is newest runs, as production runs it: its
+ * newest judged bucket (the settling buckets after it are withheld) is
+ * complete and settled.  A replayed pass stands for the first production
+ * pass that judges what it judges: the end of its newest judged bucket plus
+ * the settling time (the end of the newest bucket itself on grids whose
+ * settling is a whole number of buckets, 2 h 05 min after a 5-minute
+ * bucket's start; 1 d 02 h after a day's start, not the end of the next day).
+ */
+static int64_t
+pass_time(const FmSeries *s, int newest, const DetectSettings *settings)
+{
+	int64_t		settling = (int64_t) settings->settling_minutes * MINUTE;
+	int64_t		withheld = (settling + s->width - 1) / s->width;
+
+	return s->buckets[newest] + s->width - withheld * s->width + settling;
 }
 
 /* Allocate a series of n buckets of width from START_BUCKET */
@@ -632,7 +656,7 @@ static void
 verdicts_alloc(Verdicts *v, int n)
 {
 	v->flag = (bool *) core_alloc(sizeof(bool) * (size_t) n);
-	v->detected_at = (int *) core_alloc(sizeof(int) * (size_t) n);
+	v->detected_at = (int64_t *) core_alloc(sizeof(int64_t) * (size_t) n);
 	v->judged = (bool *) core_alloc(sizeof(bool) * (size_t) n);
 	v->first = (DetectRow *) core_alloc(sizeof(DetectRow) * (size_t) n);
 	v->largest = (DetectRow *) core_alloc(sizeof(DetectRow) * (size_t) n);
@@ -721,7 +745,7 @@ replay_tripl(const FmSeries *s, const DetectSettings *settings, Verdicts *v)
 			if (!v->flag[k])
 			{
 				v->flag[k] = true;
-				v->detected_at[k] = end - 1;
+				v->detected_at[k] = pass_time(s, end - 1, settings);
 				v->first[k] = *row;
 			}
 		}
@@ -745,7 +769,7 @@ replay_zscore(const FmSeries *s, Verdicts *v)
 	v->stored = 0;
 	for (k = 0; k < s->n; k++)
 	{
-		v->detected_at[k] = k;
+		v->detected_at[k] = s->buckets[k] + s->width;
 		v->judged[k] = k >= BASELINE_MIN;
 		if (k >= s->score_from && k < s->score_to && v->flag[k])
 			v->stored++;
@@ -837,7 +861,7 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 	for (l = 0; l < s->n_labels; l++)
 	{
 		const Label *lab = &s->labels[l];
-		int			first = -1;
+		int64_t		first = -1;
 		long		in = 0,
 					after = 0;
 
@@ -857,8 +881,7 @@ score(const FmSeries *s, const Verdicts *v, Tally *t, const char *who)
 		t->flags_after += after;
 		if (first >= 0)
 		{
-			double		minutes = (double) (s->buckets[first] + s->width - s->buckets[lab->start]) /
-				(double) MINUTE;
+			double		minutes = (double) (first - s->buckets[lab->start]) / (double) MINUTE;
 
 			t->found++;
 			t->ttd[t->n_ttd++] = minutes;
@@ -1156,8 +1179,8 @@ main(int argc, char **argv)
 		   "raised by some pass / still stored after the last; flags/in = flags in the\n"
 		   "incidents, after/in = flags outside them in the day (daily: week) after,\n"
 		   "per incident; ttd = time to detect (median, max) from the first bucket of\n"
-		   "the incident to the end of the newest bucket of the first pass that flagged\n"
-		   "it; unjudg = buckets of the scored stretches no pass scored.  z = |z| >= 3\n"
+		   "the incident to the first pass that flagged it (the end of the bucket it\n"
+		   "judged newest + settling); unjudg = buckets of the scored stretches no pass scored.  z = |z| >= 3\n"
 		   "over the previous 14 points.\n\n");
 	printf("%-40s %-4s %-6s %3s %7s %5s %9s %8s %8s %7s %7s %7s\n", "family / case", "grid", "detect",
 		   "ser", "found", "false", "flags", "flags/in", "after/in", "ttd-med", "ttd-max", "unjudg");

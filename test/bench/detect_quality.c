@@ -16,8 +16,8 @@
  *	  span after an incident, the "echoes" of the detector's mean-based level
  *	  window), per grid width.  Then the same series scored the way
  *	  production scores them ("online"): one pass per bucket, each over the
- *	  history a detection pass loads (504 hourly / 21 daily buckets before a
- *	  30-bucket re-evaluation window), default settling, and the persist
+ *	  history a detection pass loads (504 hourly / 21 + 30 daily buckets
+ *	  before a 30-bucket re-evaluation window), default settling, and the persist
  *	  persist rule of doc/detection.md (a pass replaces the stored anomalies of
  *	  its window except suppressed ranges); the flags left stored at the end
  *	  are tallied.  Then the same two tables for fractional (ratio) series:
@@ -742,7 +742,8 @@ evaluate_online(const char *grid, const SeriesKind *kind, bool hourly, int n_ser
 	uint64_t	rng = seed;
 	int64_t		width = hourly ? CORE_USECS_PER_HOUR : CORE_USECS_PER_DAY;
 	int			first_eval = hourly ? 504 : 21;
-	int			history = hourly ? 504 : 21;	/* max(14, 3 * longest period) */
+	/* max(14, 3 * longest period), + the window on a daily grid (doc/detection.md, step 1) */
+	int			history = hourly ? 504 : 21 + ONLINE_WINDOW;
 	DetectSettings settings;
 	Tally		ours,
 				with_operands,
@@ -848,6 +849,8 @@ main(int argc, char **argv)
 	/* "ratios": only the ratio tables; "ratios-batch": without the online ones */
 	bool		ratios_only = argc > 1 && strncmp(argv[1], "ratios", 6) == 0;
 	bool		online = !(argc > 1 && strcmp(argv[1], "ratios-batch") == 0);
+	/* "daily": only the daily grids' tables (what a change to daily detection moves) */
+	bool		daily_only = argc > 1 && strcmp(argv[1], "daily") == 0;
 
 	printf("quality: recall = incidents with a flag inside or within %d buckets after;\n"
 		   "fa/1000 = flags outside every incident, per 1000 evaluated buckets;\n"
@@ -857,14 +860,16 @@ main(int argc, char **argv)
 	if (!ratios_only)
 	{
 		print_header(&COUNT_SERIES);
-		evaluate_grid("hourly", &COUNT_SERIES, true, 100, 1500, UINT64_C(42));
+		if (!daily_only)
+			evaluate_grid("hourly", &COUNT_SERIES, true, 100, 1500, UINT64_C(42));
 		evaluate_grid("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
 
 		printf("\nonline (production-shaped: a pass per bucket over the history a pass loads,\n"
 			   "30-bucket window, settling 120 min, the persist rule; the first 30 hourly\n"
 			   "and all 100 daily series of the tables above; the stateless baseline is\n"
 			   "repeated for the same series)\n");
-		evaluate_online("hourly", &COUNT_SERIES, true, 30, 1500, UINT64_C(42));
+		if (!daily_only)
+			evaluate_online("hourly", &COUNT_SERIES, true, 30, 1500, UINT64_C(42));
 		evaluate_online("daily", &COUNT_SERIES, false, 100, 400, UINT64_C(4242));
 		printf("\n");
 	}
@@ -874,29 +879,33 @@ main(int argc, char **argv)
 		   "shifts; 0..3 incidents a series (same columns and rules as above);\n"
 		   "tripl+ops: the same series with their operands (the ratio noise model)\n");
 	print_header(&FRACTIONAL_SERIES);
-	evaluate_grid("hourly", &FRACTIONAL_SERIES, true, 100, 1500, UINT64_C(4343));
+	if (!daily_only)
+		evaluate_grid("hourly", &FRACTIONAL_SERIES, true, 100, 1500, UINT64_C(4343));
 	evaluate_grid("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
 
 	if (online)
 	{
 		printf("\nfractional, online (as the online count table: the first 30 hourly and all\n"
 			   "100 daily series of the fractional table)\n");
-		evaluate_online("hourly", &FRACTIONAL_SERIES, true, 30, 1500, UINT64_C(4343));
+		if (!daily_only)
+			evaluate_online("hourly", &FRACTIONAL_SERIES, true, 30, 1500, UINT64_C(4343));
 		evaluate_online("daily", &FRACTIONAL_SERIES, false, 100, 400, UINT64_C(434343));
 	}
 
 	printf("\nlow-volume ratios (as the fractional table, numerator 2.5..20 per bucket:\n"
 		   "denominators of about 20..200, fewer in a daily trough)\n");
 	print_header(&LOW_VOLUME_SERIES);
-	evaluate_grid("hourly", &LOW_VOLUME_SERIES, true, 100, 1500, UINT64_C(4545));
+	if (!daily_only)
+		evaluate_grid("hourly", &LOW_VOLUME_SERIES, true, 100, 1500, UINT64_C(4545));
 	evaluate_grid("daily", &LOW_VOLUME_SERIES, false, 100, 400, UINT64_C(454545));
 	if (online)
 	{
 		printf("\nlow-volume ratios, online (the first 30 hourly and all 100 daily series)\n");
-		evaluate_online("hourly", &LOW_VOLUME_SERIES, true, 30, 1500, UINT64_C(4545));
+		if (!daily_only)
+			evaluate_online("hourly", &LOW_VOLUME_SERIES, true, 30, 1500, UINT64_C(4545));
 		evaluate_online("daily", &LOW_VOLUME_SERIES, false, 100, 400, UINT64_C(454545));
 	}
-	if (ratios_only)
+	if (ratios_only || daily_only)
 		return 0;
 
 	print_calibration();
