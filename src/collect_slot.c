@@ -75,7 +75,7 @@ collect_slot_sql(SourceSlot *slot, const Grid *grid)
 	foreach(lc, slot->ops)
 		ops[n++] = *(AggOperand *) lfirst(lc);
 	if (slot->window > 1)
-		return aggsql_rolling_query(&slot->src, grid, ops, n, slot->window);
+		return aggsql_rolling_query(&slot->src, grid, ops, n, slot->window, NULL, false);
 	return aggsql_operands_query(&slot->src, grid, ops, n, NULL, false);
 }
 
@@ -208,15 +208,18 @@ engine_agg_of(AggKind kind)
  * One engine breakdown per breakdown column of a task: its values ranked
  * over the task's window (within this chunk: by the engine, with the rank
  * filter limited to the window; across chunks: the list ranked once in
- * SQL, as a preset).
+ * SQL, as a preset).  A rolling metric ranks over the rows its buckets
+ * aggregate: from window - 1 buckets before its first.
  */
 static void
-engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
+engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk, const Grid *grid,
 					   List **filters, List **groups, List **bds)
 {
 	MetricDef  *m = t->m;
 	ListCell   *lc;
 	int			idx = 0;
+	GridWindow	rank_win = collect_rolling_scan(t->win, grid, slot->window);
+	GridWindow	rank_chunk = collect_rolling_scan(chunk, grid, slot->window);
 
 	t->bd_base = list_length(*bds);
 	foreach(lc, m->breakdowns)
@@ -233,9 +236,9 @@ engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
 			char	   *rank = collect_task_rank_filter(t);
 
 			d->keep = m->values_limit - 1;
-			if (t->win.from > chunk.from || t->win.to < chunk.to)
+			if (rank_win.from > rank_chunk.from || rank_win.to < rank_chunk.to)
 			{
-				char	   *range = aggsql_time_range(&slot->src, t->win.from, t->win.to);
+				char	   *range = aggsql_time_range(&slot->src, rank_win.from, rank_win.to);
 
 				d->nrank = 1;
 				d->rank_filters[0] = list_index_add(filters,
@@ -324,8 +327,12 @@ slot_disjoint(SourceSlot *slot)
  * of distinct keys, the sums, the sketch...).  A due pass whose window's
  * earlier window - 1 buckets are all stored scans only its own buckets
  * and merges the stored states in before the window is combined; an
- * explicit window (a replay), a slot with breakdowns, or a missing state
- * rescans.  Rows rescanned replace their buckets' states.
+ * explicit window (a replay), a slot read by a metric with breakdowns, or
+ * a missing state rescans.  Rows rescanned replace their buckets' states.
+ * A metric with breakdowns keeps no states: its breakdown values are
+ * rolled from per-value cells the stored states do not hold, so each of
+ * its passes scans its whole window (doc/collection.md, "Rolling
+ * windows").
  *--------------------------------------------------------------------
  */
 
@@ -495,7 +502,8 @@ keep_states_body(void *arg)
 	values[2] = Int64GetDatum(fp);
 	values[3] = TimestampTzGetDatum(unix_to_ts(a->scan.from));
 	values[4] = TimestampTzGetDatum(unix_to_ts(a->scan.to));
-	if (a->drop_all)
+	/* a metric with breakdowns rescans its window every pass: nothing to keep */
+	if (a->drop_all || a->t->m->breakdowns != NIL)
 	{
 		catalog_execute("DELETE FROM tripl.rolling_states WHERE metric_id = $1 AND operand = $2",
 						2, types, values, NULL, false, 0);
@@ -628,7 +636,7 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		if (t->failed || t->slot[0] != slot || t->m->breakdowns == NIL ||
 			t->win.to <= chunk.from || t->win.from >= chunk.to)
 			continue;
-		engine_task_breakdowns(slot, t, chunk, &filters, &groups, &bds);
+		engine_task_breakdowns(slot, t, chunk, &g->grid, &filters, &groups, &bds);
 	}
 
 	/*
@@ -799,8 +807,8 @@ collect_rolling_scan(GridWindow chunk, const Grid *grid, int window)
 }
 
 /* The bucket starts of a window, as a timestamptz[] Datum (rolling SQL's $3) */
-static Datum
-rolling_grid_param(GridWindow scan, const Grid *grid)
+Datum
+collect_rolling_grid_param(GridWindow scan, const Grid *grid)
 {
 	int			n;
 	int64_t    *bounds = grid_bounds(grid, scan, &n);
@@ -867,7 +875,7 @@ slot_run_body(void *arg)
 	if (slot->window > 1)
 	{
 		types[2] = TIMESTAMPTZARRAYOID;
-		values[2] = rolling_grid_param(run->window, run->grid);
+		values[2] = collect_rolling_grid_param(run->window, run->grid);
 	}
 	(void) userquery_execute(slot->sql, slot->role, slot->search_path, slot->window > 1 ? 3 : 2,
 							 types, values, NULL, 0);

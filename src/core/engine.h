@@ -218,7 +218,12 @@ extern void engine_window_values(const EngineState *st, int op, int window, doub
  * The rows of one breakdown output, in *rows (core_alloc'ed, to be freed
  * by the caller), sorted by bucket, then value (byte order, NULL after
  * the non-NULL values), 'Other' last.  Returns the number of rows, or -1
- * with a message when the folded cells outnumber max_rows.
+ * with a message when the folded cells outnumber max_rows.  A breakdown
+ * of rolling operands (window > 1) is rolling too: the row of value v at
+ * bucket b combines v's per-bucket states of buckets b-window+1 .. b
+ * ('Other': the per-bucket folds of the values not kept), a gap when none
+ * has a matching row; its rows start at bucket window-1, the first whose
+ * whole window is in the grid, and max_rows bounds those rows.
  */
 extern int	engine_breakdown_rows(const EngineState *st, int breakdown,
 								  EngineBreakdownRow **rows, char *errbuf, size_t errlen);
