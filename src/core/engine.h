@@ -200,6 +200,21 @@ extern EngineState *engine_deserialize(const EngineSpec *spec, const char *buf, 
 extern void engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *len);
 extern bool engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 							   char *errbuf, size_t errlen);
+
+/*
+ * The same for a rolling metric's breakdown: the cells of breakdown bd at
+ * bucket b (per value: its bytes, or NULL, and its operands' accumulators)
+ * as an image, and merged back into bucket b of a state whose breakdown bd
+ * has operands of the same aggregations (values are matched by their
+ * bytes).  Loading fills only accumulators that are still empty: a
+ * bucket's stored cells replace nothing and are not added to rows of the
+ * same bucket, and an operand two breakdowns of one column share is loaded
+ * once.  Only breakdowns without folding into 'Other' are kept this way
+ * (folding ranks values over the whole window).
+ */
+extern void engine_bucket_breakdown_image(const EngineState *st, int bd, int b, char **buf, size_t *len);
+extern bool engine_bucket_breakdown_load(EngineState *st, int bd, int b, const char *buf, size_t len,
+										 char *errbuf, size_t errlen);
 /*
  * Per operand, per bucket: out[nbuckets] gets the values, NaN for a gap;
  * an operand with a window gets its rolling values (engine_window_values)

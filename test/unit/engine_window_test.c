@@ -574,6 +574,111 @@ main(void)
 		CHECK(ok_count && seen_d,
 			  "rolling breakdown rows equal brute force per value over b-k+1..b (every aggregation, 'Other', NULL, a ratio; gaps not stored)");
 
+		/*
+		 * Breakdown cells kept between passes: a state that saw only the
+		 * rows of buckets SPLIT.. and loaded the breakdowns' images of
+		 * buckets 0..SPLIT-1 (those without 'Other') gives the same rows,
+		 * bit for bit
+		 */
+		{
+			EngineState *inc = engine_create(&bspec, err, ERRLEN);
+			bool		ok_load = inc != NULL;
+			bool		ok_same = true;
+			int			split = 25;
+			char	   *buf;
+			size_t		len;
+
+			for (i = 0; ok_load && i < NROWS; i++)
+			{
+				EngineRow	row;
+				EngineValue key;
+				EngineValue grp;
+
+				if (rows[i].ts / WIDTH < split)
+					continue;
+				memset(&key, 0, sizeof(key));
+				memset(&grp, 0, sizeof(grp));
+				if (rows[i].ikey >= 0)
+				{
+					key.byval = true;
+					key.ival = rows[i].ikey;
+				}
+				else
+				{
+					key.data = rows[i].bkey;
+					key.len = (uint32_t) strlen(rows[i].bkey);
+				}
+				if (rows[i].grp < 0)
+					grp.isnull = true;
+				else
+				{
+					grp.data = grp_names[rows[i].grp];
+					grp.len = 1;
+				}
+				row.ts = rows[i].ts;
+				row.filters = &rows[i].f;
+				row.measures = &rows[i].m;
+				row.measure_null = &rows[i].mnull;
+				row.keys = &key;
+				row.groups = &grp;
+				ok_load &= engine_add(inc, &row, err, ERRLEN);
+			}
+			for (i = 0; ok_load && i < nbd; i++)
+			{
+				if (bds[i].use_preset)
+					continue;
+				for (b = 0; b < split; b++)
+				{
+					engine_bucket_breakdown_image(bst, i, b, &buf, &len);
+					ok_load &= engine_bucket_breakdown_load(inc, i, b, buf, len, err, ERRLEN);
+					core_free(buf);
+				}
+			}
+			CHECK(ok_load, "breakdown bucket images load");
+			for (i = 0; ok_load && i < nbd; i++)
+			{
+				EngineBreakdownRow *r1 = NULL;
+				EngineBreakdownRow *r2 = NULL;
+				int			n1;
+				int			n2;
+				int			r;
+
+				if (bds[i].use_preset)
+					continue;
+				n1 = engine_breakdown_rows(bst, i, &r1, err, ERRLEN);
+				n2 = engine_breakdown_rows(inc, i, &r2, err, ERRLEN);
+				if (n1 != n2 || n1 < 0)
+					ok_same = false;
+				for (r = 0; ok_same && r < n1; r++)
+					if (r1[r].bucket != r2[r].bucket || r1[r].value_null != r2[r].value_null ||
+						r1[r].value_len != r2[r].value_len ||
+						(r1[r].value_len > 0 && memcmp(r1[r].value, r2[r].value, r1[r].value_len) != 0) ||
+						memcmp(&r1[r].v, &r2[r].v, sizeof(double)) != 0)
+					{
+						printf("# breakdown %d row %d differs: %.17g %.17g\n", i, r, r1[r].v, r2[r].v);
+						ok_same = false;
+					}
+				core_free(r1);
+				core_free(r2);
+			}
+			CHECK(ok_same, "rolling breakdown rows from stored bucket cells equal one scan (bit for bit)");
+
+			engine_bucket_breakdown_image(bst, 0, 3, &buf, &len);
+			CHECK(!engine_bucket_breakdown_load(inc, 0, 3, buf, len - 1, err, ERRLEN) &&
+				  strstr(err, "corrupt") != NULL, "a truncated breakdown image is refused");
+			CHECK(!engine_bucket_breakdown_load(inc, 2, 3, buf, len, err, ERRLEN) &&
+				  strstr(err, "another aggregation") != NULL, "a breakdown image of another aggregation is refused");
+			CHECK(!engine_bucket_breakdown_load(inc, 0, NB, buf, len, err, ERRLEN),
+				  "a breakdown image outside the grid is refused");
+			core_free(buf);
+			engine_bucket_image(bst, 0, 3, &buf, &len);
+			CHECK(!engine_bucket_breakdown_load(inc, 0, 3, buf, len, err, ERRLEN) &&
+				  strstr(err, "another breakdown") != NULL, "an operand image is no breakdown image");
+			core_free(buf);
+			if (inc)
+				engine_free(inc);
+		}
+
 		/* the row limit counts the rows emitted */
 		engine_free(bst);
 		bspec.max_rows = 50;
