@@ -880,8 +880,14 @@ extern bool engine_merge_cell(char *dst, const char *src, const Layout *lay, Are
 extern void engine_table_values_reserve(EngineState *st, GTable *t);
 extern char *engine_table_cell(EngineState *st, GTable *t, uint32_t vid, int bucket,
 							   bool presize, char *errbuf, size_t errlen);
-/* Defined in engine_window.c: rolling values of one slot over per-bucket cells */
+/*
+ * Defined in engine_window.c: rolling values of one slot over per-bucket
+ * cells; scratch (NULL, or a pointer to NULL at first) keeps memory for
+ * the next call, freed with engine_window_scratch_free
+ */
+typedef struct WindowScratch WindowScratch;
 extern void engine_window_cells(const char *const *cells, int n, const Slot *sl, size_t cellsize,
-								int window, double *out);
+								int window, double *out, WindowScratch **scratch);
+extern void engine_window_scratch_free(WindowScratch *ws);
 
 #endif							/* TRIPL_ENGINE_INT_H */

@@ -187,13 +187,13 @@ static void
 window_value_rows(const EngineBreakdown *b, const Slot *const *sls,
 				  size_t cs, const char *const *cellp, int lo, int hi, int window, int from,
 				  double *const *vals, bool value_null, const char *value, uint32_t value_len,
-				  bool is_other, EngineBreakdownRow *out, int *k)
+				  bool is_other, EngineBreakdownRow *out, int *k, WindowScratch **scratch)
 {
 	int			j;
 	int			bb;
 
 	for (j = 0; j < b->nops; j++)
-		engine_window_cells(cellp + lo, hi - lo, sls[j], cs, window, vals[j] + lo);
+		engine_window_cells(cellp + lo, hi - lo, sls[j], cs, window, vals[j] + lo, scratch);
 	for (bb = lo > from ? lo : from; bb < hi; bb++)
 	{
 		EngineBreakdownRow *r = &out[*k];
@@ -239,6 +239,7 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 	bool		any_other = false;
 	int64_t		total = 0;
 	EngineBreakdownRow *out = NULL;
+	WindowScratch *scratch = NULL;
 	int			k = 0;
 	uint32_t	i;
 	uint32_t	v;
@@ -346,7 +347,7 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 			hi = hi + window - 1 < nb ? hi + window - 1 : nb;
 			window_value_rows(b, sls, cs, cellp, lo, hi, window, from, vals, isnull,
 							  isnull ? NULL : t->dict.ent[v].p, isnull ? 0 : t->dict.ent[v].len,
-							  false, out, &k);
+							  false, out, &k, &scratch);
 			memset(cellp + lo, 0, sizeof(char *) * (size_t) (hi - lo));
 		}
 		if (any_other)
@@ -354,7 +355,7 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 			for (j = 0; j < nb; j++)
 				cellp[j] = has_other[j] ? other + (size_t) j * cs : NULL;
 			window_value_rows(b, sls, cs, cellp, 0, nb, window, from, vals, false,
-							  "Other", 5, true, out, &k);
+							  "Other", 5, true, out, &k, &scratch);
 		}
 		qsort(out, (size_t) k, sizeof(EngineBreakdownRow), row_cmp);
 	}
@@ -374,6 +375,7 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 	core_free(cellp);
 	core_free(vals[0]);
 	core_free(vals[1]);
+	engine_window_scratch_free(scratch);
 	if (total < 0)
 	{
 		if (out != NULL)

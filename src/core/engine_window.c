@@ -109,19 +109,66 @@ lastmap_see(LastMap *m, uint64_t key, const char *p, uint32_t len, int b, int64_
 	E[b]++;
 }
 
-/*
- * Rolling exact distinct counts of one slot over cells[0 .. n) (see the
- * file's header); a NULL cell is a bucket without one
- */
-static void
-window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *out)
+/* What one breakdown's values reuse, one after the other */
+struct WindowScratch
 {
 	LastMap		m;
-	int64_t    *E = core_alloc(sizeof(int64_t) * ((size_t) n + 1));
+	int64_t    *E;
+	int			ecap;
+};
+
+/* Free a scratch of engine_window_cells */
+void
+engine_window_scratch_free(WindowScratch *ws)
+{
+	if (ws == NULL)
+		return;
+	if (ws->m.ents != NULL)
+		core_free(ws->m.ents);
+	if (ws->E != NULL)
+		core_free(ws->E);
+	core_free(ws);
+}
+
+/*
+ * Rolling exact distinct counts of one slot over cells[0 .. n) (see the
+ * file's header); a NULL cell is a bucket without one.  With a scratch,
+ * the map and counters are kept for the next call (cleared, not freed:
+ * new memory costs a page fault per page; a map much larger than its
+ * last use is freed instead, so that clearing stays proportional).
+ */
+static void
+window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *out,
+				WindowScratch **scratch)
+{
+	LastMap		local;
+	LastMap    *mp = &local;
+	int64_t    *E;
 	int64_t		rows = 0;
 	int			b;
 
-	memset(&m, 0, sizeof(m));
+	memset(&local, 0, sizeof(local));
+	if (scratch != NULL)
+	{
+		WindowScratch *ws;
+
+		if (*scratch == NULL)
+			*scratch = core_alloc(sizeof(WindowScratch));
+		ws = *scratch;
+		mp = &ws->m;
+		if (ws->ecap < n + 1)
+		{
+			if (ws->E != NULL)
+				core_free(ws->E);
+			ws->ecap = n + 1;
+			ws->E = core_alloc(sizeof(int64_t) * (size_t) ws->ecap);
+		}
+		else
+			memset(ws->E, 0, sizeof(int64_t) * ((size_t) n + 1));
+		E = ws->E;
+	}
+	else
+		E = core_alloc(sizeof(int64_t) * ((size_t) n + 1));
 	for (b = 0; b < n; b++)
 	{
 		const AccDistinct *d = cells[b] == NULL ? NULL : (const AccDistinct *) (cells[b] + sl->off);
@@ -131,15 +178,15 @@ window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *
 		if (d != NULL)
 		{
 			if (d->iv.has_zero)
-				lastmap_see(&m, 0, NULL, 0, b, E);
+				lastmap_see(mp, 0, NULL, 0, b, E);
 			if (d->iv.slots != NULL)
 				for (j = 0; j < (1 << d->iv.log2); j++)
 					if (d->iv.slots[j] != 0)
-						lastmap_see(&m, d->iv.slots[j], NULL, 0, b, E);
+						lastmap_see(mp, d->iv.slots[j], NULL, 0, b, E);
 			if (d->ib.slots != NULL)
 				for (j = 0; j < (1 << d->ib.log2); j++)
 					if (d->ib.slots[j].p != NULL)
-						lastmap_see(&m, d->ib.slots[j].hash, d->ib.slots[j].p, d->ib.slots[j].len, b, E);
+						lastmap_see(mp, d->ib.slots[j].hash, d->ib.slots[j].p, d->ib.slots[j].len, b, E);
 			rows += d->n;
 		}
 		if (b >= k && cells[b - k] != NULL)
@@ -153,9 +200,22 @@ window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *
 			active += E[j];
 		out[b] = (double) active;
 	}
-	if (m.ents != NULL)
-		core_free(m.ents);
-	core_free(E);
+	if (scratch == NULL)
+	{
+		if (local.ents != NULL)
+			core_free(local.ents);
+		core_free(E);
+	}
+	else if (mp->ents != NULL && (uint64_t) mp->count * 8 < (UINT64_C(1) << mp->log2))
+	{
+		core_free(mp->ents);
+		memset(mp, 0, sizeof(*mp));
+	}
+	else if (mp->ents != NULL)
+	{
+		memset(mp->ents, 0, sizeof(LastEnt) * ((size_t) 1 << mp->log2));
+		mp->count = 0;
+	}
 }
 
 /*
@@ -166,7 +226,7 @@ window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *
  */
 void
 engine_window_cells(const char *const *cells, int n, const Slot *sl, size_t cellsize, int window,
-					double *out)
+					double *out, WindowScratch **scratch)
 {
 	Layout		mini;
 	Slot		minislot;
@@ -177,7 +237,7 @@ engine_window_cells(const char *const *cells, int n, const Slot *sl, size_t cell
 
 	if (sl->kind == ENGINE_COUNT_DISTINCT)
 	{
-		window_distinct(cells, n, sl, window, out);
+		window_distinct(cells, n, sl, window, out, scratch);
 		return;
 	}
 
@@ -232,7 +292,7 @@ engine_window_values(const EngineState *st, int op, int window, double *out)
 	cells = core_alloc(sizeof(char *) * ((size_t) st->nbuckets + 1));
 	for (b = 0; b < st->nbuckets; b++)
 		cells[b] = st->main + (size_t) b * cs;
-	engine_window_cells(cells, st->nbuckets, &st->mlay.slots[st->mlay.op_slot[op]], cs, window, out);
+	engine_window_cells(cells, st->nbuckets, &st->mlay.slots[st->mlay.op_slot[op]], cs, window, out, NULL);
 	core_free(cells);
 }
 
