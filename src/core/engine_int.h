@@ -873,7 +873,6 @@ cell_key(uint32_t vid, int32_t bucket)
 }
 
 extern double engine_acc_value(const Slot *sl, const char *a);
-extern void engine_bucket_values(const EngineState *st, int op, double *out);
 extern void engine_cell_free_sets(char *cell, const Layout *lay, size_t *mem);
 extern bool engine_merge_cell(char *dst, const char *src, const Layout *lay, Arena *arena,
 							  size_t *mem, char *errbuf, size_t errlen);

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * engine_result.c
- *	  The aggregation engine's results (see engine.h): per-bucket values,
- *	  breakdown rows with ranking and folding into 'Other', and the rank of
- *	  a value among threshold constants.
+ *	  The aggregation engine's results (see engine.h): breakdown rows with
+ *	  ranking and folding into 'Other' (rolling ones over the window:
+ *	  engine_window_cells), and the rank of a value among threshold
+ *	  constants.  Operand values are engine_window.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,28 +21,6 @@
  * Results
  * ---------------------------------------------------------------------
  */
-
-/* Per-bucket values of an operand (NaN for a gap) into out[nbuckets] */
-void
-engine_bucket_values(const EngineState *st, int op, double *out)
-{
-	int			b;
-	int			s;
-	const Slot *sl;
-
-	if (st == NULL || out == NULL)
-		return;
-	if (st->main == NULL || op < 0 || op >= st->nops)
-	{
-		for (b = 0; b < st->nbuckets; b++)
-			out[b] = NAN;
-		return;
-	}
-	s = st->mlay.op_slot[op];
-	sl = &st->mlay.slots[s];
-	for (b = 0; b < st->nbuckets; b++)
-		out[b] = engine_acc_value(sl, st->main + (size_t) b * st->mlay.cellsize + sl->off);
-}
 
 /* Compose a breakdown value; false when the row is skipped */
 static bool

@@ -2,11 +2,15 @@
  *
  * engine_window.c
  *	  Operand values of the aggregation engine (engine_values, see
- *	  engine.h), rolling ones (engine_window_values) included: the value at bucket b combines the per-bucket
- *	  states of buckets b-k+1 .. b of the grid (bucket INDICES, whatever
- *	  their length in time: a calendar grid's days of 23-25 hours work the
- *	  same).  Buckets before the grid's first are absent: the first k-1
- *	  buckets combine what the grid holds.
+ *	  engine.h), rolling ones (engine_window_values) included: the value
+ *	  at bucket b combines the per-bucket states of buckets b-k+1 .. b of
+ *	  the grid (bucket INDICES, whatever their length in time: a calendar
+ *	  grid's days of 23-25 hours work the same).  Buckets before the
+ *	  grid's first are absent: the first k-1 buckets combine what the grid
+ *	  holds.  The combination works on any per-bucket cells
+ *	  (engine_window_cells): the main array's, or one breakdown value's
+ *	  (engine_result.c rolls breakdown rows with it; a value without a
+ *	  cell in a bucket has nothing there).
  *
  *	  What each kind costs, for n buckets and a window of k:
  *	  - count_distinct (exact): one pass over each bucket's set, keeping
@@ -107,6 +111,28 @@ lastmap_see(LastMap *m, uint64_t key, const char *p, uint32_t len, int b, int64_
 	m->ents[j].last = b + 1;
 	m->count++;
 	E[b]++;
+}
+
+/* Per-bucket values of an operand (NaN for a gap) into out[nbuckets] */
+static void
+engine_bucket_values(const EngineState *st, int op, double *out)
+{
+	int			b;
+	int			s;
+	const Slot *sl;
+
+	if (st == NULL || out == NULL)
+		return;
+	if (st->main == NULL || op < 0 || op >= st->nops)
+	{
+		for (b = 0; b < st->nbuckets; b++)
+			out[b] = NAN;
+		return;
+	}
+	s = st->mlay.op_slot[op];
+	sl = &st->mlay.slots[s];
+	for (b = 0; b < st->nbuckets; b++)
+		out[b] = engine_acc_value(sl, st->main + (size_t) b * st->mlay.cellsize + sl->off);
 }
 
 /* What one breakdown's values reuse, one after the other */
