@@ -496,9 +496,11 @@ WHERE action <> 'unchanged';
 SELECT name, breakdowns, "window" FROM tripl.metrics WHERE name = 'rl_wau_later_bd';
 SELECT metric, rows_written, status FROM tripl.collect('rl_wau_later_bd', '2026-03-15', '2026-03-25');
 SELECT * FROM rl_check_bd('rl_wau_later_bd', rl_hand_bd('count(*)', '1 day', '7 days', '2026-03-15', '2026-03-25'));
--- explain_metric says the window covers the breakdowns and that every pass reads it whole
+-- explain_metric says the window covers the breakdowns, and whether
+-- passes may read only their own buckets (not with a values limit)
 SELECT position('per breakdown value too' IN tripl.explain_metric('rl_wau_later_bd')) > 0 AS explained,
-       position('no bucket states are kept' IN tripl.explain_metric('rl_wau_later_bd')) > 0 AS rescans;
+       position('breakdown cells included' IN tripl.explain_metric('rl_wau_later_bd')) > 0 AS states_kept,
+       position('every pass reads from there' IN tripl.explain_metric('rl_mau_top_bd')) > 0 AS top_rescans;
 -- a breakdown with an invalid window is still refused, and nothing is created
 SELECT tripl.create_metric('rl_bad', 'fact', bucket => '1 day', fact_table => 'rl_bd_events', aggregation => 'count',
                            "window" => '36 hours', breakdowns => '{country}');
