@@ -345,6 +345,17 @@ SELECT * FROM rl_check_bd('rl_rev_per_wau_bd', rl_hand_bd('coalesce(sum(e.amount
                                                           '1 day', '7 days', '2026-03-01', '2026-04-15'));
 SELECT * FROM rl_check_bd('rl_mau_top_bd', rl_hand_bd('count(DISTINCT e.user_id)', '1 day', '28 days', '2026-03-01', '2026-04-15',
                                                       rl_top(2, '2026-02-02', '2026-04-15')));
+-- 3-month windows on Berlin months, by country
+SELECT tripl.create_metric('rl_q_berlin_bd', 'fact', bucket => '1 month', timezone => 'Europe/Berlin',
+                           fact_table => 'rl_bd_events', aggregation => 'count', "window" => '3 months',
+                           breakdowns => '{country}') > 0 AS ok;
+SELECT metric, rows_written, status FROM tripl.collect('rl_q_berlin_bd', '2025-12-31 23:00+00', '2026-05-31 22:00+00');
+SELECT * FROM rl_check_bd('rl_q_berlin_bd', $h$
+    SELECT (d::timestamp AT TIME ZONE 'Europe/Berlin') AS bucket, e.country AS grp, count(*)::float8 AS value
+    FROM generate_series(date '2026-01-01', date '2026-05-01', interval '1 month') d
+    JOIN rl_events e ON e.ts >= ((d - interval '2 months')::timestamp AT TIME ZONE 'Europe/Berlin')
+                    AND e.ts < ((d + interval '1 month')::timestamp AT TIME ZONE 'Europe/Berlin')
+    GROUP BY 1, 2$h$);
 -- IT over the New York weeks: from its first rows (the evening of
 -- 2026-03-20, New York time), falling as its days leave the window, then
 -- again from its rows of the evening of 2026-03-30 for 7 days
