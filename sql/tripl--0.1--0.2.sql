@@ -1201,3 +1201,10 @@ COMMENT ON COLUMN tripl.metric_values.numerator IS
     'A ratio metric''s numerator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
 COMMENT ON COLUMN tripl.metric_values.denominator IS
     'A ratio metric''s denominator operand in the bucket (over the window of a rolling ratio); NULL for other metrics';
+
+-- Breakdowns of rolling metrics: tripl.rolling_states also keeps each
+-- breakdown column's per-bucket cells, as operand 2 + the column's index
+ALTER TABLE tripl.rolling_states DROP CONSTRAINT rolling_states_operand,
+    ADD CONSTRAINT rolling_states_operand CHECK (operand >= 0);
+COMMENT ON TABLE tripl.rolling_states IS
+    'Per-bucket engine states of rolling metrics (operand 0: value or numerator, 1: denominator, 2 + i: the cells of the metric''s breakdown column i), kept between passes; fingerprint ties a state to the definition it was computed under';

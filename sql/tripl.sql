@@ -569,12 +569,12 @@ CREATE TABLE tripl.rolling_states (
     fingerprint bigint NOT NULL,
     state       bytea NOT NULL,
     PRIMARY KEY (metric_id, operand, bucket),
-    CONSTRAINT rolling_states_operand CHECK (operand IN (0, 1))
+    CONSTRAINT rolling_states_operand CHECK (operand >= 0)
 );
 -- read every pass: compressing them would cost more time than it saves space
 ALTER TABLE tripl.rolling_states ALTER COLUMN state SET STORAGE EXTERNAL;
 COMMENT ON TABLE tripl.rolling_states IS
-    'Per-bucket engine states of rolling metrics (operand 0: value or numerator, 1: denominator), kept between passes; fingerprint ties a state to the definition it was computed under';
+    'Per-bucket engine states of rolling metrics (operand 0: value or numerator, 1: denominator, 2 + i: the cells of the metric''s breakdown column i), kept between passes; fingerprint ties a state to the definition it was computed under';
 
 --------------------------------------------------------------------------
 

@@ -268,6 +268,30 @@ group_value_expr(const char *group_column)
 }
 
 /*
+ * Append ",\n grp, is_other" for a breakdown column: with limited, values
+ * outside $<kept> (and NULL unless $<kept + 1>) fold into 'Other'
+ */
+static void
+append_group_columns(StringInfo buf, const char *group_column, bool limited, int kept_param)
+{
+	char	   *v = group_value_expr(group_column);
+
+	if (limited)
+	{
+		char	   *kept = psprintf("(COALESCE(%s = ANY($%d), false) OR (%s IS NULL AND $%d))",
+									v, kept_param, v, kept_param + 1);
+
+		appendStringInfo(buf, ",\n       CASE WHEN %s THEN %s ELSE 'Other' END AS grp", kept, v);
+		appendStringInfo(buf, ",\n       NOT %s AS is_other", kept);
+	}
+	else
+	{
+		appendStringInfo(buf, ",\n       %s AS grp", v);
+		appendStringInfoString(buf, ",\n       false AS is_other");
+	}
+}
+
+/*
  * SELECT bucket[, grp, is_other], k0 .. kn for a set of operands over one
  * source.  With group_column, rows are grouped by that column's value; with
  * limited, values outside $3 (and NULL unless $4) fold into 'Other'.
@@ -283,22 +307,7 @@ aggsql_operands_query(const AggSource *src, const Grid *g,
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT %s AS bucket", aggsql_bucket_expr(src, g));
 	if (group_column)
-	{
-		char	   *v = group_value_expr(group_column);
-
-		if (limited)
-		{
-			char	   *kept = psprintf("(COALESCE(%s = ANY($3), false) OR (%s IS NULL AND $4))", v, v);
-
-			appendStringInfo(&buf, ",\n       CASE WHEN %s THEN %s ELSE 'Other' END AS grp", kept, v);
-			appendStringInfo(&buf, ",\n       NOT %s AS is_other", kept);
-		}
-		else
-		{
-			appendStringInfo(&buf, ",\n       %s AS grp", v);
-			appendStringInfoString(&buf, ",\n       false AS is_other");
-		}
-	}
+		append_group_columns(&buf, group_column, limited, 3);
 	for (i = 0; i < nops; i++)
 	{
 		appendStringInfoString(&buf, ",\n       ");
@@ -317,8 +326,10 @@ aggsql_operands_query(const AggSource *src, const Grid *g,
 }
 
 /*
- * Rolling operands (SQL path): SELECT bucket, k0 .. kn where the value at
- * bucket b aggregates the rows of buckets b-window+1 .. b.  $3 is the grid
+ * Rolling operands (SQL path): SELECT bucket[, grp, is_other], k0 .. kn
+ * where the value at bucket b aggregates the rows of buckets
+ * b-window+1 .. b (with group_column: per breakdown value, grouped as
+ * aggsql_operands_query does, its kept values in $4 and $5).  $3 is the grid
  * of [$1, $2) as bucket starts (timestamptz[]): a row is placed on it by
  * its bucket, and joined to the window-many output buckets whose index is
  * its own or up to window-1 more — bucket indexes, never a fixed width, so
@@ -329,13 +340,15 @@ aggsql_operands_query(const AggSource *src, const Grid *g,
  */
 char *
 aggsql_rolling_query(const AggSource *src, const Grid *g, const AggOperand *ops, int nops,
-					 int window)
+					 int window, const char *group_column, bool limited)
 {
 	StringInfoData buf;
 	int			i;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT _tripl_out._tripl_ob AS bucket");
+	if (group_column)
+		append_group_columns(&buf, group_column, limited, 4);
 	for (i = 0; i < nops; i++)
 	{
 		appendStringInfoString(&buf, ",\n       ");
@@ -352,7 +365,11 @@ aggsql_rolling_query(const AggSource *src, const Grid *g, const AggOperand *ops,
 						   "\nJOIN pg_catalog.unnest($3::timestamptz[]) WITH ORDINALITY AS _tripl_out(_tripl_ob, _tripl_oi)");
 	appendStringInfo(&buf, "\n  ON _tripl_out._tripl_oi >= _tripl_row._tripl_ri AND _tripl_out._tripl_oi < _tripl_row._tripl_ri + %d"
 					 " AND _tripl_out._tripl_oi >= %d", window, window);
-	appendStringInfo(&buf, "\nGROUP BY 1\nORDER BY 1\nLIMIT %d", TRIPL_MAX_CHUNK_ROWS + 1);
+	if (group_column)
+		appendStringInfoString(&buf, "\nGROUP BY 1, 2, 3\nORDER BY 1, 2, 3");
+	else
+		appendStringInfoString(&buf, "\nGROUP BY 1\nORDER BY 1");
+	appendStringInfo(&buf, "\nLIMIT %d", TRIPL_MAX_CHUNK_ROWS + 1);
 	return buf.data;
 }
 

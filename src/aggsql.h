@@ -7,7 +7,9 @@
  *
  *	  Generated statements take the window as parameters: $1 = window start
  *	  and $2 = window end (timestamptz, half-open).  Breakdowns with a value
- *	  limit add $3 (text[] of kept values) and $4 (bool: NULL is kept).
+ *	  limit add $3 (text[] of kept values) and $4 (bool: NULL is kept);
+ *	  rolling statements take the grid as $3, and those kept values as $4
+ *	  and $5.
  *	  Every identifier is quoted with quote_identifier, every literal with
  *	  quote_literal_cstr; user fragments were checked by sqlguard.c and are
  *	  parenthesised on lines of their own.
@@ -69,7 +71,7 @@ extern char *aggsql_operands_query(const AggSource *src, const Grid *g,
 								   const AggOperand *ops, int nops,
 								   const char *group_column, bool limited);
 extern char *aggsql_rolling_query(const AggSource *src, const Grid *g, const AggOperand *ops,
-								  int nops, int window);
+								  int nops, int window, const char *group_column, bool limited);
 extern char *aggsql_breakdown_rank_query(const AggSource *src, const char *group_column,
 										 const char *filter, int keep);
 extern char *aggsql_sql_metric_query(const AggSource *src, const Grid *g,

@@ -446,8 +446,8 @@ metric_args_read(FunctionCallInfo fcinfo, MetricArgs *m)
 
 /*
  * A rolling window: a fact metric's, a positive whole multiple of the
- * bucket of at most TRIPL_MAX_WINDOW_BUCKETS buckets, without breakdowns.
- * Sets window_buckets.
+ * bucket of at most TRIPL_MAX_WINDOW_BUCKETS buckets (breakdowns roll over
+ * it too).  Sets window_buckets.
  */
 static void
 metric_check_window(MetricArgs *m)
@@ -475,11 +475,6 @@ metric_check_window(MetricArgs *m)
 				 errmsg("window %s spans " INT64_FORMAT " buckets, more than %d", given,
 						k, TRIPL_MAX_WINDOW_BUCKETS),
 				 errhint("Use a wider bucket.")));
-	if (m->breakdowns != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("breakdowns of a rolling metric are not supported"),
-				 errhint("Define the rolling metric without breakdowns, and a per-bucket one with them.")));
 	m->window_buckets = (int) k;
 }
 

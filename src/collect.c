@@ -383,7 +383,9 @@ write_breakdowns(int64 metric_id, const char *column, GridWindow clip, Breakdown
 
 /*
  * Rank each breakdown column's values over the metric's whole window:
- * keep the top N-1 by row count (ties by value in byte order).
+ * keep the top N-1 by row count (ties by value in byte order).  A rolling
+ * metric ranks over the rows its buckets aggregate, from window - 1
+ * buckets before its first.
  */
 static void
 task_rank_breakdowns(MetricTask *t)
@@ -408,7 +410,7 @@ task_rank_breakdowns(MetricTask *t)
 			Datum		values[2];
 			uint64		i;
 
-			collect_window_params(t->win, types, values);
+			collect_window_params(collect_rolling_scan(t->win, &m->grid, slot->window), types, values);
 			(void) userquery_execute(sql, slot->role, slot->search_path, 2, types, values, NULL, 0);
 			for (i = 0; i < SPI_processed; i++)
 			{
@@ -435,7 +437,11 @@ task_rank_breakdowns(MetricTask *t)
 	t->ranked = true;
 }
 
-/* Compute and write one breakdown column of a task for a clipped window */
+/*
+ * Compute and write one breakdown column of a task for a clipped window
+ * (a rolling metric: the rolling statement over the clip's scan, its grid
+ * as $3, per breakdown value)
+ */
 static int
 task_write_breakdown(MetricTask *t, int idx, GridWindow clip, const Grid *grid)
 {
@@ -444,14 +450,27 @@ task_write_breakdown(MetricTask *t, int idx, GridWindow clip, const Grid *grid)
 	char	   *column = list_nth(m->breakdowns, idx);
 	bool		limited = intVal(list_nth(t->rank_limited, idx)) != 0;
 	AggOperand *ops = collect_task_operands(t);
-	char	   *sql = aggsql_operands_query(&slot->src, grid, ops, t->nops, column, limited);
-	Oid			types[4];
-	Datum		values[4];
+	bool		rolling = slot->window > 1;
+	int			kp = rolling ? 3 : 2;	/* the kept values' parameter index */
+	char	   *sql = rolling ?
+		aggsql_rolling_query(&slot->src, grid, ops, t->nops, slot->window, column, limited) :
+		aggsql_operands_query(&slot->src, grid, ops, t->nops, column, limited);
+	Oid			types[5];
+	Datum		values[5];
 	BreakdownRow *rows;
 	int			n = 0;
 	uint64		i;
 
-	collect_window_params(clip, types, values);
+	if (rolling)
+	{
+		GridWindow	scan = collect_rolling_scan(clip, grid, slot->window);
+
+		collect_window_params(scan, types, values);
+		types[2] = TIMESTAMPTZARRAYOID;
+		values[2] = collect_rolling_grid_param(scan, grid);
+	}
+	else
+		collect_window_params(clip, types, values);
 	if (limited)
 	{
 		List	   *kept = list_nth(t->rank_values, idx);
@@ -461,12 +480,12 @@ task_write_breakdown(MetricTask *t, int idx, GridWindow clip, const Grid *grid)
 
 		foreach(lc, kept)
 			kd[nk++] = CStringGetTextDatum((char *) lfirst(lc));
-		types[2] = TEXTARRAYOID;
-		types[3] = BOOLOID;
-		values[2] = PointerGetDatum(construct_array(kd, nk, TEXTOID, -1, false, TYPALIGN_INT));
-		values[3] = BoolGetDatum(intVal(list_nth(t->rank_nulls, idx)) != 0);
+		types[kp] = TEXTARRAYOID;
+		types[kp + 1] = BOOLOID;
+		values[kp] = PointerGetDatum(construct_array(kd, nk, TEXTOID, -1, false, TYPALIGN_INT));
+		values[kp + 1] = BoolGetDatum(intVal(list_nth(t->rank_nulls, idx)) != 0);
 	}
-	(void) userquery_execute(sql, slot->role, slot->search_path, limited ? 4 : 2,
+	(void) userquery_execute(sql, slot->role, slot->search_path, limited ? kp + 2 : kp,
 							 types, values, NULL, 0);
 	collect_check_row_cap(psprintf("the breakdown by \"%s\"", column));
 
@@ -1102,7 +1121,18 @@ collect_metric_sql(MetricDef *m)
 			if (distsrc_inspect(slot->src.query, slot->role, slot->search_path, &ds))
 				appendStringInfoString(&buf, distsrc_plan_shape(&ds, engine, slot_distinct_columns(slot)));
 		}
-		if (slot->window > 1)
+		if (slot->window > 1 && m->breakdowns != NIL && m->values_limit > 0)
+			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b, "
+							 "per breakdown value too; $1 is the window's start less %d buckets\n"
+							 "-- (breakdown_values_limit ranks values over the window: every pass reads from there)\n",
+							 slot->window, slot->window - 1, slot->window - 1);
+		else if (slot->window > 1 && m->breakdowns != NIL)
+			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b, "
+							 "per breakdown value too; $1 is the window's start less %d buckets\n"
+							 "-- (C engine: a due pass whose earlier buckets' states, breakdown cells included, are stored in "
+							 "tripl.rolling_states reads from the window's start)\n",
+							 slot->window, slot->window - 1, slot->window - 1);
+		else if (slot->window > 1)
 			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b; "
 							 "$1 is the window's start less %d buckets\n"
 							 "-- (C engine: a due pass whose earlier buckets' states are stored in "

@@ -75,7 +75,7 @@ collect_slot_sql(SourceSlot *slot, const Grid *grid)
 	foreach(lc, slot->ops)
 		ops[n++] = *(AggOperand *) lfirst(lc);
 	if (slot->window > 1)
-		return aggsql_rolling_query(&slot->src, grid, ops, n, slot->window);
+		return aggsql_rolling_query(&slot->src, grid, ops, n, slot->window, NULL, false);
 	return aggsql_operands_query(&slot->src, grid, ops, n, NULL, false);
 }
 
@@ -208,15 +208,18 @@ engine_agg_of(AggKind kind)
  * One engine breakdown per breakdown column of a task: its values ranked
  * over the task's window (within this chunk: by the engine, with the rank
  * filter limited to the window; across chunks: the list ranked once in
- * SQL, as a preset).
+ * SQL, as a preset).  A rolling metric ranks over the rows its buckets
+ * aggregate: from window - 1 buckets before its first.
  */
 static void
-engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
+engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk, const Grid *grid,
 					   List **filters, List **groups, List **bds)
 {
 	MetricDef  *m = t->m;
 	ListCell   *lc;
 	int			idx = 0;
+	GridWindow	rank_win = collect_rolling_scan(t->win, grid, slot->window);
+	GridWindow	rank_chunk = collect_rolling_scan(chunk, grid, slot->window);
 
 	t->bd_base = list_length(*bds);
 	foreach(lc, m->breakdowns)
@@ -233,9 +236,9 @@ engine_task_breakdowns(SourceSlot *slot, MetricTask *t, GridWindow chunk,
 			char	   *rank = collect_task_rank_filter(t);
 
 			d->keep = m->values_limit - 1;
-			if (t->win.from > chunk.from || t->win.to < chunk.to)
+			if (rank_win.from > rank_chunk.from || rank_win.to < rank_chunk.to)
 			{
-				char	   *range = aggsql_time_range(&slot->src, t->win.from, t->win.to);
+				char	   *range = aggsql_time_range(&slot->src, rank_win.from, rank_win.to);
 
 				d->nrank = 1;
 				d->rank_filters[0] = list_index_add(filters,
@@ -324,8 +327,10 @@ slot_disjoint(SourceSlot *slot)
  * of distinct keys, the sums, the sketch...).  A due pass whose window's
  * earlier window - 1 buckets are all stored scans only its own buckets
  * and merges the stored states in before the window is combined; an
- * explicit window (a replay), a slot with breakdowns, or a missing state
- * rescans.  Rows rescanned replace their buckets' states.
+ * explicit window (a replay) or a missing state rescans.  Rows rescanned
+ * replace their buckets' states.  A metric with breakdowns also keeps,
+ * per breakdown column, each bucket's cells (per value); one folding
+ * values into 'Other' keeps none, and a slot read by it rescans.
  *--------------------------------------------------------------------
  */
 
@@ -367,10 +372,81 @@ rolling_fingerprint(SourceSlot *slot, int op, MetricTask *t, const Grid *grid)
 }
 
 /*
+ * What a stored breakdown state of a task depends on: its operands'
+ * fingerprints, the breakdown column and its type
+ */
+static int64
+rolling_breakdown_fingerprint(SourceSlot *slot, MetricTask *t, int idx, const Grid *grid)
+{
+	const char *column = list_nth(t->m->breakdowns, idx);
+	const char *type = slot_column_type(slot, column);
+	StringInfoData b;
+	int64		fp;
+	int			k;
+
+	initStringInfo(&b);
+	for (k = 0; k < t->nops; k++)
+		appendStringInfo(&b, INT64_FORMAT "\x1f", rolling_fingerprint(slot, t->col[k], t, grid));
+	appendStringInfo(&b, "breakdown\x1f%s\x1f%s", column, type ? type : "");
+	fp = (int64) hash_bytes_extended((const unsigned char *) b.data, b.len, 0);
+	pfree(b.data);
+	return fp;
+}
+
+/*
+ * Does a task keep the per-bucket cells of its breakdowns?  A rolling one
+ * computed by this slot's engine, without 'Other' (folding ranks values
+ * over the whole window, which stored cells cannot redo).
+ */
+static bool
+rolling_task_keeps_breakdowns(SourceSlot *slot, MetricTask *t)
+{
+	return t->m->breakdowns != NIL && t->m->values_limit == 0 && t->slot[0] == slot &&
+		t->bd_base >= 0;
+}
+
+/* Read a stored state's rows of [from, to) into the preload arrays */
+static bool
+rolling_read_states(SourceSlot *slot, const Grid *grid, int64 metric_id, int code, int64 fp,
+					int64 from, int64 to, int need, int engine_op,
+					int *pops, int *pbuckets, bytea **images, int *npre)
+{
+	Oid			types[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	uint64		r;
+
+	values[0] = Int64GetDatum(metric_id);
+	values[1] = Int16GetDatum(code);
+	values[2] = Int64GetDatum(fp);
+	values[3] = TimestampTzGetDatum(unix_to_ts(from));
+	values[4] = TimestampTzGetDatum(unix_to_ts(to));
+	catalog_execute("SELECT bucket, state FROM tripl.rolling_states "
+					"WHERE metric_id = $1 AND operand = $2 AND fingerprint = $3 "
+					"AND bucket >= $4 AND bucket < $5 ORDER BY bucket",
+					5, types, values, NULL, true, 0);
+	if (SPI_processed != (uint64) need)
+		return false;
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull || ts_to_unix(DatumGetTimestampTz(d)) != collect_slot_bucket(slot, grid, (int) r))
+			return false;
+		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		pops[*npre] = engine_op;
+		pbuckets[*npre] = (int) r;
+		images[(*npre)++] = DatumGetByteaPCopy(d);
+	}
+	return true;
+}
+
+/*
  * May this chunk of a rolling engine slot read only its own buckets?  Then
  * every operand's stored states of the window - 1 buckets before the chunk
  * are appended to the configuration (bucket indexes 0 .. window - 2 of the
- * chunk's grid).  Always: the result carries the states of the scanned
+ * chunk's grid), and the stored cells of the breakdowns of the tasks
+ * reading it.  Always: the result carries the states of the scanned
  * buckets among the last window + 1, to store.
  */
 static void
@@ -378,13 +454,15 @@ rolling_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk, int nbucket
 {
 	int			nops = list_length(slot->ops);
 	int			need = slot->window - 1;
+	int			nstates = nops;
 	MetricTask **rep = palloc0(sizeof(MetricTask *) * (nops + 1));
 	int		   *repk = palloc0(sizeof(int) * (nops + 1));
-	int		   *pops = palloc0(sizeof(int) * ((size_t) nops * need + 1));
-	int		   *pbuckets = palloc0(sizeof(int) * ((size_t) nops * need + 1));
-	bytea	  **images = palloc0(sizeof(bytea *) * ((size_t) nops * need + 1));
+	int		   *pops;
+	int		   *pbuckets;
+	bytea	  **images;
 	int			npre = 0;
 	bool		ok = true;
+	int64		from = collect_slot_bucket(slot, &g->grid, 0);
 	ListCell   *lc;
 	int			i;
 
@@ -396,8 +474,15 @@ rolling_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk, int nbucket
 
 		if (t->failed || !slot_task_in_chunk(t, slot, chunk))
 			continue;
-		if (t->replay || t->m->breakdowns != NIL)
+		if (t->replay)
 			ok = false;
+		if (t->m->breakdowns != NIL)
+		{
+			/* folding into 'Other' ranks over the window's rows */
+			if (!rolling_task_keeps_breakdowns(slot, t))
+				ok = false;
+			nstates += list_length(t->m->breakdowns);
+		}
 		for (k = 0; k < t->nops; k++)
 			if (t->slot[k] == slot && rep[t->col[k]] == NULL)
 			{
@@ -405,46 +490,33 @@ rolling_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk, int nbucket
 				repk[t->col[k]] = k;
 			}
 	}
+	pops = palloc0(sizeof(int) * ((size_t) nstates * need + 1));
+	pbuckets = palloc0(sizeof(int) * ((size_t) nstates * need + 1));
+	images = palloc0(sizeof(bytea *) * ((size_t) nstates * need + 1));
 	for (i = 0; ok && i < nops; i++)
 	{
-		Oid			types[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		values[5];
-		uint64		r;
-
 		if (rep[i] == NULL)
-		{
 			ok = false;
-			break;
-		}
-		values[0] = Int64GetDatum(rep[i]->m->id);
-		values[1] = Int16GetDatum(repk[i]);
-		values[2] = Int64GetDatum(rolling_fingerprint(slot, i, rep[i], &g->grid));
-		values[3] = TimestampTzGetDatum(unix_to_ts(collect_slot_bucket(slot, &g->grid, 0)));
-		values[4] = TimestampTzGetDatum(unix_to_ts(chunk.from));
-		catalog_execute("SELECT bucket, state FROM tripl.rolling_states "
-						"WHERE metric_id = $1 AND operand = $2 AND fingerprint = $3 "
-						"AND bucket >= $4 AND bucket < $5 ORDER BY bucket",
-						5, types, values, NULL, true, 0);
-		if (SPI_processed != (uint64) need)
-		{
-			ok = false;
-			break;
-		}
-		for (r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+		else
+			ok = rolling_read_states(slot, &g->grid, rep[i]->m->id, repk[i],
+									 rolling_fingerprint(slot, i, rep[i], &g->grid),
+									 from, chunk.from, need, i, pops, pbuckets, images, &npre);
+	}
+	/* the breakdowns' cells: stored as operand 2 + the column's index */
+	foreach(lc, g->tasks)
+	{
+		MetricTask *t = lfirst(lc);
+		int			idx;
 
-			if (isnull || ts_to_unix(DatumGetTimestampTz(d)) != collect_slot_bucket(slot, &g->grid, (int) r))
-			{
-				ok = false;
-				break;
-			}
-			d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
-			pops[npre] = i;
-			pbuckets[npre] = (int) r;
-			images[npre++] = DatumGetByteaPCopy(d);
-		}
+		if (!ok)
+			break;
+		if (t->failed || !slot_task_in_chunk(t, slot, chunk) || t->m->breakdowns == NIL)
+			continue;
+		for (idx = 0; ok && idx < list_length(t->m->breakdowns); idx++)
+			ok = rolling_read_states(slot, &g->grid, t->m->id, 2 + idx,
+									 rolling_breakdown_fingerprint(slot, t, idx, &g->grid),
+									 from, chunk.from, need, -1 - (t->bd_base + idx),
+									 pops, pbuckets, images, &npre);
 	}
 	if (!ok)
 		npre = 0;
@@ -462,40 +534,42 @@ rolling_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk, int nbucket
 
 /*
  * After a rolling slot ran for a chunk: store the states its result
- * carries under each metric operand reading it, drop the other stored
- * states of the buckets it scanned (a rescanned bucket never keeps an older
- * state), and keep the newest window + 1 per operand.  A slot on the SQL
- * path only drops; one that failed after reading stored states drops them
- * all (the next pass rescans).
+ * carries under each metric operand reading it (and the cells of each
+ * breakdown, as operand 2 + its index), drop the other stored states of
+ * the buckets it scanned (a rescanned bucket never keeps an older state),
+ * and keep the newest window + 1 per operand.  A slot on the SQL path only
+ * drops; one that failed after reading stored states drops them all (the
+ * next pass rescans); a breakdown folding into 'Other' keeps none.
  */
 typedef struct KeepArg
 {
 	SourceSlot *slot;
 	MetricTask *t;
-	int			k;
+	int			code;			/* the stored operand: 0, 1, 2 + breakdown */
+	int			image_op;		/* the engine's: operand, or -1 - breakdown */
+	int64		fingerprint;
+	bool		keep;			/* store the new states (else drop them all) */
 	GridWindow	scan;
 	const Grid *grid;
 	bool		drop_all;
 } KeepArg;
 
-/* Subxact body of collect_slot_keep_states for one metric operand */
+/* Subxact body of collect_slot_keep_states for one stored operand */
 static void
 keep_states_body(void *arg)
 {
 	KeepArg    *a = arg;
 	SourceSlot *slot = a->slot;
-	int			op = a->t->col[a->k];
-	int64		fp = rolling_fingerprint(slot, op, a->t, a->grid);
 	Oid			types[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
 	int			i;
 
 	values[0] = Int64GetDatum(a->t->m->id);
-	values[1] = Int16GetDatum(a->k);
-	values[2] = Int64GetDatum(fp);
+	values[1] = Int16GetDatum(a->code);
+	values[2] = Int64GetDatum(a->fingerprint);
 	values[3] = TimestampTzGetDatum(unix_to_ts(a->scan.from));
 	values[4] = TimestampTzGetDatum(unix_to_ts(a->scan.to));
-	if (a->drop_all)
+	if (a->drop_all || !a->keep)
 	{
 		catalog_execute("DELETE FROM tripl.rolling_states WHERE metric_id = $1 AND operand = $2",
 						2, types, values, NULL, false, 0);
@@ -511,7 +585,7 @@ keep_states_body(void *arg)
 		Oid			itypes[5] = {INT8OID, INT2OID, INT8OID, TIMESTAMPTZOID, BYTEAOID};
 		Datum		ivalues[5];
 
-		if (slot->eres.image_op[i] != op)
+		if (slot->eres.image_op[i] != a->image_op)
 			continue;
 		ivalues[0] = values[0];
 		ivalues[1] = values[1];
@@ -531,6 +605,23 @@ keep_states_body(void *arg)
 					3, types, values, NULL, false, 0);
 }
 
+/* Run keep_states_body in a subtransaction; on failure drop the operand's states */
+static void
+keep_states_run(KeepArg *a)
+{
+	char	   *err = subxact_run_message(keep_states_body, a, NULL, NULL);
+
+	if (err != NULL)
+	{
+		ereport(LOG,
+				(errmsg("could not keep the bucket states of metric \"%s\": %s", a->t->m->name, err),
+				 errdetail("Its next pass rescans its whole window.")));
+		/* nothing stored may outlive a failed update: rescan next time */
+		a->drop_all = true;
+		(void) subxact_run_message(keep_states_body, a, NULL, NULL);
+	}
+}
+
 void
 collect_slot_keep_states(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 {
@@ -543,32 +634,38 @@ collect_slot_keep_states(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 	foreach(lc, g->tasks)
 	{
 		MetricTask *t = lfirst(lc);
+		KeepArg		a;
 		int			k;
 
 		if (t->nops < 1 || !slot_task_in_chunk(t, slot, chunk))
 			continue;
+		a.slot = slot;
+		a.t = t;
+		a.scan = scan;
+		a.grid = &g->grid;
+		a.drop_all = slot->failed && incremental;
 		for (k = 0; k < t->nops; k++)
 		{
-			KeepArg		a;
-			char	   *err;
-
 			if (t->slot[k] != slot)
 				continue;
-			a.slot = slot;
-			a.t = t;
-			a.k = k;
-			a.scan = scan;
-			a.grid = &g->grid;
-			a.drop_all = slot->failed && incremental;
-			err = subxact_run_message(keep_states_body, &a, NULL, NULL);
-			if (err != NULL)
+			a.code = k;
+			a.image_op = t->col[k];
+			a.fingerprint = rolling_fingerprint(slot, t->col[k], t, &g->grid);
+			a.keep = true;
+			keep_states_run(&a);
+		}
+		if (t->m->breakdowns != NIL && t->slot[0] == slot)
+		{
+			bool		keep = rolling_task_keeps_breakdowns(slot, t) || !slot->engine;
+			int			idx;
+
+			for (idx = 0; idx < list_length(t->m->breakdowns); idx++)
 			{
-				ereport(LOG,
-						(errmsg("could not keep the bucket states of metric \"%s\": %s", t->m->name, err),
-						 errdetail("Its next pass rescans its whole window.")));
-				/* nothing stored may outlive a failed update: rescan next time */
-				a.drop_all = true;
-				(void) subxact_run_message(keep_states_body, &a, NULL, NULL);
+				a.code = 2 + idx;
+				a.image_op = -1 - (t->bd_base + idx);
+				a.fingerprint = rolling_breakdown_fingerprint(slot, t, idx, &g->grid);
+				a.keep = keep;
+				keep_states_run(&a);
 			}
 		}
 	}
@@ -628,7 +725,7 @@ collect_slot_engine_prepare(SourceSlot *slot, CollectGroup *g, GridWindow chunk)
 		if (t->failed || t->slot[0] != slot || t->m->breakdowns == NIL ||
 			t->win.to <= chunk.from || t->win.from >= chunk.to)
 			continue;
-		engine_task_breakdowns(slot, t, chunk, &filters, &groups, &bds);
+		engine_task_breakdowns(slot, t, chunk, &g->grid, &filters, &groups, &bds);
 	}
 
 	/*
@@ -799,8 +896,8 @@ collect_rolling_scan(GridWindow chunk, const Grid *grid, int window)
 }
 
 /* The bucket starts of a window, as a timestamptz[] Datum (rolling SQL's $3) */
-static Datum
-rolling_grid_param(GridWindow scan, const Grid *grid)
+Datum
+collect_rolling_grid_param(GridWindow scan, const Grid *grid)
 {
 	int			n;
 	int64_t    *bounds = grid_bounds(grid, scan, &n);
@@ -867,7 +964,7 @@ slot_run_body(void *arg)
 	if (slot->window > 1)
 	{
 		types[2] = TIMESTAMPTZARRAYOID;
-		values[2] = rolling_grid_param(run->window, run->grid);
+		values[2] = collect_rolling_grid_param(run->window, run->grid);
 	}
 	(void) userquery_execute(slot->sql, slot->role, slot->search_path, slot->window > 1 ? 3 : 2,
 							 types, values, NULL, 0);

@@ -121,5 +121,6 @@ extern int64 collect_slot_bucket(const SourceSlot *slot, const Grid *grid, int b
 extern void collect_window_params(GridWindow w, Oid *types, Datum *values);
 extern void collect_slot_keep_states(SourceSlot *slot, CollectGroup *g, GridWindow chunk);
 extern GridWindow collect_rolling_scan(GridWindow chunk, const Grid *grid, int window);
+extern Datum collect_rolling_grid_param(GridWindow scan, const Grid *grid);
 
 #endif							/* TRIPL_COLLECT_SLOT_H */

@@ -1181,8 +1181,21 @@ tripl_engine_deserialize(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Are breakdown k's per-bucket cells kept between passes?  A rolling one
+ * that folds nothing into 'Other' (folding ranks over the whole window).
+ */
+static bool
+rolling_breakdown_kept(const EngineSpec *spec, int k)
+{
+	const EngineBreakdown *d = &spec->breakdowns[k];
+
+	return spec->ops[d->ops[0]].window > 1 && d->keep == 0 && !d->use_preset;
+}
+
+/*
  * A state's result: per operand per bucket the value (NaN for a gap), then
- * per breakdown its rows, as bytea.
+ * per breakdown its rows, as bytea; a rolling slot's then the per-bucket
+ * states to keep (operands', and breakdowns' as operand -1 - breakdown).
  */
 static bytea *
 state_result(EngineAggState *st)
@@ -1200,13 +1213,28 @@ state_result(EngineAggState *st)
 		if (preload.token != st->preload_token || preload.n != st->npreload)
 			elog(ERROR, "tripl engine: the stored rolling states of this statement are not available");
 		for (i = 0; i < st->npreload; i++)
-			if (preload.ops[i] < 0 || preload.ops[i] >= st->spec.nops ||
-				!engine_bucket_load(st->engine, preload.ops[i], preload.buckets[i],
-									VARDATA_ANY(preload.images[i]), VARSIZE_ANY_EXHDR(preload.images[i]),
-									errbuf, sizeof(errbuf)))
+		{
+			int			op = preload.ops[i];
+			bool		ok;
+
+			/* op >= 0: an operand's state; -1 - bd: breakdown bd's cells */
+			strlcpy(errbuf, "no such operand or breakdown", sizeof(errbuf));
+			if (op >= 0)
+				ok = op < st->spec.nops &&
+					engine_bucket_load(st->engine, op, preload.buckets[i],
+									   VARDATA_ANY(preload.images[i]), VARSIZE_ANY_EXHDR(preload.images[i]),
+									   errbuf, sizeof(errbuf));
+			else
+				ok = -1 - op < st->spec.nbreakdowns &&
+					engine_bucket_breakdown_load(st->engine, -1 - op, preload.buckets[i],
+												 VARDATA_ANY(preload.images[i]),
+												 VARSIZE_ANY_EXHDR(preload.images[i]),
+												 errbuf, sizeof(errbuf));
+			if (!ok)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("tripl engine: a stored rolling state cannot be used: %s", errbuf)));
+		}
 		st->preloaded = true;
 		check_engine_memory(st->engine, st->memory_limit);
 	}
@@ -1246,8 +1274,13 @@ state_result(EngineAggState *st)
 	/* rolling: the per-bucket states to keep for the next pass */
 	if (st->emit_from >= 0)
 	{
-		put_int32(&b, (st->spec.nbuckets - st->emit_from) * st->spec.nops);
+		int			nkept = 0;	/* breakdowns whose cells are kept too */
+
+		for (k = 0; k < st->spec.nbreakdowns; k++)
+			nkept += rolling_breakdown_kept(&st->spec, k);
+		put_int32(&b, (st->spec.nbuckets - st->emit_from) * (st->spec.nops + nkept));
 		for (i = st->emit_from; i < st->spec.nbuckets; i++)
+		{
 			for (k = 0; k < st->spec.nops; k++)
 			{
 				char	   *image;
@@ -1260,6 +1293,22 @@ state_result(EngineAggState *st)
 				appendBinaryStringInfo(&b, image, len);
 				core_free(image);
 			}
+			/* a breakdown's cells, as operand -1 - breakdown */
+			for (k = 0; k < st->spec.nbreakdowns; k++)
+			{
+				char	   *image;
+				size_t		len;
+
+				if (!rolling_breakdown_kept(&st->spec, k))
+					continue;
+				engine_bucket_breakdown_image(st->engine, k, i, &image, &len);
+				put_int32(&b, -1 - k);
+				put_int32(&b, i);
+				put_int32(&b, (int32) len);
+				appendBinaryStringInfo(&b, image, len);
+				core_free(image);
+			}
+		}
 	}
 	out = palloc_extended(VARHDRSZ + b.len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, VARHDRSZ + b.len);

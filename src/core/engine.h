@@ -200,6 +200,21 @@ extern EngineState *engine_deserialize(const EngineSpec *spec, const char *buf, 
 extern void engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *len);
 extern bool engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 							   char *errbuf, size_t errlen);
+
+/*
+ * The same for a rolling metric's breakdown: the cells of breakdown bd at
+ * bucket b (per value: its bytes, or NULL, and its operands' accumulators)
+ * as an image, and merged back into bucket b of a state whose breakdown bd
+ * has operands of the same aggregations (values are matched by their
+ * bytes).  Loading fills only accumulators that are still empty: a
+ * bucket's stored cells replace nothing and are not added to rows of the
+ * same bucket, and an operand two breakdowns of one column share is loaded
+ * once.  Only breakdowns without folding into 'Other' are kept this way
+ * (folding ranks values over the whole window).
+ */
+extern void engine_bucket_breakdown_image(const EngineState *st, int bd, int b, char **buf, size_t *len);
+extern bool engine_bucket_breakdown_load(EngineState *st, int bd, int b, const char *buf, size_t len,
+										 char *errbuf, size_t errlen);
 /*
  * Per operand, per bucket: out[nbuckets] gets the values, NaN for a gap;
  * an operand with a window gets its rolling values (engine_window_values)
@@ -218,7 +233,12 @@ extern void engine_window_values(const EngineState *st, int op, int window, doub
  * The rows of one breakdown output, in *rows (core_alloc'ed, to be freed
  * by the caller), sorted by bucket, then value (byte order, NULL after
  * the non-NULL values), 'Other' last.  Returns the number of rows, or -1
- * with a message when the folded cells outnumber max_rows.
+ * with a message when the folded cells outnumber max_rows.  A breakdown
+ * of rolling operands (window > 1) is rolling too: the row of value v at
+ * bucket b combines v's per-bucket states of buckets b-window+1 .. b
+ * ('Other': the per-bucket folds of the values not kept), a gap when none
+ * has a matching row; its rows start at bucket window-1, the first whose
+ * whole window is in the grid, and max_rows bounds those rows.
  */
 extern int	engine_breakdown_rows(const EngineState *st, int breakdown,
 								  EngineBreakdownRow **rows, char *errbuf, size_t errlen);

@@ -1226,3 +1226,255 @@ engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 		st->nonempty++;
 	return ok;
 }
+
+/* ---------------------------------------------------------------------
+ * One breakdown's cells at one bucket (rolling metrics with breakdowns
+ * keep these between passes: see engine.h)
+ * ---------------------------------------------------------------------
+ */
+
+#define BREAKDOWN_IMAGE_TAG	UINT32_C(0x42524b44)	/* "BRKD" */
+
+/* The slots of breakdown bd's operands in its table, as a layout */
+static bool
+breakdown_layout(const EngineState *st, int bd, int b, Layout *mini, Slot *slots)
+{
+	const EngineBreakdown *d;
+	const GTable *t;
+	int			j;
+
+	if (st == NULL || bd < 0 || bd >= st->nbreakdowns || b < 0 || b >= st->nbuckets)
+		return false;
+	d = &st->bds[bd];
+	t = &st->tables[st->bd_table[bd]];
+	memset(mini, 0, sizeof(*mini));
+	mini->slots = slots;
+	for (j = 0; j < d->nops; j++)
+	{
+		int32_t		s = t->lay.op_slot[d->ops[j]];
+
+		if (s < 0)
+			return false;
+		if (j == 0 || d->ops[1] != d->ops[0])
+			slots[mini->nslots++] = t->lay.slots[s];
+	}
+	mini->cellsize = t->lay.cellsize;
+	return true;
+}
+
+void
+engine_bucket_breakdown_image(const EngineState *st, int bd, int b, char **buf, size_t *len)
+{
+	Wc			w;
+	Layout		mini;
+	Slot		slots[2];
+
+	memset(&w, 0, sizeof(w));
+	w.keys.null_id = NO_ID;
+	wr_u64(&w, ENGINE_MAGIC);
+	wr_u32(&w, ENGINE_FORMAT);
+	if (breakdown_layout(st, bd, b, &mini, slots))
+	{
+		const GTable *t = &st->tables[st->bd_table[bd]];
+		uint32_t	n = 0;
+		uint32_t	i;
+		int			j;
+
+		wr_u32(&w, BREAKDOWN_IMAGE_TAG);
+		wr_u32(&w, (uint32_t) mini.nslots);
+		for (j = 0; j < mini.nslots; j++)
+			wr_u32(&w, (uint32_t) slots[j].kind);
+		for (i = 0; i < t->ncells; i++)
+			n += ((const CellHead *) table_cellp(t, i))->bucket == b;
+		wr_u32(&w, n);
+		for (i = 0; i < t->ncells; i++)
+		{
+			const CellHead *h = (const CellHead *) table_cellp(t, i);
+			bool		isnull = (h->vid == t->dict.null_id);
+
+			if (h->bucket != b)
+				continue;
+			wr_u32(&w, isnull ? 1 : 0);
+			if (!isnull)
+			{
+				wr_u32(&w, t->dict.ent[h->vid].len);
+				wr_bytes(&w.w, t->dict.ent[h->vid].p, t->dict.ent[h->vid].len);
+			}
+			wr_cell(&w, (const char *) h, &mini, false);
+		}
+	}
+	else
+		wr_u32(&w, UINT32_MAX);
+	dict_free(&w.keys, &w.mem);
+	arena_free(&w.arena, &w.mem);
+	core_free(w.hkeys);
+	core_free(w.hids);
+	if (w.w.buf == NULL)
+		w.w.buf = core_alloc(1);
+	*buf = w.w.buf;
+	*len = w.w.len;
+}
+
+/* Has an accumulator seen no row? */
+static bool
+acc_empty(const Slot *sl, const char *a)
+{
+	switch (sl->kind)
+	{
+		case ENGINE_COUNT:
+			return ((const AccCount *) a)->n == 0;
+		case ENGINE_SUM:
+		case ENGINE_AVG:
+			return ((const AccSum *) a)->n == 0;
+		case ENGINE_MIN:
+		case ENGINE_MAX:
+			return ((const AccExt *) a)->n == 0;
+		case ENGINE_PERCENTILE:
+			return ((const AccPct *) a)->n == 0;
+		case ENGINE_APPROX_PERCENTILE:
+			return ((const AccDds *) a)->s.count == 0;
+		case ENGINE_APPROX_DISTINCT:
+			return ((const AccHll *) a)->n == 0;
+		default:
+			{
+				const AccDistinct *d = (const AccDistinct *) a;
+
+				return d->n == 0 && d->shipped == 0 && d->iv.log2 == 0 && !d->iv.has_zero &&
+					d->ib.log2 == 0;
+			}
+	}
+}
+
+/*
+ * Load a read cell into a table cell: only into accumulators that are
+ * still empty (a slot shared with another breakdown of the same column and
+ * operand was loaded by that one's image already); a set is moved
+ */
+static bool
+breakdown_merge(EngineState *st, char *cell, char *tmp, const Layout *mini, char *errbuf, size_t errlen)
+{
+	Layout		sub;
+	Slot		slots[2];
+	int64_t		before = *(int64_t *) cell;
+	int64_t		rows = *(int64_t *) tmp;
+	bool		ok = true;
+	int			j;
+
+	memset(&sub, 0, sizeof(sub));
+	sub.slots = slots;
+	sub.cellsize = mini->cellsize;
+	for (j = 0; j < mini->nslots; j++)
+	{
+		const Slot *sl = &mini->slots[j];
+
+		if (!acc_empty(sl, cell + sl->off))
+			continue;
+		if (sl->kind == ENGINE_COUNT_DISTINCT)
+		{
+			AccDistinct *d = (AccDistinct *) (cell + sl->off);
+			AccDistinct *s = (AccDistinct *) (tmp + sl->off);
+
+			*d = *s;
+			memset(s, 0, sizeof(*s));
+			continue;
+		}
+		slots[sub.nslots++] = *sl;
+	}
+	if (sub.nslots > 0)
+		ok = engine_merge_cell(cell, tmp, &sub, NULL, &st->mem, errbuf, errlen);
+	engine_cell_free_sets(tmp, mini, &st->mem);
+	/* the cell's row count: the larger of its own and the stored one */
+	*(int64_t *) cell = before > rows ? before : rows;
+	return ok;
+}
+
+bool
+engine_bucket_breakdown_load(EngineState *st, int bd, int b, const char *buf, size_t len,
+							 char *errbuf, size_t errlen)
+{
+	Layout		mini;
+	Slot		slots[2];
+	GTable	   *t;
+	Rc			r;
+	uint64_t	magic;
+	uint32_t	format;
+	uint32_t	tag;
+	uint32_t	nslots;
+	uint32_t	n;
+	uint32_t	i;
+	char	   *tmp;
+	bool		ok = true;
+	int			j;
+
+	if (!breakdown_layout(st, bd, b, &mini, slots))
+		return core_errorf(errbuf, errlen, "no such breakdown or bucket");
+	t = &st->tables[st->bd_table[bd]];
+	memset(&r, 0, sizeof(r));
+	r.r.p = buf;
+	r.r.left = len;
+	if (buf == NULL || !rd_u64(&r, &magic) || magic != ENGINE_MAGIC ||
+		!rd_u32(&r, &format) || format != ENGINE_FORMAT)
+		return core_errorf(errbuf, errlen, "not a bucket state of this engine version");
+	if (!rd_u32(&r, &tag) || tag != BREAKDOWN_IMAGE_TAG || !rd_u32(&r, &nslots) ||
+		nslots != (uint32_t) mini.nslots)
+		return core_errorf(errbuf, errlen, "bucket state of another breakdown");
+	for (j = 0; j < mini.nslots; j++)
+	{
+		uint32_t	kind;
+
+		if (!rd_u32(&r, &kind) || kind != (uint32_t) slots[j].kind)
+			return core_errorf(errbuf, errlen, "bucket state of another aggregation");
+	}
+	if (!rd_u32(&r, &n))
+		return core_errorf(errbuf, errlen, "corrupt bucket state");
+	tmp = core_alloc(t->lay.cellsize);
+	for (i = 0; ok && i < n; i++)
+	{
+		uint32_t	isnull;
+		uint32_t	vlen = 0;
+		uint32_t	vid = 0;
+		char	   *cell;
+
+		if (!rd_u32(&r, &isnull) || isnull > 1 ||
+			(!isnull && (!rd_u32(&r, &vlen) || vlen > r.r.left)))
+		{
+			ok = core_errorf(errbuf, errlen, "corrupt bucket state");
+			break;
+		}
+		if (isnull)
+			ok = dict_null(&t->dict, &st->mem, &vid, errbuf, errlen);
+		else
+		{
+			vid = dict_find(&t->dict, r.r.p, vlen, hash_bytes(r.r.p, vlen));
+			if (vid == NO_ID)
+				ok = dict_intern(&t->dict, &st->arena, &st->mem, r.r.p, vlen, &vid, errbuf, errlen);
+			r.r.p += vlen;
+			r.r.left -= vlen;
+		}
+		if (!ok)
+			break;
+		if (t->dict.n > t->vcap)
+			engine_table_values_reserve(st, t);
+		memset(tmp, 0, t->lay.cellsize);
+		if (!rd_cell(st, &r, tmp, &mini) || *(int64_t *) tmp < 0)
+		{
+			engine_cell_free_sets(tmp, &mini, &st->mem);
+			ok = core_errorf(errbuf, errlen, "corrupt bucket state");
+			break;
+		}
+		cell = engine_table_cell(st, t, vid, b, false, errbuf, errlen);
+		if (cell == NULL)
+		{
+			engine_cell_free_sets(tmp, &mini, &st->mem);
+			ok = false;
+			break;
+		}
+		ok = breakdown_merge(st, cell, tmp, &mini, errbuf, errlen);
+	}
+	if (ok && r.r.left != 0)
+		ok = core_errorf(errbuf, errlen, "corrupt bucket state");
+	core_free(tmp);
+	core_free(r.keys);
+	core_free(r.hashes);
+	return ok;
+}

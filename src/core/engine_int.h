@@ -873,12 +873,20 @@ cell_key(uint32_t vid, int32_t bucket)
 }
 
 extern double engine_acc_value(const Slot *sl, const char *a);
-extern void engine_bucket_values(const EngineState *st, int op, double *out);
 extern void engine_cell_free_sets(char *cell, const Layout *lay, size_t *mem);
 extern bool engine_merge_cell(char *dst, const char *src, const Layout *lay, Arena *arena,
 							  size_t *mem, char *errbuf, size_t errlen);
 extern void engine_table_values_reserve(EngineState *st, GTable *t);
 extern char *engine_table_cell(EngineState *st, GTable *t, uint32_t vid, int bucket,
 							   bool presize, char *errbuf, size_t errlen);
+/*
+ * Defined in engine_window.c: rolling values of one slot over per-bucket
+ * cells; scratch (NULL, or a pointer to NULL at first) keeps memory for
+ * the next call, freed with engine_window_scratch_free
+ */
+typedef struct WindowScratch WindowScratch;
+extern void engine_window_cells(const char *const *cells, int n, const Slot *sl, size_t cellsize,
+								int window, double *out, WindowScratch **scratch);
+extern void engine_window_scratch_free(WindowScratch *ws);
 
 #endif							/* TRIPL_ENGINE_INT_H */

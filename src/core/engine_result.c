@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * engine_result.c
- *	  The aggregation engine's results (see engine.h): per-bucket values,
- *	  breakdown rows with ranking and folding into 'Other', and the rank of
- *	  a value among threshold constants.
+ *	  The aggregation engine's results (see engine.h): breakdown rows with
+ *	  ranking and folding into 'Other' (rolling ones over the window:
+ *	  engine_window_cells), and the rank of a value among threshold
+ *	  constants.  Operand values are engine_window.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,28 +21,6 @@
  * Results
  * ---------------------------------------------------------------------
  */
-
-/* Per-bucket values of an operand (NaN for a gap) into out[nbuckets] */
-void
-engine_bucket_values(const EngineState *st, int op, double *out)
-{
-	int			b;
-	int			s;
-	const Slot *sl;
-
-	if (st == NULL || out == NULL)
-		return;
-	if (st->main == NULL || op < 0 || op >= st->nops)
-	{
-		for (b = 0; b < st->nbuckets; b++)
-			out[b] = NAN;
-		return;
-	}
-	s = st->mlay.op_slot[op];
-	sl = &st->mlay.slots[s];
-	for (b = 0; b < st->nbuckets; b++)
-		out[b] = engine_acc_value(sl, st->main + (size_t) b * st->mlay.cellsize + sl->off);
-}
 
 /* Compose a breakdown value; false when the row is skipped */
 static bool
@@ -155,6 +134,237 @@ kept_values(const EngineBreakdown *b, const GTable *t, int pos, bool *kept)
 	}
 }
 
+/*
+ * Rows one value gets from a rolling breakdown: the buckets from `from` on
+ * whose window b-window+1 .. b holds one of its cells (cellp[b] non-NULL
+ * for lo <= b < hi)
+ */
+static int64_t
+window_covered(const char *const *cellp, int lo, int hi, int window, int from)
+{
+	int64_t		n = 0;
+	int			present = 0;
+	int			b;
+
+	for (b = lo; b < hi; b++)
+	{
+		present += cellp[b] != NULL;
+		if (b - window >= lo && cellp[b - window] != NULL)
+			present--;
+		if (present > 0 && b >= from)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Append one value's rolling rows (cellp[lo .. hi) its cells per bucket)
+ * to out at *k: each operand rolled over the window
+ * (engine_window_cells), then composed
+ */
+static void
+window_value_rows(const EngineBreakdown *b, const Slot *const *sls,
+				  size_t cs, const char *const *cellp, int lo, int hi, int window, int from,
+				  double *const *vals, bool value_null, const char *value, uint32_t value_len,
+				  bool is_other, EngineBreakdownRow *out, int *k, WindowScratch **scratch)
+{
+	int			j;
+	int			bb;
+
+	for (j = 0; j < b->nops; j++)
+		engine_window_cells(cellp + lo, hi - lo, sls[j], cs, window, vals[j] + lo, scratch);
+	for (bb = lo > from ? lo : from; bb < hi; bb++)
+	{
+		EngineBreakdownRow *r = &out[*k];
+
+		if (!compose(b->nops, vals[0][bb], b->nops > 1 ? vals[1][bb] : NAN, &r->v))
+			continue;
+		r->bucket = bb;
+		r->value_null = value_null;
+		r->value = value;
+		r->value_len = value_len;
+		r->is_other = is_other;
+		(*k)++;
+	}
+}
+
+/*
+ * Breakdown rows of a rolling output (its operands' window > 1): the value
+ * of v at bucket b combines v's cells of buckets b-window+1 .. b, and
+ * 'Other' the per-bucket folds of the values not kept; a value without a
+ * matching row in the whole window is a gap.  Rows start at bucket
+ * window-1, the first whose whole window is in the grid.  The cells are
+ * visited per value (a value's cells listed once), so the extra memory is
+ * one value's at a time: its per-bucket pointers and, for an exact
+ * distinct count, the map of its keys over the grid (engine_window_cells).
+ */
+static int
+window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTable *t,
+					  const bool *kept, const Layout *mini, const Slot *const *sls,
+					  EngineBreakdownRow **rows, char *errbuf, size_t errlen)
+{
+	int			window = st->ops[b->ops[0]].window;
+	int			from = window - 1;
+	int			nb = st->nbuckets;
+	uint32_t	nv = t->dict.n;
+	size_t		cs = t->lay.cellsize;
+	uint32_t   *start = core_alloc(sizeof(uint32_t) * ((size_t) nv + 2));
+	uint32_t   *fill = core_alloc(sizeof(uint32_t) * ((size_t) nv + 1));
+	uint32_t   *idx = core_alloc(sizeof(uint32_t) * ((size_t) t->ncells + 1));
+	bool	   *has_other = core_alloc(sizeof(bool) * ((size_t) nb + 1));
+	const char **cellp = core_alloc(sizeof(char *) * ((size_t) nb + 1));
+	double	   *vals[2];
+	char	   *other = NULL;
+	bool		any_other = false;
+	int64_t		total = 0;
+	EngineBreakdownRow *out = NULL;
+	WindowScratch *scratch = NULL;
+	int			k = 0;
+	uint32_t	i;
+	uint32_t	v;
+	int			j;
+
+	vals[0] = core_alloc(sizeof(double) * ((size_t) nb + 1));
+	vals[1] = core_alloc(sizeof(double) * ((size_t) nb + 1));
+
+	/* the kept values' cells, listed per value; the buckets of 'Other' */
+	for (i = 0; i < t->ncells; i++)
+	{
+		const CellHead *h = (const CellHead *) table_cellp(t, i);
+
+		if (kept[h->vid])
+			start[h->vid + 1]++;
+		else
+			any_other = has_other[h->bucket] = true;
+	}
+	for (v = 0; v < nv; v++)
+		start[v + 1] += start[v];
+	memcpy(fill, start, sizeof(uint32_t) * nv);
+	for (i = 0; i < t->ncells; i++)
+	{
+		const CellHead *h = (const CellHead *) table_cellp(t, i);
+
+		if (kept[h->vid])
+			idx[fill[h->vid]++] = i;
+	}
+
+	/* count the rows first: the row limit applies to what is emitted */
+	for (v = 0; v < nv; v++)
+	{
+		int			lo = nb;
+		int			hi = 0;
+
+		for (i = start[v]; i < start[v + 1]; i++)
+		{
+			const CellHead *h = (const CellHead *) table_cellp(t, idx[i]);
+
+			cellp[h->bucket] = (const char *) h;
+			lo = h->bucket < lo ? h->bucket : lo;
+			hi = h->bucket + 1 > hi ? h->bucket + 1 : hi;
+		}
+		if (lo >= hi)
+			continue;
+		hi = hi + window - 1 < nb ? hi + window - 1 : nb;
+		total += window_covered(cellp, lo, hi, window, from);
+		memset(cellp + lo, 0, sizeof(char *) * (size_t) (hi - lo));
+	}
+	if (any_other)
+	{
+		for (j = 0; j < nb; j++)
+			cellp[j] = has_other[j] ? (const char *) has_other : NULL;
+		total += window_covered(cellp, 0, nb, window, from);
+		memset(cellp, 0, sizeof(char *) * (size_t) nb);
+	}
+	if ((st->max_rows > 0 && total > st->max_rows) || total > INT32_MAX)
+	{
+		if (st->max_rows > 0 && total > st->max_rows)
+			core_errorf(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
+						(long long) st->max_rows);
+		else
+			core_errorf(errbuf, errlen, "too many breakdown rows");
+		total = -1;
+	}
+
+	/* fold the other values per bucket */
+	if (total >= 0 && any_other)
+	{
+		other = core_alloc(cs * (size_t) nb);
+		for (i = 0; i < t->ncells; i++)
+		{
+			const CellHead *h = (const CellHead *) table_cellp(t, i);
+
+			if (kept[h->vid])
+				continue;
+			if (!engine_merge_cell(other + (size_t) h->bucket * cs, (const char *) h, mini, NULL,
+								   NULL, errbuf, errlen))
+			{
+				total = -1;
+				break;
+			}
+		}
+	}
+
+	if (total >= 0)
+	{
+		out = core_alloc(sizeof(EngineBreakdownRow) * (size_t) (total + 1));
+		for (v = 0; v < nv; v++)
+		{
+			int			lo = nb;
+			int			hi = 0;
+			bool		isnull = (v == t->dict.null_id);
+
+			for (i = start[v]; i < start[v + 1]; i++)
+			{
+				const CellHead *h = (const CellHead *) table_cellp(t, idx[i]);
+
+				cellp[h->bucket] = (const char *) h;
+				lo = h->bucket < lo ? h->bucket : lo;
+				hi = h->bucket + 1 > hi ? h->bucket + 1 : hi;
+			}
+			if (lo >= hi)
+				continue;
+			hi = hi + window - 1 < nb ? hi + window - 1 : nb;
+			window_value_rows(b, sls, cs, cellp, lo, hi, window, from, vals, isnull,
+							  isnull ? NULL : t->dict.ent[v].p, isnull ? 0 : t->dict.ent[v].len,
+							  false, out, &k, &scratch);
+			memset(cellp + lo, 0, sizeof(char *) * (size_t) (hi - lo));
+		}
+		if (any_other)
+		{
+			for (j = 0; j < nb; j++)
+				cellp[j] = has_other[j] ? other + (size_t) j * cs : NULL;
+			window_value_rows(b, sls, cs, cellp, 0, nb, window, from, vals, false,
+							  "Other", 5, true, out, &k, &scratch);
+		}
+		qsort(out, (size_t) k, sizeof(EngineBreakdownRow), row_cmp);
+	}
+
+	if (other != NULL)
+	{
+		if (t->lay.has_heap)
+			for (j = 0; j < nb; j++)
+				if (has_other[j])
+					engine_cell_free_sets(other + (size_t) j * cs, mini, NULL);
+		core_free(other);
+	}
+	core_free(start);
+	core_free(fill);
+	core_free(idx);
+	core_free(has_other);
+	core_free(cellp);
+	core_free(vals[0]);
+	core_free(vals[1]);
+	engine_window_scratch_free(scratch);
+	if (total < 0)
+	{
+		if (out != NULL)
+			core_free(out);
+		return -1;
+	}
+	*rows = out;
+	return k;
+}
+
 /* Breakdown rows of one output */
 int
 engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow **rows,
@@ -206,6 +416,13 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 
 	kept = core_alloc(sizeof(bool) * ((size_t) t->dict.n + 1));
 	kept_values(b, t, st->bd_pos[breakdown], kept);
+	if (st->ops[b->ops[0]].window > 1)
+	{
+		int			n = window_breakdown_rows(st, b, t, kept, &mini, sls, rows, errbuf, errlen);
+
+		core_free(kept);
+		return n;
+	}
 	has_other = core_alloc(sizeof(bool) * ((size_t) st->nbuckets + 1));
 	for (i = 0; i < t->ncells; i++)
 	{

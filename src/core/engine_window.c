@@ -2,11 +2,15 @@
  *
  * engine_window.c
  *	  Operand values of the aggregation engine (engine_values, see
- *	  engine.h), rolling ones (engine_window_values) included: the value at bucket b combines the per-bucket
- *	  states of buckets b-k+1 .. b of the grid (bucket INDICES, whatever
- *	  their length in time: a calendar grid's days of 23-25 hours work the
- *	  same).  Buckets before the grid's first are absent: the first k-1
- *	  buckets combine what the grid holds.
+ *	  engine.h), rolling ones (engine_window_values) included: the value
+ *	  at bucket b combines the per-bucket states of buckets b-k+1 .. b of
+ *	  the grid (bucket INDICES, whatever their length in time: a calendar
+ *	  grid's days of 23-25 hours work the same).  Buckets before the
+ *	  grid's first are absent: the first k-1 buckets combine what the grid
+ *	  holds.  The combination works on any per-bucket cells
+ *	  (engine_window_cells): the main array's, or one breakdown value's
+ *	  (engine_result.c rolls breakdown rows with it; a value without a
+ *	  cell in a bucket has nothing there).
  *
  *	  What each kind costs, for n buckets and a window of k:
  *	  - count_distinct (exact): one pass over each bucket's set, keeping
@@ -109,42 +113,186 @@ lastmap_see(LastMap *m, uint64_t key, const char *p, uint32_t len, int b, int64_
 	E[b]++;
 }
 
-/* Rolling exact distinct counts (see the file's header) */
+/* Per-bucket values of an operand (NaN for a gap) into out[nbuckets] */
 static void
-window_distinct(const EngineState *st, const Slot *sl, int k, double *out)
+engine_bucket_values(const EngineState *st, int op, double *out)
+{
+	int			b;
+	int			s;
+	const Slot *sl;
+
+	if (st == NULL || out == NULL)
+		return;
+	if (st->main == NULL || op < 0 || op >= st->nops)
+	{
+		for (b = 0; b < st->nbuckets; b++)
+			out[b] = NAN;
+		return;
+	}
+	s = st->mlay.op_slot[op];
+	sl = &st->mlay.slots[s];
+	for (b = 0; b < st->nbuckets; b++)
+		out[b] = engine_acc_value(sl, st->main + (size_t) b * st->mlay.cellsize + sl->off);
+}
+
+/* What one breakdown's values reuse, one after the other */
+struct WindowScratch
 {
 	LastMap		m;
-	int64_t    *E = core_alloc(sizeof(int64_t) * ((size_t) st->nbuckets + 1));
+	int64_t    *E;
+	int			ecap;
+};
+
+/* Free a scratch of engine_window_cells */
+void
+engine_window_scratch_free(WindowScratch *ws)
+{
+	if (ws == NULL)
+		return;
+	if (ws->m.ents != NULL)
+		core_free(ws->m.ents);
+	if (ws->E != NULL)
+		core_free(ws->E);
+	core_free(ws);
+}
+
+/*
+ * Rolling exact distinct counts of one slot over cells[0 .. n) (see the
+ * file's header); a NULL cell is a bucket without one.  With a scratch,
+ * the map and counters are kept for the next call (cleared, not freed:
+ * new memory costs a page fault per page; a map much larger than its
+ * last use is freed instead, so that clearing stays proportional).
+ */
+static void
+window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *out,
+				WindowScratch **scratch)
+{
+	LastMap		local;
+	LastMap    *mp = &local;
+	int64_t    *E;
 	int64_t		rows = 0;
 	int			b;
 
-	memset(&m, 0, sizeof(m));
-	for (b = 0; b < st->nbuckets; b++)
+	memset(&local, 0, sizeof(local));
+	if (scratch != NULL)
 	{
-		const AccDistinct *d = (const AccDistinct *) (st->main + (size_t) b * st->mlay.cellsize + sl->off);
+		WindowScratch *ws;
+
+		if (*scratch == NULL)
+			*scratch = core_alloc(sizeof(WindowScratch));
+		ws = *scratch;
+		mp = &ws->m;
+		if (ws->ecap < n + 1)
+		{
+			if (ws->E != NULL)
+				core_free(ws->E);
+			ws->ecap = n + 1;
+			ws->E = core_alloc(sizeof(int64_t) * (size_t) ws->ecap);
+		}
+		else
+			memset(ws->E, 0, sizeof(int64_t) * ((size_t) n + 1));
+		E = ws->E;
+	}
+	else
+		E = core_alloc(sizeof(int64_t) * ((size_t) n + 1));
+	for (b = 0; b < n; b++)
+	{
+		const AccDistinct *d = cells[b] == NULL ? NULL : (const AccDistinct *) (cells[b] + sl->off);
 		int64_t		active = 0;
 		int			j;
 
-		if (d->iv.has_zero)
-			lastmap_see(&m, 0, NULL, 0, b, E);
-		if (d->iv.slots != NULL)
-			for (j = 0; j < (1 << d->iv.log2); j++)
-				if (d->iv.slots[j] != 0)
-					lastmap_see(&m, d->iv.slots[j], NULL, 0, b, E);
-		if (d->ib.slots != NULL)
-			for (j = 0; j < (1 << d->ib.log2); j++)
-				if (d->ib.slots[j].p != NULL)
-					lastmap_see(&m, d->ib.slots[j].hash, d->ib.slots[j].p, d->ib.slots[j].len, b, E);
-		rows += d->n;
-		if (b >= k)
-			rows -= ((const AccDistinct *) (st->main + (size_t) (b - k) * st->mlay.cellsize + sl->off))->n;
+		if (d != NULL)
+		{
+			if (d->iv.has_zero)
+				lastmap_see(mp, 0, NULL, 0, b, E);
+			if (d->iv.slots != NULL)
+				for (j = 0; j < (1 << d->iv.log2); j++)
+					if (d->iv.slots[j] != 0)
+						lastmap_see(mp, d->iv.slots[j], NULL, 0, b, E);
+			if (d->ib.slots != NULL)
+				for (j = 0; j < (1 << d->ib.log2); j++)
+					if (d->ib.slots[j].p != NULL)
+						lastmap_see(mp, d->ib.slots[j].hash, d->ib.slots[j].p, d->ib.slots[j].len, b, E);
+			rows += d->n;
+		}
+		if (b >= k && cells[b - k] != NULL)
+			rows -= ((const AccDistinct *) (cells[b - k] + sl->off))->n;
+		if (rows <= 0)
+		{
+			out[b] = NAN;
+			continue;
+		}
 		for (j = b - k + 1 < 0 ? 0 : b - k + 1; j <= b; j++)
 			active += E[j];
-		out[b] = rows > 0 ? (double) active : NAN;
+		out[b] = (double) active;
 	}
-	if (m.ents != NULL)
-		core_free(m.ents);
-	core_free(E);
+	if (scratch == NULL)
+	{
+		if (local.ents != NULL)
+			core_free(local.ents);
+		core_free(E);
+	}
+	else if (mp->ents != NULL && (uint64_t) mp->count * 8 < (UINT64_C(1) << mp->log2))
+	{
+		core_free(mp->ents);
+		memset(mp, 0, sizeof(*mp));
+	}
+	else if (mp->ents != NULL)
+	{
+		memset(mp->ents, 0, sizeof(LastEnt) * ((size_t) 1 << mp->log2));
+		mp->count = 0;
+	}
+}
+
+/*
+ * Rolling values of one slot over per-bucket cells (see engine_int.h):
+ * out[b] combines the cells of buckets max(0, b-window+1) .. b; NaN when
+ * none of them has a matching row.  Cells are cellsize bytes, laid out as
+ * the slot says (the main array's, or a breakdown table's).
+ */
+void
+engine_window_cells(const char *const *cells, int n, const Slot *sl, size_t cellsize, int window,
+					double *out, WindowScratch **scratch)
+{
+	Layout		mini;
+	Slot		minislot;
+	char	   *tmp;
+	char		errbuf[64];
+	int			present = 0;	/* cells in the window of b */
+	int			b;
+
+	if (sl->kind == ENGINE_COUNT_DISTINCT)
+	{
+		window_distinct(cells, n, sl, window, out, scratch);
+		return;
+	}
+
+	/* merge the window's cells of this one slot into a temporary cell */
+	memset(&mini, 0, sizeof(mini));
+	minislot = *sl;
+	mini.slots = &minislot;
+	mini.nslots = 1;
+	tmp = core_alloc(cellsize);
+	for (b = 0; b < n; b++)
+	{
+		int			j;
+
+		present += cells[b] != NULL;
+		if (b >= window && cells[b - window] != NULL)
+			present--;
+		if (present == 0)
+		{
+			out[b] = NAN;
+			continue;
+		}
+		for (j = b - window + 1 < 0 ? 0 : b - window + 1; j <= b; j++)
+			if (cells[j] != NULL)
+				(void) engine_merge_cell(tmp, cells[j], &mini, NULL, NULL, errbuf, sizeof(errbuf));
+		out[b] = engine_acc_value(sl, tmp + sl->off);
+		engine_cell_free_sets(tmp, &mini, NULL);
+		memset(tmp, 0, cellsize);
+	}
+	core_free(tmp);
 }
 
 /*
@@ -155,12 +303,8 @@ window_distinct(const EngineState *st, const Slot *sl, int k, double *out)
 void
 engine_window_values(const EngineState *st, int op, int window, double *out)
 {
-	const Slot *sl;
-	Layout		mini;
-	Slot		minislot;
-	char	   *tmp;
+	const char **cells;
 	size_t		cs;
-	char		errbuf[64];
 	int			b;
 
 	if (st == NULL || out == NULL)
@@ -170,32 +314,12 @@ engine_window_values(const EngineState *st, int op, int window, double *out)
 		engine_bucket_values(st, op, out);
 		return;
 	}
-	sl = &st->mlay.slots[st->mlay.op_slot[op]];
-	if (sl->kind == ENGINE_COUNT_DISTINCT)
-	{
-		window_distinct(st, sl, window, out);
-		return;
-	}
-
-	/* merge the window's cells of this one slot into a temporary cell */
-	memset(&mini, 0, sizeof(mini));
-	minislot = *sl;
-	mini.slots = &minislot;
-	mini.nslots = 1;
 	cs = st->mlay.cellsize;
-	tmp = core_alloc(cs);
+	cells = core_alloc(sizeof(char *) * ((size_t) st->nbuckets + 1));
 	for (b = 0; b < st->nbuckets; b++)
-	{
-		int			j;
-
-		for (j = b - window + 1 < 0 ? 0 : b - window + 1; j <= b; j++)
-			(void) engine_merge_cell(tmp, st->main + (size_t) j * cs, &mini, NULL, NULL,
-									 errbuf, sizeof(errbuf));
-		out[b] = engine_acc_value(sl, tmp + sl->off);
-		engine_cell_free_sets(tmp, &mini, NULL);
-		memset(tmp, 0, cs);
-	}
-	core_free(tmp);
+		cells[b] = st->main + (size_t) b * cs;
+	engine_window_cells(cells, st->nbuckets, &st->mlay.slots[st->mlay.op_slot[op]], cs, window, out, NULL);
+	core_free(cells);
 }
 
 /*

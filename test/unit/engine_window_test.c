@@ -6,7 +6,10 @@
  *	  (integer and byte distinct keys, NULL measures, filters, empty
  *	  buckets and gaps, partial windows at the grid's start), the
  *	  window surviving a merge and a serialization round trip, and
- *	  per-bucket states kept between passes (engine_bucket_image/load).
+ *	  per-bucket states kept between passes (engine_bucket_image/load),
+ *	  and rolling breakdowns (every aggregation per group value, values
+ *	  that appear and disappear within the window, NULL, 'Other', a
+ *	  ratio) against the same brute force over each value's rows.
  */
 #include "unit.h"
 #include "engine.h"
@@ -24,7 +27,10 @@ typedef struct Raw
 	bool		mnull;
 	int64_t		ikey;
 	char		bkey[8];
+	int			grp;			/* breakdown value: -1 NULL, else "a".."d" */
 } Raw;
+
+static const char *const grp_names[] = {"a", "b", "c", "d"};
 
 /* A deterministic pseudo-random sequence (splitmix64) */
 static uint64_t
@@ -127,6 +133,37 @@ brute(const Raw *rows, int n, EngineAgg agg, bool filtered, int lo, int hi, doub
 	free(ikeys);
 	free(bkeys);
 	return r;
+}
+
+/*
+ * The brute-force value over the rows of one breakdown value: grp >= 0 a
+ * value, -1 NULL, -2 'Other' (neither "a" nor "b")
+ */
+static double
+brute_group(const Raw *rows, int n, int grp, EngineAgg agg, bool filtered, int lo, int hi)
+{
+	Raw		   *sub = calloc(n + 1, sizeof(Raw));
+	int			m = 0;
+	int			i;
+	double		r;
+
+	for (i = 0; i < n; i++)
+		if (grp == -2 ? rows[i].grp != 0 && rows[i].grp != 1 : rows[i].grp == grp)
+			sub[m++] = rows[i];
+	r = brute(sub, m, agg, filtered, lo, hi, 0.9);
+	free(sub);
+	return r;
+}
+
+/* Does a breakdown row's value match brute force? */
+static bool
+close_enough(EngineAgg agg, double got, double want)
+{
+	if (isnan(want) || isnan(got))
+		return isnan(want) && isnan(got);
+	if (agg == ENGINE_APPROX_PERCENTILE)
+		return fabs(got - want) <= 0.02 * fabs(want) + 1e-9;
+	return fabs(got - want) <= 1e-9 * (fabs(want) + 1);
 }
 
 int
@@ -386,6 +423,294 @@ main(void)
 		engine_free(inc);
 		engine_free(odd);
 		engine_free(even);
+	}
+
+	/*
+	 * Rolling breakdowns: per rolling operand one breakdown keeping every
+	 * value and one keeping "a" and "b" (the rest, NULL included, folds
+	 * into 'Other'), and a ratio of rolling sum / rolling count.  Value "d"
+	 * has rows in buckets 10..11 and 30 only: it appears and disappears
+	 * within windows.  Rows start at bucket window - 1.
+	 */
+	{
+		EngineBreakdown bds[64];
+		const char *preset[2] = {"a", "b"};
+		uint32_t	preset_len[2] = {1, 1};
+		int			nbd = 0;
+		EngineSpec	bspec = spec;
+		EngineState *bst;
+		bool		ok_rows = true;
+		bool		ok_count = true;
+		bool		seen_d = false;
+		uint64_t	gseed = 7;
+
+		for (i = 0; i < NROWS; i++)
+		{
+			int			bk = (int) (rows[i].ts / WIDTH);
+			int			g = (int) (next_rand(&gseed) % 5) - 1;
+
+			if (g == 3 && !(bk == 10 || bk == 11 || bk == 30))
+				g = 2;
+			rows[i].grp = g;
+		}
+		memset(bds, 0, sizeof(bds));
+		for (i = naggs; i < nops; i++)
+		{
+			bds[nbd].group = 0;
+			bds[nbd].nops = 1;
+			bds[nbd].ops[0] = i;
+			nbd++;
+			bds[nbd] = bds[nbd - 1];
+			bds[nbd].use_preset = true;
+			bds[nbd].npreset = 2;
+			bds[nbd].preset = preset;
+			bds[nbd].preset_len = preset_len;
+			nbd++;
+		}
+		/* the ratio: sum (unfiltered) / count (filtered), both k = 7 */
+		bds[nbd].group = 0;
+		bds[nbd].nops = 2;
+		bds[nbd].ops[0] = 2 * naggs + 1;
+		bds[nbd].ops[1] = 2 * naggs;
+		nbd++;
+		bspec.ngroups = 1;
+		bspec.nbreakdowns = nbd;
+		bspec.breakdowns = bds;
+		bst = engine_create(&bspec, err, ERRLEN);
+		CHECK(bst != NULL, "rolling breakdowns accepted");
+		for (i = 0; bst != NULL && i < NROWS; i++)
+		{
+			EngineRow	row;
+			EngineValue key;
+			EngineValue grp;
+
+			memset(&key, 0, sizeof(key));
+			memset(&grp, 0, sizeof(grp));
+			if (rows[i].ikey >= 0)
+			{
+				key.byval = true;
+				key.ival = rows[i].ikey;
+			}
+			else
+			{
+				key.data = rows[i].bkey;
+				key.len = (uint32_t) strlen(rows[i].bkey);
+			}
+			if (rows[i].grp < 0)
+				grp.isnull = true;
+			else
+			{
+				grp.data = grp_names[rows[i].grp];
+				grp.len = 1;
+			}
+			row.ts = rows[i].ts;
+			row.filters = &rows[i].f;
+			row.measures = &rows[i].m;
+			row.measure_null = &rows[i].mnull;
+			row.keys = &key;
+			row.groups = &grp;
+			ok_rows &= engine_add(bst, &row, err, ERRLEN);
+		}
+		CHECK(ok_rows, "rows with breakdown values added");
+		for (i = 0; bst != NULL && i < nbd; i++)
+		{
+			EngineBreakdownRow *br = NULL;
+			int			nr = engine_breakdown_rows(bst, i, &br, err, ERRLEN);
+			const EngineOperand *o = &ops[bds[i].ops[0]];
+			EngineAgg	agg = o->agg == ENGINE_APPROX_DISTINCT ? ENGINE_COUNT_DISTINCT :
+				o->agg == ENGINE_APPROX_PERCENTILE ? ENGINE_PERCENTILE : o->agg;
+			int			k = o->window;
+			int			want_rows = 0;
+			int			r;
+			int			g;
+
+			if (nr < 0)
+			{
+				printf("# breakdown %d: %s\n", i, err);
+				ok_count = false;
+				continue;
+			}
+			/* every expected row is there with its value */
+			for (b = 0; b < NB; b++)
+				for (g = -2; g < 4; g++)
+				{
+					double		want;
+
+					if (bds[i].use_preset ? (g != -2 && g != 0 && g != 1) : g == -2)
+						continue;
+					want = brute_group(rows, NROWS, g, agg, o->filter == 0, b - k + 1 < 0 ? 0 : b - k + 1, b);
+					if (bds[i].nops == 2)
+					{
+						double		den = brute_group(rows, NROWS, g, ENGINE_COUNT, true,
+													  b - k + 1 < 0 ? 0 : b - k + 1, b);
+
+						want = isnan(want) || isnan(den) ? NAN : want / den;
+					}
+					if (b < k - 1 || isnan(want))
+						continue;
+					want_rows++;
+					seen_d |= (g == 3 && b == 30 + k - 1 && k > 1);
+					for (r = 0; r < nr; r++)
+						if (br[r].bucket == b &&
+							(g == -2 ? br[r].is_other :
+							 g == -1 ? br[r].value_null && !br[r].is_other :
+							 (!br[r].value_null && !br[r].is_other &&
+							  br[r].value_len == 1 && br[r].value[0] == grp_names[g][0])))
+							break;
+					if (r == nr || !close_enough(o->agg, br[r].v, want))
+					{
+						printf("# breakdown %d (op %d agg %d k %d) value %d bucket %d: got %.17g want %.17g\n",
+							   i, bds[i].ops[0], (int) agg, k, g, b, r == nr ? NAN : br[r].v, want);
+						ok_count = false;
+					}
+				}
+			if (nr != want_rows)
+			{
+				printf("# breakdown %d: %d rows, want %d\n", i, nr, want_rows);
+				ok_count = false;
+			}
+			core_free(br);
+		}
+		CHECK(ok_count && seen_d,
+			  "rolling breakdown rows equal brute force per value over b-k+1..b (every aggregation, 'Other', NULL, a ratio; gaps not stored)");
+
+		/*
+		 * Breakdown cells kept between passes: a state that saw only the
+		 * rows of buckets SPLIT.. and loaded the breakdowns' images of
+		 * buckets 0..SPLIT-1 (those without 'Other') gives the same rows,
+		 * bit for bit
+		 */
+		{
+			EngineState *inc = engine_create(&bspec, err, ERRLEN);
+			bool		ok_load = inc != NULL;
+			bool		ok_same = true;
+			int			split = 25;
+			char	   *buf;
+			size_t		len;
+
+			for (i = 0; ok_load && i < NROWS; i++)
+			{
+				EngineRow	row;
+				EngineValue key;
+				EngineValue grp;
+
+				if (rows[i].ts / WIDTH < split)
+					continue;
+				memset(&key, 0, sizeof(key));
+				memset(&grp, 0, sizeof(grp));
+				if (rows[i].ikey >= 0)
+				{
+					key.byval = true;
+					key.ival = rows[i].ikey;
+				}
+				else
+				{
+					key.data = rows[i].bkey;
+					key.len = (uint32_t) strlen(rows[i].bkey);
+				}
+				if (rows[i].grp < 0)
+					grp.isnull = true;
+				else
+				{
+					grp.data = grp_names[rows[i].grp];
+					grp.len = 1;
+				}
+				row.ts = rows[i].ts;
+				row.filters = &rows[i].f;
+				row.measures = &rows[i].m;
+				row.measure_null = &rows[i].mnull;
+				row.keys = &key;
+				row.groups = &grp;
+				ok_load &= engine_add(inc, &row, err, ERRLEN);
+			}
+			for (i = 0; ok_load && i < nbd; i++)
+			{
+				if (bds[i].use_preset)
+					continue;
+				for (b = 0; b < split; b++)
+				{
+					engine_bucket_breakdown_image(bst, i, b, &buf, &len);
+					ok_load &= engine_bucket_breakdown_load(inc, i, b, buf, len, err, ERRLEN);
+					core_free(buf);
+				}
+			}
+			CHECK(ok_load, "breakdown bucket images load");
+			for (i = 0; ok_load && i < nbd; i++)
+			{
+				EngineBreakdownRow *r1 = NULL;
+				EngineBreakdownRow *r2 = NULL;
+				int			n1;
+				int			n2;
+				int			r;
+
+				if (bds[i].use_preset)
+					continue;
+				n1 = engine_breakdown_rows(bst, i, &r1, err, ERRLEN);
+				n2 = engine_breakdown_rows(inc, i, &r2, err, ERRLEN);
+				if (n1 != n2 || n1 < 0)
+					ok_same = false;
+				for (r = 0; ok_same && r < n1; r++)
+					if (r1[r].bucket != r2[r].bucket || r1[r].value_null != r2[r].value_null ||
+						r1[r].value_len != r2[r].value_len ||
+						(r1[r].value_len > 0 && memcmp(r1[r].value, r2[r].value, r1[r].value_len) != 0) ||
+						memcmp(&r1[r].v, &r2[r].v, sizeof(double)) != 0)
+					{
+						printf("# breakdown %d row %d differs: %.17g %.17g\n", i, r, r1[r].v, r2[r].v);
+						ok_same = false;
+					}
+				core_free(r1);
+				core_free(r2);
+			}
+			CHECK(ok_same, "rolling breakdown rows from stored bucket cells equal one scan (bit for bit)");
+
+			engine_bucket_breakdown_image(bst, 0, 3, &buf, &len);
+			CHECK(!engine_bucket_breakdown_load(inc, 0, 3, buf, len - 1, err, ERRLEN) &&
+				  strstr(err, "corrupt") != NULL, "a truncated breakdown image is refused");
+			CHECK(!engine_bucket_breakdown_load(inc, 2, 3, buf, len, err, ERRLEN) &&
+				  strstr(err, "another aggregation") != NULL, "a breakdown image of another aggregation is refused");
+			CHECK(!engine_bucket_breakdown_load(inc, 0, NB, buf, len, err, ERRLEN),
+				  "a breakdown image outside the grid is refused");
+			core_free(buf);
+			engine_bucket_image(bst, 0, 3, &buf, &len);
+			CHECK(!engine_bucket_breakdown_load(inc, 0, 3, buf, len, err, ERRLEN) &&
+				  strstr(err, "another breakdown") != NULL, "an operand image is no breakdown image");
+			core_free(buf);
+			if (inc)
+				engine_free(inc);
+		}
+
+		/* the row limit counts the rows emitted */
+		engine_free(bst);
+		bspec.max_rows = 50;
+		bst = engine_create(&bspec, err, ERRLEN);
+		for (i = 0; bst != NULL && i < NROWS; i++)
+		{
+			EngineRow	row;
+			EngineValue key;
+			EngineValue grp;
+
+			memset(&key, 0, sizeof(key));
+			memset(&grp, 0, sizeof(grp));
+			key.byval = true;
+			key.ival = 1;
+			grp.data = grp_names[rows[i].grp < 0 ? 0 : rows[i].grp];
+			grp.len = 1;
+			row.ts = rows[i].ts;
+			row.filters = &rows[i].f;
+			row.measures = &rows[i].m;
+			row.measure_null = &rows[i].mnull;
+			row.keys = &key;
+			row.groups = &grp;
+			(void) engine_add(bst, &row, err, ERRLEN);
+		}
+		{
+			EngineBreakdownRow *br = NULL;
+
+			CHECK(bst != NULL && engine_breakdown_rows(bst, 2 * naggs - 2, &br, err, ERRLEN) < 0 &&
+				  strstr(err, "row limit") != NULL, "a rolling breakdown past the row limit is refused");
+		}
+		if (bst)
+			engine_free(bst);
 	}
 
 	ops[0].window = -1;
