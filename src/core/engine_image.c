@@ -463,6 +463,30 @@ wr_dict(Wc *w, const Dict *d)
 }
 
 /* Serialize a state into a core_alloc'ed buffer (see engine_ship) */
+/* Free a writer's working tables and hand its bytes over (never NULL) */
+static void
+wc_finish(Wc *w, char **buf, size_t *len)
+{
+	dict_free(&w->keys, &w->mem);
+	arena_free(&w->arena, &w->mem);
+	core_free(w->hkeys);
+	core_free(w->hids);
+	if (w->w.buf == NULL)
+		w->w.buf = core_alloc(1);
+	*buf = w->w.buf;
+	*len = w->w.len;
+}
+
+/* Start a bucket image: the fixed-width form, as engine_serialize writes it */
+static void
+wc_begin_bucket(Wc *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->keys.null_id = NO_ID;
+	wr_u64(w, ENGINE_MAGIC);
+	wr_u32(w, ENGINE_FORMAT);
+}
+
 static void
 serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 {
@@ -523,14 +547,7 @@ serialize(const EngineState *st, bool ship, char **buf, size_t *len)
 			wr_cell(&w, (const char *) h, &t->lay, ship);
 		}
 	}
-	dict_free(&w.keys, &w.mem);
-	arena_free(&w.arena, &w.mem);
-	core_free(w.hkeys);
-	core_free(w.hids);
-	if (w.w.buf == NULL)
-		w.w.buf = core_alloc(1);
-	*buf = w.w.buf;
-	*len = w.w.len;
+	wc_finish(&w, buf, len);
 }
 
 void
@@ -1131,6 +1148,36 @@ bucket_layout(const EngineState *st, int op, int b, Layout *mini, Slot *slot)
 	return true;
 }
 
+/* Has an accumulator seen no row? */
+static bool
+acc_empty(const Slot *sl, const char *a)
+{
+	switch (sl->kind)
+	{
+		case ENGINE_COUNT:
+			return ((const AccCount *) a)->n == 0;
+		case ENGINE_SUM:
+		case ENGINE_AVG:
+			return ((const AccSum *) a)->n == 0;
+		case ENGINE_MIN:
+		case ENGINE_MAX:
+			return ((const AccExt *) a)->n == 0;
+		case ENGINE_PERCENTILE:
+			return ((const AccPct *) a)->n == 0;
+		case ENGINE_APPROX_PERCENTILE:
+			return ((const AccDds *) a)->s.count == 0;
+		case ENGINE_APPROX_DISTINCT:
+			return ((const AccHll *) a)->n == 0;
+		default:
+			{
+				const AccDistinct *d = (const AccDistinct *) a;
+
+				return d->n == 0 && d->shipped == 0 && d->iv.log2 == 0 && !d->iv.has_zero &&
+					d->ib.log2 == 0;
+			}
+	}
+}
+
 void
 engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *len)
 {
@@ -1138,11 +1185,7 @@ engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *le
 	Layout		mini;
 	Slot		slot;
 
-	/* the fixed-width form, as engine_serialize writes it */
-	memset(&w, 0, sizeof(w));
-	w.keys.null_id = NO_ID;
-	wr_u64(&w, ENGINE_MAGIC);
-	wr_u32(&w, ENGINE_FORMAT);
+	wc_begin_bucket(&w);
 	if (bucket_layout(st, op, b, &mini, &slot))
 	{
 		wr_u32(&w, (uint32_t) slot.kind);
@@ -1150,14 +1193,7 @@ engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *le
 	}
 	else
 		wr_u32(&w, UINT32_MAX);
-	dict_free(&w.keys, &w.mem);
-	arena_free(&w.arena, &w.mem);
-	core_free(w.hkeys);
-	core_free(w.hids);
-	if (w.w.buf == NULL)
-		w.w.buf = core_alloc(1);
-	*buf = w.w.buf;
-	*len = w.w.len;
+	wc_finish(&w, buf, len);
 }
 
 bool
@@ -1199,7 +1235,7 @@ engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 		AccDistinct *d = (AccDistinct *) (cell + slot.off);
 		AccDistinct *t = (AccDistinct *) (tmp + slot.off);
 
-		if (d->n == 0 && d->shipped == 0 && d->iv.log2 == 0 && !d->iv.has_zero && d->ib.log2 == 0)
+		if (acc_empty(&slot, (const char *) d))
 		{
 			/* an empty accumulator (a bucket not scanned): take the read one */
 			*d = *t;
@@ -1269,10 +1305,7 @@ engine_bucket_breakdown_image(const EngineState *st, int bd, int b, char **buf, 
 	Layout		mini;
 	Slot		slots[2];
 
-	memset(&w, 0, sizeof(w));
-	w.keys.null_id = NO_ID;
-	wr_u64(&w, ENGINE_MAGIC);
-	wr_u32(&w, ENGINE_FORMAT);
+	wc_begin_bucket(&w);
 	if (breakdown_layout(st, bd, b, &mini, slots))
 	{
 		const GTable *t = &st->tables[st->bd_table[bd]];
@@ -1305,44 +1338,7 @@ engine_bucket_breakdown_image(const EngineState *st, int bd, int b, char **buf, 
 	}
 	else
 		wr_u32(&w, UINT32_MAX);
-	dict_free(&w.keys, &w.mem);
-	arena_free(&w.arena, &w.mem);
-	core_free(w.hkeys);
-	core_free(w.hids);
-	if (w.w.buf == NULL)
-		w.w.buf = core_alloc(1);
-	*buf = w.w.buf;
-	*len = w.w.len;
-}
-
-/* Has an accumulator seen no row? */
-static bool
-acc_empty(const Slot *sl, const char *a)
-{
-	switch (sl->kind)
-	{
-		case ENGINE_COUNT:
-			return ((const AccCount *) a)->n == 0;
-		case ENGINE_SUM:
-		case ENGINE_AVG:
-			return ((const AccSum *) a)->n == 0;
-		case ENGINE_MIN:
-		case ENGINE_MAX:
-			return ((const AccExt *) a)->n == 0;
-		case ENGINE_PERCENTILE:
-			return ((const AccPct *) a)->n == 0;
-		case ENGINE_APPROX_PERCENTILE:
-			return ((const AccDds *) a)->s.count == 0;
-		case ENGINE_APPROX_DISTINCT:
-			return ((const AccHll *) a)->n == 0;
-		default:
-			{
-				const AccDistinct *d = (const AccDistinct *) a;
-
-				return d->n == 0 && d->shipped == 0 && d->iv.log2 == 0 && !d->iv.has_zero &&
-					d->ib.log2 == 0;
-			}
-	}
+	wc_finish(&w, buf, len);
 }
 
 /*

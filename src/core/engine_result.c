@@ -189,6 +189,34 @@ window_value_rows(const EngineBreakdown *b, const Slot *const *sls,
 }
 
 /*
+ * Point cellp at value v's cells (its table indexes idx[first .. last)),
+ * and set [*lo, *hi) to the buckets its rolling rows may cover: from its
+ * first cell to window - 1 buckets after its last, within the grid of nb.
+ * False when v has no cell.
+ */
+static bool
+value_cells(const GTable *t, const uint32_t *idx, uint32_t first, uint32_t last, int nb, int window,
+			const char **cellp, int *lo, int *hi)
+{
+	uint32_t	i;
+
+	*lo = nb;
+	*hi = 0;
+	for (i = first; i < last; i++)
+	{
+		const CellHead *h = (const CellHead *) table_cellp(t, idx[i]);
+
+		cellp[h->bucket] = (const char *) h;
+		*lo = h->bucket < *lo ? h->bucket : *lo;
+		*hi = h->bucket + 1 > *hi ? h->bucket + 1 : *hi;
+	}
+	if (*lo >= *hi)
+		return false;
+	*hi = *hi + window - 1 < nb ? *hi + window - 1 : nb;
+	return true;
+}
+
+/*
  * Breakdown rows of a rolling output (its operands' window > 1): the value
  * of v at bucket b combines v's cells of buckets b-window+1 .. b, and
  * 'Other' the per-bucket folds of the values not kept; a value without a
@@ -251,20 +279,11 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 	/* count the rows first: the row limit applies to what is emitted */
 	for (v = 0; v < nv; v++)
 	{
-		int			lo = nb;
-		int			hi = 0;
+		int			lo;
+		int			hi;
 
-		for (i = start[v]; i < start[v + 1]; i++)
-		{
-			const CellHead *h = (const CellHead *) table_cellp(t, idx[i]);
-
-			cellp[h->bucket] = (const char *) h;
-			lo = h->bucket < lo ? h->bucket : lo;
-			hi = h->bucket + 1 > hi ? h->bucket + 1 : hi;
-		}
-		if (lo >= hi)
+		if (!value_cells(t, idx, start[v], start[v + 1], nb, window, cellp, &lo, &hi))
 			continue;
-		hi = hi + window - 1 < nb ? hi + window - 1 : nb;
 		total += window_covered(cellp, lo, hi, window, from);
 		memset(cellp + lo, 0, sizeof(char *) * (size_t) (hi - lo));
 	}
@@ -309,21 +328,12 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 		out = core_alloc(sizeof(EngineBreakdownRow) * (size_t) (total + 1));
 		for (v = 0; v < nv; v++)
 		{
-			int			lo = nb;
-			int			hi = 0;
+			int			lo;
+			int			hi;
 			bool		isnull = (v == t->dict.null_id);
 
-			for (i = start[v]; i < start[v + 1]; i++)
-			{
-				const CellHead *h = (const CellHead *) table_cellp(t, idx[i]);
-
-				cellp[h->bucket] = (const char *) h;
-				lo = h->bucket < lo ? h->bucket : lo;
-				hi = h->bucket + 1 > hi ? h->bucket + 1 : hi;
-			}
-			if (lo >= hi)
+			if (!value_cells(t, idx, start[v], start[v + 1], nb, window, cellp, &lo, &hi))
 				continue;
-			hi = hi + window - 1 < nb ? hi + window - 1 : nb;
 			window_value_rows(b, sls, cs, cellp, lo, hi, window, from, vals, isnull,
 							  isnull ? NULL : t->dict.ent[v].p, isnull ? 0 : t->dict.ent[v].len,
 							  false, out, &k, &scratch);
