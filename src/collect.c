@@ -1121,23 +1121,22 @@ collect_metric_sql(MetricDef *m)
 			if (distsrc_inspect(slot->src.query, slot->role, slot->search_path, &ds))
 				appendStringInfoString(&buf, distsrc_plan_shape(&ds, engine, slot_distinct_columns(slot)));
 		}
-		if (slot->window > 1 && m->breakdowns != NIL && m->values_limit > 0)
-			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b, "
-							 "per breakdown value too; $1 is the window's start less %d buckets\n"
-							 "-- (breakdown_values_limit ranks values over the window: every pass reads from there)\n",
-							 slot->window, slot->window - 1, slot->window - 1);
-		else if (slot->window > 1 && m->breakdowns != NIL)
-			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b, "
-							 "per breakdown value too; $1 is the window's start less %d buckets\n"
-							 "-- (C engine: a due pass whose earlier buckets' states, breakdown cells included, are stored in "
-							 "tripl.rolling_states reads from the window's start)\n",
-							 slot->window, slot->window - 1, slot->window - 1);
-		else if (slot->window > 1)
-			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b; "
-							 "$1 is the window's start less %d buckets\n"
-							 "-- (C engine: a due pass whose earlier buckets' states are stored in "
-							 "tripl.rolling_states reads from the window's start)\n",
-							 slot->window, slot->window - 1, slot->window - 1);
+		if (slot->window > 1)
+		{
+			bool		bd = m->breakdowns != NIL;
+
+			appendStringInfo(&buf, "-- rolling over %d buckets: the value at bucket b combines buckets b-%d .. b%s "
+							 "$1 is the window's start less %d buckets\n",
+							 slot->window, slot->window - 1, bd ? ", per breakdown value too;" : ";",
+							 slot->window - 1);
+			if (bd && m->values_limit > 0)
+				appendStringInfoString(&buf, "-- (breakdown_values_limit ranks values over the window: "
+									   "every pass reads from there)\n");
+			else
+				appendStringInfo(&buf, "-- (C engine: a due pass whose earlier buckets' states%s are stored in "
+								 "tripl.rolling_states reads from the window's start)\n",
+								 bd ? ", breakdown cells included," : "");
+		}
 		appendStringInfoString(&buf, "-- $1, $2: the window [from, to) as timestamptz");
 		if (engine)
 		{

@@ -1192,6 +1192,17 @@ rolling_breakdown_kept(const EngineSpec *spec, int k)
 	return spec->ops[d->ops[0]].window > 1 && d->keep == 0 && !d->use_preset;
 }
 
+/* Append a bucket state to keep (operand, bucket, length, bytes) and free it */
+static void
+put_image(StringInfo b, int32 op, int32 bucket, char *image, size_t len)
+{
+	put_int32(b, op);
+	put_int32(b, bucket);
+	put_int32(b, (int32) len);
+	appendBinaryStringInfo(b, image, len);
+	core_free(image);
+}
+
 /*
  * A state's result: per operand per bucket the value (NaN for a gap), then
  * per breakdown its rows, as bytea; a rolling slot's then the per-bucket
@@ -1281,33 +1292,21 @@ state_result(EngineAggState *st)
 		put_int32(&b, (st->spec.nbuckets - st->emit_from) * (st->spec.nops + nkept));
 		for (i = st->emit_from; i < st->spec.nbuckets; i++)
 		{
+			char	   *image;
+			size_t		len;
+
 			for (k = 0; k < st->spec.nops; k++)
 			{
-				char	   *image;
-				size_t		len;
-
 				engine_bucket_image(st->engine, k, i, &image, &len);
-				put_int32(&b, k);
-				put_int32(&b, i);
-				put_int32(&b, (int32) len);
-				appendBinaryStringInfo(&b, image, len);
-				core_free(image);
+				put_image(&b, k, i, image, len);
 			}
 			/* a breakdown's cells, as operand -1 - breakdown */
 			for (k = 0; k < st->spec.nbreakdowns; k++)
-			{
-				char	   *image;
-				size_t		len;
-
-				if (!rolling_breakdown_kept(&st->spec, k))
-					continue;
-				engine_bucket_breakdown_image(st->engine, k, i, &image, &len);
-				put_int32(&b, -1 - k);
-				put_int32(&b, i);
-				put_int32(&b, (int32) len);
-				appendBinaryStringInfo(&b, image, len);
-				core_free(image);
-			}
+				if (rolling_breakdown_kept(&st->spec, k))
+				{
+					engine_bucket_breakdown_image(st->engine, k, i, &image, &len);
+					put_image(&b, -1 - k, i, image, len);
+				}
 		}
 	}
 	out = palloc_extended(VARHDRSZ + b.len, MCXT_ALLOC_HUGE);

@@ -12,7 +12,7 @@
  *	  re-scores the trailing 30 buckets, or from the earliest changed bucket
  *	  when a backfill reached further back, with history loaded as far back
  *	  as the baselines need (plus the 30 buckets on daily and 6-hour grids,
- *	  see rescore_history).  Persisting is idempotent: anomalies in the
+ *	  see history_buckets).  Persisting is idempotent: anomalies in the
  *	  evaluated range that the detector no longer reports are deleted
  *	  (except inside suppressed ranges, which belong to an outage reported
  *	  earlier), new ones are inserted, changed ones updated, unchanged ones
@@ -580,32 +580,26 @@ season_width(const Grid *g)
 	return sw;
 }
 
-/* Buckets of history the baselines need before the evaluated range */
+/*
+ * Buckets of history to load before the evaluated range: what the
+ * baselines need.  A detection pass (rescore) adds the trailing window
+ * where that window spans a longest phase period or more (daily and 6-hour
+ * grids): the oldest re-scored bucket then has as many phase partners as
+ * the newest had.  Its verdict is the one that stays, and with three weeks
+ * of history before it a daily bucket lost drops it had been flagged for
+ * when it was new.
+ */
 static int64
-history_buckets(const Grid *g, const DetectSettings *d)
+history_buckets(const Grid *g, const DetectSettings *d, bool rescore)
 {
 	int			periods[DETECT_MAX_PHASE_PERIODS];
 	int			np = detect_phase_periods(season_width(g), periods);
 	int64		longest = np > 0 ? periods[0] : 0;
+	int64		need = Max((int64) d->baseline_window_buckets, 3 * longest);
 
-	return Max((int64) d->baseline_window_buckets, 3 * longest);
-}
-
-/*
- * Buckets of history a detection pass loads before its re-scored range: what
- * the baselines need, plus the trailing window where that window spans a
- * longest phase period or more (daily and 6-hour grids).  The oldest
- * re-scored bucket then has as many phase partners as the newest had: its
- * verdict is the one that stays, and with three weeks of history before it a
- * daily bucket lost drops it had been flagged for when it was new.
- */
-static int64
-rescore_history(const Grid *g, const DetectSettings *d)
-{
-	int			periods[DETECT_MAX_PHASE_PERIODS];
-	int			np = detect_phase_periods(season_width(g), periods);
-
-	return history_buckets(g, d) + (np > 0 && periods[0] <= TRAILING_BUCKETS ? TRAILING_BUCKETS : 0);
+	if (rescore && longest > 0 && longest <= TRAILING_BUCKETS)
+		need += TRAILING_BUCKETS;
+	return need;
 }
 
 /* A season time and the real bucket it stands for */
@@ -1081,7 +1075,7 @@ detect_one(void *arg)
 		if (changed_from != PG_INT64_MIN)
 			eval_start = Min(eval_start, grid_start(&m->grid, changed_from));
 		monitor_settings(m, &s);
-		if (monitor_run_detector(m, grid_step(&m->grid, eval_start, -rescore_history(&m->grid, &s.detect)),
+		if (monitor_run_detector(m, grid_step(&m->grid, eval_start, -history_buckets(&m->grid, &s.detect, true)),
 								 eval_end, eval_start, eval_end, &s, &out))
 		{
 			r->anomalies = persist_anomalies(m, &out, eval_start, eval_end);
@@ -1279,5 +1273,5 @@ tripl_detect(PG_FUNCTION_ARGS)
 int64
 series_history(MetricDef *m, MonitorSettings *s)
 {
-	return history_buckets(&m->grid, &s->detect);
+	return history_buckets(&m->grid, &s->detect, false);
 }

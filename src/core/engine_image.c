@@ -1196,6 +1196,20 @@ engine_bucket_image(const EngineState *st, int op, int b, char **buf, size_t *le
 	wc_finish(&w, buf, len);
 }
 
+/* Start reading a bucket image (wc_begin_bucket's): false when it is not one */
+static bool
+rc_begin_bucket(Rc *r, const char *buf, size_t len)
+{
+	uint64_t	magic;
+	uint32_t	format;
+
+	memset(r, 0, sizeof(*r));
+	r->r.p = buf;
+	r->r.left = len;
+	return buf != NULL && rd_u64(r, &magic) && magic == ENGINE_MAGIC &&
+		rd_u32(r, &format) && format == ENGINE_FORMAT;
+}
+
 bool
 engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 				   char *errbuf, size_t errlen)
@@ -1203,8 +1217,6 @@ engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 	Layout		mini;
 	Slot		slot;
 	Rc			r;
-	uint64_t	magic;
-	uint32_t	format;
 	uint32_t	kind;
 	char	   *tmp;
 	char	   *cell;
@@ -1215,11 +1227,7 @@ engine_bucket_load(EngineState *st, int op, int b, const char *buf, size_t len,
 
 	if (!bucket_layout(st, op, b, &mini, &slot))
 		return core_errorf(errbuf, errlen, "no such operand or bucket");
-	memset(&r, 0, sizeof(r));
-	r.r.p = buf;
-	r.r.left = len;
-	if (buf == NULL || !rd_u64(&r, &magic) || magic != ENGINE_MAGIC ||
-		!rd_u32(&r, &format) || format != ENGINE_FORMAT)
+	if (!rc_begin_bucket(&r, buf, len))
 		return core_errorf(errbuf, errlen, "not a bucket state of this engine version");
 	if (!rd_u32(&r, &kind) || kind != (uint32_t) slot.kind)
 		return core_errorf(errbuf, errlen, "bucket state of another aggregation");
@@ -1392,8 +1400,6 @@ engine_bucket_breakdown_load(EngineState *st, int bd, int b, const char *buf, si
 	Slot		slots[2];
 	GTable	   *t;
 	Rc			r;
-	uint64_t	magic;
-	uint32_t	format;
 	uint32_t	tag;
 	uint32_t	nslots;
 	uint32_t	n;
@@ -1405,11 +1411,7 @@ engine_bucket_breakdown_load(EngineState *st, int bd, int b, const char *buf, si
 	if (!breakdown_layout(st, bd, b, &mini, slots))
 		return core_errorf(errbuf, errlen, "no such breakdown or bucket");
 	t = &st->tables[st->bd_table[bd]];
-	memset(&r, 0, sizeof(r));
-	r.r.p = buf;
-	r.r.left = len;
-	if (buf == NULL || !rd_u64(&r, &magic) || magic != ENGINE_MAGIC ||
-		!rd_u32(&r, &format) || format != ENGINE_FORMAT)
+	if (!rc_begin_bucket(&r, buf, len))
 		return core_errorf(errbuf, errlen, "not a bucket state of this engine version");
 	if (!rd_u32(&r, &tag) || tag != BREAKDOWN_IMAGE_TAG || !rd_u32(&r, &nslots) ||
 		nslots != (uint32_t) mini.nslots)

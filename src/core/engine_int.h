@@ -881,8 +881,8 @@ extern char *engine_table_cell(EngineState *st, GTable *t, uint32_t vid, int buc
 							   bool presize, char *errbuf, size_t errlen);
 /*
  * Defined in engine_window.c: rolling values of one slot over per-bucket
- * cells; scratch (NULL, or a pointer to NULL at first) keeps memory for
- * the next call, freed with engine_window_scratch_free
+ * cells; *scratch (NULL at first) keeps memory for the next call, freed
+ * with engine_window_scratch_free
  */
 typedef struct WindowScratch WindowScratch;
 extern void engine_window_cells(const char *const *cells, int n, const Slot *sl, size_t cellsize,

@@ -135,6 +135,68 @@ kept_values(const EngineBreakdown *b, const GTable *t, int pos, bool *kept)
 }
 
 /*
+ * total breakdown rows within the engine's row limit?  Else -1 with a
+ * message.
+ */
+static int64_t
+rows_within_limit(const EngineState *st, int64_t total, char *errbuf, size_t errlen)
+{
+	if (st->max_rows > 0 && total > st->max_rows)
+	{
+		core_errorf(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
+					(long long) st->max_rows);
+		return -1;
+	}
+	if (total > INT32_MAX)
+	{
+		core_errorf(errbuf, errlen, "too many breakdown rows");
+		return -1;
+	}
+	return total;
+}
+
+/*
+ * The cells of the values not kept folded per bucket: nb cells of the
+ * table's size (has_other says which hold one), in *other; false with a
+ * message when a merge fails (*other is still to be freed)
+ */
+static bool
+fold_other(const GTable *t, const bool *kept, const Layout *mini, int nb, char **other,
+		   char *errbuf, size_t errlen)
+{
+	size_t		cs = t->lay.cellsize;
+	uint32_t	i;
+
+	*other = core_alloc(cs * (size_t) nb);
+	for (i = 0; i < t->ncells; i++)
+	{
+		const CellHead *h = (const CellHead *) table_cellp(t, i);
+
+		if (kept[h->vid])
+			continue;
+		if (!engine_merge_cell(*other + (size_t) h->bucket * cs, (const char *) h, mini, NULL,
+							   NULL, errbuf, errlen))
+			return false;
+	}
+	return true;
+}
+
+/* Free what fold_other made (NULL: nothing) */
+static void
+free_other(char *other, const GTable *t, const bool *has_other, const Layout *mini, int nb)
+{
+	int			j;
+
+	if (other == NULL)
+		return;
+	if (t->lay.has_heap)
+		for (j = 0; j < nb; j++)
+			if (has_other[j])
+				engine_cell_free_sets(other + (size_t) j * t->lay.cellsize, mini, NULL);
+	core_free(other);
+}
+
+/*
  * Rows one value gets from a rolling breakdown: the buckets from `from` on
  * whose window b-window+1 .. b holds one of its cells (cellp[b] non-NULL
  * for lo <= b < hi)
@@ -294,34 +356,10 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 		total += window_covered(cellp, 0, nb, window, from);
 		memset(cellp, 0, sizeof(char *) * (size_t) nb);
 	}
-	if ((st->max_rows > 0 && total > st->max_rows) || total > INT32_MAX)
-	{
-		if (st->max_rows > 0 && total > st->max_rows)
-			core_errorf(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
-						(long long) st->max_rows);
-		else
-			core_errorf(errbuf, errlen, "too many breakdown rows");
-		total = -1;
-	}
-
+	total = rows_within_limit(st, total, errbuf, errlen);
 	/* fold the other values per bucket */
-	if (total >= 0 && any_other)
-	{
-		other = core_alloc(cs * (size_t) nb);
-		for (i = 0; i < t->ncells; i++)
-		{
-			const CellHead *h = (const CellHead *) table_cellp(t, i);
-
-			if (kept[h->vid])
-				continue;
-			if (!engine_merge_cell(other + (size_t) h->bucket * cs, (const char *) h, mini, NULL,
-								   NULL, errbuf, errlen))
-			{
-				total = -1;
-				break;
-			}
-		}
-	}
+	if (total >= 0 && any_other && !fold_other(t, kept, mini, nb, &other, errbuf, errlen))
+		total = -1;
 
 	if (total >= 0)
 	{
@@ -349,14 +387,7 @@ window_breakdown_rows(const EngineState *st, const EngineBreakdown *b, const GTa
 		qsort(out, (size_t) k, sizeof(EngineBreakdownRow), row_cmp);
 	}
 
-	if (other != NULL)
-	{
-		if (t->lay.has_heap)
-			for (j = 0; j < nb; j++)
-				if (has_other[j])
-					engine_cell_free_sets(other + (size_t) j * cs, mini, NULL);
-		core_free(other);
-	}
+	free_other(other, t, has_other, mini, nb);
 	core_free(start);
 	core_free(fill);
 	core_free(idx);
@@ -446,41 +477,10 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 			nother++;
 		}
 	}
-	total += nother;
-	if (st->max_rows > 0 && total > st->max_rows)
-	{
-		core_free(kept);
-		core_free(has_other);
-		core_errorf(errbuf, errlen, "breakdown result exceeds the row limit of %lld rows",
-			 (long long) st->max_rows);
-		return -1;
-	}
-	if (total > INT32_MAX)
-	{
-		core_free(kept);
-		core_free(has_other);
-		core_errorf(errbuf, errlen, "too many breakdown rows");
-		return -1;
-	}
-
+	total = rows_within_limit(st, total + nother, errbuf, errlen);
 	/* fold the other values per bucket */
-	if (nother > 0)
-	{
-		other = core_alloc(cs * (size_t) st->nbuckets);
-		for (i = 0; i < t->ncells; i++)
-		{
-			const CellHead *h = (const CellHead *) table_cellp(t, i);
-
-			if (kept[h->vid])
-				continue;
-			if (!engine_merge_cell(other + (size_t) h->bucket * cs, (const char *) h, &mini, NULL,
-							NULL, errbuf, errlen))
-			{
-				total = -1;
-				break;
-			}
-		}
-	}
+	if (total >= 0 && nother > 0 && !fold_other(t, kept, &mini, st->nbuckets, &other, errbuf, errlen))
+		total = -1;
 
 	out = NULL;
 	if (total >= 0)
@@ -532,14 +532,7 @@ engine_breakdown_rows(const EngineState *st, int breakdown, EngineBreakdownRow *
 		qsort(out, (size_t) k, sizeof(EngineBreakdownRow), row_cmp);
 	}
 
-	if (other != NULL)
-	{
-		if (t->lay.has_heap)
-			for (j = 0; j < st->nbuckets; j++)
-				if (has_other[j])
-					engine_cell_free_sets(other + (size_t) j * cs, &mini, NULL);
-		core_free(other);
-	}
+	free_other(other, t, has_other, &mini, st->nbuckets);
 	core_free(kept);
 	core_free(has_other);
 	if (total < 0)

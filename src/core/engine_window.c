@@ -158,43 +158,36 @@ engine_window_scratch_free(WindowScratch *ws)
 
 /*
  * Rolling exact distinct counts of one slot over cells[0 .. n) (see the
- * file's header); a NULL cell is a bucket without one.  With a scratch,
- * the map and counters are kept for the next call (cleared, not freed:
- * new memory costs a page fault per page; a map much larger than its
- * last use is freed instead, so that clearing stays proportional).
+ * file's header); a NULL cell is a bucket without one.  The map and
+ * counters live in *scratch (made at the first call) and are kept for the
+ * next call: cleared, not freed (new memory costs a page fault per page;
+ * a map much larger than its last use is freed instead, so that clearing
+ * stays proportional).
  */
 static void
 window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *out,
 				WindowScratch **scratch)
 {
-	LastMap		local;
-	LastMap    *mp = &local;
+	WindowScratch *ws;
+	LastMap    *mp;
 	int64_t    *E;
 	int64_t		rows = 0;
 	int			b;
 
-	memset(&local, 0, sizeof(local));
-	if (scratch != NULL)
+	if (*scratch == NULL)
+		*scratch = core_alloc(sizeof(WindowScratch));
+	ws = *scratch;
+	mp = &ws->m;
+	if (ws->ecap < n + 1)
 	{
-		WindowScratch *ws;
-
-		if (*scratch == NULL)
-			*scratch = core_alloc(sizeof(WindowScratch));
-		ws = *scratch;
-		mp = &ws->m;
-		if (ws->ecap < n + 1)
-		{
-			if (ws->E != NULL)
-				core_free(ws->E);
-			ws->ecap = n + 1;
-			ws->E = core_alloc(sizeof(int64_t) * (size_t) ws->ecap);
-		}
-		else
-			memset(ws->E, 0, sizeof(int64_t) * ((size_t) n + 1));
-		E = ws->E;
+		if (ws->E != NULL)
+			core_free(ws->E);
+		ws->ecap = n + 1;
+		ws->E = core_alloc(sizeof(int64_t) * (size_t) ws->ecap);
 	}
 	else
-		E = core_alloc(sizeof(int64_t) * ((size_t) n + 1));
+		memset(ws->E, 0, sizeof(int64_t) * ((size_t) n + 1));
+	E = ws->E;
 	for (b = 0; b < n; b++)
 	{
 		const AccDistinct *d = cells[b] == NULL ? NULL : (const AccDistinct *) (cells[b] + sl->off);
@@ -226,13 +219,7 @@ window_distinct(const char *const *cells, int n, const Slot *sl, int k, double *
 			active += E[j];
 		out[b] = (double) active;
 	}
-	if (scratch == NULL)
-	{
-		if (local.ents != NULL)
-			core_free(local.ents);
-		core_free(E);
-	}
-	else if (mp->ents != NULL && (uint64_t) mp->count * 8 < (UINT64_C(1) << mp->log2))
+	if (mp->ents != NULL && (uint64_t) mp->count * 8 < (UINT64_C(1) << mp->log2))
 	{
 		core_free(mp->ents);
 		memset(mp, 0, sizeof(*mp));
@@ -304,6 +291,7 @@ void
 engine_window_values(const EngineState *st, int op, int window, double *out)
 {
 	const char **cells;
+	WindowScratch *scratch = NULL;
 	size_t		cs;
 	int			b;
 
@@ -318,7 +306,9 @@ engine_window_values(const EngineState *st, int op, int window, double *out)
 	cells = core_alloc(sizeof(char *) * ((size_t) st->nbuckets + 1));
 	for (b = 0; b < st->nbuckets; b++)
 		cells[b] = st->main + (size_t) b * cs;
-	engine_window_cells(cells, st->nbuckets, &st->mlay.slots[st->mlay.op_slot[op]], cs, window, out, NULL);
+	engine_window_cells(cells, st->nbuckets, &st->mlay.slots[st->mlay.op_slot[op]], cs, window, out,
+						&scratch);
+	engine_window_scratch_free(scratch);
 	core_free(cells);
 }
 
